@@ -1,0 +1,59 @@
+/* What a codec (WavPack, FLAC) plugs into the chunk container: how to code one
+ * block of channels.  Internal to the C sources; not exposed through cffi. */
+#ifndef EPHYS_BLOCK_CODEC_H
+#define EPHYS_BLOCK_CODEC_H
+#include "chunk.h"
+
+/* A growable output buffer. */
+typedef struct {
+    uint8_t *data;
+    size_t len, cap;
+} ephys_buf_t;
+
+int ephys_buf_append(ephys_buf_t *b, const void *data, size_t n);
+
+/* Samples are handed over in pieces of at most EPHYS_PIECE samples so that the
+ * scratch buffers stay in cache whatever the chunk length. */
+#define EPHYS_PIECE 4096
+
+typedef struct {
+    int codec_id;
+    /* Code channels [c0, c0 + nc) of src as one stream appended to out. */
+    int (*encode_block)(const void *params, const ephys_view_t *src, uint64_t c0, uint32_t nc,
+                        ephys_buf_t *out);
+    /* Decode one stream into channels [c0, c0 + nc) of dst; fails unless the
+     * stream holds exactly dst's samples, nc channels and dst's dtype. */
+    int (*decode_block)(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc);
+    /* The fewest bytes a valid stream of that shape can take: bounds how much a
+     * header may make the decoder allocate for a given input length. */
+    uint64_t (*min_block_bytes)(uint64_t n_samples, uint64_t n_channels);
+} ephys_block_codec_t;
+
+/* Parse and validate a container header, its offset table and size bounds. */
+int ephys_chunk_parse(const ephys_block_codec_t *codec, const uint8_t *buf, size_t len,
+                      ephys_chunk_info_t *info, size_t *payload_offset);
+
+/* Encode src (a 2-D view) into a new malloc'd container; shape/ndim are the
+ * caller's array shape recorded in the header (its product must match src). */
+int ephys_chunk_encode(const ephys_block_codec_t *codec, const void *params,
+                       const ephys_view_t *src, int ndim, const uint64_t *shape,
+                       uint32_t channels_per_block, int num_threads,
+                       uint8_t **out, size_t *out_len);
+
+/* Decode a container into dst, whose shape and dtype must match the header. */
+int ephys_chunk_decode(const ephys_block_codec_t *codec, const uint8_t *buf, size_t len,
+                       const ephys_view_t *dst, int num_threads);
+
+/* Copy samples [t0, t0 + nt) x channels [c0, c0 + nc) between a strided view
+ * and an interleaved int32 buffer (float32 as its bit pattern); store
+ * saturates to the dtype's range. */
+void ephys_view_load(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0, uint32_t nc, int32_t *block);
+void ephys_view_store(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0, uint32_t nc, const int32_t *block);
+
+/* Run fn(arg, i) for i in [0, n) on up to num_threads threads; returns the
+ * error of the lowest failing i, so the result does not depend on scheduling. */
+int ephys_parallel_for(size_t n, int num_threads, int (*fn)(void *arg, size_t i), void *arg);
+
+size_t ephys_dtype_size(int dtype);
+
+#endif

@@ -1,0 +1,28 @@
+/* WavPack (lossless and hybrid) in the chunk container, plus the bare WavPack
+ * streams that wavpack-numcodecs writes (codec id "wavpack").  Read by cffi. */
+#ifndef EPHYS_WAVPACK_CODEC_H
+#define EPHYS_WAVPACK_CODEC_H
+#include "chunk.h"
+
+typedef struct {
+    int level;             /* 1 fast, 2 normal, 3 high, 4 very high */
+    double bps;            /* 0: lossless; >= 2.25: hybrid (lossy) bits per sample */
+    int dynamic_shaping;   /* hybrid only: 1 lets WavPack shape the noise per block */
+    double shaping_weight; /* hybrid, dynamic_shaping 0: fixed weight in [-1, 1], 0 = none */
+} ephys_wavpack_params_t;
+
+const char *ephys_wavpack_library_version(void);
+
+int ephys_wavpack_encode(const ephys_wavpack_params_t *params, const ephys_view_t *src,
+                         int ndim, const uint64_t *shape, uint32_t channels_per_block,
+                         int num_threads, uint8_t **out, size_t *out_len);
+int ephys_wavpack_info(const uint8_t *buf, size_t len, ephys_chunk_info_t *info);
+int ephys_wavpack_decode(const uint8_t *buf, size_t len, const ephys_view_t *dst, int num_threads);
+
+int ephys_wavpack_stream_encode(const ephys_wavpack_params_t *params, const ephys_view_t *src,
+                                uint8_t **out, size_t *out_len);
+int ephys_wavpack_stream_info(const uint8_t *buf, size_t len, uint64_t *n_samples,
+                              uint32_t *n_channels, int *dtype);
+int ephys_wavpack_stream_decode(const uint8_t *buf, size_t len, const ephys_view_t *dst);
+
+#endif

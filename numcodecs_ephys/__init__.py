@@ -1,0 +1,20 @@
+"""C-backed numcodecs codecs for large-scale electrophysiology.
+
+Importing the package registers every codec with numcodecs, so that zarr, SpikeInterface
+and NeuroConv find them by id.
+"""
+from numcodecs.registry import codec_registry, register_codec
+
+from .wavpack import WavPack, WavPackLegacy
+
+__version__ = "0.1.0"
+__all__ = ["WavPack", "WavPackLegacy"]
+
+for _codec in (WavPack,):
+    register_codec(_codec)
+
+# Ids of the peer packages: read their chunks without them, but if the peer itself
+# was imported first, leave its registration in place (both read the same format).
+for _codec in (WavPackLegacy,):
+    if _codec.codec_id not in codec_registry:
+        register_codec(_codec)

@@ -1,0 +1,137 @@
+"""Glue between numpy arrays and the C chunk container shared by WavPack and FLAC.
+
+Python only validates and describes memory here; the C side does all per-sample
+work, on its own threads, with the GIL released (cffi releases it around every
+call into the extension).
+"""
+import os
+
+import numpy as np
+from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like, ndarray_copy
+
+try:
+    from ._native import ffi, lib
+except ImportError as exc:  # pragma: no cover - exercised only on broken installs
+    raise ImportError(
+        "the numcodecs_ephys C extension is not built; reinstall the package "
+        "(pip install numcodecs-ephys) with libwavpack and libFLAC development files available"
+    ) from exc
+
+DTYPE_CODES = {
+    np.dtype("int8"): lib.EPHYS_DTYPE_INT8,
+    np.dtype("int16"): lib.EPHYS_DTYPE_INT16,
+    np.dtype("int32"): lib.EPHYS_DTYPE_INT32,
+    np.dtype("float32"): lib.EPHYS_DTYPE_FLOAT32,
+}
+CODE_DTYPES = {v: k for k, v in DTYPE_CODES.items()}
+MAX_NDIM = lib.EPHYS_MAX_NDIM
+
+
+def default_num_threads():
+    """All cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def check(err, what):
+    """Turn a C error code into a ValueError a person can act on."""
+    if err:
+        raise ValueError(f"{what}: {ffi.string(lib.ephys_strerror(err)).decode()}")
+
+
+def validate_num_threads(num_threads):
+    if num_threads is None:
+        return None
+    if isinstance(num_threads, bool) or int(num_threads) != num_threads or not 1 <= num_threads <= 256:
+        raise ValueError(f"num_threads must be None (all cores) or an integer from 1 to 256, got {num_threads!r}")
+    return int(num_threads)
+
+
+def as_samples(buf, codec_name, supported):
+    """The chunk as an array with time on axis 0, checked against the dtypes a codec supports."""
+    arr = ensure_ndarray_like(buf)
+    if not isinstance(arr, np.ndarray):
+        arr = np.asarray(arr)
+    dtype = arr.dtype.newbyteorder("=") if arr.dtype.byteorder not in "=|" else arr.dtype
+    if dtype not in supported:
+        names = ", ".join(str(d) for d in supported)
+        raise ValueError(f"{codec_name} supports dtypes {names}; got {arr.dtype}")
+    if arr.dtype != dtype:
+        arr = arr.astype(dtype)
+    if arr.ndim < 1 or arr.ndim > MAX_NDIM:
+        raise ValueError(f"{codec_name} takes arrays of 1 to {MAX_NDIM} dimensions (time first), got {arr.ndim}")
+    return arr
+
+
+def make_view(arr2d):
+    """A C view (base pointer, element strides) of a 2-D (samples, channels) array.
+
+    Returns the view and the array it points into, which must outlive the call."""
+    item = arr2d.itemsize
+    if any(s % item for s in arr2d.strides):
+        arr2d = np.ascontiguousarray(arr2d)
+    view = ffi.new("ephys_view_t *")
+    view.base = ffi.cast("void *", arr2d.__array_interface__["data"][0])
+    view.dtype = DTYPE_CODES[arr2d.dtype]
+    view.n_samples, view.n_channels = arr2d.shape
+    view.sample_stride, view.channel_stride = (s // item for s in arr2d.strides)
+    return view, arr2d
+
+
+def to_2d(arr):
+    """(samples, channels) without copying where numpy can: the trailing axes are the channels."""
+    channels = int(np.prod(arr.shape[1:], dtype=np.int64))
+    if arr.ndim == 2:
+        return arr
+    if arr.ndim == 1:
+        return arr[:, None]
+    return arr.reshape(arr.shape[0], channels)
+
+
+def take_output(out_pp, out_len):
+    """Copy a malloc'd C result into bytes and free it."""
+    try:
+        return ffi.buffer(out_pp[0], out_len[0])[:]
+    finally:
+        lib.ephys_free(out_pp[0])
+
+
+def encode_chunk(encode_fn, params, arr, channels_per_block, num_threads):
+    view, keep = make_view(to_2d(arr))
+    shape = ffi.new("uint64_t[]", list(arr.shape))
+    out_pp, out_len = ffi.new("uint8_t **"), ffi.new("size_t *")
+    err = encode_fn(params, view, arr.ndim, shape, channels_per_block,
+                    num_threads or default_num_threads(), out_pp, out_len)
+    del keep
+    check(err, "encoding failed")
+    return take_output(out_pp, out_len)
+
+
+def input_bytes(buf):
+    src = ensure_contiguous_ndarray(buf)
+    return src, ffi.from_buffer(src), src.nbytes
+
+
+def decode_chunk(info_fn, decode_fn, buf, out, num_threads, codec_name):
+    src, ptr, nbytes = input_bytes(buf)
+    info = ffi.new("ephys_chunk_info_t *")
+    check(info_fn(ptr, nbytes, info), f"cannot decode {codec_name} chunk")
+    shape = tuple(int(x) for x in info.shape[0:info.ndim])
+    dtype = CODE_DTYPES[info.dtype]
+    target = direct_target(out, dtype, shape)
+    result = target if target is not None else np.empty(shape, dtype)
+    view, _ = make_view(to_2d(result))
+    check(decode_fn(ptr, nbytes, view, num_threads or default_num_threads()), f"cannot decode {codec_name} chunk")
+    if target is not None:
+        return out
+    return result if out is None else ndarray_copy(result, out)
+
+
+def direct_target(out, dtype, shape):
+    """out itself, reshaped, when the decoder can write into it without a copy."""
+    if isinstance(out, np.ndarray) and out.dtype == dtype and out.flags.c_contiguous and out.flags.writeable \
+            and out.size == int(np.prod(shape, dtype=np.int64)):
+        return out.reshape(shape)
+    return None

@@ -1,0 +1,160 @@
+"""WavPack codec: lossless or hybrid (lossy at a set bit rate), in C through libwavpack."""
+import numpy as np
+from numcodecs.abc import Codec
+
+from . import _blocks
+from ._blocks import ffi, lib
+
+SUPPORTED_DTYPES = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"), np.dtype("float32"))
+MAX_CHANNELS_PER_STREAM = 4096  # WavPack's own limit
+MIN_BPS = 2.25  # the lowest bit rate libwavpack's hybrid mode supports
+
+
+def _params(level, bps, dynamic_noise_shaping, shaping_weight):
+    p = ffi.new("ephys_wavpack_params_t *")
+    p.level, p.bps = level, bps or 0.0
+    p.dynamic_shaping, p.shaping_weight = int(dynamic_noise_shaping), shaping_weight
+    return p
+
+
+def _validate(level, bps, shaping_weight):
+    if isinstance(level, bool) or level not in (1, 2, 3, 4):
+        raise ValueError(f"level must be 1 (fast), 2 (normal), 3 (high) or 4 (very high), got {level!r}")
+    if bps is not None and not isinstance(bps, (int, float)) or isinstance(bps, bool):
+        raise ValueError(f"bps must be None (lossless) or a number >= {MIN_BPS}, got {bps!r}")
+    if bps is not None and bps != 0 and not MIN_BPS <= bps <= 32:
+        raise ValueError(f"bps must be None or 0 (lossless) or from {MIN_BPS} to 32 (hybrid), got {bps!r}")
+    if not -1.0 <= shaping_weight <= 1.0:
+        raise ValueError(f"shaping_weight must be in [-1, 1], got {shaping_weight!r}")
+    return float(bps) if bps else None
+
+
+class WavPack(Codec):
+    """WavPack compression of (samples, channels) chunks, lossless or hybrid (lossy).
+
+    Channels are cut into blocks of ``block_channels`` that are coded as independent
+    WavPack streams on ``num_threads`` C threads, with the GIL released; neighbouring
+    channels are coded as stereo pairs. The output does not depend on the thread count.
+
+    Parameters
+    ----------
+    level : int
+        1 fast, 2 normal (default), 3 high, 4 very high.
+    bps : float or None
+        None or 0: lossless. Otherwise hybrid (lossy) mode at this many bits per sample,
+        from 2.25 (the library minimum, ~7x on Neuropixels data) up.
+    dynamic_noise_shaping : bool
+        Hybrid mode only. True (default): WavPack moves the quantization noise up or down
+        in frequency following the signal. False: fixed shaping by ``shaping_weight``.
+    shaping_weight : float
+        Hybrid mode with ``dynamic_noise_shaping=False``: fixed noise-shaping weight in
+        [-1, 1]; negative moves the noise to low frequencies, positive to high, 0 turns
+        shaping off.
+    block_channels : int
+        Channels per independent stream (1 to 4096). Even values keep stereo pairs.
+    num_threads : int or None
+        C threads over channel blocks; None (default) uses every core, 1 means no threads.
+
+    Chunks may be int8, int16, int32 or float32 and have 1 dimension (one channel)
+    or more: axis 0 is time and all other axes are channels, so a (time, rows, cols)
+    chunk is coded as time x (rows*cols) channels and decoded back to its shape.
+    """
+
+    codec_id = "ephys_wavpack"
+
+    def __init__(self, level=2, bps=None, dynamic_noise_shaping=True, shaping_weight=0.0,
+                 block_channels=96, num_threads=None):
+        self.bps = _validate(level, bps, shaping_weight)
+        self.level = int(level)
+        self.dynamic_noise_shaping = bool(dynamic_noise_shaping)
+        self.shaping_weight = float(shaping_weight)
+        if isinstance(block_channels, bool) or block_channels != int(block_channels) \
+                or not 1 <= block_channels <= MAX_CHANNELS_PER_STREAM:
+            raise ValueError(f"block_channels must be an integer from 1 to {MAX_CHANNELS_PER_STREAM}, "
+                             f"got {block_channels!r}")
+        self.block_channels = int(block_channels)
+        self.num_threads = _blocks.validate_num_threads(num_threads)
+        self._params = _params(self.level, self.bps, self.dynamic_noise_shaping, self.shaping_weight)
+
+    def encode(self, buf):
+        arr = _blocks.as_samples(buf, "WavPack", SUPPORTED_DTYPES)
+        return _blocks.encode_chunk(lib.ephys_wavpack_encode, self._params, arr,
+                                    self.block_channels, self.num_threads)
+
+    def decode(self, buf, out=None):
+        return _blocks.decode_chunk(lib.ephys_wavpack_info, lib.ephys_wavpack_decode, buf, out,
+                                    self.num_threads, "WavPack")
+
+    def get_config(self):
+        return dict(id=self.codec_id, level=self.level, bps=self.bps,
+                    dynamic_noise_shaping=self.dynamic_noise_shaping, shaping_weight=self.shaping_weight,
+                    block_channels=self.block_channels, num_threads=self.num_threads)
+
+    def __getstate__(self):
+        return self.get_config()
+
+    def __setstate__(self, state):
+        state = dict(state)
+        state.pop("id")
+        self.__init__(**state)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "id")
+        return f"{type(self).__name__}({args})"
+
+
+class WavPackLegacy(Codec):
+    """Reads and writes the chunks of wavpack-numcodecs (codec id ``"wavpack"``).
+
+    Each chunk is a bare WavPack stream. This class exists so that stores written by
+    wavpack-numcodecs open with numcodecs-ephys alone; use :class:`WavPack` for new data.
+    It takes wavpack-numcodecs' parameters; the thread counts are accepted and ignored.
+    """
+
+    codec_id = "wavpack"
+
+    def __init__(self, level=1, bps=None, dynamic_noise_shaping=True, shaping_weight=0.0,
+                 num_encoding_threads=1, num_decoding_threads=8):
+        self.bps = _validate(level, bps, shaping_weight) or 0.0
+        self.level = int(level)
+        self.dynamic_noise_shaping = bool(dynamic_noise_shaping)
+        self.shaping_weight = float(shaping_weight)
+        self.num_encoding_threads = int(num_encoding_threads)
+        self.num_decoding_threads = int(num_decoding_threads)
+        self._params = _params(self.level, self.bps, self.dynamic_noise_shaping, self.shaping_weight)
+
+    def encode(self, buf):
+        arr = _blocks.as_samples(buf, "WavPack", SUPPORTED_DTYPES)
+        if arr.ndim > 2 or (arr.ndim == 2 and arr.shape[1] > MAX_CHANNELS_PER_STREAM):
+            raise ValueError("wavpack-numcodecs chunks hold 1-D or 2-D (samples, channels <= 4096) arrays; "
+                             "use numcodecs_ephys.WavPack for other shapes")
+        if arr.size == 0:
+            raise ValueError("wavpack-numcodecs chunks cannot be empty; use numcodecs_ephys.WavPack")
+        view, keep = _blocks.make_view(_blocks.to_2d(arr))
+        out_pp, out_len = ffi.new("uint8_t **"), ffi.new("size_t *")
+        _blocks.check(lib.ephys_wavpack_stream_encode(self._params, view, out_pp, out_len), "encoding failed")
+        del keep
+        return _blocks.take_output(out_pp, out_len)
+
+    def decode(self, buf, out=None):
+        src, ptr, nbytes = _blocks.input_bytes(buf)
+        n, nc, code = ffi.new("uint64_t *"), ffi.new("uint32_t *"), ffi.new("int *")
+        _blocks.check(lib.ephys_wavpack_stream_info(ptr, nbytes, n, nc, code), "cannot decode WavPack stream")
+        shape = (n[0],) if nc[0] == 1 else (n[0], nc[0])
+        dtype = _blocks.CODE_DTYPES[code[0]]
+        target = _blocks.direct_target(out, dtype, shape)
+        result = target if target is not None else np.empty(shape, dtype)
+        view, _ = _blocks.make_view(_blocks.to_2d(result))
+        _blocks.check(lib.ephys_wavpack_stream_decode(ptr, nbytes, view), "cannot decode WavPack stream")
+        if target is not None:
+            return out
+        return result if out is None else _blocks.ndarray_copy(result, out)
+
+    def get_config(self):
+        return dict(id=self.codec_id, level=self.level, bps=self.bps,
+                    dynamic_noise_shaping=self.dynamic_noise_shaping, shaping_weight=self.shaping_weight,
+                    num_encoding_threads=self.num_encoding_threads, num_decoding_threads=self.num_decoding_threads)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "id")
+        return f"{type(self).__name__}({args})"
