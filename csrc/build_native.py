@@ -1,9 +1,9 @@
 """cffi build script (API mode) for numcodecs_ephys._native.
 
 Compiles every csrc/*.c into one extension linked against the system libwavpack
-and libFLAC, found with pkg-config.  The public headers listed in CDEF_HEADERS
-are plain C declarations, fed to cffi without their preprocessor lines
-(integer #define constants excepted).
+and libFLAC, found with pkg-config.  Every csrc/*.h except the internal ones is
+plain C declarations, fed to cffi without its preprocessor lines (integer
+#define constants excepted).
 """
 import os
 import re
@@ -15,7 +15,11 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
-CDEF_HEADERS = ["chunk.h", "wavpack_codec.h"]
+# Every header is a public cffi declaration file except the internal ones;
+# chunk.h goes first because the others use its types.
+INTERNAL_HEADERS = {"block_codec.h"}
+CDEF_HEADERS = ["chunk.h"] + sorted(p.name for p in HERE.glob("*.h")
+                                    if p.name not in INTERNAL_HEADERS | {"chunk.h"})
 # pkg-config name -> how to install the library and its headers
 LIBRARIES = {
     "wavpack": "Debian/Ubuntu: apt-get install libwavpack-dev pkg-config; "
