@@ -1,0 +1,381 @@
+"""WavPack codec: round trips, peer parity, parameters, robustness, threads."""
+import json
+import pickle
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from numcodecs import Blosc, get_codec
+from numcodecs.compat import ensure_ndarray
+from numcodecs.tests.common import check_backwards_compatibility, check_config, check_encode_decode_array
+
+from conftest import REAL_FILES, load_real, simulated, unavailable
+from numcodecs_ephys import WavPack, WavPackLegacy
+
+HERE = Path(__file__).resolve().parent
+PEER_FIXTURES = HERE / "fixtures" / "wavpack_numcodecs"
+# Lossless CR of wavpack-numcodecs 0.1.5, level 2, 384 channels as one chunk (shared/data/README.md).
+PEER_LOSSLESS_CR = {"np_ultra": 3.73, "np2": 3.45, "np1_noise": 5.36, "yass_10ch": 3.42}
+HYBRID_BPS = [6, 5, 4, 3.5, 3, 2.5, 2.25]
+
+
+def peer():
+    try:
+        import wavpack_numcodecs
+    except ImportError:
+        unavailable("wavpack-numcodecs 0.1.5 (the peer) is not installed")
+    return wavpack_numcodecs
+
+
+def rmse(a, b):
+    return float(np.sqrt(np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+# ---- round trips -------------------------------------------------------------------------
+
+def test_lossless_bit_exact_on_real_files(real_recording):
+    name, data = real_recording
+    codec = WavPack()
+    chunk = codec.encode(data)
+    out = codec.decode(chunk)
+    assert out.dtype == data.dtype and out.shape == data.shape
+    assert np.array_equal(out, data)
+    if name in PEER_LOSSLESS_CR:
+        assert data.nbytes / len(chunk) >= PEER_LOSSLESS_CR[name] * 0.99
+
+
+EDGE_CASES = {
+    "constant": np.full((1000, 8), 7, "int16"),
+    "zeros_int32": np.zeros((300, 3), "int32"),
+    "full_int16_range": np.tile(np.array([[-32768, 32767], [32767, -32768], [0, -1]], "int16"), (200, 3)),
+    "full_int32_range": np.tile(np.array([[-2 ** 31, 2 ** 31 - 1], [2 ** 31 - 1, -2 ** 31]], "int32"), (100, 1)),
+    "full_int8_range": np.tile(np.array([[-128, 127], [127, -128]], "int8"), (50, 5)),
+    "one_sample": np.array([5], "int16"),
+    "one_sample_many_channels": np.arange(10, dtype="int16")[None, :],
+    "fifteen_samples": np.arange(45, dtype="int16").reshape(15, 3),
+    "one_channel_2d": simulated(2000, 1),
+    "one_channel_1d": simulated(2000, 1)[:, 0],
+    "odd_channels": simulated(500, 7),
+    "many_channels": simulated(50, 1500),
+    "over_4096_channels": simulated(20, 4100),
+    "empty_time": np.zeros((0, 384), "int16"),
+    "empty_channels": np.zeros((10, 0), "int16"),
+    "empty_1d": np.zeros((0,), "int16"),
+    "float32": (simulated(1000, 4) / 3.7).astype("float32"),
+    "float32_specials": np.array([np.nan, np.inf, -np.inf, 1e-40, -0.0, 3.4e38, -1.5] * 20, "float32"),
+    "three_d": simulated(400, 12).reshape(400, 3, 4),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EDGE_CASES))
+def test_lossless_edge_cases(name):
+    data = EDGE_CASES[name]
+    codec = WavPack(block_channels=4)
+    out = codec.decode(codec.encode(data))
+    assert out.dtype == data.dtype and out.shape == data.shape
+    assert out.tobytes() == data.tobytes()  # bit-exact, NaN payloads and -0.0 included
+
+
+@pytest.mark.parametrize("layout", ["fortran", "strided_time", "strided_channels", "reversed", "big_endian"])
+def test_any_memory_layout(layout):
+    base = simulated(1000, 10)
+    data = {
+        "fortran": np.asfortranarray(base),
+        "strided_time": base[::2],
+        "strided_channels": base[:, ::3],
+        "reversed": base[::-1],
+        "big_endian": base.astype(">i2"),
+    }[layout]
+    out = WavPack().decode(WavPack().encode(data))
+    assert out.dtype == np.int16 and np.array_equal(out, data)
+
+
+def test_numcodecs_helpers():
+    for codec in [WavPack(), WavPack(level=4, bps=3.5, dynamic_noise_shaping=False, shaping_weight=-0.5,
+                                     block_channels=2, num_threads=1)]:
+        check_config(codec)
+        assert eval(repr(codec), {"WavPack": WavPack}) == codec
+        assert get_codec(json.loads(json.dumps(codec.get_config()))) == codec
+        assert pickle.loads(pickle.dumps(codec)) == codec
+    # check_encode_decode feeds untyped bytes to encode; WavPack needs the dtype, so arrays only
+    check_encode_decode_array(simulated(1000, 8), WavPack())
+    check_encode_decode_array(simulated(1000, 8).astype("int32"), WavPack(level=1))
+
+
+def test_backwards_compatibility(monkeypatch):
+    """Chunks written by this version must decode with every later one (fixtures under tests/fixture)."""
+    fixture_dir = HERE / "fixture" / "ephys_wavpack"
+    if not fixture_dir.exists() and sys.modules["conftest"].IN_CI:
+        pytest.fail("backwards-compatibility fixtures are missing from the repository")
+    monkeypatch.chdir(HERE)
+    arrays = [simulated(3000, 16, seed=11), simulated(500, 3, seed=12).astype("int32"),
+              (simulated(800, 2, seed=13) / 3).astype("float32"), simulated(700, 1, seed=14)[:, 0].astype("int8")]
+    codecs = [WavPack(), WavPack(level=1, block_channels=3), WavPack(level=3, num_threads=1), WavPack(level=4)]
+    check_backwards_compatibility(WavPack.codec_id, arrays, codecs)
+
+
+def test_decode_into_out():
+    data = simulated(1000, 8)
+    chunk = WavPack().encode(data)
+    out = np.empty_like(data)
+    assert WavPack().decode(chunk, out=out) is out and np.array_equal(out, data)
+    flat = bytearray(data.nbytes)
+    WavPack().decode(chunk, out=flat)
+    assert bytes(flat) == data.tobytes()
+    with pytest.raises(ValueError):
+        WavPack().decode(chunk, out=np.empty(10, "int16"))
+
+
+# ---- parameters --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float64", "uint16", "uint8", "int64", "bool", "complex64"])
+def test_refuses_unsupported_dtypes(dtype):
+    with pytest.raises(ValueError, match="int8, int16, int32, float32"):
+        WavPack().encode(np.zeros((10, 2), dtype))
+
+
+def test_refuses_object_arrays():
+    with pytest.raises((ValueError, TypeError)):
+        WavPack().encode(np.array([object()] * 4))
+
+
+def test_refuses_scalars_and_too_many_dims():
+    with pytest.raises(ValueError, match="dimensions"):
+        WavPack().encode(np.int16(3))
+    with pytest.raises(ValueError, match="dimensions"):
+        WavPack().encode(np.zeros((2,) * 9, "int16"))
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(level=0), dict(level=5), dict(level=True), dict(bps=1.0), dict(bps=2.2), dict(bps=-3), dict(bps=40),
+    dict(bps="3"), dict(shaping_weight=1.5), dict(block_channels=0), dict(block_channels=4097),
+    dict(num_threads=0), dict(num_threads=1.5), dict(num_threads=1000),
+])
+def test_invalid_parameters(kwargs):
+    with pytest.raises(ValueError):
+        WavPack(**kwargs)
+
+
+def test_lossless_spellings():
+    assert WavPack(bps=0) == WavPack(bps=None) == WavPack()
+    assert WavPack(bps=0).bps is None
+
+
+def test_noise_shaping_controls_change_the_output():
+    data = simulated(5000, 4, seed=3)
+    chunks = {
+        "dynamic": WavPack(bps=3).encode(data),
+        "off": WavPack(bps=3, dynamic_noise_shaping=False, shaping_weight=0.0).encode(data),
+        "low": WavPack(bps=3, dynamic_noise_shaping=False, shaping_weight=-0.8).encode(data),
+        "high": WavPack(bps=3, dynamic_noise_shaping=False, shaping_weight=0.8).encode(data),
+    }
+    assert len(set(chunks.values())) == 4
+    for chunk in chunks.values():
+        assert WavPack().decode(chunk).shape == data.shape
+
+
+@pytest.mark.parametrize("level", [1, 2, 3, 4])
+def test_levels_lossless_and_ordered(level):
+    data = simulated(4000, 8)
+    assert np.array_equal(WavPack(level=level).decode(WavPack(level=level).encode(data)), data)
+
+
+def test_hybrid_keeps_level_and_pairing():
+    """The peer's 0.1.0-0.1.3 dropped level flags and stereo pairing in hybrid mode."""
+    data = simulated(6000, 8)
+    sizes = {lvl: len(WavPack(level=lvl, bps=4).encode(data)) for lvl in (1, 3)}
+    assert sizes[1] != sizes[3]
+    paired = len(WavPack(bps=4, block_channels=8).encode(data))
+    unpaired = len(WavPack(bps=4, block_channels=1).encode(data))
+    assert paired != unpaired
+
+
+def test_hybrid_error_shrinks_with_bps():
+    data = load_real("np_ultra")
+    errors = [rmse(WavPack(bps=b).decode(WavPack(bps=b).encode(data)), data) for b in HYBRID_BPS]
+    assert errors == sorted(errors)
+    assert errors[-1] < 2.0  # about 1.5 LSB at 2.25 bits per sample
+
+
+# ---- parity with wavpack-numcodecs 0.1.5 --------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(set(REAL_FILES) - {"openephys_lfp"}))
+def test_lossless_cr_matches_peer(name):
+    wn = peer()
+    data = load_real(name)
+    ours = data.nbytes / len(WavPack(level=2).encode(data))
+    theirs = data.nbytes / len(wn.WavPack(level=2).encode(data))
+    assert ours >= theirs * 0.99
+
+
+def test_hybrid_no_worse_than_peer():
+    wn = peer()
+    data = load_real("np_ultra")
+    for bps in HYBRID_BPS:
+        ours, theirs = WavPack(level=2, bps=bps), wn.WavPack(level=2, bps=bps)
+        c_ours, c_theirs = ours.encode(data), theirs.encode(data)
+        dec_theirs = np.frombuffer(theirs.decode(c_theirs), "int16").reshape(data.shape)
+        assert len(c_ours) <= len(c_theirs), bps
+        assert rmse(ours.decode(c_ours), data) <= rmse(dec_theirs, data) + 1e-9, bps
+    # the published point: CR 6.94 at RMSE 1.48 LSB at bps 2.25
+    chunk = WavPack(bps=2.25).encode(data)
+    assert data.nbytes / len(chunk) >= 6.94
+    assert rmse(WavPack().decode(chunk), data) <= 1.49
+
+
+def test_legacy_writes_the_peer_format_byte_for_byte():
+    wn = peer()
+    data = simulated(3000, 6)
+    for params in [dict(level=1), dict(level=2, bps=3), dict(level=3, bps=2.25, dynamic_noise_shaping=False)]:
+        assert WavPackLegacy(**params).encode(data) == bytes(wn.WavPack(**params).encode(data))
+
+
+@pytest.mark.parametrize("case", sorted(p.stem for p in PEER_FIXTURES.glob("*.wv")))
+def test_peer_fixtures_decode_without_the_peer(case):
+    config = json.loads((PEER_FIXTURES / f"{case}.json").read_text())
+    chunk = (PEER_FIXTURES / f"{case}.wv").read_bytes()
+    original = np.load(PEER_FIXTURES / f"{case}.npy")
+    expected_path = PEER_FIXTURES / f"{case}.decoded.npy"
+    expected = np.load(expected_path) if expected_path.exists() else original
+    codec = WavPackLegacy.from_config({k: v for k, v in config.items() if k != "id"})
+    out = codec.decode(chunk)
+    assert out.dtype == expected.dtype
+    assert np.array_equal(out.reshape(expected.shape), expected)
+    # and through the numcodecs registry by the peer's id (the peer's class if it was imported)
+    dec = ensure_ndarray(get_codec(config).decode(chunk)).view(expected.dtype)
+    assert np.array_equal(dec.reshape(expected.shape), expected)
+
+
+def test_peer_fixtures_exist():
+    assert len(list(PEER_FIXTURES.glob("*.wv"))) >= 8
+
+
+def test_registry_without_importing_the_package():
+    """numcodecs finds both ids through entry points alone, and importing registers them."""
+    code = (
+        "import numcodecs, numpy as np\n"
+        "c = numcodecs.get_codec({'id': 'ephys_wavpack', 'bps': 3})\n"
+        "assert type(c).__module__ == 'numcodecs_ephys.wavpack', type(c)\n"
+        "import numcodecs_ephys\n"
+        "from numcodecs.registry import codec_registry\n"
+        "assert codec_registry['ephys_wavpack'] is numcodecs_ephys.WavPack\n"
+        "assert codec_registry['wavpack'] is numcodecs_ephys.WavPackLegacy\n"
+        "import wavpack_numcodecs\n"  # importing the peer afterwards puts its own class back
+        "assert codec_registry['wavpack'] is wavpack_numcodecs.WavPack\n"
+    )
+    peer()
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# ---- robustness --------------------------------------------------------------------------
+
+VALID = {
+    "container": WavPack(block_channels=2).encode(simulated(300, 5, seed=21)),
+    "container_hybrid": WavPack(bps=3, block_channels=3).encode(simulated(300, 5, seed=22)),
+    "legacy": WavPackLegacy().encode(simulated(300, 5, seed=23)),
+}
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def decode_or_valueerror(codec, data):
+    try:
+        out = codec.decode(data)
+    except ValueError:
+        return None
+    assert isinstance(out, np.ndarray)
+    return out
+
+
+@FUZZ
+@given(st.binary(max_size=2048))
+def test_random_bytes(data):
+    decode_or_valueerror(WavPack(), data)
+    decode_or_valueerror(WavPackLegacy(), data)
+    decode_or_valueerror(WavPack(), b"NCEP\x01\x01" + data)
+    decode_or_valueerror(WavPackLegacy(), b"wvpk" + data)
+
+
+@FUZZ
+@given(st.sampled_from(sorted(VALID)), st.data())
+def test_truncated_chunks(kind, draw):
+    chunk = VALID[kind]
+    cut = draw.draw(st.integers(0, len(chunk) - 1))
+    codec = WavPackLegacy() if kind == "legacy" else WavPack()
+    decode_or_valueerror(codec, chunk[:cut])
+
+
+@FUZZ
+@given(st.sampled_from(sorted(VALID)), st.data())
+def test_bit_flipped_chunks(kind, draw):
+    chunk = bytearray(VALID[kind])
+    for _ in range(draw.draw(st.integers(1, 4))):
+        pos = draw.draw(st.integers(0, len(chunk) - 1))
+        chunk[pos] ^= 1 << draw.draw(st.integers(0, 7))
+    codec = WavPackLegacy() if kind == "legacy" else WavPack()
+    decode_or_valueerror(codec, bytes(chunk))
+
+
+def test_corrupted_header_is_a_clear_error():
+    chunk = bytearray(VALID["container"])
+    with pytest.raises(ValueError, match="magic"):
+        WavPack().decode(b"XXXX" + bytes(chunk[4:]))
+    bad = bytearray(chunk)
+    bad[4] = 99
+    with pytest.raises(ValueError, match="version"):
+        WavPack().decode(bytes(bad))
+    with pytest.raises(ValueError, match="truncated"):
+        WavPack().decode(bytes(chunk[:-1]))
+    with pytest.raises(ValueError):
+        WavPack().decode(bytes(chunk) + b"\0")
+    huge = bytearray(chunk)
+    huge[16:20] = (2 ** 32 - 1).to_bytes(4, "little")  # claims 4 billion samples
+    with pytest.raises(ValueError):
+        WavPack().decode(bytes(huge))
+
+
+def test_other_codecs_chunks_are_refused():
+    chunk = Blosc().encode(simulated(100, 4))
+    with pytest.raises(ValueError):
+        WavPack().decode(chunk)
+    with pytest.raises(ValueError):
+        WavPackLegacy().decode(chunk)
+
+
+# ---- threads -----------------------------------------------------------------------------
+
+def test_output_independent_of_thread_count():
+    data = load_real("np2")
+    chunks = {n: WavPack(num_threads=n, block_channels=32).encode(data) for n in (1, 2, 3, 8)}
+    assert len(set(chunks.values())) == 1
+    assert np.array_equal(WavPack(num_threads=3).decode(chunks[1]), data)
+
+
+def test_concurrent_python_threads():
+    arrays = [simulated(2000, 24, seed=s) for s in range(8)]
+    results, errors = [None] * 8, []
+
+    def work(i):
+        try:
+            codec = WavPack(bps=None if i % 2 else 3, num_threads=2)
+            for _ in range(3):
+                results[i] = codec.decode(codec.encode(arrays[i]))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    for i in range(8):
+        if i % 2:
+            assert np.array_equal(results[i], arrays[i])
+        else:
+            expected = WavPack(bps=3).decode(WavPack(bps=3).encode(arrays[i]))
+            assert np.array_equal(results[i], expected)
