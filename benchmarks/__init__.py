@@ -1,0 +1,1 @@
+"""Benchmark suite of numcodecs-ephys: datasets, codec cases, measurement, report."""

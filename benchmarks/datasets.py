@@ -1,0 +1,92 @@
+"""Recordings to benchmark on: simulated probes (built in, from a seed) and the real files.
+
+The simulated recordings are the embedded default of `make bench`: nothing to download.
+Their noise level, temporal and spatial correlation match the real SpikeGLX files in
+../shared/data/real (NP1-like: std ~4 LSB, lag-1 autocorrelation ~0.5, weak common
+mode; NP2-like: std ~8 LSB, lag-1 ~0.8, strong common mode), with spiking units added and
+values on the probe's integer ADC grid within its ADC range.
+"""
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FS = 30000
+REAL = Path(os.environ.get("EPHYS_REAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "real"))
+
+
+@dataclass
+class Recording:
+    name: str
+    traces: np.ndarray  # (samples, channels) int16
+    fs: float
+    source: str  # "simulated", "real" or "s3"
+
+    @property
+    def duration(self):
+        return self.traces.shape[0] / self.fs
+
+
+# kind -> noise std (LSB), lag-1 autocorrelation of the local noise, common-mode variance
+# fraction, uV per LSB, ADC bits
+PROBES = {
+    "np1": dict(std=4.1, ar=0.5, common=0.08, uv_per_lsb=2.34, bits=10),
+    "np2": dict(std=7.7, ar=0.82, common=0.65, uv_per_lsb=0.76, bits=14),
+}
+
+
+def _ar1(white, coef):
+    """AR(1)-filter along time, normalised to unit variance."""
+    out = np.empty_like(white)
+    out[0] = white[0]
+    for t in range(1, len(white)):
+        out[t] = coef * out[t - 1] + white[t]
+    return out * np.sqrt(1 - coef ** 2)
+
+
+def simulated_recording(kind="np1", duration=2.0, n_channels=384, seed=0, n_units=40, rate_hz=6.0):
+    p = PROBES[kind]
+    rng = np.random.default_rng(seed)
+    n = int(duration * FS)
+    local = _ar1(rng.standard_normal((n, n_channels)).astype(np.float32), p["ar"])
+    # neighbouring sites see overlapping noise sources
+    local[:, 1:-1] = 0.6 * local[:, 1:-1] + 0.35 * (local[:, :-2] + local[:, 2:])
+    local /= local.std()
+    common = _ar1(rng.standard_normal((n, 1)).astype(np.float32), 0.9)
+    x = p["std"] * (np.sqrt(1 - p["common"]) * local + np.sqrt(p["common"]) * common)
+    # spiking units: biphasic waveforms of 1.6 ms spreading over ~10 sites
+    t = np.arange(-16, 32) / FS
+    wave = -np.exp(-(t / 2.2e-4) ** 2) + 0.35 * np.exp(-((t - 5e-4) / 4e-4) ** 2)
+    sites = np.arange(n_channels)
+    for _ in range(n_units):
+        amp_uv = rng.uniform(40, 250)
+        center = rng.uniform(0, n_channels)
+        spatial = np.exp(-((sites - center) / 3.0) ** 2)
+        template = (amp_uv / p["uv_per_lsb"]) * wave[:, None] * spatial[None, :]
+        times = np.flatnonzero(rng.random(n - len(t)) < rate_hz / FS)
+        for s in times:
+            x[s:s + len(t)] += template
+    lim = 2 ** (p["bits"] - 1)
+    return Recording(f"sim-{kind}", np.clip(np.round(x), -lim, lim - 1).astype(np.int16), FS, "simulated")
+
+
+# name -> (path under shared/data/real, channels in the file, channels kept, sampling rate)
+REAL_FILES = {
+    "np-ultra": ("spikeglx/p5_g0/p5_g0_imec0/p5_g0_t0.imec0.ap.bin", 385, 384, 30000),
+    "np2": ("spikeglx/all_chan_g0/all_chan_g0_imec0/all_chan_g0_t0.imec0.ap.bin", 385, 384, 30000),
+    "np1-noise": ("spikeglx/Noise4Sam_g0/Noise4Sam_g0_imec0/Noise4Sam_g0_t0.imec0.ap.bin", 385, 384, 30000),
+    "yass-10ch": ("misc/yass_examples_neuropixel_10ch_30kHz.bin", 10, 10, 30000),
+    "openephys-lfp": ("openephys/Neuropix-PXI-116.1_continuous.dat", 384, 384, 2500),
+}
+
+
+def real_recordings():
+    """The short real recordings beside the checkout, if that folder exists."""
+    out = []
+    for name, (rel, n_file, keep, fs) in REAL_FILES.items():
+        path = REAL / rel
+        if path.exists():
+            traces = np.fromfile(path, dtype="int16").reshape(-1, n_file)[:, :keep]
+            out.append(Recording(f"real-{name}", np.ascontiguousarray(traces), fs, "real"))
+    return out
