@@ -9,6 +9,16 @@
 #include "block_codec.h"
 #include "flac_codec.h"
 
+/* libFLAC exports FLAC__stream_encoder_set_do_md5 but declares it only in its
+ * private headers.  Our streams never store the MD5 (no seeking back to
+ * STREAMINFO), so computing it would only cost time: turn it off where the
+ * symbol can be looked up weakly, and carry on without it elsewhere. */
+#if defined(__GNUC__) && defined(__ELF__)
+#define HAVE_WEAK_SET_DO_MD5 1
+extern FLAC__bool FLAC__stream_encoder_set_do_md5(FLAC__StreamEncoder *encoder, FLAC__bool value)
+    __attribute__((weak));
+#endif
+
 #define STREAM_LEN_BYTES 4
 #define FLAC_HEADER_BYTES 42 /* "fLaC" + 4-byte block header + 34-byte STREAMINFO */
 #define MAX_FRAME_SAMPLES 65536 /* the frame header can say up to 65536 */
@@ -128,13 +138,16 @@ typedef struct {
     uint32_t blocksize; /* 0: libFLAC's default */
     uint32_t sample_rate;
     int subset;
-    int ours; /* our layout: length prefix, no VORBIS_COMMENT, no seeking back */
+    int ours; /* our layout: length prefix, no VORBIS_COMMENT, no seeking back, no MD5 */
+    int exhaustive_stereo; /* ours: 0 lets libFLAC pick the stereo mode by its cheap estimate */
 } enc_settings_t;
 
-/* Code channels [c0, c0 + nc) of src as one complete FLAC stream appended to out.
- * piece holds EPHYS_PIECE * nc samples. */
+/* Code nc channels as one complete FLAC stream appended to out: either
+ * channels [c0, c0 + nc) of src, loaded through piece (EPHYS_PIECE * nc
+ * samples), or, when planar is given, planar[k * n_samples + t] (channel
+ * major), which src then only describes (dtype, sample count). */
 static int flac_encode_stream(const enc_settings_t *s, const ephys_view_t *src, uint64_t c0, uint32_t nc,
-                              int32_t *piece, ephys_buf_t *out)
+                              int32_t *piece, const int32_t *planar, ephys_buf_t *out)
 {
     size_t n_samples = src->n_samples;
     uint32_t bps = 8 * (uint32_t)ephys_dtype_size(src->dtype);
@@ -162,6 +175,10 @@ static int flac_encode_stream(const enc_settings_t *s, const ephys_view_t *src, 
                     FLAC__stream_encoder_set_streamable_subset(e, s->subset) &&
                     FLAC__stream_encoder_set_verify(e, false);
     if (ok && s->ours) ok = FLAC__stream_encoder_set_total_samples_estimate(e, n_samples);
+    if (ok && s->ours && !s->exhaustive_stereo) ok = FLAC__stream_encoder_set_loose_mid_side_stereo(e, true);
+#ifdef HAVE_WEAK_SET_DO_MD5
+    if (ok && s->ours && FLAC__stream_encoder_set_do_md5) ok = FLAC__stream_encoder_set_do_md5(e, false);
+#endif
     if (!err && !ok) err = EPHYS_ERR_LIBRARY;
     if (!err) {
         FLAC__StreamEncoderInitStatus st = FLAC__stream_encoder_init_stream(
@@ -173,9 +190,16 @@ static int flac_encode_stream(const enc_settings_t *s, const ephys_view_t *src, 
         } else {
             for (size_t t = 0; !err && t < n_samples; t += EPHYS_PIECE) {
                 size_t nt = n_samples - t < EPHYS_PIECE ? n_samples - t : EPHYS_PIECE;
-                ephys_view_load(src, t, nt, c0, nc, piece);
-                if (!FLAC__stream_encoder_process_interleaved(e, piece, (uint32_t)nt))
-                    err = o.err ? o.err : EPHYS_ERR_LIBRARY;
+                FLAC__bool ok;
+                if (planar) {
+                    const FLAC__int32 *chans[EPHYS_FLAC_MAX_CHANNELS];
+                    for (uint32_t k = 0; k < nc; k++) chans[k] = planar + (size_t)k * n_samples + t;
+                    ok = FLAC__stream_encoder_process(e, chans, (uint32_t)nt);
+                } else {
+                    ephys_view_load(src, t, nt, c0, nc, piece);
+                    ok = FLAC__stream_encoder_process_interleaved(e, piece, (uint32_t)nt);
+                }
+                if (!ok) err = o.err ? o.err : EPHYS_ERR_LIBRARY;
             }
             if (!FLAC__stream_encoder_finish(e) && !err) err = o.err ? o.err : EPHYS_ERR_LIBRARY;
         }
@@ -192,20 +216,66 @@ static int flac_encode_stream(const enc_settings_t *s, const ephys_view_t *src, 
     return err;
 }
 
+/* ---- channel-major scratch ----
+ * Loading two channels at a time straight from a (samples, 384) chunk touches
+ * one cache line per sample for 4 useful bytes, and that for every stream.
+ * Instead a block's channels are moved, a sub-block at a time, to a
+ * channel-major scratch through small tiles of rows that stay in L1; the
+ * streams then read (or, decoding, write) their channels sequentially. */
+
+#define SCRATCH_BYTES ((size_t)16 << 20)
+#define TILE_ROWS 64
+
+/* Channels per sub-block: a multiple of per that keeps the scratch near SCRATCH_BYTES. */
+static uint32_t sub_block_channels(size_t n_samples, uint32_t per, uint32_t nc)
+{
+    size_t fit = SCRATCH_BYTES / (n_samples * sizeof(int32_t));
+    uint32_t sub = fit >= nc ? nc : (uint32_t)fit;
+    sub -= sub % per;
+    return sub ? sub : per < nc ? per : nc;
+}
+
+#define TRANSPOSE_IN(T)                                                                          \
+    for (size_t t0 = 0; t0 < n; t0 += TILE_ROWS) {                                             \
+        size_t t1 = n - t0 < TILE_ROWS ? n : t0 + TILE_ROWS;                                   \
+        for (uint32_t c = 0; c < nc; c++) {                                                    \
+            const T *s = (const T *)v->base + (int64_t)(c0 + c) * v->channel_stride;            \
+            int32_t *d = planar + (size_t)c * n;                                               \
+            for (size_t t = t0; t < t1; t++) d[t] = s[(int64_t)t * v->sample_stride];          \
+        }                                                                                      \
+    }
+
+static void load_planar(const ephys_view_t *v, uint64_t c0, uint32_t nc, int32_t *planar)
+{
+    size_t n = v->n_samples;
+    switch (v->dtype) {
+    case EPHYS_DTYPE_INT8: TRANSPOSE_IN(int8_t) break;
+    case EPHYS_DTYPE_INT16: TRANSPOSE_IN(int16_t) break;
+    default: TRANSPOSE_IN(int32_t) break;
+    }
+}
+
 static int flac_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, uint32_t nc,
                              ephys_buf_t *out)
 {
     const ephys_flac_params_t *p = params;
     uint32_t per = p->channels_per_stream;
-    if (per < 1 || per > EPHYS_FLAC_MAX_CHANNELS || p->blocksize < EPHYS_FLAC_MIN_BLOCKSIZE)
+    size_t n = src->n_samples;
+    if (per < 1 || per > EPHYS_FLAC_MAX_CHANNELS || p->blocksize < EPHYS_FLAC_MIN_BLOCKSIZE || !n || !nc)
         return EPHYS_ERR_ARGS;
-    enc_settings_t s = {p->level, p->blocksize, 48000, 0, 1};
-    int32_t *piece = malloc((size_t)EPHYS_PIECE * per * sizeof(int32_t));
-    if (!piece) return EPHYS_ERR_NOMEM;
+    enc_settings_t s = {p->level, p->blocksize, 48000, 0, 1, p->exhaustive_stereo};
+    uint32_t sub = sub_block_channels(n, per, nc);
+    if (n > SIZE_MAX / sizeof(int32_t) / sub) return EPHYS_ERR_NOMEM;
+    int32_t *planar = malloc(n * sub * sizeof(int32_t));
+    if (!planar) return EPHYS_ERR_NOMEM;
     int err = EPHYS_OK;
-    for (uint32_t ch = 0; !err && ch < nc; ch += per)
-        err = flac_encode_stream(&s, src, c0 + ch, nc - ch < per ? nc - ch : per, piece, out);
-    free(piece);
+    for (uint32_t s0 = 0; !err && s0 < nc; s0 += sub) {
+        uint32_t sn = nc - s0 < sub ? nc - s0 : sub;
+        load_planar(src, c0 + s0, sn, planar);
+        for (uint32_t g = 0; !err && g < sn; g += per)
+            err = flac_encode_stream(&s, src, 0, sn - g < per ? sn - g : per, NULL, planar + (size_t)g * n, out);
+    }
+    free(planar);
     return err;
 }
 
@@ -220,6 +290,7 @@ typedef struct {
     uint64_t n_samples, written;
     uint32_t channels, bps; /* from STREAMINFO */
     int got_info, err;
+    int32_t *planar; /* if set: channel k goes to planar[k * n_samples + t], not to dst */
 } dec_ctx_t;
 
 static FLAC__StreamDecoderReadStatus dec_read(const FLAC__StreamDecoder *d, FLAC__byte buffer[], size_t *bytes,
@@ -277,6 +348,12 @@ static FLAC__StreamDecoderWriteStatus dec_write(const FLAC__StreamDecoder *d, co
         c->err = EPHYS_ERR_CORRUPT;
         return FLAC__STREAM_DECODER_WRITE_STATUS_ABORT;
     }
+    if (c->planar) {
+        for (uint32_t ch = 0; ch < nch; ch++)
+            memcpy(c->planar + (size_t)ch * c->n_samples + c->written, buffer[ch], bs * sizeof(int32_t));
+        c->written += bs;
+        return FLAC__STREAM_DECODER_WRITE_STATUS_CONTINUE;
+    }
     const ephys_view_t *v = c->dst;
     int64_t cs = v->channel_stride;
     switch (v->dtype) {
@@ -315,27 +392,76 @@ static int flac_decode_stream(dec_ctx_t *c, int check_md5)
 
 static uint32_t get_u32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
+#define TRANSPOSE_OUT(T, LO, HI)                                                                 \
+    for (size_t t0 = 0; t0 < n; t0 += TILE_ROWS) {                                             \
+        size_t t1 = n - t0 < TILE_ROWS ? n : t0 + TILE_ROWS;                                   \
+        for (uint32_t c = 0; c < nc; c++) {                                                    \
+            T *d = (T *)v->base + (int64_t)(c0 + c) * v->channel_stride;                        \
+            const int32_t *s = planar + (size_t)c * n;                                         \
+            for (size_t t = t0; t < t1; t++) d[(int64_t)t * v->sample_stride] = (T)clamp32(s[t], LO, HI); \
+        }                                                                                      \
+    }
+
+static void store_planar(const ephys_view_t *v, uint64_t c0, uint32_t nc, const int32_t *planar)
+{
+    size_t n = v->n_samples;
+    switch (v->dtype) {
+    case EPHYS_DTYPE_INT8: TRANSPOSE_OUT(int8_t, INT8_MIN, INT8_MAX) break;
+    case EPHYS_DTYPE_INT16: TRANSPOSE_OUT(int16_t, INT16_MIN, INT16_MAX) break;
+    default: TRANSPOSE_OUT(int32_t, INT32_MIN, INT32_MAX) break;
+    }
+}
+
+/* The channel count a stream's STREAMINFO announces, or the FLAC maximum if it
+ * is not readable (the decoder then rejects the stream anyway). */
+static uint32_t peek_channels(const uint8_t *p, size_t n)
+{
+    if (n < FLAC_HEADER_BYTES || memcmp(p, "fLaC", 4) || (p[4] & 0x7f) != META_STREAMINFO)
+        return EPHYS_FLAC_MAX_CHANNELS;
+    return ((p[20] >> 1) & 7) + 1;
+}
+
 static int flac_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
 {
     uint32_t bps = 8 * (uint32_t)ephys_dtype_size(dst->dtype);
-    if (dst->dtype == EPHYS_DTYPE_FLOAT32 || !bps) return EPHYS_ERR_CORRUPT;
+    size_t n_samples = dst->n_samples;
+    if (dst->dtype == EPHYS_DTYPE_FLOAT32 || !bps || !n_samples) return EPHYS_ERR_CORRUPT;
+    /* Streams decode into a channel-major window of up to cap channels, moved
+     * to dst when the next stream would not fit; without room for a widest
+     * stream (very long chunks), frames go straight to dst. */
+    size_t fit = SCRATCH_BYTES / (n_samples * sizeof(int32_t));
+    uint32_t cap = fit < nc ? (uint32_t)fit : nc;
+    int32_t *planar = NULL;
+    if (cap >= EPHYS_FLAC_MAX_CHANNELS || cap == nc) {
+        planar = malloc(n_samples * cap * sizeof(int32_t));
+        if (!planar) return EPHYS_ERR_NOMEM;
+    }
     size_t pos = 0;
-    uint32_t ch = 0;
-    while (ch < nc) {
-        if (len - pos < STREAM_LEN_BYTES) return EPHYS_ERR_CORRUPT;
+    uint32_t ch = 0, w0 = 0; /* window holds channels [w0, ch) */
+    int err = EPHYS_OK;
+    while (!err && ch < nc) {
+        if (len - pos < STREAM_LEN_BYTES) { err = EPHYS_ERR_CORRUPT; break; }
         uint64_t n = get_u32(in + pos);
         pos += STREAM_LEN_BYTES;
-        if (n > len - pos) return EPHYS_ERR_CORRUPT;
-        uint32_t left = nc - ch;
-        dec_ctx_t c = {in + pos, in + pos + n, dst, c0 + ch, 1,
-                       left < EPHYS_FLAC_MAX_CHANNELS ? left : EPHYS_FLAC_MAX_CHANNELS,
-                       bps, bps, dst->n_samples, 0, 0, 0, 0, EPHYS_OK};
-        int err = flac_decode_stream(&c, 0);
-        if (err) return err;
+        if (n > len - pos) { err = EPHYS_ERR_CORRUPT; break; }
+        uint32_t left = nc - ch, room = left < EPHYS_FLAC_MAX_CHANNELS ? left : EPHYS_FLAC_MAX_CHANNELS;
+        if (planar) {
+            if (ch - w0 + (peek_channels(in + pos, (size_t)n) < room ? peek_channels(in + pos, (size_t)n) : room) > cap) {
+                store_planar(dst, c0 + w0, ch - w0, planar);
+                w0 = ch;
+            }
+            if (room > cap - (ch - w0)) room = cap - (ch - w0);
+        }
+        dec_ctx_t c = {in + pos, in + pos + n, dst, c0 + ch, 1, room, bps, bps, n_samples, 0, 0, 0, 0, EPHYS_OK,
+                       planar ? planar + (size_t)(ch - w0) * n_samples : NULL};
+        err = flac_decode_stream(&c, 0);
         ch += c.channels;
         pos += (size_t)n;
     }
-    return pos == len ? EPHYS_OK : EPHYS_ERR_CORRUPT;
+    if (!err && pos != len) err = EPHYS_ERR_CORRUPT;
+    if (!err && planar && ch > w0) store_planar(dst, c0 + w0, ch - w0, planar);
+    free(planar);
+    return err;
 }
 
 static const ephys_block_codec_t flac_codec = {EPHYS_CODEC_FLAC, flac_encode_block, flac_decode_block, flac_min_bytes};
@@ -378,11 +504,11 @@ int ephys_flac_stream_encode(const ephys_flac_stream_params_t *params, const eph
         params->sample_rate > FLAC__MAX_SAMPLE_RATE)
         return EPHYS_ERR_ARGS;
     uint32_t nc = (uint32_t)src->n_channels;
-    enc_settings_t s = {params->level, params->blocksize, params->sample_rate, 1, 0};
+    enc_settings_t s = {params->level, params->blocksize, params->sample_rate, 1, 0, 1};
     int32_t *piece = malloc((size_t)EPHYS_PIECE * nc * sizeof(int32_t));
     if (!piece) return EPHYS_ERR_NOMEM;
     ephys_buf_t buf = {0};
-    int err = flac_encode_stream(&s, src, 0, nc, piece, &buf);
+    int err = flac_encode_stream(&s, src, 0, nc, piece, NULL, &buf);
     free(piece);
     if (err) {
         free(buf.data);
@@ -425,6 +551,6 @@ int ephys_flac_stream_decode(const uint8_t *buf, size_t len, const ephys_view_t 
     if (dst->n_samples != n || dst->n_channels != nc) return EPHYS_ERR_OUT_SIZE;
     uint32_t max_bps = dst->dtype == EPHYS_DTYPE_INT16 ? 16 : 32;
     if (bps > max_bps) return EPHYS_ERR_OUT_SIZE;
-    dec_ctx_t c = {buf, buf + len, dst, 0, nc, nc, 4, max_bps, n, 0, 0, 0, 0, EPHYS_OK};
+    dec_ctx_t c = {buf, buf + len, dst, 0, nc, nc, 4, max_bps, n, 0, 0, 0, 0, EPHYS_OK, NULL};
     return flac_decode_stream(&c, 1);
 }

