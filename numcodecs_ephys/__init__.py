@@ -5,16 +5,17 @@ and NeuroConv find them by id.
 """
 from numcodecs.registry import codec_registry, register_codec
 
+from .flac import FLAC, FLACLegacy
 from .wavpack import WavPack, WavPackLegacy
 
 __version__ = "0.1.0"
-__all__ = ["WavPack", "WavPackLegacy"]
+__all__ = ["FLAC", "FLACLegacy", "WavPack", "WavPackLegacy"]
 
-for _codec in (WavPack,):
+for _codec in (WavPack, FLAC):
     register_codec(_codec)
 
 # Ids of the peer packages: read their chunks without them, but if the peer itself
 # was imported first, leave its registration in place (both read the same format).
-for _codec in (WavPackLegacy,):
+for _codec in (WavPackLegacy, FLACLegacy):
     if _codec.codec_id not in codec_registry:
         register_codec(_codec)
