@@ -5,12 +5,15 @@ and NeuroConv find them by id.
 """
 from numcodecs.registry import codec_registry, register_codec
 
+from .bittruncation import BitTruncation
+from .delta2d import Delta2D
+from .lsb import LSB, estimate_lsb
 from .wavpack import WavPack, WavPackLegacy
 
 __version__ = "0.1.0"
-__all__ = ["WavPack", "WavPackLegacy"]
+__all__ = ["WavPack", "WavPackLegacy", "Delta2D", "BitTruncation", "LSB", "estimate_lsb"]
 
-for _codec in (WavPack,):
+for _codec in (WavPack, Delta2D, BitTruncation, LSB):
     register_codec(_codec)
 
 # Ids of the peer packages: read their chunks without them, but if the peer itself
