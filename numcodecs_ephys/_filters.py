@@ -21,7 +21,8 @@ def as_input(buf, name, supported):
         raise ValueError(f"{name} supports dtypes {names}; got {arr.dtype}")
     if arr.ndim > MAX_NDIM:
         raise ValueError(f"{name} takes arrays of at most {MAX_NDIM} dimensions (time first), got {arr.ndim}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    # (ascontiguousarray would turn a 0-d chunk into 1-d)
+    return np.ascontiguousarray(arr, dtype=dtype).reshape(arr.shape)
 
 
 def n_channels(shape):

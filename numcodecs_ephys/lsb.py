@@ -20,16 +20,19 @@ MAX_OFFSET = 2.0 ** 40
 
 
 def _validate_params(name, value, lo, hi):
-    values = [value] if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
-        else value
-    try:
-        values = [float(v) for v in values if not isinstance(v, bool)] if len(values) == len(list(values)) else None
-    except (TypeError, ValueError):
-        values = None
-    if not values or any(not (math.isfinite(v) and lo <= v <= hi) for v in values) \
-            or len(values) != len(list(value if not np.isscalar(value) else [value])):
-        raise ValueError(f"{name} must be a number or a non-empty list of numbers in [{lo}, {hi}], got {value!r}")
-    return values[0] if np.isscalar(value) else values
+    """A number, or a non-empty list of numbers, each finite and in [lo, hi]; as float(s)."""
+    scalar = not isinstance(value, (list, tuple, np.ndarray))
+    values = [value] if scalar else list(value)
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
+                or not math.isfinite(float(v)) or not lo <= float(v) <= hi:
+            raise ValueError(f"{name} must be a number or a non-empty list of numbers in [{lo}, {hi}], "
+                             f"got {value!r}")
+        out.append(float(v))
+    if not out:
+        raise ValueError(f"{name} must not be empty")
+    return out[0] if scalar else out
 
 
 class LSB(Codec):
