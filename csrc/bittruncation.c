@@ -88,7 +88,9 @@ int ephys_bittruncation_encode(const void *in, size_t in_len, int itemsize, int 
         return EPHYS_ERR_ARGS;
     ephys_filter_write_header(&info, out);
     job_t job = {in, out + info.payload_offset, count, itemsize, bits, (count + PIECE - 1) / PIECE};
-    return ephys_parallel_for(job.parts, count * itemsize < (1u << 18) ? 1 : num_threads, encode_part, &job);
+    err = ephys_parallel_for(job.parts, count * itemsize < (1u << 18) ? 1 : num_threads, encode_part, &job);
+    ephys_filter_pad_header(&info, out);
+    return err;
 }
 
 int ephys_bittruncation_decode(const uint8_t *buf, size_t len, void *out, size_t out_len, int num_threads)

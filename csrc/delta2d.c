@@ -137,7 +137,9 @@ int ephys_delta2d_encode(const void *in, size_t in_len, int itemsize, int ndim, 
     if (!data_bytes) return EPHYS_OK;
     job_t job = {in, out + info.payload_offset, info.n_samples, info.n_channels, itemsize, axis, 0};
     job.parts = parts_for(job.n, data_bytes, num_threads);
-    return ephys_parallel_for(job.parts, num_threads, encode_part, &job);
+    err = ephys_parallel_for(job.parts, num_threads, encode_part, &job);
+    ephys_filter_pad_header(&info, out);
+    return err;
 }
 
 int ephys_delta2d_decode(const uint8_t *buf, size_t len, void *out, size_t out_len, int num_threads)

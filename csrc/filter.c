@@ -71,6 +71,18 @@ void ephys_filter_write_header(const ephys_filter_info_t *info, uint8_t *out)
     for (int d = 0; d < info->ndim; d++) put_u64(out + 32 + 8 * d, info->shape[d]);
 }
 
+static uint8_t pad_byte(const ephys_filter_info_t *info, const uint8_t *buf, uint64_t i)
+{
+    uint64_t start = info->header_rows * info->row_bytes;
+    return info->total_bytes > start ? buf[start + i % info->row_bytes] : 0;
+}
+
+void ephys_filter_pad_header(const ephys_filter_info_t *info, uint8_t *out)
+{
+    uint64_t hb = EPHYS_FILTER_HEADER_FIXED + 8 * (uint64_t)info->ndim;
+    for (uint64_t i = hb; i < info->header_rows * info->row_bytes; i++) out[i] = pad_byte(info, out, i);
+}
+
 int ephys_filter_parse(const uint8_t *buf, size_t len, int filter, ephys_filter_info_t *info)
 {
     if (!info || (!buf && len)) return EPHYS_ERR_ARGS;
@@ -91,9 +103,9 @@ int ephys_filter_parse(const uint8_t *buf, size_t len, int filter, ephys_filter_
     if (err) return EPHYS_ERR_HEADER;
     info->extra_b = get_u64(buf + 24);
     if (info->total_bytes != len) return info->total_bytes > len ? EPHYS_ERR_TRUNCATED : EPHYS_ERR_CORRUPT;
-    /* the padding after the header must be zero */
+    /* the padding after the header must be what the encoder wrote */
     uint64_t hb = EPHYS_FILTER_HEADER_FIXED + 8 * (uint64_t)ndim;
     for (uint64_t i = hb; i < info->header_rows * info->row_bytes; i++)
-        if (buf[i]) return EPHYS_ERR_HEADER;
+        if (buf[i] != pad_byte(info, buf, i)) return EPHYS_ERR_HEADER;
     return EPHYS_OK;
 }

@@ -16,7 +16,10 @@
  *   16  8  u64 filter field (LSB: number of escaped samples)
  *   24  8  u64 filter field (LSB: hash of offsets and steps)
  *   32  8 * ndim  shape (u64)
- *   ... zero padding to a whole number of rows
+ *   ... padding to a whole number of rows: each padding byte repeats the byte
+ *       at the same position of the first row after the header (zero if there
+ *       is none), so that a codec after the filter sees no jump in the
+ *       channels the header does not occupy
  *
  * A row is one time step of every channel (channels * itemsize bytes); a chunk
  * without channels (a zero-length channel axis) is flat with rows of one item.
@@ -54,7 +57,10 @@ int ephys_filter_layout(int filter, int itemsize, int ndim, const uint64_t *shap
                         uint64_t table_rows, uint64_t n_escapes, ephys_filter_info_t *info);
 /* Parse and validate a header against the input length. */
 int ephys_filter_parse(const uint8_t *buf, size_t len, int filter, ephys_filter_info_t *info);
-/* Write the header described by info at the start of out (header_rows rows, zero padded). */
+/* Write the header described by info at the start of out (header_rows rows,
+ * zero padded); once the rows after it are written, ephys_filter_pad_header
+ * sets the padding (out holds total_bytes). */
 void ephys_filter_write_header(const ephys_filter_info_t *info, uint8_t *out);
+void ephys_filter_pad_header(const ephys_filter_info_t *info, uint8_t *out);
 
 #endif

@@ -317,6 +317,7 @@ int ephys_lsb_encode(const void *in, size_t in_len, int itemsize, int ndim, cons
             e.esc = e.payload + count * (uint64_t)itemsize;
             e.write = 1;
             err = ephys_parallel_for(blocks, num_threads, encode_block, &e);
+            ephys_filter_pad_header(&info, res);
             *n_escapes = esc;
         }
     }
