@@ -115,6 +115,31 @@ static int time_part(void *arg, size_t i)
     return EPHYS_OK;
 }
 
+/* time+space in one pass: out[t, :] = out[t - 1, :] + running sum of row t
+ * (the two sums commute), so every row is read and written once. */
+#define TIME_SPACE_SUM(T)                                                                  \
+    do {                                                                                   \
+        T *y = (T *)j->out;                                                                \
+        for (uint64_t t = 0; t < j->n; t++) {                                              \
+            T *o = y + t * j->c;                                                           \
+            for (uint64_t k = 1; k < j->c; k++) o[k] = (T)(o[k] + o[k - 1]);               \
+            if (t) {                                                                       \
+                const T *p = o - j->c;                                                     \
+                for (uint64_t k = 0; k < j->c; k++) o[k] = (T)(o[k] + p[k]);               \
+            }                                                                              \
+        }                                                                                  \
+    } while (0)
+
+static void time_space_sum(job_t *j)
+{
+    switch (j->itemsize) {
+    case 1: TIME_SPACE_SUM(uint8_t); break;
+    case 2: TIME_SPACE_SUM(uint16_t); break;
+    case 4: TIME_SPACE_SUM(uint32_t); break;
+    default: TIME_SPACE_SUM(uint64_t);
+    }
+}
+
 static size_t parts_for(uint64_t units, uint64_t bytes, int num_threads)
 {
     /* threads only pay off on chunks of a few hundred kB */
@@ -153,6 +178,12 @@ int ephys_delta2d_decode(const uint8_t *buf, size_t len, void *out, size_t out_l
     if (!data_bytes) return EPHYS_OK;
     memmove(out, buf + info.payload_offset, data_bytes);
     job_t job = {NULL, out, info.n_samples, info.n_channels, info.itemsize, info.param, 0};
+    if (info.param == EPHYS_DELTA_TIME_SPACE) {
+        /* one fused pass on the calling thread beats two threaded passes:
+         * the running sum along a row is a dependency chain either way */
+        time_space_sum(&job);
+        return EPHYS_OK;
+    }
     if (info.param != EPHYS_DELTA_TIME && job.c > 1) {
         job.parts = parts_for(job.n, data_bytes, num_threads);
         err = ephys_parallel_for(job.parts, num_threads, space_part, &job);
