@@ -5,13 +5,16 @@ and NeuroConv find them by id.
 """
 from numcodecs.registry import codec_registry, register_codec
 
+from .bittruncation import BitTruncation
+from .delta2d import Delta2D
 from .flac import FLAC, FLACLegacy
+from .lsb import LSB, estimate_lsb
 from .wavpack import WavPack, WavPackLegacy
 
 __version__ = "0.1.0"
-__all__ = ["FLAC", "FLACLegacy", "WavPack", "WavPackLegacy"]
+__all__ = ["WavPack", "WavPackLegacy", "FLAC", "FLACLegacy", "Delta2D", "BitTruncation", "LSB", "estimate_lsb"]
 
-for _codec in (WavPack, FLAC):
+for _codec in (WavPack, FLAC, Delta2D, BitTruncation, LSB):
     register_codec(_codec)
 
 # Ids of the peer packages: read their chunks without them, but if the peer itself

@@ -1,0 +1,17 @@
+/* Delta2D filter: differences along time, space (channels) or both, with
+ * wrap-around integer arithmetic so that decoding is bit-exact.  Read by cffi. */
+#ifndef EPHYS_DELTA2D_H
+#define EPHYS_DELTA2D_H
+#include <stddef.h>
+#include <stdint.h>
+
+enum { EPHYS_DELTA_TIME = 1, EPHYS_DELTA_SPACE = 2, EPHYS_DELTA_TIME_SPACE = 3 };
+
+/* in: C-contiguous signed integers of the given shape (in_len bytes); out: a
+ * buffer of exactly the encoded size (ephys_filter_layout).  ndim 0..8. */
+int ephys_delta2d_encode(const void *in, size_t in_len, int itemsize, int ndim, const uint64_t *shape,
+                         int axis, int num_threads, uint8_t *out, size_t out_len);
+/* out: C-contiguous buffer of the original chunk (shape product * itemsize bytes). */
+int ephys_delta2d_decode(const uint8_t *buf, size_t len, void *out, size_t out_len, int num_threads);
+
+#endif

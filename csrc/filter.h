@@ -1,0 +1,66 @@
+/* Header shared by the filters (Delta2D, BitTruncation, LSB).  Read by cffi.
+ *
+ * A filter keeps the chunk an array of the input dtype whose trailing axes are
+ * the input's channel axes, so that a following WavPack/FLAC still sees
+ * (time, channels); the header travels in extra leading "rows" of that array:
+ *
+ *   bytes (little endian)
+ *   0   4  magic "EPHF"
+ *   4   1  format version (1)
+ *   5   1  filter id (EPHYS_FILTER_*)
+ *   6   1  itemsize of the signed integer dtype (1, 2, 4 or 8)
+ *   7   1  ndim of the original chunk (0..8)
+ *   8   1  filter parameter (Delta2D: axis code; BitTruncation: bits; LSB: 0)
+ *   9   3  zero
+ *   12  4  u32 extra rows after the header (LSB: correction table rows)
+ *   16  8  u64 filter field (LSB: number of escaped samples)
+ *   24  8  u64 filter field (LSB: hash of offsets and steps)
+ *   32  8 * ndim  shape (u64)
+ *   ... padding to a whole number of rows: each padding byte repeats the byte
+ *       at the same position of the first row after the header (zero if there
+ *       is none), so that a codec after the filter sees no jump in the
+ *       channels the header does not occupy
+ *
+ * A row is one time step of every channel (channels * itemsize bytes); a chunk
+ * without channels (a zero-length channel axis) is flat with rows of one item.
+ * After the header rows come the filter's table rows, then the samples (one
+ * row per time step), then (LSB) the escape rows.
+ */
+#ifndef EPHYS_FILTER_H
+#define EPHYS_FILTER_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define EPHYS_FILTER_HEADER_FIXED 32
+
+enum { EPHYS_FILTER_DELTA2D = 1, EPHYS_FILTER_BITTRUNCATION = 2, EPHYS_FILTER_LSB = 3 };
+
+typedef struct {
+    int filter;
+    int itemsize;
+    int ndim;
+    int param;
+    uint64_t shape[8];
+    uint64_t n_samples;     /* shape[0], 1 for ndim 0 */
+    uint64_t n_channels;    /* product of shape[1:] */
+    uint64_t row_bytes;     /* bytes per row of the encoded array */
+    uint64_t header_rows;
+    uint64_t table_rows;
+    uint64_t extra_a, extra_b;
+    uint64_t payload_offset; /* byte offset of the first sample row */
+    uint64_t total_bytes;    /* expected total length of the encoded chunk */
+} ephys_filter_info_t;
+
+/* Layout of an encoded chunk for a given input; fills info (table_rows and
+ * extra_a escapes as given).  Returns EPHYS_ERR_ARGS on impossible sizes. */
+int ephys_filter_layout(int filter, int itemsize, int ndim, const uint64_t *shape, int param,
+                        uint64_t table_rows, uint64_t n_escapes, ephys_filter_info_t *info);
+/* Parse and validate a header against the input length. */
+int ephys_filter_parse(const uint8_t *buf, size_t len, int filter, ephys_filter_info_t *info);
+/* Write the header described by info at the start of out (header_rows rows,
+ * zero padded); once the rows after it are written, ephys_filter_pad_header
+ * sets the padding (out holds total_bytes). */
+void ephys_filter_write_header(const ephys_filter_info_t *info, uint8_t *out);
+void ephys_filter_pad_header(const ephys_filter_info_t *info, uint8_t *out);
+
+#endif

@@ -1,0 +1,27 @@
+/* LSB filter: maps int16/int32 samples onto a per-channel grid
+ * offset + k * step (k stored), losslessly: a per-chunk correction table per
+ * channel and grid index, plus escaped samples, give back every value exactly.
+ * Read by cffi. */
+#ifndef EPHYS_LSB_H
+#define EPHYS_LSB_H
+#include <stddef.h>
+#include <stdint.h>
+
+#define EPHYS_LSB_MAX_TABLE 65536
+
+/* FNV-1a hash of the parameters, stored in every chunk. */
+uint64_t ephys_lsb_params_hash(const double *offsets, const double *steps, uint64_t n_channels);
+/* The value the decoder reconstructs from grid index k before corrections:
+ * offset + k * step in double (no fused multiply-add), rounded half away from
+ * zero, saturated to the dtype. */
+int64_t ephys_lsb_reconstruct(double offset, double step, int64_t k, int itemsize);
+
+/* in: C-contiguous chunk (itemsize 2 or 4); offsets/steps: one per channel
+ * (product of shape[1:], 1 for a 1-D chunk).  *out is malloc'd (ephys_free). */
+int ephys_lsb_encode(const void *in, size_t in_len, int itemsize, int ndim, const uint64_t *shape,
+                     const double *offsets, const double *steps, uint64_t n_params, int num_threads,
+                     uint8_t **out, size_t *out_len, uint64_t *n_escapes);
+int ephys_lsb_decode(const uint8_t *buf, size_t len, const double *offsets, const double *steps,
+                     uint64_t n_params, void *out, size_t out_len, int num_threads);
+
+#endif

@@ -1,0 +1,93 @@
+"""Glue shared by the filters (Delta2D, BitTruncation, LSB): the encoded chunk is an
+array of the input dtype, (header rows + table rows + samples + escape rows, *channel
+axes), so a following WavPack/FLAC still sees (time, channels); see csrc/filter.h.
+"""
+import numpy as np
+from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like, ndarray_copy
+
+from ._blocks import check, default_num_threads, ffi, lib, validate_num_threads  # noqa: F401
+
+MAX_NDIM = 8
+
+
+def as_input(buf, name, supported):
+    """The chunk as a C-contiguous native-endian array of a supported dtype."""
+    arr = ensure_ndarray_like(buf)
+    if not isinstance(arr, np.ndarray):
+        arr = np.asarray(arr)
+    dtype = arr.dtype.newbyteorder("=") if arr.dtype.byteorder not in "=|" else arr.dtype
+    if dtype not in supported:
+        names = ", ".join(str(d) for d in supported)
+        raise ValueError(f"{name} supports dtypes {names}; got {arr.dtype}")
+    if arr.ndim > MAX_NDIM:
+        raise ValueError(f"{name} takes arrays of at most {MAX_NDIM} dimensions (time first), got {arr.ndim}")
+    # (ascontiguousarray would turn a 0-d chunk into 1-d)
+    return np.ascontiguousarray(arr, dtype=dtype).reshape(arr.shape)
+
+
+def n_channels(shape):
+    return int(np.prod(shape[1:], dtype=np.int64)) if len(shape) > 1 else 1
+
+
+def layout(filter_id, arr, param, table_rows=0, n_escapes=0):
+    info = ffi.new("ephys_filter_info_t *")
+    shape = ffi.new("uint64_t[]", list(arr.shape) or [0])
+    check(lib.ephys_filter_layout(filter_id, arr.itemsize, arr.ndim, shape, param, table_rows, n_escapes, info),
+          "cannot encode this chunk")
+    return info, shape
+
+
+def encoded_array(raw, dtype, shape):
+    """The encoded bytes as an array of dtype keeping the chunk's channel axes."""
+    flat = np.frombuffer(raw, dtype=dtype) if not isinstance(raw, np.ndarray) else raw.view(dtype)
+    if len(shape) >= 2 and n_channels(shape) > 0:
+        return flat.reshape((-1,) + tuple(shape[1:]))
+    return flat
+
+
+def empty_encoded(info, dtype, shape):
+    """An uninitialized output array for an encoded chunk described by info."""
+    raw = np.empty(int(info.total_bytes), dtype=np.uint8)
+    return raw, encoded_array(raw, dtype, shape)
+
+
+def parse(buf, filter_id, name):
+    """(info, source array, cffi pointer) of an encoded chunk; aligned for the C side."""
+    try:
+        src = ensure_contiguous_ndarray(buf)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"cannot decode {name} chunk: {exc}") from exc
+    src = src.view(np.uint8) if src.dtype != np.uint8 else src
+    if src.ctypes.data % 8:
+        src = src.copy()
+    ptr = ffi.from_buffer(src)
+    info = ffi.new("ephys_filter_info_t *")
+    check(lib.ephys_filter_parse(ptr, src.nbytes, filter_id, info), f"cannot decode {name} chunk")
+    return info, src, ptr
+
+
+def info_shape(info):
+    return tuple(int(x) for x in info.shape[0:info.ndim])
+
+
+def info_dtype(info):
+    return np.dtype(f"<i{info.itemsize}").newbyteorder("=")
+
+
+def deliver(result, out):
+    """Return result, or copy it into out (any shape with the same number of items)."""
+    if out is None:
+        return result
+    out_arr = ensure_ndarray_like(out)
+    if out_arr.nbytes != result.nbytes:
+        raise ValueError(f"output buffer has {out_arr.nbytes} bytes, the decoded chunk {result.nbytes}")
+    return ndarray_copy(result, out)
+
+
+def threads(num_threads):
+    return num_threads or default_num_threads()
+
+
+def config_repr(codec):
+    args = ", ".join(f"{k}={v!r}" for k, v in codec.get_config().items() if k != "id")
+    return f"{type(codec).__name__}({args})"

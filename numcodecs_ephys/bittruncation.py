@@ -1,0 +1,64 @@
+"""BitTruncation filter: drop low bits with rounding and saturation (lossy)."""
+import numpy as np
+from numcodecs.abc import Codec
+
+from . import _filters as F
+from ._filters import ffi, lib
+
+SUPPORTED_DTYPES = (np.dtype("int16"), np.dtype("int32"))
+MAX_BITS = {2: 15, 4: 31}
+
+
+class BitTruncation(Codec):
+    """Drops the ``bits`` least significant bits of int16 / int32 samples (lossy).
+
+    Encoding stores q = round(x / 2**bits), rounding to nearest with **ties away from
+    zero** (x = 2: bits=2 gives 1, x = -2 gives -1, x = 6 gives 2), clamped so that
+    q * 2**bits still fits the dtype: values near the top of the range saturate
+    (32767 with bits=1 decodes to 32766) instead of wrapping to negative numbers as
+    ``FixedScaleOffset(scale=1/2**bits)`` does. Decoding returns q * 2**bits. The
+    encoded array keeps the input dtype and channel axes (small values for the
+    compressor that follows) behind a few header rows; the header records ``bits``,
+    which is what decoding uses. ``bits``: 0..15 for int16, 0..31 for int32
+    (encoding an int16 chunk with bits >= 16 raises).
+    """
+
+    codec_id = "ephys_bittruncation"
+
+    def __init__(self, bits=0, num_threads=None):
+        if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 0 <= bits <= 31:
+            raise ValueError(f"bits must be an integer from 0 to 15 (int16) or 31 (int32), got {bits!r}")
+        self.bits = int(bits)
+        self.num_threads = F.validate_num_threads(num_threads)
+
+    def encode(self, buf):
+        arr = F.as_input(buf, "BitTruncation", SUPPORTED_DTYPES)
+        if self.bits > MAX_BITS[arr.itemsize]:
+            raise ValueError(f"bits={self.bits} is too many for {arr.dtype}: at most {MAX_BITS[arr.itemsize]}")
+        info, shape = F.layout(lib.EPHYS_FILTER_BITTRUNCATION, arr, self.bits)
+        raw, enc = F.empty_encoded(info, arr.dtype, arr.shape)
+        F.check(lib.ephys_bittruncation_encode(ffi.from_buffer(arr), arr.nbytes, arr.itemsize, arr.ndim, shape,
+                                               self.bits, F.threads(self.num_threads),
+                                               ffi.from_buffer(raw), raw.nbytes), "BitTruncation encoding failed")
+        return enc
+
+    def decode(self, buf, out=None):
+        info, src, ptr = F.parse(buf, lib.EPHYS_FILTER_BITTRUNCATION, "BitTruncation")
+        result = np.empty(F.info_shape(info), F.info_dtype(info))
+        F.check(lib.ephys_bittruncation_decode(ptr, src.nbytes, ffi.from_buffer(result), result.nbytes,
+                                               F.threads(self.num_threads)), "cannot decode BitTruncation chunk")
+        return F.deliver(result, out)
+
+    def get_config(self):
+        return dict(id=self.codec_id, bits=self.bits, num_threads=self.num_threads)
+
+    def __getstate__(self):
+        return self.get_config()
+
+    def __setstate__(self, state):
+        state = dict(state)
+        state.pop("id", None)
+        self.__init__(**state)
+
+    def __repr__(self):
+        return F.config_repr(self)

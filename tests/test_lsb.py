@@ -1,0 +1,214 @@
+import numpy as np
+import pytest
+from conftest import load_real, simulated
+from filter_helpers import (check_codec_basics, check_decode_never_crashes, check_fixtures, check_roundtrip,
+                            chain_roundtrip, mutations)
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from numcodecs_ephys import LSB, WavPack, estimate_lsb
+from numcodecs_ephys._filters import ffi, lib
+
+NP1_LFP_STEP = 1.2e6 / 1024 / 250 / 0.195  # 24.038...: 10-bit ADC, gain 250, in 0.195 uV units
+
+
+def round_half_away(v):
+    return np.sign(v) * np.floor(np.abs(v) + 0.5)
+
+
+def on_grid(n=2000, channels=8, step=NP1_LFP_STEP, seed=0):
+    """Values exactly on round_half_away(offset + k * step), like an ideal Open Ephys file."""
+    rng = np.random.default_rng(seed)
+    k = np.cumsum(rng.integers(-3, 4, size=(n, channels)), axis=0)
+    offsets = rng.uniform(-5, 5, channels)
+    return round_half_away(offsets + k * step).astype("int16"), offsets, k
+
+
+def table_rows(enc, x):
+    """Rows of the encoded chunk beyond the header and the samples (correction table, escapes)."""
+    row_bytes = x.itemsize * (int(np.prod(x.shape[1:])) if x.ndim > 1 else 1)
+    header = -(-(32 + 8 * x.ndim) // row_bytes)
+    return enc.shape[0] - len(x) - header
+
+
+def test_config_repr_pickle():
+    check_codec_basics(LSB(offsets=[0.5, -1.25], steps=[24.0384, 12.0], num_threads=2),
+                       "LSB(offsets=[0.5, -1.25], steps=[24.0384, 12.0], num_threads=2)")
+    check_codec_basics(LSB(), "LSB(offsets=0.0, steps=1.0, num_threads=None)")
+    assert LSB(0.0, 2.0) != LSB(0.0, 3.0)
+
+
+@pytest.mark.parametrize("kwargs", [dict(steps=0.5), dict(steps=0), dict(steps=float("nan")), dict(steps=[]),
+                                    dict(steps=[1.0, "a"]), dict(offsets=float("inf")), dict(offsets=2.0 ** 41),
+                                    dict(steps=2.0 ** 25), dict(steps=True), dict(num_threads=-1)])
+def test_invalid_params(kwargs):
+    with pytest.raises(ValueError):
+        LSB(**kwargs)
+
+
+def test_reconstruction_rule():
+    for o, s, k in [(0.0, 2.5, 1), (0.0, 2.5, -1), (0.5, 1.0, 0), (-0.5, 1.0, 0), (0.4, NP1_LFP_STEP, 13)]:
+        assert lib.ephys_lsb_reconstruct(o, s, k, 2) == round_half_away(o + k * s)
+    assert lib.ephys_lsb_reconstruct(0.0, 24.0, 5000, 2) == 32767  # saturates
+
+
+def test_exact_grid_needs_no_table_and_maps_to_k():
+    x, offsets, k = on_grid()
+    codec = LSB(offsets=offsets.tolist(), steps=NP1_LFP_STEP)
+    enc = check_roundtrip(codec, x)
+    assert table_rows(enc, x) == 0  # header only: no correction table
+    assert codec.last_escapes == 0
+    np.testing.assert_array_equal(enc[-len(x):], k)
+
+
+def test_estimate_on_exact_grid():
+    x, offsets, k = on_grid(channels=4)
+    est_o, est_s = estimate_lsb(x)
+    assert np.allclose(est_s, NP1_LFP_STEP, rtol=1e-3)
+    codec = LSB.from_data(x)
+    enc = check_roundtrip(codec, x)
+    # k up to a per-channel constant shift
+    d = enc[-len(x):].astype(int) - k
+    assert (d == d[0]).all()
+
+
+@pytest.mark.parametrize("step", [3, 12])
+def test_estimate_snaps_integer_grids(step):
+    rng = np.random.default_rng(step)
+    x = (np.cumsum(rng.integers(-2, 3, size=(3000, 5)), axis=0) * step + 7).astype("int16")
+    offsets, steps = estimate_lsb(x)
+    assert (steps == step).all() and (offsets % step == 7 % step).all()
+    codec = LSB.from_data(x)
+    enc = check_roundtrip(codec, x)
+    assert table_rows(enc, x) == 0 and codec.last_escapes == 0
+
+
+def test_open_ephys_lossless_and_compresses():
+    x = load_real("openephys_lfp")
+    offsets, steps = estimate_lsb(x)
+    assert abs(np.median(steps) - 24.04) < 0.02
+    codec = LSB.from_data(x)
+    enc = check_roundtrip(codec, x)
+    assert codec.last_escapes == 0
+    wv = WavPack()
+    cdata = wv.encode(enc)
+    np.testing.assert_array_equal(codec.decode(wv.decode(cdata)), x)
+    cr, cr_plain = x.nbytes / len(cdata), x.nbytes / len(wv.encode(x))
+    assert cr >= 3.5, (cr, cr_plain)
+    assert cr_plain < 2.1
+
+
+@pytest.mark.parametrize("name", ["np_ultra", "np2", "np1_noise", "np2_4shank", "yass_10ch"])
+def test_spikeglx_is_a_near_noop(name):
+    x = load_real(name)
+    offsets, steps = estimate_lsb(x)
+    assert (steps == 1).all() and (offsets == 0).all()
+    codec = LSB.from_data(x)
+    enc = check_roundtrip(codec, x)
+    np.testing.assert_array_equal(enc[-len(x):], x)
+    wv = WavPack()
+    a, b = len(wv.encode(x)), len(wv.encode(enc))
+    assert abs(b - a) / a < 0.01
+
+
+def test_real_recordings(real_recording):
+    name, x = real_recording
+    check_roundtrip(LSB.from_data(x[:1000]), x)  # parameters from a part, applied to all
+
+
+def test_escapes_where_k_does_not_fit():
+    x = np.array([[-32768, 0], [32767, 5], [100, -32768]], "int16")
+    codec = LSB(offsets=1000.0, steps=1.0)  # -32768 - 1000 does not fit int16
+    check_roundtrip(codec, x)
+    assert codec.last_escapes == 2
+
+
+def test_off_grid_values_and_collisions_roundtrip():
+    x, offsets, _ = on_grid(channels=3)
+    x[::7] += 1  # off the grid
+    x[5::11, 1] = np.arange(len(x[5::11, 1]), dtype="int16")  # dense values: many share a grid index
+    codec = LSB(offsets=offsets.tolist(), steps=NP1_LFP_STEP)
+    check_roundtrip(codec, x)
+
+
+def test_huge_table_falls_back_to_escapes():
+    rng = np.random.default_rng(0)
+    x = rng.integers(-2 ** 31, 2 ** 31 - 1, size=(2000, 2)).astype("int32")
+    codec = LSB(offsets=0.0, steps=1.37)
+    check_roundtrip(codec, x)
+    assert codec.last_escapes > 0
+
+
+@pytest.mark.parametrize("shape", [(0,), (0, 4), (5, 0), (1,), (1, 4), (300, 1), (10, 2, 2), ()])
+def test_shapes(shape):
+    x = np.random.default_rng(3).integers(-300, 300, size=shape).astype("int16")
+    check_roundtrip(LSB(offsets=0.3, steps=2.7), x)
+
+
+def test_channel_count_and_parameter_mismatch():
+    x = simulated(100, 4)
+    with pytest.raises(ValueError, match="channels"):
+        LSB(offsets=[0.0] * 3, steps=1.0).encode(x)
+    enc = LSB(offsets=0.0, steps=3.0).encode(x)
+    with pytest.raises(ValueError, match="other offsets/steps"):
+        LSB(offsets=0.0, steps=2.0).decode(enc)
+    with pytest.raises(ValueError):
+        LSB().encode(np.zeros(4, "float32"))
+
+
+def test_from_recording_uses_get_traces():
+    x, _, _ = on_grid(n=5000, channels=4)
+
+    class Recording:
+        def get_num_samples(self, segment_index=0):
+            return len(x)
+
+        def get_traces(self, start_frame=None, end_frame=None, segment_index=0):
+            return x[start_frame:end_frame]
+
+    codec = LSB.from_recording(Recording(), num_chunks=3, chunk_size=500)
+    assert np.allclose(codec.steps, NP1_LFP_STEP, rtol=1e-3)
+    check_roundtrip(codec, x)
+
+
+def test_thread_count_does_not_change_output():
+    x = load_real("openephys_lfp")[:1000]
+    codec = LSB.from_data(x)
+    outs = {LSB(codec.offsets, codec.steps, num_threads=n).encode(x).tobytes() for n in (1, 2, 3)}
+    assert len(outs) == 1
+
+
+def test_mutated_chunks_never_crash():
+    rng = np.random.default_rng(0)
+    x, offsets, _ = on_grid(n=60, channels=3)
+    x[::5] += 1
+    codec = LSB(offsets=offsets.tolist(), steps=NP1_LFP_STEP)
+    enc = codec.encode(x).tobytes()
+    for m in mutations(enc, rng, n=40):
+        check_decode_never_crashes(codec, m)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(st.sampled_from(["int16", "int32"]), hnp.array_shapes(min_dims=1, max_dims=3, max_side=12)),
+       st.floats(-1e4, 1e4), st.floats(1, 1e4))
+def test_property_lossless(x, offset, step):
+    check_roundtrip(LSB(offsets=offset, steps=step), x)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=300))
+def test_property_random_bytes(data):
+    check_decode_never_crashes(LSB(), data)
+    check_decode_never_crashes(LSB(), b"EPHF\x01\x03" + data)
+
+
+def test_chain_with_compressors():
+    x = load_real("openephys_lfp")[:1000]
+    chain_roundtrip(LSB.from_data(x), x)
+
+
+def test_fixtures(monkeypatch):
+    from fixtures.make_fixtures import sets
+    codecs, arrays = sets()["lsb"]
+    check_fixtures("lsb", codecs, arrays, monkeypatch)
