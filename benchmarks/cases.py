@@ -1,66 +1,176 @@
-"""The codec cases of the benchmark: ours, numcodecs' general-purpose ones, and the peers.
+"""Codec cases of the benchmark: ours, numcodecs' general-purpose codecs, and the peers.
 
-A case is a name, a family, a level label, the paper's figure where it reports one, and a
-factory that returns (codec, filters) or None when the codec is not installed.
+A case names a codec family, a level (low/medium/high as in the paper), a shuffle, and a
+factory returning (codec, filters) or None when that codec is not installed here.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from numcodecs import Blosc
+import numcodecs
+from numcodecs import Blosc, Delta, Shuffle
 
-from numcodecs_ephys import WavPack
+from numcodecs_ephys import FLAC, BitTruncation, Delta2D, WavPack
 
+LEVELS = ("low", "medium", "high")
+# the paper's levels per family (lz4: acceleration, fastest first)
+LEVEL_VALUES = {
+    "blosc": (1, 5, 9), "zstd": (1, 11, 22), "zlib": (1, 5, 9), "gzip": (1, 5, 9), "lzma": (1, 5, 9),
+    "lz4": (9, 5, 1), "flac": (1, 5, 8), "wavpack": (1, 2, 3),
+}
+BLOSC_SHUFFLES = {"none": Blosc.NOSHUFFLE, "byte": Blosc.SHUFFLE, "bit": Blosc.BITSHUFFLE}
+# the shuffle of each family in the paper's main table
+PAPER_SHUFFLE = {"blosc-lz4": "bit", "blosc-lz4hc": "bit", "blosc-zlib": "byte", "blosc-zstd": "bit",
+                 "gzip": "byte", "lz4": "byte", "lzma": "none", "zlib": "byte", "zstd": "none",
+                 "flac": "none", "wavpack": "none"}
 HYBRID_BPS = [6, 5, 4, 3.5, 3, 2.5, 2.25]
-WAVPACK_LEVELS = {"low": 1, "medium": 2, "high": 3}
+TRUNCATION_BITS = list(range(8))
+DELTAS = ("none", "1d", "2d-time", "2d-space", "2d-time-space")
+
+# ---- the paper's figures (reference/paper.md), printed beside ours --------------------------
+# lossless CR, 1 s chunks, LSB-corrected: family -> {probe: CR}
+PAPER_LOSSLESS = {
+    "blosc-lz4": {"np1": 1.95, "np2": 1.68}, "blosc-lz4hc": {"np1": 2.27, "np2": 1.78},
+    "blosc-zlib": {"np1": 2.36, "np2": 1.84}, "blosc-zstd": {"np1": 2.79, "np2": 1.90},
+    "gzip": {"np1": 2.36, "np2": 1.84}, "lz4": {"np1": 1.41, "np2": 1.55}, "lzma": {"np1": 2.82, "np2": 1.91},
+    "zlib": {"np1": 2.36, "np2": 1.84}, "zstd": {"np1": 2.54, "np2": 1.86},
+    "flac": {"np1": 3.58, "np2": 2.27}, "peer:flac-numcodecs": {"np1": 2.94, "np2": 2.02},
+    "wavpack": {"np1": 3.59, "np2": 2.26}, "peer:wavpack-numcodecs": {"np1": 3.59, "np2": 2.26},
+}
+PAPER_WAVPACK_LEVELS = {"low": 3.56, "medium": 3.59, "high": 3.59}  # NP1
+PAPER_CHUNK_DURATION = {0.1: 3.51, 1.0: 3.59, 10.0: 3.59}  # WavPack NP1
+PAPER_DELTA = {  # NP1 CR
+    ("blosc-zstd", "none"): 2.79, ("blosc-zstd", "1d"): 2.71, ("blosc-zstd", "2d-time"): 3.24,
+    ("blosc-zstd", "2d-space"): 2.71, ("blosc-zstd", "2d-time-space"): 3.10,
+    ("flac", "none"): 3.58, ("flac", "2d-time"): 3.54, ("wavpack", "none"): 3.59, ("wavpack", "2d-time"): 3.57,
+}
+PAPER_HYBRID_CR = {2.25: {"np1": 7.08, "np2": 7.04}}
+PAPER_HYBRID_RMSE_UV = {2.25: 2.55, 2.5: 2.39, 3: 1.60, 3.5: 1.38, 4: 1.23, 5: 0.34, 6: 0.00}  # NP1, band-passed
+PAPER_TRUNCATION_CR = {  # simulated ground truth, blosc-zstd
+    "np1": {0: 3.34, 2: 5.83, 4: 29.9, 5: 307, 6: 1710, 7: 4420},
+    "np2": {0: 2.45, 2: 3.53, 4: 6.31, 5: 10.7, 6: 31.0, 7: 220},
+}
 
 
 @dataclass
 class Case:
     name: str
     family: str
-    level: str
-    make: Callable
-    paper: dict = field(default_factory=dict)  # probe ("np1"/"np2") -> the paper's CR
-    bps: Optional[float] = None
+    level: str = "medium"
+    shuffle: str = "none"
+    make: Callable = None
+    paper: dict = field(default_factory=dict)  # probe -> CR
+    extra: dict = field(default_factory=dict)  # bps, bits, delta ... for the tables
+    peer: Optional[str] = None
 
 
-def _peer_wavpack(**kw):
+def _shuffled(codec, shuffle):
+    return codec, ((Shuffle(elementsize=2),) if shuffle == "byte" else ())
+
+
+def general_codec(family, level, shuffle):
+    """A numcodecs codec of the paper at level low/medium/high, with its shuffle."""
+    v = LEVEL_VALUES["blosc" if family.startswith("blosc") else family][LEVELS.index(level)]
+    if family.startswith("blosc"):
+        return Blosc(family.split("-", 1)[1], clevel=v, shuffle=BLOSC_SHUFFLES[shuffle]), ()
+    make = {"gzip": lambda: numcodecs.GZip(level=v), "zlib": lambda: numcodecs.Zlib(level=v),
+            "zstd": lambda: numcodecs.Zstd(level=v), "lzma": lambda: numcodecs.LZMA(preset=v),
+            "lz4": lambda: numcodecs.LZ4(acceleration=v)}[family]
+    return _shuffled(make(), shuffle)
+
+
+def ours(family, level, threads, **kw):
+    v = LEVEL_VALUES[family][LEVELS.index(level)]
+    return (WavPack(level=v, num_threads=threads, **kw) if family == "wavpack"
+            else FLAC(level=v, num_threads=threads, **kw)), ()
+
+
+def peer(family, level, **kw):
+    """wavpack-numcodecs 0.1.5 / flac-numcodecs 0.1.2 as released, or None if not installed."""
+    v = LEVEL_VALUES[family][LEVELS.index(level)]
     try:
-        import wavpack_numcodecs
+        if family == "wavpack":
+            import wavpack_numcodecs
+            return wavpack_numcodecs.WavPack(level=v, **kw), ()
+        import flac_numcodecs
+        return flac_numcodecs.Flac(level=v, **kw), ()
     except ImportError:
         return None
-    return wavpack_numcodecs.WavPack(**kw), ()
 
 
-# Lossless CR of the paper (1 s chunks, LSB-corrected, medians over sessions)
-PAPER_LOSSLESS = {
-    ("blosc-zstd", "high"): {"np1": 2.79, "np2": 1.90},
-    ("wavpack", "low"): {"np1": 3.56},
-    ("wavpack", "medium"): {"np1": 3.59, "np2": 2.26},
-    ("wavpack", "high"): {"np1": 3.59},
-}
-PAPER_HYBRID_CR = {2.25: {"np1": 7.08, "np2": 7.04}}
+GENERAL_FAMILIES = ("blosc-lz4", "blosc-lz4hc", "blosc-zlib", "blosc-zstd", "gzip", "lz4", "lzma", "zlib", "zstd")
 
 
-def lossless_cases(threads=None):
-    cases = [Case("blosc-zstd-9-bit", "blosc-zstd", "high",
-                  lambda: (Blosc("zstd", clevel=9, shuffle=Blosc.BITSHUFFLE), ()),
-                  PAPER_LOSSLESS[("blosc-zstd", "high")])]
-    for label, level in WAVPACK_LEVELS.items():
-        paper = PAPER_LOSSLESS.get(("wavpack", label), {})
-        cases.append(Case(f"wavpack-L{level}", "wavpack", label,
-                          lambda level=level: (WavPack(level=level, num_threads=threads), ()), paper))
-        cases.append(Case(f"peer:wavpack-numcodecs-L{level}", "wavpack", label,
-                          lambda level=level: _peer_wavpack(level=level), paper))
+def lossless_cases(threads, full=False, levels=LEVELS):
+    """The paper's main table: every family at medium level with its shuffle; blosc-zstd,
+    FLAC and WavPack (and the peers) at every level. `full`: every level and shuffle."""
+    cases = []
+    for family in GENERAL_FAMILIES:
+        shuffles = (BLOSC_SHUFFLES if family.startswith("blosc") else ("none", "byte")) if full \
+            else (PAPER_SHUFFLE[family],)
+        fam_levels = levels if (full or family == "blosc-zstd") else [lv for lv in levels if lv == "medium"]
+        for level in fam_levels:
+            for sh in shuffles:
+                paper = PAPER_LOSSLESS[family] if (level == "medium" and sh == PAPER_SHUFFLE[family]) else {}
+                cases.append(Case(f"{family}-{level}-{sh}", family, level, sh,
+                                  lambda f=family, lv=level, s=sh: general_codec(f, lv, s), paper))
+    for family in ("flac", "wavpack"):
+        for level in levels:
+            paper = PAPER_LOSSLESS[family] if level == "medium" else {}
+            if family == "wavpack":
+                paper = dict(paper, np1=PAPER_WAVPACK_LEVELS[level])
+            cases.append(Case(f"{family}-{level}", family, level, make=lambda f=family, lv=level: ours(f, lv, threads),
+                              paper=paper))
+            cases.append(Case(f"peer:{family}-numcodecs-{level}", family, level,
+                              make=lambda f=family, lv=level: peer(f, lv),
+                              paper=PAPER_LOSSLESS[f"peer:{family}-numcodecs"] if level == "medium" else {},
+                              peer=f"{family}-{level}"))
     return cases
 
 
-def hybrid_cases(threads=None):
+def delta_filter(kind, threads):
+    return {"none": (), "1d": (Delta(dtype="int16"),), "2d-time": (Delta2D("time", num_threads=threads),),
+            "2d-space": (Delta2D("space", num_threads=threads),),
+            "2d-time-space": (Delta2D("time+space", num_threads=threads),)}[kind]
+
+
+def delta_cases(threads, full=False):
+    """The four delta variants for the paper's four best lossless codecs (lzma at its low
+    level unless `full`: at medium it codes ~1 MB/s)."""
+    cases = []
+    for family, level in (("wavpack", "medium"), ("flac", "medium"), ("lzma", "medium" if full else "low"),
+                          ("blosc-zstd", "medium")):
+        for kind in DELTAS:
+            def make(f=family, lv=level, k=kind):
+                codec, filters = ours(f, lv, threads) if f in ("wavpack", "flac") \
+                    else general_codec(f, lv, PAPER_SHUFFLE[f])
+                return codec, delta_filter(k, threads) + tuple(filters)
+            paper = {"np1": PAPER_DELTA[(family, kind)]} if (family, kind) in PAPER_DELTA else {}
+            cases.append(Case(f"{family}-{level}+{kind}", family, level, make=make, paper=paper,
+                              extra={"delta": kind}))
+    return cases
+
+
+def hybrid_cases(threads):
     cases = []
     for bps in HYBRID_BPS:
-        paper = PAPER_HYBRID_CR.get(bps, {})
-        cases.append(Case(f"wavpack-hybrid-{bps}", "wavpack-hybrid", "medium",
-                          lambda bps=bps: (WavPack(level=2, bps=bps, num_threads=threads), ()), paper, bps))
-        cases.append(Case(f"peer:wavpack-numcodecs-hybrid-{bps}", "wavpack-hybrid", "medium",
-                          lambda bps=bps: _peer_wavpack(level=2, bps=bps), paper, bps))
+        cases.append(Case(f"wavpack-hybrid-{bps}", "wavpack-hybrid",
+                          make=lambda b=bps: (WavPack(level=2, bps=b, num_threads=threads), ()),
+                          paper=PAPER_HYBRID_CR.get(bps, {}), extra={"bps": bps}))
+        cases.append(Case(f"peer:wavpack-numcodecs-hybrid-{bps}", "wavpack-hybrid",
+                          make=lambda b=bps: peer("wavpack", "medium", bps=b), extra={"bps": bps},
+                          peer=f"wavpack-hybrid-{bps}"))
+    return cases
+
+
+def truncation_cases(threads):
+    cases = []
+    for bits in TRUNCATION_BITS:
+        cases.append(Case(f"bittrunc-{bits}+blosc-zstd", "bittrunc+blosc-zstd",
+                          make=lambda b=bits: (Blosc("zstd", clevel=9, shuffle=Blosc.BITSHUFFLE),
+                                               (BitTruncation(bits=b, num_threads=threads),)),
+                          paper={p: v[bits] for p, v in PAPER_TRUNCATION_CR.items() if bits in v},
+                          extra={"bits": bits}))
+        cases.append(Case(f"bittrunc-{bits}+wavpack", "bittrunc+wavpack",
+                          make=lambda b=bits: (WavPack(num_threads=threads), (BitTruncation(bits=b, num_threads=threads),)),
+                          extra={"bits": bits}))
     return cases

@@ -1,10 +1,15 @@
-"""Recordings to benchmark on: simulated probes (built in, from a seed) and the real files.
+"""Recordings to benchmark on: simulated probes (built in, from a seed), the real files,
+and the paper's S3 datasets (see s3.py).
 
 The simulated recordings are the embedded default of `make bench`: nothing to download.
-Their noise level, temporal and spatial correlation match the real SpikeGLX files in
-../shared/data/real (NP1-like: std ~4 LSB, lag-1 autocorrelation ~0.5, weak common
-mode; NP2-like: std ~8 LSB, lag-1 ~0.8, strong common mode), with spiking units added and
-values on the probe's integer ADC grid within its ADC range.
+Their noise is AR(1)-coloured in time, shared between neighbouring sites and partly
+common to the probe (as in the real SpikeGLX files in ../shared/data/real), with spiking
+units added and values clipped to the probe's ADC range. Noise levels are set so that
+WavPack's CR lands near the paper's medians over its sessions (NP1 ~3.6, NP2 ~2.3): the
+short real files beside the checkout are quieter than the paper's aind sessions. Values
+are stored as Open Ephys stores them (the AIND data of the paper): each ADC step is 12
+(NP1) or 3 (NP2) int16 counts of 0.195 uV, so "LSB correction" applies exactly as on the
+paper's aind-np1 / aind-np2 sessions.
 """
 import os
 from dataclasses import dataclass
@@ -22,17 +27,18 @@ class Recording:
     traces: np.ndarray  # (samples, channels) int16
     fs: float
     source: str  # "simulated", "real" or "s3"
+    uv_per_count: float = 0.0  # microvolts per int16 count, 0 when unknown
 
     @property
     def duration(self):
         return self.traces.shape[0] / self.fs
 
 
-# kind -> noise std (LSB), lag-1 autocorrelation of the local noise, common-mode variance
-# fraction, uV per LSB, ADC bits
+# kind -> noise std (ADC steps), lag-1 autocorrelation of the local noise, common-mode
+# variance fraction, uV per ADC step, ADC bits, int16 counts per ADC step in Open Ephys files
 PROBES = {
-    "np1": dict(std=4.1, ar=0.5, common=0.08, uv_per_lsb=2.34, bits=10),
-    "np2": dict(std=7.7, ar=0.82, common=0.65, uv_per_lsb=0.76, bits=14),
+    "np1": dict(std=6.0, ar=0.3, common=0.08, uv_per_lsb=2.34, bits=10, grid=12),
+    "np2": dict(std=45.0, ar=0.6, common=0.3, uv_per_lsb=0.76, bits=14, grid=3),
 }
 
 
@@ -68,25 +74,26 @@ def simulated_recording(kind="np1", duration=2.0, n_channels=384, seed=0, n_unit
         for s in times:
             x[s:s + len(t)] += template
     lim = 2 ** (p["bits"] - 1)
-    return Recording(f"sim-{kind}", np.clip(np.round(x), -lim, lim - 1).astype(np.int16), FS, "simulated")
+    adc = np.clip(np.round(x), -lim, lim - 1)
+    return Recording(f"sim-{kind}", (adc * p["grid"]).astype(np.int16), FS, "simulated", 0.195)
 
 
-# name -> (path under shared/data/real, channels in the file, channels kept, sampling rate)
+# name -> (path under shared/data/real, channels in the file, channels kept, sampling rate, uV per count)
 REAL_FILES = {
-    "np-ultra": ("spikeglx/p5_g0/p5_g0_imec0/p5_g0_t0.imec0.ap.bin", 385, 384, 30000),
-    "np2": ("spikeglx/all_chan_g0/all_chan_g0_imec0/all_chan_g0_t0.imec0.ap.bin", 385, 384, 30000),
-    "np1-noise": ("spikeglx/Noise4Sam_g0/Noise4Sam_g0_imec0/Noise4Sam_g0_t0.imec0.ap.bin", 385, 384, 30000),
-    "yass-10ch": ("misc/yass_examples_neuropixel_10ch_30kHz.bin", 10, 10, 30000),
-    "openephys-lfp": ("openephys/Neuropix-PXI-116.1_continuous.dat", 384, 384, 2500),
+    "np-ultra": ("spikeglx/p5_g0/p5_g0_imec0/p5_g0_t0.imec0.ap.bin", 385, 384, 30000, 2.34),
+    "np2": ("spikeglx/all_chan_g0/all_chan_g0_imec0/all_chan_g0_t0.imec0.ap.bin", 385, 384, 30000, 0.0),
+    "np1-noise": ("spikeglx/Noise4Sam_g0/Noise4Sam_g0_imec0/Noise4Sam_g0_t0.imec0.ap.bin", 385, 384, 30000, 2.34),
+    "yass-10ch": ("misc/yass_examples_neuropixel_10ch_30kHz.bin", 10, 10, 30000, 0.0),
+    "openephys-lfp": ("openephys/Neuropix-PXI-116.1_continuous.dat", 384, 384, 2500, 0.195),
 }
 
 
 def real_recordings():
     """The short real recordings beside the checkout, if that folder exists."""
     out = []
-    for name, (rel, n_file, keep, fs) in REAL_FILES.items():
+    for name, (rel, n_file, keep, fs, uv) in REAL_FILES.items():
         path = REAL / rel
         if path.exists():
             traces = np.fromfile(path, dtype="int16").reshape(-1, n_file)[:, :keep]
-            out.append(Recording(f"real-{name}", np.ascontiguousarray(traces), fs, "real"))
+            out.append(Recording(f"real-{name}", np.ascontiguousarray(traces), fs, "real", uv))
     return out

@@ -1,8 +1,15 @@
-"""Honest timing: warm-up, several repeats, median; CR and error on the same chunks."""
+"""Honest timing: a warm-up pass, then timed passes (median), CR, error and peak memory.
+
+Speeds: MB/s of raw int16 data, and x real time (recording duration / elapsed).
+Peak memory: the largest rise of the process' resident memory over its level before the
+pass, sampled every 2 ms on a side thread (catches C allocations, unlike tracemalloc).
+"""
 import statistics
+import threading
 import time
 
 import numpy as np
+import psutil
 from numcodecs.compat import ensure_ndarray
 
 
@@ -10,20 +17,49 @@ def split(traces, chunk_samples):
     return [np.ascontiguousarray(traces[i:i + chunk_samples]) for i in range(0, len(traces), chunk_samples)]
 
 
-def _median_time(fn, repeats):
+class PeakRSS:
+    """Context manager: .peak is the highest RSS rise (bytes) seen while inside."""
+
+    def __init__(self, interval=0.002):
+        self.proc, self.interval, self.peak = psutil.Process(), interval, 0
+
+    def __enter__(self):
+        self.base = self.proc.memory_info().rss
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def _watch(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.proc.memory_info().rss - self.base)
+            time.sleep(self.interval)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.proc.memory_info().rss - self.base)
+
+
+def _timed(fn, repeats, budget, warmup_time):
+    """Median of up to `repeats` timed passes, stopping once past `budget` seconds; at least
+    two, unless the warm-up pass alone took longer than the budget (slow codecs: one)."""
     times = []
-    for _ in range(repeats):
+    least = 1 if warmup_time > budget else 2
+    while len(times) < max(least, repeats):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        if len(times) >= least and sum(times) > budget:
+            break
+    return statistics.median(times), len(times)
 
 
-def measure(codec, recording, chunk_duration=1.0, repeats=3, filters=()):
-    """Encode and decode a recording chunk by chunk; the first pass is the warm-up.
+def measure(codec, recording, chunk_duration=1.0, repeats=3, filters=(), budget=4.0):
+    """Encode and decode a recording chunk by chunk through `filters` then `codec`.
 
-    Returns CR, speeds in MB/s and in x real time (recording duration / elapsed), and the
-    RMS error in LSB (0 for lossless codecs, which are checked bit for bit here).
+    The first (warm-up) pass also yields the CR, the RMS error in LSB of the stored
+    values (0 and exact=True for lossless chains, checked bit for bit) and peak memory.
     """
     chunks = split(recording.traces, max(1, int(round(chunk_duration * recording.fs))))
 
@@ -44,10 +80,16 @@ def measure(codec, recording, chunk_duration=1.0, repeats=3, filters=()):
             out.append(d)
         return out
 
-    encoded = encode_all()
-    decoded = decode_all()
-    t_enc = _median_time(encode_all, repeats)
-    t_dec = _median_time(decode_all, repeats)
+    start = time.perf_counter()
+    with PeakRSS() as enc_mem:
+        encoded = encode_all()
+    warm_enc = time.perf_counter() - start
+    start = time.perf_counter()
+    with PeakRSS() as dec_mem:
+        decoded = decode_all()
+    warm_dec = time.perf_counter() - start
+    t_enc, n_enc = _timed(encode_all, repeats, budget, warm_enc)
+    t_dec, n_dec = _timed(decode_all, repeats, budget, warm_dec)
     restored = np.concatenate([ensure_ndarray(d).view(c.dtype).reshape(c.shape) for d, c in zip(decoded, chunks)])
     err = restored.astype(np.float64) - recording.traces
     raw = recording.traces.nbytes
@@ -59,4 +101,6 @@ def measure(codec, recording, chunk_duration=1.0, repeats=3, filters=()):
         enc_xrt=recording.duration / t_enc, dec_xrt=recording.duration / t_dec,
         rmse=float(np.sqrt(np.mean(err ** 2))) if err.size else 0.0,
         exact=bool(not np.any(err)),
+        enc_peak_mb=enc_mem.peak / 1e6, dec_peak_mb=dec_mem.peak / 1e6,
+        timed_passes=min(n_enc, n_dec),
     )

@@ -1,11 +1,13 @@
-"""`make bench`: prints the benchmark tables and writes CSV files and a CR-vs-speed plot.
+"""`make bench`: prints the paper's tables for our codecs and writes CSV files and plots.
 
-    python -m benchmarks.report [--duration 2] [--repeats 3] [--threads N] [--out results]
+    python -m benchmarks.report                      # embedded simulated probes + real files
+    python -m benchmarks.report --full               # + every shuffle, chunk durations 0.1/1/10 s
+    python -m benchmarks.report --s3 aind-np1 --sessions 1 --s3-duration 10   # the paper's data
 
-Datasets: simulated NP1-like and NP2-like probes (built in, from a seed) and the real
-recordings in ../shared/data/real when that folder exists. Speeds are medians of several
-timed passes after a warm-up pass, on the thread count printed in the header; peers run
-in the same process, on the same chunks, in the same run.
+Datasets: simulated NP1-like and NP2-like probes (built in, from a seed), the real
+recordings in ../shared/data/real when present, and optionally the paper's S3 sessions.
+Speeds are medians of timed passes after a warm-up pass, on the thread count printed in
+the header; the released peers run in the same process on the same chunks.
 """
 import argparse
 import csv
@@ -15,12 +17,15 @@ from pathlib import Path
 
 import numcodecs
 import numpy as np
+from numcodecs.abc import Codec
+from numcodecs.compat import ensure_ndarray
 from tabulate import tabulate
 
 import numcodecs_ephys
+from numcodecs_ephys import LSB, estimate_lsb
 from numcodecs_ephys._blocks import default_num_threads, ffi, lib
 
-from . import cases as case_lists
+from . import cases as C
 from .datasets import real_recordings, simulated_recording
 from .measure import measure
 
@@ -28,113 +33,263 @@ from .measure import measure
 def machine_description(threads):
     cpu = "unknown CPU"
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                   if line.startswith("model name"))
+    except (OSError, StopIteration):
         pass
     wv = ffi.string(lib.ephys_wavpack_library_version()).decode()
-    return (f"{platform.node()}: {cpu}, {os.cpu_count()} cores ({default_num_threads()} usable), "
-            f"Python {platform.python_version()}, numpy {np.__version__}, numcodecs {numcodecs.__version__}, "
-            f"numcodecs-ephys {numcodecs_ephys.__version__}, libwavpack {wv}; our codecs on {threads} thread(s), "
-            f"peers single-threaded as released")
+    return (f"{cpu}, {os.cpu_count()} cores ({default_num_threads()} usable), {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()}, numpy {np.__version__}, numcodecs "
+            f"{numcodecs.__version__}, numcodecs-ephys {numcodecs_ephys.__version__}, libwavpack {wv}. "
+            f"Our codecs on {threads} thread(s); numcodecs' codecs and the peers as released (single-threaded).")
 
 
-def probe_of(recording):
-    name = recording.name
-    return "np2" if "np2" in name else "np1" if ("np1" in name or "ultra" in name) else None
+class LossyLSB(Codec):
+    """spikeinterface's correct_lsb, for comparison: subtract the median, floor-divide by the step."""
+
+    codec_id = "bench_lossy_lsb"
+
+    def __init__(self, medians, step):
+        self.medians, self.step = np.asarray(medians), float(step)
+
+    def encode(self, buf):
+        return np.floor_divide(buf - self.medians, self.step).astype(np.int16)
+
+    def decode(self, buf, out=None):
+        q = ensure_ndarray(buf).view(np.int16).reshape(-1, len(self.medians))
+        return np.round(q * self.step + self.medians).astype(np.int16)
 
 
-def run_table(title, recordings, cases, args, rows_out):
-    rows = []
-    for rec in recordings:
+def probe_of(rec):
+    return "np2" if "np2" in rec.name else "np1" if ("np1" in rec.name or "ultra" in rec.name) else None
+
+
+def lsb_filters(rec, threads):
+    """Our lossless LSB filter when the recording sits on a grid coarser than 1, else none."""
+    offsets, steps = estimate_lsb(rec.traces)
+    if np.allclose(steps, 1.0) and np.allclose(offsets, 0.0):
+        return ()
+    return (LSB(offsets=list(map(float, offsets)), steps=steps if np.isscalar(steps) else list(map(float, steps)),
+                num_threads=threads),)
+
+
+class Runner:
+    def __init__(self, args, threads):
+        self.args, self.threads, self.rows = args, threads, []
+        self._lsb = {}
+
+    def lsb(self, rec):
+        if rec.name not in self._lsb:
+            self._lsb[rec.name] = lsb_filters(rec, self.threads)
+        return self._lsb[rec.name]
+
+    def run(self, table, rec, case, pre_filters=(), chunk=None, **labels):
+        made = case.make()
+        if made is None:
+            return None
+        codec, filters = made
+        m = measure(codec, rec, chunk_duration=chunk or self.args.chunk, repeats=self.args.repeats,
+                    filters=tuple(pre_filters) + tuple(filters))
         probe = probe_of(rec)
-        for case in cases:
-            made = case.make()
-            if made is None:
-                continue
-            codec, filters = made
-            m = measure(codec, rec, chunk_duration=args.chunk, repeats=args.repeats, filters=filters)
-            row = dict(table=title, dataset=rec.name, codec=case.name, level=case.level, bps=case.bps or "",
-                       cr=m["cr"], paper_cr=case.paper.get(probe, "") if probe else "",
-                       enc_mbs=m["enc_mbs"], dec_mbs=m["dec_mbs"], enc_xrt=m["enc_xrt"], dec_xrt=m["dec_xrt"],
-                       rmse_lsb=m["rmse"], exact=m["exact"])
-            rows.append(row)
-            rows_out.append(row)
+        row = dict(table=table, dataset=rec.name, case=case.name, family=case.family, level=case.level,
+                   shuffle=case.shuffle, chunk_s=chunk or self.args.chunk, lsb=bool(pre_filters), **labels,
+                   paper_cr=case.paper.get(probe, "") if probe else "", **m,
+                   rmse_uv=m["rmse"] * rec.uv_per_count if rec.uv_per_count else "", threads=self.threads,
+                   peer_of=case.peer or "")
+        self.rows.append(row)
+        return row
+
+
+def show(title, rows, columns):
     print(f"\n## {title}\n")
-    headers = ["dataset", "codec", "CR", "paper CR", "enc MB/s", "dec MB/s", "enc xRT", "dec xRT", "RMSE (LSB)"]
-    print(tabulate([[r["dataset"], r["codec"], r["cr"], r["paper_cr"], r["enc_mbs"], r["dec_mbs"], r["enc_xrt"],
-                     r["dec_xrt"], r["rmse_lsb"]] for r in rows], headers=headers, floatfmt=".3g"))
-    return rows
+    print(tabulate([[r.get(k, "") for k, _ in columns] for r in rows], headers=[h for _, h in columns],
+                   floatfmt=".3g"))
 
 
-def peer_ratios(rows):
-    """Our speed and CR over the peer's, for each case both ran on the same data."""
-    by_key = {(r["dataset"], r["codec"]): r for r in rows}
+SPEED_COLS = [("enc_mbs", "enc MB/s"), ("dec_mbs", "dec MB/s"), ("enc_xrt", "enc xRT"), ("dec_xrt", "dec xRT"),
+              ("enc_peak_mb", "enc peak MB")]
+
+
+def lossless_table(run, recs, full):
+    for rec in recs:
+        lsb = run.lsb(rec)
+        rows = [run.run("lossless", rec, case, lsb) for case in C.lossless_cases(run.threads, full=full)]
+        show(f"Lossless, {rec.name}, {run.args.chunk} s chunks{', LSB-corrected' if lsb else ''}",
+             [r for r in rows if r], [("case", "codec"), ("cr", "CR"), ("paper_cr", "paper CR")] + SPEED_COLS)
+
+
+def chunk_duration_table(run, recs, full):
+    durations = (0.1, 1.0, 10.0) if full else (0.1, 1.0)
+    rows = []
+    for rec in recs:
+        for dur in durations:
+            if dur > rec.duration:
+                continue
+            for case in C.lossless_cases(run.threads, levels=("medium",)):
+                if case.family in ("wavpack", "flac", "blosc-zstd") and not case.peer:
+                    r = run.run("chunk duration", rec, case, run.lsb(rec), chunk=dur)
+                    r["paper_cr"] = C.PAPER_CHUNK_DURATION.get(dur, "") if case.family == "wavpack" and \
+                        probe_of(rec) == "np1" else ""
+                    rows.append(r)
+    show("Chunk duration (medium levels)", rows,
+         [("dataset", "dataset"), ("case", "codec"), ("chunk_s", "chunk s"), ("cr", "CR"), ("paper_cr", "paper CR"),
+          ("enc_xrt", "enc xRT"), ("dec_xrt", "dec xRT")])
+
+
+def lsb_table(run, recs):
+    rows = []
+    for rec in recs:
+        lsb = run.lsb(rec)
+        if not lsb:
+            continue
+        offsets, steps = estimate_lsb(rec.traces)
+        lossy = (LossyLSB(np.median(rec.traces, axis=0), np.median(steps)),)
+        for case in C.lossless_cases(run.threads, levels=("medium",)):
+            if case.family in ("wavpack", "flac", "blosc-zstd") and not case.peer:
+                for label, pre in (("none", ()), ("ours (lossless)", lsb), ("spikeinterface (lossy)", lossy)):
+                    r = run.run("lsb", rec, case, pre, lsb_mode=label)
+                    r["lsb"] = label
+                    rows.append(r)
+    show("LSB correction", rows, [("dataset", "dataset"), ("case", "codec"), ("lsb", "LSB correction"),
+                                  ("cr", "CR"), ("exact", "bit-exact"), ("rmse", "RMSE (counts)"),
+                                  ("enc_xrt", "enc xRT"), ("dec_xrt", "dec xRT")])
+
+
+def delta_table(run, recs, full):
+    rows = []
+    for rec in recs:
+        for case in C.delta_cases(run.threads, full):
+            rows.append(run.run("delta", rec, case, run.lsb(rec), delta=case.extra["delta"]))
+    show("Delta filters (medium levels)", rows, [("dataset", "dataset"), ("case", "codec + delta"), ("cr", "CR"),
+                                                 ("paper_cr", "paper CR"), ("enc_xrt", "enc xRT"),
+                                                 ("dec_xrt", "dec xRT")])
+
+
+def lossy_tables(run, recs):
+    rows = []
+    for rec in recs:
+        for case in C.hybrid_cases(run.threads):
+            r = run.run("hybrid", rec, case, run.lsb(rec), bps=case.extra["bps"])
+            if r:
+                r["paper_rmse_uv"] = C.PAPER_HYBRID_RMSE_UV.get(case.extra["bps"], "") \
+                    if probe_of(rec) == "np1" and not case.peer else ""
+                rows.append(r)
+    show("Lossy: WavPack hybrid", rows, [("dataset", "dataset"), ("case", "codec"), ("cr", "CR"),
+                                         ("paper_cr", "paper CR"), ("rmse", "RMSE (counts)"), ("rmse_uv", "RMSE uV"),
+                                         ("paper_rmse_uv", "paper RMSE uV (band-passed)"), ("enc_xrt", "enc xRT"),
+                                         ("dec_xrt", "dec xRT")])
+    rows = []
+    for rec in recs:
+        for case in C.truncation_cases(run.threads):
+            rows.append(run.run("bit truncation", rec, case, run.lsb(rec), bits=case.extra["bits"]))
+    show("Lossy: bit truncation (after LSB correction)", rows,
+         [("dataset", "dataset"), ("case", "chain"), ("cr", "CR"), ("paper_cr", "paper CR (simulated GT)"),
+          ("rmse", "RMSE (counts)"), ("rmse_uv", "RMSE uV")])
+
+
+def peer_table(rows):
+    """Our CR and speed over the released peer's, for each case both ran on the same data."""
+    index = {(r["dataset"], r["case"], r["table"], r["chunk_s"]): r for r in rows}
     out = []
-    for (dataset, name), r in by_key.items():
-        peer = by_key.get((dataset, "peer:wavpack-numcodecs-" + name.split("wavpack-", 1)[-1]))
-        if name.startswith("wavpack-") and peer:
-            out.append([dataset, name, r["cr"] / peer["cr"], r["enc_mbs"] / peer["enc_mbs"],
-                        r["dec_mbs"] / peer["dec_mbs"]])
+    for r in rows:
+        if r["peer_of"]:
+            mine = index.get((r["dataset"], r["peer_of"], r["table"], r["chunk_s"]))
+            if mine:
+                out.append([r["table"], r["dataset"], mine["case"], r["case"], mine["cr"] / r["cr"],
+                            mine["enc_mbs"] / r["enc_mbs"], mine["dec_mbs"] / r["dec_mbs"]])
     if out:
-        print("\n## numcodecs-ephys / wavpack-numcodecs 0.1.5, same run\n")
-        print(tabulate(out, headers=["dataset", "case", "CR ratio", "encode speed ratio", "decode speed ratio"],
-                       floatfmt=".3f"))
+        print("\n## Against the released peers, same run, same chunks (ours / peer)\n")
+        print(tabulate(out, headers=["table", "dataset", "ours", "peer", "CR ratio", "encode speed ratio",
+                                     "decode speed ratio"], floatfmt=".3f"))
 
 
-def plot(rows, path):
+def write_outputs(rows, out):
+    out.mkdir(parents=True, exist_ok=True)
+    fields = sorted({k for r in rows for k in r}, key=lambda k: list(rows[0]).index(k) if k in rows[0] else 99)
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 5))
-    for ax, key, label in [(axes[0], "enc_xrt", "compression speed (x real time)"),
-                           (axes[1], "dec_xrt", "decompression speed (x real time)")]:
-        for codec in sorted({r["codec"] for r in rows}):
-            pts = [(r[key], r["cr"]) for r in rows if r["codec"] == codec]
-            ax.scatter(*zip(*pts), label=codec, s=18)
-        ax.set_xscale("log")
-        ax.set_xlabel(label)
-        ax.set_ylabel("compression ratio")
-        ax.grid(alpha=0.3)
-    axes[1].legend(fontsize=6, ncol=2)
+    lossless = [r for r in rows if r["table"] == "lossless"]
+    datasets = sorted({r["dataset"] for r in lossless})
+    fig, axes = plt.subplots(len(datasets), 2, figsize=(13, 4.5 * len(datasets)), squeeze=False)
+    for i, ds in enumerate(datasets):
+        pts = [r for r in lossless if r["dataset"] == ds]
+        for j, (key, label) in enumerate([("enc_xrt", "compression speed (x real time)"),
+                                          ("dec_xrt", "decompression speed (x real time)")]):
+            ax = axes[i][j]
+            for fam in sorted({r["family"] for r in pts}):
+                sel = [r for r in pts if r["family"] == fam]
+                ax.scatter([r[key] for r in sel], [r["cr"] for r in sel], s=20, label=fam,
+                           marker="x" if any(r["peer_of"] for r in sel) else "o")
+            ax.set_xscale("log")
+            ax.set(xlabel=label, ylabel="compression ratio", title=ds)
+            ax.grid(alpha=0.3)
+        axes[i][1].legend(fontsize=7, ncol=2)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    fig.savefig(out / "cr_vs_speed.png", dpi=100)
+    print(f"\nwrote {out / 'results.csv'} and {out / 'cr_vs_speed.png'}")
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--duration", type=float, default=2.0, help="seconds of each simulated recording")
-    ap.add_argument("--chunk", type=float, default=1.0, help="chunk duration in seconds")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=1.0, help="seconds of each simulated probe (default 1)")
+    ap.add_argument("--channels", type=int, default=384, help="channels of each simulated probe")
+    ap.add_argument("--chunk", type=float, default=1.0, help="chunk duration in seconds (default 1)")
+    ap.add_argument("--repeats", type=int, default=3, help="timed passes per measurement (at most)")
     ap.add_argument("--threads", type=int, default=None, help="threads for our codecs (default: all cores)")
-    ap.add_argument("--no-real", action="store_true", help="skip ../shared/data/real")
-    ap.add_argument("--out", default="results")
+    ap.add_argument("--full", action="store_true", help="every shuffle; chunk durations 0.1, 1 and 10 s")
+    ap.add_argument("--no-real", action="store_true", help="leave out ../shared/data/real")
+    ap.add_argument("--tables", default="lossless,chunks,lsb,delta,lossy,hdf5",
+                    help="comma-separated subset of lossless,chunks,lsb,delta,lossy,hdf5")
+    ap.add_argument("--s3", action="append", default=[], metavar="DATASET",
+                    help="add sessions of the paper's S3 bucket (aind-np1, aind-np2, ibl-np1, mearec)")
+    ap.add_argument("--sessions", type=int, default=1, help="S3 sessions per dataset")
+    ap.add_argument("--s3-duration", type=float, default=10.0, help="seconds read from each S3 session")
+    ap.add_argument("--s3-endpoint", default=None, help="S3 endpoint URL (default: AWS)")
+    ap.add_argument("--out", default="results", help="folder for results.csv and cr_vs_speed.png")
     args = ap.parse_args(argv)
     threads = args.threads or default_num_threads()
+    tables = set(args.tables.split(","))
+    if args.full:
+        args.duration = max(args.duration, 10.0)
     print(f"# numcodecs-ephys benchmark\n\n{machine_description(threads)}")
-    print(f"chunks of {args.chunk} s, median of {args.repeats} timed passes after one warm-up pass")
+    print(f"Chunks of {args.chunk} s; each figure is the median of up to {args.repeats} timed passes after a "
+          f"warm-up pass; CR = raw bytes / stored bytes.")
 
-    recordings = [simulated_recording("np1", args.duration, seed=1), simulated_recording("np2", args.duration, seed=2)]
-    if not args.no_real:
-        recordings += [r for r in real_recordings() if "openephys" not in r.name]
-    rows = []
-    lossless = run_table("Lossless", recordings, case_lists.lossless_cases(threads), args, rows)
-    peer_ratios(lossless)
-    np_recs = [r for r in recordings if r.traces.shape[1] >= 384 and "noise" not in r.name]
-    hybrid = run_table("Lossy: WavPack hybrid", np_recs, case_lists.hybrid_cases(threads), args, rows)
-    peer_ratios(hybrid)
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with open(out / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    plot([r for r in rows if r["table"] == "Lossless"], out / "cr_vs_speed.png")
-    print(f"\nwrote {out / 'results.csv'} and {out / 'cr_vs_speed.png'}")
+    sims = [simulated_recording("np1", args.duration, args.channels, seed=1),
+            simulated_recording("np2", args.duration, args.channels, seed=2)]
+    real = [] if args.no_real else real_recordings()
+    s3 = []
+    for name in args.s3:
+        from .s3 import load_sessions
+        s3 += load_sessions(name, args.sessions, args.s3_duration, endpoint_url=args.s3_endpoint)
+    run = Runner(args, threads)
+    ap_recs = sims + [r for r in real if r.fs == 30000] + s3
+    if "lossless" in tables:
+        lossless_table(run, sims + real + s3, args.full)
+    if "chunks" in tables:
+        chunk_duration_table(run, sims + s3, args.full)
+    if "lsb" in tables:
+        lsb_table(run, sims + real + s3)
+    if "delta" in tables:
+        delta_table(run, sims + s3, args.full)
+    if "lossy" in tables:
+        lossy_tables(run, [r for r in ap_recs if r.traces.shape[1] >= 384 and "noise" not in r.name])
+    if "hdf5" in tables:
+        try:
+            from .hdf5_cases import hdf5_table
+        except ImportError as exc:
+            print(f"\n(HDF5 table left out: {exc})")
+        else:
+            hdf5_table(sims[:1] + [r for r in real if "ultra" in r.name])
+    peer_table(run.rows)
+    if run.rows:
+        write_outputs(run.rows, Path(args.out))
 
 
 if __name__ == "__main__":
