@@ -15,7 +15,21 @@ import numpy as np
 
 from conftest import REAL, unavailable
 
-BLOCK_PEERS = "import sys\nsys.modules['wavpack_numcodecs'] = None\nsys.modules['flac_numcodecs'] = None\n"
+# As if the peers were not installed: their modules cannot be imported and their entry
+# points (which also claim the ids "wavpack" and "flac") are not seen by numcodecs/zarr.
+BLOCK_PEERS = """
+import sys, importlib.metadata as _md
+_PEERS = ("wavpack_numcodecs", "flac_numcodecs")
+for _m in _PEERS:
+    sys.modules[_m] = None
+_entry_points = _md.entry_points
+def _without_peers(**params):
+    dists = _md._unique(_md.distributions()) if hasattr(_md, "_unique") else _md.distributions()
+    eps = _md.EntryPoints(e for d in dists for e in d.entry_points
+                          if e.value.split(":")[0].split(".")[0] not in _PEERS)
+    return eps.select(**params) if params else eps
+_md.entry_points = _without_peers
+"""
 SPIKEGLX = {"np_ultra": REAL / "spikeglx" / "p5_g0", "np2": REAL / "spikeglx" / "all_chan_g0"}
 
 
