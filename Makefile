@@ -10,11 +10,21 @@ APT_PACKAGES := build-essential pkg-config python3 python3-dev python3-venv libw
 # Released peers, measured beside ours and used to make compatibility fixtures.
 PEERS := wavpack-numcodecs==0.1.5 flac-numcodecs==0.1.2
 STAMP := $(VENV)/.installed
+# `make test` runs the whole suite twice: in .venv (newest zarr 3 / numcodecs) and in
+# .venv-zarr2 (the zarr 2 stack of SpikeInterface, NeuroConv and hdmf-zarr, versions pinned
+# in the constraints file). Tests marked for one stack are deselected in the other.
+VENV2 := .venv-zarr2
+PY2 := $(VENV2)/bin/python
+STAMP2 := $(VENV2)/.installed
+ZARR2_CONSTRAINTS := .ci/constraints-zarr2.txt
 
 .PHONY: test bench sysdeps clean
 
-test: $(STAMP)
-	$(PY) -m pytest -q
+test: $(STAMP) $(STAMP2)
+	@rc=0; \
+	echo "== zarr 3 stack ($(VENV))"; $(PY) -m pytest -q -m "not zarr2" || rc=1; \
+	echo "== zarr 2 stack ($(VENV2))"; $(PY2) -m pytest -q -m "not zarr3" -p no:cacheprovider || rc=1; \
+	exit $$rc
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.report
@@ -31,9 +41,16 @@ sysdeps:
 $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h csrc/*.py) | sysdeps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m pip install -q -e '.[test,bench,zarr3]'
 	$(PY) -m pip install -q $(PEERS) || echo "warning: peer packages did not install; peer comparisons will be missing"
 	touch $(STAMP)
 
+$(STAMP2): pyproject.toml setup.py $(ZARR2_CONSTRAINTS) $(wildcard csrc/*.c csrc/*.h csrc/*.py) | sysdeps $(STAMP)
+	test -x $(PY2) || $(PYTHON) -m venv $(VENV2)
+	$(PY2) -m pip install -q --upgrade pip
+	$(PY2) -m pip install -q -c $(ZARR2_CONSTRAINTS) -e '.[test,zarr2]'
+	$(PY2) -m pip install -q -c $(ZARR2_CONSTRAINTS) $(PEERS) || echo "warning: peer packages did not install; peer comparisons will be missing"
+	touch $(STAMP2)
+
 clean:
-	rm -rf $(VENV) build *.egg-info numcodecs_ephys/_native*.so numcodecs_ephys/_native.c
+	rm -rf $(VENV) $(VENV2) build *.egg-info numcodecs_ephys/_native*.so numcodecs_ephys/_native.c

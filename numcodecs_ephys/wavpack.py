@@ -155,6 +155,14 @@ class WavPackLegacy(Codec):
                     dynamic_noise_shaping=self.dynamic_noise_shaping, shaping_weight=self.shaping_weight,
                     num_encoding_threads=self.num_encoding_threads, num_decoding_threads=self.num_decoding_threads)
 
+    def __getstate__(self):  # the cffi params struct does not pickle (SpikeInterface n_jobs, dask)
+        return self.get_config()
+
+    def __setstate__(self, state):
+        state = dict(state)
+        state.pop("id")
+        self.__init__(**state)
+
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "id")
         return f"{type(self).__name__}({args})"
