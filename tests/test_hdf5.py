@@ -365,3 +365,23 @@ def test_neuroconv_spikeglx_wavpack(eh5, tmp_path):
         assert "numcodecs_ephys" not in sys.modules
     """)
     subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ, HDF5_PLUGIN_PATH=eh5.PLUGIN_PATH))
+
+
+def test_h5repack_writes_with_system_hdf5(eh5, tmp_path):
+    """A program linked to another libhdf5 writes with the plugins (set_local included): h5repack."""
+    h5repack = shutil.which("h5repack")
+    if h5repack is None:
+        unavailable("h5repack (apt-get install hdf5-tools) is not installed")
+    x = simulated(3000, 10)
+    with h5py.File(tmp_path / "plain.h5", "w") as f:
+        f.create_dataset("x", data=x, chunks=(1000, 4))
+    env = dict(os.environ, HDF5_PLUGIN_PATH=eh5.PLUGIN_PATH)
+    for spec, fid, opts in ((f"UD={eh5.WAVPACK_FILTER_ID},0,1,3", eh5.WAVPACK_FILTER_ID, (3, 0, 1, 0, 96, 0)),
+                            (f"UD={eh5.FLAC_FILTER_ID},0,0", eh5.FLAC_FILTER_ID, (5, 4096, 2, 96, 0, 0))):
+        out = tmp_path / f"{fid}.h5"
+        run = subprocess.run([h5repack, "-f", spec, str(tmp_path / "plain.h5"), str(out)], env=env,
+                             capture_output=True, text=True)
+        assert run.returncode == 0, run.stderr
+        with h5py.File(out) as f:
+            assert f["x"]._filters[str(fid)] == opts + (1, 2, 2, 1000, 4)
+            assert np.array_equal(f["x"][()], x)
