@@ -169,6 +169,7 @@ def test_h5dump_reads_through_plugin_path(eh5, tmp_path, make):
     _write(tmp_path / "h.h5", x, flt, (700, 4))
     expect = _read(tmp_path / "h.h5")
     no_plugin, with_plugin = _h5dump_binary(tmp_path / "h.h5", "/x", tmp_path / "out.bin")
+    assert no_plugin.returncode != 0  # the data really needs the plugin
     assert with_plugin.returncode == 0, with_plugin.stderr
     y = np.fromfile(tmp_path / "out.bin", dtype="<i2").reshape(x.shape)
     assert np.array_equal(y, expect)
