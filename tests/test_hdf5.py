@@ -386,3 +386,18 @@ def test_h5repack_writes_with_system_hdf5(eh5, tmp_path):
         with h5py.File(out) as f:
             assert f["x"]._filters[str(fid)] == opts + (1, 2, 2, 1000, 4)
             assert np.array_equal(f["x"][()], x)
+
+
+@pytest.mark.parametrize("dims", [(0xFFFFFFFF, 0xFFFFFFFF), (0x40000000, 4), (1000, 5), (0, 4)])
+def test_hostile_cd_values_in_file(eh5, tmp_path, dims):
+    """cd_values are read from the file: chunk dims that disagree with the chunks fail cleanly."""
+    x = simulated(3000, 8)
+    path = tmp_path / "h.h5"
+    _write(path, x, eh5.WavPackH5(), (1000, 4))
+    raw = path.read_bytes()
+    pattern = np.array([1, 2, 2, 1000, 4], "<u4").tobytes()  # layout version, int16, rank, dims
+    assert raw.count(pattern) == 1
+    path.write_bytes(raw.replace(pattern, np.array([1, 2, 2, *dims], "<u4").tobytes()))
+    with h5py.File(path) as f:
+        with pytest.raises(OSError):
+            f["x"][()]

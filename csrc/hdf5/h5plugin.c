@@ -189,7 +189,10 @@ static int read_local(const ephys_h5_codec_t *codec, size_t n, const unsigned *c
         if (d) l->n_channels *= l->shape[d];
     }
     l->n_samples = l->shape[0];
-    l->nbytes = l->n_samples * l->n_channels * itemsize; /* < 2^32 * 2^32 / ... fits: HDF5 chunks < 4 GiB */
+    /* cd_values come from the file: refuse sizes HDF5 cannot have written (chunks < 4 GiB)
+     * rather than let the product overflow. */
+    if (!l->n_samples || !l->n_channels || l->n_samples > (UINT32_MAX / itemsize) / l->n_channels) return EPHYS_ERR_ARGS;
+    l->nbytes = l->n_samples * l->n_channels * itemsize;
     return EPHYS_OK;
 }
 
