@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := build-essential pkg-config python3 python3-dev python3-venv libwavpack-dev libflac-dev wavpack
+APT_PACKAGES := build-essential pkg-config python3 python3-dev python3-venv libwavpack-dev libflac-dev wavpack hdf5-tools
 # Released peers, measured beside ours and used to make compatibility fixtures.
 PEERS := wavpack-numcodecs==0.1.5 flac-numcodecs==0.1.2
 STAMP := $(VENV)/.installed
@@ -31,26 +31,26 @@ bench: $(STAMP)
 
 sysdeps:
 	@if ! command -v $(PYTHON) >/dev/null || ! command -v cc >/dev/null || ! command -v wavpack >/dev/null \
-	    || ! command -v pkg-config >/dev/null || ! pkg-config --exists wavpack flac \
+	    || ! command -v pkg-config >/dev/null || ! pkg-config --exists wavpack flac || ! command -v h5dump >/dev/null \
 	    || ! $(PYTHON) -c 'import ensurepip, os, sysconfig; assert os.path.exists(sysconfig.get_paths()["include"] + "/Python.h")' 2>/dev/null; then \
 	  echo "Installing system packages: $(APT_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
 	fi
 
-$(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h csrc/*.py) | sysdeps
+$(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h csrc/*.py csrc/hdf5/*.c csrc/hdf5/*.h) | sysdeps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,bench,zarr3]'
 	$(PY) -m pip install -q $(PEERS) || echo "warning: peer packages did not install; peer comparisons will be missing"
 	touch $(STAMP)
 
-$(STAMP2): pyproject.toml setup.py $(ZARR2_CONSTRAINTS) $(wildcard csrc/*.c csrc/*.h csrc/*.py) | sysdeps $(STAMP)
+$(STAMP2): pyproject.toml setup.py $(ZARR2_CONSTRAINTS) $(wildcard csrc/*.c csrc/*.h csrc/*.py csrc/hdf5/*.c csrc/hdf5/*.h) | sysdeps $(STAMP)
 	test -x $(PY2) || $(PYTHON) -m venv $(VENV2)
 	$(PY2) -m pip install -q --upgrade pip
-	$(PY2) -m pip install -q -c $(ZARR2_CONSTRAINTS) -e '.[test,zarr2]'
+	$(PY2) -m pip install -q -c $(ZARR2_CONSTRAINTS) -e '.[test,bench,zarr2]'
 	$(PY2) -m pip install -q -c $(ZARR2_CONSTRAINTS) $(PEERS) || echo "warning: peer packages did not install; peer comparisons will be missing"
 	touch $(STAMP2)
 
 clean:
-	rm -rf $(VENV) $(VENV2) build *.egg-info numcodecs_ephys/_native*.so numcodecs_ephys/_native.c
+	rm -rf $(VENV) $(VENV2) build *.egg-info numcodecs_ephys/_native*.so numcodecs_ephys/_native.c numcodecs_ephys/plugins

@@ -1,0 +1,54 @@
+/* HDF5 filter plugin: WavPack (lossless and hybrid) in the numcodecs-ephys
+ * chunk container.  Filter id 58736 (private range; see README "HDF5 / NWB").
+ *
+ * Codec options, cd_values[0..5] (then the set_local part, see h5plugin.h):
+ *   0  level: 1 fast, 2 normal (default), 3 high, 4 very high
+ *   1  bps in thousandths of a bit per sample: 0 lossless (default), else
+ *      hybrid at 2250..32000 (2.25 to 32 bits per sample)
+ *   2  dynamic noise shaping (hybrid): 1 (default) or 0
+ *   3  fixed shaping weight in thousandths, as a two's-complement int32 in
+ *      [-1000, 1000] (used when 2 is 0); default 0
+ *   4  channels per block (independent stream): 1..4096, default 96
+ *   5  threads: 0 (default) every core, else that many
+ */
+#include <stdint.h>
+
+#include "h5plugin.h"
+#include "wavpack_codec.h"
+
+#define WAVPACK_H5_FILTER_ID 58736
+
+static int check_options(const unsigned *o)
+{
+    int32_t weight = (int32_t)o[3];
+    if (o[0] < 1 || o[0] > 4) return EPHYS_ERR_ARGS;
+    if (o[1] != 0 && (o[1] < 2250 || o[1] > 32000)) return EPHYS_ERR_ARGS;
+    if (o[2] > 1 || weight < -1000 || weight > 1000) return EPHYS_ERR_ARGS;
+    if (o[4] < 1 || o[4] > 4096) return EPHYS_ERR_ARGS;
+    return EPHYS_OK;
+}
+
+static int dtype_ok(int dtype) { return ephys_dtype_size(dtype) != 0; }
+
+static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const uint64_t *shape,
+                  uint8_t **out, size_t *out_len)
+{
+    ephys_wavpack_params_t p;
+    p.level = (int)o[0];
+    p.bps = o[1] / 1000.0;
+    p.dynamic_shaping = (int)o[2];
+    p.shaping_weight = (int32_t)o[3] / 1000.0;
+    return ephys_wavpack_encode(&p, src, ndim, shape, o[4], ephys_h5_threads(o[5]), out, out_len);
+}
+
+static int decode(const unsigned *o, const uint8_t *buf, size_t len, const ephys_view_t *dst)
+{
+    return ephys_wavpack_decode(buf, len, dst, ephys_h5_threads(o[5]));
+}
+
+static const ephys_h5_codec_t codec = {
+    WAVPACK_H5_FILTER_ID, "numcodecs-ephys WavPack", 6, {2, 0, 1, 0, 96, 0},
+    check_options, dtype_ok, encode, ephys_wavpack_info, decode,
+};
+
+EPHYS_H5_PLUGIN(codec, WAVPACK_H5_FILTER_ID, "numcodecs-ephys WavPack")
