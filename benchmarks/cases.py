@@ -110,7 +110,8 @@ def lossless_cases(threads, full=False, levels=LEVELS):
         fam_levels = levels if (full or family == "blosc-zstd") else [lv for lv in levels if lv == "medium"]
         for level in fam_levels:
             for sh in shuffles:
-                paper = PAPER_LOSSLESS[family] if (level == "medium" and sh == PAPER_SHUFFLE[family]) else {}
+                # the paper's table gives one figure per family: shown beside each level
+                paper = PAPER_LOSSLESS[family] if sh == PAPER_SHUFFLE[family] else {}
                 cases.append(Case(f"{family}-{level}-{sh}", family, level, sh,
                                   lambda f=family, lv=level, s=sh: general_codec(f, lv, s), paper))
     for family in ("flac", "wavpack"):

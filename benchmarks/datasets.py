@@ -37,8 +37,8 @@ class Recording:
 # kind -> noise std (ADC steps), lag-1 autocorrelation of the local noise, common-mode
 # variance fraction, uV per ADC step, ADC bits, int16 counts per ADC step in Open Ephys files
 PROBES = {
-    "np1": dict(std=6.0, ar=0.3, common=0.08, uv_per_lsb=2.34, bits=10, grid=12),
-    "np2": dict(std=45.0, ar=0.6, common=0.3, uv_per_lsb=0.76, bits=14, grid=3),
+    "np1": dict(std=6.0, ar=0.5, common=0.08, uv_per_lsb=2.34, bits=10, grid=12),
+    "np2": dict(std=45.0, ar=0.7, common=0.3, uv_per_lsb=0.76, bits=14, grid=3),
 }
 
 
@@ -56,8 +56,8 @@ def simulated_recording(kind="np1", duration=2.0, n_channels=384, seed=0, n_unit
     rng = np.random.default_rng(seed)
     n = int(duration * FS)
     local = _ar1(rng.standard_normal((n, n_channels)).astype(np.float32), p["ar"])
-    # neighbouring sites see overlapping noise sources
-    local[:, 1:-1] = 0.6 * local[:, 1:-1] + 0.35 * (local[:, :-2] + local[:, 2:])
+    # neighbouring sites share some noise (correlation ~0.3-0.5, as in the real files)
+    local[:, 1:-1] = local[:, 1:-1] + 0.15 * (local[:, :-2] + local[:, 2:])
     local /= local.std()
     common = _ar1(rng.standard_normal((n, 1)).astype(np.float32), 0.9)
     x = p["std"] * (np.sqrt(1 - p["common"]) * local + np.sqrt(p["common"]) * common)

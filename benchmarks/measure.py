@@ -55,7 +55,7 @@ def _timed(fn, repeats, budget, warmup_time):
     return statistics.median(times), len(times)
 
 
-def measure(codec, recording, chunk_duration=1.0, repeats=3, filters=(), budget=4.0):
+def measure(codec, recording, chunk_duration=1.0, repeats=3, filters=(), budget=2.0):
     """Encode and decode a recording chunk by chunk through `filters` then `codec`.
 
     The first (warm-up) pass also yields the CR, the RMS error in LSB of the stored

@@ -1,0 +1,154 @@
+"""The benchmark suite runs: the report on tiny data, the S3 loader against a local S3
+server (moto), the pytest-benchmark suite and the asv suite in quick mode."""
+import csv
+import importlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import unavailable
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def need(module):
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        unavailable(f"{module} (benchmark extra) is not installed")
+
+
+@pytest.fixture(scope="module")
+def report():
+    for m in ("tabulate", "matplotlib", "psutil"):
+        need(m)
+    from benchmarks import report
+    return report
+
+
+def test_report_on_tiny_data(report, tmp_path, capsys):
+    report.main(["--duration", "0.1", "--channels", "8", "--chunk", "0.05", "--repeats", "1", "--no-real",
+                 "--tables", "lossless,chunks,lsb,delta,lossy,hdf5", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    for title in ("Lossless, sim-np1", "Chunk duration", "LSB correction", "Delta filters", "WavPack hybrid",
+                  "bit truncation", "HDF5", "Against the released peers"):
+        assert title in out
+    rows = list(csv.DictReader(open(tmp_path / "results.csv")))
+    assert (tmp_path / "cr_vs_speed.png").stat().st_size > 1000
+    by_case = {(r["table"], r["dataset"], r["case"]): r for r in rows}
+    for codec in ("wavpack-medium", "flac-medium", "blosc-zstd-medium-bit", "lzma-medium-none"):
+        row = by_case[("lossless", "sim-np1", codec)]
+        assert row["exact"] == "True" and float(row["cr"]) > 1
+        assert row["lsb"] == "True"  # the simulated probes sit on Open Ephys' 12-count grid
+    hybrid = by_case[("hybrid", "sim-np1", "wavpack-hybrid-2.25")]
+    assert hybrid["exact"] == "False" and float(hybrid["rmse"]) > 0
+    assert float(by_case[("bit truncation", "sim-np1", "bittrunc-0+wavpack")]["rmse"]) == 0
+
+
+def test_simulated_probes_look_like_the_paper():
+    from benchmarks.datasets import PROBES, simulated_recording
+    from numcodecs_ephys import WavPack
+
+    for kind, (lo, hi) in {"np1": (3.2, 4.0), "np2": (2.0, 2.6)}.items():
+        rec = simulated_recording(kind, 0.2, 384, seed=3)
+        assert rec.traces.dtype == np.int16 and rec.traces.shape == (6000, 384)
+        grid = PROBES[kind]["grid"]
+        assert not np.any(rec.traces % grid)  # on the Open Ephys grid
+        adc = rec.traces // grid
+        cr = adc.nbytes / len(WavPack().encode(adc))
+        assert lo < cr < hi, (kind, cr)
+
+
+@pytest.fixture
+def s3_server(tmp_path, monkeypatch):
+    """A local S3 server (moto) holding a small bucket in the paper's layout."""
+    need("s3fs")
+    moto_server = need("moto.server")
+    boto3 = need("boto3")
+    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(k, v)
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+        from benchmarks.datasets import simulated_recording
+        from benchmarks.s3 import BUCKET
+
+        s3.create_bucket(Bucket=BUCKET)  # anonymous read, as the paper's bucket
+        s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:ListBucket"],
+             "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]}]}))
+        recs = {}
+        for dataset, session, kind in [("aind-np1", "625749_2022-08-03_15-15-06_ProbeA", "np1"),
+                                       ("aind-np1", "634568_2022-08-05_15-59-46_ProbeA", "np1"),
+                                       ("ibl-np1", "CSHZAD026_2020-09-04_probe00", "np1")]:
+            traces = simulated_recording(kind, 0.2, 32, seed=len(recs)).traces
+            recs[(dataset, session)] = traces
+            binary = {"class": "spikeinterface.core.binaryfolder.BinaryFolderRecording",
+                      "kwargs": {"file_paths": ["traces_cached_seg0.raw"], "sampling_frequency": 30000.0,
+                                 "num_channels": 32, "dtype": "<i2", "time_axis": 0, "file_offset": 0}}
+            prefix = f"{dataset}/{session}"
+            s3.put_object(Bucket=BUCKET, Key=f"{prefix}/binary.json", Body=json.dumps(binary).encode(), ACL="public-read")
+            s3.put_object(Bucket=BUCKET, Key=f"{prefix}/traces_cached_seg0.raw", Body=traces.tobytes(), ACL="public-read")
+            s3.put_object(Bucket=BUCKET, Key=f"{prefix}/probe.json", Body=b"{}", ACL="public-read")
+        yield url, recs
+    finally:
+        server.stop()
+
+
+def test_s3_loader_against_local_server(s3_server, tmp_path):
+    from benchmarks import s3
+
+    url, recs = s3_server
+    fs = s3.filesystem(url, tmp_path / "cache")
+    assert s3.sessions("aind-np1", fs) == sorted(s for d, s in recs if d == "aind-np1")
+    loaded = s3.load_sessions("aind-np1", n_sessions=2, duration=0.1, endpoint_url=url, cache_dir=tmp_path / "cache")
+    assert len(loaded) == 2
+    for rec in loaded:
+        session = rec.name.split("aind-np1-", 1)[1]
+        assert np.array_equal(rec.traces, recs[("aind-np1", session)][:3000])
+        assert rec.fs == 30000 and rec.uv_per_count == 0.195
+    assert any((tmp_path / "cache").iterdir())  # blocks were cached locally
+    with pytest.raises(ValueError, match="ends after"):
+        s3.load_sessions("ibl-np1", duration=1.0, endpoint_url=url, cache_dir=tmp_path / "cache2")
+    with pytest.raises(ValueError, match="unknown dataset"):
+        s3.load_sessions("nope", endpoint_url=url, cache_dir=tmp_path / "cache")
+
+
+def test_report_on_s3_sessions(s3_server, report, tmp_path, capsys):
+    url, _ = s3_server
+    report.main(["--s3", "aind-np1", "--s3", "ibl-np1", "--sessions", "1", "--s3-duration", "0.1",
+                 "--s3-endpoint", url, "--s3-cache", str(tmp_path / "cache"), "--duration", "0.05",
+                 "--channels", "8", "--chunk", "0.05", "--repeats", "1", "--no-real", "--tables", "lossless",
+                 "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "Lossless, s3-aind-np1-625749_2022-08-03_15-15-06_ProbeA" in out
+    assert "Lossless, s3-ibl-np1-CSHZAD026_2020-09-04_probe00" in out
+
+
+def test_pytest_benchmark_suite():
+    need("pytest_benchmark")
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-disable",
+                    str(ROOT / "benchmarks" / "test_speed.py")], check=True, cwd=ROOT,
+                   env=dict(os.environ, EPHYS_BENCH_SECONDS="0.05"))
+
+
+def test_asv_suite_quick(tmp_path):
+    need("asv")
+    env = dict(os.environ, HOME=str(tmp_path), ASV_QUICK="1")
+    subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], check=True, cwd=ROOT, env=env, capture_output=True)
+    res = subprocess.run([sys.executable, "-m", "asv", "run", "--quick", "--dry-run", "--show-stderr", "-E", f"existing:{sys.executable}",
+                          "--bench", "Codecs.track_compression_ratio"], cwd=ROOT, env=env, capture_output=True,
+                         text=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "failed" not in res.stdout.lower(), res.stdout
+    assert "Codecs.track_compression_ratio" in res.stdout
