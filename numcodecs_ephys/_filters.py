@@ -37,6 +37,18 @@ def layout(filter_id, arr, param, table_rows=0, n_escapes=0):
     return info, shape
 
 
+FILTER_MAGIC = b"EPHF"
+
+
+def refuse_filtered(arr, who):
+    """Lossy steps must come before the other filters: they would alter a filter's header rows."""
+    if arr.size * arr.itemsize >= 4 and np.ascontiguousarray(arr.reshape(-1)[:4]).tobytes()[:4] == FILTER_MAGIC:
+        raise ValueError(f"{who} is lossy and this chunk was already transformed by a numcodecs-ephys filter "
+                         "(Delta2D, BitTruncation or LSB), whose header it would alter: put lossy steps first "
+                         "(e.g. filters=[BitTruncation(...), LSB(...)]), or LSB-correct the recording beforehand "
+                         "when compressing with WavPack(bps=...)")
+
+
 def encoded_array(raw, dtype, shape):
     """The encoded bytes as an array of dtype keeping the chunk's channel axes."""
     flat = np.frombuffer(raw, dtype=dtype) if not isinstance(raw, np.ndarray) else raw.view(dtype)

@@ -33,6 +33,8 @@ class BitTruncation(Codec):
 
     def encode(self, buf):
         arr = F.as_input(buf, "BitTruncation", SUPPORTED_DTYPES)
+        if self.bits:
+            F.refuse_filtered(arr, "BitTruncation")
         if self.bits > MAX_BITS[arr.itemsize]:
             raise ValueError(f"bits={self.bits} is too many for {arr.dtype}: at most {MAX_BITS[arr.itemsize]}")
         info, shape = F.layout(lib.EPHYS_FILTER_BITTRUNCATION, arr, self.bits)

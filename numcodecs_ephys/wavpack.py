@@ -4,6 +4,7 @@ from numcodecs.abc import Codec
 
 from . import _blocks
 from ._blocks import ffi, lib
+from ._filters import refuse_filtered
 
 SUPPORTED_DTYPES = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"), np.dtype("float32"))
 MAX_CHANNELS_PER_STREAM = 4096  # WavPack's own limit
@@ -78,6 +79,8 @@ class WavPack(Codec):
 
     def encode(self, buf):
         arr = _blocks.as_samples(buf, "WavPack", SUPPORTED_DTYPES)
+        if self.bps:
+            refuse_filtered(arr, "WavPack hybrid (bps=...)")
         return _blocks.encode_chunk(lib.ephys_wavpack_encode, self._params, arr,
                                     self.block_channels, self.num_threads)
 

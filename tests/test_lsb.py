@@ -212,3 +212,22 @@ def test_fixtures(monkeypatch):
     from fixtures.make_fixtures import sets
     codecs, arrays = sets()["lsb"]
     check_fixtures("lsb", codecs, arrays, monkeypatch)
+
+
+def test_lossy_steps_after_a_filter_are_refused():
+    """WavPack hybrid or BitTruncation after a filter would alter its header rows: a clear error."""
+    from numcodecs_ephys import BitTruncation, Delta2D, WavPack
+
+    data = (np.arange(6000, dtype=np.int16).reshape(1000, 6) % 97) * 12
+    for flt in (LSB(offsets=0.0, steps=12.0), Delta2D("time")):
+        filtered = flt.encode(data)
+        with pytest.raises(ValueError, match="lossy"):
+            WavPack(bps=3).encode(filtered)
+        with pytest.raises(ValueError, match="lossy"):
+            BitTruncation(bits=2).encode(filtered)
+        assert np.array_equal(flt.decode(WavPack().decode(WavPack().encode(filtered))), data)  # lossless is fine
+    # lossy first, then a lossless filter: fine
+    bt, lsb = BitTruncation(bits=1), LSB(offsets=0.0, steps=6.0)
+    restored = bt.decode(lsb.decode(WavPack().decode(WavPack().encode(lsb.encode(bt.encode(data))))))
+    assert np.array_equal(restored, bt.decode(bt.encode(data)))
+    assert np.abs(restored.astype(int) - data).max() <= 1
