@@ -49,8 +49,8 @@ def validate_num_threads(num_threads):
     return int(num_threads)
 
 
-def as_samples(buf, codec_name, supported):
-    """The chunk as an array with time on axis 0, checked against the dtypes a codec supports."""
+def as_samples(buf, codec_name, supported, min_ndim=1):
+    """The chunk as a native-endian array with time on axis 0, checked against the dtypes a codec supports."""
     arr = ensure_ndarray_like(buf)
     if not isinstance(arr, np.ndarray):
         arr = np.asarray(arr)
@@ -60,8 +60,9 @@ def as_samples(buf, codec_name, supported):
         raise ValueError(f"{codec_name} supports dtypes {names}; got {arr.dtype}")
     if arr.dtype != dtype:
         arr = arr.astype(dtype)
-    if arr.ndim < 1 or arr.ndim > MAX_NDIM:
-        raise ValueError(f"{codec_name} takes arrays of 1 to {MAX_NDIM} dimensions (time first), got {arr.ndim}")
+    if not min_ndim <= arr.ndim <= MAX_NDIM:
+        raise ValueError(f"{codec_name} takes arrays of {min_ndim} to {MAX_NDIM} dimensions (time first), "
+                         f"got {arr.ndim}")
     return arr
 
 
@@ -117,13 +118,20 @@ def input_bytes(buf):
 def decode_chunk(info_fn, decode_fn, buf, out, num_threads, codec_name):
     src, ptr, nbytes = input_bytes(buf)
     info = ffi.new("ephys_chunk_info_t *")
-    check(info_fn(ptr, nbytes, info), f"cannot decode {codec_name} chunk")
+    what = f"cannot decode {codec_name} chunk"
+    check(info_fn(ptr, nbytes, info), what)
     shape = tuple(int(x) for x in info.shape[0:info.ndim])
-    dtype = CODE_DTYPES[info.dtype]
+    return decode_into(out, CODE_DTYPES[info.dtype], shape,
+                       lambda view: check(decode_fn(ptr, nbytes, view, num_threads or default_num_threads()), what))
+
+
+def decode_into(out, dtype, shape, fill):
+    """Run fill(view) on out itself when the decoder can write there, else on a new
+    array (copied into out if given); returns what numcodecs' decode returns."""
     target = direct_target(out, dtype, shape)
     result = target if target is not None else np.empty(shape, dtype)
     view, _ = make_view(to_2d(result))
-    check(decode_fn(ptr, nbytes, view, num_threads or default_num_threads()), f"cannot decode {codec_name} chunk")
+    fill(view)
     if target is not None:
         return out
     return result if out is None else ndarray_copy(result, out)

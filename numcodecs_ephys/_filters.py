@@ -5,24 +5,15 @@ axes), so a following WavPack/FLAC still sees (time, channels); see csrc/filter.
 import numpy as np
 from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like, ndarray_copy
 
-from ._blocks import check, default_num_threads, ffi, lib, validate_num_threads  # noqa: F401
+from ._blocks import as_samples, check, default_num_threads, ffi, lib, validate_num_threads  # noqa: F401
 
-MAX_NDIM = 8
 
 
 def as_input(buf, name, supported):
-    """The chunk as a C-contiguous native-endian array of a supported dtype."""
-    arr = ensure_ndarray_like(buf)
-    if not isinstance(arr, np.ndarray):
-        arr = np.asarray(arr)
-    dtype = arr.dtype.newbyteorder("=") if arr.dtype.byteorder not in "=|" else arr.dtype
-    if dtype not in supported:
-        names = ", ".join(str(d) for d in supported)
-        raise ValueError(f"{name} supports dtypes {names}; got {arr.dtype}")
-    if arr.ndim > MAX_NDIM:
-        raise ValueError(f"{name} takes arrays of at most {MAX_NDIM} dimensions (time first), got {arr.ndim}")
+    """The chunk as a C-contiguous native-endian array of a supported dtype (0-d allowed)."""
+    arr = as_samples(buf, name, supported, min_ndim=0)
     # (ascontiguousarray would turn a 0-d chunk into 1-d)
-    return np.ascontiguousarray(arr, dtype=dtype).reshape(arr.shape)
+    return np.ascontiguousarray(arr).reshape(arr.shape)
 
 
 def n_channels(shape):
@@ -100,6 +91,3 @@ def threads(num_threads):
     return num_threads or default_num_threads()
 
 
-def config_repr(codec):
-    args = ", ".join(f"{k}={v!r}" for k, v in codec.get_config().items() if k != "id")
-    return f"{type(codec).__name__}({args})"

@@ -1,15 +1,15 @@
 """BitTruncation filter: drop low bits with rounding and saturation (lossy)."""
 import numpy as np
-from numcodecs.abc import Codec
 
 from . import _filters as F
 from ._filters import ffi, lib
+from ._codec import ConfigCodec
 
 SUPPORTED_DTYPES = (np.dtype("int16"), np.dtype("int32"))
 MAX_BITS = {2: 15, 4: 31}
 
 
-class BitTruncation(Codec):
+class BitTruncation(ConfigCodec):
     """Drops the ``bits`` least significant bits of int16 / int32 samples (lossy).
 
     Encoding stores q = round(x / 2**bits), rounding to nearest with **ties away from
@@ -53,14 +53,3 @@ class BitTruncation(Codec):
 
     def get_config(self):
         return dict(id=self.codec_id, bits=self.bits, num_threads=self.num_threads)
-
-    def __getstate__(self):
-        return self.get_config()
-
-    def __setstate__(self, state):
-        state = dict(state)
-        state.pop("id", None)
-        self.__init__(**state)
-
-    def __repr__(self):
-        return F.config_repr(self)

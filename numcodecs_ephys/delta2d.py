@@ -1,15 +1,15 @@
 """Delta2D filter: differences along time, channels, or both (C, threads, wrap-around)."""
 import numpy as np
-from numcodecs.abc import Codec
 
 from . import _filters as F
 from ._filters import ffi, lib
+from ._codec import ConfigCodec
 
 AXES = {"time": lib.EPHYS_DELTA_TIME, "space": lib.EPHYS_DELTA_SPACE, "time+space": lib.EPHYS_DELTA_TIME_SPACE}
 SUPPORTED_DTYPES = tuple(np.dtype(t) for t in ("int8", "int16", "int32", "int64"))
 
 
-class Delta2D(Codec):
+class Delta2D(ConfigCodec):
     """Delta filter for (time, channels) chunks: the paper's 2d-time, 2d-space, 2d-time-space.
 
     ``axis="time"`` keeps the first sample of every channel and stores the differences
@@ -52,14 +52,3 @@ class Delta2D(Codec):
 
     def get_config(self):
         return dict(id=self.codec_id, axis=self.axis, num_threads=self.num_threads)
-
-    def __getstate__(self):
-        return self.get_config()
-
-    def __setstate__(self, state):
-        state = dict(state)
-        state.pop("id", None)
-        self.__init__(**state)
-
-    def __repr__(self):
-        return F.config_repr(self)

@@ -1,9 +1,9 @@
 """FLAC codec: lossless, in C through libFLAC, with channels coded in stereo pairs."""
 import numpy as np
-from numcodecs.abc import Codec
 
 from . import _blocks
 from ._blocks import ffi, lib
+from ._codec import ConfigCodec
 
 MAX_CHANNELS_PER_STREAM = lib.EPHYS_FLAC_MAX_CHANNELS  # FLAC's own limit: 8
 MIN_BLOCKSIZE = lib.EPHYS_FLAC_MIN_BLOCKSIZE  # 16
@@ -42,7 +42,7 @@ def _check_int(name, value, lo, hi, what=""):
     return int(value)
 
 
-class FLAC(Codec):
+class FLAC(ConfigCodec):
     """FLAC compression of (samples, channels) chunks, lossless.
 
     Channels are cut into blocks of ``block_channels`` coded independently on
@@ -109,20 +109,8 @@ class FLAC(Codec):
                     channels_per_stream=self.channels_per_stream, block_channels=self.block_channels,
                     num_threads=self.num_threads, exhaustive_stereo=self.exhaustive_stereo)
 
-    def __getstate__(self):
-        return self.get_config()
 
-    def __setstate__(self, state):
-        state = dict(state)
-        state.pop("id")
-        self.__init__(**state)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "id")
-        return f"{type(self).__name__}({args})"
-
-
-class FLACLegacy(Codec):
+class FLACLegacy(ConfigCodec):
     """Reads and writes the chunks of flac-numcodecs 0.1.2 (codec id ``"flac"``).
 
     Each chunk is a complete FLAC file. flac-numcodecs codes int16 only, and a chunk of
@@ -174,28 +162,10 @@ class FLACLegacy(Codec):
         src, ptr, nbytes = _blocks.input_bytes(buf)
         n, nc, bps = ffi.new("uint64_t *"), ffi.new("uint32_t *"), ffi.new("uint32_t *")
         _blocks.check(lib.ephys_flac_stream_info(ptr, nbytes, n, nc, bps), "cannot decode FLAC file")
-        shape = (n[0], nc[0])
         dtype = np.dtype("int16") if bps[0] <= 16 else np.dtype("int32")
-        target = _blocks.direct_target(out, dtype, shape)
-        result = target if target is not None else np.empty(shape, dtype)
-        view, _ = _blocks.make_view(_blocks.to_2d(result))
-        _blocks.check(lib.ephys_flac_stream_decode(ptr, nbytes, view), "cannot decode FLAC file")
-        if target is not None:
-            return out
-        return result if out is None else _blocks.ndarray_copy(result, out)
+        return _blocks.decode_into(out, dtype, (n[0], nc[0]), lambda view: _blocks.check(
+            lib.ephys_flac_stream_decode(ptr, nbytes, view), "cannot decode FLAC file"))
 
     def get_config(self):
         return dict(id=self.codec_id, tmpdir=self.tmpdir, level=self.level, blocksize=self.blocksize,
                     sample_rate=self.sample_rate)
-
-    def __getstate__(self):
-        return self.get_config()
-
-    def __setstate__(self, state):
-        state = dict(state)
-        state.pop("id")
-        self.__init__(**state)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "id")
-        return f"{type(self).__name__}({args})"

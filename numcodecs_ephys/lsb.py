@@ -9,10 +9,10 @@ values exactly (see csrc/lsb.c).
 import math
 
 import numpy as np
-from numcodecs.abc import Codec
 
 from . import _filters as F
 from ._filters import ffi, lib
+from ._codec import ConfigCodec
 
 SUPPORTED_DTYPES = (np.dtype("int16"), np.dtype("int32"))
 MAX_STEP = 2.0 ** 24
@@ -35,7 +35,7 @@ def _validate_params(name, value, lo, hi):
     return out[0] if scalar else out
 
 
-class LSB(Codec):
+class LSB(ConfigCodec):
     """Lossless LSB correction: int16/int32 samples -> grid index k = round((x - offset) / step).
 
     Parameters
@@ -124,17 +124,6 @@ class LSB(Codec):
 
     def get_config(self):
         return dict(id=self.codec_id, offsets=self.offsets, steps=self.steps, num_threads=self.num_threads)
-
-    def __getstate__(self):
-        return self.get_config()
-
-    def __setstate__(self, state):
-        state = dict(state)
-        state.pop("id", None)
-        self.__init__(**state)
-
-    def __repr__(self):
-        return F.config_repr(self)
 
 
 def _sample_traces(recording, num_chunks, chunk_size, seed):

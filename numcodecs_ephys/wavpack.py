@@ -1,10 +1,10 @@
 """WavPack codec: lossless or hybrid (lossy at a set bit rate), in C through libwavpack."""
 import numpy as np
-from numcodecs.abc import Codec
 
 from . import _blocks
 from ._blocks import ffi, lib
 from ._filters import refuse_filtered
+from ._codec import ConfigCodec
 
 SUPPORTED_DTYPES = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"), np.dtype("float32"))
 MAX_CHANNELS_PER_STREAM = 4096  # WavPack's own limit
@@ -30,7 +30,7 @@ def _validate(level, bps, shaping_weight):
     return float(bps) if bps else None
 
 
-class WavPack(Codec):
+class WavPack(ConfigCodec):
     """WavPack compression of (samples, channels) chunks, lossless or hybrid (lossy).
 
     Channels are cut into blocks of ``block_channels`` that are coded as independent
@@ -93,20 +93,8 @@ class WavPack(Codec):
                     dynamic_noise_shaping=self.dynamic_noise_shaping, shaping_weight=self.shaping_weight,
                     block_channels=self.block_channels, num_threads=self.num_threads)
 
-    def __getstate__(self):
-        return self.get_config()
 
-    def __setstate__(self, state):
-        state = dict(state)
-        state.pop("id")
-        self.__init__(**state)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "id")
-        return f"{type(self).__name__}({args})"
-
-
-class WavPackLegacy(Codec):
+class WavPackLegacy(ConfigCodec):
     """Reads and writes the chunks of wavpack-numcodecs (codec id ``"wavpack"``).
 
     Each chunk is a bare WavPack stream. This class exists so that stores written by
@@ -144,28 +132,10 @@ class WavPackLegacy(Codec):
         n, nc, code = ffi.new("uint64_t *"), ffi.new("uint32_t *"), ffi.new("int *")
         _blocks.check(lib.ephys_wavpack_stream_info(ptr, nbytes, n, nc, code), "cannot decode WavPack stream")
         shape = (n[0],) if nc[0] == 1 else (n[0], nc[0])
-        dtype = _blocks.CODE_DTYPES[code[0]]
-        target = _blocks.direct_target(out, dtype, shape)
-        result = target if target is not None else np.empty(shape, dtype)
-        view, _ = _blocks.make_view(_blocks.to_2d(result))
-        _blocks.check(lib.ephys_wavpack_stream_decode(ptr, nbytes, view), "cannot decode WavPack stream")
-        if target is not None:
-            return out
-        return result if out is None else _blocks.ndarray_copy(result, out)
+        return _blocks.decode_into(out, _blocks.CODE_DTYPES[code[0]], shape, lambda view: _blocks.check(
+            lib.ephys_wavpack_stream_decode(ptr, nbytes, view), "cannot decode WavPack stream"))
 
     def get_config(self):
         return dict(id=self.codec_id, level=self.level, bps=self.bps,
                     dynamic_noise_shaping=self.dynamic_noise_shaping, shaping_weight=self.shaping_weight,
                     num_encoding_threads=self.num_encoding_threads, num_decoding_threads=self.num_decoding_threads)
-
-    def __getstate__(self):  # the cffi params struct does not pickle (SpikeInterface n_jobs, dask)
-        return self.get_config()
-
-    def __setstate__(self, state):
-        state = dict(state)
-        state.pop("id")
-        self.__init__(**state)
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "id")
-        return f"{type(self).__name__}({args})"
