@@ -99,9 +99,10 @@ static int identity(const double *o, const double *s, uint64_t n)
     return 1;
 }
 
-/* A per-value (encoder) or per-k (decoder) lookup table is used for a channel
- * whose range is at most this, so that building it costs no more than the samples. */
-static int dense_ok(int64_t lo, int64_t hi, uint64_t n) { return (uint64_t)(hi - lo) <= 4 * n + 4096; }
+/* A per-value (encoder) or per-k (decoder) table is used for a channel of n
+ * samples whose range is below 4 n: building it costs about as much as the
+ * samples, and its memory is bounded by the chunk's. */
+static int dense_ok(int64_t lo, int64_t hi, uint64_t n) { return (uint64_t)(hi - lo) < 4 * n; }
 
 /* Per-channel minimum and maximum of rows [t0, t1) of channels [c0, c1), row by
  * row (sequential memory); int32 accumulators so that the loop vectorizes. */
