@@ -25,9 +25,8 @@
 #include "filter.h"
 #include "lsb.h"
 
-#define CH_BLOCK 16
-#define DENSE_MAX ((int64_t)1 << 20)
 #define ESCAPED INT64_MIN
+#define ROWS_PER_PART 1024
 
 static void put_u64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
 static uint64_t get_u64(const uint8_t *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = (v << 8) | p[i]; return v; }
@@ -92,75 +91,129 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* The value -> k map of one channel: dense over [vmin, vmax] or sorted pairs. */
+/* Offset 0 and step 1 everywhere: k = v and r(k) = k, so no table and no escapes. */
+static int identity(const double *o, const double *s, uint64_t n)
+{
+    for (uint64_t c = 0; c < n; c++)
+        if (o[c] != 0.0 || s[c] != 1.0) return 0;
+    return 1;
+}
+
+/* A per-value (encoder) or per-k (decoder) table is used for a channel of n
+ * samples whose range is below 4 n: building it costs about as much as the
+ * samples, and its memory is bounded by the chunk's. */
+static int dense_ok(int64_t lo, int64_t hi, uint64_t n) { return (uint64_t)(hi - lo) < 4 * n; }
+
+/* Per-channel minimum and maximum of rows [t0, t1) of channels [c0, c1), row by
+ * row (sequential memory); int32 accumulators so that the loop vectorizes. */
+static inline void minmax_rows(const uint8_t *p, int itemsize, uint64_t C, uint64_t t0, uint64_t t1,
+                               uint64_t c0, uint64_t c1, int32_t *mn, int32_t *mx)
+{
+    for (uint64_t c = c0; c < c1; c++) { mn[c] = INT32_MAX; mx[c] = INT32_MIN; }
+    for (uint64_t t = t0; t < t1; t++)
+        for (uint64_t c = c0; c < c1; c++) {
+            int32_t v = (int32_t)load(p, itemsize, t * C + c);
+            mn[c] = v < mn[c] ? v : mn[c];
+            mx[c] = v > mx[c] ? v : mx[c];
+        }
+}
+
+static void minmax(const uint8_t *p, int itemsize, uint64_t C, uint64_t t0, uint64_t t1,
+                   uint64_t c0, uint64_t c1, int32_t *mn, int32_t *mx)
+{
+    if (itemsize == 2) minmax_rows(p, 2, C, t0, t1, c0, c1, mn, mx);
+    else minmax_rows(p, 4, C, t0, t1, c0, c1, mn, mx);
+}
+
+/* ---- encoder ---- */
+
+/* The value -> k map of one channel.  Dense mode: a bitmap of the values
+ * present over [vmin, vmax], then a table of k (as the dtype) per slot
+ * (v - vmin) >> shift, where 2^shift is at most the smallest gap between
+ * present values so that each holds one of them at most (small tables stay in
+ * cache); escaped values have k = 0 there and are listed in esc_vals.  Sparse
+ * mode (a channel with a too wide range): sorted distinct values and their k. */
 typedef struct {
-    int64_t vmin;
-    int64_t *dense;         /* k per value - vmin, ESCAPED, or unused */
-    int64_t *vals, *ks;     /* sorted distinct values and their k (sparse mode) */
+    int64_t vmin, vmax;
+    uint64_t *bits;         /* presence bitmap (dense mode, during the analysis) */
+    uint8_t *dense;         /* k per slot (itemsize each) */
+    int shift;
+    int64_t *esc_vals;      /* sorted escaped values (dense mode) */
+    uint64_t n_esc_vals;
+    int64_t *vals, *ks;     /* sorted distinct values and their k or ESCAPED (sparse mode) */
     uint64_t n_vals;
     int64_t kmin, L;        /* table: first k and length (1 when not needed) */
     int need;               /* some correction is not zero */
     int64_t *corr;          /* L corrections */
-    uint64_t n_esc;
+    uint64_t n_esc;         /* escaped samples */
 } chmap_t;
 
 static void chmap_free(chmap_t *m)
 {
-    free(m->dense); free(m->vals); free(m->ks); free(m->corr);
+    free(m->bits); free(m->dense); free(m->esc_vals); free(m->vals); free(m->ks); free(m->corr);
     memset(m, 0, sizeof(*m));
 }
 
-static int64_t chmap_k(const chmap_t *m, int64_t v)
+/* index of the last of the sorted a[0..n) that is <= v (0 if none) */
+static uint64_t bsearch_le(const int64_t *a, uint64_t n, int64_t v)
 {
-    if (m->dense) return m->dense[v - m->vmin];
-    uint64_t lo = 0, hi = m->n_vals;
+    uint64_t lo = 0, hi = n;
     while (hi - lo > 1) {
         uint64_t mid = (lo + hi) / 2;
-        if (m->vals[mid] <= v) lo = mid; else hi = mid;
+        if (a[mid] <= v) lo = mid; else hi = mid;
     }
-    return m->ks[lo];
+    return lo;
+}
+
+/* k of a value present in the channel, or ESCAPED */
+static int64_t chmap_k(const chmap_t *m, int itemsize, int64_t v)
+{
+    if (m->dense) {
+        int64_t k = load(m->dense, itemsize, (uint64_t)(v - m->vmin) >> m->shift);
+        if (!k && m->n_esc_vals && m->esc_vals[bsearch_le(m->esc_vals, m->n_esc_vals, v)] == v) return ESCAPED;
+        return k;
+    }
+    return m->ks[bsearch_le(m->vals, m->n_vals, v)];
 }
 
 typedef struct {
     const uint8_t *in;
-    uint64_t n, C;
+    uint64_t n, C, width;   /* width: channels per block */
     int itemsize;
     const double *o, *s;
-    /* per channel, from the analysis pass */
-    int64_t *kmin, *L;
-    uint64_t *n_esc;
+    chmap_t *maps;          /* one per channel */
+    int32_t *mn, *mx;
+    /* copies of the maps' fields for the row loops */
+    uint64_t **bits;
+    uint8_t **tab;          /* the dense table when the channel has no escapes */
+    int64_t *vmin;
+    int *shift;
     /* write pass */
     uint8_t *table, *payload, *esc;
     uint64_t T;
     uint64_t *esc_start;
-    int write;
 } enc_t;
 
-/* Build the map of channel c: distinct values, their k, corrections, escapes. */
+/* Distinct values, their k, corrections and escapes of channel c, whose vmin
+ * and vmax are set and (dense mode) present values marked in the bitmap. */
 static int build_map(const enc_t *e, uint64_t c, chmap_t *m)
 {
     int64_t lo = dmin(e->itemsize), hi = dmax(e->itemsize);
-    int64_t vmin = hi, vmax = lo;
-    for (uint64_t t = 0; t < e->n; t++) {
-        int64_t v = load(e->in, e->itemsize, t * e->C + c);
-        if (v < vmin) vmin = v;
-        if (v > vmax) vmax = v;
-    }
-    memset(m, 0, sizeof(*m));
-    m->vmin = vmin;
+    int64_t vmin = m->vmin, vmax = m->vmax;
     uint64_t nd = 0;
     int64_t *vals;
-    if (vmax - vmin < DENSE_MAX) {
-        m->dense = calloc((size_t)(vmax - vmin + 1), sizeof(int64_t));
-        if (!m->dense) return EPHYS_ERR_NOMEM;
-        for (uint64_t t = 0; t < e->n; t++) m->dense[load(e->in, e->itemsize, t * e->C + c) - vmin] = 1;
-        for (int64_t i = 0; i <= vmax - vmin; i++) nd += m->dense[i] != 0;
-        vals = malloc(nd * sizeof(int64_t));
+    if (m->bits) {
+        uint64_t words = (uint64_t)(vmax - vmin) / 64 + 1;
+        for (uint64_t w = 0; w < words; w++)
+            for (uint64_t x = m->bits[w]; x; x &= x - 1) nd++;
+        vals = malloc((nd ? nd : 1) * sizeof(int64_t));
         if (!vals) return EPHYS_ERR_NOMEM;
         nd = 0;
-        for (int64_t i = 0; i <= vmax - vmin; i++) if (m->dense[i]) vals[nd++] = vmin + i;
+        for (uint64_t w = 0; w < words; w++)
+            for (int j = 0; j < 64 && m->bits[w] >> j; j++)
+                if (m->bits[w] >> j & 1) vals[nd++] = vmin + (int64_t)(64 * w) + j;
     } else {
-        vals = malloc(e->n * sizeof(int64_t));
+        vals = malloc((e->n ? e->n : 1) * sizeof(int64_t));
         if (!vals) return EPHYS_ERR_NOMEM;
         for (uint64_t t = 0; t < e->n; t++) vals[t] = load(e->in, e->itemsize, t * e->C + c);
         qsort(vals, e->n, sizeof(int64_t), cmp_i64);
@@ -216,8 +269,21 @@ static int build_map(const enc_t *e, uint64_t c, chmap_t *m)
         }
     }
     free(cr);
-    if (m->dense) {
-        for (uint64_t i = 0; i < nd; i++) m->dense[vals[i] - vmin] = ks[i];
+    uint64_t n_escaped = 0;
+    for (uint64_t i = 0; i < nd; i++) n_escaped += ks[i] == ESCAPED;
+    if (m->bits) {
+        int64_t gap = INT64_MAX;
+        for (uint64_t i = 1; i < nd; i++) gap = vals[i] - vals[i - 1] < gap ? vals[i] - vals[i - 1] : gap;
+        while (m->shift < 30 && (int64_t)2 << m->shift <= gap) m->shift++;
+        m->dense = malloc((size_t)(((uint64_t)(vmax - vmin) >> m->shift) + 1) * (size_t)e->itemsize);
+        m->esc_vals = n_escaped ? malloc(n_escaped * sizeof(int64_t)) : NULL;
+        if (!m->dense || (n_escaped && !m->esc_vals)) { free(vals); free(ks); return EPHYS_ERR_NOMEM; }
+        for (uint64_t i = 0; i < nd; i++) {
+            store(m->dense, e->itemsize, (uint64_t)(vals[i] - vmin) >> m->shift, ks[i] == ESCAPED ? 0 : ks[i]);
+            if (ks[i] == ESCAPED) m->esc_vals[m->n_esc_vals++] = vals[i];
+        }
+        free(m->bits);
+        m->bits = NULL;
         free(vals);
         free(ks);
     } else {
@@ -225,54 +291,90 @@ static int build_map(const enc_t *e, uint64_t c, chmap_t *m)
         m->ks = ks;
         m->n_vals = nd;
     }
-    for (uint64_t t = 0; t < e->n; t++)
-        m->n_esc += chmap_k(m, load(e->in, e->itemsize, t * e->C + c)) == ESCAPED;
+    if (n_escaped) /* rare: count the escaped samples */
+        for (uint64_t t = 0; t < e->n; t++)
+            m->n_esc += chmap_k(m, e->itemsize, load(e->in, e->itemsize, t * e->C + c)) == ESCAPED;
     return EPHYS_OK;
 }
 
-static int encode_block(void *arg, size_t b)
+/* Dense channels of [c0, c1): mark the values present, row by row. */
+static inline void mark_rows(const enc_t *e, int itemsize, uint64_t c0, uint64_t c1)
+{
+    const uint8_t *restrict in = e->in;
+    uint64_t *const *bits = e->bits;
+    const int64_t *vmin = e->vmin;
+    uint64_t C = e->C;
+    for (uint64_t t = 0; t < e->n; t++)
+        for (uint64_t c = c0; c < c1; c++)
+            if (bits[c]) {
+                uint64_t j = (uint64_t)(load(in, itemsize, t * C + c) - vmin[c]);
+                bits[c][j / 64] |= (uint64_t)1 << (j % 64);
+            }
+}
+
+/* The k of every sample of channels [c0, c1), row by row; escapes recorded. */
+static inline void write_rows(const enc_t *e, int itemsize, uint64_t c0, uint64_t c1, uint64_t *pos)
+{
+    const uint8_t *restrict in = e->in;
+    uint8_t *restrict payload = e->payload;
+    const uint8_t *const *tab = (const uint8_t *const *)e->tab;
+    const int64_t *vmin = e->vmin;
+    const int *shift = e->shift;
+    uint64_t C = e->C;
+    for (uint64_t t = 0; t < e->n; t++)
+        for (uint64_t c = c0; c < c1; c++) {
+            uint64_t i = t * C + c;
+            int64_t v = load(in, itemsize, i), k;
+            if (tab[c]) k = load(tab[c], itemsize, (uint64_t)(v - vmin[c]) >> shift[c]);
+            else if ((k = chmap_k(&e->maps[c], itemsize, v)) == ESCAPED) {
+                uint8_t *p = e->esc + 16 * pos[c]++;
+                put_u64(p, i);
+                put_u64(p + 8, (uint64_t)v);
+                k = 0;
+            }
+            store(payload, itemsize, i, k);
+        }
+}
+
+static int analyse_block(void *arg, size_t b)
 {
     enc_t *e = arg;
-    uint64_t c0 = (uint64_t)b * CH_BLOCK, c1 = c0 + CH_BLOCK < e->C ? c0 + CH_BLOCK : e->C;
-    chmap_t maps[CH_BLOCK];
-    memset(maps, 0, sizeof(maps));
-    int err = EPHYS_OK;
-    for (uint64_t c = c0; c < c1 && !err; c++) err = build_map(e, c, &maps[c - c0]);
-    if (!err && !e->write) {
-        for (uint64_t c = c0; c < c1; c++) {
-            e->kmin[c] = maps[c - c0].kmin;
-            e->L[c] = maps[c - c0].need ? maps[c - c0].L : 0;
-            e->n_esc[c] = maps[c - c0].n_esc;
+    uint64_t c0 = (uint64_t)b * e->width, c1 = c0 + e->width < e->C ? c0 + e->width : e->C;
+    minmax(e->in, e->itemsize, e->C, 0, e->n, c0, c1, e->mn, e->mx);
+    for (uint64_t c = c0; c < c1; c++) {
+        chmap_t *m = &e->maps[c];
+        m->vmin = e->mn[c];
+        m->vmax = e->mx[c];
+        if (dense_ok(m->vmin, m->vmax, e->n)) {
+            m->bits = calloc((size_t)((uint64_t)(m->vmax - m->vmin) / 64 + 1), sizeof(uint64_t));
+            if (!m->bits) return EPHYS_ERR_NOMEM;
         }
-    } else if (!err) {
-        if (e->T) {
-            for (uint64_t c = c0; c < c1; c++) {
-                chmap_t *m = &maps[c - c0];
-                store(e->table, e->itemsize, c, m->kmin);
-                store(e->table, e->itemsize, e->C + c, m->L - 1);
-                for (uint64_t r = 0; r + 2 < e->T; r++)
-                    store(e->table, e->itemsize, (r + 2) * e->C + c,
-                          m->corr[(int64_t)r < m->L ? (int64_t)r : m->L - 1]);
-            }
-        }
-        uint64_t pos[CH_BLOCK];
-        for (uint64_t c = c0; c < c1; c++) pos[c - c0] = e->esc_start[c];
-        for (uint64_t t = 0; t < e->n; t++)
-            for (uint64_t c = c0; c < c1; c++) {
-                uint64_t i = t * e->C + c;
-                int64_t v = load(e->in, e->itemsize, i);
-                int64_t k = chmap_k(&maps[c - c0], v);
-                if (k == ESCAPED) {
-                    uint8_t *p = e->esc + 16 * pos[c - c0]++;
-                    put_u64(p, i);
-                    put_u64(p + 8, (uint64_t)v);
-                    k = 0;
-                }
-                store(e->payload, e->itemsize, i, k);
-            }
+        e->bits[c] = m->bits;
+        e->vmin[c] = m->vmin;
     }
-    for (uint64_t c = c0; c < c1; c++) chmap_free(&maps[c - c0]);
+    if (e->itemsize == 2) mark_rows(e, 2, c0, c1); else mark_rows(e, 4, c0, c1);
+    int err = EPHYS_OK;
+    for (uint64_t c = c0; c < c1 && !err; c++) err = build_map(e, c, &e->maps[c]);
     return err;
+}
+
+static int write_block(void *arg, size_t b)
+{
+    enc_t *e = arg;
+    uint64_t c0 = (uint64_t)b * e->width, c1 = c0 + e->width < e->C ? c0 + e->width : e->C;
+    for (uint64_t c = c0; c < c1; c++) {
+        chmap_t *m = &e->maps[c];
+        e->tab[c] = m->n_esc_vals ? NULL : m->dense;
+        e->shift[c] = m->shift;
+        if (!e->T) continue;
+        store(e->table, e->itemsize, c, m->kmin);
+        store(e->table, e->itemsize, e->C + c, m->L - 1);
+        for (uint64_t r = 0; r + 2 < e->T; r++)
+            store(e->table, e->itemsize, (r + 2) * e->C + c, m->corr[(int64_t)r < m->L ? (int64_t)r : m->L - 1]);
+    }
+    uint64_t *pos = e->esc_start; /* each block advances its own channels' entries */
+    if (e->itemsize == 2) write_rows(e, 2, c0, c1, pos); else write_rows(e, 4, c0, c1, pos);
+    return EPHYS_OK;
 }
 
 int ephys_lsb_encode(const void *in, size_t in_len, int itemsize, int ndim, const uint64_t *shape,
@@ -288,26 +390,35 @@ int ephys_lsb_encode(const void *in, size_t in_len, int itemsize, int ndim, cons
     if (n_params != info.n_channels || (n_params && (!offsets || !steps)) || !params_ok(offsets, steps, n_params))
         return EPHYS_ERR_ARGS;
     uint64_t C = info.n_channels, n = count ? info.n_samples : 0;
-    enc_t e = {in, n, C, itemsize, offsets, steps, NULL, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0};
-    e.kmin = calloc(C + 1, sizeof(int64_t));
-    e.L = calloc(C + 1, sizeof(int64_t));
-    e.n_esc = calloc(C + 1, sizeof(uint64_t));
+    int threads = num_threads > 1 && count * itemsize >= (1u << 18) ? num_threads : 1;
+    /* one block of whole rows (sequential memory) per thread */
+    uint64_t width = (C + (uint64_t)threads - 1) / (uint64_t)threads;
+    width = (width + 31) / 32 * 32;
+    enc_t e = {in, n, C, width, itemsize, offsets, steps, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+               NULL, NULL, NULL, 0, NULL};
+    size_t blocks = n && !identity(offsets, steps, C) ? (size_t)((C + width - 1) / width) : 0;
+    e.maps = calloc(C + 1, sizeof(chmap_t));
+    e.mn = malloc((C + 1) * sizeof(int32_t));
+    e.mx = malloc((C + 1) * sizeof(int32_t));
+    e.bits = calloc(C + 1, sizeof(uint64_t *));
+    e.tab = calloc(C + 1, sizeof(uint8_t *));
+    e.vmin = calloc(C + 1, sizeof(int64_t));
+    e.shift = calloc(C + 1, sizeof(int));
     e.esc_start = calloc(C + 1, sizeof(uint64_t));
     uint8_t *res = NULL;
-    size_t blocks = n ? (size_t)((C + CH_BLOCK - 1) / CH_BLOCK) : 0;
-    if (!e.kmin || !e.L || !e.n_esc || !e.esc_start) err = EPHYS_ERR_NOMEM;
-    if (!err) err = ephys_parallel_for(blocks, num_threads, encode_block, &e);
+    if (!e.maps || !e.mn || !e.mx || !e.bits || !e.tab || !e.vmin || !e.shift || !e.esc_start) err = EPHYS_ERR_NOMEM;
+    if (!err) err = ephys_parallel_for(blocks, threads, analyse_block, &e);
     if (!err) {
         uint64_t T = 0, esc = 0;
-        for (uint64_t c = 0; c < C && n; c++) {
-            if (e.L[c] > 0) T = T > (uint64_t)e.L[c] + 2 ? T : (uint64_t)e.L[c] + 2;
+        for (uint64_t c = 0; c < C && blocks; c++) {
+            if (e.maps[c].need) T = T > (uint64_t)e.maps[c].L + 2 ? T : (uint64_t)e.maps[c].L + 2;
             e.esc_start[c] = esc;
-            esc += e.n_esc[c];
+            esc += e.maps[c].n_esc;
         }
         err = ephys_filter_layout(EPHYS_FILTER_LSB, itemsize, ndim, shape, 0, T, esc, &info);
         info.extra_b = ephys_lsb_params_hash(offsets, steps, n_params);
         if (!err && info.total_bytes > SIZE_MAX) err = EPHYS_ERR_NOMEM;
-        if (!err) res = calloc((size_t)info.total_bytes, 1);
+        if (!err) res = malloc((size_t)info.total_bytes);
         if (!err && !res) err = EPHYS_ERR_NOMEM;
         if (!err) {
             ephys_filter_write_header(&info, res);
@@ -315,46 +426,91 @@ int ephys_lsb_encode(const void *in, size_t in_len, int itemsize, int ndim, cons
             e.table = res + info.header_rows * info.row_bytes;
             e.payload = res + info.payload_offset;
             e.esc = e.payload + count * (uint64_t)itemsize;
-            e.write = 1;
-            err = ephys_parallel_for(blocks, num_threads, encode_block, &e);
+            if (blocks) err = ephys_parallel_for(blocks, threads, write_block, &e);
+            else if (count) memcpy(e.payload, in, count * (size_t)itemsize); /* identity */
+            memset(e.esc + 16 * esc, 0, (size_t)(info.total_bytes - (uint64_t)(e.esc - res) - 16 * esc));
             ephys_filter_pad_header(&info, res);
             *n_escapes = esc;
         }
     }
-    free(e.kmin); free(e.L); free(e.n_esc); free(e.esc_start);
+    for (uint64_t c = 0; c < C && e.maps; c++) chmap_free(&e.maps[c]);
+    free(e.maps); free(e.mn); free(e.mx); free(e.bits); free(e.tab); free(e.vmin); free(e.shift); free(e.esc_start);
     if (err) { free(res); return err; }
     *out = res;
     *out_len = (size_t)info.total_bytes;
     return EPHYS_OK;
 }
 
+/* ---- decoder ---- */
+
 typedef struct {
     const uint8_t *table, *payload;
     uint8_t *out;
-    uint64_t n, C, T;
-    int itemsize;
+    uint64_t n, C, T, parts;
+    int itemsize, identity;
     const double *o, *s;
-    const int64_t *kmin, *L;
+    const int64_t *kmin, *L;  /* correction table of each channel (T > 0) */
+    int32_t *mn, *mx;         /* per part and channel: range of k */
+    uint8_t **lut;            /* per channel: value per k - mn[c], or NULL */
 } dec_t;
 
-#define ROWS_PER_PART 1024
+/* the decoded value of k in channel c (wrapped to the dtype by the caller's store) */
+static int64_t dec_value(const dec_t *d, uint64_t c, int64_t k)
+{
+    int64_t x = recon(d->o[c], d->s[c], k, dmin(d->itemsize), dmax(d->itemsize));
+    if (d->T) {
+        int64_t j = k - d->kmin[c];
+        if (j >= 0 && j < d->L[c]) x += load(d->table, d->itemsize, (uint64_t)(j + 2) * d->C + c);
+    }
+    return x;
+}
+
+static int range_part(void *arg, size_t p)
+{
+    dec_t *d = arg;
+    uint64_t t0 = (uint64_t)p * ROWS_PER_PART, t1 = t0 + ROWS_PER_PART < d->n ? t0 + ROWS_PER_PART : d->n;
+    minmax(d->payload, d->itemsize, d->C, t0, t1, 0, d->C, d->mn + p * d->C, d->mx + p * d->C);
+    return EPHYS_OK;
+}
+
+/* the lookup tables of channels [64 b, 64 b + 64) */
+static int lut_block(void *arg, size_t b)
+{
+    dec_t *d = arg;
+    for (uint64_t c = (uint64_t)b * 64; c < d->C && c < (uint64_t)b * 64 + 64; c++) {
+        if (!dense_ok(d->mn[c], d->mx[c], d->n)) continue;
+        uint64_t len = (uint64_t)((int64_t)d->mx[c] - d->mn[c] + 1);
+        d->lut[c] = malloc((size_t)len * (size_t)d->itemsize);
+        if (!d->lut[c]) return EPHYS_ERR_NOMEM;
+        for (uint64_t j = 0; j < len; j++) store(d->lut[c], d->itemsize, j, dec_value(d, c, d->mn[c] + (int64_t)j));
+    }
+    return EPHYS_OK;
+}
+
+static inline void decode_rows(const dec_t *d, int itemsize, uint64_t t0, uint64_t t1)
+{
+    const uint8_t *restrict payload = d->payload;
+    uint8_t *restrict out = d->out;
+    const uint8_t *const *lut = (const uint8_t *const *)d->lut;
+    const int32_t *mn = d->mn;
+    uint64_t C = d->C;
+    for (uint64_t t = t0; t < t1; t++)
+        for (uint64_t c = 0; c < C; c++) {
+            uint64_t i = t * C + c;
+            int64_t k = load(payload, itemsize, i);
+            int64_t x = lut[c] ? load(lut[c], itemsize, (uint64_t)(k - mn[c])) : dec_value(d, c, k);
+            store(out, itemsize, i, x); /* wraps: x - r fits the dtype's width */
+        }
+}
 
 static int decode_part(void *arg, size_t p)
 {
     dec_t *d = arg;
-    int64_t lo = dmin(d->itemsize), hi = dmax(d->itemsize);
     uint64_t t0 = (uint64_t)p * ROWS_PER_PART, t1 = t0 + ROWS_PER_PART < d->n ? t0 + ROWS_PER_PART : d->n;
-    for (uint64_t t = t0; t < t1; t++)
-        for (uint64_t c = 0; c < d->C; c++) {
-            uint64_t i = t * d->C + c;
-            int64_t k = load(d->payload, d->itemsize, i);
-            int64_t x = recon(d->o[c], d->s[c], k, lo, hi);
-            if (d->T) {
-                int64_t j = k - d->kmin[c];
-                if (j >= 0 && j < d->L[c]) x += load(d->table, d->itemsize, (uint64_t)(j + 2) * d->C + c);
-            }
-            store(d->out, d->itemsize, i, x); /* wraps: x - r fits the dtype's width */
-        }
+    if (d->identity) memcpy(d->out + t0 * d->C * d->itemsize, d->payload + t0 * d->C * d->itemsize,
+                            (size_t)((t1 - t0) * d->C * d->itemsize));
+    else if (d->itemsize == 2) decode_rows(d, 2, t0, t1);
+    else decode_rows(d, 4, t0, t1);
     return EPHYS_OK;
 }
 
@@ -372,13 +528,16 @@ int ephys_lsb_decode(const uint8_t *buf, size_t len, const double *offsets, cons
     if (out_len != count * (uint64_t)info.itemsize || (count && !out)) return EPHYS_ERR_OUT_SIZE;
     if (!count) return info.table_rows || info.extra_a ? EPHYS_ERR_CORRUPT : EPHYS_OK;
     if (info.table_rows == 1 || info.table_rows > EPHYS_LSB_MAX_TABLE + 2) return EPHYS_ERR_CORRUPT;
+    int threads = count * info.itemsize < (1u << 18) ? 1 : num_threads;
     dec_t d = {buf + info.header_rows * info.row_bytes, buf + info.payload_offset, out,
-               info.n_samples, C, info.table_rows, info.itemsize, offsets, steps, NULL, NULL};
+               info.n_samples, C, info.table_rows, (info.n_samples + ROWS_PER_PART - 1) / ROWS_PER_PART,
+               info.itemsize, 0, offsets, steps, NULL, NULL, NULL, NULL, NULL};
+    d.identity = !d.T && identity(offsets, steps, C);
     int64_t *kmin = NULL, *L = NULL;
     if (d.T) {
         kmin = malloc(C * sizeof(int64_t));
         L = malloc(C * sizeof(int64_t));
-        if (!kmin || !L) { free(kmin); free(L); return EPHYS_ERR_NOMEM; }
+        if (!kmin || !L) err = EPHYS_ERR_NOMEM;
         for (uint64_t c = 0; c < C && !err; c++) {
             kmin[c] = load(d.table, info.itemsize, c);
             int64_t l = load(d.table, info.itemsize, C + c);
@@ -388,10 +547,22 @@ int ephys_lsb_decode(const uint8_t *buf, size_t len, const double *offsets, cons
         d.kmin = kmin;
         d.L = L;
     }
-    if (!err) err = ephys_parallel_for((size_t)((d.n + ROWS_PER_PART - 1) / ROWS_PER_PART),
-                                       count * info.itemsize < (1u << 18) ? 1 : num_threads, decode_part, &d);
-    free(kmin);
-    free(L);
+    if (!err && !d.identity) {
+        d.mn = malloc(d.parts * C * sizeof(int32_t));
+        d.mx = malloc(d.parts * C * sizeof(int32_t));
+        d.lut = calloc(C, sizeof(uint8_t *));
+        if (!d.mn || !d.mx || !d.lut) err = EPHYS_ERR_NOMEM;
+        if (!err) err = ephys_parallel_for((size_t)d.parts, threads, range_part, &d);
+        for (uint64_t p = 1; p < d.parts && !err; p++)
+            for (uint64_t c = 0; c < C; c++) {
+                d.mn[c] = d.mn[p * C + c] < d.mn[c] ? d.mn[p * C + c] : d.mn[c];
+                d.mx[c] = d.mx[p * C + c] > d.mx[c] ? d.mx[p * C + c] : d.mx[c];
+            }
+        if (!err) err = ephys_parallel_for((size_t)((C + 63) / 64), threads, lut_block, &d);
+    }
+    if (!err) err = ephys_parallel_for((size_t)d.parts, threads, decode_part, &d);
+    for (uint64_t c = 0; c < C && d.lut; c++) free(d.lut[c]);
+    free(d.lut); free(d.mn); free(d.mx); free(kmin); free(L);
     if (err) return err;
     const uint8_t *esc = d.payload + count * (uint64_t)info.itemsize;
     int64_t lo = dmin(info.itemsize), hi = dmax(info.itemsize);

@@ -101,12 +101,10 @@ class LSB(ConfigCodec):
         F.check(lib.ephys_lsb_encode(ffi.from_buffer(arr), arr.nbytes, arr.itemsize, arr.ndim, shape,
                                      offsets, steps, n, F.threads(self.num_threads), out_pp, out_len, n_esc),
                 "LSB encoding failed")
-        try:
-            raw = ffi.buffer(out_pp[0], out_len[0])[:]
-        finally:
-            lib.ephys_free(out_pp[0])
+        # the C buffer becomes the array's memory (no copy); freed with the array
+        owned = ffi.gc(out_pp[0], lib.ephys_free, size=out_len[0])
         self.last_escapes = int(n_esc[0])
-        return F.encoded_array(raw, arr.dtype, arr.shape)
+        return F.encoded_array(ffi.buffer(owned, out_len[0]), arr.dtype, arr.shape)
 
     def decode(self, buf, out=None):
         info, src, ptr = F.parse(buf, lib.EPHYS_FILTER_LSB, "LSB")
