@@ -379,3 +379,15 @@ def test_concurrent_python_threads():
         else:
             expected = WavPack(bps=3).decode(WavPack(bps=3).encode(arrays[i]))
             assert np.array_equal(results[i], expected)
+
+
+def test_build_names_the_missing_library(tmp_path):
+    """Without libwavpack's development files the build stops with one clear message."""
+    import os
+
+    env = dict(os.environ, PKG_CONFIG_LIBDIR=str(tmp_path), PKG_CONFIG_PATH="")
+    res = subprocess.run([sys.executable, str(HERE.parent / "csrc" / "build_native.py")], env=env,
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode != 0
+    assert "libwavpack-dev" in res.stderr and "brew install wavpack" in res.stderr
+    assert "Traceback" not in res.stderr
