@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from numcodecs.registry import codec_registry, get_codec
 from numcodecs.tests.common import check_backwards_compatibility, check_config, check_repr
 
-from conftest import load_real, simulated
+from conftest import load_real, simulated, unavailable
 from numcodecs_ephys import FLAC, FLACLegacy
 from numcodecs_ephys.flac import _supported_dtypes
 
@@ -293,7 +293,7 @@ def peer():
     try:
         import flac_numcodecs
     except ImportError:
-        pytest.skip("flac-numcodecs not installed")
+        unavailable("flac-numcodecs not installed")
     yield flac_numcodecs
     codec_registry["flac"] = saved
 

@@ -58,7 +58,7 @@ def test_plugin_files(eh5):
 
 def test_plugins_do_not_link_libhdf5(eh5):
     if shutil.which("ldd") is None:
-        pytest.skip("ldd not available")
+        unavailable("ldd not available")
     for name in os.listdir(eh5.PLUGIN_PATH):
         out = subprocess.run(["ldd", os.path.join(eh5.PLUGIN_PATH, name)], capture_output=True, text=True).stdout
         assert "hdf5" not in out, out
