@@ -101,13 +101,15 @@ GENERAL_FAMILIES = ("blosc-lz4", "blosc-lz4hc", "blosc-zlib", "blosc-zstd", "gzi
 
 
 def lossless_cases(threads, full=False, levels=LEVELS):
-    """The paper's main table: every family at medium level with its shuffle; blosc-zstd,
-    FLAC and WavPack (and the peers) at every level. `full`: every level and shuffle."""
+    """The paper's main table: every family at medium level with its shuffle (lzma at its
+    low level: at medium it codes under 1 MB/s); blosc-zstd, FLAC and WavPack (and the
+    peers) at every level of `levels`. `full`: every level and shuffle."""
     cases = []
     for family in GENERAL_FAMILIES:
         shuffles = (BLOSC_SHUFFLES if family.startswith("blosc") else ("none", "byte")) if full \
             else (PAPER_SHUFFLE[family],)
-        fam_levels = levels if (full or family == "blosc-zstd") else [lv for lv in levels if lv == "medium"]
+        quick = ["low"] if family == "lzma" else [lv for lv in levels if lv == "medium" or family == "blosc-zstd"]
+        fam_levels = levels if full else [lv for lv in quick if lv in levels] or quick
         for level in fam_levels:
             for sh in shuffles:
                 # the paper's table gives one figure per family: shown beside each level
@@ -134,12 +136,12 @@ def delta_filter(kind, threads):
             "2d-time-space": (Delta2D("time+space", num_threads=threads),)}[kind]
 
 
-def delta_cases(threads, full=False):
-    """The four delta variants for the paper's four best lossless codecs (lzma at its low
-    level unless `full`: at medium it codes ~1 MB/s)."""
+def delta_cases(threads, full=False, families=("wavpack", "flac", "blosc-zstd")):
+    """The four delta variants for the paper's best lossless codecs (`full` adds lzma, the
+    fourth best, whose medium level codes under 1 MB/s)."""
     cases = []
-    for family, level in (("wavpack", "medium"), ("flac", "medium"), ("lzma", "medium" if full else "low"),
-                          ("blosc-zstd", "medium")):
+    chosen = [(f, "medium") for f in families] + ([("lzma", "medium")] if full else [])
+    for family, level in chosen:
         for kind in DELTAS:
             def make(f=family, lv=level, k=kind):
                 codec, filters = ours(f, lv, threads) if f in ("wavpack", "flac") \
@@ -151,12 +153,15 @@ def delta_cases(threads, full=False):
     return cases
 
 
-def hybrid_cases(threads):
+def hybrid_cases(threads, peer_bps=HYBRID_BPS):
+    """WavPack hybrid at every bps of the paper; the peer at `peer_bps`."""
     cases = []
     for bps in HYBRID_BPS:
         cases.append(Case(f"wavpack-hybrid-{bps}", "wavpack-hybrid",
                           make=lambda b=bps: (WavPack(level=2, bps=b, num_threads=threads), ()),
                           paper=PAPER_HYBRID_CR.get(bps, {}), extra={"bps": bps}))
+        if bps not in peer_bps:
+            continue
         cases.append(Case(f"peer:wavpack-numcodecs-hybrid-{bps}", "wavpack-hybrid",
                           make=lambda b=bps: peer("wavpack", "medium", bps=b), extra={"bps": bps},
                           peer=f"wavpack-hybrid-{bps}"))

@@ -2,8 +2,13 @@
 
 Speeds: MB/s of raw int16 data, and x real time (recording duration / elapsed).
 Peak memory: the largest rise of the process' resident memory over its level before the
-pass, sampled every 2 ms on a side thread (catches C allocations, unlike tracemalloc).
+pass, sampled every 2 ms on a side thread (catches C allocations, unlike tracemalloc);
+freed memory is handed back to the system first (malloc_trim), so that a pass cannot
+hide its peak in memory an earlier pass left to the allocator.
 """
+import ctypes
+import ctypes.util
+import gc
 import statistics
 import threading
 import time
@@ -17,6 +22,13 @@ def split(traces, chunk_samples):
     return [np.ascontiguousarray(traces[i:i + chunk_samples]) for i in range(0, len(traces), chunk_samples)]
 
 
+try:
+    _LIBC = ctypes.CDLL(ctypes.util.find_library("c"))
+    _malloc_trim = _LIBC.malloc_trim
+except (OSError, AttributeError, TypeError):  # not glibc
+    _malloc_trim = None
+
+
 class PeakRSS:
     """Context manager: .peak is the highest RSS rise (bytes) seen while inside."""
 
@@ -24,6 +36,9 @@ class PeakRSS:
         self.proc, self.interval, self.peak = psutil.Process(), interval, 0
 
     def __enter__(self):
+        gc.collect()
+        if _malloc_trim is not None:
+            _malloc_trim(0)
         self.base = self.proc.memory_info().rss
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, daemon=True)
@@ -55,7 +70,7 @@ def _timed(fn, repeats, budget, warmup_time):
     return statistics.median(times), len(times)
 
 
-def measure(codec, recording, chunk_duration=1.0, repeats=3, filters=(), budget=2.0):
+def measure(codec, recording, chunk_duration=1.0, repeats=3, filters=(), budget=1.5):
     """Encode and decode a recording chunk by chunk through `filters` then `codec`.
 
     The first (warm-up) pass also yields the CR, the RMS error in LSB of the stored

@@ -13,6 +13,7 @@ import argparse
 import csv
 import os
 import platform
+import warnings
 from pathlib import Path
 
 import numcodecs
@@ -113,7 +114,9 @@ SPEED_COLS = [("enc_mbs", "enc MB/s"), ("dec_mbs", "dec MB/s"), ("enc_xrt", "enc
 def lossless_table(run, recs, full):
     for rec in recs:
         lsb = run.lsb(rec)
-        rows = [run.run("lossless", rec, case, lsb) for case in C.lossless_cases(run.threads, full=full)]
+        # the short real files at the medium levels; the probes at every level of ours and the peers'
+        levels = C.LEVELS if (full or rec.source != "real") else ("medium",)
+        rows = [run.run("lossless", rec, case, lsb) for case in C.lossless_cases(run.threads, full, levels)]
         show(f"Lossless, {rec.name}, {run.args.chunk} s chunks{', LSB-corrected' if lsb else ''}",
              [r for r in rows if r], [("case", "codec"), ("cr", "CR"), ("paper_cr", "paper CR")] + SPEED_COLS)
 
@@ -157,8 +160,10 @@ def lsb_table(run, recs):
 
 def delta_table(run, recs, full):
     rows = []
-    for rec in recs:
-        for case in C.delta_cases(run.threads, full):
+    for i, rec in enumerate(recs):
+        # the paper's delta table is NP1's; for the other probes blosc-zstd (its NP2 note) unless `full`
+        families = ("wavpack", "flac", "blosc-zstd") if (full or i == 0) else ("blosc-zstd",)
+        for case in C.delta_cases(run.threads, full, families):
             rows.append(run.run("delta", rec, case, run.lsb(rec), delta=case.extra["delta"]))
     show("Delta filters (medium levels)", rows, [("dataset", "dataset"), ("case", "codec + delta"), ("cr", "CR"),
                                                  ("paper_cr", "paper CR"), ("enc_xrt", "enc xRT"),
@@ -179,11 +184,11 @@ def on_adc_grid(rec):
     return Recording(rec.name, (rec.traces // grid).astype(np.int16), rec.fs, rec.source, rec.uv_per_count * grid)
 
 
-def lossy_tables(run, recs):
+def lossy_tables(run, recs, full):
     recs = [on_adc_grid(r) for r in recs]
     rows = []
     for rec in recs:
-        for case in C.hybrid_cases(run.threads):
+        for case in C.hybrid_cases(run.threads, C.HYBRID_BPS if full else (3, 2.25)):
             r = run.run("hybrid", rec, case, bps=case.extra["bps"])
             if r:
                 r["paper_rmse_uv"] = C.PAPER_HYBRID_RMSE_UV.get(case.extra["bps"], "") \
@@ -194,7 +199,7 @@ def lossy_tables(run, recs):
           ("rmse", "RMSE (ADC steps)"), ("rmse_uv", "RMSE uV"), ("paper_rmse_uv", "paper RMSE uV (band-passed)"),
           ("enc_xrt", "enc xRT"), ("dec_xrt", "dec xRT")])
     rows = []
-    for rec in recs:
+    for rec in recs if full else [r for r in recs if r.source == "simulated"]:
         for case in C.truncation_cases(run.threads):
             rows.append(run.run("bit truncation", rec, case, bits=case.extra["bits"]))
     show("Lossy: bit truncation (ADC steps)", rows,
@@ -273,7 +278,9 @@ def main(argv=None):
     ap.add_argument("--chunk", type=float, default=1.0, help="chunk duration in seconds (default 1)")
     ap.add_argument("--repeats", type=int, default=3, help="timed passes per measurement (at most)")
     ap.add_argument("--threads", type=int, default=None, help="threads for our codecs (default: all cores)")
-    ap.add_argument("--full", action="store_true", help="every shuffle; chunk durations 0.1, 1 and 10 s")
+    ap.add_argument("--full", action="store_true",
+                    help="every level and shuffle, chunk durations 0.1, 1 and 10 s, every probe in every table, "
+                         "lzma at medium level, the peers at every bps")
     ap.add_argument("--no-real", action="store_true", help="leave out ../shared/data/real")
     ap.add_argument("--tables", default="lossless,chunks,lsb,delta,lossy,hdf5",
                     help="comma-separated subset of lossless,chunks,lsb,delta,lossy,hdf5")
@@ -285,6 +292,8 @@ def main(argv=None):
     ap.add_argument("--s3-cache", default=None, help="local block cache (default ~/.cache/numcodecs-ephys/s3)")
     ap.add_argument("--out", default="results", help="folder for results.csv and cr_vs_speed.png")
     args = ap.parse_args(argv)
+    # wavpack-numcodecs warns on every instance that this libwavpack has no threads of its own
+    warnings.filterwarnings("ignore", message="Multi-threading is supported")
     threads = args.threads or default_num_threads()
     tables = set(args.tables.split(","))
     if args.full:
@@ -306,13 +315,13 @@ def main(argv=None):
     if "lossless" in tables:
         lossless_table(run, sims + real + s3, args.full)
     if "chunks" in tables:
-        chunk_duration_table(run, sims + s3, args.full)
+        chunk_duration_table(run, (sims if args.full else sims[:1]) + s3, args.full)
     if "lsb" in tables:
-        lsb_table(run, sims + real + s3)
+        lsb_table(run, (sims if args.full else sims[:1]) + real + s3)
     if "delta" in tables:
         delta_table(run, sims + s3, args.full)
     if "lossy" in tables:
-        lossy_tables(run, [r for r in ap_recs if "noise" not in r.name and "yass" not in r.name])
+        lossy_tables(run, [r for r in ap_recs if "noise" not in r.name and "yass" not in r.name], args.full)
     if "hdf5" in tables:
         hdf5_table(run, sims[:1] + [r for r in real if "ultra" in r.name])
     peer_table(run.rows)

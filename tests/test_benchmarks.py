@@ -42,7 +42,7 @@ def test_report_on_tiny_data(report, tmp_path, capsys):
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert (tmp_path / "cr_vs_speed.png").stat().st_size > 1000
     by_case = {(r["table"], r["dataset"], r["case"]): r for r in rows}
-    for codec in ("wavpack-medium", "flac-medium", "blosc-zstd-medium-bit", "lzma-medium-none"):
+    for codec in ("wavpack-medium", "flac-medium", "blosc-zstd-medium-bit", "lzma-low-none", "peer:wavpack-numcodecs-low"):
         row = by_case[("lossless", "sim-np1", codec)]
         assert row["exact"] == "True" and float(row["cr"]) > 1
         assert row["lsb"] == "True"  # the simulated probes sit on Open Ephys' 12-count grid
