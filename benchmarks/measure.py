@@ -70,11 +70,12 @@ def _timed(fn, repeats, budget, warmup_time):
     return statistics.median(times), len(times)
 
 
-def measure(codec, recording, chunk_duration=1.0, repeats=3, filters=(), budget=1.5):
+def measure(codec, recording, chunk_duration=1.0, repeats=3, filters=(), budget=1.0):
     """Encode and decode a recording chunk by chunk through `filters` then `codec`.
 
     The first (warm-up) pass also yields the CR, the RMS error in LSB of the stored
     values (0 and exact=True for lossless chains, checked bit for bit) and peak memory.
+    repeats=0: no timed pass; the speeds are those of the warm-up pass (timed_passes 0).
     """
     chunks = split(recording.traces, max(1, int(round(chunk_duration * recording.fs))))
 
@@ -103,10 +104,15 @@ def measure(codec, recording, chunk_duration=1.0, repeats=3, filters=(), budget=
     with PeakRSS() as dec_mem:
         decoded = decode_all()
     warm_dec = time.perf_counter() - start
-    t_enc, n_enc = _timed(encode_all, repeats, budget, warm_enc)
-    t_dec, n_dec = _timed(decode_all, repeats, budget, warm_dec)
+    if repeats:
+        t_enc, n_enc = _timed(encode_all, repeats, budget, warm_enc)
+        t_dec, n_dec = _timed(decode_all, repeats, budget, warm_dec)
+    else:
+        (t_enc, n_enc), (t_dec, n_dec) = (warm_enc, 0), (warm_dec, 0)
     restored = np.concatenate([ensure_ndarray(d).view(c.dtype).reshape(c.shape) for d, c in zip(decoded, chunks)])
-    err = restored.astype(np.float64) - recording.traces
+    exact = np.array_equal(restored, recording.traces)
+    rmse = 0.0 if exact or not restored.size else \
+        float(np.sqrt(np.mean(np.square(restored.astype(np.float32) - recording.traces), dtype=np.float64)))
     raw = recording.traces.nbytes
     stored = sum(len(memoryview(e).cast("B")) for e in encoded)
     mb = raw / 1e6
@@ -114,8 +120,7 @@ def measure(codec, recording, chunk_duration=1.0, repeats=3, filters=(), budget=
         cr=raw / stored,
         enc_mbs=mb / t_enc, dec_mbs=mb / t_dec,
         enc_xrt=recording.duration / t_enc, dec_xrt=recording.duration / t_dec,
-        rmse=float(np.sqrt(np.mean(err ** 2))) if err.size else 0.0,
-        exact=bool(not np.any(err)),
+        rmse=rmse, exact=bool(exact),
         enc_peak_mb=enc_mem.peak / 1e6, dec_peak_mb=dec_mem.peak / 1e6,
         timed_passes=min(n_enc, n_dec),
     )

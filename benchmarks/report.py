@@ -84,12 +84,13 @@ class Runner:
             self._lsb[rec.name] = lsb_filters(rec, self.threads)
         return self._lsb[rec.name]
 
-    def run(self, table, rec, case, pre_filters=(), chunk=None, **labels):
+    def run(self, table, rec, case, pre_filters=(), chunk=None, timed=True, **labels):
+        """Measure one case; timed=False: CR and error from a single pass (no speed figures)."""
         made = case.make()
         if made is None:
             return None
         codec, filters = made
-        m = measure(codec, rec, chunk_duration=chunk or self.args.chunk, repeats=self.args.repeats,
+        m = measure(codec, rec, chunk_duration=chunk or self.args.chunk, repeats=self.args.repeats if timed else 0,
                     filters=tuple(pre_filters) + tuple(filters))
         probe = probe_of(rec)
         row = dict(table=table, dataset=rec.name, case=case.name, family=case.family, level=case.level,
@@ -201,7 +202,7 @@ def lossy_tables(run, recs, full):
     rows = []
     for rec in recs if full else [r for r in recs if r.source == "simulated"]:
         for case in C.truncation_cases(run.threads):
-            rows.append(run.run("bit truncation", rec, case, bits=case.extra["bits"]))
+            rows.append(run.run("bit truncation", rec, case, timed=run.args.full, bits=case.extra["bits"]))
     show("Lossy: bit truncation (ADC steps)", rows,
          [("dataset", "dataset"), ("case", "chain"), ("cr", "CR"), ("paper_cr", "paper CR (simulated GT)"),
           ("rmse", "RMSE (ADC steps)"), ("rmse_uv", "RMSE uV")])
@@ -211,7 +212,8 @@ def hdf5_table(run, recs):
     """The same recordings written through h5py: gzip (NWB's default), hdf5plugin, ours."""
     from .hdf5_cases import hdf5_rows
 
-    rows = hdf5_rows(recs, chunk_duration=run.args.chunk, repeats=run.args.repeats, threads=run.threads)
+    rows = hdf5_rows(recs, chunk_duration=run.args.chunk, repeats=run.args.repeats if run.args.full else 1,
+                     threads=run.threads)
     if not rows:
         print("\n(HDF5 table left out: h5py is not installed)")
         return
@@ -276,7 +278,7 @@ def main(argv=None):
     ap.add_argument("--duration", type=float, default=1.0, help="seconds of each simulated probe (default 1)")
     ap.add_argument("--channels", type=int, default=384, help="channels of each simulated probe")
     ap.add_argument("--chunk", type=float, default=1.0, help="chunk duration in seconds (default 1)")
-    ap.add_argument("--repeats", type=int, default=3, help="timed passes per measurement (at most)")
+    ap.add_argument("--repeats", type=int, default=2, help="timed passes per measurement (at most; 0: the warm-up pass only)")
     ap.add_argument("--threads", type=int, default=None, help="threads for our codecs (default: all cores)")
     ap.add_argument("--full", action="store_true",
                     help="every level and shuffle, chunk durations 0.1, 1 and 10 s, every probe in every table, "
