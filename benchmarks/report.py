@@ -171,6 +171,46 @@ def delta_table(run, recs, full):
                                                  ("dec_xrt", "dec xRT")])
 
 
+def filter_speed_table(run, rec):
+    """GB/s of the filters on one (samples, channels) int16 chunk, numpy's equivalents beside."""
+    import statistics
+    import time
+
+    from numcodecs_ephys import BitTruncation, Delta2D
+
+    x = np.ascontiguousarray(rec.traces)
+    gb = x.nbytes / 1e9
+
+    def gbs(fn, passes=5):
+        fn()  # warm-up
+        times = []
+        for _ in range(passes):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return gb / statistics.median(times)
+
+    def np_diff():
+        out = np.empty_like(x)
+        out[0] = x[0]
+        np.subtract(x[1:], x[:-1], out=out[1:])
+
+    rows = [["numpy diff / cumsum (time)", "1", gbs(np_diff), gbs(lambda: np.cumsum(x, axis=0, dtype=np.int16))]]
+    filters = [(f"Delta2D {axis}", lambda n, a=axis: Delta2D(a, num_threads=n)) for axis in ("time", "space", "time+space")]
+    filters += [("BitTruncation bits=2", lambda n: BitTruncation(2, num_threads=n)),
+                ("LSB (estimated grid)", lambda n: LSB.from_data(x, num_threads=n))]
+    for name, make in filters:
+        for n in sorted({1, run.threads}):
+            f = make(n)
+            enc = f.encode(x)
+            rows.append([name, str(n), gbs(lambda: f.encode(x)), gbs(lambda: f.decode(enc))])
+    for name, n, e, d in rows:
+        run.rows.append(dict(table="filter speed", dataset=rec.name, case=name, threads=n, enc_gbs=e, dec_gbs=d,
+                             chunk_s=rec.duration, peer_of=""))
+    print(f"\n## Filter speed, {rec.name} {x.shape} int16 (GB/s of raw data, median of 5 after a warm-up)\n")
+    print(tabulate(rows, headers=["filter", "threads", "encode GB/s", "decode GB/s"], floatfmt=".3g"))
+
+
 def on_adc_grid(rec):
     """The recording in ADC steps (exact for the simulated probes' integer grid).
 
@@ -248,11 +288,14 @@ def write_outputs(rows, out):
         writer = csv.DictWriter(f, fieldnames=fields)
         writer.writeheader()
         writer.writerows(rows)
+    lossless = [r for r in rows if r["table"] == "lossless"]
+    if not lossless:
+        print(f"\nwrote {out / 'results.csv'}")
+        return
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lossless = [r for r in rows if r["table"] == "lossless"]
     datasets = sorted({r["dataset"] for r in lossless})
     fig, axes = plt.subplots(len(datasets), 2, figsize=(13, 4.5 * len(datasets)), squeeze=False)
     for i, ds in enumerate(datasets):
@@ -284,8 +327,8 @@ def main(argv=None):
                     help="every level and shuffle, chunk durations 0.1, 1 and 10 s, every probe in every table, "
                          "lzma at medium level, the peers at every bps")
     ap.add_argument("--no-real", action="store_true", help="leave out ../shared/data/real")
-    ap.add_argument("--tables", default="lossless,chunks,lsb,delta,lossy,hdf5",
-                    help="comma-separated subset of lossless,chunks,lsb,delta,lossy,hdf5")
+    ap.add_argument("--tables", default="lossless,chunks,lsb,delta,filters,lossy,hdf5",
+                    help="comma-separated subset of lossless,chunks,lsb,delta,filters,lossy,hdf5")
     ap.add_argument("--s3", action="append", default=[], metavar="DATASET",
                     help="add sessions of the paper's S3 bucket (aind-np1, aind-np2, ibl-np1, mearec)")
     ap.add_argument("--sessions", type=int, default=1, help="S3 sessions per dataset")
@@ -322,6 +365,8 @@ def main(argv=None):
         lsb_table(run, (sims if args.full else sims[:1]) + real + s3)
     if "delta" in tables:
         delta_table(run, sims + s3, args.full)
+    if "filters" in tables:
+        filter_speed_table(run, sims[0])
     if "lossy" in tables:
         lossy_tables(run, [r for r in ap_recs if "noise" not in r.name and "yass" not in r.name], args.full)
     if "hdf5" in tables:

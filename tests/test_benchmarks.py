@@ -34,9 +34,10 @@ def report():
 
 def test_report_on_tiny_data(report, tmp_path, capsys):
     report.main(["--duration", "0.1", "--channels", "8", "--chunk", "0.05", "--repeats", "1", "--no-real",
-                 "--tables", "lossless,chunks,lsb,delta,lossy,hdf5", "--out", str(tmp_path)])
+                 "--tables", "lossless,chunks,lsb,delta,filters,lossy,hdf5", "--out", str(tmp_path)])
     out = capsys.readouterr().out
-    for title in ("Lossless, sim-np1", "Chunk duration", "LSB correction", "Delta filters", "WavPack hybrid",
+    for title in ("Lossless, sim-np1", "Chunk duration", "LSB correction", "Delta filters", "Filter speed",
+                  "WavPack hybrid",
                   "bit truncation", "HDF5", "Against the released peers"):
         assert title in out
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
