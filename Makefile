@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := build-essential pkg-config python3 python3-dev python3-venv libwavpack-dev libflac-dev wavpack hdf5-tools
 # Released peers, measured beside ours and used to make compatibility fixtures.
-PEERS := wavpack-numcodecs==0.1.5 flac-numcodecs==0.1.2
+PEERS := wavpack-numcodecs==0.1.5 flac-numcodecs==0.1.2 mtscomp==1.0.2
 STAMP := $(VENV)/.installed
 # `make test` runs the whole suite twice: in .venv (newest zarr 3 / numcodecs) and in
 # .venv-zarr2 (the zarr 2 stack of SpikeInterface, NeuroConv and hdmf-zarr, versions pinned

@@ -97,6 +97,53 @@ def peer(family, level, **kw):
         return None
 
 
+class Mtscomp:
+    """mtscomp (IBL's compressor: time diff + zlib over chunks of a file) wrapped as a codec
+    for the benchmark. It works on files, so each chunk goes through a temporary folder,
+    as mtscomp users' recordings do; its output is the .cbin and the .ch (JSON) files."""
+
+    def __init__(self, sample_rate=30000.0):
+        import mtscomp
+
+        self.mtscomp, self.sample_rate = mtscomp, sample_rate
+
+    def encode(self, chunk):
+        import tempfile
+        from pathlib import Path
+
+        import numpy as np
+
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            np.save(tmp / "x.npy", np.ascontiguousarray(chunk))
+            self.mtscomp.compress(tmp / "x.npy", tmp / "x.cbin", tmp / "x.ch", sample_rate=self.sample_rate,
+                                  chunk_duration=1.0, check_after_compress=False, quiet=True)
+            cbin, ch = (tmp / "x.cbin").read_bytes(), (tmp / "x.ch").read_bytes()
+        return len(ch).to_bytes(4, "little") + ch + cbin
+
+    def decode(self, data):
+        import tempfile
+        from pathlib import Path
+
+        data = bytes(data)
+        n = int.from_bytes(data[:4], "little")
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            (tmp / "x.ch").write_bytes(data[4:4 + n])
+            (tmp / "x.cbin").write_bytes(data[4 + n:])
+            reader = self.mtscomp.decompress(tmp / "x.cbin", tmp / "x.ch")
+            out = reader[:]
+            reader.close()
+        return out
+
+
+def mtscomp_peer():
+    try:
+        return Mtscomp(), ()
+    except ImportError:
+        return None
+
+
 GENERAL_FAMILIES = ("blosc-lz4", "blosc-lz4hc", "blosc-zlib", "blosc-zstd", "gzip", "lz4", "lzma", "zlib", "zstd")
 
 
@@ -127,6 +174,8 @@ def lossless_cases(threads, full=False, levels=LEVELS):
                               make=lambda f=family, lv=level: peer(f, lv),
                               paper=PAPER_LOSSLESS[f"peer:{family}-numcodecs"] if level == "medium" else {},
                               peer=f"{family}-{level}"))
+    if "medium" in levels:
+        cases.append(Case("peer:mtscomp", "mtscomp", "medium", make=mtscomp_peer))
     return cases
 
 

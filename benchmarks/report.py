@@ -42,7 +42,8 @@ def machine_description(threads):
     return (f"{cpu}, {os.cpu_count()} cores ({default_num_threads()} usable), {platform.system()} "
             f"{platform.release()}, Python {platform.python_version()}, numpy {np.__version__}, numcodecs "
             f"{numcodecs.__version__}, numcodecs-ephys {numcodecs_ephys.__version__}, libwavpack {wv}. "
-            f"Our codecs on {threads} thread(s); numcodecs' codecs and the peers as released (single-threaded).")
+            f"Our codecs on {threads} thread(s); numcodecs' codecs and the peers with their own defaults "
+            f"(wavpack-/flac-numcodecs single-threaded, mtscomp on all cores).")
 
 
 class LossyLSB(Codec):

@@ -47,6 +47,7 @@ def test_report_on_tiny_data(report, tmp_path, capsys):
         row = by_case[("lossless", "sim-np1", codec)]
         assert row["exact"] == "True" and float(row["cr"]) > 1
         assert row["lsb"] == "True"  # the simulated probes sit on Open Ephys' 12-count grid
+    assert by_case[("lossless", "sim-np1", "peer:mtscomp")]["exact"] == "True"  # IBL's compressor, same run
     hybrid = by_case[("hybrid", "sim-np1", "wavpack-hybrid-2.25")]
     assert hybrid["exact"] == "False" and float(hybrid["rmse"]) > 0
     assert float(by_case[("bit truncation", "sim-np1", "bittrunc-0+wavpack")]["rmse"]) == 0
