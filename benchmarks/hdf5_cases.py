@@ -7,11 +7,11 @@ a temporary directory, median of ``repeats`` after a warm-up). ``python -m bench
 prints them for the built-in simulated recording and the real files when present.
 """
 import os
-import statistics
 import tempfile
-import time
 
 import numpy as np
+
+from .measure import median_time
 
 
 def hdf5_cases(threads=None):
@@ -44,15 +44,6 @@ def hdf5_cases(threads=None):
     return cases
 
 
-def _median_time(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def measure_hdf5(kwargs, traces, fs, chunk_duration=1.0, repeats=3, directory=None):
     """Write traces (samples, channels) as one chunked HDF5 dataset and read it back."""
     import h5py
@@ -71,8 +62,8 @@ def measure_hdf5(kwargs, traces, fs, chunk_duration=1.0, repeats=3, directory=No
 
         write()
         restored = read()
-        t_write = _median_time(write, repeats)
-        t_read = _median_time(read, repeats)
+        t_write = median_time(write, repeats)
+        t_read = median_time(read, repeats)
         with h5py.File(path, "r") as f:
             stored = f["data"].id.get_storage_size()
     err = restored.astype(np.float64) - traces

@@ -56,6 +56,16 @@ class PeakRSS:
         self.peak = max(self.peak, self.proc.memory_info().rss - self.base)
 
 
+def median_time(fn, passes):
+    """Median wall time of `passes` calls of fn."""
+    times = []
+    for _ in range(passes):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 def _timed(fn, repeats, budget, warmup_time):
     """Median of up to `repeats` timed passes, stopping once past `budget` seconds; at least
     two, unless the warm-up pass alone took longer than the budget (slow codecs: one)."""

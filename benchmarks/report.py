@@ -28,7 +28,7 @@ from numcodecs_ephys._blocks import default_num_threads, ffi, lib
 
 from . import cases as C
 from .datasets import real_recordings, simulated_recording
-from .measure import measure
+from .measure import measure, median_time
 
 
 def machine_description(threads):
@@ -147,8 +147,7 @@ def lsb_table(run, recs):
         lsb = run.lsb(rec)
         if not lsb:
             continue
-        offsets, steps = estimate_lsb(rec.traces)
-        lossy = (LossyLSB(np.median(rec.traces, axis=0), np.median(steps)),)
+        lossy = (LossyLSB(np.median(rec.traces, axis=0), np.median(lsb[0].steps)),)  # the grid estimated once
         for case in C.lossless_cases(run.threads, levels=("medium",)):
             if case.family in ("wavpack", "flac", "blosc-zstd") and not case.peer:
                 for label, pre in (("none", ()), ("ours (lossless)", lsb), ("spikeinterface (lossy)", lossy)):
@@ -174,9 +173,6 @@ def delta_table(run, recs, full):
 
 def filter_speed_table(run, rec):
     """GB/s of the filters on one (samples, channels) int16 chunk, numpy's equivalents beside."""
-    import statistics
-    import time
-
     from numcodecs_ephys import BitTruncation, Delta2D
 
     x = np.ascontiguousarray(rec.traces)
@@ -184,22 +180,18 @@ def filter_speed_table(run, rec):
 
     def gbs(fn, passes=5):
         fn()  # warm-up
-        times = []
-        for _ in range(passes):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-        return gb / statistics.median(times)
+        return gb / median_time(fn, passes)
 
     def np_diff():
         out = np.empty_like(x)
         out[0] = x[0]
         np.subtract(x[1:], x[:-1], out=out[1:])
 
+    grid = LSB.from_data(x)
     rows = [["numpy diff / cumsum (time)", "1", gbs(np_diff), gbs(lambda: np.cumsum(x, axis=0, dtype=np.int16))]]
     filters = [(f"Delta2D {axis}", lambda n, a=axis: Delta2D(a, num_threads=n)) for axis in ("time", "space", "time+space")]
     filters += [("BitTruncation bits=2", lambda n: BitTruncation(2, num_threads=n)),
-                ("LSB (estimated grid)", lambda n: LSB.from_data(x, num_threads=n))]
+                ("LSB (estimated grid)", lambda n: LSB(grid.offsets, grid.steps, num_threads=n))]
     for name, make in filters:
         for n in sorted({1, run.threads}):
             f = make(n)
