@@ -66,6 +66,24 @@ def median_time(fn, passes):
     return statistics.median(times)
 
 
+def interleaved_times(codecs, chunk, passes):
+    """Encode and decode times of each codec on one chunk, the codecs taking turns within
+    each pass so that a slow spell of a shared machine falls on all of them alike.
+
+    Returns the encoded chunks (after a warm-up pass) and {name: (encode times, decode times)}."""
+    encoded = {name: codec.encode(chunk) for name, codec in codecs.items()}
+    for name, codec in codecs.items():
+        codec.decode(encoded[name])
+    times = {name: ([], []) for name in codecs}
+    for _ in range(passes):
+        for name, codec in codecs.items():
+            for fn, arg, into in ((codec.encode, chunk, times[name][0]), (codec.decode, encoded[name], times[name][1])):
+                start = time.perf_counter()
+                fn(arg)
+                into.append(time.perf_counter() - start)
+    return encoded, times
+
+
 def _timed(fn, repeats, budget, warmup_time):
     """Median of up to `repeats` timed passes, stopping once past `budget` seconds; at least
     two, unless the warm-up pass alone took longer than the budget (slow codecs: one)."""

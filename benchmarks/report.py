@@ -28,7 +28,7 @@ from numcodecs_ephys._blocks import default_num_threads, ffi, lib
 
 from . import cases as C
 from .datasets import real_recordings, simulated_recording
-from .measure import measure, median_time
+from .measure import interleaved_times, measure, median_time
 
 
 def machine_description(threads):
@@ -258,6 +258,44 @@ def hdf5_table(run, recs):
           ("read_mbs", "read MB/s"), ("exact", "bit-exact")])
 
 
+def versus_table(run, recs, passes):
+    """WavPack and FLAC against the released peers on 1 s x 384-channel chunks, the four
+    codecs taking turns in every pass; the speed ratios are those of the best passes, and
+    the median over passes of the ratio within a pass."""
+    rows = []
+    for rec in recs:
+        n = int(round(rec.fs))
+        chunk = np.ascontiguousarray(np.resize(rec.traces, (max(n, len(rec.traces)), rec.traces.shape[1]))[:n])
+        for family, level in (("flac", "medium"), ("wavpack", "medium")):
+            made = C.ours(family, level, run.threads), C.peer(family, level)
+            if made[1] is None:
+                continue
+            codecs = {"ours": made[0][0], "peer": made[1][0]}
+            encoded, times = interleaved_times(codecs, chunk, passes)
+            mb, secs = chunk.nbytes / 1e6, len(chunk) / rec.fs
+            speed = {k: [mb / min(t) for t in times[k]] for k in codecs}
+            paired = [np.median([p / o for o, p in zip(times["ours"][i], times["peer"][i])]) for i in (0, 1)]
+            for k, codec in codecs.items():
+                row = dict(table="versus", dataset=rec.name, case=f"{'peer:' if k == 'peer' else ''}{family}-{level}",
+                           family=family, level=level, chunk_s=secs, cr=chunk.nbytes / len(memoryview(encoded[k]).cast("B")),
+                           enc_mbs=speed[k][0], dec_mbs=speed[k][1], enc_xrt=speed[k][0] / mb * secs,
+                           dec_xrt=speed[k][1] / mb * secs, threads=run.threads if k == "ours" else 1,
+                           peer_of=f"{family}-{level}" if k == "peer" else "", timed_passes=passes)
+                if k == "ours":
+                    row.update(enc_x_peer=speed["ours"][0] / speed["peer"][0],
+                               dec_x_peer=speed["ours"][1] / speed["peer"][1],
+                               enc_x_peer_paired=paired[0], dec_x_peer_paired=paired[1])
+                rows.append(row)
+    run.rows.extend(rows)
+    if not rows:
+        return
+    show(f"Against the released peers: 1 s chunks of all channels, best of {passes} interleaved passes "
+         f"(ours on {run.threads} threads, the peers on 1)", rows,
+         [("dataset", "dataset"), ("case", "codec"), ("threads", "threads"), ("cr", "CR")] + SPEED_COLS[:4] +
+         [("enc_x_peer", "enc x peer"), ("dec_x_peer", "dec x peer"),
+          ("enc_x_peer_paired", "enc x peer (median pass)"), ("dec_x_peer_paired", "dec x peer (median pass)")])
+
+
 def peer_table(rows):
     """Our CR and speed over the released peer's, for each case both ran on the same data."""
     index = {(r["dataset"], r["case"], r["table"], r["chunk_s"]): r for r in rows}
@@ -320,8 +358,9 @@ def main(argv=None):
                     help="every level and shuffle, chunk durations 0.1, 1 and 10 s, every probe in every table, "
                          "lzma at medium level, the peers at every bps")
     ap.add_argument("--no-real", action="store_true", help="leave out ../shared/data/real")
-    ap.add_argument("--tables", default="lossless,chunks,lsb,delta,filters,lossy,hdf5",
-                    help="comma-separated subset of lossless,chunks,lsb,delta,filters,lossy,hdf5")
+    ap.add_argument("--tables", default="versus,lossless,chunks,lsb,delta,filters,lossy,hdf5",
+                    help="comma-separated subset of versus,lossless,chunks,lsb,delta,filters,lossy,hdf5")
+    ap.add_argument("--passes", type=int, default=7, help="interleaved passes of the versus-peers table")
     ap.add_argument("--s3", action="append", default=[], metavar="DATASET",
                     help="add sessions of the paper's S3 bucket (aind-np1, aind-np2, ibl-np1, mearec)")
     ap.add_argument("--sessions", type=int, default=1, help="S3 sessions per dataset")
@@ -350,6 +389,8 @@ def main(argv=None):
                                   cache_dir=args.s3_cache or s3mod.CACHE)
     run = Runner(args, threads)
     ap_recs = sims + [r for r in real if r.fs == 30000] + s3
+    if "versus" in tables:
+        versus_table(run, sims[:1] + [r for r in real + s3 if r.fs == 30000 and r.traces.shape[1] == 384], args.passes)
     if "lossless" in tables:
         lossless_table(run, sims + real + s3, args.full)
     if "chunks" in tables:
