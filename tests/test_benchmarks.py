@@ -50,6 +50,7 @@ def test_report_on_tiny_data(report, tmp_path, capsys):
     assert by_case[("lossless", "sim-np1", "peer:mtscomp")]["exact"] == "True"  # IBL's compressor, same run
     for family in ("flac", "wavpack"):  # same chunk, codecs taking turns
         mine, theirs = by_case[("versus", "sim-np1", f"{family}-medium")], by_case[("versus", "sim-np1", f"peer:{family}-medium")]
+        assert by_case[("versus", "sim-np1", f"{family}-medium (1 thread)")]["threads"] == "1"
         assert float(mine["enc_x_peer"]) == pytest.approx(float(mine["enc_mbs"]) / float(theirs["enc_mbs"]))
         assert float(theirs["cr"]) > 1 and float(mine["cr"]) > 1
     hybrid = by_case[("hybrid", "sim-np1", "wavpack-hybrid-2.25")]
