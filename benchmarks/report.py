@@ -224,8 +224,8 @@ def on_adc_grid(rec):
 def lossy_tables(run, recs, full):
     recs = [on_adc_grid(r) for r in recs]
     rows = []
+    timed_bps = C.HYBRID_BPS if full else (3, 2.25)  # the others: CR and error from one pass
     for rec in recs:
-        timed_bps = C.HYBRID_BPS if full else (3, 2.25)  # the others: CR and error from one pass
         for case in C.hybrid_cases(run.threads, timed_bps):
             r = run.run("hybrid", rec, case, timed=case.extra["bps"] in timed_bps, bps=case.extra["bps"])
             if r:
@@ -271,7 +271,7 @@ def versus_table(run, recs, passes):
     rows = []
     for rec in recs:
         n = int(round(rec.fs))
-        chunk = np.ascontiguousarray(np.resize(rec.traces, (max(n, len(rec.traces)), rec.traces.shape[1]))[:n])
+        chunk = np.resize(rec.traces, (n, rec.traces.shape[1]))  # the recording repeated or cut to 1 s
         mb, secs = chunk.nbytes / 1e6, len(chunk) / rec.fs
         for family, level in (("flac", "medium"), ("wavpack", "medium")):
             peer = C.peer(family, level)
