@@ -41,7 +41,7 @@ enum {
 };
 
 enum { EPHYS_DTYPE_INT8 = 1, EPHYS_DTYPE_INT16 = 2, EPHYS_DTYPE_INT32 = 3, EPHYS_DTYPE_FLOAT32 = 4 };
-enum { EPHYS_CODEC_WAVPACK = 1, EPHYS_CODEC_FLAC = 2 };
+enum { EPHYS_CODEC_WAVPACK = 1, EPHYS_CODEC_FLAC = 2, EPHYS_CODEC_LPC = 3 };
 
 /* What a chunk header says; filled by ephys_chunk_info. */
 typedef struct {
