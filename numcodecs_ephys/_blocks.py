@@ -148,7 +148,13 @@ def decode_into(out, dtype, shape, order, fill):
         fill(make_view(target)[0])
         return out
     result = np.empty(shape, dtype, order=order)
-    fill(make_view(samples_view(result, dtype, shape))[0])
+    target = samples_view(result, dtype, shape)
+    if target is None:  # N-D Fortran order: the channel axes have no single stride
+        c_order = np.empty(shape, dtype)
+        fill(make_view(samples_view(c_order, dtype, shape))[0])
+        np.copyto(result, c_order)
+    else:
+        fill(make_view(target)[0])
     return result if out is None else copy_into(result, out)
 
 
@@ -167,11 +173,13 @@ def samples_view(arr, dtype, shape):
 
 
 def copy_into(result, out):
-    """Copy a decoded chunk into a caller's buffer of the same size, as numcodecs does."""
+    """Copy a decoded chunk into a caller's buffer: its values when out has the chunk's
+    dtype and shape (any layout), else its bytes in memory order, as numcodecs does."""
     dest = ensure_ndarray_like(out)
+    if dest.dtype == result.dtype and dest.shape == result.shape:
+        np.copyto(dest, result)
+        return out
     if dest.nbytes != result.nbytes:
         raise ValueError(f"the output buffer holds {dest.nbytes} bytes, but the decoded chunk is "
                          f"{result.shape} {result.dtype} ({result.nbytes} bytes)")
-    if dest.dtype != result.dtype or dest.shape != result.shape:
-        result = result.reshape(-1, order="A")  # its bytes in memory order, as a flat array
     return ndarray_copy(result, out)
