@@ -27,7 +27,7 @@ from tabulate import tabulate
 
 import numcodecs_ephys
 from numcodecs_ephys import LSB, estimate_lsb
-from numcodecs_ephys._blocks import default_num_threads, ffi, lib
+from numcodecs_ephys._blocks import all_cores, ffi, lib
 
 from . import cases as C
 from .datasets import real_recordings, simulated_recording
@@ -42,7 +42,7 @@ def machine_description(threads):
     except (OSError, StopIteration):
         pass
     wv = ffi.string(lib.ephys_wavpack_library_version()).decode()
-    return (f"{cpu}, {os.cpu_count()} cores ({default_num_threads()} usable), {platform.system()} "
+    return (f"{cpu}, {os.cpu_count()} cores ({all_cores()} usable), {platform.system()} "
             f"{platform.release()}, Python {platform.python_version()}, numpy {np.__version__}, numcodecs "
             f"{numcodecs.__version__}, numcodecs-ephys {numcodecs_ephys.__version__}, libwavpack {wv}. "
             f"Our codecs on {threads} thread(s); numcodecs' codecs and the peers with their own defaults "
@@ -380,7 +380,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     # wavpack-numcodecs warns on every instance that this libwavpack has no threads of its own
     warnings.filterwarnings("ignore", message="Multi-threading is supported")
-    threads = args.threads or default_num_threads()
+    threads = args.threads or all_cores()
     tables = set(args.tables.split(","))
     if args.full:
         args.duration = max(args.duration, 10.0)

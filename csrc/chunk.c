@@ -239,9 +239,9 @@ int ephys_parallel_for(size_t n, int num_threads, int (*fn)(void *arg, size_t i)
     pool_t pool = {fn, arg, n, 0, PTHREAD_MUTEX_INITIALIZER, 0, 0};
     size_t workers = num_threads > 1 ? (size_t)num_threads : 1;
     if (workers > n) workers = n;
-    if (workers > 256) workers = 256;
+    if (workers > EPHYS_MAX_THREADS) workers = EPHYS_MAX_THREADS;
     size_t extra = workers ? workers - 1 : 0;
-    pthread_t tids[256];
+    pthread_t tids[EPHYS_MAX_THREADS];
     size_t started = 0;
     for (; started < extra; started++)
         if (pthread_create(&tids[started], NULL, pool_worker, &pool)) break;

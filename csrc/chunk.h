@@ -36,6 +36,7 @@
 #include <stdint.h>
 
 #define EPHYS_MAX_NDIM 8
+#define EPHYS_MAX_THREADS 256 /* threads one call may use */
 #define EPHYS_CHUNK_FORTRAN 1
 
 enum {

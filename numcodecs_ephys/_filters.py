@@ -5,8 +5,8 @@ axes), so a following WavPack/FLAC still sees (time, channels); see csrc/filter.
 import numpy as np
 from numcodecs.compat import ensure_contiguous_ndarray
 
-from ._blocks import (as_samples, check, copy_into, default_num_threads, ffi, lib,  # noqa: F401
-                      memory_order, validate_num_threads)
+from ._blocks import (as_samples, check, copy_into, ffi, lib, memory_order, threads,  # noqa: F401
+                      validate_num_threads)
 
 
 def as_input(buf, name, supported):
@@ -95,9 +95,3 @@ def deliver(info, src, result, out, name):
     if info.flags & lib.EPHYS_FILTER_FORTRAN:
         result = np.asfortranarray(result)
     return result if out is None else copy_into(result, out)
-
-
-def threads(num_threads):
-    return num_threads or default_num_threads()
-
-

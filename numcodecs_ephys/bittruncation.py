@@ -55,4 +55,4 @@ class BitTruncation(ConfigCodec):
         return F.deliver(info, src, result, out, "BitTruncation")
 
     def get_config(self):
-        return dict(id=self.codec_id, bits=self.bits, num_threads=self.num_threads)
+        return dict(id=self.codec_id, bits=self.bits)

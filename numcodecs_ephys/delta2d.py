@@ -52,4 +52,4 @@ class Delta2D(ConfigCodec):
         return F.deliver(info, src, result, out, "Delta2D")
 
     def get_config(self):
-        return dict(id=self.codec_id, axis=self.axis, num_threads=self.num_threads)
+        return dict(id=self.codec_id, axis=self.axis)

@@ -107,7 +107,7 @@ class FLAC(ConfigCodec):
     def get_config(self):
         return dict(id=self.codec_id, level=self.level, blocksize=self.blocksize,
                     channels_per_stream=self.channels_per_stream, block_channels=self.block_channels,
-                    num_threads=self.num_threads, exhaustive_stereo=self.exhaustive_stereo)
+                    exhaustive_stereo=self.exhaustive_stereo)
 
 
 class FLACLegacy(ConfigCodec):

@@ -20,6 +20,7 @@ blocks of stereo-paired FLAC streams), not one plain FLAC stream.
 import ctypes
 import os
 import struct
+import warnings
 
 import h5py
 
@@ -34,7 +35,6 @@ PLUGIN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins"
 WAVPACK_FILTER_ID = 58736
 FLAC_FILTER_ID = 58737
 _LIBRARIES = {WAVPACK_FILTER_ID: "libh5ephys_wavpack.so", FLAC_FILTER_ID: "libh5ephys_flac.so"}
-MAX_THREADS = 256
 
 
 def plugin_library(filter_id):
@@ -62,14 +62,14 @@ def _register(filter_id):
 _libraries = {fid: _register(fid) for fid in _LIBRARIES}  # keep the libraries loaded
 
 
-def _threads(num_threads):
-    """Option value for a thread count: 0 means every core of the reading/writing machine."""
-    if num_threads is None:
-        return 0
-    if isinstance(num_threads, bool) or int(num_threads) != num_threads or not 1 <= num_threads <= MAX_THREADS:
-        raise ValueError(f"num_threads must be None (all cores) or an integer from 1 to {MAX_THREADS}, "
-                         f"got {num_threads!r}")
-    return int(num_threads)
+def _no_stored_threads(num_threads):
+    """The cd_values slot where 0.1.0 stored a thread count: always 0 now, since the plugin
+    takes the thread count from the process that runs it."""
+    if num_threads is not None:
+        warnings.warn("HDF5 filters take their thread count from the process that reads or writes "
+                      "(numcodecs_ephys.set_num_threads or NUMCODECS_EPHYS_NUM_THREADS): num_threads is ignored",
+                      DeprecationWarning, stacklevel=3)
+    return 0
 
 
 def _int32_bits(value):
@@ -90,11 +90,12 @@ class WavPackH5(_EphysFilter):
     """HDF5 filter: WavPack, lossless or hybrid; the options of :class:`numcodecs_ephys.WavPack`.
 
     ``bps`` is stored in thousandths of a bit (HDF5 filter options are integers), so it is
-    rounded to 0.001. ``num_threads`` is stored in the file and used by readers too; None
-    (default) means every core of whichever machine writes or reads.
+    rounded to 0.001. The filter runs on as many threads as
+    :func:`numcodecs_ephys.set_num_threads` (or ``NUMCODECS_EPHYS_NUM_THREADS``) says in the
+    process that reads or writes, every core by default; nothing about threads is stored.
 
     cd_values: ``(level, bps * 1000 or 0, dynamic_noise_shaping, shaping_weight * 1000 as
-    int32 bits, block_channels, num_threads or 0)``, then what the filter records when the
+    int32 bits, block_channels, 0)``, then what the filter records when the
     dataset is created: layout version 1, dtype code (1 int8, 2 int16, 3 int32, 4 float32),
     chunk rank and chunk dims.
     """
@@ -113,15 +114,13 @@ class WavPackH5(_EphysFilter):
         self.dynamic_noise_shaping = bool(dynamic_noise_shaping)
         self.shaping_weight = round(float(shaping_weight) * 1000) / 1000
         self.block_channels = int(block_channels)
-        self.num_threads = None if num_threads is None else _threads(num_threads)
         self.filter_options = (self.level, round(self.bps * 1000) if self.bps else 0,
                                int(self.dynamic_noise_shaping), _int32_bits(round(self.shaping_weight * 1000)),
-                               self.block_channels, _threads(num_threads))
+                               self.block_channels, _no_stored_threads(num_threads))
 
     def _args(self):
         return dict(level=self.level, bps=self.bps, dynamic_noise_shaping=self.dynamic_noise_shaping,
-                    shaping_weight=self.shaping_weight, block_channels=self.block_channels,
-                    num_threads=self.num_threads)
+                    shaping_weight=self.shaping_weight, block_channels=self.block_channels)
 
     def codec(self):
         """The numcodecs codec that writes the same chunks."""
@@ -133,8 +132,9 @@ class FLACH5(_EphysFilter):
 
     Signed integer data only (int8, int16; int32 with libFLAC >= 1.4).
 
-    cd_values: ``(level, blocksize, channels_per_stream, block_channels, num_threads or 0,
-    exhaustive_stereo)``, then layout version 1, dtype code, chunk rank and chunk dims.
+    cd_values: ``(level, blocksize, channels_per_stream, block_channels, 0,
+    exhaustive_stereo)``, then layout version 1, dtype code, chunk rank and chunk dims. Threads
+    as for :class:`WavPackH5`.
     """
 
     filter_id = FLAC_FILTER_ID
@@ -143,18 +143,16 @@ class FLACH5(_EphysFilter):
                  exhaustive_stereo=False):
         # the numcodecs codec validates the very same options
         codec = _flac.FLAC(level=level, blocksize=blocksize, channels_per_stream=channels_per_stream,
-                           block_channels=block_channels, num_threads=num_threads,
-                           exhaustive_stereo=exhaustive_stereo)
+                           block_channels=block_channels, exhaustive_stereo=exhaustive_stereo)
         self.level, self.blocksize = codec.level, codec.blocksize
         self.channels_per_stream, self.block_channels = codec.channels_per_stream, codec.block_channels
-        self.num_threads, self.exhaustive_stereo = codec.num_threads, codec.exhaustive_stereo
+        self.exhaustive_stereo = codec.exhaustive_stereo
         self.filter_options = (self.level, self.blocksize, self.channels_per_stream, self.block_channels,
-                               _threads(self.num_threads), int(self.exhaustive_stereo))
+                               _no_stored_threads(num_threads), int(self.exhaustive_stereo))
 
     def _args(self):
         return dict(level=self.level, blocksize=self.blocksize, channels_per_stream=self.channels_per_stream,
-                    block_channels=self.block_channels, num_threads=self.num_threads,
-                    exhaustive_stereo=self.exhaustive_stereo)
+                    block_channels=self.block_channels, exhaustive_stereo=self.exhaustive_stereo)
 
     def codec(self):
         """The numcodecs codec that writes the same chunks."""

@@ -122,7 +122,7 @@ class LSB(ConfigCodec):
         return F.deliver(info, src, result, out, "LSB")
 
     def get_config(self):
-        return dict(id=self.codec_id, offsets=self.offsets, steps=self.steps, num_threads=self.num_threads)
+        return dict(id=self.codec_id, offsets=self.offsets, steps=self.steps)
 
 
 def _sample_traces(recording, num_chunks, chunk_size, seed):

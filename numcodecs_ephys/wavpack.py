@@ -91,7 +91,7 @@ class WavPack(ConfigCodec):
     def get_config(self):
         return dict(id=self.codec_id, level=self.level, bps=self.bps,
                     dynamic_noise_shaping=self.dynamic_noise_shaping, shaping_weight=self.shaping_weight,
-                    block_channels=self.block_channels, num_threads=self.num_threads)
+                    block_channels=self.block_channels)
 
 
 class WavPackLegacy(ConfigCodec):

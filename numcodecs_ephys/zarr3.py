@@ -66,7 +66,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -149,10 +149,14 @@ class _Wrapper:
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
         _, configuration = parse_named_configuration(data, cls.codec_name, require_configuration=False)
-        return cls(**(configuration or {}))
+        configuration = dict(configuration or {})
+        configuration.pop("num_threads", None)  # stored by 0.1.0: the machine that reads decides
+        return cls(**configuration)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.codec_name, "configuration": self._params()}
+        # the thread count belongs to the machine that runs the codec, not to the array
+        config = {k: v for k, v in self._params().items() if k != "num_threads"}
+        return {"name": self.codec_name, "configuration": config}
 
     def __getstate__(self):
         return self._params()
@@ -211,7 +215,7 @@ class WavPack(_Serializer):
     dynamic_noise_shaping: bool = True
     shaping_weight: float = 0.0
     block_channels: int = 96
-    num_threads: int | None = None
+    num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
 
     _numcodecs_cls: ClassVar[type] = _NcWavPack
     codec_name: ClassVar[str] = NAME_PREFIX + "wavpack"
@@ -225,7 +229,7 @@ class FLAC(_Serializer):
     blocksize: int = 4096
     channels_per_stream: int = 2
     block_channels: int = 96
-    num_threads: int | None = None
+    num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
     exhaustive_stereo: bool = False
 
     _numcodecs_cls: ClassVar[type] = _NcFLAC
@@ -328,7 +332,7 @@ class Delta2D(_HeaderlessFilter):
     """zarr 3 filter running :class:`numcodecs_ephys.Delta2D`; shape- and dtype-preserving."""
 
     axis: str = "time"
-    num_threads: int | None = None
+    num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
 
     _numcodecs_cls: ClassVar[type] = _NcDelta2D
     codec_name: ClassVar[str] = NAME_PREFIX + "delta2d"
@@ -344,7 +348,7 @@ class BitTruncation(_HeaderlessFilter):
     """zarr 3 filter running :class:`numcodecs_ephys.BitTruncation` (lossy); shape- and dtype-preserving."""
 
     bits: int = 0
-    num_threads: int | None = None
+    num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
 
     _numcodecs_cls: ClassVar[type] = _NcBitTruncation
     codec_name: ClassVar[str] = NAME_PREFIX + "bittruncation"
@@ -372,7 +376,7 @@ class LSB(_Filter):
 
     offsets: float | tuple = 0.0
     steps: float | tuple = 1.0
-    num_threads: int | None = None
+    num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
 
     _numcodecs_cls: ClassVar[type] = _NcLSB
     codec_name: ClassVar[str] = NAME_PREFIX + "lsb"

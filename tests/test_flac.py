@@ -228,9 +228,9 @@ def test_numcodecs_helpers(monkeypatch):
     monkeypatch.setattr(common, "FLACLegacy", FLACLegacy, raising=False)
     for codec in BACKCOMPAT_CODECS + [FLAC(num_threads=3), FLACLegacy(), FLACLegacy(level=8, blocksize=1024)]:
         check_config(codec)
-    check_repr("FLAC(level=5, blocksize=4096, channels_per_stream=2, block_channels=96, num_threads=None, "
+    check_repr("FLAC(level=5, blocksize=4096, channels_per_stream=2, block_channels=96, "
                "exhaustive_stereo=False)")
-    check_repr("FLAC(level=8, blocksize=1000, channels_per_stream=3, block_channels=9, num_threads=2, "
+    check_repr("FLAC(level=8, blocksize=1000, channels_per_stream=3, block_channels=9, "
                "exhaustive_stereo=True)")
     check_repr("FLACLegacy(tmpdir=None, level=5, blocksize=None, sample_rate=48000)")
     # check_encode_decode also feeds the chunk as raw bytes (uint8), which a codec that

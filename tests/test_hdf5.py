@@ -235,14 +235,16 @@ def test_corrupted_chunks_raise(eh5, tmp_path, make):
 
 
 def test_filter_classes(eh5):
-    w = eh5.WavPackH5(bps=3.25, num_threads=2)
-    assert dict(w) == {"compression": eh5.WAVPACK_FILTER_ID, "compression_opts": (2, 3250, 1, 0, 96, 2)}
+    w = eh5.WavPackH5(bps=3.25)
+    assert dict(w) == {"compression": eh5.WAVPACK_FILTER_ID, "compression_opts": (2, 3250, 1, 0, 96, 0)}
+    with pytest.warns(DeprecationWarning, match="thread count"):  # a property of the reader, not the file
+        assert eh5.WavPackH5(bps=3.25, num_threads=2) == w
     assert eval(repr(w), {"WavPackH5": eh5.WavPackH5}) == w
     assert eh5.WavPackH5(shaping_weight=-0.5, dynamic_noise_shaping=False).filter_options[2:4] == (0, 2**32 - 500)
     f = eh5.FLACH5(level=8, exhaustive_stereo=True)
     assert dict(f) == {"compression": eh5.FLAC_FILTER_ID, "compression_opts": (8, 4096, 2, 96, 0, 1)}
     assert eval(repr(f), {"FLACH5": eh5.FLACH5}) == f
-    for bad in (dict(level=0), dict(bps=1.0), dict(block_channels=0), dict(num_threads=0)):
+    for bad in (dict(level=0), dict(bps=1.0), dict(block_channels=0)):
         with pytest.raises(ValueError):
             eh5.WavPackH5(**bad)
     for bad in (dict(level=9), dict(channels_per_stream=9), dict(blocksize=8)):

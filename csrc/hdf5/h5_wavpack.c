@@ -9,7 +9,8 @@
  *   3  fixed shaping weight in thousandths, as a two's-complement int32 in
  *      [-1000, 1000] (used when 2 is 0); default 0
  *   4  channels per block (independent stream): 1..4096, default 96
- *   5  threads: 0 (default) every core, else that many
+ *   5  unused, 0 (numcodecs-ephys 0.1.0 stored a thread count here; the
+ *      plugin takes it from the reading process instead: h5plugin.c)
  */
 #include <stdint.h>
 
