@@ -13,6 +13,10 @@ Each HDF5 chunk is one numcodecs-ephys chunk, byte-identical to what
 :class:`numcodecs_ephys.WavPack` / :class:`numcodecs_ephys.FLAC` with the same options
 write for that chunk: axis 0 of the dataset is time, the other axes are channels.
 
+:func:`references` builds kerchunk references of a file whose datasets use these filters
+(fsspec ``reference://`` + zarr, xarray); ``EphysHdf5ToZarr`` (imported on first use, it
+needs kerchunk) is kerchunk's ``SingleHdf5ToZarr`` with our filters mapped.
+
 Filter ids (HDF5's private range, 32768-65535): WavPack 58736, FLAC 58737. The FLAC
 filter does not use FLAC's registered id 32027 because it stores our container (channel
 blocks of stereo-paired FLAC streams), not one plain FLAC stream.
@@ -26,7 +30,8 @@ import h5py
 from . import flac as _flac
 from . import wavpack as _wavpack
 
-__all__ = ["WavPackH5", "FLACH5", "PLUGIN_PATH", "WAVPACK_FILTER_ID", "FLAC_FILTER_ID", "plugin_library"]
+__all__ = ["WavPackH5", "FLACH5", "PLUGIN_PATH", "WAVPACK_FILTER_ID", "FLAC_FILTER_ID", "FILTERS", "plugin_library",
+           "codec_for_filter", "references"]
 
 PLUGIN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins")
 """Directory of the filter libraries, for ``HDF5_PLUGIN_PATH``."""
@@ -74,6 +79,19 @@ def _threads(num_threads):
 
 def _int32_bits(value):
     return struct.unpack("<I", struct.pack("<i", value))[0]
+
+
+def _from_int32_bits(value):
+    return struct.unpack("<i", struct.pack("<I", value))[0]
+
+
+def _user_values(cls, cd_values):
+    """The user part of a dataset's cd_values (what set_local appended is dropped)."""
+    n = len(cls().filter_options)
+    values = tuple(int(v) for v in cd_values)
+    if len(values) < n:
+        raise ValueError(f"{cls.__name__}: expected at least {n} cd_values, got {values}")
+    return values[:n]
 
 
 class _EphysFilter(h5py.filters.FilterRefBase):
@@ -127,6 +145,14 @@ class WavPackH5(_EphysFilter):
         """The numcodecs codec that writes the same chunks."""
         return _wavpack.WavPack(**self._args())
 
+    @classmethod
+    def from_cd_values(cls, cd_values):
+        """The filter of a dataset, from its cd_values (``dataset._filters[str(filter_id)]``)."""
+        level, bps, shaping, weight, block_channels, threads = _user_values(cls, cd_values)
+        return cls(level=level, bps=bps / 1000 if bps else None, dynamic_noise_shaping=bool(shaping),
+                   shaping_weight=_from_int32_bits(weight) / 1000, block_channels=block_channels,
+                   num_threads=threads or None)
+
 
 class FLACH5(_EphysFilter):
     """HDF5 filter: FLAC, lossless; the options of :class:`numcodecs_ephys.FLAC`.
@@ -159,3 +185,59 @@ class FLACH5(_EphysFilter):
     def codec(self):
         """The numcodecs codec that writes the same chunks."""
         return _flac.FLAC(**self._args())
+
+    @classmethod
+    def from_cd_values(cls, cd_values):
+        """The filter of a dataset, from its cd_values (``dataset._filters[str(filter_id)]``)."""
+        level, blocksize, channels_per_stream, block_channels, threads, exhaustive = _user_values(cls, cd_values)
+        return cls(level=level, blocksize=blocksize, channels_per_stream=channels_per_stream,
+                   block_channels=block_channels, num_threads=threads or None, exhaustive_stereo=bool(exhaustive))
+
+
+FILTERS = {cls.filter_id: cls for cls in (WavPackH5, FLACH5)}
+"""Our filter classes by HDF5 filter id: what maps a dataset's filter to a numcodecs codec
+(references, :func:`codec_for_filter`). A new filter class is one more entry here."""
+
+
+def codec_for_filter(filter_id, cd_values):
+    """The numcodecs codec that decodes the chunks of one of our HDF5 filters, or None for
+    a filter id that is not ours.
+
+    The codec has ``num_threads=None`` (every core of the reading machine), whatever thread
+    count the file records. Invalid cd_values raise ``ValueError``."""
+    try:
+        cls = FILTERS[int(filter_id)]
+    except (KeyError, ValueError):  # not ours, or a named HDF5 filter ("gzip", "shuffle", ...)
+        return None
+    args = cls.from_cd_values(cd_values)._args()
+    return cls(**dict(args, num_threads=None)).codec()
+
+
+def references(path_or_url, *, inline_threshold=500, error="warn", **storage_options):
+    """kerchunk references (a ``{"version": 1, "refs": ...}`` dict) of an HDF5/NWB file whose
+    datasets may use our filters, for fsspec's ``reference://`` filesystem, zarr and xarray.
+
+    Our HDF5 chunks are byte-identical to the chunks of the numcodecs codecs, so each
+    reference points at the bytes in the file and the zarr metadata names the codec (with the
+    file's options) in ``filters``. Other datasets are translated by kerchunk as usual;
+    ``inline_threshold`` and ``error`` are kerchunk's (``error="warn"``: a dataset kerchunk
+    cannot translate is left out with a warning). ``storage_options`` open ``path_or_url``
+    with fsspec (e.g. ``anon=True`` or ``client_kwargs={"endpoint_url": ...}`` for S3).
+    Needs kerchunk (``pip install numcodecs-ephys[references]``).
+    """
+    from ._kerchunk import EphysHdf5ToZarr
+
+    translator = EphysHdf5ToZarr(path_or_url, inline_threshold=inline_threshold, error=error,
+                                 storage_options=storage_options)
+    try:
+        return translator.translate()
+    finally:
+        translator.close()
+
+
+def __getattr__(name):
+    # the kerchunk subclass is built on first use: kerchunk (and zarr) stay unimported otherwise
+    if name == "EphysHdf5ToZarr":
+        from ._kerchunk import EphysHdf5ToZarr
+        return EphysHdf5ToZarr
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
