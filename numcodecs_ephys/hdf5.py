@@ -6,8 +6,11 @@ Importing this module registers both filters with h5py's HDF5, so that::
     f.create_dataset("data", data=x, chunks=(30000, 64), **eh5.WavPackH5())
     H5DataIO(x, **eh5.WavPackH5(bps=3), allow_plugin_filters=True)   # pynwb
 
-write and read them. Programs outside Python (h5dump, HDFView, MATLAB, netCDF) read the
-same files when the environment variable ``HDF5_PLUGIN_PATH`` names :data:`PLUGIN_PATH`.
+write and read them. Reading needs no import: the installed ``numcodecs_ephys_hdf5.pth``
+appends :data:`PLUGIN_PATH` to ``HDF5_PLUGIN_PATH`` when Python starts (keeping a path the
+user set), so plain h5py/pynwb read our files in any process of that environment.
+Programs outside it (h5dump, HDFView, MATLAB, netCDF) read the same files when
+``HDF5_PLUGIN_PATH`` names :data:`PLUGIN_PATH`.
 
 Each HDF5 chunk is one numcodecs-ephys chunk, byte-identical to what
 :class:`numcodecs_ephys.WavPack` / :class:`numcodecs_ephys.FLAC` with the same options
@@ -111,6 +114,10 @@ class WavPackH5(_EphysFilter):
     rounded to 0.001. ``num_threads`` is stored in the file and used by readers too; None
     (default) means every core of whichever machine writes or reads.
 
+    Reading: any process of the Python environment where numcodecs-ephys is installed reads
+    these datasets with plain h5py or pynwb, without importing this module (see the module
+    docstring); elsewhere set ``HDF5_PLUGIN_PATH`` to :data:`PLUGIN_PATH`, or import this module.
+
     cd_values: ``(level, bps * 1000 or 0, dynamic_noise_shaping, shaping_weight * 1000 as
     int32 bits, block_channels, num_threads or 0)``, then what the filter records when the
     dataset is created: layout version 1, dtype code (1 int8, 2 int16, 3 int32, 4 float32),
@@ -157,7 +164,8 @@ class WavPackH5(_EphysFilter):
 class FLACH5(_EphysFilter):
     """HDF5 filter: FLAC, lossless; the options of :class:`numcodecs_ephys.FLAC`.
 
-    Signed integer data only (int8, int16; int32 with libFLAC >= 1.4).
+    Signed integer data only (int8, int16; int32 with libFLAC >= 1.4). Reading needs no
+    import, as for :class:`WavPackH5`.
 
     cd_values: ``(level, blocksize, channels_per_stream, block_channels, num_threads or 0,
     exhaustive_stereo)``, then layout version 1, dtype code, chunk rank and chunk dims.
