@@ -240,7 +240,8 @@ def references(path_or_url, *, inline_threshold=500, error="warn", **storage_opt
     try:
         return translator.translate()
     finally:
-        translator.close()
+        if hasattr(translator, "close"):  # kerchunk >= 0.2.8; 0.2.7 leaves the file to the GC
+            translator.close()
 
 
 def __getattr__(name):

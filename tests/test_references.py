@@ -33,6 +33,14 @@ def _mixed_file(eh5, path):
         return {name: f[name][()] for name in f}
 
 
+def open_references(refs):
+    """The references as a zarr group: zarr 2, or zarr 3 reading format 2."""
+    import fsspec
+    import zarr
+    kwargs = {"zarr_format": 2} if zarr.__version__.startswith("3") else {}
+    return zarr.open_group(fsspec.get_mapper("reference://", fo=refs), mode="r", **kwargs)
+
+
 def test_codec_table(eh5):
     from numcodecs_ephys import FLAC, WavPack
     assert sorted(eh5.FILTERS) == [eh5.WAVPACK_FILTER_ID, eh5.FLAC_FILTER_ID]
@@ -54,8 +62,6 @@ def test_codec_table(eh5):
 
 
 def test_references_open_with_zarr(eh5, tmp_path):
-    import fsspec
-    import zarr
     expect = _mixed_file(eh5, tmp_path / "m.h5")
     refs = eh5.references(str(tmp_path / "m.h5"))
     json.dumps(refs)  # plain JSON
@@ -64,7 +70,7 @@ def test_references_open_with_zarr(eh5, tmp_path):
                                 "shaping_weight": 0.0, "block_channels": 4, "num_threads": None}]
     assert [f["id"] for f in json.loads(refs["refs"]["shuffled/.zarray"])["filters"]] == ["shuffle", "ephys_wavpack"]
     assert refs["refs"]["wavpack/0.0"][1:] != refs["refs"]["flac/0.0"][1:]  # chunks are referenced, not inlined
-    group = zarr.open_group(fsspec.get_mapper("reference://", fo=refs), mode="r", zarr_format=2)
+    group = open_references(refs)
     assert sorted(group.array_keys()) == sorted(expect)
     for name, data in expect.items():
         got = group[name][...]
@@ -94,15 +100,13 @@ def test_references_open_with_xarray(eh5, tmp_path):
 
 
 def test_corrupted_referenced_chunk_raises(eh5, tmp_path):
-    import fsspec
-    import zarr
     expect = _mixed_file(eh5, tmp_path / "m.h5")
     refs = eh5.references(str(tmp_path / "m.h5"))
     _, offset, size = refs["refs"]["flac/1.0"]
     raw = bytearray((tmp_path / "m.h5").read_bytes())
     raw[offset + size // 2] ^= 0x10
     (tmp_path / "m.h5").write_bytes(bytes(raw))
-    group = zarr.open_group(fsspec.get_mapper("reference://", fo=refs), mode="r", zarr_format=2)
+    group = open_references(refs)
     assert np.array_equal(group["flac"][:1000, :8], expect["flac"][:1000, :8])
     with pytest.raises(ValueError):
         group["flac"][1000:2000, :8]
