@@ -140,3 +140,28 @@ def test_zarr3_partial_decoding(make, shards, decoded_blocks, monkeypatch):
     assert np.array_equal(a.get_orthogonal_selection((slice(100, 2500), [383, 5])), x[100:2500][:, [383, 5]])
     assert np.array_equal(a[10:20, 100], x[10:20, 100])
     assert decoded_blocks == [[0, 3], [0, 3], [1]]
+
+
+@pytest.mark.parametrize("make", ["wavpack", "hybrid", "flac"])
+def test_mutated_chunks_never_give_wrong_channels(make):
+    """The mutation campaign's damage (tests/mutation_campaign.py) on partial reads: a
+    ValueError, or exactly the channels of the original chunk, never other values."""
+    from mutation_campaign import mutate
+    codec = CODECS[make](block_channels=3)
+    rng = np.random.default_rng(5)
+    originals = [simulated(400, 10, seed=s) for s in range(3)]
+    chunks = [codec.encode(x) for x in originals]
+    expected = [codec.decode(c) for c in chunks]
+    outcomes = {"ValueError": 0, "correct": 0}
+    for i in range(600):
+        k = i % len(chunks)
+        channels = sorted({int(c) for c in rng.integers(0, 10, int(rng.integers(1, 4)))})
+        try:
+            got = codec.decode_channels(mutate(rng, chunks[k], chunks), channels)
+        except ValueError:
+            outcomes["ValueError"] += 1
+            continue
+        if got.shape == (400, len(channels)):
+            assert np.array_equal(got, expected[k][:, channels]), (i, channels)
+            outcomes["correct"] += 1
+    assert outcomes["ValueError"] > 300, outcomes
