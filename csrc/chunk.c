@@ -134,25 +134,30 @@ uint32_t ephys_crc32c_portable(uint32_t crc, const void *data, size_t len)
 
 /* Rows whose channels are adjacent are checksummed in place; others are
  * gathered a few hundred samples at a time. */
+#define GATHER(T, FIELD)                                                                   \
+    for (uint32_t k = 0; k < kn; k++) gather.FIELD[k] = ephys_load_##T(row + (int64_t)k * cs)
+
 uint32_t ephys_view_crc32c(const ephys_view_t *v, uint64_t c0, uint32_t nc)
 {
     size_t item = ephys_dtype_size(v->dtype);
-    uint32_t crc = 0;
-    uint8_t gather[2048];
-    size_t per = sizeof(gather) / item;
+    int64_t ss = v->sample_stride * (int64_t)item, cs = v->channel_stride * (int64_t)item; /* bytes */
+    uint32_t crc = 0, per = 256;
+    union { uint8_t u8[256]; uint16_t u16[256]; uint32_t u32[256]; } gather; /* per samples */
     for (uint64_t t = 0; t < v->n_samples; t++) {
-        if (v->channel_stride == 1 || nc == 1) {
-            const char *row = (const char *)v->base + ((int64_t)t * v->sample_stride +
-                              (int64_t)c0 * v->channel_stride) * (int64_t)item;
-            crc = ephys_crc32c(crc, row, nc * item);
+        const char *first = (const char *)v->base + (int64_t)t * ss + (int64_t)c0 * cs;
+        if (cs == (int64_t)item || nc == 1) {
+            crc = ephys_crc32c(crc, first, nc * item);
             continue;
         }
         for (uint32_t k0 = 0; k0 < nc; k0 += per) {
-            uint32_t kn = nc - k0 < per ? nc - k0 : (uint32_t)per;
-            const char *row = (const char *)v->base + ((int64_t)t * v->sample_stride +
-                              (int64_t)(c0 + k0) * v->channel_stride) * (int64_t)item;
-            for (uint32_t k = 0; k < kn; k++) memcpy(gather + k * item, row + (int64_t)k * v->channel_stride * (int64_t)item, item);
-            crc = ephys_crc32c(crc, gather, kn * item);
+            uint32_t kn = nc - k0 < per ? nc - k0 : per;
+            const char *row = first + (int64_t)k0 * cs;
+            switch (item) {
+            case 1: GATHER(uint8_t, u8); break;
+            case 2: GATHER(uint16_t, u16); break;
+            default: GATHER(uint32_t, u32); break;
+            }
+            crc = ephys_crc32c(crc, &gather, kn * item);
         }
     }
     return crc;

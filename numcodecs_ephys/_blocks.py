@@ -147,8 +147,16 @@ def decode_into(out, dtype, shape, order, fill):
     if target is not None:
         fill(make_view(target)[0])
         return out
+    if out is not None:
+        check_out_size(out, dtype, shape)
     result = np.empty(shape, dtype, order=order)
-    fill(make_view(samples_view(result, dtype, shape))[0])
+    target = samples_view(result, dtype, shape)
+    if target is None:  # N-D Fortran order: the channel axes have no single stride
+        c_order = np.empty(shape, dtype)
+        fill(make_view(samples_view(c_order, dtype, shape))[0])
+        np.copyto(result, c_order)
+    else:
+        fill(make_view(target)[0])
     return result if out is None else copy_into(result, out)
 
 
@@ -166,12 +174,21 @@ def samples_view(arr, dtype, shape):
     return view
 
 
+def check_out_size(out, dtype, shape):
+    """A caller's buffer must hold the decoded chunk's bytes: checked before decoding."""
+    nbytes = ensure_ndarray_like(out).nbytes
+    expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if nbytes != expected:
+        raise ValueError(f"the output buffer holds {nbytes} bytes, but the decoded chunk is "
+                         f"{tuple(shape)} {np.dtype(dtype)} ({expected} bytes)")
+
+
 def copy_into(result, out):
-    """Copy a decoded chunk into a caller's buffer of the same size, as numcodecs does."""
+    """Copy a decoded chunk into a caller's buffer: its values when out has the chunk's
+    dtype and shape (any layout), else its bytes in memory order, as numcodecs does."""
     dest = ensure_ndarray_like(out)
-    if dest.nbytes != result.nbytes:
-        raise ValueError(f"the output buffer holds {dest.nbytes} bytes, but the decoded chunk is "
-                         f"{result.shape} {result.dtype} ({result.nbytes} bytes)")
-    if dest.dtype != result.dtype or dest.shape != result.shape:
-        result = result.reshape(-1, order="A")  # its bytes in memory order, as a flat array
+    if dest.dtype == result.dtype and dest.shape == result.shape:
+        np.copyto(dest, result)
+        return out
+    check_out_size(out, result.dtype, result.shape)
     return ndarray_copy(result, out)

@@ -92,9 +92,6 @@ def deliver(info, src, result, out, name):
     has the chunk's dtype and shape (any layout), else its bytes as numcodecs does."""
     check(lib.ephys_filter_verify(ffi.from_buffer(src), src.nbytes, ffi.from_buffer(result), result.nbytes),
           f"cannot decode {name} chunk")
-    if isinstance(out, np.ndarray) and out.dtype == result.dtype and out.shape == result.shape:
-        np.copyto(out, result)
-        return out
     if info.flags & lib.EPHYS_FILTER_FORTRAN:
         result = np.asfortranarray(result)
     return result if out is None else copy_into(result, out)
