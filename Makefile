@@ -66,14 +66,17 @@ sysdeps:
 $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h csrc/*.py csrc/hdf5/*.c csrc/hdf5/*.h) | sysdeps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,bench,zarr3]'
+	$(PY) -m pip install -q -e '.[test,bench,zarr3,references]'
 	$(PY) -m pip install -q $(PEERS) || echo "warning: peer packages did not install; peer comparisons will be missing"
+	# SpikeInterface beside zarr 3, as it runs on Python >= 3.14 (reading zarr); --no-deps because
+	# its Python < 3.14 requirements pin zarr < 3. Same versions as the zarr 2 stack.
+	$(PY) -m pip install -q --no-deps -c $(ZARR2_CONSTRAINTS) spikeinterface probeinterface
 	touch $(STAMP)
 
 $(STAMP2): pyproject.toml setup.py $(ZARR2_CONSTRAINTS) $(wildcard csrc/*.c csrc/*.h csrc/*.py csrc/hdf5/*.c csrc/hdf5/*.h) | sysdeps $(STAMP)
 	test -x $(PY2) || $(PYTHON) -m venv $(VENV2)
 	$(PY2) -m pip install -q --upgrade pip
-	$(PY2) -m pip install -q -c $(ZARR2_CONSTRAINTS) -e '.[test,bench,zarr2]'
+	$(PY2) -m pip install -q -c $(ZARR2_CONSTRAINTS) -e '.[test,bench,zarr2,references]'
 	$(PY2) -m pip install -q -c $(ZARR2_CONSTRAINTS) $(PEERS) || echo "warning: peer packages did not install; peer comparisons will be missing"
 	touch $(STAMP2)
 

@@ -56,6 +56,12 @@ int ephys_chunk_encode(const ephys_block_codec_t *codec, const void *params,
 int ephys_chunk_decode(const ephys_block_codec_t *codec, const uint8_t *buf, size_t len,
                        const ephys_view_t *dst, int num_threads);
 
+/* Decode blocks [first_block, first_block + n_blocks) into dst, which holds
+ * exactly their channels (the first of them at dst's channel 0); the header
+ * and every offset are validated as for a whole chunk. */
+int ephys_chunk_decode_blocks(const ephys_block_codec_t *codec, const uint8_t *buf, size_t len,
+                              uint32_t first_block, uint32_t n_blocks, const ephys_view_t *dst, int num_threads);
+
 /* CRC-32C of channels [c0, c0 + nc) of a view, in the container's order
  * (rows in time order, each sample's little-endian bytes). */
 uint32_t ephys_view_crc32c(const ephys_view_t *v, uint64_t c0, uint32_t nc);

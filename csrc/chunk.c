@@ -477,3 +477,44 @@ int ephys_chunk_decode(const ephys_block_codec_t *codec, const uint8_t *buf, siz
                         info.channels_per_block, info.version};
     return ephys_parallel_for(info.n_blocks, num_threads, decode_one, &job);
 }
+
+/* ---- decode a range of channel blocks (reads of a few channels) ---- */
+
+typedef struct {
+    decode_job_t whole; /* the chunk's geometry; view is the range's output */
+    uint64_t n_channels;
+    uint32_t first;
+} range_job_t;
+
+static int decode_range_one(void *arg, size_t i)
+{
+    range_job_t *job = arg;
+    const decode_job_t *d = &job->whole;
+    size_t b = job->first + i, entry = table_entry(d->version);
+    uint32_t nc = block_channels(job->n_channels, d->cpb, b);
+    uint64_t start = b ? get_u32(d->table + entry * (b - 1)) : 0, end = get_u32(d->table + entry * b);
+    int err = d->codec->decode_block(d->payload + start, (size_t)(end - start), d->view, (uint64_t)i * d->cpb, nc);
+    if (!err && d->version >= 2 &&
+        ephys_view_crc32c(d->view, (uint64_t)i * d->cpb, nc) != get_u32(d->table + entry * b + 4))
+        err = EPHYS_ERR_CHECKSUM;
+    return err;
+}
+
+int ephys_chunk_decode_blocks(const ephys_block_codec_t *codec, const uint8_t *buf, size_t len,
+                              uint32_t first_block, uint32_t n_blocks, const ephys_view_t *dst, int num_threads)
+{
+    ephys_chunk_info_t info;
+    size_t hs;
+    if (!dst) return EPHYS_ERR_ARGS;
+    int err = ephys_chunk_parse(codec, buf, len, &info, &hs);
+    if (err) return err;
+    if (!n_blocks || first_block >= info.n_blocks || n_blocks > info.n_blocks - first_block) return EPHYS_ERR_ARGS;
+    uint64_t c0 = (uint64_t)first_block * info.channels_per_block;
+    uint64_t c1 = (uint64_t)(first_block + n_blocks) * info.channels_per_block;
+    if (c1 > info.n_channels) c1 = info.n_channels;
+    if (dst->dtype != info.dtype || dst->n_samples != info.n_samples || dst->n_channels != c1 - c0)
+        return EPHYS_ERR_OUT_SIZE;
+    range_job_t job = {{codec, buf + hs, buf + shape_offset(info.version) + 4 * (size_t)info.ndim, dst,
+                        info.channels_per_block, info.version}, info.n_channels, first_block};
+    return ephys_parallel_for(n_blocks, num_threads, decode_range_one, &job);
+}

@@ -629,6 +629,15 @@ int ephys_flac_decode(const uint8_t *buf, size_t len, const ephys_view_t *dst, i
     return ephys_chunk_decode(&flac_codec, buf, len, dst, num_threads);
 }
 
+int ephys_flac_decode_blocks(const uint8_t *buf, size_t len, uint32_t first_block, uint32_t n_blocks,
+                             const ephys_view_t *dst, int num_threads)
+{
+    ephys_chunk_info_t info;
+    int err = ephys_flac_info(buf, len, &info);
+    if (err) return err;
+    return ephys_chunk_decode_blocks(&flac_codec, buf, len, first_block, n_blocks, dst, num_threads);
+}
+
 /* ---- bare FLAC files (flac-numcodecs) ---- */
 
 int ephys_flac_stream_encode(const ephys_flac_stream_params_t *params, const ephys_view_t *src,

@@ -293,6 +293,12 @@ int ephys_wavpack_decode(const uint8_t *buf, size_t len, const ephys_view_t *dst
     return ephys_chunk_decode(&wavpack_codec, buf, len, dst, num_threads);
 }
 
+int ephys_wavpack_decode_blocks(const uint8_t *buf, size_t len, uint32_t first_block, uint32_t n_blocks,
+                                const ephys_view_t *dst, int num_threads)
+{
+    return ephys_chunk_decode_blocks(&wavpack_codec, buf, len, first_block, n_blocks, dst, num_threads);
+}
+
 /* ---- bare streams (wavpack-numcodecs) ---- */
 
 int ephys_wavpack_stream_encode(const ephys_wavpack_params_t *params, const ephys_view_t *src,

@@ -73,7 +73,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 try:
-    from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec
+    from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, ArrayBytesCodecPartialDecodeMixin
     from zarr.core.common import parse_named_configuration
 except ImportError as exc:  # zarr 2 (or no zarr): this module is only for zarr-python 3
     raise ImportError(
@@ -206,8 +206,28 @@ class _Serializer(_Wrapper, ArrayBytesCodec):
         return SUPPORTED_DTYPES
 
 
+class _ChannelBlockSerializer(_Serializer, ArrayBytesCodecPartialDecodeMixin):
+    """A serializer of the chunk container: a read of some channels decodes only the channel
+    blocks holding them (zarr's partial decoding; inside a sharding codec too). zarr uses it
+    when this serializer is the array's only codec (no filters, no compressors)."""
+
+    async def _decode_partial_single(self, byte_getter, selection, chunk_spec):
+        chunk_bytes = await byte_getter.get(prototype=chunk_spec.prototype)
+        if chunk_bytes is None:
+            return None
+        raw = chunk_bytes.as_numpy_array()
+        out = await asyncio.to_thread(self._decode_selection, raw, tuple(selection), tuple(chunk_spec.shape))
+        return chunk_spec.prototype.nd_buffer.from_numpy_array(np.asarray(out))
+
+    def _decode_selection(self, raw, selection, shape):
+        out = self._codec.decode_selection(raw, selection, shape)
+        if out is None:  # the chunk recorded another shape: decode it whole, as _decode_single does
+            out = np.asarray(self._codec.decode(raw)).reshape(shape)[selection]
+        return out
+
+
 @dataclass(frozen=True)
-class WavPack(_Serializer):
+class WavPack(_ChannelBlockSerializer):
     """zarr 3 serializer running :class:`numcodecs_ephys.WavPack` (same parameters)."""
 
     level: int = 2
@@ -222,7 +242,7 @@ class WavPack(_Serializer):
 
 
 @dataclass(frozen=True)
-class FLAC(_Serializer):
+class FLAC(_ChannelBlockSerializer):
     """zarr 3 serializer running :class:`numcodecs_ephys.FLAC` (same parameters)."""
 
     level: int = 5

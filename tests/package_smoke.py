@@ -2,6 +2,7 @@
 holding only the built wheel or sdist (with its hdf5 extra): the package imports from the
 installation, every codec round-trips and is found by id, and the HDF5 filter plugins load."""
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -32,4 +33,9 @@ with tempfile.TemporaryDirectory() as tmp:
     with h5py.File(os.path.join(tmp, "x.h5"), "r") as f:
         for name in ("wavpack", "flac"):
             assert np.array_equal(f[name][()], x), name
+    # reading needs no import: the installed numcodecs_ephys_hdf5.pth put the plugins on HDF5_PLUGIN_PATH
+    plain = ("import sys, h5py, numpy as np; f = h5py.File(sys.argv[1]); "
+             "assert np.array_equal(f['wavpack'][()], f['flac'][()]); assert 'numcodecs_ephys' not in sys.modules")
+    env = {k: v for k, v in os.environ.items() if k != "HDF5_PLUGIN_PATH"}
+    subprocess.run([sys.executable, "-c", plain, os.path.join(tmp, "x.h5")], check=True, env=env)
 print(f"numcodecs-ephys {ne.__version__} from {os.path.dirname(ne.__file__)}: smoke test passed ({sys.version.split()[0]})")
