@@ -8,6 +8,7 @@
  * three times (scalar, SSE2, AVX2) from one body; they are integer-exact, so
  * every kernel writes the same bytes. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,9 +54,9 @@ int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *
     if (!p || level < 1 || level > 3 || max_error > EPHYS_LPC_MAX_ERROR) return EPHYS_ERR_ARGS;
     p->max_order = max_error ? 1 : orders[level];
     p->frame_log2 = 12;
-    p->partition_log2 = 8;
+    p->partition_log2 = 9;
     p->coef_shift = 12;
-    p->neighbours = 8;
+    p->neighbours = 4;
     p->max_error = max_error;
     return EPHYS_OK;
 }
@@ -591,6 +592,24 @@ static int fit_gains(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *g
         double g = floor(num[c] / den[c] * (1 << GAIN_SHIFT) + 0.5);
         gain[c] = (int32_t)(g > lim ? lim : g < -lim - 1 ? -lim - 1 : g);
     }
+    /* Keep a gain only where it lowers the sum of absolute values (what Rice
+     * coding pays for): on faint noise the rounding of the term costs more
+     * than the correlation saves. */
+    double *with = num, *without = den;
+    for (uint32_t c = 0; c < 2 * (size_t)nc; c++) num[c] = 0;
+    for (size_t t = 0; t < nt; t++) {
+        const int32_t *row = e + t * nc;
+        int64_t sum = 0;
+        for (uint32_t c = 0; c < nc; c++) {
+            int64_t term = gain[c] ? floor_shift(gain[c] * sum + (1 << (GAIN_SHIFT - 1)), GAIN_SHIFT) : 0;
+            with[c] += (double)llabs(row[c] - term);
+            without[c] += (double)llabs(row[c]);
+            sum += row[c];
+            if (c >= (uint32_t)m) sum -= row[c - m];
+        }
+    }
+    for (uint32_t c = 0; c < nc; c++)
+        if (!(with[c] < without[c] - 16)) gain[c] = 0;
     free(num);
     return EPHYS_OK;
 }

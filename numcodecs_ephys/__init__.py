@@ -8,13 +8,14 @@ from numcodecs.registry import codec_registry, register_codec
 from .bittruncation import BitTruncation
 from .delta2d import Delta2D
 from .flac import FLAC, FLACLegacy
+from .lpc import EphysLPC
 from .lsb import LSB, estimate_lsb
 from .wavpack import WavPack, WavPackLegacy
 
 __version__ = "0.1.0"
-__all__ = ["WavPack", "WavPackLegacy", "FLAC", "FLACLegacy", "Delta2D", "BitTruncation", "LSB", "estimate_lsb"]
+__all__ = ["WavPack", "WavPackLegacy", "FLAC", "FLACLegacy", "Delta2D", "BitTruncation", "LSB", "estimate_lsb", "EphysLPC"]
 
-for _codec in (WavPack, FLAC, Delta2D, BitTruncation, LSB):
+for _codec in (WavPack, FLAC, Delta2D, BitTruncation, LSB, EphysLPC):
     register_codec(_codec)
 
 # Ids of the peer packages: read their chunks without them, but if the peer itself
