@@ -18,7 +18,7 @@ PY2 := $(VENV2)/bin/python
 STAMP2 := $(VENV2)/.installed
 ZARR2_CONSTRAINTS := .ci/constraints-zarr2.txt
 
-.PHONY: test bench sysdeps clean
+.PHONY: test bench sysdeps clean lpc-fuzz
 
 test: $(STAMP) $(STAMP2)
 	@rc=0; \
@@ -28,6 +28,14 @@ test: $(STAMP) $(STAMP2)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.report
+
+# EphysLPC's decoder under AddressSanitizer and UBSan: 100,000 mutated chunks (LPC_FUZZ=n for more).
+LPC_FUZZ ?= 100000
+lpc-fuzz:
+	mkdir -p build
+	cc -O1 -g -std=c99 -D_POSIX_C_SOURCE=200809L -fsanitize=address,undefined -fno-sanitize-recover=all \
+	  -Icsrc csrc/chunk.c csrc/lpc_codec.c tests/fuzz/lpc_mutations.c -lpthread -lm -o build/lpc_mutations
+	build/lpc_mutations $(LPC_FUZZ)
 
 sysdeps:
 	@if ! command -v $(PYTHON) >/dev/null || ! command -v cc >/dev/null || ! command -v wavpack >/dev/null \
