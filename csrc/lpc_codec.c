@@ -20,6 +20,7 @@
 #define HIST EPHYS_LPC_MAX_ORDER /* rows of history kept before a frame */
 #define GAIN_BITS 10
 #define GAIN_SHIFT 7
+#define GAIN_ROW_STEP 1 /* gains are fitted on every 4th row */
 #define ESCAPE_Q 32
 #define ZERO_PARTITION 31
 #define MIN_FRAME_LOG2 4
@@ -50,12 +51,12 @@ static void dtype_range(int dtype, int32_t *lo, int32_t *hi)
 
 int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *p)
 {
-    static const int orders[] = {0, 8, 16, 32};
+    static const int orders[] = {0, 4, 8, 32};
     if (!p || level < 1 || level > 3 || max_error > EPHYS_LPC_MAX_ERROR) return EPHYS_ERR_ARGS;
-    p->max_order = max_error ? 1 : orders[level];
+    p->max_order = orders[level];
     p->frame_log2 = 12;
     p->partition_log2 = 9;
-    p->coef_shift = 12;
+    p->coef_shift = 8;
     p->neighbours = 4;
     p->max_error = max_error;
     return EPHYS_OK;
@@ -184,6 +185,24 @@ ATTR_INLINE void near_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *co
     }
 }
 
+/* Autocorrelation lags 0..order of every channel over every ROW_STEP-th row of
+ * a frame (an estimate is all the predictor fit needs), history included:
+ * r[l * nc + c].  Summed per channel in row order whatever the kernel, so the
+ * result does not depend on it (no reassociation, no FMA contraction). */
+#define ROW_STEP 1
+ATTR_INLINE void autocorr_body(const int32_t *x, size_t nt, uint32_t nc, int order, double *r)
+{
+    for (size_t i = 0; i < (size_t)(order + 1) * nc; i++) r[i] = 0;
+    for (size_t t = 0; t < nt; t += ROW_STEP) {
+        const int32_t *row = x + t * nc;
+        for (int l = 0; l <= order; l++) {
+            const int32_t *past = row - (size_t)l * nc;
+            double *acc = r + (size_t)l * nc;
+            for (uint32_t c = 0; c < nc; c++) acc[c] += (double)row[c] * (double)past[c];
+        }
+    }
+}
+
 #define KERNEL_SET(SUFFIX, ATTR)                                                                              \
     ATTR static void residual_##SUFFIX(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef,          \
                                        int order, int shift, int wide, int32_t lo, int32_t hi, int32_t *a32,  \
@@ -202,6 +221,10 @@ ATTR_INLINE void near_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *co
                                    const int32_t *orig, int64_t step)                                         \
     {                                                                                                         \
         near_body(x, nt, nc, coef, order, shift, lo, hi, a64, q, orig, step);                                 \
+    }                                                                                                         \
+    ATTR static void autocorr_##SUFFIX(const int32_t *x, size_t nt, uint32_t nc, int order, double *r)       \
+    {                                                                                                         \
+        autocorr_body(x, nt, nc, order, r);                                                                   \
     }
 
 typedef struct {
@@ -211,6 +234,7 @@ typedef struct {
                  int64_t *, const int32_t *);
     void (*near)(int32_t *, size_t, uint32_t, const int32_t *, int, int, int32_t, int32_t, int64_t *,
                  int32_t *, const int32_t *, int64_t);
+    void (*autocorr)(const int32_t *, size_t, uint32_t, int, double *);
 } kernels_t;
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -220,13 +244,13 @@ typedef struct {
 #endif
 KERNEL_SET(scalar, ATTR_SCALAR)
 KERNEL_SET(vector, )
-static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar};
-static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector};
+static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar};
+static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector};
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_X86 1
 KERNEL_SET(avx2, __attribute__((target("avx2"))))
-static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2};
+static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_avx2};
 #else
 #define HAVE_X86 0
 #endif
@@ -372,7 +396,7 @@ static int32_t br_signed(bitreader_t *r, int nbits)
 
 static inline uint32_t br_rice(bitreader_t *r, int k)
 {
-    if (r->n < ESCAPE_Q + 1 + 30) br_refill(r);
+    if (r->n < ESCAPE_Q + 1 + k) br_refill(r); /* then any code but an escape is in acc */
     int z = r->acc ? __builtin_clzll(r->acc) : 64;
     if (z >= ESCAPE_Q) {
         if (r->n < ESCAPE_Q) {
@@ -393,6 +417,14 @@ static inline uint32_t br_rice(bitreader_t *r, int k)
     r->n -= z + 1 + k;
     if (u > UINT32_MAX) r->err = 1;
     return (uint32_t)u;
+}
+
+/* Decode one partition into a strided column; the reader lives in locals. */
+static void rice_partition(bitreader_t *r, int k, int32_t *out, size_t pn, uint32_t nc)
+{
+    bitreader_t br = *r;
+    for (size_t j = 0; j < pn; j++) out[j * nc] = unzigzag(br_rice(&br, k));
+    *r = br;
 }
 
 /* ---- stream geometry ---- */
@@ -483,12 +515,13 @@ typedef struct {
     int *bits;      /* per channel coefficient bits */
     int32_t *gain;  /* per channel neighbour gain */
     int64_t *nsum;  /* per channel neighbour sum (one row) */
+    int64_t *prefix; /* nc + 1 prefix sums of one row */
 } work_t;
 
 static void work_free(work_t *w)
 {
     free(w->x); free(w->e); free(w->orig); free(w->coef); free(w->acc32); free(w->acc64);
-    free(w->order); free(w->bits); free(w->gain); free(w->nsum);
+    free(w->order); free(w->bits); free(w->gain); free(w->nsum); free(w->prefix);
 }
 
 static int work_alloc(work_t *w, size_t f, uint32_t nc, int near_encoder)
@@ -504,8 +537,9 @@ static int work_alloc(work_t *w, size_t f, uint32_t nc, int near_encoder)
     w->bits = malloc(nc * sizeof(int));
     w->gain = malloc(nc * sizeof(int32_t));
     w->nsum = malloc(nc * sizeof(int64_t));
+    w->prefix = malloc(((size_t)nc + 1) * sizeof(int64_t));
     if (!w->x || !w->e || (near_encoder && !w->orig) || !w->coef || !w->acc32 || !w->acc64 || !w->order ||
-        !w->bits || !w->gain || !w->nsum) {
+        !w->bits || !w->gain || !w->nsum || !w->prefix) {
         work_free(w);
         return EPHYS_ERR_NOMEM;
     }
@@ -538,52 +572,88 @@ static int frame_order(const work_t *w, uint32_t nc, int dtype, int *wide)
     return top;
 }
 
-/* Neighbour prediction of residual rows, in place: forward (encoder) turns
- * the residuals e into the coded values v, inverse (decoder) turns v back into
- * e.  Channel c is predicted from the sum of e over channels [c - m, c). */
-static void neighbours_apply(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain, int inverse)
+/* Neighbour prediction.  Channel c's residual e is predicted from
+ * S_c = sum of e over channels [c - m, c) at the same sample; the coded value is
+ * v = wrap(e - ((G_c S_c + 64) >> 7)).  S comes from prefix sums, so the
+ * encoder's loops run across channels. */
+static inline int32_t neighbour_term(int32_t gain, int64_t sum)
+{
+    return wrap32(floor_shift(gain * sum + (1 << (GAIN_SHIFT - 1)), GAIN_SHIFT));
+}
+
+/* S for one row: prefix[c] = e_0 + ... + e_{c-1}; sums[c] = prefix[c] - prefix[max(0, c - m)]. */
+static void neighbour_sums(const int32_t *row, uint32_t nc, int m, int64_t *prefix, int64_t *sums)
+{
+    prefix[0] = 0;
+    for (uint32_t c = 0; c < nc; c++) prefix[c + 1] = prefix[c] + row[c];
+    uint32_t head = nc < (uint32_t)m ? nc : (uint32_t)m;
+    for (uint32_t c = 0; c < head; c++) sums[c] = prefix[c];
+    for (uint32_t c = head; c < nc; c++) sums[c] = prefix[c] - prefix[c - m];
+}
+
+/* Encoder: e -> v in place. */
+static void neighbours_forward(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain, int64_t *prefix,
+                               int64_t *sums)
 {
     if (!m) return;
-    int32_t ring[MAX_NEIGHBOURS];
     for (size_t t = 0; t < nt; t++) {
         int32_t *row = e + t * nc;
-        int64_t sum = 0;
-        int slot = 0;
+        neighbour_sums(row, nc, m, prefix, sums);
+        for (uint32_t c = 0; c < nc; c++)
+            row[c] = i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term(gain[c], sums[c]));
+    }
+}
+
+/* Decoder: v -> e in place.  Each row is a serial chain across channels, so
+ * four rows run side by side for the CPU to overlap them. */
+#define NB_ROWS 4
+static void neighbours_inverse(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain)
+{
+    if (!m) return;
+    size_t t = 0;
+    for (; t + NB_ROWS <= nt; t += NB_ROWS) {
+        int32_t *row = e + t * nc;
+        int64_t sum[NB_ROWS] = {0};
         for (uint32_t c = 0; c < nc; c++) {
-            int32_t term = 0, ev;
-            if (gain[c]) term = wrap32(floor_shift(gain[c] * sum + (1 << (GAIN_SHIFT - 1)), GAIN_SHIFT));
-            if (inverse) {
-                ev = i32_of_u32((uint32_t)row[c] + (uint32_t)term);
-                row[c] = ev;
-            } else {
-                ev = row[c];
-                row[c] = i32_of_u32((uint32_t)ev - (uint32_t)term);
+            for (int k = 0; k < NB_ROWS; k++) {
+                int32_t *r = row + (size_t)k * nc;
+                int32_t ev = i32_of_u32((uint32_t)r[c] + (uint32_t)neighbour_term(gain[c], sum[k]));
+                r[c] = ev;
+                sum[k] += ev;
+                if (c >= (uint32_t)m) sum[k] -= r[c - m];
             }
-            if (c >= (uint32_t)m) sum -= ring[slot];
-            ring[slot] = ev;
+        }
+    }
+    for (; t < nt; t++) {
+        int32_t *r = e + t * nc;
+        int64_t sum = 0;
+        for (uint32_t c = 0; c < nc; c++) {
+            int32_t ev = i32_of_u32((uint32_t)r[c] + (uint32_t)neighbour_term(gain[c], sum));
+            r[c] = ev;
             sum += ev;
-            if (++slot == m) slot = 0;
+            if (c >= (uint32_t)m) sum -= r[c - m];
         }
     }
 }
 
-/* Least-squares gain of each channel's residual on the sum of its m
- * predecessors', quantized to GAIN_BITS. */
-static int fit_gains(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *gain)
+/* Least-squares gain of each channel's residual on S, quantized to GAIN_BITS,
+ * kept only where it lowers the sum of absolute values (what Rice coding pays
+ * for): on faint noise the rounding of the term costs more than the
+ * correlation saves.  Fitted on every GAIN_ROW_STEP-th row. */
+static int fit_gains(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *gain, int64_t *prefix, int64_t *sums)
 {
     for (uint32_t c = 0; c < nc; c++) gain[c] = 0;
     if (!m || nc < 2) return EPHYS_OK;
     double *num = calloc(2 * (size_t)nc, sizeof(double));
     if (!num) return EPHYS_ERR_NOMEM;
     double *den = num + nc;
-    for (size_t t = 0; t < nt; t++) {
+    for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
         const int32_t *row = e + t * nc;
-        double sum = 0;
+        neighbour_sums(row, nc, m, prefix, sums);
         for (uint32_t c = 0; c < nc; c++) {
-            num[c] += sum * row[c];
-            den[c] += sum * sum;
-            sum += row[c];
-            if (c >= (uint32_t)m) sum -= row[c - m];
+            double sv = (double)sums[c];
+            num[c] += sv * row[c];
+            den[c] += sv * sv;
         }
     }
     int32_t lim = (1 << (GAIN_BITS - 1)) - 1;
@@ -592,41 +662,21 @@ static int fit_gains(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *g
         double g = floor(num[c] / den[c] * (1 << GAIN_SHIFT) + 0.5);
         gain[c] = (int32_t)(g > lim ? lim : g < -lim - 1 ? -lim - 1 : g);
     }
-    /* Keep a gain only where it lowers the sum of absolute values (what Rice
-     * coding pays for): on faint noise the rounding of the term costs more
-     * than the correlation saves. */
-    double *with = num, *without = den;
-    for (uint32_t c = 0; c < 2 * (size_t)nc; c++) num[c] = 0;
-    for (size_t t = 0; t < nt; t++) {
+    int64_t *with = (int64_t *)num, *without = (int64_t *)den; /* same size as double */
+    for (uint32_t c = 0; c < nc; c++) with[c] = without[c] = 0;
+    for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
         const int32_t *row = e + t * nc;
-        int64_t sum = 0;
+        neighbour_sums(row, nc, m, prefix, sums);
         for (uint32_t c = 0; c < nc; c++) {
-            int64_t term = gain[c] ? floor_shift(gain[c] * sum + (1 << (GAIN_SHIFT - 1)), GAIN_SHIFT) : 0;
-            with[c] += (double)llabs(row[c] - term);
-            without[c] += (double)llabs(row[c]);
-            sum += row[c];
-            if (c >= (uint32_t)m) sum -= row[c - m];
+            int64_t v = (int64_t)row[c] - neighbour_term(gain[c], sums[c]);
+            with[c] += v < 0 ? -v : v;
+            without[c] += row[c] < 0 ? -(int64_t)row[c] : row[c];
         }
     }
     for (uint32_t c = 0; c < nc; c++)
-        if (!(with[c] < without[c] - 16)) gain[c] = 0;
+        if (!(with[c] < without[c] - 4)) gain[c] = 0;
     free(num);
     return EPHYS_OK;
-}
-
-/* Autocorrelation lags 0..order of every channel over a frame, history
- * included in the products: r[l * nc + c]. */
-static void autocorr_all(const int32_t *x, size_t nt, uint32_t nc, int order, double *r)
-{
-    for (size_t i = 0; i < (size_t)(order + 1) * nc; i++) r[i] = 0;
-    for (size_t t = 0; t < nt; t++) {
-        const int32_t *row = x + t * nc;
-        for (int l = 0; l <= order; l++) {
-            const int32_t *past = row - (size_t)l * nc;
-            double *acc = r + (size_t)l * nc;
-            for (uint32_t c = 0; c < nc; c++) acc[c] += (double)row[c] * (double)past[c];
-        }
-    }
 }
 
 static int rice_parameter(const uint32_t *u, size_t n)
@@ -636,18 +686,19 @@ static int rice_parameter(const uint32_t *u, size_t n)
     if (!sum) return ZERO_PARTITION;
     uint64_t mean = sum / n;
     int k0 = 0;
-    while (k0 < 30 && (mean >> (k0 + 1))) k0++;
-    int best = 0;
-    uint64_t best_cost = UINT64_MAX;
-    for (int k = k0 > 0 ? k0 - 1 : 0; k <= k0 + 1 && k <= 30; k++) {
-        uint64_t cost = 0;
-        for (size_t i = 0; i < n; i++) {
-            uint32_t q = u[i] >> k;
-            cost += q >= ESCAPE_Q ? 64 : q + 1 + (uint32_t)k;
-        }
-        if (cost < best_cost) best_cost = cost, best = k;
+    while (k0 < 29 && (mean >> (k0 + 1))) k0++;
+    if (k0 > 0) k0--; /* candidates k0, k0 + 1, k0 + 2 */
+    uint64_t cost[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        uint32_t q0 = u[i] >> k0, q1 = q0 >> 1, q2 = q0 >> 2;
+        cost[0] += q0 >= ESCAPE_Q ? 64 - 1 - (uint32_t)k0 : q0;
+        cost[1] += q1 >= ESCAPE_Q ? 64 - 2 - (uint32_t)k0 : q1;
+        cost[2] += q2 >= ESCAPE_Q ? 64 - 3 - (uint32_t)k0 : q2;
     }
-    return best;
+    int best = 0;
+    for (int i = 1; i < 3; i++)
+        if (cost[i] + (uint64_t)i * n < cost[best] + (uint64_t)best * n) best = i;
+    return k0 + best;
 }
 
 static void write_header(uint8_t *h, const ephys_lpc_params_t *p, int dtype, uint64_t n, uint32_t nc)
@@ -691,7 +742,7 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
         ephys_view_load(src, t0, nt, c0, nc, rows);
         if (near) memcpy(w.orig, rows, nt * nc * sizeof(int32_t));
         /* predictor per channel */
-        autocorr_all(rows, nt, nc, p->max_order, r);
+        kern->autocorr(rows, nt, nc, p->max_order, r);
         memset(w.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
         for (uint32_t c = 0; c < nc; c++) {
             double rc[EPHYS_LPC_MAX_ORDER + 1];
@@ -706,8 +757,8 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
                        2 * (int64_t)p->max_error + 1);
         else
             kern->residual(rows, nt, nc, w.coef, top, p->coef_shift, wide, lo, hi, w.acc32, w.acc64, w.e);
-        if ((err = fit_gains(w.e, nt, nc, m, w.gain))) break;
-        neighbours_apply(w.e, nt, nc, m, w.gain, 0);
+        if ((err = fit_gains(w.e, nt, nc, m, w.gain, w.prefix, w.nsum))) break;
+        neighbours_forward(w.e, nt, nc, m, w.gain, w.prefix, w.nsum);
         for (uint32_t c = 0; c < nc; c++) {
             bw_put(&bw, (uint32_t)w.order[c], 6);
             if (w.order[c]) {
@@ -801,14 +852,14 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
                 if (k == ZERO_PARTITION) {
                     for (size_t j = 0; j < pn; j++) dst_e[j * nc] = 0;
                 } else {
-                    for (size_t j = 0; j < pn; j++) dst_e[j * nc] = unzigzag(br_rice(&br, k));
+                    rice_partition(&br, k, dst_e, pn, nc);
                 }
                 if (br.err) break;
             }
             if (br.err) err = EPHYS_ERR_CORRUPT;
         }
         if (err) break;
-        neighbours_apply(w.e, nt, nc, m, w.gain, 1);
+        neighbours_inverse(w.e, nt, nc, m, w.gain);
         int wide, top = frame_order(&w, nc, s.dtype, &wide);
         if (near)
             kern->near(rows, nt, nc, w.coef, top, s.shift, lo, hi, w.acc64, w.e, NULL, 2 * (int64_t)s.max_error + 1);
