@@ -17,6 +17,8 @@
 
 #define STREAM_VERSION 1
 #define STREAM_HEADER 20
+#define LANES 4 /* channel c is coded in bit stream c % LANES */
+#define LANE_TABLE (4 * LANES)
 #define HIST EPHYS_LPC_MAX_ORDER /* rows of history kept before a frame */
 #define GAIN_BITS 10
 #define GAIN_SHIFT 7
@@ -261,7 +263,7 @@ static int cpu_has_avx2(void)
 {
 #if HAVE_X86
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
 #else
     return 0;
 #endif
@@ -312,7 +314,7 @@ static void bw_flush(bitwriter_t *w)
     int nb = w->n >> 3;
     for (int i = 0; i < nb; i++) bytes[i] = (uint8_t)(w->acc >> (w->n - 8 * (i + 1)));
     w->n -= 8 * nb;
-    if (!w->err && ephys_buf_append(w->out, bytes, (size_t)nb)) w->err = EPHYS_ERR_NOMEM;
+    if (nb && !w->err && ephys_buf_append(w->out, bytes, (size_t)nb)) w->err = EPHYS_ERR_NOMEM;
 }
 
 static inline void bw_put(bitwriter_t *w, uint32_t v, int nbits) /* nbits <= 32 */
@@ -419,6 +421,100 @@ static inline uint32_t br_rice(bitreader_t *r, int k)
     return (uint32_t)u;
 }
 
+/* Four channels' partitions side by side: four independent bit streams, so
+ * the CPU overlaps their serial bit-parsing chains.  Used where every lane
+ * holds at least 8 bytes per value still to read (plus 16), so that refills
+ * need no bounds checks: a value never takes more than 64 bits. */
+typedef struct {
+    const uint8_t *p;
+    uint64_t acc;
+    int n;
+} lane_t;
+
+ATTR_INLINE uint64_t load_be64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+
+ATTR_INLINE void lane_refill(lane_t *l)
+{
+    l->acc |= load_be64(l->p) >> l->n;
+    l->p += (63 - l->n) >> 3;
+    l->n |= 56;
+}
+
+ATTR_INLINE int32_t lane_rice(lane_t *l, int k, uint64_t *bad)
+{
+    if (l->n < ESCAPE_Q + 1 + k) lane_refill(l);
+    int z = __builtin_clzll(l->acc | 1);
+    uint64_t u;
+    if (__builtin_expect(z >= ESCAPE_Q, 0)) {
+        l->acc <<= ESCAPE_Q;
+        l->n -= ESCAPE_Q;
+        lane_refill(l);
+        u = l->acc >> 32;
+        l->acc <<= 32;
+        l->n -= 32;
+    } else {
+        l->acc <<= z + 1;
+        u = ((uint64_t)z << k) | ((l->acc >> 1) >> (63 - k));
+        l->acc <<= k;
+        l->n -= z + 1 + k;
+    }
+    *bad |= u >> 32;
+    return unzigzag((uint32_t)u);
+}
+
+ATTR_INLINE int rice4_body(bitreader_t *r, const int *k, int32_t *out, size_t pn, uint32_t nc)
+{
+    for (int i = 0; i < 4; i++)
+        if ((size_t)(r[i].end - r[i].p) < pn * 8 + 16 || r[i].n < 0) return 0;
+    lane_t l0 = {r[0].p, r[0].acc, r[0].n}, l1 = {r[1].p, r[1].acc, r[1].n};
+    lane_t l2 = {r[2].p, r[2].acc, r[2].n}, l3 = {r[3].p, r[3].acc, r[3].n};
+    int k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3];
+    uint64_t bad = 0;
+    for (size_t j = 0; j < pn; j++) {
+        int32_t *o = out + j * nc;
+        o[0] = lane_rice(&l0, k0, &bad);
+        o[1] = lane_rice(&l1, k1, &bad);
+        o[2] = lane_rice(&l2, k2, &bad);
+        o[3] = lane_rice(&l3, k3, &bad);
+    }
+    lane_t *ls[4] = {&l0, &l1, &l2, &l3};
+    for (int i = 0; i < 4; i++) {
+        /* back to the checked reader: drop bits past n (they will be reloaded) */
+        r[i].p = ls[i]->p;
+        r[i].n = ls[i]->n;
+        r[i].acc = ls[i]->n ? ls[i]->acc & ~(UINT64_MAX >> ls[i]->n) : 0;
+        if (bad) r[i].err = 1;
+    }
+    return 1;
+}
+
+#define RICE_SET(SUFFIX, ATTR)                                                                                \
+    ATTR static int rice4_##SUFFIX(bitreader_t *r, const int *k, int32_t *out, size_t pn, uint32_t nc)       \
+    {                                                                                                         \
+        return rice4_body(r, k, out, pn, nc);                                                                 \
+    }
+RICE_SET(scalar, ATTR_SCALAR)
+RICE_SET(vector, )
+#if HAVE_X86
+RICE_SET(avx2, __attribute__((target("avx2,bmi,bmi2,lzcnt"))))
+#endif
+
+static int rice_partition4(bitreader_t *r, const int *k, int32_t *out, size_t pn, uint32_t nc)
+{
+    switch (ephys_lpc_kernel()) {
+#if HAVE_X86
+    case EPHYS_LPC_KERNEL_AVX2: return rice4_avx2(r, k, out, pn, nc);
+#endif
+    case EPHYS_LPC_KERNEL_SCALAR: return rice4_scalar(r, k, out, pn, nc);
+    default: return rice4_vector(r, k, out, pn, nc);
+    }
+}
+
 /* Decode one partition into a strided column; the reader lives in locals. */
 static void rice_partition(bitreader_t *r, int k, int32_t *out, size_t pn, uint32_t nc)
 {
@@ -451,7 +547,7 @@ static uint64_t min_stream_bits(const stream_t *s)
 static uint64_t lpc_min_bytes(uint64_t n_samples, uint64_t n_channels)
 {
     if (!n_samples || !n_channels) return 0;
-    return STREAM_HEADER + (n_channels * 11 + 7) / 8; /* one frame, one partition */
+    return STREAM_HEADER + LANE_TABLE + (n_channels * 11 + 7) / 8; /* one frame, one partition */
 }
 
 /* ---- analysis (encoder only; scalar double arithmetic, one path) ---- */
@@ -607,7 +703,7 @@ static void neighbours_forward(int32_t *e, size_t nt, uint32_t nc, int m, const 
 /* Decoder: v -> e in place.  Each row is a serial chain across channels, so
  * four rows run side by side for the CPU to overlap them. */
 #define NB_ROWS 4
-static void neighbours_inverse(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain)
+__attribute__((noinline)) static void neighbours_inverse(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain)
 {
     if (!m) return;
     size_t t = 0;
@@ -735,7 +831,10 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
     double *r = malloc((size_t)(p->max_order + 1) * nc * sizeof(double));
     uint32_t *u = malloc(part * sizeof(uint32_t));
     if (!r || !u) err = EPHYS_ERR_NOMEM;
-    bitwriter_t bw = {out, 0, 0, 0};
+    ephys_buf_t lanes[LANES];
+    bitwriter_t bws[LANES];
+    memset(lanes, 0, sizeof(lanes));
+    for (int l = 0; l < LANES; l++) bws[l] = (bitwriter_t){&lanes[l], 0, 0, 0};
     for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
         size_t nt = n - t0 < frame ? n - t0 : frame;
         int32_t *rows = w.x + (size_t)HIST * nc;
@@ -760,31 +859,39 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
         if ((err = fit_gains(w.e, nt, nc, m, w.gain, w.prefix, w.nsum))) break;
         neighbours_forward(w.e, nt, nc, m, w.gain, w.prefix, w.nsum);
         for (uint32_t c = 0; c < nc; c++) {
-            bw_put(&bw, (uint32_t)w.order[c], 6);
+            bitwriter_t *bw = &bws[c % LANES];
+            bw_put(bw, (uint32_t)w.order[c], 6);
             if (w.order[c]) {
-                bw_put(&bw, (uint32_t)(w.bits[c] - 1), 4);
-                for (int i = 0; i < w.order[c]; i++) bw_signed(&bw, w.coef[(size_t)i * nc + c], w.bits[c]);
+                bw_put(bw, (uint32_t)(w.bits[c] - 1), 4);
+                for (int i = 0; i < w.order[c]; i++) bw_signed(bw, w.coef[(size_t)i * nc + c], w.bits[c]);
             }
             if (m && c > 0) {
-                bw_put(&bw, w.gain[c] != 0, 1);
-                if (w.gain[c]) bw_signed(&bw, w.gain[c], GAIN_BITS);
+                bw_put(bw, w.gain[c] != 0, 1);
+                if (w.gain[c]) bw_signed(bw, w.gain[c], GAIN_BITS);
             }
             for (size_t ps = 0; ps < nt; ps += part) {
                 size_t pn = nt - ps < part ? nt - ps : part;
                 for (size_t j = 0; j < pn; j++) u[j] = zigzag(w.e[(ps + j) * nc + c]);
                 int k = rice_parameter(u, pn);
-                bw_put(&bw, (uint32_t)k, 5);
+                bw_put(bw, (uint32_t)k, 5);
                 if (k != ZERO_PARTITION)
-                    for (size_t j = 0; j < pn; j++) bw_rice(&bw, u[j], k);
+                    for (size_t j = 0; j < pn; j++) bw_rice(bw, u[j], k);
             }
         }
-        if (bw.err) err = bw.err;
+        for (int l = 0; l < LANES; l++) if (bws[l].err) err = bws[l].err;
         shift_history(&w, nt, nc);
     }
-    if (!err) {
-        bw_finish(&bw);
-        err = bw.err;
+    uint8_t table[LANE_TABLE];
+    for (int l = 0; l < LANES && !err; l++) {
+        bw_finish(&bws[l]);
+        err = bws[l].err;
+        if (!err && lanes[l].len > UINT32_MAX) err = EPHYS_ERR_ARGS;
+        put_u32(table + 4 * l, (uint32_t)lanes[l].len);
     }
+    if (!err) err = ephys_buf_append(out, table, sizeof(table));
+    for (int l = 0; l < LANES && !err; l++)
+        if (lanes[l].len) err = ephys_buf_append(out, lanes[l].data, lanes[l].len);
+    for (int l = 0; l < LANES; l++) free(lanes[l].data);
     free(r);
     free(u);
     work_free(&w);
@@ -795,7 +902,7 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
 
 static int parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, uint32_t nc, stream_t *s)
 {
-    if (len < STREAM_HEADER) return EPHYS_ERR_TRUNCATED;
+    if (len < STREAM_HEADER + LANE_TABLE) return EPHYS_ERR_TRUNCATED;
     if (in[0] != STREAM_VERSION) return EPHYS_ERR_VERSION;
     s->dtype = in[1];
     s->frame_log2 = in[2];
@@ -810,7 +917,7 @@ static int parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, 
         s->partition_log2 > MAX_PARTITION_LOG2 || s->partition_log2 > s->frame_log2 || s->shift < 1 ||
         s->shift > 15 || s->dtype < EPHYS_DTYPE_INT8 || s->dtype > EPHYS_DTYPE_INT32 || s->neighbours > MAX_NEIGHBOURS || s->max_error > EPHYS_LPC_MAX_ERROR)
         return EPHYS_ERR_CORRUPT;
-    if (min_stream_bits(s) > 8 * (uint64_t)(len - STREAM_HEADER)) return EPHYS_ERR_CORRUPT;
+    if (min_stream_bits(s) > 8 * (uint64_t)(len - STREAM_HEADER - LANE_TABLE)) return EPHYS_ERR_CORRUPT;
     return EPHYS_OK;
 }
 
@@ -827,36 +934,58 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
     dtype_range(s.dtype, &lo, &hi);
     work_t w;
     if ((err = work_alloc(&w, fl, nc, 0))) return err;
-    bitreader_t br = {in + STREAM_HEADER, in + len, 0, 0, 0};
+    bitreader_t brs[LANES];
+    {
+        const uint8_t *at = in + STREAM_HEADER + LANE_TABLE, *end = in + len;
+        for (int l = 0; l < LANES; l++) {
+            uint32_t lane_len = get_u32(in + STREAM_HEADER + 4 * l);
+            if (lane_len > (size_t)(end - at)) err = EPHYS_ERR_CORRUPT;
+            if (err) break;
+            brs[l] = (bitreader_t){at, at + lane_len, 0, 0, 0};
+            at += lane_len;
+        }
+        if (!err && at != end) err = EPHYS_ERR_CORRUPT;
+    }
     for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
         size_t nt = n - t0 < frame ? n - t0 : frame;
         int32_t *rows = w.x + (size_t)HIST * nc;
         memset(w.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
-        for (uint32_t c = 0; c < nc && !err; c++) {
-            int order = (int)br_get(&br, 6);
-            if (order > EPHYS_LPC_MAX_ORDER) {
-                err = EPHYS_ERR_CORRUPT;
-                break;
-            }
-            w.order[c] = order;
-            if (order) {
-                int bits = (int)br_get(&br, 4) + 1;
-                for (int i = 0; i < order; i++) w.coef[(size_t)i * nc + c] = br_signed(&br, bits);
-            }
-            w.gain[c] = 0;
-            if (m && c > 0 && br_get(&br, 1)) w.gain[c] = br_signed(&br, GAIN_BITS);
-            for (size_t ps = 0; ps < nt; ps += part) {
-                size_t pn = nt - ps < part ? nt - ps : part;
-                int k = (int)br_get(&br, 5);
-                int32_t *dst_e = w.e + ps * nc + c;
-                if (k == ZERO_PARTITION) {
-                    for (size_t j = 0; j < pn; j++) dst_e[j * nc] = 0;
-                } else {
-                    rice_partition(&br, k, dst_e, pn, nc);
+        for (uint32_t cg = 0; cg < nc && !err; cg += LANES) {
+            uint32_t g = nc - cg < LANES ? nc - cg : LANES;
+            for (uint32_t i = 0; i < g; i++) {
+                uint32_t c = cg + i;
+                bitreader_t *br = &brs[i];
+                int order = (int)br_get(br, 6);
+                if (order > EPHYS_LPC_MAX_ORDER) {
+                    err = EPHYS_ERR_CORRUPT;
+                    break;
                 }
-                if (br.err) break;
+                w.order[c] = order;
+                if (order) {
+                    int bits = (int)br_get(br, 4) + 1;
+                    for (int q = 0; q < order; q++) w.coef[(size_t)q * nc + c] = br_signed(br, bits);
+                }
+                w.gain[c] = 0;
+                if (m && c > 0 && br_get(br, 1)) w.gain[c] = br_signed(br, GAIN_BITS);
             }
-            if (br.err) err = EPHYS_ERR_CORRUPT;
+            for (size_t ps = 0; !err && ps < nt; ps += part) {
+                size_t pn = nt - ps < part ? nt - ps : part;
+                int k[LANES], zero = 0;
+                for (uint32_t i = 0; i < g; i++) {
+                    k[i] = (int)br_get(&brs[i], 5);
+                    zero |= k[i] == ZERO_PARTITION;
+                }
+                int32_t *dst_e = w.e + ps * nc + cg;
+                if (!(g == LANES && !zero && rice_partition4(brs, k, dst_e, pn, nc))) {
+                    for (uint32_t i = 0; i < g; i++) {
+                        if (k[i] == ZERO_PARTITION)
+                            for (size_t j = 0; j < pn; j++) dst_e[j * nc + i] = 0;
+                        else
+                            rice_partition(&brs[i], k[i], dst_e + i, pn, nc);
+                    }
+                }
+                for (uint32_t i = 0; i < g; i++) if (brs[i].err) err = EPHYS_ERR_CORRUPT;
+            }
         }
         if (err) break;
         neighbours_inverse(w.e, nt, nc, m, w.gain);
@@ -869,10 +998,11 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
         ephys_view_store(dst, t0, nt, c0, nc, rows);
         shift_history(&w, nt, nc);
     }
-    if (!err) {
-        /* the stream must end here: fewer than 8 padding bits, all zero */
-        br_refill(&br);
-        if (br.p != br.end || br.n >= 8 || (br.n && (br.acc >> (64 - br.n)))) err = EPHYS_ERR_CORRUPT;
+    /* every lane must end here: fewer than 8 padding bits, all zero */
+    for (int l = 0; l < LANES && !err; l++) {
+        bitreader_t *br = &brs[l];
+        br_refill(br);
+        if (br->p != br->end || br->n >= 8 || (br->n && (br->acc >> (64 - br->n)))) err = EPHYS_ERR_CORRUPT;
     }
     work_free(&w);
     return err;
