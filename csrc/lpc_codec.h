@@ -13,11 +13,13 @@
  *   8   4  samples, equal to the container's
  *   12  4  channels, equal to the container's block
  *   16  4  max_error k (0 lossless; at most EPHYS_LPC_MAX_ERROR)
- *   20     bit stream, most significant bit first, zero-padded to a byte; it
- *          ends exactly at the end of the stream.
+ *   20  16 byte lengths of the 4 lanes
+ *   36     the 4 lanes back to back, ending exactly at the end of the stream.
  *
- * The bit stream holds the frames (samples [f F, (f + 1) F)) in order and, in
- * each frame, the channels in order:
+ * A lane is a bit stream, most significant bit first, zero-padded to a byte.
+ * Channel c of the block is coded in lane c % 4 (four independent streams let
+ * a decoder parse four channels at once).  Each lane holds the frames (samples
+ * [f F, (f + 1) F)) in order and, in each frame, its channels in order:
  *   6 bits  order p (0..32)
  *   if p:   4 bits b - 1, then p weights a_1..a_p of b bits each (two's complement)
  *   if m and the channel is not the block's first: 1 bit g; if g, 10 bits gain G
