@@ -610,7 +610,7 @@ typedef struct {
     int *order;     /* per channel */
     int *bits;      /* per channel coefficient bits */
     int32_t *gain;  /* per channel neighbour gain */
-    int64_t *nsum;  /* per channel neighbour sum (one row) */
+    int64_t *nsum;  /* encoder: neighbour sums S of the frame, F x nc */
     int64_t *prefix; /* nc + 1 prefix sums of one row */
 } work_t;
 
@@ -620,21 +620,22 @@ static void work_free(work_t *w)
     free(w->order); free(w->bits); free(w->gain); free(w->nsum); free(w->prefix);
 }
 
+/* near_encoder: 1 near-lossless encoder, 0 lossless encoder, -1 decoder */
 static int work_alloc(work_t *w, size_t f, uint32_t nc, int near_encoder)
 {
     memset(w, 0, sizeof(*w));
     w->x = calloc((HIST + f) * nc, sizeof(int32_t));
     w->e = malloc(f * nc * sizeof(int32_t));
-    w->orig = near_encoder ? malloc(f * nc * sizeof(int32_t)) : NULL;
+    w->orig = near_encoder > 0 ? malloc(f * nc * sizeof(int32_t)) : NULL;
     w->coef = malloc((size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
     w->acc32 = malloc(nc * sizeof(int32_t));
     w->acc64 = malloc(nc * sizeof(int64_t));
     w->order = malloc(nc * sizeof(int));
     w->bits = malloc(nc * sizeof(int));
     w->gain = malloc(nc * sizeof(int32_t));
-    w->nsum = malloc(nc * sizeof(int64_t));
+    w->nsum = malloc((near_encoder >= 0 ? f : 1) * nc * sizeof(int64_t));
     w->prefix = malloc(((size_t)nc + 1) * sizeof(int64_t));
-    if (!w->x || !w->e || (near_encoder && !w->orig) || !w->coef || !w->acc32 || !w->acc64 || !w->order ||
+    if (!w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->acc32 || !w->acc64 || !w->order ||
         !w->bits || !w->gain || !w->nsum || !w->prefix) {
         work_free(w);
         return EPHYS_ERR_NOMEM;
@@ -677,7 +678,7 @@ static inline int32_t neighbour_term(int32_t gain, int64_t sum)
     return wrap32(floor_shift(gain * sum + (1 << (GAIN_SHIFT - 1)), GAIN_SHIFT));
 }
 
-/* S for one row: prefix[c] = e_0 + ... + e_{c-1}; sums[c] = prefix[c] - prefix[max(0, c - m)]. */
+/* S for one row: sums[c] = e_{c-1} + ... + e_{max(0, c-m)}, from prefix sums. */
 static void neighbour_sums(const int32_t *row, uint32_t nc, int m, int64_t *prefix, int64_t *sums)
 {
     prefix[0] = 0;
@@ -687,16 +688,15 @@ static void neighbour_sums(const int32_t *row, uint32_t nc, int m, int64_t *pref
     for (uint32_t c = head; c < nc; c++) sums[c] = prefix[c] - prefix[c - m];
 }
 
-/* Encoder: e -> v in place. */
-static void neighbours_forward(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain, int64_t *prefix,
-                               int64_t *sums)
+/* Encoder: e -> v in place, with the frame's S (nt x nc) from fit_gains. */
+static void neighbours_forward(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain, const int64_t *sums)
 {
     if (!m) return;
     for (size_t t = 0; t < nt; t++) {
         int32_t *row = e + t * nc;
-        neighbour_sums(row, nc, m, prefix, sums);
+        const int64_t *srow = sums + t * nc;
         for (uint32_t c = 0; c < nc; c++)
-            row[c] = i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term(gain[c], sums[c]));
+            row[c] = i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term(gain[c], srow[c]));
     }
 }
 
@@ -736,18 +736,22 @@ __attribute__((noinline)) static void neighbours_inverse(int32_t *e, size_t nt, 
  * kept only where it lowers the sum of absolute values (what Rice coding pays
  * for): on faint noise the rounding of the term costs more than the
  * correlation saves.  Fitted on every GAIN_ROW_STEP-th row. */
-static int fit_gains(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *gain, int64_t *prefix, int64_t *sums)
+__attribute__((noinline)) static int fit_gains(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *gain, int64_t *prefix, int64_t *sums)
 {
     for (uint32_t c = 0; c < nc; c++) gain[c] = 0;
     if (!m || nc < 2) return EPHYS_OK;
     double *num = calloc(2 * (size_t)nc, sizeof(double));
     if (!num) return EPHYS_ERR_NOMEM;
     double *den = num + nc;
+    for (size_t t = 0; t < nt; t++) {
+        const int32_t *row = e + t * nc;
+        neighbour_sums(row, nc, m, prefix, sums + t * nc);
+    }
     for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
         const int32_t *row = e + t * nc;
-        neighbour_sums(row, nc, m, prefix, sums);
+        const int64_t *srow = sums + t * nc;
         for (uint32_t c = 0; c < nc; c++) {
-            double sv = (double)sums[c];
+            double sv = (double)srow[c];
             num[c] += sv * row[c];
             den[c] += sv * sv;
         }
@@ -762,9 +766,9 @@ static int fit_gains(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *g
     for (uint32_t c = 0; c < nc; c++) with[c] = without[c] = 0;
     for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
         const int32_t *row = e + t * nc;
-        neighbour_sums(row, nc, m, prefix, sums);
+        const int64_t *srow = sums + t * nc;
         for (uint32_t c = 0; c < nc; c++) {
-            int64_t v = (int64_t)row[c] - neighbour_term(gain[c], sums[c]);
+            int64_t v = (int64_t)row[c] - neighbour_term(gain[c], srow[c]);
             with[c] += v < 0 ? -v : v;
             without[c] += row[c] < 0 ? -(int64_t)row[c] : row[c];
         }
@@ -775,7 +779,7 @@ static int fit_gains(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *g
     return EPHYS_OK;
 }
 
-static int rice_parameter(const uint32_t *u, size_t n)
+__attribute__((noinline)) static int rice_parameter(const uint32_t *u, size_t n)
 {
     uint64_t sum = 0;
     for (size_t i = 0; i < n; i++) sum += u[i];
@@ -857,7 +861,7 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
         else
             kern->residual(rows, nt, nc, w.coef, top, p->coef_shift, wide, lo, hi, w.acc32, w.acc64, w.e);
         if ((err = fit_gains(w.e, nt, nc, m, w.gain, w.prefix, w.nsum))) break;
-        neighbours_forward(w.e, nt, nc, m, w.gain, w.prefix, w.nsum);
+        neighbours_forward(w.e, nt, nc, m, w.gain, w.nsum);
         for (uint32_t c = 0; c < nc; c++) {
             bitwriter_t *bw = &bws[c % LANES];
             bw_put(bw, (uint32_t)w.order[c], 6);
@@ -933,7 +937,7 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
     int32_t lo, hi;
     dtype_range(s.dtype, &lo, &hi);
     work_t w;
-    if ((err = work_alloc(&w, fl, nc, 0))) return err;
+    if ((err = work_alloc(&w, fl, nc, -1))) return err;
     bitreader_t brs[LANES];
     {
         const uint8_t *at = in + STREAM_HEADER + LANE_TABLE, *end = in + len;
