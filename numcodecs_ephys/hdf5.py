@@ -1,4 +1,4 @@
-"""HDF5 filters for h5py, pynwb and NeuroConv: WavPack (lossless and hybrid) and FLAC.
+"""HDF5 filters for h5py, pynwb and NeuroConv: WavPack (lossless and hybrid), FLAC and EphysLPC.
 
 Importing this module registers both filters with h5py's HDF5, so that::
 
@@ -13,7 +13,7 @@ Each HDF5 chunk is one numcodecs-ephys chunk, byte-identical to what
 :class:`numcodecs_ephys.WavPack` / :class:`numcodecs_ephys.FLAC` with the same options
 write for that chunk: axis 0 of the dataset is time, the other axes are channels.
 
-Filter ids (HDF5's private range, 32768-65535): WavPack 58736, FLAC 58737. The FLAC
+Filter ids (HDF5's private range, 32768-65535): WavPack 58736, FLAC 58737, EphysLPC 58738. The FLAC
 filter does not use FLAC's registered id 32027 because it stores our container (channel
 blocks of stereo-paired FLAC streams), not one plain FLAC stream.
 """
@@ -24,16 +24,20 @@ import struct
 import h5py
 
 from . import flac as _flac
+from . import lpc as _lpc
 from . import wavpack as _wavpack
 
-__all__ = ["WavPackH5", "FLACH5", "PLUGIN_PATH", "WAVPACK_FILTER_ID", "FLAC_FILTER_ID", "plugin_library"]
+__all__ = ["WavPackH5", "FLACH5", "LPCH5", "PLUGIN_PATH", "WAVPACK_FILTER_ID", "FLAC_FILTER_ID", "LPC_FILTER_ID",
+           "plugin_library"]
 
 PLUGIN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins")
 """Directory of the filter libraries, for ``HDF5_PLUGIN_PATH``."""
 
 WAVPACK_FILTER_ID = 58736
 FLAC_FILTER_ID = 58737
-_LIBRARIES = {WAVPACK_FILTER_ID: "libh5ephys_wavpack.so", FLAC_FILTER_ID: "libh5ephys_flac.so"}
+LPC_FILTER_ID = 58738
+_LIBRARIES = {WAVPACK_FILTER_ID: "libh5ephys_wavpack.so", FLAC_FILTER_ID: "libh5ephys_flac.so",
+              LPC_FILTER_ID: "libh5ephys_lpc.so"}
 MAX_THREADS = 256
 
 
@@ -159,3 +163,30 @@ class FLACH5(_EphysFilter):
     def codec(self):
         """The numcodecs codec that writes the same chunks."""
         return _flac.FLAC(**self._args())
+
+
+class LPCH5(_EphysFilter):
+    """HDF5 filter: EphysLPC, lossless or near-lossless; the options of :class:`numcodecs_ephys.EphysLPC`.
+
+    Signed integer data only (int8, int16, int32).
+
+    cd_values: ``(level, max_error, block_channels, num_threads or 0)``, then layout
+    version 1, dtype code, chunk rank and chunk dims.
+    """
+
+    filter_id = LPC_FILTER_ID
+
+    def __init__(self, level=2, max_error=0, block_channels=64, num_threads=None):
+        codec = _lpc.EphysLPC(level=level, max_error=max_error, block_channels=block_channels,
+                              num_threads=num_threads)  # validates the very same options
+        self.level, self.max_error = codec.level, codec.max_error
+        self.block_channels, self.num_threads = codec.block_channels, codec.num_threads
+        self.filter_options = (self.level, self.max_error, self.block_channels, _threads(self.num_threads))
+
+    def _args(self):
+        return dict(level=self.level, max_error=self.max_error, block_channels=self.block_channels,
+                    num_threads=self.num_threads)
+
+    def codec(self):
+        """The numcodecs codec that writes the same chunks."""
+        return _lpc.EphysLPC(**self._args())

@@ -345,3 +345,51 @@ if __name__ == "__main__":  # write the near-lossless fixture (once; then commit
     near_chunk = EphysLPC(max_error=2).encode(near_fixture_input())
     (NEAR_FIXTURE / "chunk.bin").write_bytes(near_chunk)
     np.save(NEAR_FIXTURE / "decoded.npy", np.asarray(EphysLPC().decode(near_chunk)))
+
+
+# ---- HDF5 filter ----
+
+def test_hdf5_filter(tmp_path):
+    import h5py
+    import numcodecs_ephys.hdf5 as eh5
+    x = simulated(3000, 40)
+    for flt, bound in ((eh5.LPCH5(), 0), (eh5.LPCH5(level=1, max_error=3, block_channels=7, num_threads=1), 3)):
+        with h5py.File(tmp_path / "a.h5", "w") as f:
+            f.create_dataset("x", data=x, chunks=(1000, 16), **flt)
+        with h5py.File(tmp_path / "a.h5") as f:
+            y = f["x"][:]
+            opts = f["x"]._filters[str(eh5.LPC_FILTER_ID)]
+            stored = f["x"].id.read_direct_chunk((0, 0))[1]
+        assert np.abs(y.astype(np.int64) - x).max() <= bound
+        n = len(flt.filter_options)
+        assert opts[:n] == flt.filter_options and opts[n:] == (1, 2, 2, 1000, 16)
+        assert bytes(stored) == flt.codec().encode(np.ascontiguousarray(x[:1000, :16]))
+    assert eval(repr(eh5.LPCH5(max_error=2)), {"LPCH5": eh5.LPCH5}) == eh5.LPCH5(max_error=2)
+    with pytest.raises(ValueError):
+        eh5.LPCH5(level=9)
+
+
+# ---- zarr 3 ----
+
+@pytest.mark.zarr3
+def test_zarr3_serializer(tmp_path):
+    import zarr
+    from zarr.registry import get_codec_class
+
+    from numcodecs_ephys import zarr3 as z3
+    assert get_codec_class("numcodecs_ephys.lpc") is z3.EphysLPC
+    x = simulated(2500, 100, seed=4)
+    for serializer, filters, bound in ((z3.EphysLPC(), [], 0), (z3.EphysLPC(max_error=2, level=3), [], 2),
+                                       (z3.EphysLPC(num_threads=1), [z3.Delta2D()], 0)):
+        a = zarr.create_array(str(tmp_path / "a.zarr"), shape=x.shape, chunks=(1000, 64), dtype="int16",
+                              serializer=serializer, filters=filters, compressors=None, overwrite=True)
+        a[:] = x
+        y = zarr.open_array(str(tmp_path / "a.zarr"))[:]
+        assert np.abs(y.astype(np.int64) - x).max() <= bound
+    meta = json.loads((tmp_path / "a.zarr" / "zarr.json").read_text())
+    assert meta["codecs"][-1] == {"name": "numcodecs_ephys.lpc", "configuration": {
+        "level": 2, "max_error": 0, "block_channels": 64, "num_threads": 1}}
+    assert z3.from_numcodecs(EphysLPC(max_error=1)) == z3.EphysLPC(max_error=1)
+    with pytest.raises(ValueError):
+        zarr.create_array(str(tmp_path / "f.zarr"), shape=(10, 2), chunks=(10, 2), dtype="float32",
+                          serializer=z3.EphysLPC(), compressors=None)
