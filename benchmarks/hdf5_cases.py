@@ -41,6 +41,7 @@ def hdf5_cases(threads=None):
     cases.append(("h5-wavpack-hybrid-3bps", "wavpack-hybrid",
                   lambda: dict(ours().WavPackH5(bps=3, num_threads=threads))))
     cases.append(("h5-flac-5", "flac", lambda: dict(ours().FLACH5(level=5, num_threads=threads))))
+    cases.append(("h5-lpc-2", "lpc", lambda: dict(ours().LPCH5(level=2, num_threads=threads))))
     return cases
 
 

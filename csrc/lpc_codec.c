@@ -539,6 +539,7 @@ static uint64_t min_stream_bits(const stream_t *s)
     uint64_t f = (uint64_t)1 << s->frame_log2, part = (uint64_t)1 << s->partition_log2, bits = 0;
     uint64_t full = s->n_samples / f, rest = s->n_samples % f;
     uint64_t per_channel = 6 + 5 * (f / part);
+    bits += s->nc; /* grid flags */
     bits += full * s->nc * per_channel;
     if (rest) bits += (uint64_t)s->nc * (6 + 5 * ((rest + part - 1) / part));
     return bits;
@@ -547,7 +548,7 @@ static uint64_t min_stream_bits(const stream_t *s)
 static uint64_t lpc_min_bytes(uint64_t n_samples, uint64_t n_channels)
 {
     if (!n_samples || !n_channels) return 0;
-    return STREAM_HEADER + LANE_TABLE + (n_channels * 11 + 7) / 8; /* one frame, one partition */
+    return STREAM_HEADER + LANE_TABLE + (n_channels * 12 + 7) / 8; /* grid flag, one frame, one partition */
 }
 
 /* ---- analysis (encoder only; scalar double arithmetic, one path) ---- */
@@ -612,12 +613,13 @@ typedef struct {
     int32_t *gain;  /* per channel neighbour gain */
     int64_t *nsum;  /* encoder: neighbour sums S of the frame, F x nc */
     int64_t *prefix; /* nc + 1 prefix sums of one row */
+    uint32_t *scale, *base; /* per channel grid: x = y * scale + base */
 } work_t;
 
 static void work_free(work_t *w)
 {
     free(w->x); free(w->e); free(w->orig); free(w->coef); free(w->acc32); free(w->acc64);
-    free(w->order); free(w->bits); free(w->gain); free(w->nsum); free(w->prefix);
+    free(w->order); free(w->bits); free(w->gain); free(w->nsum); free(w->prefix); free(w->scale); free(w->base);
 }
 
 /* near_encoder: 1 near-lossless encoder, 0 lossless encoder, -1 decoder */
@@ -635,8 +637,10 @@ static int work_alloc(work_t *w, size_t f, uint32_t nc, int near_encoder)
     w->gain = malloc(nc * sizeof(int32_t));
     w->nsum = malloc((near_encoder >= 0 ? f : 1) * nc * sizeof(int64_t));
     w->prefix = malloc(((size_t)nc + 1) * sizeof(int64_t));
+    w->scale = malloc(nc * sizeof(uint32_t));
+    w->base = malloc(nc * sizeof(uint32_t));
     if (!w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->acc32 || !w->acc64 || !w->order ||
-        !w->bits || !w->gain || !w->nsum || !w->prefix) {
+        !w->bits || !w->gain || !w->nsum || !w->prefix || !w->scale || !w->base) {
         work_free(w);
         return EPHYS_ERR_NOMEM;
     }
@@ -801,6 +805,87 @@ __attribute__((noinline)) static int rice_parameter(const uint32_t *u, size_t n)
     return k0 + best;
 }
 
+/* ---- per-channel grids ----
+ * Samples that all sit on a grid x = y * scale + base (data scaled by a constant
+ * before storage, e.g. 12 units per ADC step) are coded as y.  The encoder
+ * finds scale as the gcd of the differences to the first sample. */
+
+static uint64_t gcd64(uint64_t a, uint64_t b)
+{
+    while (b) {
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Returns whether any channel has a grid; scratch holds rows x nc samples. */
+static int find_grids(const ephys_view_t *src, uint64_t c0, uint32_t nc, int32_t *scratch, size_t rows,
+                      uint32_t *scale, uint32_t *base)
+{
+    size_t n = src->n_samples;
+    uint64_t *g = calloc(nc, sizeof(uint64_t));
+    int32_t *first = malloc(nc * sizeof(int32_t));
+    int any = 0;
+    if (!g || !first) {
+        free(g);
+        free(first);
+        for (uint32_t c = 0; c < nc; c++) scale[c] = 1, base[c] = 0;
+        return 0; /* no grid: still a valid stream */
+    }
+    uint32_t open = nc; /* channels whose gcd is not yet 1 */
+    for (size_t t0 = 0; t0 < n && open; t0 += rows) {
+        size_t nt = n - t0 < rows ? n - t0 : rows;
+        ephys_view_load(src, t0, nt, c0, nc, scratch);
+        if (!t0) memcpy(first, scratch, nc * sizeof(int32_t));
+        for (size_t t = 0; t < nt && open; t++) {
+            const int32_t *row = scratch + t * nc;
+            for (uint32_t c = 0; c < nc; c++) {
+                if (g[c] == 1) continue;
+                int64_t d = (int64_t)row[c] - first[c];
+                g[c] = gcd64(g[c], (uint64_t)(d < 0 ? -d : d));
+                open -= g[c] == 1;
+            }
+        }
+    }
+    for (uint32_t c = 0; c < nc; c++) {
+        scale[c] = 1, base[c] = 0;
+        if (g[c] > 1 && g[c] <= UINT32_MAX) {
+            int64_t b = ((int64_t)first[c] % (int64_t)g[c] + (int64_t)g[c]) % (int64_t)g[c];
+            scale[c] = (uint32_t)g[c];
+            base[c] = (uint32_t)b;
+            any = 1;
+        }
+    }
+    free(g);
+    free(first);
+    return any;
+}
+
+/* x -> y in place (exact: every x of a channel is base + a multiple of scale). */
+static void to_grid(int32_t *rows, size_t nt, uint32_t nc, const uint32_t *scale, const uint32_t *base)
+{
+    for (size_t t = 0; t < nt; t++)
+        for (uint32_t c = 0; c < nc; c++)
+            if (scale[c] > 1)
+                rows[t * nc + c] = (int32_t)(((int64_t)rows[t * nc + c] - base[c]) / (int64_t)scale[c]);
+}
+
+/* y -> x into out; returns nonzero if an x falls outside [lo, hi] (corrupt). */
+static int from_grid(const int32_t *rows, size_t nt, uint32_t nc, const uint32_t *scale, const uint32_t *base,
+                     int32_t lo, int32_t hi, int32_t *out)
+{
+    int bad = 0;
+    for (size_t t = 0; t < nt; t++)
+        for (uint32_t c = 0; c < nc; c++) {
+            int64_t v = (int64_t)rows[t * nc + c] * scale[c] + base[c];
+            bad |= (v < lo) | (v > hi);
+            out[t * nc + c] = (int32_t)(v < lo ? lo : v > hi ? hi : v);
+        }
+    return bad;
+}
+
 static void write_header(uint8_t *h, const ephys_lpc_params_t *p, int dtype, uint64_t n, uint32_t nc)
 {
     h[0] = STREAM_VERSION;
@@ -839,10 +924,21 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
     bitwriter_t bws[LANES];
     memset(lanes, 0, sizeof(lanes));
     for (int l = 0; l < LANES; l++) bws[l] = (bitwriter_t){&lanes[l], 0, 0, 0};
+    /* lossless only: on a grid, an error bound on y would be scale times larger on x */
+    int grids = !err && !near && find_grids(src, c0, nc, w.e, fl, w.scale, w.base);
+    for (uint32_t c = 0; c < nc && !err; c++) {
+        if (!grids) w.scale[c] = 1, w.base[c] = 0;
+        bw_put(&bws[c % LANES], w.scale[c] > 1, 1);
+        if (w.scale[c] > 1) {
+            bw_put(&bws[c % LANES], w.scale[c], 32);
+            bw_put(&bws[c % LANES], w.base[c], 32);
+        }
+    }
     for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
         size_t nt = n - t0 < frame ? n - t0 : frame;
         int32_t *rows = w.x + (size_t)HIST * nc;
         ephys_view_load(src, t0, nt, c0, nc, rows);
+        if (grids) to_grid(rows, nt, nc, w.scale, w.base);
         if (near) memcpy(w.orig, rows, nt * nc * sizeof(int32_t));
         /* predictor per channel */
         kern->autocorr(rows, nt, nc, p->max_order, r);
@@ -950,6 +1046,18 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
         }
         if (!err && at != end) err = EPHYS_ERR_CORRUPT;
     }
+    int grids = 0;
+    for (uint32_t c = 0; c < nc && !err; c++) {
+        bitreader_t *br = &brs[c % LANES];
+        w.scale[c] = 1, w.base[c] = 0;
+        if (br_get(br, 1)) {
+            w.scale[c] = br_get(br, 32);
+            w.base[c] = br_get(br, 32);
+            if (w.scale[c] < 2 || w.base[c] >= w.scale[c] || near) err = EPHYS_ERR_CORRUPT;
+            grids = 1;
+        }
+        if (br->err) err = EPHYS_ERR_CORRUPT;
+    }
     for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
         size_t nt = n - t0 < frame ? n - t0 : frame;
         int32_t *rows = w.x + (size_t)HIST * nc;
@@ -999,7 +1107,9 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
         else if (kern->synth(rows, nt, nc, w.coef, top, s.shift, wide, lo, hi, w.acc32, w.acc64, w.e))
             err = EPHYS_ERR_CORRUPT;
         if (err) break;
-        ephys_view_store(dst, t0, nt, c0, nc, rows);
+        if (grids && from_grid(rows, nt, nc, w.scale, w.base, lo, hi, w.e)) err = EPHYS_ERR_CORRUPT;
+        if (err) break;
+        ephys_view_store(dst, t0, nt, c0, nc, grids ? w.e : rows);
         shift_history(&w, nt, nc);
     }
     /* every lane must end here: fewer than 8 padding bits, all zero */

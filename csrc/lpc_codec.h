@@ -18,8 +18,12 @@
  *
  * A lane is a bit stream, most significant bit first, zero-padded to a byte.
  * Channel c of the block is coded in lane c % 4 (four independent streams let
- * a decoder parse four channels at once).  Each lane holds the frames (samples
- * [f F, (f + 1) F)) in order and, in each frame, its channels in order:
+ * a decoder parse four channels at once).  Each lane starts with, for each of
+ * its channels in order, 1 bit: 1 if the channel sits on a grid, then 32 bits
+ * scale (>= 2) and 32 bits base (< scale): the channel's samples are
+ * x = y * scale + base and the codec codes y (lossless mode only; without a
+ * grid, y = x).  Then come the frames (samples [f F, (f + 1) F)) in order and,
+ * in each frame, the lane's channels in order:
  *   6 bits  order p (0..32)
  *   if p:   4 bits b - 1, then p weights a_1..a_p of b bits each (two's complement)
  *   if m and the channel is not the block's first: 1 bit g; if g, 10 bits gain G
@@ -35,8 +39,10 @@
  *   pred = clamp((sum_i a_i x[t - i] + 2^(s-1)) >> s, lo, hi)
  *   v    = zigzag^-1(u)                      (0, -1, 1, -2 ... from u = 0, 1, 2, 3 ...)
  *   e    = wrap(v + ((G * sum of e of the m channels before c, same t, same block) + 64) >> 7)
- *   lossless:   x = wrap(pred + e), which must lie in [lo, hi]
+ *   lossless:   y = wrap(pred + e), which must lie in [lo, hi]; x = y * scale + base,
+ *               which must lie in [lo, hi]
  *   max_error k: x = clamp(pred + e (2k + 1), lo, hi)
+ * (pred is computed from the channel's earlier y; x stands for y in the first lines.)
  * In near-lossless mode the encoder quantizes inside this loop (JPEG-LS), so
  * every decoded sample is within k of the original.
  *

@@ -104,6 +104,10 @@ def _edge_cases():
         "fortran": np.asfortranarray(simulated(700, 9)),
         "strided": simulated(900, 16)[::3, ::2],
         "frame_edges": simulated(4096 * 2 + 1, 3),
+        "on_a_grid": simulated(3000, 6) * 12 + np.arange(6, dtype="int16") - 3,
+        "grid_at_limits": np.where(np.arange(50)[:, None] % 3 == 0, -32768, 32767).astype("int16") * np.ones((1, 3),
+                                                                                                            "int16"),
+        "grid_int32": np.random.default_rng(5).integers(-2**20, 2**20, (900, 3)).astype("int32") * 1000 - 7,
     }
 
 
