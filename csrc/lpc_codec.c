@@ -820,7 +820,16 @@ static uint64_t gcd64(uint64_t a, uint64_t b)
     return a;
 }
 
-/* Returns whether any channel has a grid; scratch holds rows x nc samples. */
+/* Exact division of a multiple of g (|v| < 2^33): correctly rounded double
+ * division of an exact integer quotient is that quotient, and costs far less
+ * than a 64-bit integer division. */
+static inline int64_t exact_div(int64_t v, uint32_t g) { return (int64_t)((double)v / (double)g); }
+
+#define GRID_PROBE_ROWS 256
+
+/* Returns whether any channel has a grid; scratch holds rows x nc samples.  The
+ * gcd of the first GRID_PROBE_ROWS rows is the candidate, which every sample
+ * must then divide. */
 static int find_grids(const ephys_view_t *src, uint64_t c0, uint32_t nc, int32_t *scratch, size_t rows,
                       uint32_t *scale, uint32_t *base)
 {
@@ -828,33 +837,42 @@ static int find_grids(const ephys_view_t *src, uint64_t c0, uint32_t nc, int32_t
     uint64_t *g = calloc(nc, sizeof(uint64_t));
     int32_t *first = malloc(nc * sizeof(int32_t));
     int any = 0;
-    if (!g || !first) {
+    for (uint32_t c = 0; c < nc; c++) scale[c] = 1, base[c] = 0;
+    if (!g || !first || !n) {
         free(g);
         free(first);
-        for (uint32_t c = 0; c < nc; c++) scale[c] = 1, base[c] = 0;
         return 0; /* no grid: still a valid stream */
     }
-    uint32_t open = nc; /* channels whose gcd is not yet 1 */
+    size_t probe = n < GRID_PROBE_ROWS ? n : GRID_PROBE_ROWS;
+    if (probe > rows) probe = rows;
+    ephys_view_load(src, 0, probe, c0, nc, scratch);
+    memcpy(first, scratch, nc * sizeof(int32_t));
+    for (size_t t = 1; t < probe; t++)
+        for (uint32_t c = 0; c < nc; c++) {
+            if (g[c] == 1) continue;
+            int64_t d = (int64_t)scratch[t * nc + c] - first[c];
+            g[c] = gcd64(g[c], (uint64_t)(d < 0 ? -d : d));
+        }
+    uint32_t open = 0;
+    for (uint32_t c = 0; c < nc; c++) {
+        if (g[c] > 1 && g[c] <= UINT32_MAX) scale[c] = (uint32_t)g[c], open++;
+    }
     for (size_t t0 = 0; t0 < n && open; t0 += rows) {
         size_t nt = n - t0 < rows ? n - t0 : rows;
         ephys_view_load(src, t0, nt, c0, nc, scratch);
-        if (!t0) memcpy(first, scratch, nc * sizeof(int32_t));
         for (size_t t = 0; t < nt && open; t++) {
             const int32_t *row = scratch + t * nc;
             for (uint32_t c = 0; c < nc; c++) {
-                if (g[c] == 1) continue;
+                if (scale[c] < 2) continue;
                 int64_t d = (int64_t)row[c] - first[c];
-                g[c] = gcd64(g[c], (uint64_t)(d < 0 ? -d : d));
-                open -= g[c] == 1;
+                if (exact_div(d, scale[c]) * (int64_t)scale[c] != d) scale[c] = 1, open--;
             }
         }
     }
     for (uint32_t c = 0; c < nc; c++) {
-        scale[c] = 1, base[c] = 0;
-        if (g[c] > 1 && g[c] <= UINT32_MAX) {
-            int64_t b = ((int64_t)first[c] % (int64_t)g[c] + (int64_t)g[c]) % (int64_t)g[c];
-            scale[c] = (uint32_t)g[c];
-            base[c] = (uint32_t)b;
+        if (scale[c] > 1) {
+            int64_t gg = scale[c];
+            base[c] = (uint32_t)(((int64_t)first[c] % gg + gg) % gg);
             any = 1;
         }
     }
@@ -869,7 +887,7 @@ static void to_grid(int32_t *rows, size_t nt, uint32_t nc, const uint32_t *scale
     for (size_t t = 0; t < nt; t++)
         for (uint32_t c = 0; c < nc; c++)
             if (scale[c] > 1)
-                rows[t * nc + c] = (int32_t)(((int64_t)rows[t * nc + c] - base[c]) / (int64_t)scale[c]);
+                rows[t * nc + c] = (int32_t)exact_div((int64_t)rows[t * nc + c] - base[c], scale[c]);
 }
 
 /* y -> x into out; returns nonzero if an x falls outside [lo, hi] (corrupt). */
