@@ -398,7 +398,7 @@ static int32_t br_signed(bitreader_t *r, int nbits)
 
 static inline uint32_t br_rice(bitreader_t *r, int k)
 {
-    if (r->n < ESCAPE_Q + 1 + k) br_refill(r); /* then any code but an escape is in acc */
+    if (r->n < ESCAPE_Q + 1) br_refill(r); /* then any unary part but an escape is in acc */
     int z = r->acc ? __builtin_clzll(r->acc) : 64;
     if (z >= ESCAPE_Q) {
         if (r->n < ESCAPE_Q) {
@@ -409,14 +409,14 @@ static inline uint32_t br_rice(bitreader_t *r, int k)
         r->n -= ESCAPE_Q;
         return br_get(r, 32);
     }
-    if (z + 1 + k > r->n) {
+    if (z + 1 > r->n) {
         r->err = 1;
         return 0;
     }
     r->acc <<= z + 1;
+    r->n -= z + 1;
     uint64_t u = (uint64_t)z << k;
-    if (k) u |= r->acc >> (64 - k), r->acc <<= k;
-    r->n -= z + 1 + k;
+    if (k) u |= br_get(r, k);
     if (u > UINT32_MAX) r->err = 1;
     return (uint32_t)u;
 }
@@ -449,6 +449,8 @@ ATTR_INLINE int32_t lane_rice(lane_t *l, int k, uint64_t *bad)
 {
     if (l->n < ESCAPE_Q + 1 + k) lane_refill(l);
     int z = __builtin_clzll(l->acc | 1);
+    /* a refill leaves at least 56 bits: enough for the unary part and, up to
+     * k = 23, the low bits too; a larger k may need a second refill */
     uint64_t u;
     if (__builtin_expect(z >= ESCAPE_Q, 0)) {
         l->acc <<= ESCAPE_Q;
@@ -459,9 +461,11 @@ ATTR_INLINE int32_t lane_rice(lane_t *l, int k, uint64_t *bad)
         l->n -= 32;
     } else {
         l->acc <<= z + 1;
+        l->n -= z + 1;
+        if (l->n < k) lane_refill(l);
         u = ((uint64_t)z << k) | ((l->acc >> 1) >> (63 - k));
         l->acc <<= k;
-        l->n -= z + 1 + k;
+        l->n -= k;
     }
     *bad |= u >> 32;
     return unzigzag((uint32_t)u);
@@ -1142,14 +1146,26 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
 
 /* ---- entry points ---- */
 
-static const ephys_block_codec_t lpc_codec = {EPHYS_CODEC_LPC, lpc_encode_block, lpc_decode_block, lpc_min_bytes};
+/* The stream header against the container's claim, before the output is allocated. */
+static int lpc_check_block(const uint8_t *in, size_t len, uint64_t n_samples, uint32_t nc, int dtype)
+{
+    ephys_view_t claim = {NULL, dtype, n_samples, nc, 0, 0};
+    stream_t s;
+    return parse_stream(in, len, &claim, nc, &s);
+}
+
+static int lpc_is_lossy(const void *params) { return ((const ephys_lpc_params_t *)params)->max_error > 0; }
+
+static const ephys_block_codec_t lpc_codec = {EPHYS_CODEC_LPC, lpc_encode_block, lpc_decode_block, lpc_min_bytes,
+                                              lpc_check_block, lpc_is_lossy};
 
 int ephys_lpc_encode(const ephys_lpc_params_t *params, const ephys_view_t *src,
-                     int ndim, const uint64_t *shape, uint32_t channels_per_block,
+                     int ndim, const uint64_t *shape, uint32_t flags, uint32_t channels_per_block,
                      int num_threads, uint8_t **out, size_t *out_len)
 {
     if (!params_ok(params) || !src || src->dtype == EPHYS_DTYPE_FLOAT32) return EPHYS_ERR_ARGS;
-    return ephys_chunk_encode(&lpc_codec, params, src, ndim, shape, channels_per_block, num_threads, out, out_len);
+    return ephys_chunk_encode(&lpc_codec, params, src, ndim, shape, flags, channels_per_block, num_threads, out,
+                              out_len);
 }
 
 int ephys_lpc_info(const uint8_t *buf, size_t len, ephys_chunk_info_t *info)

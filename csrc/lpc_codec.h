@@ -75,7 +75,7 @@ int ephys_lpc_set_kernel(int kernel);
 int ephys_lpc_kernel(void);
 
 int ephys_lpc_encode(const ephys_lpc_params_t *params, const ephys_view_t *src,
-                     int ndim, const uint64_t *shape, uint32_t channels_per_block,
+                     int ndim, const uint64_t *shape, uint32_t flags, uint32_t channels_per_block,
                      int num_threads, uint8_t **out, size_t *out_len);
 int ephys_lpc_info(const uint8_t *buf, size_t len, ephys_chunk_info_t *info);
 int ephys_lpc_decode(const uint8_t *buf, size_t len, const ephys_view_t *dst, int num_threads);

@@ -14,7 +14,7 @@ typedef struct {
 const char *ephys_wavpack_library_version(void);
 
 int ephys_wavpack_encode(const ephys_wavpack_params_t *params, const ephys_view_t *src,
-                         int ndim, const uint64_t *shape, uint32_t channels_per_block,
+                         int ndim, const uint64_t *shape, uint32_t flags, uint32_t channels_per_block,
                          int num_threads, uint8_t **out, size_t *out_len);
 int ephys_wavpack_info(const uint8_t *buf, size_t len, ephys_chunk_info_t *info);
 int ephys_wavpack_decode(const uint8_t *buf, size_t len, const ephys_view_t *dst, int num_threads);

@@ -12,7 +12,7 @@ from .lpc import EphysLPC
 from .lsb import LSB, estimate_lsb
 from .wavpack import WavPack, WavPackLegacy
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 __all__ = ["WavPack", "WavPackLegacy", "FLAC", "FLACLegacy", "Delta2D", "BitTruncation", "LSB", "estimate_lsb", "EphysLPC"]
 
 for _codec in (WavPack, FLAC, Delta2D, BitTruncation, LSB, EphysLPC):

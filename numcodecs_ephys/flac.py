@@ -163,7 +163,7 @@ class FLACLegacy(ConfigCodec):
         n, nc, bps = ffi.new("uint64_t *"), ffi.new("uint32_t *"), ffi.new("uint32_t *")
         _blocks.check(lib.ephys_flac_stream_info(ptr, nbytes, n, nc, bps), "cannot decode FLAC file")
         dtype = np.dtype("int16") if bps[0] <= 16 else np.dtype("int32")
-        return _blocks.decode_into(out, dtype, (n[0], nc[0]), lambda view: _blocks.check(
+        return _blocks.decode_into(out, dtype, (n[0], nc[0]), "C", lambda view: _blocks.check(
             lib.ephys_flac_stream_decode(ptr, nbytes, view), "cannot decode FLAC file"))
 
     def get_config(self):

@@ -132,7 +132,7 @@ class WavPackLegacy(ConfigCodec):
         n, nc, code = ffi.new("uint64_t *"), ffi.new("uint32_t *"), ffi.new("int *")
         _blocks.check(lib.ephys_wavpack_stream_info(ptr, nbytes, n, nc, code), "cannot decode WavPack stream")
         shape = (n[0],) if nc[0] == 1 else (n[0], nc[0])
-        return _blocks.decode_into(out, _blocks.CODE_DTYPES[code[0]], shape, lambda view: _blocks.check(
+        return _blocks.decode_into(out, _blocks.CODE_DTYPES[code[0]], shape, "C", lambda view: _blocks.check(
             lib.ephys_wavpack_stream_decode(ptr, nbytes, view), "cannot decode WavPack stream"))
 
     def get_config(self):

@@ -312,7 +312,7 @@ class _HeaderlessFilter(_Filter):
 
     def _encode(self, arr):
         enc = np.asarray(self._codec.encode(arr))
-        src = F.as_input(arr, type(self).__name__, self._supported)
+        src, _ = F.as_input(arr, type(self).__name__, self._supported)
         info, _ = F.layout(self._filter_id, src, self._param())
         raw = enc.reshape(-1).view(np.uint8)
         return raw[int(info.payload_offset):].view(src.dtype).reshape(src.shape)
@@ -329,6 +329,8 @@ class _HeaderlessFilter(_Filter):
         raw[int(info.payload_offset):] = samples.reshape(-1).view(np.uint8)
         F.lib.ephys_filter_write_header(info, F.ffi.from_buffer(raw))
         F.lib.ephys_filter_pad_header(info, F.ffi.from_buffer(raw))
+        F.check(F.lib.ephys_filter_seal(F.ffi.from_buffer(raw), raw.nbytes, F.lib.EPHYS_FILTER_UNCHECKED, F.ffi.NULL, 0),
+                f"cannot decode {type(self).__name__} chunk")
         return self._codec.decode(raw).reshape(shape)
 
     async def _encode_single(self, chunk_array, chunk_spec):

@@ -28,10 +28,13 @@ PUBLISHED_FLAT_CR = {"np_ultra": 2.58, "np2": 1.60, "np1_noise": 1.79, "yass_10c
 
 # ---- fixtures shared with make_fixtures_flac.py ----
 
+# codec.00-02 and the first arrays are format 1 (0.1.0); the last codec and array (Fortran
+# order) came with format 2
 BACKCOMPAT_CODECS = [
     FLAC(),
     FLAC(level=8, blocksize=1024, channels_per_stream=1, block_channels=7, exhaustive_stereo=True),
     FLAC(level=0, blocksize=16, channels_per_stream=8, block_channels=20),
+    FLAC(block_channels=5),
 ]
 
 
@@ -43,6 +46,7 @@ def backcompat_arrays():
         rng.integers(-2**31, 2**31, size=(400, 3), dtype=np.int64).astype(np.int32),
         simulated(1000, 1, seed=3)[:, 0].copy(),
         simulated(200, 12, seed=4).reshape(200, 3, 4),
+        np.asfortranarray(simulated(300, 7, seed=5)),
     ]
 
 

@@ -104,6 +104,7 @@ def _edge_cases():
         "fortran": np.asfortranarray(simulated(700, 9)),
         "strided": simulated(900, 16)[::3, ::2],
         "frame_edges": simulated(4096 * 2 + 1, 3),
+        "wide_rice_parameter": np.array([0, 1946157056] + [8060929] * 13, "int32"),  # k = 30 at a stream's end
         "on_a_grid": simulated(3000, 6) * 12 + np.arange(6, dtype="int16") - 3,
         "grid_at_limits": np.where(np.arange(50)[:, None] % 3 == 0, -32768, 32767).astype("int16") * np.ones((1, 3),
                                                                                                             "int16"),

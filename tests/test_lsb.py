@@ -28,7 +28,7 @@ def on_grid(n=2000, channels=8, step=NP1_LFP_STEP, seed=0):
 def table_rows(enc, x):
     """Rows of the encoded chunk beyond the header and the samples (correction table, escapes)."""
     row_bytes = x.itemsize * (int(np.prod(x.shape[1:])) if x.ndim > 1 else 1)
-    header = -(-(32 + 8 * x.ndim) // row_bytes)
+    header = -(-(40 + 8 * x.ndim) // row_bytes)  # filter.h: format 2's fixed header, then the shape
     return enc.shape[0] - len(x) - header
 
 

@@ -41,7 +41,7 @@ static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const ui
     p.blocksize = o[1];
     p.channels_per_stream = o[2];
     p.exhaustive_stereo = (int)o[5];
-    return ephys_flac_encode(&p, src, ndim, shape, o[3], ephys_h5_threads(o[4]), out, out_len);
+    return ephys_flac_encode(&p, src, ndim, shape, 0, o[3], ephys_h5_threads(o[4]), out, out_len);
 }
 
 static int decode(const unsigned *o, const uint8_t *buf, size_t len, const ephys_view_t *dst)

@@ -31,7 +31,7 @@ static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const ui
     ephys_lpc_params_t p;
     int err = ephys_lpc_default_params((int)o[0], o[1], &p);
     if (err) return err;
-    return ephys_lpc_encode(&p, src, ndim, shape, o[2], ephys_h5_threads(o[3]), out, out_len);
+    return ephys_lpc_encode(&p, src, ndim, shape, 0, o[2], ephys_h5_threads(o[3]), out, out_len);
 }
 
 static int decode(const unsigned *o, const uint8_t *buf, size_t len, const ephys_view_t *dst)

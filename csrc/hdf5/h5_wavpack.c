@@ -38,7 +38,7 @@ static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const ui
     p.bps = o[1] / 1000.0;
     p.dynamic_shaping = (int)o[2];
     p.shaping_weight = (int32_t)o[3] / 1000.0;
-    return ephys_wavpack_encode(&p, src, ndim, shape, o[4], ephys_h5_threads(o[5]), out, out_len);
+    return ephys_wavpack_encode(&p, src, ndim, shape, 0, o[4], ephys_h5_threads(o[5]), out, out_len);
 }
 
 static int decode(const unsigned *o, const uint8_t *buf, size_t len, const ephys_view_t *dst)

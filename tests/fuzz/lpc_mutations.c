@@ -53,7 +53,7 @@ int main(int argc, char **argv)
         uint8_t *chunk;
         size_t len;
         if (ephys_lpc_default_params(k->level, k->max_error, &p) ||
-            ephys_lpc_encode(&p, &sv, 2, shape, k->cpb, 1, &chunk, &len)) {
+            ephys_lpc_encode(&p, &sv, 2, shape, 0, k->cpb, 1, &chunk, &len)) {
             fprintf(stderr, "encode failed\n");
             return 2;
         }
