@@ -322,7 +322,8 @@ NEAR_FIXTURE = HERE / "fixture" / "ephys_lpc_near"
 
 def backcompat_arrays():
     return [simulated(5000, 16, seed=11), simulated(500, 3, seed=12, dtype="int32", std=3000.0),
-            simulated(700, 1, seed=14, std=6.0)[:, 0].astype("int8"), simulated(900, 5, seed=15)]
+            simulated(700, 1, seed=14, std=6.0)[:, 0].astype("int8"), simulated(900, 5, seed=15),
+            np.asfortranarray(simulated(600, 6, seed=16)), simulated(800, 7, seed=17) * 12 - 5]
 
 
 def test_backwards_compatibility(monkeypatch):
