@@ -32,6 +32,7 @@ from numcodecs_ephys._blocks import default_num_threads, ffi, lib
 from . import cases as C
 from .datasets import real_recordings, simulated_recording
 from .measure import interleaved_times, measure, median_time
+from .preprocessing import preprocessing_table
 
 
 def machine_description(threads):
@@ -367,8 +368,8 @@ def main(argv=None):
                     help="every level and shuffle, chunk durations 0.1, 1 and 10 s, every probe in every table, "
                          "lzma at medium level, the peers at every bps")
     ap.add_argument("--no-real", action="store_true", help="leave out ../shared/data/real")
-    ap.add_argument("--tables", default="versus,lossless,chunks,lsb,delta,filters,lossy,hdf5",
-                    help="comma-separated subset of versus,lossless,chunks,lsb,delta,filters,lossy,hdf5")
+    ap.add_argument("--tables", default="versus,lossless,chunks,lsb,delta,preprocessing,filters,lossy,hdf5",
+                    help="comma-separated subset of versus,lossless,chunks,lsb,delta,preprocessing,filters,lossy,hdf5")
     ap.add_argument("--passes", type=int, default=5, help="interleaved passes of the versus-peers table")
     ap.add_argument("--s3", action="append", default=[], metavar="DATASET",
                     help="add sessions of the paper's S3 bucket (aind-np1, aind-np2, ibl-np1, mearec)")
@@ -405,6 +406,7 @@ def main(argv=None):
         "chunks": lambda: chunk_duration_table(run, (sims if args.full else sims[:1]) + s3, args.full),
         "lsb": lambda: lsb_table(run, (sims if args.full else sims[:1]) + real + s3),
         "delta": lambda: delta_table(run, sims + s3, args.full),
+        "preprocessing": lambda: preprocessing_table(run, sims + real + s3, show, args.full),
         "filters": lambda: filter_speed_table(run, sims[0]),
         "lossy": lambda: lossy_tables(run, [r for r in ap_recs if "noise" not in r.name and "yass" not in r.name],
                                       args.full),
