@@ -2,7 +2,8 @@
 codecs and the released peers in distinct markers, with the Pareto front), and sorting
 accuracy / template feature error against CR for the lossy settings.
 
-    python -m benchmarks.figures --out docs/figures    # `make figures`: the README's figures
+    python -m benchmarks.figures cr-speed --out docs/figures   # `make figures`: the README's figures
+    python -m benchmarks.figures lossy --out docs/figures      # (in the environment with SpikeInterface)
 """
 import argparse
 from pathlib import Path
@@ -64,6 +65,7 @@ def cr_vs_speed(rows, path, datasets=None):
             ax.step([x for x, _ in front], [y for _, y in front], where="post", color="0.5", ls="--", lw=1,
                     zorder=2, label="Pareto front")
             ax.set_xscale("log")
+            ax.xaxis.set_minor_formatter(plt.NullFormatter())
             ax.set(xlabel=label, ylabel="compression ratio", title=ds)
             ax.grid(alpha=0.25)
         handles = [plt.Line2D([], [], ls="", marker="o", color=colors[f], label=f) for f in families]
@@ -140,25 +142,32 @@ def feature_error_vs_cr(rows, path):
 
 
 def main(argv=None):
-    """Regenerates the README's figures: the lossless table on the simulated NP1 probe
-    (CR vs speed), then the default ground-truth lossy run (accuracy vs CR)."""
+    """Regenerates the README's figures: `cr-speed` runs the lossless table on the simulated
+    NP1 probe, `lossy` the default ground-truth lossy run (whose CSV is kept beside)."""
+    import csv
+    import shutil
+    import tempfile
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("which", choices=("cr-speed", "lossy"))
     ap.add_argument("--out", default="docs/figures")
-    ap.add_argument("--skip-lossy", action="store_true", help="only the CR-vs-speed figure")
     args = ap.parse_args(argv)
     out = Path(args.out)
-    from . import lossy, report
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.which == "cr-speed":
+            from . import report
 
-    report.main(["--tables", "lossless", "--no-real", "--out", str(out / "lossless")])
-    import csv
+            report.main(["--tables", "lossless", "--no-real", "--out", tmp])
+            rows = [r for r in csv.DictReader(open(Path(tmp) / "results.csv"))
+                    if r["table"] == "lossless" and r["dataset"] == "sim-np1"]
+            cr_vs_speed(rows, out / "cr_vs_speed.png")
+        else:
+            from . import lossy
 
-    rows = [r for r in csv.DictReader(open(out / "lossless" / "results.csv"))
-            if r["table"] == "lossless" and r["dataset"] == "sim-np1"]
-    cr_vs_speed(rows, out / "cr_vs_speed.png")
-    if not args.skip_lossy:
-        lossy.main(["--out", str(out / "lossy")])
-        for name in ("accuracy_vs_cr.png", "feature_error_vs_cr.png"):
-            (out / "lossy" / name).replace(out / name)
+            lossy.main(["--out", tmp])
+            for name in ("accuracy_vs_cr.png", "feature_error_vs_cr.png", "lossy_gt.csv"):
+                shutil.copy(Path(tmp) / name, out / name)
 
 
 if __name__ == "__main__":

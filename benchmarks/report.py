@@ -333,27 +333,9 @@ def write_outputs(rows, out):
     if not lossless:
         print(f"\nwrote {out / 'results.csv'}")
         return
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .figures import cr_vs_speed
 
-    datasets = sorted({r["dataset"] for r in lossless})
-    fig, axes = plt.subplots(len(datasets), 2, figsize=(13, 4.5 * len(datasets)), squeeze=False)
-    for i, ds in enumerate(datasets):
-        pts = [r for r in lossless if r["dataset"] == ds]
-        for j, (key, label) in enumerate([("enc_xrt", "compression speed (x real time)"),
-                                          ("dec_xrt", "decompression speed (x real time)")]):
-            ax = axes[i][j]
-            for fam in sorted({r["family"] for r in pts}):
-                sel = [r for r in pts if r["family"] == fam]
-                ax.scatter([r[key] for r in sel], [r["cr"] for r in sel], s=20, label=fam,
-                           marker="x" if any(r["peer_of"] for r in sel) else "o")
-            ax.set_xscale("log")
-            ax.set(xlabel=label, ylabel="compression ratio", title=ds)
-            ax.grid(alpha=0.3)
-        axes[i][1].legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(out / "cr_vs_speed.png", dpi=100)
+    cr_vs_speed(lossless, out / "cr_vs_speed.png")
     print(f"\nwrote {out / 'results.csv'} and {out / 'cr_vs_speed.png'}")
 
 
