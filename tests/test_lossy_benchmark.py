@@ -74,7 +74,7 @@ def test_ground_truth_pipeline(lossy, tiny, tmp_path, monkeypatch):
     assert all(lossless[f"{k}_err_pct"] == 0 for k in lossy.FEATURES)
     # bits=0 decodes to the lossless data: the same sort
     assert by["bittrunc-0"]["accuracy"] == lossless["accuracy"] and by["bittrunc-0"]["rmse_steps"] == 0
-    assert by["bittrunc-0"]["cr_wavpack"] == pytest.approx(lossless["cr"])
+    assert by["bittrunc-0"]["cr_wavpack"] == pytest.approx(lossless["cr"], rel=0.01)  # + the filter's header
     hybrid = by["wavpack-hybrid-2.25"]
     assert hybrid["cr"] > 1.5 * lossless["cr"] and 0 < hybrid["rmse_steps"] < 5
     assert by["bittrunc-7"]["rmse_steps"] > hybrid["rmse_steps"]
