@@ -29,7 +29,7 @@ SANITIZE_DIR := build/sanitize
 # a fresh venv, where tests/package_smoke.py runs against the installed package.
 PACKAGE_VENV := build/package-venv
 
-.PHONY: test bench sanitize package-check sysdeps clean lpc-fuzz
+.PHONY: test bench figures sanitize package-check sysdeps clean lpc-fuzz
 
 test: $(STAMP) $(STAMP2)
 	@rc=0; \
@@ -37,8 +37,16 @@ test: $(STAMP) $(STAMP2)
 	echo "== zarr 2 stack ($(VENV2))"; $(PY2) -m pytest -q -m "not zarr3" -p no:cacheprovider || rc=1; \
 	exit $$rc
 
-bench: $(STAMP)
+# `make bench LOSSY=1` adds the ground-truth lossy benchmark (spike sorting, in the
+# SpikeInterface environment .venv-zarr2; about 20 minutes on 2 cores)
+bench: $(STAMP) $(if $(LOSSY),$(STAMP2))
 	$(PY) -m benchmarks.report
+	$(if $(LOSSY),$(PY2) -m benchmarks.lossy)
+
+# the README's figures (docs/figures): CR vs speed from .venv, the lossy run from .venv-zarr2
+figures: $(STAMP) $(STAMP2)
+	$(PY) -m benchmarks.figures cr-speed --out docs/figures
+	$(PY2) -m benchmarks.figures lossy --out docs/figures
 
 # EphysLPC's decoder under AddressSanitizer and UBSan: 100,000 mutated chunks (LPC_FUZZ=n for more).
 LPC_FUZZ ?= 100000
@@ -84,7 +92,7 @@ $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h csrc/*.py csrc/hd
 $(STAMP2): pyproject.toml setup.py $(ZARR2_CONSTRAINTS) $(wildcard csrc/*.c csrc/*.h csrc/*.py csrc/hdf5/*.c csrc/hdf5/*.h) | sysdeps $(STAMP)
 	test -x $(PY2) || $(PYTHON) -m venv $(VENV2)
 	$(PY2) -m pip install -q --upgrade pip
-	$(PY2) -m pip install -q -c $(ZARR2_CONSTRAINTS) -e '.[test,bench,zarr2,references]'
+	$(PY2) -m pip install -q -c $(ZARR2_CONSTRAINTS) -e '.[test,bench,zarr2,references,sorting]'
 	$(PY2) -m pip install -q -c $(ZARR2_CONSTRAINTS) $(PEERS) || echo "warning: peer packages did not install; peer comparisons will be missing"
 	touch $(STAMP2)
 

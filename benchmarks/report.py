@@ -32,6 +32,7 @@ from numcodecs_ephys._blocks import all_cores, ffi, lib
 from . import cases as C
 from .datasets import real_recordings, simulated_recording
 from .measure import interleaved_times, measure, median_time
+from .preprocessing import preprocessing_table
 
 
 def machine_description(threads):
@@ -447,27 +448,9 @@ def write_outputs(rows, out):
     if not lossless:
         print(f"\nwrote {out / 'results.csv'}")
         return
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from .figures import cr_vs_speed
 
-    datasets = sorted({r["dataset"] for r in lossless})
-    fig, axes = plt.subplots(len(datasets), 2, figsize=(13, 4.5 * len(datasets)), squeeze=False)
-    for i, ds in enumerate(datasets):
-        pts = [r for r in lossless if r["dataset"] == ds]
-        for j, (key, label) in enumerate([("enc_xrt", "compression speed (x real time)"),
-                                          ("dec_xrt", "decompression speed (x real time)")]):
-            ax = axes[i][j]
-            for fam in sorted({r["family"] for r in pts}):
-                sel = [r for r in pts if r["family"] == fam]
-                ax.scatter([r[key] for r in sel], [r["cr"] for r in sel], s=20, label=fam,
-                           marker="x" if any(r["peer_of"] for r in sel) else "o")
-            ax.set_xscale("log")
-            ax.set(xlabel=label, ylabel="compression ratio", title=ds)
-            ax.grid(alpha=0.3)
-        axes[i][1].legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(out / "cr_vs_speed.png", dpi=100)
+    cr_vs_speed(lossless, out / "cr_vs_speed.png")
     print(f"\nwrote {out / 'results.csv'} and {out / 'cr_vs_speed.png'}")
 
 
@@ -482,8 +465,9 @@ def main(argv=None):
                     help="every level and shuffle, chunk durations 0.1, 1 and 10 s, every probe in every table, "
                          "lzma at medium level, the peers at every bps")
     ap.add_argument("--no-real", action="store_true", help="leave out ../shared/data/real")
-    ap.add_argument("--tables", default="versus,lpc,lossless,chunks,lsb,delta,filters,partial,lossy,hdf5",
-                    help="comma-separated subset of versus,lpc,lossless,chunks,lsb,delta,filters,partial,lossy,hdf5")
+    ap.add_argument("--tables", default="versus,lpc,lossless,chunks,lsb,delta,preprocessing,filters,partial,lossy,hdf5",
+                    help="comma-separated subset of versus,lpc,lossless,chunks,lsb,delta,preprocessing,filters,partial,"
+                         "lossy,hdf5")
     ap.add_argument("--passes", type=int, default=5, help="interleaved passes of the versus-peers table")
     ap.add_argument("--s3", action="append", default=[], metavar="DATASET",
                     help="add sessions of the paper's S3 bucket (aind-np1, aind-np2, ibl-np1, mearec)")
@@ -523,6 +507,7 @@ def main(argv=None):
         "chunks": lambda: chunk_duration_table(run, (sims if args.full else sims[:1]) + s3, args.full),
         "lsb": lambda: lsb_table(run, (sims if args.full else sims[:1]) + real + s3),
         "delta": lambda: delta_table(run, sims + s3, args.full),
+        "preprocessing": lambda: preprocessing_table(run, sims + real + s3, show, args.full),
         "filters": lambda: filter_speed_table(run, sims[0]),
         "partial": lambda: partial_decode_table(
             run, sims[:1] + [r for r in real if r.fs == 30000 and r.traces.shape[1] == 384][:1]),
