@@ -70,6 +70,7 @@ def preprocessing_cases(threads, full=False):
         C.Case(f"lzma-{lzma}", "lzma", lzma, "none", lambda: C.general_codec("lzma", lzma, "none")),
         C.Case("flac-high", "flac", "high", make=lambda: C.ours("flac", "high", threads)),
         C.Case("wavpack-high", "wavpack", "high", make=lambda: C.ours("wavpack", "high", threads)),
+        C.Case("lpc-high", "lpc", "high", make=lambda: C.lpc("high", threads)),
     ]
 
 
