@@ -148,7 +148,11 @@ def _write_metadata(root_path, source, plan, codec_config, filter_configs, chunk
         else:
             kw = dict(compressors=codec, filters=filters or None)
         root.create_array(TRACES, shape=shape, chunks=chunks, dtype=source.dtype, fill_value=0, **kw)
-        root.create_array("channel_ids", data=ids)
+        # format 3 has no fixed-length unicode type in its specification: variable-length strings
+        if plan.zarr_format == 3:
+            root.create_array("channel_ids", shape=ids.shape, dtype=str)[:] = ids
+        else:
+            root.create_array("channel_ids", data=ids)
         props = root.create_group("properties")
         add = props.create_array
     else:
@@ -332,7 +336,8 @@ def compress_file(path, output=None, *, codec=DEFAULT_CODEC, level=None, bps=Non
         attrs[ATTRS_KEY] = _source_attrs(source, sha1, stored, codec_config, filter_configs, chunk_duration,
                                          lossless)
         root.attrs.update(attrs)
-        _zarr().consolidate_metadata(str(tmp))
+        if zarr_format == 2:   # consolidated metadata is not part of format 3's specification
+            _zarr().consolidate_metadata(str(tmp))
         _publish(tmp, final)
     except BaseException:
         _remove(tmp)
