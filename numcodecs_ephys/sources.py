@@ -57,7 +57,8 @@ class Source:
 
     def read(self, start, stop):
         """Samples [start, stop) as a C-contiguous (stop - start, n_channels) array."""
-        start, stop = max(0, start), min(stop, self.n_samples)
+        start = min(max(0, start), self.n_samples)
+        stop = max(start, min(stop, self.n_samples))
         if self.kind == "mtscomp":
             return self._read_mtscomp(start, stop)
         if self._handle is None:
