@@ -31,6 +31,9 @@ DEFAULT_CHUNK_DURATION = 1.0   # seconds of all channels per chunk
 DEFAULT_ZARR_FORMAT = 2        # what SpikeInterface's zarr 2 stack reads; zarr-python 3 reads it too
 ATTRS_KEY = "numcodecs_ephys"  # root attribute with everything this module records
 TRACES = "traces_seg0"         # SpikeInterface's name for the traces of segment 0
+# Channels without a probe contact (SpikeGLX's sync channel) when the others have one: kept here,
+# beside the traces, so that SpikeInterface sees exactly the probe's channels (as its SpikeGLX reader does)
+OTHER = "other_channels_seg0"
 LSB_SAMPLE_CHUNKS = 10         # chunks read to estimate an Open Ephys stream's grid
 
 
@@ -76,6 +79,8 @@ class _Plan:
     codec: object
     check: bool
     lossless: bool
+    probe_cols: list = None        # with other_cols: how the file's channels split between TRACES and OTHER
+    other_cols: list = None
 
     @property
     def n_chunks(self):
@@ -84,20 +89,27 @@ class _Plan:
     def bounds(self, i):
         return i * self.chunk_len, min((i + 1) * self.chunk_len, self.n_samples)
 
-    def key(self, i):
-        return f"{TRACES}/{i}.0" if self.zarr_format == 2 else f"{TRACES}/c/{i}/0"
+    def key(self, i, array=TRACES):
+        return f"{array}/{i}.0" if self.zarr_format == 2 else f"{array}/c/{i}/0"
+
+    def parts(self, block):
+        """(array name, its columns of block, its filters) for each array the block goes to."""
+        if not self.other_cols:
+            return [(TRACES, block, self.filters)]
+        return [(TRACES, np.ascontiguousarray(block[:, self.probe_cols]), self.filters),
+                (OTHER, np.ascontiguousarray(block[:, self.other_cols]), [])]
 
 
-def _encode(plan, block):
+def _encode(plan, block, filters):
     x = block
-    for f in plan.filters:
+    for f in filters:
         x = f.encode(x)
     return plan.codec.encode(x)
 
 
-def _decode(plan, buf, shape, dtype):
+def _decode(plan, buf, shape, dtype, filters):
     x = plan.codec.decode(buf)
-    for f in reversed(plan.filters):
+    for f in reversed(filters):
         x = f.decode(x)
     x = np.asarray(x)
     if x.dtype != dtype or x.size != int(np.prod(shape)):
@@ -114,18 +126,21 @@ def _code_chunk(source, plan, i, data=None):
     if len(data) < plan.chunk_len:   # zarr codes an edge chunk padded with the fill value (0)
         block = np.zeros((plan.chunk_len, data.shape[1]), data.dtype)
         block[:len(data)] = data
-    encoded = _encode(plan, block)
-    path = os.path.join(plan.store, plan.key(i))
-    if plan.zarr_format == 3:
-        os.mkdir(os.path.dirname(path))   # not makedirs: a store removed after a failure stays removed
-    with open(path, "wb") as f:
-        f.write(encoded)
-    if plan.check:
-        with open(path, "rb") as f:
-            decoded = _decode(plan, f.read(), block.shape, block.dtype)
-        if plan.lossless and not np.array_equal(decoded[:len(data)], data):
-            raise StoreError(f"chunk {i} (samples {t0}-{t1}) did not decode to the original samples")
-    return len(encoded)
+    stored = 0
+    for array, part, filters in plan.parts(block):
+        encoded = _encode(plan, part, filters)
+        path = os.path.join(plan.store, plan.key(i, array))
+        if plan.zarr_format == 3:
+            os.mkdir(os.path.dirname(path))   # not makedirs: a store removed after a failure stays removed
+        with open(path, "wb") as f:
+            f.write(encoded)
+        stored += len(encoded)
+        if plan.check:
+            with open(path, "rb") as f:
+                decoded = _decode(plan, f.read(), part.shape, part.dtype, filters)
+            if plan.lossless and not np.array_equal(decoded[:len(data)], part[:len(data)]):
+                raise StoreError(f"chunk {i} (samples {t0}-{t1}) did not decode to the original samples")
+    return stored
 
 
 # ---------------------------------------------------------------- store creation
@@ -137,17 +152,20 @@ def _write_metadata(root_path, source, plan, codec_config, filter_configs, chunk
     import numcodecs
     codec = numcodecs.get_codec(codec_config)
     filters = [numcodecs.get_codec(c) for c in filter_configs]
-    shape, chunks = (source.n_samples, source.n_channels), (plan.chunk_len, source.n_channels)
-    ids = np.array([str(c) for c in source.channel_ids])
+    cols = plan.probe_cols or list(range(source.n_channels))
+    arrays = [(TRACES, len(cols), filters)] + ([(OTHER, len(plan.other_cols), [])] if plan.other_cols else [])
+    ids = np.array([str(source.channel_ids[c]) for c in cols])
     if _zarr3():
         root = zarr.open_group(root_path, mode="w", zarr_format=plan.zarr_format)
-        if plan.zarr_format == 3:
-            from . import zarr3
-            kw = dict(serializer=zarr3.from_numcodecs(codec), filters=[zarr3.from_numcodecs(f) for f in filters],
-                      compressors=None)
-        else:
-            kw = dict(compressors=codec, filters=filters or None)
-        root.create_array(TRACES, shape=shape, chunks=chunks, dtype=source.dtype, fill_value=0, **kw)
+        for name, width, array_filters in arrays:
+            if plan.zarr_format == 3:
+                from . import zarr3
+                kw = dict(serializer=zarr3.from_numcodecs(codec), compressors=None,
+                          filters=[zarr3.from_numcodecs(f) for f in array_filters])
+            else:
+                kw = dict(compressors=codec, filters=array_filters or None)
+            root.create_array(name, shape=(source.n_samples, width), chunks=(plan.chunk_len, width),
+                              dtype=source.dtype, fill_value=0, **kw)
         # format 3 has no fixed-length unicode type in its specification: variable-length strings
         if plan.zarr_format == 3:
             root.create_array("channel_ids", shape=ids.shape, dtype=str)[:] = ids
@@ -157,21 +175,27 @@ def _write_metadata(root_path, source, plan, codec_config, filter_configs, chunk
         add = props.create_array
     else:
         root = zarr.open_group(root_path, mode="w")
-        root.create_dataset(TRACES, shape=shape, chunks=chunks, dtype=source.dtype, fill_value=0,
-                            compressor=codec, filters=filters or None)
+        for name, width, array_filters in arrays:
+            root.create_dataset(name, shape=(source.n_samples, width), chunks=(plan.chunk_len, width),
+                                dtype=source.dtype, fill_value=0, compressor=codec, filters=array_filters or None)
         root.create_dataset("channel_ids", data=ids)
         props = root.create_group("properties")
         add = props.create_dataset
     if source.gains_to_uv is not None:
-        add("gain_to_uV", data=np.asarray(source.gains_to_uv, "float64"))
-        add("offset_to_uV", data=np.asarray(source.offsets_to_uv, "float64"))
+        add("gain_to_uV", data=np.asarray(source.gains_to_uv, "float64")[cols])
+        add("offset_to_uV", data=np.asarray(source.offsets_to_uv, "float64")[cols])
     attrs = {"sampling_frequency": source.sampling_frequency, "num_segments": 1}
     if source.probe is not None:
-        attrs["probe"] = source.probe
+        # contacts point at columns of TRACES (SpikeInterface's "probe" attribute)
+        column = {c: j for j, c in enumerate(cols)}
+        probe = json.loads(json.dumps(source.probe))
+        for p in probe["probes"]:
+            p["device_channel_indices"] = [column[int(c)] for c in p["device_channel_indices"]]
+        attrs["probe"] = probe
     return root, attrs
 
 
-def _source_attrs(source, sha1, stored_bytes, codec_config, filter_configs, chunk_duration, lossless):
+def _source_attrs(source, plan, sha1, stored_bytes, codec_config, filter_configs, chunk_duration, lossless):
     from . import __version__
     files = []
     for m in source.metadata_files:
@@ -183,19 +207,22 @@ def _source_attrs(source, sha1, stored_bytes, codec_config, filter_configs, chun
         "version": __version__,
         "source": {"format": source.kind, "file_name": source.path.name, "size": source.nbytes,
                    "sha1": sha1, "dtype": source.dtype.str, "n_channels": source.n_channels,
+                   "channel_ids": [str(c) for c in source.channel_ids], "gains_to_uv": source.gains_to_uv,
                    "metadata_files": files},
+        # the file's channel indices held by each array, in column order
+        "columns": {TRACES: plan.probe_cols or list(range(source.n_channels)), OTHER: plan.other_cols or []},
         "codec": codec_config, "filters": filter_configs, "lossless": lossless,
         "chunk_duration": chunk_duration, "stored_bytes": stored_bytes,
     }
 
 
-def _lsb_filter(source, chunk_len, num_threads):
-    """An LSB filter when the stream sits on a non-integer grid, else None."""
+def _lsb_filter(source, chunk_len, num_threads, cols):
+    """An LSB filter for channels cols when they sit on a non-integer grid, else None."""
     from .lsb import LSB, estimate_lsb
     n = -(-source.n_samples // chunk_len)
     picks = np.unique(np.linspace(0, n - 1, min(n, LSB_SAMPLE_CHUNKS)).astype(int))
     sample = np.concatenate([source.read(i * chunk_len, (i + 1) * chunk_len) for i in picks])
-    offsets, steps = estimate_lsb(sample)
+    offsets, steps = estimate_lsb(sample[:, cols])
     if np.all(steps == 1):
         return None
     return LSB(offsets=offsets.tolist(), steps=steps.tolist(), num_threads=num_threads)
@@ -298,13 +325,19 @@ def compress_file(path, output=None, *, codec=DEFAULT_CODEC, level=None, bps=Non
     worker_threads = num_threads if scheduler is None else (num_threads or 1)
     coder = make_codec(codec, level, bps, worker_threads)
     lossless = bps is None
-    lsb = _lsb_filter(source, chunk_len, worker_threads) if source.lsb_candidate and lossless else None
+    probe_cols = source.probe_channels
+    other_cols = [c for c in range(source.n_channels) if c not in set(probe_cols)] if probe_cols else None
+    if not other_cols:
+        probe_cols = other_cols = None
+    cols = probe_cols or list(range(source.n_channels))
+    lsb = _lsb_filter(source, chunk_len, worker_threads, cols) if source.lsb_candidate and lossless else None
     filters = [lsb] if lsb is not None else []
     # refuse a dtype/codec mismatch before anything is written
-    probe_block = source.read(0, min(chunk_len, 64))
+    first = source.read(0, min(chunk_len, 64))
     try:
-        _encode(_Plan("", zarr_format, len(probe_block), len(probe_block), filters, coder, False, lossless),
-                probe_block)
+        trial = _Plan("", zarr_format, len(first), len(first), filters, coder, False, lossless, probe_cols, other_cols)
+        for _, part, part_filters in trial.parts(first):
+            _encode(trial, part, part_filters)
     except ValueError as e:
         raise RecordingError(f"{source.path}: codec {codec} cannot code this recording: {e}") from None
     codec_config = make_codec(codec, level, bps).get_config()
@@ -314,11 +347,13 @@ def compress_file(path, output=None, *, codec=DEFAULT_CODEC, level=None, bps=Non
     _remove_stale(final)
     tmp = _temporary(final)
     _remove(tmp)
-    plan = _Plan(str(tmp), zarr_format, chunk_len, source.n_samples, filters, coder, check, lossless)
+    plan = _Plan(str(tmp), zarr_format, chunk_len, source.n_samples, filters, coder, check, lossless,
+                 probe_cols, other_cols)
     try:
         root, si_attrs = _write_metadata(str(tmp), source, plan, codec_config, filter_configs, chunk_duration)
         if zarr_format == 3:
-            os.makedirs(tmp / TRACES / "c", exist_ok=True)
+            for array, _, _ in plan.parts(first):
+                os.makedirs(tmp / array / "c", exist_ok=True)
         bar = _Progress(source.nbytes, f"compress {source.path.name}", progress)
         try:
             if scheduler is None:
@@ -333,7 +368,7 @@ def compress_file(path, output=None, *, codec=DEFAULT_CODEC, level=None, bps=Non
             raise RecordingError(f"{source.path}: its SHA1 {sha1} differs from the one its own metadata records "
                                  f"({source.expected_sha1}): the file was altered or is damaged")
         attrs = dict(si_attrs)
-        attrs[ATTRS_KEY] = _source_attrs(source, sha1, stored, codec_config, filter_configs, chunk_duration,
+        attrs[ATTRS_KEY] = _source_attrs(source, plan, sha1, stored, codec_config, filter_configs, chunk_duration,
                                          lossless)
         root.attrs.update(attrs)
         if zarr_format == 2:   # consolidated metadata is not part of format 3's specification
@@ -403,12 +438,13 @@ def _run_dask(source, plan, bar, scheduler):
 
 def _check_through_zarr(store, source, plan):
     """Read the first and the last chunk back through zarr itself (key names, edge padding)."""
-    z = _zarr().open_group(str(store), mode="r")[TRACES]
+    root = _zarr().open_group(str(store), mode="r")
     for i in sorted({0, plan.n_chunks - 1}):
         t0, t1 = plan.bounds(i)
-        got, want = z[t0:t1], source.read(t0, t1)
-        if got.shape != want.shape or (plan.lossless and not np.array_equal(got, want)):
-            raise StoreError(f"zarr reads chunk {i} of {store} differently from what was written")
+        for array, want, _ in plan.parts(source.read(t0, t1)):
+            got = root[array][t0:t1]
+            if got.shape != want.shape or (plan.lossless and not np.array_equal(got, want)):
+                raise StoreError(f"zarr reads chunk {i} of {store}/{array} differently from what was written")
 
 
 # ---------------------------------------------------------------- reading stores
@@ -416,9 +452,10 @@ def _check_through_zarr(store, source, plan):
 class Recording:
     """A compressed recording, lazily sliced: ``rec[t0:t1, channels]`` decodes only the chunks needed.
 
-    Attributes: ``shape`` (samples, channels), ``dtype``, ``sampling_frequency``,
-    ``channel_ids``, ``gains_to_uv`` (or None), ``duration`` (s), ``source`` (what was
-    recorded about the original file), ``traces`` (the zarr array).
+    It has all the channels of the original file, in its order (SpikeInterface sees only those
+    with a probe contact). Attributes: ``shape`` (samples, channels), ``dtype``,
+    ``sampling_frequency``, ``channel_ids``, ``gains_to_uv`` (or None), ``duration`` (s),
+    ``source`` (what was recorded about the original file), ``chunk_len`` (samples per chunk).
     """
 
     def __init__(self, path):
@@ -428,32 +465,38 @@ class Recording:
         zarr = _zarr()
         try:
             root = zarr.open_group(str(self.path), mode="r")
-            self.traces = root[TRACES]
             self.attrs = dict(root.attrs)
-            self.channel_ids = [str(c) for c in root["channel_ids"][:].tolist()]
-            props = root["properties"] if "properties" in root else None
-            self.gains_to_uv = props["gain_to_uV"][:] if props is not None and "gain_to_uV" in props else None
-        except (KeyError, ValueError, OSError) as e:
-            raise StoreError(f"{self.path} is not a recording store written by numcodecs-ephys ({e})") from None
-        if ATTRS_KEY not in self.attrs:
-            raise StoreError(f"{self.path} is not a recording store written by numcodecs-ephys "
-                             f"(no '{ATTRS_KEY}' attribute)")
-        self.info = self.attrs[ATTRS_KEY]
+            self.info = self.attrs[ATTRS_KEY]
+            columns = self.info["columns"]
+            self._arrays = [(root[name], np.asarray(cols, dtype=np.intp)) for name, cols in columns.items() if cols]
+        except (KeyError, ValueError, OSError, TypeError) as e:
+            raise StoreError(f"{self.path} is not a recording store written by numcodecs-ephys ({e!r})") from None
         self.source = self.info["source"]
         self.sampling_frequency = float(self.attrs["sampling_frequency"])
+        self.channel_ids = list(self.source["channel_ids"])
+        self.gains_to_uv = self.source.get("gains_to_uv")
+        first = self._arrays[0][0]
+        self.shape = (int(first.shape[0]), sum(len(c) for _, c in self._arrays))
+        self.dtype = np.dtype(first.dtype)
+        self.chunk_len = int(first.chunks[0])
 
-    shape = property(lambda self: tuple(self.traces.shape))
-    dtype = property(lambda self: np.dtype(self.traces.dtype))
     duration = property(lambda self: self.shape[0] / self.sampling_frequency)
 
     def __len__(self):
         return self.shape[0]
 
     def __getitem__(self, key):
-        return self.traces[key]
-
-    def chunk_len(self):
-        return int(self.traces.chunks[0])
+        rows, cols = key if isinstance(key, tuple) and len(key) == 2 else (key, slice(None))
+        if not isinstance(rows, slice):
+            raise TypeError("index the time axis with a slice: rec[t0:t1] or rec[t0:t1, channels]")
+        if len(self._arrays) == 1:
+            out = self._arrays[0][0][rows]
+        else:
+            parts = [(array[rows], c) for array, c in self._arrays]
+            out = np.empty((len(parts[0][0]), self.shape[1]), self.dtype)
+            for part, c in parts:
+                out[:, c] = part
+        return out if isinstance(cols, slice) and cols == slice(None) else out[:, cols]
 
     def __repr__(self):
         return (f"<Recording {self.path.name}: {self.shape[0]} samples x {self.shape[1]} channels {self.dtype}, "
@@ -475,7 +518,7 @@ def _channel_index(channels, n):
 
 
 def _iter_decoded(rec, start, stop, channels):
-    step = rec.chunk_len()
+    step = rec.chunk_len
     edges = [start, *range(start - start % step + step, stop, step), stop]
     bounds = list(zip(edges[:-1], edges[1:]))
     cols = _channel_index(channels, rec.shape[1])

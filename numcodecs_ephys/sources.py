@@ -39,7 +39,7 @@ class Source:
     channel_ids: list
     gains_to_uv: list = None       # per channel, or None when the source does not say
     offsets_to_uv: list = None
-    probe: dict = None             # probeinterface ProbeGroup dict (contacts -> channel indices), if known
+    probe: dict = None             # probeinterface ProbeGroup dict, contacts -> channel indices of the file
     metadata_files: list = field(default_factory=list)
     expected_sha1: str = None      # the source's own record of the data's SHA1, if any
     lsb_candidate: bool = False    # values may sit on a non-integer grid (Open Ephys)
@@ -50,6 +50,13 @@ class Source:
         state = dict(self.__dict__)
         state["_handle"] = None
         return state
+
+    @property
+    def probe_channels(self):
+        """Indices (in file order) of the channels wired to a probe contact; None without a probe."""
+        if self.probe is None:
+            return None
+        return sorted(int(i) for p in self.probe["probes"] for i in p["device_channel_indices"])
 
     @property
     def nbytes(self):
