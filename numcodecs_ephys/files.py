@@ -582,7 +582,12 @@ def verify_store(store, original=None, progress=False):
     rec = open_recording(store)
     src = None
     if original is not None:
-        src = open_source(original) if not isinstance(original, Source) else original
+        if isinstance(original, Source):
+            src = original
+        elif Path(original).suffix == ".cbin":
+            src = open_source(original)
+        else:   # the bytes that decompress writes: the store's samples, as a raw file
+            src = open_source(original, rec.shape[1], rec.sampling_frequency, rec.dtype)
         if (src.n_samples, src.n_channels) != rec.shape:
             raise StoreError(f"{original} has {src.n_samples} x {src.n_channels} samples, the store "
                              f"{rec.shape[0]} x {rec.shape[1]}")
