@@ -145,7 +145,7 @@ def _code_chunk(source, plan, i, data=None):
 
 # ---------------------------------------------------------------- store creation
 
-def _write_metadata(root_path, source, plan, codec_config, filter_configs, chunk_duration):
+def _write_metadata(root_path, source, plan, codec_config, filter_configs):
     """The zarr hierarchy (SpikeInterface's layout) without chunks; codecs with num_threads=None,
     since the thread count belongs to the machine that reads, not to the data."""
     zarr = _zarr()
@@ -350,7 +350,7 @@ def compress_file(path, output=None, *, codec=DEFAULT_CODEC, level=None, bps=Non
     plan = _Plan(str(tmp), zarr_format, chunk_len, source.n_samples, filters, coder, check, lossless,
                  probe_cols, other_cols)
     try:
-        root, si_attrs = _write_metadata(str(tmp), source, plan, codec_config, filter_configs, chunk_duration)
+        root, si_attrs = _write_metadata(str(tmp), source, plan, codec_config, filter_configs)
         if zarr_format == 3:
             for array, _, _ in plan.parts(first):
                 os.makedirs(tmp / array / "c", exist_ok=True)
@@ -542,8 +542,12 @@ def decompress_file(store, output=None, *, start=None, end=None, channels=None, 
     if whole:
         for m in rec.source.get("metadata_files", []):
             # a .meta follows the data file's name (SpikeGLX pairs them by name); others keep theirs
+            # and a file that sat in a folder above the data (structure.oebin) goes beside it, never
+            # above the output
             same_stem = m["path"] == Path(rec.source["file_name"]).with_suffix(".meta").name
-            path = final.with_suffix(".meta") if same_stem else final.parent / m["path"]
+            relpath = Path(m["path"])
+            path = final.with_suffix(".meta") if same_stem else final.parent / (
+                relpath.name if ".." in relpath.parts or relpath.is_absolute() else relpath)
             meta_paths.append((path, m["text"].encode(m["encoding"])))
     for p in [final] + [p for p, _ in meta_paths]:
         _check_free(p, overwrite)

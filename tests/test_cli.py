@@ -125,6 +125,22 @@ def test_round_trip_tiled_60_s(tiled_60_s, tmp_path):
     assert_decompresses_to(store, data_path, meta_path, tmp_path)
 
 
+def test_openephys_folder_layout(tmp_path):
+    """Open Ephys' own layout: structure.oebin two folders above continuous/<stream>/continuous.dat."""
+    src = real(OPENEPHYS)
+    stream = tmp_path / "rec" / "continuous" / "Neuropix-PXI-116.1"
+    stream.mkdir(parents=True)
+    shutil.copy(src, stream / "continuous.dat")
+    shutil.copy(src.parent / "structure.oebin", tmp_path / "rec" / "structure.oebin")
+    store = tmp_path / "lfp.zarr"
+    assert run("compress", stream / "continuous.dat", "-o", store, "-q") == 0
+    assert F.store_info(store)["metadata_files"] == ["../../structure.oebin"]
+    out = tmp_path / "out" / "continuous.dat"
+    assert run("decompress", store, "-o", out, "-q") == 0
+    assert sha1(out) == sha1(src) and sha1(out.parent / "structure.oebin") == sha1(src.parent / "structure.oebin")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lfp.zarr", "out", "rec"]
+
+
 def test_round_trip_raw_partial_last_chunk(tmp_path):
     src = real(YASS)
     store = tmp_path / "y.zarr"
