@@ -21,7 +21,10 @@ from conftest import REAL, unavailable
 
 from numcodecs_ephys import cli, compress_file, decompress_file, open_recording
 from numcodecs_ephys import files as F
-from numcodecs_ephys.sources import RecordingError
+
+# The zarr 3 stack (.venv) runs these; the zarr 2 stack runs tests/test_cli_zarr2.py (SpikeInterface
+# opening the stores, round trips written with zarr 2).
+pytestmark = pytest.mark.zarr3
 
 SPIKEGLX = {
     "np_ultra": "spikeglx/p5_g0/p5_g0_imec0/p5_g0_t0.imec0.ap.bin",
@@ -473,42 +476,6 @@ def test_console_script_installed():
         unavailable("the numcodecs-ephys console script is not installed (reinstall the package)")
     proc = subprocess.run([str(exe), "--version"], capture_output=True, text=True)
     assert proc.returncode == 0 and proc.stdout.startswith("numcodecs-ephys ")
-
-
-# ---------------------------------------------------------------- SpikeInterface (zarr 2 stack)
-
-@pytest.mark.zarr2
-@pytest.mark.parametrize("name", ["np_ultra", "np2_4shank", "openephys_lfp"])
-def test_spikeinterface_opens_store(name, tmp_path):
-    si = _require("spikeinterface")
-    se = _require("spikeinterface.extractors")
-    data_path, _ = copy_recording(REAL_INPUTS[name], tmp_path / "in")
-    store = compress_file(data_path, tmp_path / "rec.zarr")
-    rec = si.load(store) if hasattr(si, "load") else si.load_extractor(store)
-    src = F.open_source(data_path)
-    traces = np.fromfile(data_path, "int16").reshape(-1, src.n_channels)
-    assert rec.get_sampling_frequency() == src.sampling_frequency
-    if name == "openephys_lfp":
-        assert list(rec.get_channel_ids()) == src.channel_ids and np.array_equal(rec.get_traces(), traces)
-        assert np.allclose(rec.get_channel_gains(), 0.195, atol=1e-6)
-        return
-    # as SpikeInterface's own SpikeGLX reader: the probe's channels, their gains and positions; the sync
-    # channel is kept beside them in the store (open_recording and decompress have it)
-    ref = se.read_spikeglx(data_path.parent, stream_id="imec0.ap")
-    assert list(rec.get_channel_ids()) == src.channel_ids[:384] == [c.split("#")[1] for c in ref.get_channel_ids()]
-    assert np.array_equal(rec.get_traces(), traces[:, :384])
-    assert np.allclose(rec.get_channel_gains(), ref.get_channel_gains())
-    assert np.array_equal(rec.get_channel_locations(), ref.get_channel_locations())
-    assert rec.get_probe().get_contact_count() == 384
-    assert np.array_equal(open_recording(store)[:, [384]], traces[:, [384]])
-
-
-def _require(module):
-    import importlib
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        unavailable(f"{module} is not installed")
 
 
 # ---------------------------------------------------------------- the README's command table
