@@ -16,7 +16,6 @@ takes several minutes and needs about 3x ``--files-gb`` GB (5 GB more for the me
 of free disk.
 """
 import argparse
-import os
 import shutil
 import subprocess
 import sys

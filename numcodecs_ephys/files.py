@@ -15,7 +15,6 @@ import hashlib
 import json
 import os
 import shutil
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -416,18 +415,21 @@ def _run_dask(source, plan, bar, scheduler):
         futures = client.map(_code_chunk, [source] * plan.n_chunks, [plan] * plan.n_chunks, range(plan.n_chunks),
                              pure=False)
         # the hash needs the bytes in order: read them here while the workers code
-        sha1 = hashlib.sha1()
-        hasher = threading.Thread(target=lambda: [sha1.update(source.read(*plan.bounds(i)))
-                                                  for i in range(plan.n_chunks)], daemon=True)
-        hasher.start()
-        stored = 0
-        index = {f.key: i for i, f in enumerate(futures)}
-        for future in as_completed(futures):
-            stored += future.result()
-            t0, t1 = plan.bounds(index[future.key])
-            bar.update((t1 - t0) * source.n_channels * source.dtype.itemsize)
-        hasher.join()
-        return sha1.hexdigest(), stored
+        def digest():
+            sha1 = hashlib.sha1()
+            for i in range(plan.n_chunks):
+                sha1.update(source.read(*plan.bounds(i)))
+            return sha1.hexdigest()
+
+        with ThreadPoolExecutor(1) as pool:
+            hashed = pool.submit(digest)
+            stored = 0
+            index = {f.key: i for i, f in enumerate(futures)}
+            for future in as_completed(futures):
+                stored += future.result()
+                t0, t1 = plan.bounds(index[future.key])
+                bar.update((t1 - t0) * source.n_channels * source.dtype.itemsize)
+            return hashed.result(), stored
     except BaseException:
         client.cancel(futures)
         raise

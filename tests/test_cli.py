@@ -6,7 +6,6 @@ them, mtscomp archives transcoded, every bad input, interrupted runs and --overw
 """
 import errno
 import hashlib
-import os
 import shutil
 import signal
 import subprocess
