@@ -51,7 +51,7 @@ def build_parser():
     c.add_argument("--codec", choices=list(files.CODECS), default=files.DEFAULT_CODEC,
                    help=f"lossless codec (default {files.DEFAULT_CODEC})")
     c.add_argument("--level", type=int, help="codec level (default: the codec's own)")
-    c.add_argument("--bps", type=float, help="LOSSY: WavPack hybrid mode at this many bits per sample (>= 2.25)")
+    c.add_argument("--bps", type=float, help="LOSSY: WavPack hybrid mode at this many bits per sample")
     c.add_argument("--chunk-duration", type=float, default=files.DEFAULT_CHUNK_DURATION, metavar="SECONDS",
                    help=f"seconds of all channels per chunk (default {files.DEFAULT_CHUNK_DURATION:g})")
     c.add_argument("--zarr-format", type=int, choices=(2, 3), default=files.DEFAULT_ZARR_FORMAT,
