@@ -18,7 +18,18 @@ PY2 := $(VENV2)/bin/python
 STAMP2 := $(VENV2)/.installed
 ZARR2_CONSTRAINTS := .ci/constraints-zarr2.txt
 
-.PHONY: test bench sysdeps clean
+# `make sanitize` builds the extension and the HDF5 plugins with ASan and UBSan (into
+# build/sanitize, the normal build untouched) and runs the mutation campaign over every
+# decoder: MUTATIONS decodes per codec (MUTATIONS=2000000 for millions). It fails on any
+# sanitizer report, crash, or damaged chunk decoded to wrong data without an error.
+MUTATIONS ?= 20000
+SANITIZE_DIR := build/sanitize
+
+# `make package-check` builds the sdist and the wheel (python -m build) and installs each into
+# a fresh venv, where tests/package_smoke.py runs against the installed package.
+PACKAGE_VENV := build/package-venv
+
+.PHONY: test bench sanitize package-check sysdeps clean
 
 test: $(STAMP) $(STAMP2)
 	@rc=0; \
@@ -28,6 +39,20 @@ test: $(STAMP) $(STAMP2)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.report
+
+sanitize: $(STAMP)
+	$(PY) csrc/build_sanitized.py $(SANITIZE_DIR)
+	LD_PRELOAD=$$(cc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 PYTHONPATH=$(SANITIZE_DIR) \
+	  $(PY) tests/mutation_campaign.py --decodes $(MUTATIONS)
+
+package-check: $(STAMP)
+	rm -rf dist && mkdir -p build && $(PY) -m build --outdir dist . > build/package-build.log 2>&1 || (tail -30 build/package-build.log; exit 1)
+	@for artifact in dist/*.whl dist/*.tar.gz; do \
+	  echo "== $$artifact in a fresh venv"; rm -rf $(PACKAGE_VENV) && $(PYTHON) -m venv $(PACKAGE_VENV) && \
+	  $(PACKAGE_VENV)/bin/pip install -q "$$artifact[hdf5]" && \
+	  (cd build && package-venv/bin/python ../tests/package_smoke.py) || exit 1; \
+	done; rm -rf $(PACKAGE_VENV)
 
 sysdeps:
 	@if ! command -v $(PYTHON) >/dev/null || ! command -v cc >/dev/null || ! command -v wavpack >/dev/null \
@@ -41,16 +66,19 @@ sysdeps:
 $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h csrc/*.py csrc/hdf5/*.c csrc/hdf5/*.h) | sysdeps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,bench,zarr3]'
+	$(PY) -m pip install -q -e '.[test,bench,zarr3,references]'
 	$(PY) -m pip install -q $(PEERS) || echo "warning: peer packages did not install; peer comparisons will be missing"
+	# SpikeInterface beside zarr 3, as it runs on Python >= 3.14 (reading zarr); --no-deps because
+	# its Python < 3.14 requirements pin zarr < 3. Same versions as the zarr 2 stack.
+	$(PY) -m pip install -q --no-deps -c $(ZARR2_CONSTRAINTS) spikeinterface probeinterface
 	touch $(STAMP)
 
 $(STAMP2): pyproject.toml setup.py $(ZARR2_CONSTRAINTS) $(wildcard csrc/*.c csrc/*.h csrc/*.py csrc/hdf5/*.c csrc/hdf5/*.h) | sysdeps $(STAMP)
 	test -x $(PY2) || $(PYTHON) -m venv $(VENV2)
 	$(PY2) -m pip install -q --upgrade pip
-	$(PY2) -m pip install -q -c $(ZARR2_CONSTRAINTS) -e '.[test,bench,zarr2]'
+	$(PY2) -m pip install -q -c $(ZARR2_CONSTRAINTS) -e '.[test,bench,zarr2,references]'
 	$(PY2) -m pip install -q -c $(ZARR2_CONSTRAINTS) $(PEERS) || echo "warning: peer packages did not install; peer comparisons will be missing"
 	touch $(STAMP2)
 
 clean:
-	rm -rf $(VENV) $(VENV2) build *.egg-info numcodecs_ephys/_native*.so numcodecs_ephys/_native.c numcodecs_ephys/plugins
+	rm -rf $(VENV) $(VENV2) build dist *.egg-info numcodecs_ephys/_native*.so numcodecs_ephys/_native.c numcodecs_ephys/plugins

@@ -14,7 +14,7 @@ import numpy as np
 from .measure import median_time
 
 
-def hdf5_cases(threads=None):
+def hdf5_cases():
     """(name, family, factory) triples; a factory returns create_dataset kwargs, or None if unavailable."""
     def ours():
         import numcodecs_ephys.hdf5 as eh5
@@ -37,10 +37,10 @@ def hdf5_cases(threads=None):
     ]
     for level in (1, 2, 3):
         cases.append((f"h5-wavpack-L{level}", "wavpack",
-                      lambda level=level: dict(ours().WavPackH5(level=level, num_threads=threads))))
+                      lambda level=level: dict(ours().WavPackH5(level=level))))
     cases.append(("h5-wavpack-hybrid-3bps", "wavpack-hybrid",
-                  lambda: dict(ours().WavPackH5(bps=3, num_threads=threads))))
-    cases.append(("h5-flac-5", "flac", lambda: dict(ours().FLACH5(level=5, num_threads=threads))))
+                  lambda: dict(ours().WavPackH5(bps=3))))
+    cases.append(("h5-flac-5", "flac", lambda: dict(ours().FLACH5(level=5))))
     return cases
 
 
@@ -78,15 +78,22 @@ def hdf5_rows(recordings, chunk_duration=1.0, repeats=3, threads=None, directory
         import h5py  # noqa: F401
     except ImportError:
         return []
+    import numcodecs_ephys
+
     rows = []
-    for name, family, factory in hdf5_cases(threads):
-        kwargs = factory()
-        if kwargs is None:
-            continue
-        for rec in recordings:
-            row = dict(recording=rec.name, case=name, family=family)
-            row.update(measure_hdf5(kwargs, rec.traces, rec.fs, chunk_duration, repeats, directory))
-            rows.append(row)
+    previous = os.environ.get(numcodecs_ephys._blocks.NUM_THREADS_ENV)
+    numcodecs_ephys.set_num_threads(threads)  # the filter plugins take it from the process
+    try:
+        for name, family, factory in hdf5_cases():
+            kwargs = factory()
+            if kwargs is None:
+                continue
+            for rec in recordings:
+                row = dict(recording=rec.name, case=name, family=family)
+                row.update(measure_hdf5(kwargs, rec.traces, rec.fs, chunk_duration, repeats, directory))
+                rows.append(row)
+    finally:
+        numcodecs_ephys.set_num_threads(None if previous is None else int(previous))
     return rows
 
 

@@ -27,7 +27,7 @@ from tabulate import tabulate
 
 import numcodecs_ephys
 from numcodecs_ephys import LSB, estimate_lsb
-from numcodecs_ephys._blocks import default_num_threads, ffi, lib
+from numcodecs_ephys._blocks import all_cores, ffi, lib
 
 from . import cases as C
 from .datasets import real_recordings, simulated_recording
@@ -43,7 +43,7 @@ def machine_description(threads):
     except (OSError, StopIteration):
         pass
     wv = ffi.string(lib.ephys_wavpack_library_version()).decode()
-    return (f"{cpu}, {os.cpu_count()} cores ({default_num_threads()} usable), {platform.system()} "
+    return (f"{cpu}, {os.cpu_count()} cores ({all_cores()} usable), {platform.system()} "
             f"{platform.release()}, Python {platform.python_version()}, numpy {np.__version__}, numcodecs "
             f"{numcodecs.__version__}, numcodecs-ephys {numcodecs_ephys.__version__}, libwavpack {wv}. "
             f"Our codecs on {threads} thread(s); numcodecs' codecs and the peers with their own defaults "
@@ -208,6 +208,36 @@ def filter_speed_table(run, rec):
     print(tabulate(rows, headers=["filter", "threads", "encode GB/s", "decode GB/s"], floatfmt=".3g"))
 
 
+def partial_decode_table(run, recs, passes=3):
+    """Reading 4 of 384 channels of a 1 s chunk (decode_channels: only the channel block that
+    holds them) against decoding the whole chunk, with the default block_channels."""
+    from numcodecs_ephys import FLAC, WavPack
+
+    channels = [100, 101, 102, 103]
+    rows = []
+    for rec in recs:
+        chunk = np.ascontiguousarray(np.resize(rec.traces, (int(rec.fs), 384)))  # 1 s, all channels
+        for name, make in (("WavPack level 2", lambda n: WavPack(level=2, num_threads=n)),
+                           ("FLAC level 5", lambda n: FLAC(level=5, num_threads=n))):
+            for n in sorted({1, run.threads}):
+                codec = make(n)
+                enc = codec.encode(chunk)
+                if not np.array_equal(codec.decode_channels(enc, channels), chunk[:, channels]):
+                    raise AssertionError(f"{name}: decode_channels differs from the data")
+                full, part = [], []
+                for _ in range(passes):  # taking turns: a slow spell of the machine hits both
+                    full.append(median_time(lambda: codec.decode(enc), 1))
+                    part.append(median_time(lambda: codec.decode_channels(enc, channels), 1))
+                full_s, part_s = min(full), min(part)
+                rows.append([rec.name, name, str(n), codec.block_channels, 1e3 * full_s, 1e3 * part_s, full_s / part_s])
+                run.rows.append(dict(table="partial decode", dataset=rec.name, case=name, threads=n,
+                                     full_decode_ms=1e3 * full_s, channels_decode_ms=1e3 * part_s,
+                                     partial_speedup=full_s / part_s, chunk_s=1.0, peer_of=""))
+    print(f"\n## Channel-subset decoding: 4 of 384 channels of a 1 s chunk (best of {passes} interleaved passes)\n")
+    print(tabulate(rows, headers=["recording", "codec", "threads", "block_channels", "full decode ms",
+                                  "4 channels ms", "speed-up"], floatfmt=".3g"))
+
+
 def on_adc_grid(rec):
     """The recording in ADC steps (exact for the simulated probes' integer grid).
 
@@ -368,7 +398,7 @@ def main(argv=None):
                     help="every level and shuffle, chunk durations 0.1, 1 and 10 s, every probe in every table, "
                          "lzma at medium level, the peers at every bps")
     ap.add_argument("--no-real", action="store_true", help="leave out ../shared/data/real")
-    ap.add_argument("--tables", default="versus,lossless,chunks,lsb,delta,filters,lossy,hdf5",
+    ap.add_argument("--tables", default="versus,lossless,chunks,lsb,delta,filters,partial,lossy,hdf5",
                     help="comma-separated subset of versus,lossless,chunks,lsb,delta,filters,lossy,hdf5")
     ap.add_argument("--passes", type=int, default=5, help="interleaved passes of the versus-peers table")
     ap.add_argument("--s3", action="append", default=[], metavar="DATASET",
@@ -385,7 +415,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     # wavpack-numcodecs warns on every instance that this libwavpack has no threads of its own
     warnings.filterwarnings("ignore", message="Multi-threading is supported")
-    threads = args.threads or default_num_threads()
+    threads = args.threads or all_cores()
     tables = set(args.tables.split(","))
     if args.full:
         args.duration = max(args.duration, 10.0)
@@ -411,6 +441,8 @@ def main(argv=None):
         "lsb": lambda: lsb_table(run, (sims if args.full else sims[:1]) + real + s3),
         "delta": lambda: delta_table(run, sims + s3, args.full),
         "filters": lambda: filter_speed_table(run, sims[0]),
+        "partial": lambda: partial_decode_table(
+            run, sims[:1] + [r for r in real if r.fs == 30000 and r.traces.shape[1] == 384][:1]),
         "lossy": lambda: lossy_tables(run, [r for r in ap_recs if "noise" not in r.name and "yass" not in r.name],
                                       args.full),
         "hdf5": lambda: hdf5_table(run, sims[:1] + [r for r in real if "ultra" in r.name]),

@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* in: C-contiguous int16 (itemsize 2) or int32 (4) chunk; out: exactly the
+/* in: C-contiguous int16 (itemsize 2) or int32 (4) chunk, aligned to its itemsize
+ * (the Python side makes sure of it); out: exactly the
  * encoded size (ephys_filter_layout with param = bits). */
 int ephys_bittruncation_encode(const void *in, size_t in_len, int itemsize, int ndim, const uint64_t *shape,
                                int bits, int num_threads, uint8_t *out, size_t out_len);

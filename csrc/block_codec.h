@@ -2,6 +2,8 @@
  * block of channels.  Internal to the C sources; not exposed through cffi. */
 #ifndef EPHYS_BLOCK_CODEC_H
 #define EPHYS_BLOCK_CODEC_H
+#include <string.h>
+
 #include "chunk.h"
 
 /* A growable output buffer. */
@@ -27,6 +29,14 @@ typedef struct {
     /* The fewest bytes a valid stream of that shape can take: bounds how much a
      * header may make the decoder allocate for a given input length. */
     uint64_t (*min_block_bytes)(uint64_t n_samples, uint64_t n_channels);
+    /* Optional (NULL: none): check a block's own stream headers against the
+     * container's claim (samples, channels, dtype) without decoding, so that
+     * a hostile header is refused before the output is allocated. */
+    int (*check_block)(const uint8_t *in, size_t len, uint64_t n_samples, uint32_t nc, int dtype);
+    /* Optional (NULL: always lossless): nonzero when these parameters code
+     * lossily; the container then decodes each block it wrote to checksum
+     * the samples a reader will get. */
+    int (*is_lossy)(const void *params);
 } ephys_block_codec_t;
 
 /* Parse and validate a container header, its offset table and size bounds. */
@@ -34,15 +44,46 @@ int ephys_chunk_parse(const ephys_block_codec_t *codec, const uint8_t *buf, size
                       ephys_chunk_info_t *info, size_t *payload_offset);
 
 /* Encode src (a 2-D view) into a new malloc'd container; shape/ndim are the
- * caller's array shape recorded in the header (its product must match src). */
+ * caller's array shape recorded in the header (its product must match src),
+ * flags the header's flags (EPHYS_CHUNK_FORTRAN). */
 int ephys_chunk_encode(const ephys_block_codec_t *codec, const void *params,
-                       const ephys_view_t *src, int ndim, const uint64_t *shape,
+                       const ephys_view_t *src, int ndim, const uint64_t *shape, uint32_t flags,
                        uint32_t channels_per_block, int num_threads,
                        uint8_t **out, size_t *out_len);
 
-/* Decode a container into dst, whose shape and dtype must match the header. */
+/* Decode a container into dst, whose shape and dtype must match the header;
+ * each block's samples are checked against its checksum (format 2). */
 int ephys_chunk_decode(const ephys_block_codec_t *codec, const uint8_t *buf, size_t len,
                        const ephys_view_t *dst, int num_threads);
+
+/* Decode blocks [first_block, first_block + n_blocks) into dst, which holds
+ * exactly their channels (the first of them at dst's channel 0); the header
+ * and every offset are validated as for a whole chunk. */
+int ephys_chunk_decode_blocks(const ephys_block_codec_t *codec, const uint8_t *buf, size_t len,
+                              uint32_t first_block, uint32_t n_blocks, const ephys_view_t *dst, int num_threads);
+
+/* CRC-32C of channels [c0, c0 + nc) of a view, in the container's order
+ * (rows in time order, each sample's little-endian bytes). */
+uint32_t ephys_view_crc32c(const ephys_view_t *v, uint64_t c0, uint32_t nc);
+
+/* Samples at any address: ephys_load_T / ephys_store_T (T an <stdint.h>
+ * type name) go through memcpy, which compiles to a plain load or store and,
+ * unlike a dereference, is defined for unaligned addresses. */
+#define EPHYS_ACCESS(T)                                                                     \
+    static inline T ephys_load_##T(const void *p) { T v; memcpy(&v, p, sizeof v); return v; } \
+    static inline void ephys_store_##T(void *p, T v) { memcpy(p, &v, sizeof v); }
+EPHYS_ACCESS(int8_t)
+EPHYS_ACCESS(int16_t)
+EPHYS_ACCESS(int32_t)
+EPHYS_ACCESS(int64_t)
+EPHYS_ACCESS(uint8_t)
+EPHYS_ACCESS(uint16_t)
+EPHYS_ACCESS(uint32_t)
+EPHYS_ACCESS(uint64_t)
+#undef EPHYS_ACCESS
+/* Address of element (t, c) of a view of element type T, as bytes. */
+#define EPHYS_AT(v, T, t, c) \
+    ((char *)(v)->base + ((int64_t)(t) * (v)->sample_stride + (int64_t)(c) * (v)->channel_stride) * (int64_t)sizeof(T))
 
 /* Copy samples [t0, t0 + nt) x channels [c0, c0 + nc) between a strided view
  * and an interleaved int32 buffer (float32 as its bit pattern); store

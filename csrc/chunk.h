@@ -1,21 +1,34 @@
-/* Chunk container shared by the block codecs (WavPack, FLAC).
+/* Chunk container shared by the block codecs (WavPack, FLAC, LPC).
  *
  * A chunk of shape (samples, channels...) is cut into blocks of consecutive
- * channels; each block is one independent codec stream.  Layout (little endian):
+ * channels; each block is one independent codec stream.  Layout of format
+ * version 2 (little endian), written by this version:
  *
  *   0   4  magic "NCEP"
- *   4   1  format version (1)
+ *   4   1  format version (2)
  *   5   1  codec id (EPHYS_CODEC_*)
  *   6   1  dtype (EPHYS_DTYPE_*)
  *   7   1  ndim (1..EPHYS_MAX_NDIM); axis 0 is time, the others are channels
  *   8   4  channels per block
  *   12  4  number of blocks = ceil(channels / channels per block), 0 if empty
- *   16  4  * ndim: shape
- *   ..  4  * blocks: end offset of each block, relative to the payload start
+ *   16  4  flags: bit 0 (EPHYS_CHUNK_FORTRAN) the encoded array was in Fortran
+ *          order, and decoding returns that order (zarr reads a chunk's memory
+ *          in its array's order); the other bits are zero
+ *   20  4  * ndim: shape
+ *   ..  8  * blocks: end offset of the block's stream, relative to the payload
+ *          start (u32), then the CRC-32C of the block's decoded samples (u32):
+ *          rows in time order, each the block's channels in order, each sample
+ *          in its dtype's little-endian bytes
+ *   ..  4  CRC-32C of every header byte before it
  *   ..     payload: the block streams back to back
  *
- * The offset table lets a reader decode one block of channels without the rest.
- * The declarations below are read by cffi (preprocessor lines are skipped).
+ * Format version 1 (numcodecs-ephys 0.1.0) still decodes: no flags field (C
+ * order), 4-byte offset table entries, no checksums; the shape follows byte 16.
+ *
+ * The offset table lets a reader decode one block of channels without the
+ * rest; the block checksums make a corrupted stream an error even where the
+ * codec library would conceal it.  The declarations below are read by cffi
+ * (preprocessor lines are skipped).
  */
 #ifndef EPHYS_CHUNK_H
 #define EPHYS_CHUNK_H
@@ -23,6 +36,8 @@
 #include <stdint.h>
 
 #define EPHYS_MAX_NDIM 8
+#define EPHYS_MAX_THREADS 256 /* threads one call may use */
+#define EPHYS_CHUNK_FORTRAN 1
 
 enum {
     EPHYS_OK = 0,
@@ -37,14 +52,17 @@ enum {
     EPHYS_ERR_OUT_SIZE = 9,
     EPHYS_ERR_RANGE = 10,
     EPHYS_ERR_LIBRARY = 11,
-    EPHYS_ERR_THREADS = 12
+    EPHYS_ERR_THREADS = 12,
+    EPHYS_ERR_CHECKSUM = 13
 };
 
 enum { EPHYS_DTYPE_INT8 = 1, EPHYS_DTYPE_INT16 = 2, EPHYS_DTYPE_INT32 = 3, EPHYS_DTYPE_FLOAT32 = 4 };
 enum { EPHYS_CODEC_WAVPACK = 1, EPHYS_CODEC_FLAC = 2, EPHYS_CODEC_LPC = 3 };
 
-/* What a chunk header says; filled by ephys_chunk_info. */
+/* What a chunk header says; filled by each codec's *_info function. */
 typedef struct {
+    int version;
+    uint32_t flags;
     int codec;
     int dtype;
     int ndim;
@@ -67,7 +85,10 @@ typedef struct {
 } ephys_view_t;
 
 const char *ephys_strerror(int code);
+/* CRC-32C (Castagnoli), chained like zlib's crc32: start with 0.  The
+ * hardware instruction where the CPU has it; the portable table otherwise. */
+uint32_t ephys_crc32c(uint32_t crc, const void *data, size_t len);
+uint32_t ephys_crc32c_portable(uint32_t crc, const void *data, size_t len);
 void ephys_free(void *p);
-int ephys_chunk_info(const uint8_t *buf, size_t len, ephys_chunk_info_t *info);
 
 #endif

@@ -7,7 +7,8 @@
 
 enum { EPHYS_DELTA_TIME = 1, EPHYS_DELTA_SPACE = 2, EPHYS_DELTA_TIME_SPACE = 3 };
 
-/* in: C-contiguous signed integers of the given shape (in_len bytes); out: a
+/* in: C-contiguous signed integers of the given shape (in_len bytes), aligned
+ * to their itemsize (the Python side makes sure of it); out: a
  * buffer of exactly the encoded size (ephys_filter_layout).  ndim 0..8. */
 int ephys_delta2d_encode(const void *in, size_t in_len, int itemsize, int ndim, const uint64_t *shape,
                          int axis, int num_threads, uint8_t *out, size_t out_len);

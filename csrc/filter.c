@@ -5,8 +5,17 @@
 #include "filter.h"
 
 #define FILTER_MAGIC "EPHF"
-#define FILTER_VERSION 1
+#define FILTER_VERSION 2
 #define LIMIT ((uint64_t)1 << 62)
+#define FLAGS_AT 9
+#define SAMPLES_CRC_AT 32
+#define HEADER_CRC_AT 36
+
+/* bytes before the shape */
+static uint64_t fixed_bytes(int version) { return version == 1 ? 32 : 40; }
+static uint64_t header_bytes(int version, int ndim) { return fixed_bytes(version) + 8 * (uint64_t)ndim; }
+static void put_u32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static uint32_t get_u32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
 static void put_u64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
 static uint64_t get_u64(const uint8_t *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = (v << 8) | p[i]; return v; }
@@ -18,12 +27,13 @@ static uint64_t mul_cap(uint64_t a, uint64_t b)
     return a * b;
 }
 
-int ephys_filter_layout(int filter, int itemsize, int ndim, const uint64_t *shape, int param,
-                        uint64_t table_rows, uint64_t n_escapes, ephys_filter_info_t *info)
+static int layout(int version, int filter, int itemsize, int ndim, const uint64_t *shape, int param,
+                  uint64_t table_rows, uint64_t n_escapes, ephys_filter_info_t *info)
 {
     if (!info || ndim < 0 || ndim > 8 || (ndim && !shape)) return EPHYS_ERR_ARGS;
     if (itemsize != 1 && itemsize != 2 && itemsize != 4 && itemsize != 8) return EPHYS_ERR_ARGS;
     memset(info, 0, sizeof(*info));
+    info->version = version;
     info->filter = filter;
     info->itemsize = itemsize;
     info->ndim = ndim;
@@ -39,7 +49,7 @@ int ephys_filter_layout(int filter, int itemsize, int ndim, const uint64_t *shap
     if (channels >= LIMIT || mul_cap(info->n_samples, channels) >= LIMIT / 8) return EPHYS_ERR_ARGS;
     /* no channels: a flat array of items holding only the header */
     info->row_bytes = channels ? channels * (uint64_t)itemsize : (uint64_t)itemsize;
-    uint64_t hb = EPHYS_FILTER_HEADER_FIXED + 8 * (uint64_t)ndim;
+    uint64_t hb = header_bytes(version, ndim);
     info->header_rows = (hb + info->row_bytes - 1) / info->row_bytes;
     info->table_rows = table_rows;
     info->extra_a = n_escapes;
@@ -53,22 +63,26 @@ int ephys_filter_layout(int filter, int itemsize, int ndim, const uint64_t *shap
     return EPHYS_OK;
 }
 
+int ephys_filter_layout(int filter, int itemsize, int ndim, const uint64_t *shape, int param,
+                        uint64_t table_rows, uint64_t n_escapes, ephys_filter_info_t *info)
+{
+    return layout(FILTER_VERSION, filter, itemsize, ndim, shape, param, table_rows, n_escapes, info);
+}
+
 void ephys_filter_write_header(const ephys_filter_info_t *info, uint8_t *out)
 {
     memset(out, 0, info->header_rows * info->row_bytes);
     memcpy(out, FILTER_MAGIC, 4);
-    out[4] = FILTER_VERSION;
+    out[4] = (uint8_t)info->version;
     out[5] = (uint8_t)info->filter;
     out[6] = (uint8_t)info->itemsize;
     out[7] = (uint8_t)info->ndim;
     out[8] = (uint8_t)info->param;
-    out[12] = (uint8_t)info->table_rows;
-    out[13] = (uint8_t)(info->table_rows >> 8);
-    out[14] = (uint8_t)(info->table_rows >> 16);
-    out[15] = (uint8_t)(info->table_rows >> 24);
+    put_u32(out + 12, (uint32_t)info->table_rows);
     put_u64(out + 16, info->extra_a);
     put_u64(out + 24, info->extra_b);
-    for (int d = 0; d < info->ndim; d++) put_u64(out + 32 + 8 * d, info->shape[d]);
+    uint64_t so = fixed_bytes(info->version);
+    for (int d = 0; d < info->ndim; d++) put_u64(out + so + 8 * d, info->shape[d]);
 }
 
 static uint8_t pad_byte(const ephys_filter_info_t *info, const uint8_t *buf, uint64_t i)
@@ -79,8 +93,14 @@ static uint8_t pad_byte(const ephys_filter_info_t *info, const uint8_t *buf, uin
 
 void ephys_filter_pad_header(const ephys_filter_info_t *info, uint8_t *out)
 {
-    uint64_t hb = EPHYS_FILTER_HEADER_FIXED + 8 * (uint64_t)info->ndim;
+    uint64_t hb = header_bytes(info->version, info->ndim);
     for (uint64_t i = hb; i < info->header_rows * info->row_bytes; i++) out[i] = pad_byte(info, out, i);
+}
+
+static uint32_t header_crc(const uint8_t *buf, int ndim)
+{
+    uint32_t crc = ephys_crc32c(0, buf, HEADER_CRC_AT);
+    return ephys_crc32c(crc, buf + fixed_bytes(2), 8 * (size_t)ndim);
 }
 
 int ephys_filter_parse(const uint8_t *buf, size_t len, int filter, ephys_filter_info_t *info)
@@ -88,24 +108,49 @@ int ephys_filter_parse(const uint8_t *buf, size_t len, int filter, ephys_filter_
     if (!info || (!buf && len)) return EPHYS_ERR_ARGS;
     if (len < 4) return EPHYS_ERR_TRUNCATED;
     if (memcmp(buf, FILTER_MAGIC, 4)) return EPHYS_ERR_MAGIC;
-    if (len < EPHYS_FILTER_HEADER_FIXED) return EPHYS_ERR_TRUNCATED;
-    if (buf[4] != FILTER_VERSION) return EPHYS_ERR_VERSION;
+    if (len < 32) return EPHYS_ERR_TRUNCATED;
+    int version = buf[4];
+    if (version != 1 && version != FILTER_VERSION) return EPHYS_ERR_VERSION;
     if (buf[5] != filter) return EPHYS_ERR_CODEC;
-    int ndim = buf[7];
-    if (ndim > 8 || buf[9] || buf[10] || buf[11]) return EPHYS_ERR_HEADER;
-    if (len < EPHYS_FILTER_HEADER_FIXED + 8 * (size_t)ndim) return EPHYS_ERR_TRUNCATED;
-    uint64_t shape[8];
-    for (int d = 0; d < ndim; d++) shape[d] = get_u64(buf + 32 + 8 * d);
-    uint64_t table_rows = (uint64_t)buf[12] | (uint64_t)buf[13] << 8 | (uint64_t)buf[14] << 16 | (uint64_t)buf[15] << 24;
+    int ndim = buf[7], flags = version == 1 ? buf[FLAGS_AT] : buf[FLAGS_AT] & ~(EPHYS_FILTER_FORTRAN | EPHYS_FILTER_UNCHECKED);
+    if (ndim > 8 || flags || buf[10] || buf[11]) return EPHYS_ERR_HEADER;
+    if (len < header_bytes(version, ndim)) return EPHYS_ERR_TRUNCATED;
+    if (version >= 2 && header_crc(buf, ndim) != get_u32(buf + HEADER_CRC_AT)) return EPHYS_ERR_HEADER;
+    uint64_t shape[8], so = fixed_bytes(version);
+    for (int d = 0; d < ndim; d++) shape[d] = get_u64(buf + so + 8 * d);
+    uint64_t table_rows = get_u32(buf + 12);
     uint64_t escapes = get_u64(buf + 16);
     if (escapes >= LIMIT / 16) return EPHYS_ERR_HEADER;
-    int err = ephys_filter_layout(filter, buf[6], ndim, shape, buf[8], table_rows, escapes, info);
+    int err = layout(version, filter, buf[6], ndim, shape, buf[8], table_rows, escapes, info);
     if (err) return EPHYS_ERR_HEADER;
+    info->flags = version >= 2 ? buf[FLAGS_AT] : 0;
     info->extra_b = get_u64(buf + 24);
     if (info->total_bytes != len) return info->total_bytes > len ? EPHYS_ERR_TRUNCATED : EPHYS_ERR_CORRUPT;
     /* the padding after the header must be what the encoder wrote */
-    uint64_t hb = EPHYS_FILTER_HEADER_FIXED + 8 * (uint64_t)ndim;
+    uint64_t hb = header_bytes(version, ndim);
     for (uint64_t i = hb; i < info->header_rows * info->row_bytes; i++)
         if (buf[i] != pad_byte(info, buf, i)) return EPHYS_ERR_HEADER;
     return EPHYS_OK;
+}
+
+int ephys_filter_seal(uint8_t *buf, size_t len, int flags, const void *samples, size_t samples_len)
+{
+    if (!buf || len < fixed_bytes(FILTER_VERSION) || buf[4] != FILTER_VERSION ||
+        (flags & ~(EPHYS_FILTER_FORTRAN | EPHYS_FILTER_UNCHECKED)) ||
+        (!(flags & EPHYS_FILTER_UNCHECKED) && !samples && samples_len))
+        return EPHYS_ERR_ARGS;
+    int ndim = buf[7];
+    if (ndim > 8 || len < header_bytes(FILTER_VERSION, ndim)) return EPHYS_ERR_ARGS;
+    buf[FLAGS_AT] = (uint8_t)flags;
+    put_u32(buf + SAMPLES_CRC_AT, flags & EPHYS_FILTER_UNCHECKED ? 0 : ephys_crc32c(0, samples, samples_len));
+    put_u32(buf + HEADER_CRC_AT, header_crc(buf, ndim));
+    return EPHYS_OK;
+}
+
+int ephys_filter_verify(const uint8_t *buf, size_t len, const void *samples, size_t samples_len)
+{
+    if (!buf || len < 32 || (!samples && samples_len)) return EPHYS_ERR_ARGS;
+    if (buf[4] == 1 || (buf[FLAGS_AT] & EPHYS_FILTER_UNCHECKED)) return EPHYS_OK;
+    if (len < fixed_bytes(FILTER_VERSION)) return EPHYS_ERR_ARGS;
+    return ephys_crc32c(0, samples, samples_len) == get_u32(buf + SAMPLES_CRC_AT) ? EPHYS_OK : EPHYS_ERR_CHECKSUM;
 }

@@ -4,18 +4,24 @@
  * the input's channel axes, so that a following WavPack/FLAC still sees
  * (time, channels); the header travels in extra leading "rows" of that array:
  *
- *   bytes (little endian)
+ *   bytes (little endian), format version 2:
  *   0   4  magic "EPHF"
- *   4   1  format version (1)
+ *   4   1  format version (2)
  *   5   1  filter id (EPHYS_FILTER_*)
  *   6   1  itemsize of the signed integer dtype (1, 2, 4 or 8)
  *   7   1  ndim of the original chunk (0..8)
  *   8   1  filter parameter (Delta2D: axis code; BitTruncation: bits; LSB: 0)
- *   9   3  zero
+ *   9   1  flags: EPHYS_FILTER_FORTRAN (the original chunk was in Fortran
+ *          order, and decoding returns that order: zarr reads a chunk's memory
+ *          in its array's order), EPHYS_FILTER_UNCHECKED (no checksum of the
+ *          samples: a header rebuilt by the zarr 3 filters, which store none)
+ *   10  2  zero
  *   12  4  u32 extra rows after the header (LSB: correction table rows)
  *   16  8  u64 filter field (LSB: number of escaped samples)
  *   24  8  u64 filter field (LSB: hash of offsets and steps)
- *   32  8 * ndim  shape (u64)
+ *   32  4  CRC-32C of the decoded chunk's bytes in C order (little endian)
+ *   36  4  CRC-32C of header bytes 0..35 and of the shape
+ *   40  8 * ndim  shape (u64)
  *   ... padding to a whole number of rows: each padding byte repeats the byte
  *       at the same position of the first row after the header (zero if there
  *       is none), so that a codec after the filter sees no jump in the
@@ -25,17 +31,24 @@
  * without channels (a zero-length channel axis) is flat with rows of one item.
  * After the header rows come the filter's table rows, then the samples (one
  * row per time step), then (LSB) the escape rows.
+ *
+ * Format version 1 (numcodecs-ephys 0.1.0) still decodes: bytes 9..11 zero,
+ * no checksums, the shape at byte 32.  The kernels write the header with
+ * zero flags and checksums; ephys_filter_seal fills them in once the encoded
+ * chunk is complete, and ephys_filter_verify checks a decoded chunk.
  */
 #ifndef EPHYS_FILTER_H
 #define EPHYS_FILTER_H
 #include <stddef.h>
 #include <stdint.h>
 
-#define EPHYS_FILTER_HEADER_FIXED 32
+enum { EPHYS_FILTER_FORTRAN = 1, EPHYS_FILTER_UNCHECKED = 2 };
 
 enum { EPHYS_FILTER_DELTA2D = 1, EPHYS_FILTER_BITTRUNCATION = 2, EPHYS_FILTER_LSB = 3 };
 
 typedef struct {
+    int version;
+    int flags;
     int filter;
     int itemsize;
     int ndim;
@@ -62,5 +75,13 @@ int ephys_filter_parse(const uint8_t *buf, size_t len, int filter, ephys_filter_
  * sets the padding (out holds total_bytes). */
 void ephys_filter_write_header(const ephys_filter_info_t *info, uint8_t *out);
 void ephys_filter_pad_header(const ephys_filter_info_t *info, uint8_t *out);
+/* Set the flags and the checksum of the decoded chunk (samples: its
+ * C-order bytes, or NULL with EPHYS_FILTER_UNCHECKED) in a complete encoded
+ * chunk of format version 2, then the header checksum. */
+int ephys_filter_seal(uint8_t *buf, size_t len, int flags, const void *samples, size_t samples_len);
+/* Check a decoded chunk (C-order bytes) against the encoded chunk's checksum:
+ * EPHYS_OK, or EPHYS_ERR_CHECKSUM; nothing to check for version 1 or
+ * EPHYS_FILTER_UNCHECKED. */
+int ephys_filter_verify(const uint8_t *buf, size_t len, const void *samples, size_t samples_len);
 
 #endif

@@ -73,7 +73,7 @@ static FLAC__StreamEncoderWriteStatus enc_write(const FLAC__StreamEncoder *e, co
     if (o->pos > o->buf.len) goto fatal;
     size_t overlap = o->buf.len - o->pos;
     if (overlap > bytes) overlap = bytes;
-    memcpy(o->buf.data + o->pos, buffer, overlap); /* rewrites (STREAMINFO at finish) */
+    if (overlap) memcpy(o->buf.data + o->pos, buffer, overlap); /* rewrites (STREAMINFO at finish) */
     if (ephys_buf_append(&o->buf, buffer + overlap, bytes - overlap)) goto nomem;
     o->pos += bytes;
     return FLAC__STREAM_ENCODER_WRITE_STATUS_OK;
@@ -248,15 +248,16 @@ static uint32_t sub_block_channels(size_t n_samples, uint32_t per, uint32_t nc)
     for (size_t t0 = 0; t0 < n; t0 += TILE_ROWS) {                                             \
         size_t t1 = n - t0 < TILE_ROWS ? n : t0 + TILE_ROWS;                                   \
         for (uint32_t c = 0; c < nc; c++) {                                                    \
-            const T *s = (const T *)v->base + (int64_t)(c0 + c) * v->channel_stride;            \
+            const char *s = EPHYS_AT(v, T, 0, c0 + c);                                         \
             int32_t *d = planar + (size_t)c * n;                                               \
-            for (size_t t = t0; t < t1; t++) d[t] = s[(int64_t)t * v->sample_stride];          \
+            for (size_t t = t0; t < t1; t++) d[t] = ephys_load_##T(s + (int64_t)t * ss);       \
         }                                                                                      \
     }
 
 static void load_planar(const ephys_view_t *v, uint64_t c0, uint32_t nc, int32_t *planar)
 {
     size_t n = v->n_samples;
+    int64_t ss = v->sample_stride * (int64_t)ephys_dtype_size(v->dtype); /* bytes */
     switch (v->dtype) {
     case EPHYS_DTYPE_INT8: TRANSPOSE_IN(int8_t) break;
     case EPHYS_DTYPE_INT16: TRANSPOSE_IN(int16_t) break;
@@ -271,9 +272,9 @@ static void load_planar(const ephys_view_t *v, uint64_t c0, uint32_t nc, int32_t
     for (size_t ta = t0; ta < t1; ta += TILE_ROWS) {                                           \
         size_t tb = t1 - ta < TILE_ROWS ? t1 : ta + TILE_ROWS;                                 \
         for (uint32_t c = ca; c < nc; c++) {                                                   \
-            T *d = (T *)v->base + (int64_t)(c0 + c) * v->channel_stride;                        \
+            char *d = EPHYS_AT(v, T, 0, c0 + c);                                               \
             const T *s = (const T *)planar + (size_t)c * n;                                    \
-            for (size_t t = ta; t < tb; t++) d[(int64_t)t * v->sample_stride] = s[t];          \
+            for (size_t t = ta; t < tb; t++) ephys_store_##T(d + (int64_t)t * ss, s[t]);       \
         }                                                                                      \
     }
 
@@ -281,6 +282,7 @@ static void store_rect(const ephys_view_t *v, uint64_t c0, uint32_t nc, const vo
                        uint32_t ca)
 {
     size_t n = v->n_samples;
+    int64_t ss = v->sample_stride * (int64_t)ephys_dtype_size(v->dtype); /* bytes */
     switch (v->dtype) {
     case EPHYS_DTYPE_INT8: TRANSPOSE_OUT(int8_t) break;
     case EPHYS_DTYPE_INT16: TRANSPOSE_OUT(int16_t) break;
@@ -318,13 +320,14 @@ static void store_planar(const ephys_view_t *v, uint64_t c0, uint32_t nc, const 
     if (v->dtype == EPHYS_DTYPE_INT16 && v->channel_stride == 1) {
         n8 = n & ~(size_t)7, nc8 = nc & ~7u;
         for (size_t t = 0; t < n8; t += 8) {
-            int16_t *row = (int16_t *)v->base + (int64_t)t * v->sample_stride + c0;
+            char *row = EPHYS_AT(v, int16_t, t, c0);
             for (uint32_t c = 0; c < nc8; c += 8) {
                 __m128i r[8];
                 for (int j = 0; j < 8; j++)
                     r[j] = _mm_loadu_si128((const __m128i *)((const int16_t *)planar + (size_t)(c + j) * n + t));
                 transpose8x8_epi16(r);
-                for (int i = 0; i < 8; i++) _mm_storeu_si128((__m128i *)(row + i * v->sample_stride + c), r[i]);
+                for (int i = 0; i < 8; i++)
+                    _mm_storeu_si128((__m128i *)(row + ((int64_t)i * v->sample_stride + c) * 2), r[i]);
             }
         }
     }
@@ -420,9 +423,10 @@ static int32_t clamp32(int32_t x, int32_t lo, int32_t hi) { return x < lo ? lo :
             for (uint32_t i = 0; i < bs; i++) d[i] = (T)clamp32(buffer[ch][i], LO, HI);            \
         }                                                                                          \
     } else {                                                                                       \
-        T *row = (T *)v->base + (int64_t)c->written * v->sample_stride + (int64_t)c->c0 * cs;     \
-        for (uint32_t i = 0; i < bs; i++, row += v->sample_stride)                                 \
-            for (uint32_t ch = 0; ch < nch; ch++) row[ch * cs] = (T)clamp32(buffer[ch][i], LO, HI); \
+        char *row = EPHYS_AT(v, T, c->written, c->c0);                                             \
+        for (uint32_t i = 0; i < bs; i++, row += v->sample_stride * (int64_t)sizeof(T))            \
+            for (uint32_t ch = 0; ch < nch; ch++)                                                  \
+                ephys_store_##T(row + (int64_t)ch * cs * (int64_t)sizeof(T), (T)clamp32(buffer[ch][i], LO, HI)); \
     }
 
 static FLAC__StreamDecoderWriteStatus dec_write(const FLAC__StreamDecoder *d, const FLAC__Frame *frame,
@@ -484,6 +488,73 @@ static uint32_t peek_channels(const uint8_t *p, size_t n)
     return ((p[20] >> 1) & 7) + 1;
 }
 
+/* ---- checking stream headers before anything is allocated ----
+ * What a stream's STREAMINFO and first frame header say, checked for
+ * consistency with each other and with the stream's length: a hostile chunk
+ * may claim any number of samples, and the output is allocated from that
+ * claim, so a claim the stream itself does not back is refused first. */
+
+typedef struct {
+    uint32_t channels, bps, max_blocksize;
+    uint64_t total;
+} flac_header_t;
+
+static int flac_check_header(const uint8_t *p, size_t n, flac_header_t *h)
+{
+    if (n < FLAC_HEADER_BYTES || memcmp(p, "fLaC", 4)) return EPHYS_ERR_CORRUPT;
+    const uint8_t *si = p + 8;
+    if ((p[4] & 0x7f) != META_STREAMINFO || p[5] || p[6] || p[7] != 34) return EPHYS_ERR_CORRUPT;
+    uint32_t min_bs = (uint32_t)si[0] << 8 | si[1], max_bs = (uint32_t)si[2] << 8 | si[3];
+    uint32_t min_frame = (uint32_t)si[4] << 16 | (uint32_t)si[5] << 8 | si[6];
+    h->channels = ((si[12] >> 1) & 7) + 1;
+    h->bps = (((uint32_t)(si[12] & 1) << 4) | (si[13] >> 4)) + 1;
+    h->total = (uint64_t)(si[13] & 0x0f) << 32 | (uint64_t)si[14] << 24 | (uint64_t)si[15] << 16 |
+               (uint64_t)si[16] << 8 | si[17];
+    h->max_blocksize = max_bs;
+    if (min_bs < 16 || max_bs < min_bs || h->bps < 4 || !h->total) return EPHYS_ERR_CORRUPT;
+    /* skip the other metadata blocks to the first frame */
+    size_t pos = 4;
+    for (;;) {
+        if (n - pos < 4) return EPHYS_ERR_CORRUPT;
+        uint32_t last = p[pos] & 0x80, length = (uint32_t)p[pos + 1] << 16 | (uint32_t)p[pos + 2] << 8 | p[pos + 3];
+        if (length > n - pos - 4) return EPHYS_ERR_CORRUPT;
+        pos += 4 + (size_t)length;
+        if (last) break;
+    }
+    /* frame header: sync 0xfff8 (fixed) or 0xfff9 (variable blocksize), then the
+     * channel assignment, which must give STREAMINFO's channel count */
+    if (n - pos < 6 || p[pos] != 0xff || (p[pos + 1] & 0xfe) != 0xf8) return EPHYS_ERR_CORRUPT;
+    uint32_t assignment = p[pos + 3] >> 4, frame_channels = assignment < 8 ? assignment + 1 : assignment < 11 ? 2 : 0;
+    if (frame_channels != h->channels) return EPHYS_ERR_CORRUPT;
+    /* every frame codes at most max_bs samples in at least min_frame (or the
+     * fewest possible) bytes: that bounds the samples the stream can hold */
+    uint64_t frame_bytes = min_frame > frames_min_bytes(1, h->channels) ? min_frame : frames_min_bytes(1, h->channels);
+    if (h->total > (uint64_t)((n - pos) / frame_bytes + 1) * max_bs) return EPHYS_ERR_CORRUPT;
+    return EPHYS_OK;
+}
+
+/* A container block: streams whose headers add up to nc channels of
+ * n_samples samples of the chunk's dtype, filling the block exactly. */
+static int flac_check_block(const uint8_t *in, size_t len, uint64_t n_samples, uint32_t nc, int dtype)
+{
+    uint32_t bits = 8 * (uint32_t)ephys_dtype_size(dtype), ch = 0;
+    size_t pos = 0;
+    if (dtype == EPHYS_DTYPE_FLOAT32) return EPHYS_ERR_HEADER;
+    while (ch < nc) {
+        if (len - pos < STREAM_LEN_BYTES) return EPHYS_ERR_CORRUPT;
+        uint64_t n = get_u32(in + pos);
+        pos += STREAM_LEN_BYTES;
+        if (n > len - pos) return EPHYS_ERR_CORRUPT;
+        flac_header_t h;
+        int err = flac_check_header(in + pos, (size_t)n, &h);
+        if (err) return err;
+        if (h.channels > nc - ch || h.bps != bits || h.total != n_samples) return EPHYS_ERR_CORRUPT;
+        ch += h.channels;
+        pos += (size_t)n;
+    }
+    return pos == len ? EPHYS_OK : EPHYS_ERR_CORRUPT;
+}
+
 static int flac_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
 {
     uint32_t bps = 8 * (uint32_t)ephys_dtype_size(dst->dtype);
@@ -527,10 +598,11 @@ static int flac_decode_block(const uint8_t *in, size_t len, const ephys_view_t *
     return err;
 }
 
-static const ephys_block_codec_t flac_codec = {EPHYS_CODEC_FLAC, flac_encode_block, flac_decode_block, flac_min_bytes};
+static const ephys_block_codec_t flac_codec = {EPHYS_CODEC_FLAC, flac_encode_block, flac_decode_block, flac_min_bytes,
+                                               flac_check_block, NULL};
 
 int ephys_flac_encode(const ephys_flac_params_t *params, const ephys_view_t *src,
-                      int ndim, const uint64_t *shape, uint32_t channels_per_block,
+                      int ndim, const uint64_t *shape, uint32_t flags, uint32_t channels_per_block,
                       int num_threads, uint8_t **out, size_t *out_len)
 {
     if (!params || !src || params->level < 0 || params->level > 8 ||
@@ -539,7 +611,7 @@ int ephys_flac_encode(const ephys_flac_params_t *params, const ephys_view_t *src
         src->dtype == EPHYS_DTYPE_FLOAT32)
         return EPHYS_ERR_ARGS;
     if (8 * (int)ephys_dtype_size(src->dtype) > ephys_flac_max_bits_per_sample()) return EPHYS_ERR_RANGE;
-    return ephys_chunk_encode(&flac_codec, params, src, ndim, shape, channels_per_block, num_threads, out, out_len);
+    return ephys_chunk_encode(&flac_codec, params, src, ndim, shape, flags, channels_per_block, num_threads, out, out_len);
 }
 
 int ephys_flac_info(const uint8_t *buf, size_t len, ephys_chunk_info_t *info)
@@ -555,6 +627,15 @@ int ephys_flac_decode(const uint8_t *buf, size_t len, const ephys_view_t *dst, i
     int err = ephys_flac_info(buf, len, &info);
     if (err) return err;
     return ephys_chunk_decode(&flac_codec, buf, len, dst, num_threads);
+}
+
+int ephys_flac_decode_blocks(const uint8_t *buf, size_t len, uint32_t first_block, uint32_t n_blocks,
+                             const ephys_view_t *dst, int num_threads)
+{
+    ephys_chunk_info_t info;
+    int err = ephys_flac_info(buf, len, &info);
+    if (err) return err;
+    return ephys_chunk_decode_blocks(&flac_codec, buf, len, first_block, n_blocks, dst, num_threads);
 }
 
 /* ---- bare FLAC files (flac-numcodecs) ---- */
@@ -590,17 +671,12 @@ int ephys_flac_stream_info(const uint8_t *buf, size_t len, uint64_t *n_samples,
     if (len < 4) return EPHYS_ERR_TRUNCATED;
     if (memcmp(buf, "fLaC", 4)) return EPHYS_ERR_MAGIC;
     if (len < FLAC_HEADER_BYTES) return EPHYS_ERR_TRUNCATED;
-    const uint8_t *m = buf + 4, *si = buf + 8;
-    if ((m[0] & 0x7f) != META_STREAMINFO || m[1] || m[2] || m[3] != 34) return EPHYS_ERR_CORRUPT;
-    uint32_t channels = ((si[12] >> 1) & 7) + 1;
-    uint32_t bps = (((uint32_t)(si[12] & 1) << 4) | (si[13] >> 4)) + 1;
-    uint64_t total = (uint64_t)(si[13] & 0x0f) << 32 | (uint64_t)si[14] << 24 | (uint64_t)si[15] << 16 |
-                     (uint64_t)si[16] << 8 | si[17];
-    if (bps < 4 || !total || FLAC_HEADER_BYTES + frames_min_bytes(total, channels) > len)
-        return EPHYS_ERR_CORRUPT;
-    *n_samples = total;
-    *n_channels = channels;
-    *bits_per_sample = bps;
+    flac_header_t h;
+    int err = flac_check_header(buf, len, &h);
+    if (err) return err;
+    *n_samples = h.total;
+    *n_channels = h.channels;
+    *bits_per_sample = h.bps;
     return EPHYS_OK;
 }
 

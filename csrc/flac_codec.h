@@ -53,10 +53,13 @@ const char *ephys_flac_library_version(void);
 int ephys_flac_max_bits_per_sample(void);
 
 int ephys_flac_encode(const ephys_flac_params_t *params, const ephys_view_t *src,
-                      int ndim, const uint64_t *shape, uint32_t channels_per_block,
+                      int ndim, const uint64_t *shape, uint32_t flags, uint32_t channels_per_block,
                       int num_threads, uint8_t **out, size_t *out_len);
 int ephys_flac_info(const uint8_t *buf, size_t len, ephys_chunk_info_t *info);
 int ephys_flac_decode(const uint8_t *buf, size_t len, const ephys_view_t *dst, int num_threads);
+/* Decode channel blocks [first_block, first_block + n_blocks) into dst (their channels only). */
+int ephys_flac_decode_blocks(const uint8_t *buf, size_t len, uint32_t first_block, uint32_t n_blocks,
+                             const ephys_view_t *dst, int num_threads);
 
 /* A complete FLAC file of src's channels (1..8), byte-identical to what
  * flac-numcodecs 0.1.2 writes for the same samples and parameters. */

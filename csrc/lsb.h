@@ -16,7 +16,8 @@ uint64_t ephys_lsb_params_hash(const double *offsets, const double *steps, uint6
  * zero, saturated to the dtype. */
 int64_t ephys_lsb_reconstruct(double offset, double step, int64_t k, int itemsize);
 
-/* in: C-contiguous chunk (itemsize 2 or 4); offsets/steps: one per channel
+/* in: C-contiguous chunk (itemsize 2 or 4), aligned to its itemsize (the Python
+ * side makes sure of it); offsets/steps: one per channel
  * (product of shape[1:], 1 for a 1-D chunk).  *out is malloc'd (ephys_free). */
 int ephys_lsb_encode(const void *in, size_t in_len, int itemsize, int ndim, const uint64_t *shape,
                      const double *offsets, const double *steps, uint64_t n_params, int num_threads,

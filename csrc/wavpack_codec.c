@@ -144,10 +144,103 @@ static WavpackContext *wv_open(reader_t *r, const uint8_t *in, size_t len)
     return WavpackOpenFileInputEx64(&memory_reader, r, NULL, error, 0, 0);
 }
 
+/* ---- checking a stream before it is decoded ----
+ * libwavpack skips what it cannot read: a block whose checksum fails inside a
+ * multichannel set is dropped and its channels repeat the previous ones, junk
+ * before a block is passed over, and bytes after the last block are ignored.
+ * So every stream is walked first, block by block: each block must verify
+ * (WavpackVerifySingleBlock, which checks its checksum), follow the previous
+ * one without a gap, continue the sample count, and the channel sets must be
+ * whole (initial block first, final block last) and all of the same width.
+ * The walk also gives the stream's shape before anything is allocated. */
+
+#define WV_MIN_VERSION 0x402
+#define WV_MAX_VERSION 0x410
+
+typedef struct {
+    uint64_t n_samples;
+    uint32_t n_channels;
+    int dtype;
+} wv_shape_t;
+
+static uint32_t rd_u32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
+
+static int wv_block_dtype(uint32_t flags)
+{
+    int bytes = (int)(flags & BYTES_STORED) + 1;
+    if (flags & FLOAT_DATA) return bytes == 4 ? EPHYS_DTYPE_FLOAT32 : 0;
+    return bytes == 1 ? EPHYS_DTYPE_INT8 : bytes == 2 ? EPHYS_DTYPE_INT16 : bytes == 4 ? EPHYS_DTYPE_INT32 : 0;
+}
+
+static int wv_scan(const uint8_t *in, size_t len, int verify, wv_shape_t *shape)
+{
+    uint64_t done = 0, set_index = 0;
+    uint32_t set_samples = 0, set_channels = 0, width = 0;
+    int64_t total = -2; /* the first block's total_samples field */
+    int in_set = 0, dtype = 0, err = EPHYS_OK;
+    unsigned char *copy = NULL; /* aligned, writable copy for WavpackVerifySingleBlock */
+    size_t copy_cap = 0, pos = 0;
+    while (!err && pos < len) {
+        const uint8_t *h = in + pos;
+        if (len - pos < WV_HEADER_BYTES || memcmp(h, "wvpk", 4)) { err = EPHYS_ERR_CORRUPT; break; }
+        uint64_t size = (uint64_t)rd_u32(h + 4) + 8;
+        unsigned version = h[8] | (unsigned)h[9] << 8;
+        uint64_t index = rd_u32(h + 16) | (uint64_t)h[10] << 32;
+        uint32_t samples = rd_u32(h + 20), flags = rd_u32(h + 24);
+        if (size < WV_HEADER_BYTES || size > len - pos || version < WV_MIN_VERSION || version > WV_MAX_VERSION ||
+            !samples || samples > WV_MAX_BLOCK_SAMPLES || !wv_block_dtype(flags)) {
+            err = EPHYS_ERR_CORRUPT;
+            break;
+        }
+        if (verify && size > copy_cap) {
+            free(copy);
+            copy = malloc(size);
+            copy_cap = copy ? size : 0;
+            if (!copy) { err = EPHYS_ERR_NOMEM; break; }
+        }
+        if (verify) memcpy(copy, h, size);
+        if (verify && !WavpackVerifySingleBlock(copy, 1)) { err = EPHYS_ERR_CORRUPT; break; }
+        if (total == -2) {
+            uint32_t t32 = rd_u32(h + 12);
+            total = t32 == UINT32_MAX ? -1 : (int64_t)t32 + ((int64_t)h[11] << 32) - h[11];
+            dtype = wv_block_dtype(flags);
+        }
+        if (wv_block_dtype(flags) != dtype) { err = EPHYS_ERR_CORRUPT; break; }
+        if (flags & INITIAL_BLOCK) {
+            if (in_set || index != done) { err = EPHYS_ERR_CORRUPT; break; }
+            in_set = 1, set_index = index, set_samples = samples, set_channels = 0;
+        } else if (!in_set || index != set_index || samples != set_samples) {
+            err = EPHYS_ERR_CORRUPT;
+            break;
+        }
+        set_channels += flags & MONO_FLAG ? 1 : 2;
+        if (set_channels > WAVPACK_MAX_CHANS) { err = EPHYS_ERR_CORRUPT; break; }
+        if (flags & FINAL_BLOCK) {
+            if (width && set_channels != width) { err = EPHYS_ERR_CORRUPT; break; }
+            width = set_channels;
+            done += samples;
+            in_set = 0;
+        }
+        pos += (size_t)size;
+    }
+    free(copy);
+    if (!err && (in_set || !done || total != (int64_t)done)) err = EPHYS_ERR_CORRUPT;
+    if (!err) {
+        shape->n_samples = done;
+        shape->n_channels = width;
+        shape->dtype = dtype;
+    }
+    return err;
+}
+
 static int wv_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
 {
     reader_t r;
     size_t n_samples = dst->n_samples;
+    wv_shape_t shape;
+    int scanned = wv_scan(in, len, 1, &shape);
+    if (scanned) return scanned;
+    if (shape.n_samples != n_samples || shape.n_channels != nc || shape.dtype != dst->dtype) return EPHYS_ERR_CORRUPT;
     int32_t *piece = malloc((size_t)EPHYS_PIECE * nc * sizeof(int32_t));
     WavpackContext *wpc = piece ? wv_open(&r, in, len) : NULL;
     if (!wpc) {
@@ -169,14 +262,25 @@ static int wv_decode_block(const uint8_t *in, size_t len, const ephys_view_t *ds
     return err;
 }
 
-static const ephys_block_codec_t wavpack_codec = {EPHYS_CODEC_WAVPACK, wv_encode_block, wv_decode_block, wv_min_bytes};
+static int wv_check_block(const uint8_t *in, size_t len, uint64_t n_samples, uint32_t nc, int dtype)
+{
+    wv_shape_t shape;
+    int err = wv_scan(in, len, 0, &shape);
+    if (err) return err;
+    return shape.n_samples == n_samples && shape.n_channels == nc && shape.dtype == dtype ? EPHYS_OK : EPHYS_ERR_CORRUPT;
+}
+
+static int wv_is_lossy(const void *params) { return ((const ephys_wavpack_params_t *)params)->bps > 0; }
+
+static const ephys_block_codec_t wavpack_codec = {EPHYS_CODEC_WAVPACK, wv_encode_block, wv_decode_block, wv_min_bytes,
+                                                  wv_check_block, wv_is_lossy};
 
 int ephys_wavpack_encode(const ephys_wavpack_params_t *params, const ephys_view_t *src,
-                         int ndim, const uint64_t *shape, uint32_t channels_per_block,
+                         int ndim, const uint64_t *shape, uint32_t flags, uint32_t channels_per_block,
                          int num_threads, uint8_t **out, size_t *out_len)
 {
     if (!params || channels_per_block > WAVPACK_MAX_CHANS) return EPHYS_ERR_ARGS;
-    return ephys_chunk_encode(&wavpack_codec, params, src, ndim, shape, channels_per_block, num_threads, out, out_len);
+    return ephys_chunk_encode(&wavpack_codec, params, src, ndim, shape, flags, channels_per_block, num_threads, out, out_len);
 }
 
 int ephys_wavpack_info(const uint8_t *buf, size_t len, ephys_chunk_info_t *info)
@@ -187,6 +291,12 @@ int ephys_wavpack_info(const uint8_t *buf, size_t len, ephys_chunk_info_t *info)
 int ephys_wavpack_decode(const uint8_t *buf, size_t len, const ephys_view_t *dst, int num_threads)
 {
     return ephys_chunk_decode(&wavpack_codec, buf, len, dst, num_threads);
+}
+
+int ephys_wavpack_decode_blocks(const uint8_t *buf, size_t len, uint32_t first_block, uint32_t n_blocks,
+                                const ephys_view_t *dst, int num_threads)
+{
+    return ephys_chunk_decode_blocks(&wavpack_codec, buf, len, first_block, n_blocks, dst, num_threads);
 }
 
 /* ---- bare streams (wavpack-numcodecs) ---- */
@@ -212,16 +322,12 @@ int ephys_wavpack_stream_info(const uint8_t *buf, size_t len, uint64_t *n_sample
                               uint32_t *n_channels, int *dtype)
 {
     if (!buf || !n_samples || !n_channels || !dtype) return EPHYS_ERR_ARGS;
-    reader_t r;
-    WavpackContext *wpc = wv_open(&r, buf, len);
-    if (!wpc) return EPHYS_ERR_CORRUPT;
-    int64_t n = WavpackGetNumSamples64(wpc);
-    int nc = WavpackGetNumChannels(wpc);
-    *dtype = wv_dtype(wpc);
-    WavpackCloseFile(wpc);
-    if (n < 0 || nc < 1 || !*dtype || wv_min_bytes((uint64_t)n, (uint64_t)nc) > len) return EPHYS_ERR_CORRUPT;
-    *n_samples = (uint64_t)n;
-    *n_channels = (uint32_t)nc;
+    wv_shape_t shape;
+    int err = wv_scan(buf, len, 0, &shape);
+    if (err) return err;
+    *n_samples = shape.n_samples;
+    *n_channels = shape.n_channels;
+    *dtype = shape.dtype;
     return EPHYS_OK;
 }
 

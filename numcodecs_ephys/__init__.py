@@ -5,14 +5,16 @@ and NeuroConv find them by id.
 """
 from numcodecs.registry import codec_registry, register_codec
 
+from ._blocks import get_num_threads, set_num_threads
 from .bittruncation import BitTruncation
 from .delta2d import Delta2D
 from .flac import FLAC, FLACLegacy
 from .lsb import LSB, estimate_lsb
 from .wavpack import WavPack, WavPackLegacy
 
-__version__ = "0.1.0"
-__all__ = ["WavPack", "WavPackLegacy", "FLAC", "FLACLegacy", "Delta2D", "BitTruncation", "LSB", "estimate_lsb"]
+__version__ = "0.2.0.dev0"
+__all__ = ["WavPack", "WavPackLegacy", "FLAC", "FLACLegacy", "Delta2D", "BitTruncation", "LSB", "estimate_lsb",
+           "set_num_threads", "get_num_threads"]
 
 for _codec in (WavPack, FLAC, Delta2D, BitTruncation, LSB):
     register_codec(_codec)

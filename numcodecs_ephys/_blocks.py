@@ -27,7 +27,13 @@ CODE_DTYPES = {v: k for k, v in DTYPE_CODES.items()}
 MAX_NDIM = lib.EPHYS_MAX_NDIM
 
 
-def default_num_threads():
+MAX_THREADS = lib.EPHYS_MAX_THREADS
+NUM_THREADS_ENV = "NUMCODECS_EPHYS_NUM_THREADS"
+"""The environment variable holding the process-wide thread count of the C codecs; the
+HDF5 filter plugins read it too."""
+
+
+def all_cores():
     """All cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
@@ -35,18 +41,51 @@ def default_num_threads():
         return os.cpu_count() or 1
 
 
+def validate_num_threads(num_threads):
+    if num_threads is None:
+        return None
+    if isinstance(num_threads, bool) or int(num_threads) != num_threads or not 1 <= num_threads <= MAX_THREADS:
+        raise ValueError(f"num_threads must be None (all cores) or an integer from 1 to {MAX_THREADS}, "
+                         f"got {num_threads!r}")
+    return int(num_threads)
+
+
+def set_num_threads(num_threads):
+    """Set how many C threads every codec of this process uses per chunk (None: all cores).
+
+    The thread count belongs to the machine that runs the code, not to the data: it is never
+    written into a codec's config, zarr metadata or HDF5 cd_values. It is kept in the
+    environment variable ``NUMCODECS_EPHYS_NUM_THREADS``, which also sets it for a whole
+    program (and for the HDF5 filter plugins, in h5py or any other HDF5 program). When an
+    outer layer already runs one chunk per core (dask, SpikeInterface ``n_jobs``), set 1.
+    A codec's own ``num_threads`` argument overrides it for that instance."""
+    num_threads = validate_num_threads(num_threads)
+    if num_threads is None:
+        os.environ.pop(NUM_THREADS_ENV, None)
+    else:
+        os.environ[NUM_THREADS_ENV] = str(num_threads)
+
+
+def get_num_threads():
+    """The process-wide thread count of the C codecs (see :func:`set_num_threads`)."""
+    value = os.environ.get(NUM_THREADS_ENV, "").strip()
+    if not value:
+        return all_cores()
+    try:
+        return validate_num_threads(int(value))
+    except ValueError:
+        raise ValueError(f"{NUM_THREADS_ENV}={value!r}: must be an integer from 1 to {MAX_THREADS}") from None
+
+
+def threads(num_threads):
+    """A codec instance's thread count: its own override, else the process-wide setting."""
+    return num_threads or get_num_threads()
+
+
 def check(err, what):
     """Turn a C error code into a ValueError a person can act on."""
     if err:
         raise ValueError(f"{what}: {ffi.string(lib.ephys_strerror(err)).decode()}")
-
-
-def validate_num_threads(num_threads):
-    if num_threads is None:
-        return None
-    if isinstance(num_threads, bool) or int(num_threads) != num_threads or not 1 <= num_threads <= 256:
-        raise ValueError(f"num_threads must be None (all cores) or an integer from 1 to 256, got {num_threads!r}")
-    return int(num_threads)
 
 
 def as_samples(buf, codec_name, supported, min_ndim=1):
@@ -67,7 +106,8 @@ def as_samples(buf, codec_name, supported, min_ndim=1):
 
 
 def make_view(arr2d):
-    """A C view (base pointer, element strides) of a 2-D (samples, channels) array.
+    """A C view (base pointer, element strides) of a 2-D (samples, channels) array; the
+    base may be unaligned (the C side reads and writes through memcpy).
 
     Returns the view and the array it points into, which must outlive the call."""
     item = arr2d.itemsize
@@ -99,12 +139,19 @@ def take_output(out_pp, out_len):
         lib.ephys_free(out_pp[0])
 
 
+def memory_order(arr):
+    """"F" for an array laid out in Fortran order only: zarr hands such a chunk to a codec
+    and reads the decoded chunk's memory back in that order, so the order is recorded."""
+    return "F" if arr.ndim > 1 and arr.flags.f_contiguous and not arr.flags.c_contiguous else "C"
+
+
 def encode_chunk(encode_fn, params, arr, channels_per_block, num_threads):
     view, keep = make_view(to_2d(arr))
     shape = ffi.new("uint64_t[]", list(arr.shape))
+    flags = lib.EPHYS_CHUNK_FORTRAN if memory_order(arr) == "F" else 0
     out_pp, out_len = ffi.new("uint8_t **"), ffi.new("size_t *")
-    err = encode_fn(params, view, arr.ndim, shape, channels_per_block,
-                    num_threads or default_num_threads(), out_pp, out_len)
+    err = encode_fn(params, view, arr.ndim, shape, flags, channels_per_block,
+                    threads(num_threads), out_pp, out_len)
     del keep
     check(err, "encoding failed")
     return take_output(out_pp, out_len)
@@ -121,25 +168,66 @@ def decode_chunk(info_fn, decode_fn, buf, out, num_threads, codec_name):
     what = f"cannot decode {codec_name} chunk"
     check(info_fn(ptr, nbytes, info), what)
     shape = tuple(int(x) for x in info.shape[0:info.ndim])
-    return decode_into(out, CODE_DTYPES[info.dtype], shape,
-                       lambda view: check(decode_fn(ptr, nbytes, view, num_threads or default_num_threads()), what))
+    order = "F" if info.flags & lib.EPHYS_CHUNK_FORTRAN else "C"
+    return decode_into(out, CODE_DTYPES[info.dtype], shape, order,
+                       lambda view: check(decode_fn(ptr, nbytes, view, threads(num_threads)), what))
 
 
-def decode_into(out, dtype, shape, fill):
-    """Run fill(view) on out itself when the decoder can write there, else on a new
-    array (copied into out if given); returns what numcodecs' decode returns."""
-    target = direct_target(out, dtype, shape)
-    result = target if target is not None else np.empty(shape, dtype)
-    view, _ = make_view(to_2d(result))
-    fill(view)
+def decode_into(out, dtype, shape, order, fill):
+    """Run fill(view) on a view of the decoded chunk's memory; returns what numcodecs'
+    decode returns.
+
+    Without out, the chunk is a new array in its recorded memory order. An out of the
+    chunk's dtype and shape is written in place through its strides whatever its layout
+    (C, Fortran, strided, unaligned) when the channel axes can be seen as one; any other
+    out gets the values copied in as numcodecs' own codecs do (ndarray_copy: same bytes
+    in memory order when the shapes differ)."""
+    target = samples_view(out, dtype, shape)
     if target is not None:
+        fill(make_view(target)[0])
         return out
-    return result if out is None else ndarray_copy(result, out)
+    if out is not None:
+        check_out_size(out, dtype, shape)
+    result = np.empty(shape, dtype, order=order)
+    target = samples_view(result, dtype, shape)
+    if target is None:  # N-D Fortran order: the channel axes have no single stride
+        c_order = np.empty(shape, dtype)
+        fill(make_view(samples_view(c_order, dtype, shape))[0])
+        np.copyto(result, c_order)
+    else:
+        fill(make_view(target)[0])
+    return result if out is None else copy_into(result, out)
 
 
-def direct_target(out, dtype, shape):
-    """out itself, reshaped, when the decoder can write into it without a copy."""
-    if isinstance(out, np.ndarray) and out.dtype == dtype and out.flags.c_contiguous and out.flags.writeable \
-            and out.size == int(np.prod(shape, dtype=np.int64)):
-        return out.reshape(shape)
-    return None
+def samples_view(arr, dtype, shape):
+    """arr as a (samples, channels) view of its own memory, or None where it has another
+    dtype or shape, is read-only, or its channel axes do not form one strided axis."""
+    if not isinstance(arr, np.ndarray) or arr.dtype != dtype or arr.shape != tuple(shape) \
+            or not arr.flags.writeable:
+        return None
+    view = to_2d(arr)
+    if view.size and not np.may_share_memory(view, arr):  # numpy had to copy
+        return None
+    if any(s % arr.itemsize for s in view.strides):
+        return None
+    return view
+
+
+def check_out_size(out, dtype, shape):
+    """A caller's buffer must hold the decoded chunk's bytes: checked before decoding."""
+    nbytes = ensure_ndarray_like(out).nbytes
+    expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+    if nbytes != expected:
+        raise ValueError(f"the output buffer holds {nbytes} bytes, but the decoded chunk is "
+                         f"{tuple(shape)} {np.dtype(dtype)} ({expected} bytes)")
+
+
+def copy_into(result, out):
+    """Copy a decoded chunk into a caller's buffer: its values when out has the chunk's
+    dtype and shape (any layout), else its bytes in memory order, as numcodecs does."""
+    dest = ensure_ndarray_like(out)
+    if dest.dtype == result.dtype and dest.shape == result.shape:
+        np.copyto(dest, result)
+        return out
+    check_out_size(out, result.dtype, result.shape)
+    return ndarray_copy(result, out)

@@ -5,10 +5,27 @@ from numcodecs.abc import Codec
 class ConfigCodec(Codec):
     """A numcodecs Codec whose config is its whole state: it pickles through the config
     (the cffi structs it may hold do not pickle; SpikeInterface n_jobs and dask need
-    this), and its repr is the constructor call that rebuilds it."""
+    this), and its repr is the constructor call that rebuilds it.
+
+    ``num_threads`` is not state: it overrides the process-wide thread count
+    (:func:`numcodecs_ephys.set_num_threads`) for this instance, in this process only. It
+    is never in the config, so it is never stored with the data, and codecs that differ
+    only in it are equal; a pickle keeps it. Configs written by 0.1.0, which hold it, load
+    without it."""
+
+    num_threads = None
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config.pop("id", None)
+        config.pop("num_threads", None)  # stored by 0.1.0: the machine that reads decides
+        return cls(**config)
 
     def __getstate__(self):
-        return self.get_config()
+        # a pickle goes to another process of this run (dask, SpikeInterface n_jobs): the
+        # instance's thread override goes with it
+        return dict(self.get_config(), num_threads=self.num_threads)
 
     def __setstate__(self, state):
         state = dict(state)

@@ -3,17 +3,26 @@ array of the input dtype, (header rows + table rows + samples + escape rows, *ch
 axes), so a following WavPack/FLAC still sees (time, channels); see csrc/filter.h.
 """
 import numpy as np
-from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like, ndarray_copy
+from numcodecs.compat import ensure_contiguous_ndarray
 
-from ._blocks import as_samples, check, default_num_threads, ffi, lib, validate_num_threads  # noqa: F401
-
+from ._blocks import (as_samples, check, copy_into, ffi, lib, memory_order, threads,  # noqa: F401
+                      validate_num_threads)
 
 
 def as_input(buf, name, supported):
-    """The chunk as a C-contiguous native-endian array of a supported dtype (0-d allowed)."""
+    """The chunk as an aligned C-contiguous native-endian array of a supported dtype (0-d
+    allowed), and the memory order it came in ("C" or "F")."""
     arr = as_samples(buf, name, supported, min_ndim=0)
-    # (ascontiguousarray would turn a 0-d chunk into 1-d)
-    return np.ascontiguousarray(arr).reshape(arr.shape)
+    return np.require(arr, requirements=["C", "A"]).reshape(arr.shape), memory_order(arr)
+
+
+def seal(raw, nbytes, order, samples):
+    """Record the chunk's memory order and the checksum of its samples (C-contiguous) in
+    an encoded chunk; raw is a cffi pointer or a buffer of nbytes bytes."""
+    flags = lib.EPHYS_FILTER_FORTRAN if order == "F" else 0
+    ptr = raw if isinstance(raw, ffi.CData) else ffi.from_buffer(raw)
+    check(lib.ephys_filter_seal(ptr, nbytes, flags, ffi.from_buffer(samples), samples.nbytes),
+          "cannot encode this chunk")
 
 
 def n_channels(shape):
@@ -77,17 +86,12 @@ def info_dtype(info):
     return np.dtype(f"<i{info.itemsize}").newbyteorder("=")
 
 
-def deliver(result, out):
-    """Return result, or copy it into out (any shape with the same number of items)."""
-    if out is None:
-        return result
-    out_arr = ensure_ndarray_like(out)
-    if out_arr.nbytes != result.nbytes:
-        raise ValueError(f"output buffer has {out_arr.nbytes} bytes, the decoded chunk {result.nbytes}")
-    return ndarray_copy(result, out)
-
-
-def threads(num_threads):
-    return num_threads or default_num_threads()
-
-
+def deliver(info, src, result, out, name):
+    """Check the decoded chunk (C order) against the encoded chunk's checksum, then return
+    it in its recorded memory order, or write it into out: the values themselves when out
+    has the chunk's dtype and shape (any layout), else its bytes as numcodecs does."""
+    check(lib.ephys_filter_verify(ffi.from_buffer(src), src.nbytes, ffi.from_buffer(result), result.nbytes),
+          f"cannot decode {name} chunk")
+    if info.flags & lib.EPHYS_FILTER_FORTRAN:
+        result = np.asfortranarray(result)
+    return result if out is None else copy_into(result, out)

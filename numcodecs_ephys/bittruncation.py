@@ -32,7 +32,7 @@ class BitTruncation(ConfigCodec):
         self.num_threads = F.validate_num_threads(num_threads)
 
     def encode(self, buf):
-        arr = F.as_input(buf, "BitTruncation", SUPPORTED_DTYPES)
+        arr, order = F.as_input(buf, "BitTruncation", SUPPORTED_DTYPES)
         if self.bits:
             F.refuse_filtered(arr, "BitTruncation")
         if self.bits > MAX_BITS[arr.itemsize]:
@@ -42,6 +42,9 @@ class BitTruncation(ConfigCodec):
         F.check(lib.ephys_bittruncation_encode(ffi.from_buffer(arr), arr.nbytes, arr.itemsize, arr.ndim, shape,
                                                self.bits, F.threads(self.num_threads),
                                                ffi.from_buffer(raw), raw.nbytes), "BitTruncation encoding failed")
+        # the checksum is of what decoding gives: q * 2**bits (saturation keeps it in range)
+        decoded = np.left_shift(raw[int(info.payload_offset):].view(arr.dtype), self.bits)
+        F.seal(raw, raw.nbytes, order, decoded)
         return enc
 
     def decode(self, buf, out=None):
@@ -49,7 +52,7 @@ class BitTruncation(ConfigCodec):
         result = np.empty(F.info_shape(info), F.info_dtype(info))
         F.check(lib.ephys_bittruncation_decode(ptr, src.nbytes, ffi.from_buffer(result), result.nbytes,
                                                F.threads(self.num_threads)), "cannot decode BitTruncation chunk")
-        return F.deliver(result, out)
+        return F.deliver(info, src, result, out, "BitTruncation")
 
     def get_config(self):
-        return dict(id=self.codec_id, bits=self.bits, num_threads=self.num_threads)
+        return dict(id=self.codec_id, bits=self.bits)

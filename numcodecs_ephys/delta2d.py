@@ -35,12 +35,13 @@ class Delta2D(ConfigCodec):
         self.num_threads = F.validate_num_threads(num_threads)
 
     def encode(self, buf):
-        arr = F.as_input(buf, "Delta2D", SUPPORTED_DTYPES)
+        arr, order = F.as_input(buf, "Delta2D", SUPPORTED_DTYPES)
         info, shape = F.layout(lib.EPHYS_FILTER_DELTA2D, arr, AXES[self.axis])
         raw, enc = F.empty_encoded(info, arr.dtype, arr.shape)
         F.check(lib.ephys_delta2d_encode(ffi.from_buffer(arr), arr.nbytes, arr.itemsize, arr.ndim, shape,
                                          AXES[self.axis], F.threads(self.num_threads),
                                          ffi.from_buffer(raw), raw.nbytes), "Delta2D encoding failed")
+        F.seal(raw, raw.nbytes, order, arr)
         return enc
 
     def decode(self, buf, out=None):
@@ -48,7 +49,7 @@ class Delta2D(ConfigCodec):
         result = np.empty(F.info_shape(info), F.info_dtype(info))
         F.check(lib.ephys_delta2d_decode(ptr, src.nbytes, ffi.from_buffer(result), result.nbytes,
                                          F.threads(self.num_threads)), "cannot decode Delta2D chunk")
-        return F.deliver(result, out)
+        return F.deliver(info, src, result, out, "Delta2D")
 
     def get_config(self):
-        return dict(id=self.codec_id, axis=self.axis, num_threads=self.num_threads)
+        return dict(id=self.codec_id, axis=self.axis)

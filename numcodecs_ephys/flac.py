@@ -1,7 +1,7 @@
 """FLAC codec: lossless, in C through libFLAC, with channels coded in stereo pairs."""
 import numpy as np
 
-from . import _blocks
+from . import _blocks, _channels
 from ._blocks import ffi, lib
 from ._codec import ConfigCodec
 
@@ -104,10 +104,25 @@ class FLAC(ConfigCodec):
         return _blocks.decode_chunk(lib.ephys_flac_info, lib.ephys_flac_decode, buf, out,
                                     self.num_threads, "FLAC")
 
+    def decode_channels(self, buf, channels):
+        """Only the given channels of a chunk, as a (samples, len(channels)) array: decodes
+        just the channel blocks (of ``block_channels``) that hold them, so reading 4 of 384
+        channels costs about one block's decode. Channels count the chunk's channel axes
+        flattened in C order; negative numbers count from the end."""
+        return _channels.decode_channels(lib.ephys_flac_info, lib.ephys_flac_decode_blocks, buf, channels,
+                                         self.num_threads, "FLAC")
+
+    def decode_selection(self, buf, selection, shape=None):
+        """``decode(buf)[selection]`` for a tuple of one slice, integer or index array per
+        axis, decoding only the channel blocks it touches (zarr 3's partial decoding);
+        None when ``shape`` is given and the chunk recorded another shape."""
+        return _channels.decode_selection(lib.ephys_flac_info, lib.ephys_flac_decode_blocks, buf, selection,
+                                          self.num_threads, "FLAC", shape)
+
     def get_config(self):
         return dict(id=self.codec_id, level=self.level, blocksize=self.blocksize,
                     channels_per_stream=self.channels_per_stream, block_channels=self.block_channels,
-                    num_threads=self.num_threads, exhaustive_stereo=self.exhaustive_stereo)
+                    exhaustive_stereo=self.exhaustive_stereo)
 
 
 class FLACLegacy(ConfigCodec):
@@ -163,7 +178,7 @@ class FLACLegacy(ConfigCodec):
         n, nc, bps = ffi.new("uint64_t *"), ffi.new("uint32_t *"), ffi.new("uint32_t *")
         _blocks.check(lib.ephys_flac_stream_info(ptr, nbytes, n, nc, bps), "cannot decode FLAC file")
         dtype = np.dtype("int16") if bps[0] <= 16 else np.dtype("int32")
-        return _blocks.decode_into(out, dtype, (n[0], nc[0]), lambda view: _blocks.check(
+        return _blocks.decode_into(out, dtype, (n[0], nc[0]), "C", lambda view: _blocks.check(
             lib.ephys_flac_stream_decode(ptr, nbytes, view), "cannot decode FLAC file"))
 
     def get_config(self):

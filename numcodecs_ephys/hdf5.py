@@ -6,12 +6,19 @@ Importing this module registers both filters with h5py's HDF5, so that::
     f.create_dataset("data", data=x, chunks=(30000, 64), **eh5.WavPackH5())
     H5DataIO(x, **eh5.WavPackH5(bps=3), allow_plugin_filters=True)   # pynwb
 
-write and read them. Programs outside Python (h5dump, HDFView, MATLAB, netCDF) read the
-same files when the environment variable ``HDF5_PLUGIN_PATH`` names :data:`PLUGIN_PATH`.
+write and read them. Reading needs no import: the installed ``numcodecs_ephys_hdf5.pth``
+appends :data:`PLUGIN_PATH` to ``HDF5_PLUGIN_PATH`` when Python starts (keeping a path the
+user set), so plain h5py/pynwb read our files in any process of that environment.
+Programs outside it (h5dump, HDFView, MATLAB, netCDF) read the same files when
+``HDF5_PLUGIN_PATH`` names :data:`PLUGIN_PATH`.
 
 Each HDF5 chunk is one numcodecs-ephys chunk, byte-identical to what
 :class:`numcodecs_ephys.WavPack` / :class:`numcodecs_ephys.FLAC` with the same options
 write for that chunk: axis 0 of the dataset is time, the other axes are channels.
+
+:func:`references` builds kerchunk references of a file whose datasets use these filters
+(fsspec ``reference://`` + zarr, xarray); ``EphysHdf5ToZarr`` (imported on first use, it
+needs kerchunk) is kerchunk's ``SingleHdf5ToZarr`` with our filters mapped.
 
 Filter ids (HDF5's private range, 32768-65535): WavPack 58736, FLAC 58737. The FLAC
 filter does not use FLAC's registered id 32027 because it stores our container (channel
@@ -20,13 +27,15 @@ blocks of stereo-paired FLAC streams), not one plain FLAC stream.
 import ctypes
 import os
 import struct
+import warnings
 
 import h5py
 
 from . import flac as _flac
 from . import wavpack as _wavpack
 
-__all__ = ["WavPackH5", "FLACH5", "PLUGIN_PATH", "WAVPACK_FILTER_ID", "FLAC_FILTER_ID", "plugin_library"]
+__all__ = ["WavPackH5", "FLACH5", "PLUGIN_PATH", "WAVPACK_FILTER_ID", "FLAC_FILTER_ID", "FILTERS", "plugin_library",
+           "codec_for_filter", "references"]
 
 PLUGIN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins")
 """Directory of the filter libraries, for ``HDF5_PLUGIN_PATH``."""
@@ -34,7 +43,6 @@ PLUGIN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins"
 WAVPACK_FILTER_ID = 58736
 FLAC_FILTER_ID = 58737
 _LIBRARIES = {WAVPACK_FILTER_ID: "libh5ephys_wavpack.so", FLAC_FILTER_ID: "libh5ephys_flac.so"}
-MAX_THREADS = 256
 
 
 def plugin_library(filter_id):
@@ -62,18 +70,31 @@ def _register(filter_id):
 _libraries = {fid: _register(fid) for fid in _LIBRARIES}  # keep the libraries loaded
 
 
-def _threads(num_threads):
-    """Option value for a thread count: 0 means every core of the reading/writing machine."""
-    if num_threads is None:
-        return 0
-    if isinstance(num_threads, bool) or int(num_threads) != num_threads or not 1 <= num_threads <= MAX_THREADS:
-        raise ValueError(f"num_threads must be None (all cores) or an integer from 1 to {MAX_THREADS}, "
-                         f"got {num_threads!r}")
-    return int(num_threads)
+def _no_stored_threads(num_threads):
+    """The cd_values slot where 0.1.0 stored a thread count: always 0 now, since the plugin
+    takes the thread count from the process that runs it."""
+    if num_threads is not None:
+        warnings.warn("HDF5 filters take their thread count from the process that reads or writes "
+                      "(numcodecs_ephys.set_num_threads or NUMCODECS_EPHYS_NUM_THREADS): num_threads is ignored",
+                      DeprecationWarning, stacklevel=3)
+    return 0
 
 
 def _int32_bits(value):
     return struct.unpack("<I", struct.pack("<i", value))[0]
+
+
+def _from_int32_bits(value):
+    return struct.unpack("<i", struct.pack("<I", value))[0]
+
+
+def _user_values(cls, cd_values):
+    """The user part of a dataset's cd_values (what set_local appended is dropped)."""
+    n = len(cls().filter_options)
+    values = tuple(int(v) for v in cd_values)
+    if len(values) < n:
+        raise ValueError(f"{cls.__name__}: expected at least {n} cd_values, got {values}")
+    return values[:n]
 
 
 class _EphysFilter(h5py.filters.FilterRefBase):
@@ -90,11 +111,16 @@ class WavPackH5(_EphysFilter):
     """HDF5 filter: WavPack, lossless or hybrid; the options of :class:`numcodecs_ephys.WavPack`.
 
     ``bps`` is stored in thousandths of a bit (HDF5 filter options are integers), so it is
-    rounded to 0.001. ``num_threads`` is stored in the file and used by readers too; None
-    (default) means every core of whichever machine writes or reads.
+    rounded to 0.001. The filter runs on as many threads as
+    :func:`numcodecs_ephys.set_num_threads` (or ``NUMCODECS_EPHYS_NUM_THREADS``) says in the
+    process that reads or writes, every core by default; nothing about threads is stored.
+
+    Reading: any process of the Python environment where numcodecs-ephys is installed reads
+    these datasets with plain h5py or pynwb, without importing this module (see the module
+    docstring); elsewhere set ``HDF5_PLUGIN_PATH`` to :data:`PLUGIN_PATH`, or import this module.
 
     cd_values: ``(level, bps * 1000 or 0, dynamic_noise_shaping, shaping_weight * 1000 as
-    int32 bits, block_channels, num_threads or 0)``, then what the filter records when the
+    int32 bits, block_channels, 0)``, then what the filter records when the
     dataset is created: layout version 1, dtype code (1 int8, 2 int16, 3 int32, 4 float32),
     chunk rank and chunk dims.
     """
@@ -113,28 +139,36 @@ class WavPackH5(_EphysFilter):
         self.dynamic_noise_shaping = bool(dynamic_noise_shaping)
         self.shaping_weight = round(float(shaping_weight) * 1000) / 1000
         self.block_channels = int(block_channels)
-        self.num_threads = None if num_threads is None else _threads(num_threads)
         self.filter_options = (self.level, round(self.bps * 1000) if self.bps else 0,
                                int(self.dynamic_noise_shaping), _int32_bits(round(self.shaping_weight * 1000)),
-                               self.block_channels, _threads(num_threads))
+                               self.block_channels, _no_stored_threads(num_threads))
 
     def _args(self):
         return dict(level=self.level, bps=self.bps, dynamic_noise_shaping=self.dynamic_noise_shaping,
-                    shaping_weight=self.shaping_weight, block_channels=self.block_channels,
-                    num_threads=self.num_threads)
+                    shaping_weight=self.shaping_weight, block_channels=self.block_channels)
 
     def codec(self):
         """The numcodecs codec that writes the same chunks."""
         return _wavpack.WavPack(**self._args())
 
+    @classmethod
+    def from_cd_values(cls, cd_values):
+        """The filter of a dataset, from its cd_values (``dataset._filters[str(filter_id)]``)."""
+        level, bps, shaping, weight, block_channels, threads = _user_values(cls, cd_values)
+        return cls(level=level, bps=bps / 1000 if bps else None, dynamic_noise_shaping=bool(shaping),
+                   shaping_weight=_from_int32_bits(weight) / 1000, block_channels=block_channels,
+                   num_threads=threads or None)
+
 
 class FLACH5(_EphysFilter):
     """HDF5 filter: FLAC, lossless; the options of :class:`numcodecs_ephys.FLAC`.
 
-    Signed integer data only (int8, int16; int32 with libFLAC >= 1.4).
+    Signed integer data only (int8, int16; int32 with libFLAC >= 1.4). Reading needs no
+    import, as for :class:`WavPackH5`.
 
-    cd_values: ``(level, blocksize, channels_per_stream, block_channels, num_threads or 0,
-    exhaustive_stereo)``, then layout version 1, dtype code, chunk rank and chunk dims.
+    cd_values: ``(level, blocksize, channels_per_stream, block_channels, 0,
+    exhaustive_stereo)``, then layout version 1, dtype code, chunk rank and chunk dims. Threads
+    as for :class:`WavPackH5`.
     """
 
     filter_id = FLAC_FILTER_ID
@@ -143,19 +177,74 @@ class FLACH5(_EphysFilter):
                  exhaustive_stereo=False):
         # the numcodecs codec validates the very same options
         codec = _flac.FLAC(level=level, blocksize=blocksize, channels_per_stream=channels_per_stream,
-                           block_channels=block_channels, num_threads=num_threads,
-                           exhaustive_stereo=exhaustive_stereo)
+                           block_channels=block_channels, exhaustive_stereo=exhaustive_stereo)
         self.level, self.blocksize = codec.level, codec.blocksize
         self.channels_per_stream, self.block_channels = codec.channels_per_stream, codec.block_channels
-        self.num_threads, self.exhaustive_stereo = codec.num_threads, codec.exhaustive_stereo
+        self.exhaustive_stereo = codec.exhaustive_stereo
         self.filter_options = (self.level, self.blocksize, self.channels_per_stream, self.block_channels,
-                               _threads(self.num_threads), int(self.exhaustive_stereo))
+                               _no_stored_threads(num_threads), int(self.exhaustive_stereo))
 
     def _args(self):
         return dict(level=self.level, blocksize=self.blocksize, channels_per_stream=self.channels_per_stream,
-                    block_channels=self.block_channels, num_threads=self.num_threads,
-                    exhaustive_stereo=self.exhaustive_stereo)
+                    block_channels=self.block_channels, exhaustive_stereo=self.exhaustive_stereo)
 
     def codec(self):
         """The numcodecs codec that writes the same chunks."""
         return _flac.FLAC(**self._args())
+
+    @classmethod
+    def from_cd_values(cls, cd_values):
+        """The filter of a dataset, from its cd_values (``dataset._filters[str(filter_id)]``)."""
+        level, blocksize, channels_per_stream, block_channels, threads, exhaustive = _user_values(cls, cd_values)
+        return cls(level=level, blocksize=blocksize, channels_per_stream=channels_per_stream,
+                   block_channels=block_channels, num_threads=threads or None, exhaustive_stereo=bool(exhaustive))
+
+
+FILTERS = {cls.filter_id: cls for cls in (WavPackH5, FLACH5)}
+"""Our filter classes by HDF5 filter id: what maps a dataset's filter to a numcodecs codec
+(references, :func:`codec_for_filter`). A new filter class is one more entry here."""
+
+
+def codec_for_filter(filter_id, cd_values):
+    """The numcodecs codec that decodes the chunks of one of our HDF5 filters, or None for
+    a filter id that is not ours.
+
+    The codec has ``num_threads=None`` (every core of the reading machine), whatever thread
+    count the file records. Invalid cd_values raise ``ValueError``."""
+    try:
+        cls = FILTERS[int(filter_id)]
+    except (KeyError, ValueError):  # not ours, or a named HDF5 filter ("gzip", "shuffle", ...)
+        return None
+    args = cls.from_cd_values(cd_values)._args()
+    return cls(**dict(args, num_threads=None)).codec()
+
+
+def references(path_or_url, *, inline_threshold=500, error="warn", **storage_options):
+    """kerchunk references (a ``{"version": 1, "refs": ...}`` dict) of an HDF5/NWB file whose
+    datasets may use our filters, for fsspec's ``reference://`` filesystem, zarr and xarray.
+
+    Our HDF5 chunks are byte-identical to the chunks of the numcodecs codecs, so each
+    reference points at the bytes in the file and the zarr metadata names the codec (with the
+    file's options) in ``filters``. Other datasets are translated by kerchunk as usual;
+    ``inline_threshold`` and ``error`` are kerchunk's (``error="warn"``: a dataset kerchunk
+    cannot translate is left out with a warning). ``storage_options`` open ``path_or_url``
+    with fsspec (e.g. ``anon=True`` or ``client_kwargs={"endpoint_url": ...}`` for S3).
+    Needs kerchunk (``pip install numcodecs-ephys[references]``).
+    """
+    from ._kerchunk import EphysHdf5ToZarr
+
+    translator = EphysHdf5ToZarr(path_or_url, inline_threshold=inline_threshold, error=error,
+                                 storage_options=storage_options)
+    try:
+        return translator.translate()
+    finally:
+        if hasattr(translator, "close"):  # kerchunk >= 0.2.8; 0.2.7 leaves the file to the GC
+            translator.close()
+
+
+def __getattr__(name):
+    # the kerchunk subclass is built on first use: kerchunk (and zarr) stay unimported otherwise
+    if name == "EphysHdf5ToZarr":
+        from ._kerchunk import EphysHdf5ToZarr
+        return EphysHdf5ToZarr
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

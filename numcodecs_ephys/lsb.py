@@ -93,7 +93,7 @@ class LSB(ConfigCodec):
         return self._cache[n]
 
     def encode(self, buf):
-        arr = F.as_input(buf, "LSB", SUPPORTED_DTYPES)
+        arr, order = F.as_input(buf, "LSB", SUPPORTED_DTYPES)
         n = F.n_channels(arr.shape)
         offsets, steps = self._params(n)
         shape = ffi.new("uint64_t[]", list(arr.shape) or [0])
@@ -103,6 +103,7 @@ class LSB(ConfigCodec):
                 "LSB encoding failed")
         # the C buffer becomes the array's memory (no copy); freed with the array
         owned = ffi.gc(out_pp[0], lib.ephys_free, size=out_len[0])
+        F.seal(owned, out_len[0], order, arr)
         self.last_escapes = int(n_esc[0])
         return F.encoded_array(ffi.buffer(owned, out_len[0]), arr.dtype, arr.shape)
 
@@ -118,10 +119,10 @@ class LSB(ConfigCodec):
         result = np.empty(shape, F.info_dtype(info))
         F.check(lib.ephys_lsb_decode(ptr, src.nbytes, offsets, steps, n, ffi.from_buffer(result), result.nbytes,
                                      F.threads(self.num_threads)), "cannot decode LSB chunk")
-        return F.deliver(result, out)
+        return F.deliver(info, src, result, out, "LSB")
 
     def get_config(self):
-        return dict(id=self.codec_id, offsets=self.offsets, steps=self.steps, num_threads=self.num_threads)
+        return dict(id=self.codec_id, offsets=self.offsets, steps=self.steps)
 
 
 def _sample_traces(recording, num_chunks, chunk_size, seed):

@@ -1,7 +1,7 @@
 """WavPack codec: lossless or hybrid (lossy at a set bit rate), in C through libwavpack."""
 import numpy as np
 
-from . import _blocks
+from . import _blocks, _channels
 from ._blocks import ffi, lib
 from ._filters import refuse_filtered
 from ._codec import ConfigCodec
@@ -88,10 +88,25 @@ class WavPack(ConfigCodec):
         return _blocks.decode_chunk(lib.ephys_wavpack_info, lib.ephys_wavpack_decode, buf, out,
                                     self.num_threads, "WavPack")
 
+    def decode_channels(self, buf, channels):
+        """Only the given channels of a chunk, as a (samples, len(channels)) array: decodes
+        just the channel blocks (of ``block_channels``) that hold them, so reading 4 of 384
+        channels costs about one block's decode. Channels count the chunk's channel axes
+        flattened in C order; negative numbers count from the end."""
+        return _channels.decode_channels(lib.ephys_wavpack_info, lib.ephys_wavpack_decode_blocks, buf, channels,
+                                         self.num_threads, "WavPack")
+
+    def decode_selection(self, buf, selection, shape=None):
+        """``decode(buf)[selection]`` for a tuple of one slice, integer or index array per
+        axis, decoding only the channel blocks it touches (zarr 3's partial decoding);
+        None when ``shape`` is given and the chunk recorded another shape."""
+        return _channels.decode_selection(lib.ephys_wavpack_info, lib.ephys_wavpack_decode_blocks, buf, selection,
+                                          self.num_threads, "WavPack", shape)
+
     def get_config(self):
         return dict(id=self.codec_id, level=self.level, bps=self.bps,
                     dynamic_noise_shaping=self.dynamic_noise_shaping, shaping_weight=self.shaping_weight,
-                    block_channels=self.block_channels, num_threads=self.num_threads)
+                    block_channels=self.block_channels)
 
 
 class WavPackLegacy(ConfigCodec):
@@ -132,7 +147,7 @@ class WavPackLegacy(ConfigCodec):
         n, nc, code = ffi.new("uint64_t *"), ffi.new("uint32_t *"), ffi.new("int *")
         _blocks.check(lib.ephys_wavpack_stream_info(ptr, nbytes, n, nc, code), "cannot decode WavPack stream")
         shape = (n[0],) if nc[0] == 1 else (n[0], nc[0])
-        return _blocks.decode_into(out, _blocks.CODE_DTYPES[code[0]], shape, lambda view: _blocks.check(
+        return _blocks.decode_into(out, _blocks.CODE_DTYPES[code[0]], shape, "C", lambda view: _blocks.check(
             lib.ephys_wavpack_stream_decode(ptr, nbytes, view), "cannot decode WavPack stream"))
 
     def get_config(self):

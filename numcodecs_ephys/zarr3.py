@@ -66,14 +66,14 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
 
 try:
-    from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec
+    from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, ArrayBytesCodecPartialDecodeMixin
     from zarr.core.common import parse_named_configuration
 except ImportError as exc:  # zarr 2 (or no zarr): this module is only for zarr-python 3
     raise ImportError(
@@ -149,10 +149,14 @@ class _Wrapper:
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
         _, configuration = parse_named_configuration(data, cls.codec_name, require_configuration=False)
-        return cls(**(configuration or {}))
+        configuration = dict(configuration or {})
+        configuration.pop("num_threads", None)  # stored by 0.1.0: the machine that reads decides
+        return cls(**configuration)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.codec_name, "configuration": self._params()}
+        # the thread count belongs to the machine that runs the codec, not to the array
+        config = {k: v for k, v in self._params().items() if k != "num_threads"}
+        return {"name": self.codec_name, "configuration": config}
 
     def __getstate__(self):
         return self._params()
@@ -202,8 +206,28 @@ class _Serializer(_Wrapper, ArrayBytesCodec):
         return SUPPORTED_DTYPES
 
 
+class _ChannelBlockSerializer(_Serializer, ArrayBytesCodecPartialDecodeMixin):
+    """A serializer of the chunk container: a read of some channels decodes only the channel
+    blocks holding them (zarr's partial decoding; inside a sharding codec too). zarr uses it
+    when this serializer is the array's only codec (no filters, no compressors)."""
+
+    async def _decode_partial_single(self, byte_getter, selection, chunk_spec):
+        chunk_bytes = await byte_getter.get(prototype=chunk_spec.prototype)
+        if chunk_bytes is None:
+            return None
+        raw = chunk_bytes.as_numpy_array()
+        out = await asyncio.to_thread(self._decode_selection, raw, tuple(selection), tuple(chunk_spec.shape))
+        return chunk_spec.prototype.nd_buffer.from_numpy_array(np.asarray(out))
+
+    def _decode_selection(self, raw, selection, shape):
+        out = self._codec.decode_selection(raw, selection, shape)
+        if out is None:  # the chunk recorded another shape: decode it whole, as _decode_single does
+            out = np.asarray(self._codec.decode(raw)).reshape(shape)[selection]
+        return out
+
+
 @dataclass(frozen=True)
-class WavPack(_Serializer):
+class WavPack(_ChannelBlockSerializer):
     """zarr 3 serializer running :class:`numcodecs_ephys.WavPack` (same parameters)."""
 
     level: int = 2
@@ -211,21 +235,21 @@ class WavPack(_Serializer):
     dynamic_noise_shaping: bool = True
     shaping_weight: float = 0.0
     block_channels: int = 96
-    num_threads: int | None = None
+    num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
 
     _numcodecs_cls: ClassVar[type] = _NcWavPack
     codec_name: ClassVar[str] = NAME_PREFIX + "wavpack"
 
 
 @dataclass(frozen=True)
-class FLAC(_Serializer):
+class FLAC(_ChannelBlockSerializer):
     """zarr 3 serializer running :class:`numcodecs_ephys.FLAC` (same parameters)."""
 
     level: int = 5
     blocksize: int = 4096
     channels_per_stream: int = 2
     block_channels: int = 96
-    num_threads: int | None = None
+    num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
     exhaustive_stereo: bool = False
 
     _numcodecs_cls: ClassVar[type] = _NcFLAC
@@ -293,7 +317,7 @@ class _HeaderlessFilter(_Filter):
 
     def _encode(self, arr):
         enc = np.asarray(self._codec.encode(arr))
-        src = F.as_input(arr, type(self).__name__, self._supported)
+        src, _ = F.as_input(arr, type(self).__name__, self._supported)
         info, _ = F.layout(self._filter_id, src, self._param())
         raw = enc.reshape(-1).view(np.uint8)
         return raw[int(info.payload_offset):].view(src.dtype).reshape(src.shape)
@@ -310,6 +334,8 @@ class _HeaderlessFilter(_Filter):
         raw[int(info.payload_offset):] = samples.reshape(-1).view(np.uint8)
         F.lib.ephys_filter_write_header(info, F.ffi.from_buffer(raw))
         F.lib.ephys_filter_pad_header(info, F.ffi.from_buffer(raw))
+        F.check(F.lib.ephys_filter_seal(F.ffi.from_buffer(raw), raw.nbytes, F.lib.EPHYS_FILTER_UNCHECKED, F.ffi.NULL, 0),
+                f"cannot decode {type(self).__name__} chunk")
         return self._codec.decode(raw).reshape(shape)
 
     async def _encode_single(self, chunk_array, chunk_spec):
@@ -326,7 +352,7 @@ class Delta2D(_HeaderlessFilter):
     """zarr 3 filter running :class:`numcodecs_ephys.Delta2D`; shape- and dtype-preserving."""
 
     axis: str = "time"
-    num_threads: int | None = None
+    num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
 
     _numcodecs_cls: ClassVar[type] = _NcDelta2D
     codec_name: ClassVar[str] = NAME_PREFIX + "delta2d"
@@ -342,7 +368,7 @@ class BitTruncation(_HeaderlessFilter):
     """zarr 3 filter running :class:`numcodecs_ephys.BitTruncation` (lossy); shape- and dtype-preserving."""
 
     bits: int = 0
-    num_threads: int | None = None
+    num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
 
     _numcodecs_cls: ClassVar[type] = _NcBitTruncation
     codec_name: ClassVar[str] = NAME_PREFIX + "bittruncation"
@@ -370,7 +396,7 @@ class LSB(_Filter):
 
     offsets: float | tuple = 0.0
     steps: float | tuple = 1.0
-    num_threads: int | None = None
+    num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
 
     _numcodecs_cls: ClassVar[type] = _NcLSB
     codec_name: ClassVar[str] = NAME_PREFIX + "lsb"

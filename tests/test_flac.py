@@ -28,10 +28,13 @@ PUBLISHED_FLAT_CR = {"np_ultra": 2.58, "np2": 1.60, "np1_noise": 1.79, "yass_10c
 
 # ---- fixtures shared with make_fixtures_flac.py ----
 
+# codec.00-02 and the first arrays are format 1 (0.1.0); the last codec and array (Fortran
+# order) came with format 2
 BACKCOMPAT_CODECS = [
     FLAC(),
     FLAC(level=8, blocksize=1024, channels_per_stream=1, block_channels=7, exhaustive_stereo=True),
     FLAC(level=0, blocksize=16, channels_per_stream=8, block_channels=20),
+    FLAC(block_channels=5),
 ]
 
 
@@ -43,6 +46,7 @@ def backcompat_arrays():
         rng.integers(-2**31, 2**31, size=(400, 3), dtype=np.int64).astype(np.int32),
         simulated(1000, 1, seed=3)[:, 0].copy(),
         simulated(200, 12, seed=4).reshape(200, 3, 4),
+        np.asfortranarray(simulated(300, 7, seed=5)),
     ]
 
 
@@ -224,9 +228,9 @@ def test_numcodecs_helpers(monkeypatch):
     monkeypatch.setattr(common, "FLACLegacy", FLACLegacy, raising=False)
     for codec in BACKCOMPAT_CODECS + [FLAC(num_threads=3), FLACLegacy(), FLACLegacy(level=8, blocksize=1024)]:
         check_config(codec)
-    check_repr("FLAC(level=5, blocksize=4096, channels_per_stream=2, block_channels=96, num_threads=None, "
+    check_repr("FLAC(level=5, blocksize=4096, channels_per_stream=2, block_channels=96, "
                "exhaustive_stereo=False)")
-    check_repr("FLAC(level=8, blocksize=1000, channels_per_stream=3, block_channels=9, num_threads=2, "
+    check_repr("FLAC(level=8, blocksize=1000, channels_per_stream=3, block_channels=9, "
                "exhaustive_stereo=True)")
     check_repr("FLACLegacy(tmpdir=None, level=5, blocksize=None, sample_rate=48000)")
     # check_encode_decode also feeds the chunk as raw bytes (uint8), which a codec that

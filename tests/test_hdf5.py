@@ -235,14 +235,16 @@ def test_corrupted_chunks_raise(eh5, tmp_path, make):
 
 
 def test_filter_classes(eh5):
-    w = eh5.WavPackH5(bps=3.25, num_threads=2)
-    assert dict(w) == {"compression": eh5.WAVPACK_FILTER_ID, "compression_opts": (2, 3250, 1, 0, 96, 2)}
+    w = eh5.WavPackH5(bps=3.25)
+    assert dict(w) == {"compression": eh5.WAVPACK_FILTER_ID, "compression_opts": (2, 3250, 1, 0, 96, 0)}
+    with pytest.warns(DeprecationWarning, match="thread count"):  # a property of the reader, not the file
+        assert eh5.WavPackH5(bps=3.25, num_threads=2) == w
     assert eval(repr(w), {"WavPackH5": eh5.WavPackH5}) == w
     assert eh5.WavPackH5(shaping_weight=-0.5, dynamic_noise_shaping=False).filter_options[2:4] == (0, 2**32 - 500)
     f = eh5.FLACH5(level=8, exhaustive_stereo=True)
     assert dict(f) == {"compression": eh5.FLAC_FILTER_ID, "compression_opts": (8, 4096, 2, 96, 0, 1)}
     assert eval(repr(f), {"FLACH5": eh5.FLACH5}) == f
-    for bad in (dict(level=0), dict(bps=1.0), dict(block_channels=0), dict(num_threads=0)):
+    for bad in (dict(level=0), dict(bps=1.0), dict(block_channels=0)):
         with pytest.raises(ValueError):
             eh5.WavPackH5(**bad)
     for bad in (dict(level=9), dict(channels_per_stream=9), dict(blocksize=8)):
@@ -403,3 +405,56 @@ def test_hostile_cd_values_in_file(eh5, tmp_path, dims):
     with h5py.File(path) as f:
         with pytest.raises(OSError):
             f["x"][()]
+
+
+# ---- reading without an import: numcodecs_ephys_hdf5.pth ----
+
+def _startup_env(**changes):
+    env = {k: v for k, v in os.environ.items() if k not in ("HDF5_PLUGIN_PATH", "NUMCODECS_EPHYS_NO_PLUGIN_PATH")}
+    env.update(changes)
+    return env
+
+
+def test_pth_installed_and_current(eh5):
+    """The start-up hook is in the running interpreter's site-packages (editable or wheel
+    install), identical to the repository's file."""
+    import sysconfig
+    installed = os.path.join(sysconfig.get_paths()["purelib"], "numcodecs_ephys_hdf5.pth")
+    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(eh5.__file__))), "numcodecs_ephys_hdf5.pth")
+    assert os.path.exists(installed), "numcodecs_ephys_hdf5.pth is not installed: reinstall the package"
+    if os.path.exists(source):  # a checkout (editable install)
+        with open(installed) as a, open(source) as b:
+            assert a.read() == b.read(), "stale numcodecs_ephys_hdf5.pth: reinstall the package"
+
+
+def test_plain_h5py_reads_without_import(eh5, tmp_path):
+    """A fresh process with the package installed reads our files with h5py alone: the .pth
+    put our plugin folder on HDF5_PLUGIN_PATH at start-up, importing neither h5py nor us."""
+    x = simulated(2000, 6)
+    _write(tmp_path / "p.h5", x, eh5.WavPackH5(), (500, 6), name="w")
+    with h5py.File(tmp_path / "p.h5", "a") as f:
+        f.create_dataset("f", data=x, chunks=(500, 3), **eh5.FLACH5())
+    np.save(tmp_path / "x.npy", x)
+    code = textwrap.dedent(f"""
+        import os, sys
+        assert "h5py" not in sys.modules and "numcodecs_ephys" not in sys.modules
+        print(os.environ.get("HDF5_PLUGIN_PATH"))
+        import h5py, numpy as np
+        x = np.load({str(tmp_path / 'x.npy')!r})
+        with h5py.File({str(tmp_path / 'p.h5')!r}) as f:
+            assert np.array_equal(f["w"][()], x) and np.array_equal(f["f"][()], x)
+        assert "numcodecs_ephys" not in sys.modules
+    """)
+    run = subprocess.run([sys.executable, "-c", code], env=_startup_env(), capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    path = run.stdout.strip().split(os.pathsep)
+    assert path[-1] == eh5.PLUGIN_PATH and len(path) > 1  # HDF5's own folders first: nothing taken away
+    # a user's path is kept, ours goes after it; and the hook can be turned off
+    mine = str(tmp_path / "my_plugins")
+    run = subprocess.run([sys.executable, "-c", code], env=_startup_env(HDF5_PLUGIN_PATH=mine), capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == os.pathsep.join([mine, eh5.PLUGIN_PATH])
+    run = subprocess.run([sys.executable, "-c", code], env=_startup_env(NUMCODECS_EPHYS_NO_PLUGIN_PATH="1"),
+                         capture_output=True, text=True)
+    assert run.returncode != 0 and run.stdout.strip() == "None" and "OSError" in run.stderr, run.stderr

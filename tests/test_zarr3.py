@@ -118,11 +118,10 @@ def test_metadata_names_and_entry_points(zarr, tmp_path):
                           compressors=None)
     meta = json.loads((tmp_path / "a.zarr" / "zarr.json").read_text())
     assert meta["codecs"] == [
-        {"name": "numcodecs_ephys.lsb", "configuration": {"offsets": [0.0, 1.0, 2.0, 3.0], "steps": 2.0,
-                                                           "num_threads": None}},
+        {"name": "numcodecs_ephys.lsb", "configuration": {"offsets": [0.0, 1.0, 2.0, 3.0], "steps": 2.0}},
         {"name": "numcodecs_ephys.wavpack", "configuration": {
             "level": 3, "bps": None, "dynamic_noise_shaping": True, "shaping_weight": 0.0,
-            "block_channels": 96, "num_threads": None}},
+            "block_channels": 96}},
     ]
     assert a.metadata.codecs[1] == z3.WavPack(level=3)
 

@@ -8,7 +8,8 @@
  *   1  blocksize: samples per FLAC frame, 16..65535, default 4096
  *   2  channels per FLAC stream: 1..8, default 2 (stereo pairs)
  *   3  channels per block (independent unit): 1..1048576, default 96
- *   4  threads: 0 (default) every core, else that many
+ *   4  unused, 0 (numcodecs-ephys 0.1.0 stored a thread count here; the
+ *      plugin takes it from the reading process instead: h5plugin.c)
  *   5  exhaustive stereo search: 0 (default) or 1
  */
 #include <stdint.h>
@@ -41,7 +42,7 @@ static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const ui
     p.blocksize = o[1];
     p.channels_per_stream = o[2];
     p.exhaustive_stereo = (int)o[5];
-    return ephys_flac_encode(&p, src, ndim, shape, o[3], ephys_h5_threads(o[4]), out, out_len);
+    return ephys_flac_encode(&p, src, ndim, shape, 0, o[3], ephys_h5_threads(o[4]), out, out_len);
 }
 
 static int decode(const unsigned *o, const uint8_t *buf, size_t len, const ephys_view_t *dst)

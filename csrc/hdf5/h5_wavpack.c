@@ -9,7 +9,8 @@
  *   3  fixed shaping weight in thousandths, as a two's-complement int32 in
  *      [-1000, 1000] (used when 2 is 0); default 0
  *   4  channels per block (independent stream): 1..4096, default 96
- *   5  threads: 0 (default) every core, else that many
+ *   5  unused, 0 (numcodecs-ephys 0.1.0 stored a thread count here; the
+ *      plugin takes it from the reading process instead: h5plugin.c)
  */
 #include <stdint.h>
 
@@ -38,7 +39,7 @@ static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const ui
     p.bps = o[1] / 1000.0;
     p.dynamic_shaping = (int)o[2];
     p.shaping_weight = (int32_t)o[3] / 1000.0;
-    return ephys_wavpack_encode(&p, src, ndim, shape, o[4], ephys_h5_threads(o[5]), out, out_len);
+    return ephys_wavpack_encode(&p, src, ndim, shape, 0, o[4], ephys_h5_threads(o[5]), out, out_len);
 }
 
 static int decode(const unsigned *o, const uint8_t *buf, size_t len, const ephys_view_t *dst)

@@ -90,18 +90,26 @@ static const h5_api_t *h5_api(const void *caller)
     return found && found->ok ? found : NULL;
 }
 
-int ephys_h5_threads(unsigned opt)
+/* The thread count belongs to the machine that runs the filter, not to the file:
+ * the value that numcodecs-ephys 0.1.0 stored in cd_values is ignored, and the
+ * process's NUMCODECS_EPHYS_NUM_THREADS (what numcodecs_ephys.set_num_threads
+ * sets) or else every core is used. */
+int ephys_h5_threads(unsigned stored)
 {
-    if (opt) return opt > 256 ? 256 : (int)opt;
+    (void)stored;
+    const char *env = getenv("NUMCODECS_EPHYS_NUM_THREADS");
+    char *end = NULL;
+    long n = env && *env ? strtol(env, &end, 10) : 0;
+    if (n >= 1 && end && !*end) return n > EPHYS_MAX_THREADS ? EPHYS_MAX_THREADS : (int)n;
 #ifdef __linux__
     cpu_set_t set;
     if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-        int n = CPU_COUNT(&set);
-        if (n > 0) return n > 256 ? 256 : n;
+        int count = CPU_COUNT(&set);
+        if (count > 0) return count > EPHYS_MAX_THREADS ? EPHYS_MAX_THREADS : count;
     }
 #endif
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+    n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > EPHYS_MAX_THREADS ? EPHYS_MAX_THREADS : (int)n;
 }
 
 /* The chunk dtype for an HDF5 datatype, 0 when it is not one we code. */

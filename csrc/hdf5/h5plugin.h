@@ -47,7 +47,9 @@ size_t ephys_h5_filter(const ephys_h5_codec_t *codec, const void *caller, unsign
                        const unsigned cd_values[], size_t nbytes, size_t *buf_size, void **buf);
 
 /* Threads for an option value: 0 = every core this process may use. */
-int ephys_h5_threads(unsigned opt);
+/* Threads for one chunk: NUMCODECS_EPHYS_NUM_THREADS, else every core (the
+ * value stored in cd_values by 0.1.0 is ignored). */
+int ephys_h5_threads(unsigned stored);
 
 /* The H5Z_class2_t, its three callbacks and the two exported H5PL functions. */
 #define EPHYS_H5_PLUGIN(CODEC, ID, NAME)                                                           \

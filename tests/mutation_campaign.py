@@ -1,0 +1,253 @@
+"""Mutation campaign: every decoder of the package fed valid chunks with random damage.
+
+    python tests/mutation_campaign.py                 # tens of thousands of decodes per codec
+    python tests/mutation_campaign.py --decodes 2000000
+    make sanitize                                     # the same, built with ASan and UBSan
+
+Each codec runs in a child process so that a crash (a sanitizer report aborts the child)
+is counted, not fatal. Every mutated chunk is decoded, half the time into a caller's
+``out`` of another layout (Fortran order, strided, unaligned), and its outcome counted:
+
+- ``ValueError``: refused with the package's error (what damage should give);
+- ``correct``: decoded to the original array (the damage hit nothing that matters, or
+  was a no-op);
+- ``other valid``: decoded without error to an array of another shape or dtype (a
+  splice that forms another valid chunk);
+- ``wrong data``: decoded without error to an array of the original shape and dtype
+  whose values differ: what checksums exist to prevent;
+- ``other error``: any other exception;
+- ``crash``: the child died (sanitizer report, segfault).
+
+Before mutating, each child also encodes and decodes every layout (C, Fortran, strided,
+unaligned) and dtype the codec takes, so that the sanitizers see the encode side too.
+The run fails on any crash, other error or layout round-trip failure, and on any wrong
+data from a codec that carries a checksum (ours, and the legacy formats whose own
+checksums cover every byte). Counts go to stdout as a table.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+# codec name -> (does its format detect every damaged byte?)
+CODECS = {
+    "WavPack": True, "WavPack hybrid": True, "WavPackLegacy": True, "FLAC": True, "FLACLegacy": True,
+    "Delta2D": True, "BitTruncation": True, "LSB": True, "HDF5 WavPack": True, "HDF5 FLAC": True,
+}
+OUTCOMES = ("decodes", "ValueError", "correct", "other valid", "wrong data", "other error", "crash")
+
+
+def signal(rng, n, channels, dtype):
+    """Correlated noise with spikes of the kind the codecs see, in the dtype's range."""
+    info = np.iinfo(dtype) if np.dtype(dtype).kind == "i" else None
+    x = np.cumsum(rng.normal(0, 3, (n, channels)), axis=0) * 0.3 + rng.normal(0, 8, (n, channels))
+    x[rng.integers(0, n, 3)] += rng.normal(0, 200, (3, channels))
+    if info is not None:
+        x = np.clip(x, info.min, info.max)
+    return x.astype(dtype)
+
+
+def codec_cases(name, rng):
+    """(codec, list of original arrays, dtypes to try in layout round trips)."""
+    import numcodecs_ephys as ne
+
+    i16 = [signal(rng, 300, 6, "int16"), signal(rng, 64, 1, "int16")[:, 0], signal(rng, 200, 5, "int16")]
+    if name == "WavPack":
+        return ne.WavPack(block_channels=2), i16 + [signal(rng, 100, 3, "int32"), signal(rng, 50, 4, "float32")], \
+            ("int8", "int16", "int32", "float32")
+    if name == "WavPack hybrid":
+        return ne.WavPack(bps=3, block_channels=2), i16, ("int16", "int32")
+    if name == "WavPackLegacy":
+        return ne.WavPackLegacy(), i16, ("int16", "int32")
+    if name == "FLAC":
+        return ne.FLAC(block_channels=4, blocksize=64), i16 + [signal(rng, 100, 3, "int8")], ("int8", "int16")
+    if name == "FLACLegacy":
+        return ne.FLACLegacy(blocksize=64), [signal(rng, 300, 2, "int16"), signal(rng, 200, 1, "int16")[:, 0]], \
+            ("int16",)
+    if name == "Delta2D":
+        return ne.Delta2D(axis="time+space"), i16, ("int8", "int16", "int32", "int64")
+    if name == "BitTruncation":
+        return ne.BitTruncation(bits=2), i16, ("int16", "int32")
+    if name == "LSB":
+        grid = [np.round(np.round(signal(rng, 300, 6, "float64") / 24.0384) * 24.0384).astype("int16")]
+        return ne.LSB(offsets=0.0, steps=24.0384), grid, ("int16",)
+    raise KeyError(name)
+
+
+def layouts(x):
+    """x in every layout a writer may hand over (and have decoded into)."""
+    yield "C", np.ascontiguousarray(x)
+    if x.ndim > 1:
+        yield "F", np.asfortranarray(x)
+    wide = np.zeros((x.shape[0] * 2,) + x.shape[1:], x.dtype)
+    wide[::2] = x
+    yield "strided", wide[::2]
+    raw = bytearray(x.nbytes + 1)
+    unaligned = np.frombuffer(raw, x.dtype, offset=1).reshape(x.shape)
+    unaligned[...] = x
+    yield "unaligned", unaligned
+
+
+def check_layouts(codec, dtypes, rng):
+    """Encode every layout and dtype, decode into every layout: all must round-trip (lossy: same values)."""
+    failures = []
+    # flac-numcodecs flattens more than 2 channels into one, which it then hands back as bytes
+    channels = 2 if codec.codec_id == "flac" else 4
+    for dtype in dtypes:
+        x = signal(rng, 120, channels, dtype)
+        reference = codec.decode(codec.encode(x))
+        for lname, arr in layouts(x):
+            enc = codec.encode(arr)
+            if not np.array_equal(codec.decode(enc), reference):
+                failures.append(f"{dtype} {lname}: wrong values")
+            for oname, out in layouts(np.zeros_like(x)):
+                codec.decode(enc, out=out)
+                if not np.array_equal(out, reference):
+                    failures.append(f"{dtype} {lname} -> out {oname}: wrong values")
+    return failures
+
+
+def mutate(rng, chunk, donors):
+    b = bytearray(chunk)
+    for _ in range(int(rng.integers(1, 4))):
+        kind = int(rng.integers(8))
+        if not b:
+            b = bytearray(rng.integers(0, 256, 8, dtype=np.uint8).tobytes())
+        pos = int(rng.integers(len(b)))
+        if kind <= 2:  # flip a bit (the most common damage)
+            b[pos] ^= 1 << int(rng.integers(8))
+        elif kind == 3:
+            b[pos] = int(rng.integers(256))
+        elif kind == 4:
+            del b[pos:]
+        elif kind == 5:
+            b += rng.integers(0, 256, int(rng.integers(1, 64)), dtype=np.uint8).tobytes()
+        elif kind == 6:  # splice a piece of another valid chunk of the same codec
+            donor = donors[int(rng.integers(len(donors)))]
+            start = int(rng.integers(len(donor)))
+            piece = donor[start:start + int(rng.integers(1, 256))]
+            b[pos:pos + len(piece)] = piece
+        else:  # repeat or drop a range (a duplicated or lost block)
+            end = pos + int(rng.integers(1, 256))
+            b[pos:pos] = b[pos:end] if rng.integers(2) else b""
+            if not rng.integers(3):
+                del b[pos:end]
+    return bytes(b)
+
+
+def run_codec(name, decodes, seed):
+    rng = np.random.default_rng(seed)
+    counts = dict.fromkeys(OUTCOMES, 0)
+    if name.startswith("HDF5"):
+        return run_hdf5(name, decodes, rng, counts)
+    codec, originals, dtypes = codec_cases(name, rng)
+    failures = check_layouts(codec, dtypes, rng)
+    chunks = [bytes(np.asarray(codec.encode(x)).tobytes()) for x in originals]
+    decoded_originals = [np.asarray(codec.decode(c)) for c in chunks]  # lossy codecs: what decoding gives
+    for _ in range(decodes):
+        k = int(rng.integers(len(chunks)))
+        damaged = mutate(rng, chunks[k], chunks)
+        original = decoded_originals[k]
+        counts["decodes"] += 1
+        try:
+            if rng.integers(2):
+                got = codec.decode(damaged)
+            else:
+                outs = [arr for _, arr in layouts(np.zeros_like(original))]
+                got = codec.decode(damaged, out=outs[int(rng.integers(len(outs)))])
+        except ValueError:
+            counts["ValueError"] += 1
+            continue
+        except Exception as exc:  # noqa: BLE001 - counted, and fails the run
+            counts["other error"] += 1
+            failures.append(f"{type(exc).__name__}: {exc}")
+            continue
+        arr = np.asarray(got)
+        if arr.shape != original.shape or arr.dtype != original.dtype:
+            counts["other valid"] += 1
+        elif np.array_equal(arr, original, equal_nan=arr.dtype.kind == "f"):
+            counts["correct"] += 1
+        else:
+            counts["wrong data"] += 1
+    return counts, failures[:5]
+
+
+def run_hdf5(name, decodes, rng, counts):
+    """Damaged chunks written into an HDF5 dataset with write_direct_chunk, read through the plugin."""
+    import tempfile
+
+    import h5py
+
+    import numcodecs_ephys.hdf5 as eh5
+
+    flt = eh5.WavPackH5(block_channels=2) if "WavPack" in name else eh5.FLACH5(block_channels=2, blocksize=64)
+    x = signal(rng, 256, 4, "int16")
+    failures = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "c.h5")
+        with h5py.File(path, "w") as f:
+            dset = f.create_dataset("x", data=x, chunks=x.shape, **flt)
+            _, chunk = dset.id.read_direct_chunk((0, 0))
+            for _ in range(decodes):
+                counts["decodes"] += 1
+                dset.id.write_direct_chunk((0, 0), mutate(rng, chunk, [chunk]))
+                try:
+                    got = dset[()]
+                except OSError:  # HDF5: "filter returned failure"
+                    counts["ValueError"] += 1
+                    continue
+                counts["correct" if np.array_equal(got, x) else "wrong data"] += 1
+    return counts, failures
+
+
+def child_main(args):
+    counts, failures = run_codec(args.codec, args.decodes, args.seed)
+    print(json.dumps({"counts": counts, "failures": failures}))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--decodes", type=int, default=20000, help="decodes per codec (default 20000)")
+    parser.add_argument("--hdf5-decodes", type=int, default=None, help="decodes per HDF5 filter (default decodes/10)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--codec", help=argparse.SUPPRESS)  # child process
+    args = parser.parse_args()
+    if args.codec:
+        return child_main(args)
+    import numcodecs_ephys._native as native
+    print(f"decoding with {native.__file__}")
+    rows, bad = [], []
+    for name, checked in CODECS.items():
+        n = args.decodes if not name.startswith("HDF5") else (args.hdf5_decodes or max(1, args.decodes // 10))
+        start = time.perf_counter()
+        proc = subprocess.run([sys.executable, __file__, "--codec", name, "--decodes", str(n), "--seed",
+                               str(args.seed)], capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        if proc.returncode:
+            counts = dict.fromkeys(OUTCOMES, 0)
+            counts["crash"] = 1
+            bad.append(f"{name}: crashed (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
+        else:
+            result = json.loads(proc.stdout.strip().splitlines()[-1])
+            counts = result["counts"]
+            bad += [f"{name}: {f}" for f in result["failures"]]
+            if proc.stderr.strip() and ("runtime error" in proc.stderr or "Sanitizer" in proc.stderr):
+                bad.append(f"{name}: sanitizer report:\n{proc.stderr[-4000:]}")
+            if checked and counts["wrong data"]:
+                bad.append(f"{name}: {counts['wrong data']} damaged chunks decoded to wrong data without an error")
+        rows.append([name] + [counts[k] for k in OUTCOMES] + [f"{seconds:.0f} s"])
+    widths = [max(len(str(r[i])) for r in rows + [["codec", *OUTCOMES, "time"]]) for i in range(len(OUTCOMES) + 2)]
+    for row in [["codec", *OUTCOMES, "time"]] + rows:
+        print("  ".join(str(v).rjust(w) for v, w in zip(row, widths)))
+    for line in bad:
+        print("FAIL", line)
+    print(f"{len(rows) - len({b.split(':')[0] for b in bad})} passed, {len({b.split(':')[0] for b in bad})} failed")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
