@@ -30,7 +30,6 @@ const char *ephys_strerror(int code)
     case EPHYS_ERR_OUT_SIZE: return "the output array has the wrong size or dtype for this chunk";
     case EPHYS_ERR_RANGE: return "a sample is out of the range the codec supports";
     case EPHYS_ERR_LIBRARY: return "the codec library reported an error";
-    case EPHYS_ERR_THREADS: return "could not start worker threads";
     case EPHYS_ERR_CHECKSUM: return "the decoded samples do not match the chunk's checksum: the chunk is corrupted";
     default: return "unknown error";
     }

@@ -37,7 +37,7 @@ def _decode_runs(decode_blocks_fn, source, info, channels, target_for, num_threa
     (samples, c1 - c0) array for each run of consecutive blocks."""
     _, ptr, nbytes = source
     cpb = int(info.channels_per_block)
-    threads = num_threads or _blocks.default_num_threads()
+    threads = _blocks.threads(num_threads)
     for first, count in _runs(np.unique(channels // cpb) if len(channels) else []):
         c0, c1 = first * cpb, min(int(info.n_channels), (first + count) * cpb)
         view, keep = _blocks.make_view(target_for(c0, c1))

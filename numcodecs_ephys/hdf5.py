@@ -154,10 +154,10 @@ class WavPackH5(_EphysFilter):
     @classmethod
     def from_cd_values(cls, cd_values):
         """The filter of a dataset, from its cd_values (``dataset._filters[str(filter_id)]``)."""
-        level, bps, shaping, weight, block_channels, threads = _user_values(cls, cd_values)
+        # (the slot where 0.1.0 stored a thread count is ignored: the reading machine decides)
+        level, bps, shaping, weight, block_channels, _ = _user_values(cls, cd_values)
         return cls(level=level, bps=bps / 1000 if bps else None, dynamic_noise_shaping=bool(shaping),
-                   shaping_weight=_from_int32_bits(weight) / 1000, block_channels=block_channels,
-                   num_threads=threads or None)
+                   shaping_weight=_from_int32_bits(weight) / 1000, block_channels=block_channels)
 
 
 class FLACH5(_EphysFilter):
@@ -195,9 +195,9 @@ class FLACH5(_EphysFilter):
     @classmethod
     def from_cd_values(cls, cd_values):
         """The filter of a dataset, from its cd_values (``dataset._filters[str(filter_id)]``)."""
-        level, blocksize, channels_per_stream, block_channels, threads, exhaustive = _user_values(cls, cd_values)
+        level, blocksize, channels_per_stream, block_channels, _, exhaustive = _user_values(cls, cd_values)
         return cls(level=level, blocksize=blocksize, channels_per_stream=channels_per_stream,
-                   block_channels=block_channels, num_threads=threads or None, exhaustive_stereo=bool(exhaustive))
+                   block_channels=block_channels, exhaustive_stereo=bool(exhaustive))
 
 
 FILTERS = {cls.filter_id: cls for cls in (WavPackH5, FLACH5)}
@@ -209,14 +209,13 @@ def codec_for_filter(filter_id, cd_values):
     """The numcodecs codec that decodes the chunks of one of our HDF5 filters, or None for
     a filter id that is not ours.
 
-    The codec has ``num_threads=None`` (every core of the reading machine), whatever thread
-    count the file records. Invalid cd_values raise ``ValueError``."""
+    The codec runs on the reading machine's thread setting, whatever thread count a file
+    written by 0.1.0 records. Invalid cd_values raise ``ValueError``."""
     try:
         cls = FILTERS[int(filter_id)]
     except (KeyError, ValueError):  # not ours, or a named HDF5 filter ("gzip", "shuffle", ...)
         return None
-    args = cls.from_cd_values(cd_values)._args()
-    return cls(**dict(args, num_threads=None)).codec()
+    return cls.from_cd_values(cd_values).codec()
 
 
 def references(path_or_url, *, inline_threshold=500, error="warn", **storage_options):

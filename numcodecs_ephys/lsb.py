@@ -104,8 +104,14 @@ class LSB(ConfigCodec):
         # the C buffer becomes the array's memory (no copy); freed with the array
         owned = ffi.gc(out_pp[0], lib.ephys_free, size=out_len[0])
         F.seal(owned, out_len[0], order, arr)
-        self.last_escapes = int(n_esc[0])
         return F.encoded_array(ffi.buffer(owned, out_len[0]), arr.dtype, arr.shape)
+
+    @staticmethod
+    def escapes(buf):
+        """How many samples of an encoded chunk are stored as escapes (off the grid, or with
+        a grid index the dtype cannot hold): read from its header."""
+        info, _, _ = F.parse(buf, lib.EPHYS_FILTER_LSB, "LSB")
+        return int(info.extra_a)
 
     def decode(self, buf, out=None):
         info, src, ptr = F.parse(buf, lib.EPHYS_FILTER_LSB, "LSB")

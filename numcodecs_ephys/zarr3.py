@@ -67,7 +67,6 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass, field, fields
-from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -130,10 +129,6 @@ class _Wrapper:
 
     def _params(self):
         return {f.name: _thaw(getattr(self, f.name)) for f in fields(self)}
-
-    @cached_property
-    def _codec(self):
-        return self._numcodecs_cls(**self._params())
 
     @property
     def numcodecs_codec(self):
