@@ -27,7 +27,7 @@ import numpy as np
 from tabulate import tabulate
 
 from numcodecs_ephys import files as F
-from numcodecs_ephys._blocks import default_num_threads
+from numcodecs_ephys._blocks import get_num_threads
 
 from .datasets import REAL
 
@@ -88,7 +88,7 @@ def files_table(size_gb=2.0, folder=None, memory=True):
     if not src.exists():
         print(f"\n## Whole files\n\n(skipped: {src} not found)")
         return []
-    threads = default_num_threads()
+    threads = get_num_threads()
     tmp = Path(tempfile.mkdtemp(prefix="ephys-files-", dir=folder))
     rows = []
     try:

@@ -41,7 +41,8 @@ class StoreError(ValueError):
 
 
 def make_codec(name=DEFAULT_CODEC, level=None, bps=None, num_threads=None):
-    """The numcodecs codec for a --codec name, level and lossy bits per sample (None: lossless)."""
+    """The numcodecs codec for a --codec name, level and lossy bits per sample (None: lossless);
+    num_threads overrides the process-wide thread count for this instance only."""
     import numcodecs_ephys
     if name not in CODECS:
         raise ValueError(f"unknown codec {name!r}; choose from {', '.join(CODECS)}")
@@ -340,7 +341,7 @@ def compress_file(path, output=None, *, codec=DEFAULT_CODEC, level=None, bps=Non
     except ValueError as e:
         raise RecordingError(f"{source.path}: codec {codec} cannot code this recording: {e}") from None
     codec_config = make_codec(codec, level, bps).get_config()
-    filter_configs = [dict(f.get_config(), num_threads=None) for f in filters]
+    filter_configs = [f.get_config() for f in filters]
 
     final.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale(final)
