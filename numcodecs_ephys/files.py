@@ -58,7 +58,7 @@ def _zarr():
     try:
         import zarr
     except ImportError:
-        raise ImportError("whole-recording files need zarr: pip install 'numcodecs-ephys[cli]'") from None
+        raise ImportError("whole-recording files need zarr: install the package's cli extra") from None
     return zarr
 
 

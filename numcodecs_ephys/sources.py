@@ -339,7 +339,7 @@ def _open_mtscomp(cbin, ch):
     try:
         import mtscomp
     except ImportError:
-        raise RecordingError("reading .cbin files needs mtscomp: pip install 'numcodecs-ephys[mtscomp]'") from None
+        raise RecordingError("reading .cbin files needs mtscomp: install the package's mtscomp extra") from None
     reader = mtscomp.Reader(check_after_decompress=False, quiet=True)
     try:
         reader.open(cbin, ch)
