@@ -29,7 +29,7 @@ SANITIZE_DIR := build/sanitize
 # a fresh venv, where tests/package_smoke.py runs against the installed package.
 PACKAGE_VENV := build/package-venv
 
-.PHONY: test bench sanitize package-check sysdeps clean
+.PHONY: test bench sanitize package-check sysdeps clean lpc-fuzz
 
 test: $(STAMP) $(STAMP2)
 	@rc=0; \
@@ -39,6 +39,14 @@ test: $(STAMP) $(STAMP2)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.report
+
+# EphysLPC's decoder under AddressSanitizer and UBSan: 100,000 mutated chunks (LPC_FUZZ=n for more).
+LPC_FUZZ ?= 100000
+lpc-fuzz:
+	mkdir -p build
+	cc -O1 -g -std=c99 -D_POSIX_C_SOURCE=200809L -fsanitize=address,undefined -fno-sanitize-recover=all \
+	  -Icsrc csrc/chunk.c csrc/lpc_codec.c tests/fuzz/lpc_mutations.c -lpthread -lm -o build/lpc_mutations
+	build/lpc_mutations $(LPC_FUZZ)
 
 sanitize: $(STAMP)
 	$(PY) csrc/build_sanitized.py $(SANITIZE_DIR)

@@ -9,14 +9,17 @@ from typing import Callable, Optional
 import numcodecs
 from numcodecs import Blosc, Delta, Shuffle
 
-from numcodecs_ephys import FLAC, BitTruncation, Delta2D, WavPack
+from numcodecs_ephys import FLAC, BitTruncation, Delta2D, EphysLPC, WavPack
 
 LEVELS = ("low", "medium", "high")
 # the paper's levels per family (lz4: acceleration, fastest first)
 LEVEL_VALUES = {
     "blosc": (1, 5, 9), "zstd": (1, 11, 22), "zlib": (1, 5, 9), "gzip": (1, 5, 9), "lzma": (1, 5, 9),
-    "lz4": (9, 5, 1), "flac": (1, 5, 8), "wavpack": (1, 2, 3),
+    "lz4": (9, 5, 1), "flac": (1, 5, 8), "wavpack": (1, 2, 3), "lpc": (1, 2, 3),
 }
+# every level of the peers that the ratio of EphysLPC is measured against
+BEST_OF_LEVELS = {"wavpack": (1, 2, 3, 4), "flac": tuple(range(9)), "pcodec": (8, 12)}
+NEAR_LOSSLESS_ERRORS = (1, 2, 3)
 BLOSC_SHUFFLES = {"none": Blosc.NOSHUFFLE, "byte": Blosc.SHUFFLE, "bit": Blosc.BITSHUFFLE}
 # the shuffle of each family in the paper's main table
 PAPER_SHUFFLE = {"blosc-lz4": "bit", "blosc-lz4hc": "bit", "blosc-zlib": "byte", "blosc-zstd": "bit",
@@ -93,6 +96,50 @@ def peer(family, level, **kw):
             return wavpack_numcodecs.WavPack(level=v, **kw), ()
         import flac_numcodecs
         return flac_numcodecs.Flac(level=v, **kw), ()
+    except ImportError:
+        return None
+
+
+def lpc(level="medium", threads=None, **kw):
+    return EphysLPC(level=LEVEL_VALUES["lpc"][LEVELS.index(level)], num_threads=threads, **kw), ()
+
+
+class ChannelMajorPCodec:
+    """numcodecs.PCodec given one channel's samples in a row, as a zarr array with
+    order="F" hands them to it. The encoder makes that copy (zarr makes it when it
+    writes such an array; it is timed here) and stores the channel count in 4 bytes;
+    the decoder returns a (time, channels) view of the channel-major samples, or with
+    c_order=True a C-order copy (what a filter before it, such as LSB, reads)."""
+
+    def __init__(self, level=8, c_order=False):
+        from numcodecs import PCodec
+
+        self.codec, self.c_order = PCodec(level=level), c_order
+
+    def encode(self, chunk):
+        import numpy as np
+
+        arr = np.asarray(chunk)
+        channels = int(np.prod(arr.shape[1:], dtype=np.int64)) if arr.ndim > 1 else 1
+        major = np.ascontiguousarray(arr.reshape(len(arr), channels).T)
+        return channels.to_bytes(4, "little") + bytes(self.codec.encode(major))
+
+    def decode(self, data, out=None):
+        import numpy as np
+
+        data = memoryview(data).cast("B")
+        channels = int.from_bytes(data[:4], "little")
+        out = self.codec.decode(data[4:]).reshape(channels, -1).T
+        return np.ascontiguousarray(out) if self.c_order else out
+
+
+def pcodec(level=8, order="F", c_order=False):
+    """numcodecs.PCodec on channel-major ("F") or time-major ("C") chunks; None if pcodec is missing."""
+    try:
+        import numcodecs
+        import pcodec as _  # noqa: F401  numcodecs.PCodec needs it
+
+        return (ChannelMajorPCodec(level, c_order) if order == "F" else numcodecs.PCodec(level=level)), ()
     except ImportError:
         return None
 
@@ -174,9 +221,19 @@ def lossless_cases(threads, full=False, levels=LEVELS):
                               make=lambda f=family, lv=level: peer(f, lv),
                               paper=PAPER_LOSSLESS[f"peer:{family}-numcodecs"] if level == "medium" else {},
                               peer=f"{family}-{level}"))
+    for level in levels:
+        cases.append(Case(f"lpc-{level}", "lpc", level, make=lambda lv=level: lpc(lv, threads)))
     if "medium" in levels:
         cases.append(Case("peer:mtscomp", "mtscomp", "medium", make=mtscomp_peer))
+        cases.append(Case("pcodec-8-channel-major", "pcodec", "medium", make=lambda: pcodec(8, "F", c_order=True)))
+        cases.append(Case("pcodec-8-time-major", "pcodec", "medium", make=lambda: pcodec(8, "C")))
     return cases
+
+
+def near_lossless_cases(threads, errors=NEAR_LOSSLESS_ERRORS):
+    """EphysLPC with max_error k, beside WavPack hybrid in the lossy table."""
+    return [Case(f"lpc-max_error-{k}", "lpc-near", make=lambda k=k: lpc("medium", threads, max_error=k),
+                 extra={"max_error": k}) for k in errors]
 
 
 def delta_filter(kind, threads):
@@ -185,7 +242,7 @@ def delta_filter(kind, threads):
             "2d-time-space": (Delta2D("time+space", num_threads=threads),)}[kind]
 
 
-def delta_cases(threads, full=False, families=("wavpack", "flac", "blosc-zstd")):
+def delta_cases(threads, full=False, families=("wavpack", "flac", "lpc", "blosc-zstd")):
     """The four delta variants for the paper's best lossless codecs (`full` adds lzma, the
     fourth best, whose medium level codes under 1 MB/s)."""
     cases = []
@@ -193,8 +250,8 @@ def delta_cases(threads, full=False, families=("wavpack", "flac", "blosc-zstd"))
     for family, level in chosen:
         for kind in DELTAS:
             def make(f=family, lv=level, k=kind):
-                codec, filters = ours(f, lv, threads) if f in ("wavpack", "flac") \
-                    else general_codec(f, lv, PAPER_SHUFFLE[f])
+                codec, filters = ours(f, lv, threads) if f in ("wavpack", "flac") else lpc(lv, threads) \
+                    if f == "lpc" else general_codec(f, lv, PAPER_SHUFFLE[f])
                 return codec, delta_filter(k, threads) + tuple(filters)
             paper = {"np1": PAPER_DELTA[(family, kind)]} if (family, kind) in PAPER_DELTA else {}
             cases.append(Case(f"{family}-{level}+{kind}", family, level, make=make, paper=paper,

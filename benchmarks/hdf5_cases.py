@@ -41,6 +41,7 @@ def hdf5_cases():
     cases.append(("h5-wavpack-hybrid-3bps", "wavpack-hybrid",
                   lambda: dict(ours().WavPackH5(bps=3))))
     cases.append(("h5-flac-5", "flac", lambda: dict(ours().FLACH5(level=5))))
+    cases.append(("h5-lpc-2", "lpc", lambda: dict(ours().LPCH5(level=2))))
     return cases
 
 

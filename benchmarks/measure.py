@@ -141,6 +141,8 @@ def measure(codec, recording, chunk_duration=1.0, repeats=3, filters=(), budget=
     exact = np.array_equal(restored, recording.traces)
     rmse = 0.0 if exact or not restored.size else \
         float(np.sqrt(np.mean(np.square(restored.astype(np.float32) - recording.traces), dtype=np.float64)))
+    max_abs_error = 0 if exact or not restored.size else \
+        int(np.abs(restored.astype(np.int64) - recording.traces).max())
     raw = recording.traces.nbytes
     stored = sum(len(memoryview(e).cast("B")) for e in encoded)
     mb = raw / 1e6
@@ -148,7 +150,7 @@ def measure(codec, recording, chunk_duration=1.0, repeats=3, filters=(), budget=
         cr=raw / stored,
         enc_mbs=mb / t_enc, dec_mbs=mb / t_dec,
         enc_xrt=recording.duration / t_enc, dec_xrt=recording.duration / t_dec,
-        rmse=rmse, exact=bool(exact),
+        rmse=rmse, max_abs_error=max_abs_error, exact=bool(exact),
         enc_peak_mb=enc_mem.peak / 1e6, dec_peak_mb=dec_mem.peak / 1e6,
         timed_passes=min(n_enc, n_dec),
     )

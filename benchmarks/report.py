@@ -26,7 +26,7 @@ from numcodecs.compat import ensure_ndarray
 from tabulate import tabulate
 
 import numcodecs_ephys
-from numcodecs_ephys import LSB, estimate_lsb
+from numcodecs_ephys import FLAC, LSB, WavPack, estimate_lsb
 from numcodecs_ephys._blocks import all_cores, ffi, lib
 
 from . import cases as C
@@ -135,7 +135,7 @@ def chunk_duration_table(run, recs, full):
             if dur > rec.duration:
                 continue
             for case in C.lossless_cases(run.threads, levels=("medium",)):
-                if case.family in ("wavpack", "flac", "blosc-zstd") and not case.peer:
+                if case.family in ("wavpack", "flac", "lpc", "blosc-zstd") and not case.peer:
                     r = run.run("chunk duration", rec, case, run.lsb(rec), chunk=dur)
                     r["paper_cr"] = C.PAPER_CHUNK_DURATION.get(dur, "") if case.family == "wavpack" and \
                         probe_of(rec) == "np1" else ""
@@ -153,7 +153,7 @@ def lsb_table(run, recs):
             continue
         lossy = (LossyLSB(np.median(rec.traces, axis=0), np.median(lsb[0].steps)),)  # the grid estimated once
         for case in C.lossless_cases(run.threads, levels=("medium",)):
-            if case.family in ("wavpack", "flac", "blosc-zstd") and not case.peer:
+            if case.family in ("wavpack", "flac", "lpc", "blosc-zstd") and not case.peer:
                 for label, pre in (("none", ()), ("ours (lossless)", lsb), ("spikeinterface (lossy)", lossy)):
                     r = run.run("lsb", rec, case, pre, lsb_mode=label)
                     r["lsb"] = label
@@ -167,7 +167,7 @@ def delta_table(run, recs, full):
     rows = []
     for i, rec in enumerate(recs):
         # the paper's delta table is NP1's; for the other probes blosc-zstd (its NP2 note) unless `full`
-        families = ("wavpack", "flac", "blosc-zstd") if (full or i == 0) else ("blosc-zstd",)
+        families = ("wavpack", "flac", "lpc", "blosc-zstd") if (full or i == 0) else ("blosc-zstd",)
         for case in C.delta_cases(run.threads, full, families):
             rows.append(run.run("delta", rec, case, run.lsb(rec), delta=case.extra["delta"]))
     show("Delta filters (medium levels)", rows, [("dataset", "dataset"), ("case", "codec + delta"), ("cr", "CR"),
@@ -263,9 +263,12 @@ def lossy_tables(run, recs, full):
                 r["paper_rmse_uv"] = C.PAPER_HYBRID_RMSE_UV.get(case.extra["bps"], "") \
                     if probe_of(rec) == "np1" and not case.peer else ""
                 rows.append(r)
-    show("Lossy: WavPack hybrid (ADC steps)", rows,
+        for case in C.near_lossless_cases(run.threads):
+            rows.append(run.run("near-lossless", rec, case, max_error=case.extra["max_error"]))
+    show("Lossy: WavPack hybrid and EphysLPC near-lossless (ADC steps)", rows,
          [("dataset", "dataset"), ("case", "codec"), ("cr", "CR"), ("paper_cr", "paper CR"),
-          ("rmse", "RMSE (ADC steps)"), ("rmse_uv", "RMSE uV"), ("paper_rmse_uv", "paper RMSE uV (band-passed)"),
+          ("rmse", "RMSE (ADC steps)"), ("max_abs_error", "max error"), ("rmse_uv", "RMSE uV"),
+          ("paper_rmse_uv", "paper RMSE uV (band-passed)"),
           ("enc_xrt", "enc xRT"), ("dec_xrt", "dec xRT")])
     rows = []
     for rec in recs if full else [r for r in recs if r.source == "simulated"]:
@@ -336,6 +339,88 @@ def versus_table(run, recs, passes):
               ("enc_x_peer_paired", "enc x peer (median pass)"), ("dec_x_peer_paired", "dec x peer (median pass)")])
 
 
+def lpc_ratio_table(run, recs):
+    """EphysLPC's CR over the best of WavPack (levels 1-4), FLAC (0-8) and pcodec (8 and 12,
+    channel-major) on the same chunk: each recording as one chunk (the real files are
+    shorter than 1 s), Open Ephys behind the LSB filter. Untimed: CR only."""
+    rows, ratios = [], []
+    for rec in recs:
+        lsb = tuple(run.lsb(rec))
+        traces = rec.traces
+        for f in lsb:
+            traces = np.asarray(f.encode(traces))
+        x = np.ascontiguousarray(traces)
+
+        def cr(codec):
+            return x.nbytes / len(memoryview(codec.encode(x)).cast("B"))
+
+        peers = {f"wavpack-{v}": cr(WavPack(level=v, num_threads=run.threads)) for v in C.BEST_OF_LEVELS["wavpack"]}
+        peers.update({f"flac-{v}": cr(FLAC(level=v, num_threads=run.threads)) for v in C.BEST_OF_LEVELS["flac"]})
+        for v in C.BEST_OF_LEVELS["pcodec"]:
+            made = C.pcodec(v, "F")
+            if made:
+                peers[f"pcodec-{v}-channel-major"] = cr(made[0])
+        best = max(peers, key=peers.get)
+        ours = {lv: cr(C.lpc(lv, run.threads)[0]) for lv in C.LEVELS}
+        row = dict(table="lpc ratio", dataset=rec.name, case="lpc-medium", family="lpc", level="medium",
+                   chunk_s=rec.duration, lsb=bool(lsb), cr=ours["medium"], cr_low=ours["low"], cr_high=ours["high"],
+                   best_peer=best, best_peer_cr=peers[best], x_best=ours["medium"] / peers[best],
+                   x_best_high=ours["high"] / peers[best], threads=run.threads, peer_of="")
+        rows.append(row)
+        if rec.source == "real":
+            ratios.append((row["x_best"], row["x_best_high"]))
+    run.rows.extend(rows)
+    show("EphysLPC against the best of WavPack 1-4, FLAC 0-8 and pcodec 8/12 (channel-major), "
+         "one chunk per recording", rows,
+         [("dataset", "dataset"), ("lsb", "LSB"), ("best_peer", "best peer"), ("best_peer_cr", "its CR"),
+          ("cr_low", "lpc level 1"), ("cr", "lpc level 2"), ("cr_high", "lpc level 3"),
+          ("x_best", "level 2 / best"), ("x_best_high", "level 3 / best")])
+    if ratios:
+        gm = np.exp(np.mean(np.log(ratios), axis=0))
+        print(f"\nGeometric mean over the real recordings of level 2 / best: {gm[0]:.4f}; level 3: {gm[1]:.4f}")
+
+
+def lpc_speed_table(run, recs, passes):
+    """EphysLPC against FLAC, WavPack and pcodec on 1 s chunks of all channels (a recording
+    repeated or cut to 1 s): all in one run, taking turns in every pass; each on 1 thread
+    and ours and the audio codecs also on all threads. Speeds of the best pass."""
+    rows = []
+    for rec in recs:
+        n = int(round(rec.fs))
+        chunk = np.resize(rec.traces, (n, rec.traces.shape[1]))
+        mb, secs = chunk.nbytes / 1e6, len(chunk) / rec.fs
+        codecs = {"lpc-2 (1 thread)": C.lpc("medium", 1)[0], "flac-5 (1 thread)": C.ours("flac", "medium", 1)[0],
+                  "wavpack-2 (1 thread)": C.ours("wavpack", "medium", 1)[0]}
+        for order, label in (("F", "channel-major"), ("C", "time-major")):
+            made = C.pcodec(8, order)
+            if made:
+                codecs[f"pcodec-8 {label}"] = made[0]
+        if run.threads > 1:
+            codecs.update({f"lpc-2 ({run.threads} threads)": C.lpc("medium", run.threads)[0],
+                           f"flac-5 ({run.threads} threads)": C.ours("flac", "medium", run.threads)[0],
+                           f"wavpack-2 ({run.threads} threads)": C.ours("wavpack", "medium", run.threads)[0]})
+        encoded, times = interleaved_times(codecs, chunk, passes)
+        best = {k: (mb / min(times[k][0]), mb / min(times[k][1])) for k in codecs}
+        for k in codecs:
+            row = dict(table="lpc speed", dataset=rec.name, case=k, family=k.split("-")[0], chunk_s=secs,
+                       cr=chunk.nbytes / len(memoryview(encoded[k]).cast("B")), enc_mbs=best[k][0],
+                       dec_mbs=best[k][1], enc_xrt=best[k][0] / mb * secs, dec_xrt=best[k][1] / mb * secs,
+                       timed_passes=passes, threads=run.threads if "threads)" in k else 1, peer_of="",
+                       enc_x_flac=best[k][0] / best["flac-5 (1 thread)"][0],
+                       dec_x_flac=best[k][1] / best["flac-5 (1 thread)"][1])
+            if "pcodec-8 channel-major" in best:
+                row["enc_x_pcodec"] = best[k][0] / best["pcodec-8 channel-major"][0]
+                row["dec_x_pcodec"] = best[k][1] / best["pcodec-8 channel-major"][1]
+            rows.append(row)
+    run.rows.extend(rows)
+    if rows:
+        show(f"EphysLPC against FLAC, WavPack and pcodec: 1 s chunks of all channels, best of {passes} "
+             "interleaved passes", rows,
+             [("dataset", "dataset"), ("case", "codec"), ("cr", "CR")] + SPEED_COLS[:2] +
+             [("enc_x_flac", "enc x FLAC-5 1 thr"), ("dec_x_flac", "dec x FLAC-5 1 thr"),
+              ("enc_x_pcodec", "enc x pcodec-8"), ("dec_x_pcodec", "dec x pcodec-8")])
+
+
 def peer_table(rows):
     """Our CR and speed over the released peer's, for each case both ran on the same data."""
     index = {(r["dataset"], r["case"], r["table"], r["chunk_s"]): r for r in rows}
@@ -398,8 +483,8 @@ def main(argv=None):
                     help="every level and shuffle, chunk durations 0.1, 1 and 10 s, every probe in every table, "
                          "lzma at medium level, the peers at every bps")
     ap.add_argument("--no-real", action="store_true", help="leave out ../shared/data/real")
-    ap.add_argument("--tables", default="versus,lossless,chunks,lsb,delta,filters,partial,lossy,hdf5",
-                    help="comma-separated subset of versus,lossless,chunks,lsb,delta,filters,lossy,hdf5")
+    ap.add_argument("--tables", default="versus,lpc,lossless,chunks,lsb,delta,filters,partial,lossy,hdf5",
+                    help="comma-separated subset of versus,lpc,lossless,chunks,lsb,delta,filters,partial,lossy,hdf5")
     ap.add_argument("--passes", type=int, default=5, help="interleaved passes of the versus-peers table")
     ap.add_argument("--s3", action="append", default=[], metavar="DATASET",
                     help="add sessions of the paper's S3 bucket (aind-np1, aind-np2, ibl-np1, mearec)")
@@ -436,6 +521,9 @@ def main(argv=None):
     steps = {
         "versus": lambda: versus_table(
             run, sims[:1] + [r for r in real + s3 if r.fs == 30000 and r.traces.shape[1] == 384], args.passes),
+        "lpc": lambda: (lpc_ratio_table(run, real + sims + s3), lpc_speed_table(
+            run, sims[:1] + [r for r in real + s3 if r.fs == 30000 and r.traces.shape[1] == 384
+                             and (args.full or "ultra" in r.name)], args.passes)),
         "lossless": lambda: lossless_table(run, sims + real + s3, args.full),
         "chunks": lambda: chunk_duration_table(run, (sims if args.full else sims[:1]) + s3, args.full),
         "lsb": lambda: lsb_table(run, (sims if args.full else sims[:1]) + real + s3),

@@ -16,8 +16,8 @@ from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
 PACKAGE_DIR = "numcodecs_ephys.plugins"
-# plugin name -> (codec source, pkg-config library)
-PLUGINS = {"wavpack": ("wavpack_codec.c", "wavpack"), "flac": ("flac_codec.c", "flac")}
+# plugin name -> (codec source, pkg-config library or None)
+PLUGINS = {"wavpack": ("wavpack_codec.c", "wavpack"), "flac": ("flac_codec.c", "flac"), "lpc": ("lpc_codec.c", None)}
 
 
 def _build_native():
@@ -65,7 +65,8 @@ def plugin_extensions():
 
     exts = []
     for name, (codec_source, library) in PLUGINS.items():
-        flags = native._pkg_config(library)
+        flags = native._pkg_config(library) if library else \
+            {"include_dirs": [], "library_dirs": [], "libraries": ["m"], "extra_compile_args": []}
         exts.append(PluginExtension(
             f"{PACKAGE_DIR}.libh5ephys_{name}",
             sources=[rel("hdf5/h5plugin.c"), rel(f"hdf5/h5_{name}.c"), rel("chunk.c"), rel(codec_source)],

@@ -81,7 +81,7 @@ ffibuilder.set_source(
     sources=[os.path.relpath(p, HERE.parent) for p in sorted(HERE.glob("*.c"))],
     include_dirs=[str(HERE.relative_to(HERE.parent))] + _flags.get("include_dirs", []),
     library_dirs=_flags.get("library_dirs", []),
-    libraries=_flags.get("libraries", []) + ["pthread"],
+    libraries=_flags.get("libraries", []) + ["pthread", "m"],
     extra_compile_args=["-O3", "-std=c99", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     + _flags.get("extra_compile_args", []),
 )

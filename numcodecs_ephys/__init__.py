@@ -9,14 +9,15 @@ from ._blocks import get_num_threads, set_num_threads
 from .bittruncation import BitTruncation
 from .delta2d import Delta2D
 from .flac import FLAC, FLACLegacy
+from .lpc import EphysLPC
 from .lsb import LSB, estimate_lsb
 from .wavpack import WavPack, WavPackLegacy
 
 __version__ = "0.2.0.dev0"
 __all__ = ["WavPack", "WavPackLegacy", "FLAC", "FLACLegacy", "Delta2D", "BitTruncation", "LSB", "estimate_lsb",
-           "set_num_threads", "get_num_threads"]
+           "EphysLPC", "set_num_threads", "get_num_threads"]
 
-for _codec in (WavPack, FLAC, Delta2D, BitTruncation, LSB):
+for _codec in (WavPack, FLAC, Delta2D, BitTruncation, LSB, EphysLPC):
     register_codec(_codec)
 
 # Ids of the peer packages: read their chunks without them, but if the peer itself

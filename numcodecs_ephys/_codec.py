@@ -25,7 +25,10 @@ class ConfigCodec(Codec):
     def __getstate__(self):
         # a pickle goes to another process of this run (dask, SpikeInterface n_jobs): the
         # instance's thread override goes with it
-        return dict(self.get_config(), num_threads=self.num_threads)
+        state = self.get_config()
+        if self.num_threads is not None:
+            state["num_threads"] = self.num_threads
+        return state
 
     def __setstate__(self, state):
         state = dict(state)

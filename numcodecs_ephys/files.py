@@ -24,7 +24,7 @@ import numpy as np
 from .sources import RecordingError, Source, open_source
 
 # --codec name -> class of numcodecs_ephys. Every lossless codec of the package belongs here.
-CODECS = {"wavpack": "WavPack", "flac": "FLAC"}
+CODECS = {"wavpack": "WavPack", "flac": "FLAC", "lpc": "EphysLPC"}
 DEFAULT_CODEC = "wavpack"
 DEFAULT_CHUNK_DURATION = 1.0   # seconds of all channels per chunk
 DEFAULT_ZARR_FORMAT = 2        # what SpikeInterface's zarr 2 stack reads; zarr-python 3 reads it too

@@ -64,7 +64,8 @@ class FLAC(ConfigCodec):
         Channels per independent block (the unit of threading and of partial reads);
         default 96.
     num_threads : int or None
-        C threads over channel blocks; None (default) uses every core, 1 means no threads.
+        C threads over channel blocks for this instance, in this process: overrides
+        :func:`numcodecs_ephys.set_num_threads` (default: every core); never stored.
     exhaustive_stereo : bool
         Two-channel streams: True tries all four stereo modes (left/right, left/side,
         side/right, mid/side) in every frame, as libFLAC's own presets do at levels 2

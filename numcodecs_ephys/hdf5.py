@@ -1,4 +1,4 @@
-"""HDF5 filters for h5py, pynwb and NeuroConv: WavPack (lossless and hybrid) and FLAC.
+"""HDF5 filters for h5py, pynwb and NeuroConv: WavPack (lossless and hybrid), FLAC and EphysLPC.
 
 Importing this module registers both filters with h5py's HDF5, so that::
 
@@ -20,7 +20,7 @@ write for that chunk: axis 0 of the dataset is time, the other axes are channels
 (fsspec ``reference://`` + zarr, xarray); ``EphysHdf5ToZarr`` (imported on first use, it
 needs kerchunk) is kerchunk's ``SingleHdf5ToZarr`` with our filters mapped.
 
-Filter ids (HDF5's private range, 32768-65535): WavPack 58736, FLAC 58737. The FLAC
+Filter ids (HDF5's private range, 32768-65535): WavPack 58736, FLAC 58737, EphysLPC 58738. The FLAC
 filter does not use FLAC's registered id 32027 because it stores our container (channel
 blocks of stereo-paired FLAC streams), not one plain FLAC stream.
 """
@@ -32,17 +32,20 @@ import warnings
 import h5py
 
 from . import flac as _flac
+from . import lpc as _lpc
 from . import wavpack as _wavpack
 
-__all__ = ["WavPackH5", "FLACH5", "PLUGIN_PATH", "WAVPACK_FILTER_ID", "FLAC_FILTER_ID", "FILTERS", "plugin_library",
-           "codec_for_filter", "references"]
+__all__ = ["WavPackH5", "FLACH5", "LPCH5", "PLUGIN_PATH", "WAVPACK_FILTER_ID", "FLAC_FILTER_ID", "LPC_FILTER_ID",
+           "FILTERS", "plugin_library", "codec_for_filter", "references"]
 
 PLUGIN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins")
 """Directory of the filter libraries, for ``HDF5_PLUGIN_PATH``."""
 
 WAVPACK_FILTER_ID = 58736
 FLAC_FILTER_ID = 58737
-_LIBRARIES = {WAVPACK_FILTER_ID: "libh5ephys_wavpack.so", FLAC_FILTER_ID: "libh5ephys_flac.so"}
+LPC_FILTER_ID = 58738
+_LIBRARIES = {WAVPACK_FILTER_ID: "libh5ephys_wavpack.so", FLAC_FILTER_ID: "libh5ephys_flac.so",
+              LPC_FILTER_ID: "libh5ephys_lpc.so"}
 
 
 def plugin_library(filter_id):
@@ -200,7 +203,37 @@ class FLACH5(_EphysFilter):
                    block_channels=block_channels, exhaustive_stereo=bool(exhaustive))
 
 
-FILTERS = {cls.filter_id: cls for cls in (WavPackH5, FLACH5)}
+class LPCH5(_EphysFilter):
+    """HDF5 filter: EphysLPC, lossless or near-lossless; the options of :class:`numcodecs_ephys.EphysLPC`.
+
+    Signed integer data only (int8, int16, int32). Threads as for :class:`WavPackH5`.
+
+    cd_values: ``(level, max_error, block_channels, 0)``, then layout version 1, dtype code,
+    chunk rank and chunk dims.
+    """
+
+    filter_id = LPC_FILTER_ID
+
+    def __init__(self, level=2, max_error=0, block_channels=64, num_threads=None):
+        codec = _lpc.EphysLPC(level=level, max_error=max_error, block_channels=block_channels)  # validates
+        self.level, self.max_error, self.block_channels = codec.level, codec.max_error, codec.block_channels
+        self.filter_options = (self.level, self.max_error, self.block_channels, _no_stored_threads(num_threads))
+
+    def _args(self):
+        return dict(level=self.level, max_error=self.max_error, block_channels=self.block_channels)
+
+    def codec(self):
+        """The numcodecs codec that writes the same chunks."""
+        return _lpc.EphysLPC(**self._args())
+
+    @classmethod
+    def from_cd_values(cls, cd_values):
+        """The filter of a dataset, from its cd_values (``dataset._filters[str(filter_id)]``)."""
+        level, max_error, block_channels, _ = _user_values(cls, cd_values)
+        return cls(level=level, max_error=max_error, block_channels=block_channels)
+
+
+FILTERS = {cls.filter_id: cls for cls in (WavPackH5, FLACH5, LPCH5)}
 """Our filter classes by HDF5 filter id: what maps a dataset's filter to a numcodecs codec
 (references, :func:`codec_for_filter`). A new filter class is one more entry here."""
 

@@ -54,7 +54,8 @@ class WavPack(ConfigCodec):
     block_channels : int
         Channels per independent stream (1 to 4096). Even values keep stereo pairs.
     num_threads : int or None
-        C threads over channel blocks; None (default) uses every core, 1 means no threads.
+        C threads over channel blocks for this instance, in this process: overrides
+        :func:`numcodecs_ephys.set_num_threads` (default: every core); never stored.
 
     Chunks may be int8, int16, int32 or float32 and have 1 dimension (one channel)
     or more: axis 0 is time and all other axes are channels, so a (time, rows, cols)

@@ -19,6 +19,7 @@ class (this module)                         JSON name                  wraps
 ``Delta2D``        (filter)                 numcodecs_ephys.delta2d        ``numcodecs_ephys.Delta2D``
 ``BitTruncation``  (filter)                 numcodecs_ephys.bittruncation  ``numcodecs_ephys.BitTruncation``
 ``LSB``            (filter)                 numcodecs_ephys.lsb            ``numcodecs_ephys.LSB``
+``EphysLPC``       (serializer)             numcodecs_ephys.lpc            ``numcodecs_ephys.EphysLPC``
 ==========================================  =========================  =====================
 
 Use them as ``zarr.create_array(..., serializer=WavPack(), filters=[Delta2D()],
@@ -86,12 +87,13 @@ from .delta2d import AXES as _DELTA_AXES
 from .delta2d import Delta2D as _NcDelta2D
 from .flac import FLAC as _NcFLAC
 from .flac import FLACLegacy as _NcFLACLegacy
+from .lpc import EphysLPC as _NcEphysLPC
 from .lsb import LSB as _NcLSB
 from .wavpack import WavPack as _NcWavPack
 from .wavpack import WavPackLegacy as _NcWavPackLegacy
 
 __all__ = ["WavPack", "FLAC", "WavPackLegacy", "FLACLegacy", "Delta2D", "BitTruncation", "LSB",
-           "from_numcodecs"]
+           "EphysLPC", "from_numcodecs"]
 
 NAME_PREFIX = "numcodecs_ephys."
 
@@ -253,6 +255,23 @@ class FLAC(_ChannelBlockSerializer):
     def _supported_dtypes(self):
         from .flac import _supported_dtypes
         return _supported_dtypes()
+
+
+@dataclass(frozen=True)
+class EphysLPC(_Serializer):
+    """zarr 3 serializer running :class:`numcodecs_ephys.EphysLPC` (same parameters)."""
+
+    level: int = 2
+    max_error: int = 0
+    block_channels: int = 64
+    num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
+
+    _numcodecs_cls: ClassVar[type] = _NcEphysLPC
+    codec_name: ClassVar[str] = NAME_PREFIX + "lpc"
+
+    def _supported_dtypes(self):
+        from .lpc import SUPPORTED_DTYPES
+        return SUPPORTED_DTYPES
 
 
 @dataclass(frozen=True)
@@ -426,7 +445,7 @@ class LSB(_Filter):
 
 _BY_NUMCODECS = {
     _NcWavPack: WavPack, _NcFLAC: FLAC, _NcWavPackLegacy: WavPackLegacy, _NcFLACLegacy: FLACLegacy,
-    _NcDelta2D: Delta2D, _NcBitTruncation: BitTruncation, _NcLSB: LSB,
+    _NcDelta2D: Delta2D, _NcBitTruncation: BitTruncation, _NcLSB: LSB, _NcEphysLPC: EphysLPC,
 }
 
 

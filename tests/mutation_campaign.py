@@ -39,6 +39,7 @@ import numpy as np
 CODECS = {
     "WavPack": True, "WavPack hybrid": True, "WavPackLegacy": True, "FLAC": True, "FLACLegacy": True,
     "Delta2D": True, "BitTruncation": True, "LSB": True, "HDF5 WavPack": True, "HDF5 FLAC": True,
+    "EphysLPC": True, "EphysLPC near-lossless": True, "HDF5 EphysLPC": True,
 }
 OUTCOMES = ("decodes", "ValueError", "correct", "other valid", "wrong data", "other error", "crash")
 
@@ -77,6 +78,11 @@ def codec_cases(name, rng):
     if name == "LSB":
         grid = [np.round(np.round(signal(rng, 300, 6, "float64") / 24.0384) * 24.0384).astype("int16")]
         return ne.LSB(offsets=0.0, steps=24.0384), grid, ("int16",)
+    if name == "EphysLPC":
+        return ne.EphysLPC(block_channels=3), i16 + [signal(rng, 100, 3, "int32"), signal(rng, 80, 2, "int8"),
+                                                      signal(rng, 200, 4, "int16") * 12], ("int8", "int16", "int32")
+    if name == "EphysLPC near-lossless":
+        return ne.EphysLPC(max_error=2, block_channels=3), i16, ("int8", "int16", "int32")
     raise KeyError(name)
 
 
@@ -202,7 +208,8 @@ def run_hdf5(name, decodes, rng, counts):
 
     import numcodecs_ephys.hdf5 as eh5
 
-    flt = eh5.WavPackH5(block_channels=2) if "WavPack" in name else eh5.FLACH5(block_channels=2, blocksize=64)
+    flt = eh5.WavPackH5(block_channels=2) if "WavPack" in name else eh5.LPCH5(block_channels=2) \
+        if "EphysLPC" in name else eh5.FLACH5(block_channels=2, blocksize=64)
     x = signal(rng, 256, 4, "int16")
     failures = []
     with tempfile.TemporaryDirectory() as tmp:

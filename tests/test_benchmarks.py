@@ -56,6 +56,15 @@ def test_report_on_tiny_data(report, tmp_path, capsys):
     hybrid = by_case[("hybrid", "sim-np1", "wavpack-hybrid-2.25")]
     assert hybrid["exact"] == "False" and float(hybrid["rmse"]) > 0
     assert float(by_case[("bit truncation", "sim-np1", "bittrunc-0+wavpack")]["rmse"]) == 0
+    # EphysLPC: ratio and speed tables, lossless rows, near-lossless within its bound
+    assert "EphysLPC against the best of" in out and "EphysLPC against FLAC, WavPack and pcodec" in out
+    ratio = by_case[("lpc ratio", "sim-np1", "lpc-medium")]
+    assert float(ratio["x_best"]) == pytest.approx(float(ratio["cr"]) / float(ratio["best_peer_cr"]))
+    assert by_case[("lossless", "sim-np1", "lpc-medium")]["exact"] == "True"
+    assert by_case[("lpc speed", "sim-np1", "pcodec-8 channel-major")]["cr"]
+    for k in (1, 2, 3):
+        near = by_case[("near-lossless", "sim-np1", f"lpc-max_error-{k}")]
+        assert 0 < int(near["max_abs_error"]) <= k
 
 
 def test_simulated_probes_look_like_the_paper():

@@ -52,8 +52,9 @@ def test_no_h5py_import_in_package():
 
 def test_plugin_files(eh5):
     names = sorted(os.listdir(eh5.PLUGIN_PATH))
-    assert names == ["libh5ephys_flac.so", "libh5ephys_wavpack.so"]
+    assert names == ["libh5ephys_flac.so", "libh5ephys_lpc.so", "libh5ephys_wavpack.so"]
     assert h5py.h5z.filter_avail(eh5.WAVPACK_FILTER_ID) and h5py.h5z.filter_avail(eh5.FLAC_FILTER_ID)
+    assert h5py.h5z.filter_avail(eh5.LPC_FILTER_ID)
 
 
 def test_plugins_do_not_link_libhdf5(eh5):

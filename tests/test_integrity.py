@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 # every codec and filter of our own formats, lossy ones included
 CODECS = [ne.WavPack(block_channels=4), ne.WavPack(bps=3, block_channels=4), ne.FLAC(block_channels=3),
           ne.Delta2D("time+space"), ne.BitTruncation(2), ne.LSB(0.0, 1.0)]
+LPC = [ne.EphysLPC(block_channels=5), ne.EphysLPC(max_error=2, block_channels=5)]
 LEGACY = [ne.WavPackLegacy(), ne.FLACLegacy()]
 
 
@@ -49,7 +50,7 @@ def test_crc32c():
 
 SHAPES = [(500, 6), (300, 2, 3), (200,)]
 # the peers' formats hold 1-D and 2-D chunks; flac-numcodecs flattens more than 2 channels into one
-LAYOUT_CASES = ([(c, s) for c in CODECS for s in SHAPES] + [(LEGACY[0], (500, 6)), (LEGACY[0], (200,))]
+LAYOUT_CASES = ([(c, s) for c in CODECS + LPC for s in SHAPES] + [(LEGACY[0], (500, 6)), (LEGACY[0], (200,))]
                 + [(LEGACY[1], (500, 2)), (LEGACY[1], (200,))])
 
 

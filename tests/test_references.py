@@ -43,14 +43,15 @@ def open_references(refs):
 
 def test_codec_table(eh5):
     from numcodecs_ephys import FLAC, WavPack
-    assert sorted(eh5.FILTERS) == [eh5.WAVPACK_FILTER_ID, eh5.FLAC_FILTER_ID]
+    assert sorted(eh5.FILTERS) == [eh5.WAVPACK_FILTER_ID, eh5.FLAC_FILTER_ID, eh5.LPC_FILTER_ID]
     for flt in (eh5.WavPackH5(level=4, bps=2.5, dynamic_noise_shaping=False, shaping_weight=-0.25,
                               block_channels=10),
-                eh5.FLACH5(level=7, blocksize=1024, channels_per_stream=4, block_channels=12, exhaustive_stereo=True)):
+                eh5.FLACH5(level=7, blocksize=1024, channels_per_stream=4, block_channels=12, exhaustive_stereo=True),
+                eh5.LPCH5(level=3, max_error=2, block_channels=7)):
         cd_values = flt.filter_options + (1, 2, 2, 1000, 8)  # as in a file: set_local's part appended
         assert type(flt).from_cd_values(cd_values) == flt
         stored_threads = list(cd_values)
-        stored_threads[5 if isinstance(flt, eh5.WavPackH5) else 4] = 3  # as 0.1.0 wrote it
+        stored_threads[{eh5.WavPackH5: 5, eh5.FLACH5: 4, eh5.LPCH5: 3}[type(flt)]] = 3  # a thread count, as 0.1.0 wrote
         assert type(flt).from_cd_values(stored_threads) == flt
         codec = eh5.codec_for_filter(str(flt.filter_id), cd_values)
         assert codec.num_threads is None  # the reading machine's setting, never the file's

@@ -1,0 +1,48 @@
+/* HDF5 filter plugin: EphysLPC (lossless and near-lossless) in the numcodecs-ephys
+ * chunk container.  Filter id 58738 (private range; see README "HDF5 / NWB").
+ *
+ * Codec options, cd_values[0..3] (then the set_local part, see h5plugin.h):
+ *   0  level: 1, 2 (default) or 3
+ *   1  max_error: 0 lossless (default), else every sample within that many units
+ *      (at most EPHYS_LPC_MAX_ERROR)
+ *   2  channels per block (independent stream): 1..2^20, default 64
+ *   3  unused, 0 (the plugin takes the thread count from the process that runs
+ *      it: h5plugin.c)
+ */
+#include <stdint.h>
+
+#include "h5plugin.h"
+#include "lpc_codec.h"
+
+#define LPC_H5_FILTER_ID 58738
+
+static int check_options(const unsigned *o)
+{
+    ephys_lpc_params_t p;
+    if (ephys_lpc_default_params((int)o[0], o[1], &p)) return EPHYS_ERR_ARGS;
+    if (o[2] < 1 || o[2] > (1u << 20)) return EPHYS_ERR_ARGS;
+    return EPHYS_OK;
+}
+
+static int dtype_ok(int dtype) { return dtype == EPHYS_DTYPE_INT8 || dtype == EPHYS_DTYPE_INT16 || dtype == EPHYS_DTYPE_INT32; }
+
+static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const uint64_t *shape,
+                  uint8_t **out, size_t *out_len)
+{
+    ephys_lpc_params_t p;
+    int err = ephys_lpc_default_params((int)o[0], o[1], &p);
+    if (err) return err;
+    return ephys_lpc_encode(&p, src, ndim, shape, 0, o[2], ephys_h5_threads(o[3]), out, out_len);
+}
+
+static int decode(const unsigned *o, const uint8_t *buf, size_t len, const ephys_view_t *dst)
+{
+    return ephys_lpc_decode(buf, len, dst, ephys_h5_threads(o[3]));
+}
+
+static const ephys_h5_codec_t codec = {
+    LPC_H5_FILTER_ID, "numcodecs-ephys EphysLPC", 4, {2, 0, 64, 0},
+    check_options, dtype_ok, encode, ephys_lpc_info, decode,
+};
+
+EPHYS_H5_PLUGIN(codec, LPC_H5_FILTER_ID, "numcodecs-ephys EphysLPC")

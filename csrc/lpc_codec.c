@@ -1,0 +1,1179 @@
+/* EphysLPC: per-frame linear prediction over time, prediction of each channel's
+ * residual from the channels before it, partitioned Rice coding.  The format is
+ * described in lpc_codec.h.
+ *
+ * Samples of a block live in an interleaved int32 buffer (time outside,
+ * channels inside), so the prediction loops run across channels: one SIMD
+ * register holds the same sample of 4 or 8 channels.  Those loops are compiled
+ * three times (scalar, SSE2, AVX2) from one body; they are integer-exact, so
+ * every kernel writes the same bytes. */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "block_codec.h"
+#include "lpc_codec.h"
+
+#define STREAM_VERSION 1
+#define STREAM_HEADER 20
+#define LANES 4 /* channel c is coded in bit stream c % LANES */
+#define LANE_TABLE (4 * LANES)
+#define HIST EPHYS_LPC_MAX_ORDER /* rows of history kept before a frame */
+#define GAIN_BITS 10
+#define GAIN_SHIFT 7
+#define GAIN_ROW_STEP 1 /* gains are fitted on every 4th row */
+#define ESCAPE_Q 32
+#define ZERO_PARTITION 31
+#define MIN_FRAME_LOG2 4
+#define MAX_FRAME_LOG2 16
+#define MAX_PARTITION_LOG2 12
+#define MAX_NEIGHBOURS 8
+
+static void put_u32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static uint32_t get_u32(const uint8_t *p) { uint32_t v = 0; for (int i = 3; i >= 0; i--) v = (v << 8) | p[i]; return v; }
+
+/* Two's complement conversions without implementation-defined behaviour. */
+static inline int32_t i32_of_u32(uint32_t v) { return v <= INT32_MAX ? (int32_t)v : -(int32_t)(~v) - 1; }
+static inline int32_t wrap32(int64_t v) { return i32_of_u32((uint32_t)(uint64_t)v); }
+static inline int64_t floor_shift(int64_t v, int s) { return v >= 0 ? v >> s : -((-v - 1) >> s) - 1; }
+static inline uint32_t zigzag(int32_t v) { return ((uint32_t)v << 1) ^ (0u - ((uint32_t)v >> 31)); }
+static inline int32_t unzigzag(uint32_t u) { return i32_of_u32((u >> 1) ^ (0u - (u & 1))); }
+
+static void dtype_range(int dtype, int32_t *lo, int32_t *hi)
+{
+    switch (dtype) {
+    case EPHYS_DTYPE_INT8: *lo = INT8_MIN; *hi = INT8_MAX; break;
+    case EPHYS_DTYPE_INT16: *lo = INT16_MIN; *hi = INT16_MAX; break;
+    default: *lo = INT32_MIN; *hi = INT32_MAX;
+    }
+}
+
+/* ---- parameters ---- */
+
+int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *p)
+{
+    static const int orders[] = {0, 4, 8, 32};
+    if (!p || level < 1 || level > 3 || max_error > EPHYS_LPC_MAX_ERROR) return EPHYS_ERR_ARGS;
+    p->max_order = orders[level];
+    p->frame_log2 = 12;
+    p->partition_log2 = 9;
+    p->coef_shift = 8;
+    p->neighbours = 4;
+    p->max_error = max_error;
+    return EPHYS_OK;
+}
+
+static int params_ok(const ephys_lpc_params_t *p)
+{
+    return p && p->max_order >= 0 && p->max_order <= EPHYS_LPC_MAX_ORDER && p->frame_log2 >= MIN_FRAME_LOG2 &&
+           p->frame_log2 <= MAX_FRAME_LOG2 && p->partition_log2 >= 4 && p->partition_log2 <= MAX_PARTITION_LOG2 &&
+           p->partition_log2 <= p->frame_log2 && p->coef_shift >= 1 && p->coef_shift <= 15 &&
+           p->neighbours >= 0 && p->neighbours <= MAX_NEIGHBOURS && p->max_error <= EPHYS_LPC_MAX_ERROR;
+}
+
+/* ---- kernels ----
+ * x points at the frame's first row of an interleaved buffer that holds HIST
+ * rows of history before it; coef is [order][nc] (weight of x[t - 1 - i]),
+ * zero where a channel's own order is lower.  int32 accumulation is used only
+ * where the caller proved it cannot overflow (wide == 0). */
+
+#define ATTR_INLINE static inline __attribute__((always_inline))
+
+ATTR_INLINE void residual_body(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order,
+                               int shift, int wide, int32_t lo, int32_t hi, int32_t *acc32, int64_t *acc64,
+                               int32_t *e)
+{
+    const int32_t bias = 1 << (shift - 1);
+    for (size_t t = 0; t < nt; t++) {
+        const int32_t *row = x + t * nc;
+        int32_t *out = e + t * nc;
+        if (!wide) {
+            for (uint32_t c = 0; c < nc; c++) acc32[c] = bias;
+            for (int i = 0; i < order; i++) {
+                const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
+                for (uint32_t c = 0; c < nc; c++) acc32[c] += w[c] * past[c];
+            }
+            for (uint32_t c = 0; c < nc; c++) {
+                int32_t p = acc32[c] >> shift; /* arithmetic shift: gcc, clang, msvc */
+                p = p < lo ? lo : p > hi ? hi : p;
+                out[c] = (int32_t)((uint32_t)row[c] - (uint32_t)p);
+            }
+        } else {
+            for (uint32_t c = 0; c < nc; c++) acc64[c] = bias;
+            for (int i = 0; i < order; i++) {
+                const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
+                for (uint32_t c = 0; c < nc; c++) acc64[c] += (int64_t)w[c] * past[c];
+            }
+            for (uint32_t c = 0; c < nc; c++) {
+                int64_t p = floor_shift(acc64[c], shift);
+                p = p < lo ? lo : p > hi ? hi : p;
+                out[c] = wrap32((int64_t)row[c] - p);
+            }
+        }
+    }
+}
+
+/* Lossless synthesis: x[t] = wrap(pred + e[t]); returns nonzero if a decoded
+ * sample falls outside [lo, hi] (the stream is corrupt; the stored value is
+ * clamped so that the next predictions stay in range). */
+ATTR_INLINE int synth_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order, int shift,
+                           int wide, int32_t lo, int32_t hi, int32_t *acc32, int64_t *acc64, const int32_t *e)
+{
+    const int32_t bias = 1 << (shift - 1);
+    int bad = 0;
+    for (size_t t = 0; t < nt; t++) {
+        int32_t *row = x + t * nc;
+        const int32_t *res = e + t * nc;
+        if (!wide) {
+            for (uint32_t c = 0; c < nc; c++) acc32[c] = bias;
+            for (int i = 0; i < order; i++) {
+                const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
+                for (uint32_t c = 0; c < nc; c++) acc32[c] += w[c] * past[c];
+            }
+            for (uint32_t c = 0; c < nc; c++) {
+                int32_t p = acc32[c] >> shift;
+                p = p < lo ? lo : p > hi ? hi : p;
+                /* a valid residual is at most hi - lo in size; a larger one is corrupt and
+                 * the wrapped sum only keeps the arithmetic defined */
+                int32_t v = (int32_t)((uint32_t)p + (uint32_t)res[c]);
+                bad |= (v < lo) | (v > hi) | (res[c] > hi - lo) | (res[c] < lo - hi);
+                row[c] = v < lo ? lo : v > hi ? hi : v;
+            }
+        } else {
+            for (uint32_t c = 0; c < nc; c++) acc64[c] = bias;
+            for (int i = 0; i < order; i++) {
+                const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
+                for (uint32_t c = 0; c < nc; c++) acc64[c] += (int64_t)w[c] * past[c];
+            }
+            for (uint32_t c = 0; c < nc; c++) {
+                int64_t p = floor_shift(acc64[c], shift);
+                p = p < lo ? lo : p > hi ? hi : p;
+                int64_t v = (lo == INT32_MIN) ? wrap32(p + res[c]) : p + res[c];
+                bad |= (v < lo) | (v > hi);
+                row[c] = (int32_t)(v < lo ? lo : v > hi ? hi : v);
+            }
+        }
+    }
+    return bad;
+}
+
+/* Near-lossless: x[t] = clamp(pred + q (2k + 1)); the encoder also chooses q
+ * (quantize != 0), from the original samples orig, in the same loop. */
+ATTR_INLINE void near_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order, int shift,
+                           int32_t lo, int32_t hi, int64_t *acc64, int32_t *q, const int32_t *orig,
+                           int64_t step)
+{
+    const int64_t bias = (int64_t)1 << (shift - 1), half = step / 2;
+    for (size_t t = 0; t < nt; t++) {
+        int32_t *row = x + t * nc;
+        int32_t *sym = q + t * nc;
+        for (uint32_t c = 0; c < nc; c++) acc64[c] = bias;
+        for (int i = 0; i < order; i++) {
+            const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
+            for (uint32_t c = 0; c < nc; c++) acc64[c] += (int64_t)w[c] * past[c];
+        }
+        for (uint32_t c = 0; c < nc; c++) {
+            int64_t p = floor_shift(acc64[c], shift);
+            p = p < lo ? lo : p > hi ? hi : p;
+            if (orig) {
+                int64_t d = (int64_t)orig[t * nc + c] - p;
+                int64_t m = d >= 0 ? (d + half) / step : -((-d + half) / step);
+                sym[c] = (int32_t)m; /* |d| <= 2^32 and step >= 3 */
+            }
+            int64_t v = p + (int64_t)sym[c] * step;
+            row[c] = (int32_t)(v < lo ? lo : v > hi ? hi : v);
+        }
+    }
+}
+
+/* Autocorrelation lags 0..order of every channel over every ROW_STEP-th row of
+ * a frame (an estimate is all the predictor fit needs), history included:
+ * r[l * nc + c].  Summed per channel in row order whatever the kernel, so the
+ * result does not depend on it (no reassociation, no FMA contraction). */
+#define ROW_STEP 1
+ATTR_INLINE void autocorr_body(const int32_t *x, size_t nt, uint32_t nc, int order, double *r)
+{
+    for (size_t i = 0; i < (size_t)(order + 1) * nc; i++) r[i] = 0;
+    for (size_t t = 0; t < nt; t += ROW_STEP) {
+        const int32_t *row = x + t * nc;
+        for (int l = 0; l <= order; l++) {
+            const int32_t *past = row - (size_t)l * nc;
+            double *acc = r + (size_t)l * nc;
+            for (uint32_t c = 0; c < nc; c++) acc[c] += (double)row[c] * (double)past[c];
+        }
+    }
+}
+
+#define KERNEL_SET(SUFFIX, ATTR)                                                                              \
+    ATTR static void residual_##SUFFIX(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef,          \
+                                       int order, int shift, int wide, int32_t lo, int32_t hi, int32_t *a32,  \
+                                       int64_t *a64, int32_t *e)                                              \
+    {                                                                                                         \
+        residual_body(x, nt, nc, coef, order, shift, wide, lo, hi, a32, a64, e);                              \
+    }                                                                                                         \
+    ATTR static int synth_##SUFFIX(int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order,         \
+                                   int shift, int wide, int32_t lo, int32_t hi, int32_t *a32, int64_t *a64,   \
+                                   const int32_t *e)                                                          \
+    {                                                                                                         \
+        return synth_body(x, nt, nc, coef, order, shift, wide, lo, hi, a32, a64, e);                          \
+    }                                                                                                         \
+    ATTR static void near_##SUFFIX(int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order,         \
+                                   int shift, int32_t lo, int32_t hi, int64_t *a64, int32_t *q,               \
+                                   const int32_t *orig, int64_t step)                                         \
+    {                                                                                                         \
+        near_body(x, nt, nc, coef, order, shift, lo, hi, a64, q, orig, step);                                 \
+    }                                                                                                         \
+    ATTR static void autocorr_##SUFFIX(const int32_t *x, size_t nt, uint32_t nc, int order, double *r)       \
+    {                                                                                                         \
+        autocorr_body(x, nt, nc, order, r);                                                                   \
+    }
+
+typedef struct {
+    void (*residual)(const int32_t *, size_t, uint32_t, const int32_t *, int, int, int, int32_t, int32_t,
+                     int32_t *, int64_t *, int32_t *);
+    int (*synth)(int32_t *, size_t, uint32_t, const int32_t *, int, int, int, int32_t, int32_t, int32_t *,
+                 int64_t *, const int32_t *);
+    void (*near)(int32_t *, size_t, uint32_t, const int32_t *, int, int, int32_t, int32_t, int64_t *,
+                 int32_t *, const int32_t *, int64_t);
+    void (*autocorr)(const int32_t *, size_t, uint32_t, int, double *);
+} kernels_t;
+
+#if defined(__GNUC__) && !defined(__clang__)
+#define ATTR_SCALAR __attribute__((optimize("no-tree-vectorize")))
+#else
+#define ATTR_SCALAR
+#endif
+KERNEL_SET(scalar, ATTR_SCALAR)
+KERNEL_SET(vector, )
+static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar};
+static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector};
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_X86 1
+KERNEL_SET(avx2, __attribute__((target("avx2"))))
+static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_avx2};
+#else
+#define HAVE_X86 0
+#endif
+
+static int selected_kernel; /* EPHYS_LPC_KERNEL_*; 0 = automatic */
+
+static int cpu_has_avx2(void)
+{
+#if HAVE_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+#else
+    return 0;
+#endif
+}
+
+int ephys_lpc_set_kernel(int kernel)
+{
+    switch (kernel) {
+    case EPHYS_LPC_KERNEL_AUTO: case EPHYS_LPC_KERNEL_SCALAR: break;
+    case EPHYS_LPC_KERNEL_SSE2: if (!HAVE_X86) return EPHYS_ERR_ARGS; break;
+    case EPHYS_LPC_KERNEL_AVX2: if (!cpu_has_avx2()) return EPHYS_ERR_ARGS; break;
+    default: return EPHYS_ERR_ARGS;
+    }
+    selected_kernel = kernel;
+    return EPHYS_OK;
+}
+
+int ephys_lpc_kernel(void)
+{
+    if (selected_kernel) return selected_kernel;
+    if (cpu_has_avx2()) return EPHYS_LPC_KERNEL_AVX2;
+    return HAVE_X86 ? EPHYS_LPC_KERNEL_SSE2 : EPHYS_LPC_KERNEL_SCALAR;
+}
+
+static const kernels_t *kernels(void)
+{
+    switch (ephys_lpc_kernel()) {
+#if HAVE_X86
+    case EPHYS_LPC_KERNEL_AVX2: return &kernels_avx2;
+#endif
+    case EPHYS_LPC_KERNEL_SCALAR: return &kernels_scalar;
+    default: return &kernels_vector; /* SSE2 is the x86-64 baseline the default code is built for */
+    }
+}
+
+/* ---- bit writer (MSB first) ---- */
+
+typedef struct {
+    ephys_buf_t *out;
+    uint64_t acc; /* the low n bits are pending */
+    int n;
+    int err;
+} bitwriter_t;
+
+static void bw_flush(bitwriter_t *w)
+{
+    uint8_t bytes[8];
+    int nb = w->n >> 3;
+    for (int i = 0; i < nb; i++) bytes[i] = (uint8_t)(w->acc >> (w->n - 8 * (i + 1)));
+    w->n -= 8 * nb;
+    if (nb && !w->err && ephys_buf_append(w->out, bytes, (size_t)nb)) w->err = EPHYS_ERR_NOMEM;
+}
+
+static inline void bw_put(bitwriter_t *w, uint32_t v, int nbits) /* nbits <= 32 */
+{
+    if (w->n + nbits > 64) bw_flush(w);
+    w->acc = nbits == 0 ? w->acc : (w->acc << nbits) | v;
+    w->n += nbits;
+}
+
+static void bw_signed(bitwriter_t *w, int32_t v, int nbits)
+{
+    bw_put(w, (uint32_t)v & (uint32_t)(((uint64_t)1 << nbits) - 1), nbits);
+}
+
+static void bw_finish(bitwriter_t *w)
+{
+    if (w->n & 7) bw_put(w, 0, 8 - (w->n & 7));
+    bw_flush(w);
+}
+
+static inline void bw_rice(bitwriter_t *w, uint32_t u, int k)
+{
+    uint32_t q = u >> k;
+    if (q >= ESCAPE_Q) {
+        bw_put(w, 0, 32);
+        bw_put(w, u, 32);
+    } else if ((int)q + 1 + k <= 32) {
+        bw_put(w, (1u << k) | (u & ((1u << k) - 1)), (int)q + 1 + k);
+    } else {
+        bw_put(w, 0, (int)q);
+        bw_put(w, (1u << k) | (u & ((1u << k) - 1)), 1 + k);
+    }
+}
+
+/* ---- bit reader (MSB first) ---- */
+
+typedef struct {
+    const uint8_t *p, *end;
+    uint64_t acc; /* the top n bits are the next ones */
+    int n;
+    int err;
+} bitreader_t;
+
+static inline void br_refill(bitreader_t *r)
+{
+    if (r->end - r->p >= 8) {
+        uint64_t v;
+        memcpy(&v, r->p, 8);
+        v = __builtin_bswap64(v);
+        r->acc |= v >> r->n;
+        r->p += (63 - r->n) >> 3;
+        r->n |= 56;
+    } else {
+        while (r->n <= 56 && r->p < r->end) {
+            r->acc |= (uint64_t)*r->p++ << (56 - r->n);
+            r->n += 8;
+        }
+    }
+}
+
+static inline uint32_t br_get(bitreader_t *r, int nbits) /* 1 <= nbits <= 32 */
+{
+    if (r->n < nbits) {
+        br_refill(r);
+        if (r->n < nbits) {
+            r->err = 1;
+            return 0;
+        }
+    }
+    uint32_t v = (uint32_t)(r->acc >> (64 - nbits));
+    r->acc <<= nbits;
+    r->n -= nbits;
+    return v;
+}
+
+static int32_t br_signed(bitreader_t *r, int nbits)
+{
+    uint32_t v = br_get(r, nbits), sign = 1u << (nbits - 1);
+    return i32_of_u32((v ^ sign) - sign);
+}
+
+static inline uint32_t br_rice(bitreader_t *r, int k)
+{
+    if (r->n < ESCAPE_Q + 1) br_refill(r); /* then any unary part but an escape is in acc */
+    int z = r->acc ? __builtin_clzll(r->acc) : 64;
+    if (z >= ESCAPE_Q) {
+        if (r->n < ESCAPE_Q) {
+            r->err = 1;
+            return 0;
+        }
+        r->acc <<= ESCAPE_Q;
+        r->n -= ESCAPE_Q;
+        return br_get(r, 32);
+    }
+    if (z + 1 > r->n) {
+        r->err = 1;
+        return 0;
+    }
+    r->acc <<= z + 1;
+    r->n -= z + 1;
+    uint64_t u = (uint64_t)z << k;
+    if (k) u |= br_get(r, k);
+    if (u > UINT32_MAX) r->err = 1;
+    return (uint32_t)u;
+}
+
+/* Four channels' partitions side by side: four independent bit streams, so
+ * the CPU overlaps their serial bit-parsing chains.  Used where every lane
+ * holds at least 8 bytes per value still to read (plus 16), so that refills
+ * need no bounds checks: a value never takes more than 64 bits. */
+typedef struct {
+    const uint8_t *p;
+    uint64_t acc;
+    int n;
+} lane_t;
+
+ATTR_INLINE uint64_t load_be64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return __builtin_bswap64(v);
+}
+
+ATTR_INLINE void lane_refill(lane_t *l)
+{
+    l->acc |= load_be64(l->p) >> l->n;
+    l->p += (63 - l->n) >> 3;
+    l->n |= 56;
+}
+
+ATTR_INLINE int32_t lane_rice(lane_t *l, int k, uint64_t *bad)
+{
+    if (l->n < ESCAPE_Q + 1 + k) lane_refill(l);
+    int z = __builtin_clzll(l->acc | 1);
+    /* a refill leaves at least 56 bits: enough for the unary part and, up to
+     * k = 23, the low bits too; a larger k may need a second refill */
+    uint64_t u;
+    if (__builtin_expect(z >= ESCAPE_Q, 0)) {
+        l->acc <<= ESCAPE_Q;
+        l->n -= ESCAPE_Q;
+        lane_refill(l);
+        u = l->acc >> 32;
+        l->acc <<= 32;
+        l->n -= 32;
+    } else {
+        l->acc <<= z + 1;
+        l->n -= z + 1;
+        if (l->n < k) lane_refill(l);
+        u = ((uint64_t)z << k) | ((l->acc >> 1) >> (63 - k));
+        l->acc <<= k;
+        l->n -= k;
+    }
+    *bad |= u >> 32;
+    return unzigzag((uint32_t)u);
+}
+
+ATTR_INLINE int rice4_body(bitreader_t *r, const int *k, int32_t *out, size_t pn, uint32_t nc)
+{
+    for (int i = 0; i < 4; i++)
+        if ((size_t)(r[i].end - r[i].p) < pn * 8 + 16 || r[i].n < 0) return 0;
+    lane_t l0 = {r[0].p, r[0].acc, r[0].n}, l1 = {r[1].p, r[1].acc, r[1].n};
+    lane_t l2 = {r[2].p, r[2].acc, r[2].n}, l3 = {r[3].p, r[3].acc, r[3].n};
+    int k0 = k[0], k1 = k[1], k2 = k[2], k3 = k[3];
+    uint64_t bad = 0;
+    for (size_t j = 0; j < pn; j++) {
+        int32_t *o = out + j * nc;
+        o[0] = lane_rice(&l0, k0, &bad);
+        o[1] = lane_rice(&l1, k1, &bad);
+        o[2] = lane_rice(&l2, k2, &bad);
+        o[3] = lane_rice(&l3, k3, &bad);
+    }
+    lane_t *ls[4] = {&l0, &l1, &l2, &l3};
+    for (int i = 0; i < 4; i++) {
+        /* back to the checked reader: drop bits past n (they will be reloaded) */
+        r[i].p = ls[i]->p;
+        r[i].n = ls[i]->n;
+        r[i].acc = ls[i]->n ? ls[i]->acc & ~(UINT64_MAX >> ls[i]->n) : 0;
+        if (bad) r[i].err = 1;
+    }
+    return 1;
+}
+
+#define RICE_SET(SUFFIX, ATTR)                                                                                \
+    ATTR static int rice4_##SUFFIX(bitreader_t *r, const int *k, int32_t *out, size_t pn, uint32_t nc)       \
+    {                                                                                                         \
+        return rice4_body(r, k, out, pn, nc);                                                                 \
+    }
+RICE_SET(scalar, ATTR_SCALAR)
+RICE_SET(vector, )
+#if HAVE_X86
+RICE_SET(avx2, __attribute__((target("avx2,bmi,bmi2,lzcnt"))))
+#endif
+
+static int rice_partition4(bitreader_t *r, const int *k, int32_t *out, size_t pn, uint32_t nc)
+{
+    switch (ephys_lpc_kernel()) {
+#if HAVE_X86
+    case EPHYS_LPC_KERNEL_AVX2: return rice4_avx2(r, k, out, pn, nc);
+#endif
+    case EPHYS_LPC_KERNEL_SCALAR: return rice4_scalar(r, k, out, pn, nc);
+    default: return rice4_vector(r, k, out, pn, nc);
+    }
+}
+
+/* Decode one partition into a strided column; the reader lives in locals. */
+static void rice_partition(bitreader_t *r, int k, int32_t *out, size_t pn, uint32_t nc)
+{
+    bitreader_t br = *r;
+    for (size_t j = 0; j < pn; j++) out[j * nc] = unzigzag(br_rice(&br, k));
+    *r = br;
+}
+
+/* ---- stream geometry ---- */
+
+typedef struct {
+    int dtype;
+    int frame_log2, partition_log2, shift, neighbours;
+    uint32_t max_error;
+    uint64_t n_samples;
+    uint32_t nc;
+} stream_t;
+
+/* The fewest bits the frames of a stream can take (every partition a zero one). */
+static uint64_t min_stream_bits(const stream_t *s)
+{
+    uint64_t f = (uint64_t)1 << s->frame_log2, part = (uint64_t)1 << s->partition_log2, bits = 0;
+    uint64_t full = s->n_samples / f, rest = s->n_samples % f;
+    uint64_t per_channel = 6 + 5 * (f / part);
+    bits += s->nc; /* grid flags */
+    bits += full * s->nc * per_channel;
+    if (rest) bits += (uint64_t)s->nc * (6 + 5 * ((rest + part - 1) / part));
+    return bits;
+}
+
+static uint64_t lpc_min_bytes(uint64_t n_samples, uint64_t n_channels)
+{
+    if (!n_samples || !n_channels) return 0;
+    return STREAM_HEADER + LANE_TABLE + (n_channels * 12 + 7) / 8; /* grid flag, one frame, one partition */
+}
+
+/* ---- analysis (encoder only; scalar double arithmetic, one path) ---- */
+
+/* Levinson-Durbin: chooses the order with the fewest estimated bits and
+ * returns its weights quantized to integers / 2^shift. */
+static int fit_lpc(const double *r, int max_order, size_t nt, int shift, int32_t *q, int *coef_bits)
+{
+    double a[EPHYS_LPC_MAX_ORDER + 1][EPHYS_LPC_MAX_ORDER + 1];
+    double err = r[0], best_cost = 0;
+    int best = 0;
+    *coef_bits = 1;
+    if (r[0] <= 0 || max_order == 0) return 0;
+    best_cost = 0.5 * (double)nt * log2(err / (double)nt + 1e-9);
+    double prev[EPHYS_LPC_MAX_ORDER + 1] = {0};
+    for (int m = 1; m <= max_order; m++) {
+        double acc = r[m];
+        for (int i = 1; i < m; i++) acc -= prev[i] * r[m - i];
+        double k = acc / err;
+        if (!(fabs(k) < 1)) break;
+        double cur[EPHYS_LPC_MAX_ORDER + 1];
+        for (int i = 1; i < m; i++) cur[i] = prev[i] - k * prev[m - i];
+        cur[m] = k;
+        err *= 1 - k * k;
+        if (err <= 0) break;
+        memcpy(prev, cur, sizeof(cur));
+        memcpy(a[m], cur, sizeof(cur));
+        double cost = 0.5 * (double)nt * log2(err / (double)nt + 1e-9) + m * (shift + 3);
+        if (cost < best_cost) best_cost = cost, best = m;
+    }
+    if (!best) return 0;
+    /* quantize with error feedback, as FLAC does */
+    double carry = 0, lim = 32767;
+    int32_t maxabs = 0;
+    for (int i = 1; i <= best; i++) {
+        double v = a[best][i] * (double)(1 << shift) + carry;
+        double rv = floor(v + 0.5);
+        if (rv > lim) rv = lim;
+        if (rv < -lim - 1) rv = -lim - 1;
+        carry = v - rv;
+        q[i - 1] = (int32_t)rv;
+        int32_t m = q[i - 1] < 0 ? -q[i - 1] - 1 : q[i - 1];
+        if (m > maxabs) maxabs = m;
+    }
+    int b = 1;
+    while (b < 16 && maxabs >= (1 << (b - 1))) b++;
+    *coef_bits = b;
+    return best;
+}
+
+/* ---- per-block work areas ---- */
+
+typedef struct {
+    int32_t *x;     /* (HIST + F) x nc samples, history first */
+    int32_t *e;     /* F x nc residuals / symbols */
+    int32_t *orig;  /* near-lossless encoder: F x nc original samples */
+    int32_t *coef;  /* order x nc weights of the frame */
+    int32_t *acc32;
+    int64_t *acc64;
+    int *order;     /* per channel */
+    int *bits;      /* per channel coefficient bits */
+    int32_t *gain;  /* per channel neighbour gain */
+    int64_t *nsum;  /* encoder: neighbour sums S of the frame, F x nc */
+    int64_t *prefix; /* nc + 1 prefix sums of one row */
+    uint32_t *scale, *base; /* per channel grid: x = y * scale + base */
+} work_t;
+
+static void work_free(work_t *w)
+{
+    free(w->x); free(w->e); free(w->orig); free(w->coef); free(w->acc32); free(w->acc64);
+    free(w->order); free(w->bits); free(w->gain); free(w->nsum); free(w->prefix); free(w->scale); free(w->base);
+}
+
+/* near_encoder: 1 near-lossless encoder, 0 lossless encoder, -1 decoder */
+static int work_alloc(work_t *w, size_t f, uint32_t nc, int near_encoder)
+{
+    memset(w, 0, sizeof(*w));
+    w->x = calloc((HIST + f) * nc, sizeof(int32_t));
+    w->e = malloc(f * nc * sizeof(int32_t));
+    w->orig = near_encoder > 0 ? malloc(f * nc * sizeof(int32_t)) : NULL;
+    w->coef = malloc((size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
+    w->acc32 = malloc(nc * sizeof(int32_t));
+    w->acc64 = malloc(nc * sizeof(int64_t));
+    w->order = malloc(nc * sizeof(int));
+    w->bits = malloc(nc * sizeof(int));
+    w->gain = malloc(nc * sizeof(int32_t));
+    w->nsum = malloc((near_encoder >= 0 ? f : 1) * nc * sizeof(int64_t));
+    w->prefix = malloc(((size_t)nc + 1) * sizeof(int64_t));
+    w->scale = malloc(nc * sizeof(uint32_t));
+    w->base = malloc(nc * sizeof(uint32_t));
+    if (!w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->acc32 || !w->acc64 || !w->order ||
+        !w->bits || !w->gain || !w->nsum || !w->prefix || !w->scale || !w->base) {
+        work_free(w);
+        return EPHYS_ERR_NOMEM;
+    }
+    return EPHYS_OK;
+}
+
+/* Keep the last HIST rows of the frame (nt rows after the history) as the
+ * next frame's history. */
+static void shift_history(work_t *w, size_t nt, uint32_t nc)
+{
+    memmove(w->x, w->x + nt * nc, (size_t)HIST * nc * sizeof(int32_t));
+}
+
+/* The highest order of the frame and whether int32 accumulation could overflow. */
+static int frame_order(const work_t *w, uint32_t nc, int dtype, int *wide)
+{
+    int top = 0;
+    int64_t worst = 0;
+    for (uint32_t c = 0; c < nc; c++) {
+        if (w->order[c] > top) top = w->order[c];
+        int64_t s = 0;
+        for (int i = 0; i < w->order[c]; i++) {
+            int32_t a = w->coef[(size_t)i * nc + c];
+            s += a < 0 ? -(int64_t)a : a;
+        }
+        if (s > worst) worst = s;
+    }
+    /* |x| <= 2^15 and sum |a| < 2^16 keep |sum a x + bias| < 2^31 */
+    *wide = dtype == EPHYS_DTYPE_INT32 || worst >= 65536;
+    return top;
+}
+
+/* Neighbour prediction.  Channel c's residual e is predicted from
+ * S_c = sum of e over channels [c - m, c) at the same sample; the coded value is
+ * v = wrap(e - ((G_c S_c + 64) >> 7)).  S comes from prefix sums, so the
+ * encoder's loops run across channels. */
+static inline int32_t neighbour_term(int32_t gain, int64_t sum)
+{
+    return wrap32(floor_shift(gain * sum + (1 << (GAIN_SHIFT - 1)), GAIN_SHIFT));
+}
+
+/* S for one row: sums[c] = e_{c-1} + ... + e_{max(0, c-m)}, from prefix sums. */
+static void neighbour_sums(const int32_t *row, uint32_t nc, int m, int64_t *prefix, int64_t *sums)
+{
+    prefix[0] = 0;
+    for (uint32_t c = 0; c < nc; c++) prefix[c + 1] = prefix[c] + row[c];
+    uint32_t head = nc < (uint32_t)m ? nc : (uint32_t)m;
+    for (uint32_t c = 0; c < head; c++) sums[c] = prefix[c];
+    for (uint32_t c = head; c < nc; c++) sums[c] = prefix[c] - prefix[c - m];
+}
+
+/* Encoder: e -> v in place, with the frame's S (nt x nc) from fit_gains. */
+static void neighbours_forward(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain, const int64_t *sums)
+{
+    if (!m) return;
+    for (size_t t = 0; t < nt; t++) {
+        int32_t *row = e + t * nc;
+        const int64_t *srow = sums + t * nc;
+        for (uint32_t c = 0; c < nc; c++)
+            row[c] = i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term(gain[c], srow[c]));
+    }
+}
+
+/* Decoder: v -> e in place.  Each row is a serial chain across channels, so
+ * four rows run side by side for the CPU to overlap them. */
+#define NB_ROWS 4
+__attribute__((noinline)) static void neighbours_inverse(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain)
+{
+    if (!m) return;
+    size_t t = 0;
+    for (; t + NB_ROWS <= nt; t += NB_ROWS) {
+        int32_t *row = e + t * nc;
+        int64_t sum[NB_ROWS] = {0};
+        for (uint32_t c = 0; c < nc; c++) {
+            for (int k = 0; k < NB_ROWS; k++) {
+                int32_t *r = row + (size_t)k * nc;
+                int32_t ev = i32_of_u32((uint32_t)r[c] + (uint32_t)neighbour_term(gain[c], sum[k]));
+                r[c] = ev;
+                sum[k] += ev;
+                if (c >= (uint32_t)m) sum[k] -= r[c - m];
+            }
+        }
+    }
+    for (; t < nt; t++) {
+        int32_t *r = e + t * nc;
+        int64_t sum = 0;
+        for (uint32_t c = 0; c < nc; c++) {
+            int32_t ev = i32_of_u32((uint32_t)r[c] + (uint32_t)neighbour_term(gain[c], sum));
+            r[c] = ev;
+            sum += ev;
+            if (c >= (uint32_t)m) sum -= r[c - m];
+        }
+    }
+}
+
+/* Least-squares gain of each channel's residual on S, quantized to GAIN_BITS,
+ * kept only where it lowers the sum of absolute values (what Rice coding pays
+ * for): on faint noise the rounding of the term costs more than the
+ * correlation saves.  Fitted on every GAIN_ROW_STEP-th row. */
+__attribute__((noinline)) static int fit_gains(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *gain, int64_t *prefix, int64_t *sums)
+{
+    for (uint32_t c = 0; c < nc; c++) gain[c] = 0;
+    if (!m || nc < 2) return EPHYS_OK;
+    double *num = calloc(2 * (size_t)nc, sizeof(double));
+    if (!num) return EPHYS_ERR_NOMEM;
+    double *den = num + nc;
+    for (size_t t = 0; t < nt; t++) {
+        const int32_t *row = e + t * nc;
+        neighbour_sums(row, nc, m, prefix, sums + t * nc);
+    }
+    for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
+        const int32_t *row = e + t * nc;
+        const int64_t *srow = sums + t * nc;
+        for (uint32_t c = 0; c < nc; c++) {
+            double sv = (double)srow[c];
+            num[c] += sv * row[c];
+            den[c] += sv * sv;
+        }
+    }
+    int32_t lim = (1 << (GAIN_BITS - 1)) - 1;
+    for (uint32_t c = 1; c < nc; c++) {
+        if (!(den[c] > 0)) continue;
+        double g = floor(num[c] / den[c] * (1 << GAIN_SHIFT) + 0.5);
+        gain[c] = (int32_t)(g > lim ? lim : g < -lim - 1 ? -lim - 1 : g);
+    }
+    int64_t *with = (int64_t *)num, *without = (int64_t *)den; /* same size as double */
+    for (uint32_t c = 0; c < nc; c++) with[c] = without[c] = 0;
+    for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
+        const int32_t *row = e + t * nc;
+        const int64_t *srow = sums + t * nc;
+        for (uint32_t c = 0; c < nc; c++) {
+            int64_t v = (int64_t)row[c] - neighbour_term(gain[c], srow[c]);
+            with[c] += v < 0 ? -v : v;
+            without[c] += row[c] < 0 ? -(int64_t)row[c] : row[c];
+        }
+    }
+    for (uint32_t c = 0; c < nc; c++)
+        if (!(with[c] < without[c] - 4)) gain[c] = 0;
+    free(num);
+    return EPHYS_OK;
+}
+
+__attribute__((noinline)) static int rice_parameter(const uint32_t *u, size_t n)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) sum += u[i];
+    if (!sum) return ZERO_PARTITION;
+    uint64_t mean = sum / n;
+    int k0 = 0;
+    while (k0 < 29 && (mean >> (k0 + 1))) k0++;
+    if (k0 > 0) k0--; /* candidates k0, k0 + 1, k0 + 2 */
+    uint64_t cost[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        uint32_t q0 = u[i] >> k0, q1 = q0 >> 1, q2 = q0 >> 2;
+        cost[0] += q0 >= ESCAPE_Q ? 64 - 1 - (uint32_t)k0 : q0;
+        cost[1] += q1 >= ESCAPE_Q ? 64 - 2 - (uint32_t)k0 : q1;
+        cost[2] += q2 >= ESCAPE_Q ? 64 - 3 - (uint32_t)k0 : q2;
+    }
+    int best = 0;
+    for (int i = 1; i < 3; i++)
+        if (cost[i] + (uint64_t)i * n < cost[best] + (uint64_t)best * n) best = i;
+    return k0 + best;
+}
+
+/* ---- per-channel grids ----
+ * Samples that all sit on a grid x = y * scale + base (data scaled by a constant
+ * before storage, e.g. 12 units per ADC step) are coded as y.  The encoder
+ * finds scale as the gcd of the differences to the first sample. */
+
+static uint64_t gcd64(uint64_t a, uint64_t b)
+{
+    while (b) {
+        uint64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+/* Exact division of a multiple of g (|v| < 2^33): correctly rounded double
+ * division of an exact integer quotient is that quotient, and costs far less
+ * than a 64-bit integer division. */
+static inline int64_t exact_div(int64_t v, uint32_t g) { return (int64_t)((double)v / (double)g); }
+
+#define GRID_PROBE_ROWS 256
+
+/* Returns whether any channel has a grid; scratch holds rows x nc samples.  The
+ * gcd of the first GRID_PROBE_ROWS rows is the candidate, which every sample
+ * must then divide. */
+static int find_grids(const ephys_view_t *src, uint64_t c0, uint32_t nc, int32_t *scratch, size_t rows,
+                      uint32_t *scale, uint32_t *base)
+{
+    size_t n = src->n_samples;
+    uint64_t *g = calloc(nc, sizeof(uint64_t));
+    int32_t *first = malloc(nc * sizeof(int32_t));
+    int any = 0;
+    for (uint32_t c = 0; c < nc; c++) scale[c] = 1, base[c] = 0;
+    if (!g || !first || !n) {
+        free(g);
+        free(first);
+        return 0; /* no grid: still a valid stream */
+    }
+    size_t probe = n < GRID_PROBE_ROWS ? n : GRID_PROBE_ROWS;
+    if (probe > rows) probe = rows;
+    ephys_view_load(src, 0, probe, c0, nc, scratch);
+    memcpy(first, scratch, nc * sizeof(int32_t));
+    for (size_t t = 1; t < probe; t++)
+        for (uint32_t c = 0; c < nc; c++) {
+            if (g[c] == 1) continue;
+            int64_t d = (int64_t)scratch[t * nc + c] - first[c];
+            g[c] = gcd64(g[c], (uint64_t)(d < 0 ? -d : d));
+        }
+    uint32_t open = 0;
+    for (uint32_t c = 0; c < nc; c++) {
+        if (g[c] > 1 && g[c] <= UINT32_MAX) scale[c] = (uint32_t)g[c], open++;
+    }
+    for (size_t t0 = 0; t0 < n && open; t0 += rows) {
+        size_t nt = n - t0 < rows ? n - t0 : rows;
+        ephys_view_load(src, t0, nt, c0, nc, scratch);
+        for (size_t t = 0; t < nt && open; t++) {
+            const int32_t *row = scratch + t * nc;
+            for (uint32_t c = 0; c < nc; c++) {
+                if (scale[c] < 2) continue;
+                int64_t d = (int64_t)row[c] - first[c];
+                if (exact_div(d, scale[c]) * (int64_t)scale[c] != d) scale[c] = 1, open--;
+            }
+        }
+    }
+    for (uint32_t c = 0; c < nc; c++) {
+        if (scale[c] > 1) {
+            int64_t gg = scale[c];
+            base[c] = (uint32_t)(((int64_t)first[c] % gg + gg) % gg);
+            any = 1;
+        }
+    }
+    free(g);
+    free(first);
+    return any;
+}
+
+/* x -> y in place (exact: every x of a channel is base + a multiple of scale). */
+static void to_grid(int32_t *rows, size_t nt, uint32_t nc, const uint32_t *scale, const uint32_t *base)
+{
+    for (size_t t = 0; t < nt; t++)
+        for (uint32_t c = 0; c < nc; c++)
+            if (scale[c] > 1)
+                rows[t * nc + c] = (int32_t)exact_div((int64_t)rows[t * nc + c] - base[c], scale[c]);
+}
+
+/* y -> x into out; returns nonzero if an x falls outside [lo, hi] (corrupt). */
+static int from_grid(const int32_t *rows, size_t nt, uint32_t nc, const uint32_t *scale, const uint32_t *base,
+                     int32_t lo, int32_t hi, int32_t *out)
+{
+    int bad = 0;
+    for (size_t t = 0; t < nt; t++)
+        for (uint32_t c = 0; c < nc; c++) {
+            int64_t v = (int64_t)rows[t * nc + c] * scale[c] + base[c];
+            bad |= (v < lo) | (v > hi);
+            out[t * nc + c] = (int32_t)(v < lo ? lo : v > hi ? hi : v);
+        }
+    return bad;
+}
+
+static void write_header(uint8_t *h, const ephys_lpc_params_t *p, int dtype, uint64_t n, uint32_t nc)
+{
+    h[0] = STREAM_VERSION;
+    h[1] = (uint8_t)dtype;
+    h[2] = (uint8_t)p->frame_log2;
+    h[3] = (uint8_t)p->partition_log2;
+    h[4] = (uint8_t)p->coef_shift;
+    h[5] = (uint8_t)p->neighbours;
+    h[6] = h[7] = 0;
+    put_u32(h + 8, (uint32_t)n);
+    put_u32(h + 12, nc);
+    put_u32(h + 16, p->max_error);
+}
+
+static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, uint32_t nc, ephys_buf_t *out)
+{
+    const ephys_lpc_params_t *p = params;
+    const kernels_t *kern = kernels();
+    size_t n = src->n_samples, frame = (size_t)1 << p->frame_log2, part = (size_t)1 << p->partition_log2;
+    size_t fl = n < frame ? n : frame;
+    int near = p->max_error > 0, m = nc > 1 ? p->neighbours : 0;
+    int32_t lo, hi;
+    dtype_range(src->dtype, &lo, &hi);
+    uint8_t header[STREAM_HEADER];
+    ephys_lpc_params_t hp = *p;
+    hp.neighbours = m;
+    write_header(header, &hp, src->dtype, n, nc);
+    int err = ephys_buf_append(out, header, sizeof(header));
+    if (err) return err;
+    work_t w;
+    if ((err = work_alloc(&w, fl, nc, near))) return err;
+    double *r = malloc((size_t)(p->max_order + 1) * nc * sizeof(double));
+    uint32_t *u = malloc(part * sizeof(uint32_t));
+    if (!r || !u) err = EPHYS_ERR_NOMEM;
+    ephys_buf_t lanes[LANES];
+    bitwriter_t bws[LANES];
+    memset(lanes, 0, sizeof(lanes));
+    for (int l = 0; l < LANES; l++) bws[l] = (bitwriter_t){&lanes[l], 0, 0, 0};
+    /* lossless only: on a grid, an error bound on y would be scale times larger on x */
+    int grids = !err && !near && find_grids(src, c0, nc, w.e, fl, w.scale, w.base);
+    for (uint32_t c = 0; c < nc && !err; c++) {
+        if (!grids) w.scale[c] = 1, w.base[c] = 0;
+        bw_put(&bws[c % LANES], w.scale[c] > 1, 1);
+        if (w.scale[c] > 1) {
+            bw_put(&bws[c % LANES], w.scale[c], 32);
+            bw_put(&bws[c % LANES], w.base[c], 32);
+        }
+    }
+    for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
+        size_t nt = n - t0 < frame ? n - t0 : frame;
+        int32_t *rows = w.x + (size_t)HIST * nc;
+        ephys_view_load(src, t0, nt, c0, nc, rows);
+        if (grids) to_grid(rows, nt, nc, w.scale, w.base);
+        if (near) memcpy(w.orig, rows, nt * nc * sizeof(int32_t));
+        /* predictor per channel */
+        kern->autocorr(rows, nt, nc, p->max_order, r);
+        memset(w.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
+        for (uint32_t c = 0; c < nc; c++) {
+            double rc[EPHYS_LPC_MAX_ORDER + 1];
+            int32_t q[EPHYS_LPC_MAX_ORDER];
+            for (int l = 0; l <= p->max_order; l++) rc[l] = r[(size_t)l * nc + c];
+            w.order[c] = fit_lpc(rc, p->max_order, nt, p->coef_shift, q, &w.bits[c]);
+            for (int i = 0; i < w.order[c]; i++) w.coef[(size_t)i * nc + c] = q[i];
+        }
+        int wide, top = frame_order(&w, nc, src->dtype, &wide);
+        if (near)
+            kern->near(rows, nt, nc, w.coef, top, p->coef_shift, lo, hi, w.acc64, w.e, w.orig,
+                       2 * (int64_t)p->max_error + 1);
+        else
+            kern->residual(rows, nt, nc, w.coef, top, p->coef_shift, wide, lo, hi, w.acc32, w.acc64, w.e);
+        if ((err = fit_gains(w.e, nt, nc, m, w.gain, w.prefix, w.nsum))) break;
+        neighbours_forward(w.e, nt, nc, m, w.gain, w.nsum);
+        for (uint32_t c = 0; c < nc; c++) {
+            bitwriter_t *bw = &bws[c % LANES];
+            bw_put(bw, (uint32_t)w.order[c], 6);
+            if (w.order[c]) {
+                bw_put(bw, (uint32_t)(w.bits[c] - 1), 4);
+                for (int i = 0; i < w.order[c]; i++) bw_signed(bw, w.coef[(size_t)i * nc + c], w.bits[c]);
+            }
+            if (m && c > 0) {
+                bw_put(bw, w.gain[c] != 0, 1);
+                if (w.gain[c]) bw_signed(bw, w.gain[c], GAIN_BITS);
+            }
+            for (size_t ps = 0; ps < nt; ps += part) {
+                size_t pn = nt - ps < part ? nt - ps : part;
+                for (size_t j = 0; j < pn; j++) u[j] = zigzag(w.e[(ps + j) * nc + c]);
+                int k = rice_parameter(u, pn);
+                bw_put(bw, (uint32_t)k, 5);
+                if (k != ZERO_PARTITION)
+                    for (size_t j = 0; j < pn; j++) bw_rice(bw, u[j], k);
+            }
+        }
+        for (int l = 0; l < LANES; l++) if (bws[l].err) err = bws[l].err;
+        shift_history(&w, nt, nc);
+    }
+    uint8_t table[LANE_TABLE];
+    for (int l = 0; l < LANES && !err; l++) {
+        bw_finish(&bws[l]);
+        err = bws[l].err;
+        if (!err && lanes[l].len > UINT32_MAX) err = EPHYS_ERR_ARGS;
+        put_u32(table + 4 * l, (uint32_t)lanes[l].len);
+    }
+    if (!err) err = ephys_buf_append(out, table, sizeof(table));
+    for (int l = 0; l < LANES && !err; l++)
+        if (lanes[l].len) err = ephys_buf_append(out, lanes[l].data, lanes[l].len);
+    for (int l = 0; l < LANES; l++) free(lanes[l].data);
+    free(r);
+    free(u);
+    work_free(&w);
+    return err;
+}
+
+/* ---- decoder ---- */
+
+static int parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, uint32_t nc, stream_t *s)
+{
+    if (len < STREAM_HEADER + LANE_TABLE) return EPHYS_ERR_TRUNCATED;
+    if (in[0] != STREAM_VERSION) return EPHYS_ERR_VERSION;
+    s->dtype = in[1];
+    s->frame_log2 = in[2];
+    s->partition_log2 = in[3];
+    s->shift = in[4];
+    s->neighbours = in[5];
+    s->n_samples = get_u32(in + 8);
+    s->nc = get_u32(in + 12);
+    s->max_error = get_u32(in + 16);
+    if (s->dtype != dst->dtype || s->n_samples != dst->n_samples || s->nc != nc || in[6] || in[7] ||
+        s->frame_log2 < MIN_FRAME_LOG2 || s->frame_log2 > MAX_FRAME_LOG2 || s->partition_log2 < 4 ||
+        s->partition_log2 > MAX_PARTITION_LOG2 || s->partition_log2 > s->frame_log2 || s->shift < 1 ||
+        s->shift > 15 || s->dtype < EPHYS_DTYPE_INT8 || s->dtype > EPHYS_DTYPE_INT32 || s->neighbours > MAX_NEIGHBOURS || s->max_error > EPHYS_LPC_MAX_ERROR)
+        return EPHYS_ERR_CORRUPT;
+    if (min_stream_bits(s) > 8 * (uint64_t)(len - STREAM_HEADER - LANE_TABLE)) return EPHYS_ERR_CORRUPT;
+    return EPHYS_OK;
+}
+
+static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
+{
+    stream_t s;
+    int err = parse_stream(in, len, dst, nc, &s);
+    if (err) return err;
+    const kernels_t *kern = kernels();
+    size_t n = s.n_samples, frame = (size_t)1 << s.frame_log2, part = (size_t)1 << s.partition_log2;
+    size_t fl = n < frame ? n : frame;
+    int near = s.max_error > 0, m = s.neighbours;
+    int32_t lo, hi;
+    dtype_range(s.dtype, &lo, &hi);
+    work_t w;
+    if ((err = work_alloc(&w, fl, nc, -1))) return err;
+    bitreader_t brs[LANES];
+    {
+        const uint8_t *at = in + STREAM_HEADER + LANE_TABLE, *end = in + len;
+        for (int l = 0; l < LANES; l++) {
+            uint32_t lane_len = get_u32(in + STREAM_HEADER + 4 * l);
+            if (lane_len > (size_t)(end - at)) err = EPHYS_ERR_CORRUPT;
+            if (err) break;
+            brs[l] = (bitreader_t){at, at + lane_len, 0, 0, 0};
+            at += lane_len;
+        }
+        if (!err && at != end) err = EPHYS_ERR_CORRUPT;
+    }
+    int grids = 0;
+    for (uint32_t c = 0; c < nc && !err; c++) {
+        bitreader_t *br = &brs[c % LANES];
+        w.scale[c] = 1, w.base[c] = 0;
+        if (br_get(br, 1)) {
+            w.scale[c] = br_get(br, 32);
+            w.base[c] = br_get(br, 32);
+            if (w.scale[c] < 2 || w.base[c] >= w.scale[c] || near) err = EPHYS_ERR_CORRUPT;
+            grids = 1;
+        }
+        if (br->err) err = EPHYS_ERR_CORRUPT;
+    }
+    for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
+        size_t nt = n - t0 < frame ? n - t0 : frame;
+        int32_t *rows = w.x + (size_t)HIST * nc;
+        memset(w.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
+        for (uint32_t cg = 0; cg < nc && !err; cg += LANES) {
+            uint32_t g = nc - cg < LANES ? nc - cg : LANES;
+            for (uint32_t i = 0; i < g; i++) {
+                uint32_t c = cg + i;
+                bitreader_t *br = &brs[i];
+                int order = (int)br_get(br, 6);
+                if (order > EPHYS_LPC_MAX_ORDER) {
+                    err = EPHYS_ERR_CORRUPT;
+                    break;
+                }
+                w.order[c] = order;
+                if (order) {
+                    int bits = (int)br_get(br, 4) + 1;
+                    for (int q = 0; q < order; q++) w.coef[(size_t)q * nc + c] = br_signed(br, bits);
+                }
+                w.gain[c] = 0;
+                if (m && c > 0 && br_get(br, 1)) w.gain[c] = br_signed(br, GAIN_BITS);
+            }
+            for (size_t ps = 0; !err && ps < nt; ps += part) {
+                size_t pn = nt - ps < part ? nt - ps : part;
+                int k[LANES], zero = 0;
+                for (uint32_t i = 0; i < g; i++) {
+                    k[i] = (int)br_get(&brs[i], 5);
+                    zero |= k[i] == ZERO_PARTITION;
+                }
+                int32_t *dst_e = w.e + ps * nc + cg;
+                if (!(g == LANES && !zero && rice_partition4(brs, k, dst_e, pn, nc))) {
+                    for (uint32_t i = 0; i < g; i++) {
+                        if (k[i] == ZERO_PARTITION)
+                            for (size_t j = 0; j < pn; j++) dst_e[j * nc + i] = 0;
+                        else
+                            rice_partition(&brs[i], k[i], dst_e + i, pn, nc);
+                    }
+                }
+                for (uint32_t i = 0; i < g; i++) if (brs[i].err) err = EPHYS_ERR_CORRUPT;
+            }
+        }
+        if (err) break;
+        neighbours_inverse(w.e, nt, nc, m, w.gain);
+        int wide, top = frame_order(&w, nc, s.dtype, &wide);
+        if (near)
+            kern->near(rows, nt, nc, w.coef, top, s.shift, lo, hi, w.acc64, w.e, NULL, 2 * (int64_t)s.max_error + 1);
+        else if (kern->synth(rows, nt, nc, w.coef, top, s.shift, wide, lo, hi, w.acc32, w.acc64, w.e))
+            err = EPHYS_ERR_CORRUPT;
+        if (err) break;
+        if (grids && from_grid(rows, nt, nc, w.scale, w.base, lo, hi, w.e)) err = EPHYS_ERR_CORRUPT;
+        if (err) break;
+        ephys_view_store(dst, t0, nt, c0, nc, grids ? w.e : rows);
+        shift_history(&w, nt, nc);
+    }
+    /* every lane must end here: fewer than 8 padding bits, all zero */
+    for (int l = 0; l < LANES && !err; l++) {
+        bitreader_t *br = &brs[l];
+        br_refill(br);
+        if (br->p != br->end || br->n >= 8 || (br->n && (br->acc >> (64 - br->n)))) err = EPHYS_ERR_CORRUPT;
+    }
+    work_free(&w);
+    return err;
+}
+
+/* ---- entry points ---- */
+
+/* The stream header against the container's claim, before the output is allocated. */
+static int lpc_check_block(const uint8_t *in, size_t len, uint64_t n_samples, uint32_t nc, int dtype)
+{
+    ephys_view_t claim = {NULL, dtype, n_samples, nc, 0, 0};
+    stream_t s;
+    return parse_stream(in, len, &claim, nc, &s);
+}
+
+static int lpc_is_lossy(const void *params) { return ((const ephys_lpc_params_t *)params)->max_error > 0; }
+
+static const ephys_block_codec_t lpc_codec = {EPHYS_CODEC_LPC, lpc_encode_block, lpc_decode_block, lpc_min_bytes,
+                                              lpc_check_block, lpc_is_lossy};
+
+int ephys_lpc_encode(const ephys_lpc_params_t *params, const ephys_view_t *src,
+                     int ndim, const uint64_t *shape, uint32_t flags, uint32_t channels_per_block,
+                     int num_threads, uint8_t **out, size_t *out_len)
+{
+    if (!params_ok(params) || !src || src->dtype == EPHYS_DTYPE_FLOAT32) return EPHYS_ERR_ARGS;
+    return ephys_chunk_encode(&lpc_codec, params, src, ndim, shape, flags, channels_per_block, num_threads, out,
+                              out_len);
+}
+
+int ephys_lpc_info(const uint8_t *buf, size_t len, ephys_chunk_info_t *info)
+{
+    return ephys_chunk_parse(&lpc_codec, buf, len, info, NULL);
+}
+
+int ephys_lpc_decode(const uint8_t *buf, size_t len, const ephys_view_t *dst, int num_threads)
+{
+    return ephys_chunk_decode(&lpc_codec, buf, len, dst, num_threads);
+}

@@ -1,0 +1,83 @@
+/* EphysLPC: our own lossless / near-lossless codec for multichannel ephys, one
+ * block codec of the chunk container (container codec id EPHYS_CODEC_LPC).
+ *
+ * Each block of channels is one stream.  Stream layout (little endian):
+ *
+ *   0   1  stream version (1)
+ *   1   1  dtype (EPHYS_DTYPE_INT8/16/32), equal to the container's
+ *   2   1  log2 of the frame length F in samples (4..16)
+ *   3   1  log2 of the Rice partition length P in samples (4..min(12, log2 F))
+ *   4   1  coefficient shift s (1..15): predictor weights are integers / 2^s
+ *   5   1  neighbours m (0..8): channels whose residuals predict the next one
+ *   6   2  zero
+ *   8   4  samples, equal to the container's
+ *   12  4  channels, equal to the container's block
+ *   16  4  max_error k (0 lossless; at most EPHYS_LPC_MAX_ERROR)
+ *   20  16 byte lengths of the 4 lanes
+ *   36     the 4 lanes back to back, ending exactly at the end of the stream.
+ *
+ * A lane is a bit stream, most significant bit first, zero-padded to a byte.
+ * Channel c of the block is coded in lane c % 4 (four independent streams let
+ * a decoder parse four channels at once).  Each lane starts with, for each of
+ * its channels in order, 1 bit: 1 if the channel sits on a grid, then 32 bits
+ * scale (>= 2) and 32 bits base (< scale): the channel's samples are
+ * x = y * scale + base and the codec codes y (lossless mode only; without a
+ * grid, y = x).  Then come the frames (samples [f F, (f + 1) F)) in order and,
+ * in each frame, the lane's channels in order:
+ *   6 bits  order p (0..32)
+ *   if p:   4 bits b - 1, then p weights a_1..a_p of b bits each (two's complement)
+ *   if m and the channel is not the block's first: 1 bit g; if g, 10 bits gain G
+ *           (two's complement)
+ *   per partition of P samples (the frame's last may be shorter): 5 bits Rice
+ *   parameter r; r = 31 means every value of the partition is 0, otherwise each
+ *   value u is coded as q = u >> r zero bits, a one bit and the r low bits of u,
+ *   or, when q >= 32, as 32 zero bits and the 32 bits of u.
+ *
+ * Decoding channel c at sample t (x: decoded samples, 0 before the first;
+ * [lo, hi]: the dtype's range; arithmetic in int64, wrap = modulo 2^32 to int32;
+ * >> is a floor shift):
+ *   pred = clamp((sum_i a_i x[t - i] + 2^(s-1)) >> s, lo, hi)
+ *   v    = zigzag^-1(u)                      (0, -1, 1, -2 ... from u = 0, 1, 2, 3 ...)
+ *   e    = wrap(v + ((G * sum of e of the m channels before c, same t, same block) + 64) >> 7)
+ *   lossless:   y = wrap(pred + e), which must lie in [lo, hi]; x = y * scale + base,
+ *               which must lie in [lo, hi]
+ *   max_error k: x = clamp(pred + e (2k + 1), lo, hi)
+ * (pred is computed from the channel's earlier y; x stands for y in the first lines.)
+ * In near-lossless mode the encoder quantizes inside this loop (JPEG-LS), so
+ * every decoded sample is within k of the original.
+ *
+ * The declarations below are read by cffi (preprocessor lines are skipped).
+ */
+#ifndef EPHYS_LPC_CODEC_H
+#define EPHYS_LPC_CODEC_H
+#include "chunk.h"
+
+#define EPHYS_LPC_MAX_ORDER 32
+#define EPHYS_LPC_MAX_ERROR 65535
+
+/* How the encoder codes; ephys_lpc_default_params fills it from a level. */
+typedef struct {
+    int max_order;       /* 0..EPHYS_LPC_MAX_ORDER: the highest LPC order tried per frame */
+    int frame_log2;      /* frame length 2^frame_log2 samples */
+    int partition_log2;  /* Rice partition length 2^partition_log2 samples */
+    int coef_shift;      /* precision of the predictor weights */
+    int neighbours;      /* channels used to predict each channel's residual */
+    uint32_t max_error;  /* 0: lossless */
+} ephys_lpc_params_t;
+
+/* Kernels: 0 = the best this CPU runs, 1 = portable scalar, 2 = SSE2, 3 = AVX2. */
+enum { EPHYS_LPC_KERNEL_AUTO = 0, EPHYS_LPC_KERNEL_SCALAR = 1, EPHYS_LPC_KERNEL_SSE2 = 2, EPHYS_LPC_KERNEL_AVX2 = 3 };
+
+int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *params);
+/* Select the kernel for later calls of this process (for tests); returns
+ * EPHYS_ERR_ARGS if this CPU cannot run it. */
+int ephys_lpc_set_kernel(int kernel);
+int ephys_lpc_kernel(void);
+
+int ephys_lpc_encode(const ephys_lpc_params_t *params, const ephys_view_t *src,
+                     int ndim, const uint64_t *shape, uint32_t flags, uint32_t channels_per_block,
+                     int num_threads, uint8_t **out, size_t *out_len);
+int ephys_lpc_info(const uint8_t *buf, size_t len, ephys_chunk_info_t *info);
+int ephys_lpc_decode(const uint8_t *buf, size_t len, const ephys_view_t *dst, int num_threads);
+
+#endif

@@ -1,0 +1,91 @@
+"""EphysLPC: our own codec for multichannel ephys, lossless or with a bounded error (C, csrc/lpc_codec.c)."""
+import numpy as np
+
+from . import _blocks
+from ._blocks import ffi, lib
+from ._codec import ConfigCodec
+from ._filters import refuse_filtered
+
+SUPPORTED_DTYPES = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"))
+LEVELS = (1, 2, 3)
+MAX_ERROR = lib.EPHYS_LPC_MAX_ERROR
+MAX_BLOCK_CHANNELS = 1 << 20
+KERNELS = {"auto": lib.EPHYS_LPC_KERNEL_AUTO, "scalar": lib.EPHYS_LPC_KERNEL_SCALAR,
+           "sse2": lib.EPHYS_LPC_KERNEL_SSE2, "avx2": lib.EPHYS_LPC_KERNEL_AVX2}
+
+
+def set_kernel(name):
+    """Force the C kernel ("scalar", "sse2", "avx2") or go back to the CPU's best ("auto").
+
+    Every kernel writes the same bytes; this exists so that tests can prove it.
+    Raises ValueError if this CPU cannot run the kernel."""
+    if name not in KERNELS:
+        raise ValueError(f"kernel must be one of {sorted(KERNELS)}, got {name!r}")
+    _blocks.check(lib.ephys_lpc_set_kernel(KERNELS[name]), f"kernel {name!r} is not available on this CPU")
+
+
+def kernel():
+    """The kernel in use."""
+    code = lib.ephys_lpc_kernel()
+    return next(k for k, v in KERNELS.items() if v == code)
+
+
+def _check_int(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+        raise ValueError(f"{name} must be an integer from {lo} to {hi}, got {value!r}")
+    return int(value)
+
+
+class EphysLPC(ConfigCodec):
+    """Our own codec for (samples, channels) chunks: lossless, or near-lossless with a
+    hard bound on the error of every sample.
+
+    Each channel is predicted from its own past (linear prediction, order chosen per
+    frame of 4096 samples) and its prediction residual from the residuals of the
+    channels just before it (which share reference noise); the rest is Rice coded.
+    Channels are cut into blocks of ``block_channels`` coded independently on
+    ``num_threads`` C threads with the GIL released; the output does not depend on
+    the thread count.
+
+    Parameters
+    ----------
+    level : int
+        1 (fastest: prediction order up to 8), 2 (default: up to 16), 3 (up to 32).
+    max_error : int
+        0 (default): lossless. k > 0: every decoded sample is within k of the original
+        (the quantization sits inside the prediction loop, so errors never add up).
+    block_channels : int
+        Channels per independent block (the unit of threading and of partial reads);
+        default 64.
+    num_threads : int or None
+        C threads over channel blocks for this instance, in this process: overrides
+        :func:`numcodecs_ephys.set_num_threads` (default: every core); never stored.
+
+    Chunks may be int8, int16 or int32 and have 1 dimension (one channel) or more:
+    axis 0 is time and all other axes are channels.
+    """
+
+    codec_id = "ephys_lpc"
+
+    def __init__(self, level=2, max_error=0, block_channels=64, num_threads=None):
+        self.level = _check_int("level", level, LEVELS[0], LEVELS[-1])
+        self.max_error = _check_int("max_error", max_error, 0, MAX_ERROR)
+        self.block_channels = _check_int("block_channels", block_channels, 1, MAX_BLOCK_CHANNELS)
+        self.num_threads = _blocks.validate_num_threads(num_threads)
+        self._params = ffi.new("ephys_lpc_params_t *")
+        _blocks.check(lib.ephys_lpc_default_params(self.level, self.max_error, self._params), "bad parameters")
+
+    def encode(self, buf):
+        arr = _blocks.as_samples(buf, "EphysLPC", SUPPORTED_DTYPES)
+        if self.max_error:
+            refuse_filtered(arr, "EphysLPC near-lossless (max_error > 0)")
+        return _blocks.encode_chunk(lib.ephys_lpc_encode, self._params, arr, self.block_channels,
+                                    self.num_threads)
+
+    def decode(self, buf, out=None):
+        return _blocks.decode_chunk(lib.ephys_lpc_info, lib.ephys_lpc_decode, buf, out,
+                                    self.num_threads, "EphysLPC")
+
+    def get_config(self):
+        return dict(id=self.codec_id, level=self.level, max_error=self.max_error,
+                    block_channels=self.block_channels)
