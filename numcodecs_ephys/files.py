@@ -51,7 +51,7 @@ def make_codec(name=DEFAULT_CODEC, level=None, bps=None, num_threads=None):
         return getattr(numcodecs_ephys, CODECS[name])(num_threads=num_threads, **kwargs)
     except TypeError:
         raise ValueError(f"codec {name} has no {' or '.join(kwargs)} option"
-                         f"{' (it is lossless only)' if 'bps' in kwargs else ''}") from None
+                         f"{' (bps is WavPack hybrid mode)' if 'bps' in kwargs else ''}") from None
 
 
 def _zarr():

@@ -127,6 +127,13 @@ def test_round_trip_tiled_60_s(tiled_60_s, tmp_path):
     assert_decompresses_to(store, data_path, meta_path, tmp_path)
 
 
+@pytest.mark.parametrize("codec", sorted(F.CODECS))
+def test_every_codec_of_the_table(codec, tmp_path):
+    data_path, meta_path = copy_recording(SPIKEGLX["np2"], tmp_path / "in")
+    store = assert_round_trip(data_path, meta_path, tmp_path, "--codec", codec, "--chunk-duration", 0.01)
+    assert F.store_info(store)["codec"]["id"] == F.make_codec(codec).codec_id
+
+
 def test_openephys_folder_layout(tmp_path):
     """Open Ephys' own layout: structure.oebin two folders above continuous/<stream>/continuous.dat."""
     src = real(OPENEPHYS)
