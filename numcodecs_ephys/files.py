@@ -96,8 +96,16 @@ class _Plan:
         """(array name, its columns of block, its filters) for each array the block goes to."""
         if not self.other_cols:
             return [(TRACES, block, self.filters)]
-        return [(TRACES, np.ascontiguousarray(block[:, self.probe_cols]), self.filters),
-                (OTHER, np.ascontiguousarray(block[:, self.other_cols]), [])]
+        return [(TRACES, block[:, _columns(self.probe_cols)], self.filters),
+                (OTHER, block[:, _columns(self.other_cols)], [])]
+
+
+def _columns(cols):
+    """A slice for a run of consecutive columns (a view: the codecs read strided input without a
+    copy), else the list."""
+    if cols == list(range(cols[0], cols[0] + len(cols))):
+        return slice(cols[0], cols[0] + len(cols))
+    return cols
 
 
 def _encode(plan, block, filters):
