@@ -31,6 +31,7 @@ from numcodecs_ephys._blocks import all_cores, ffi, lib
 
 from . import cases as C
 from .datasets import real_recordings, simulated_recording
+from .files import files_table
 from .measure import interleaved_times, measure, median_time
 from .preprocessing import preprocessing_table
 
@@ -476,6 +477,10 @@ def main(argv=None):
     ap.add_argument("--s3-endpoint", default=None, help="S3 endpoint URL (default: AWS)")
     ap.add_argument("--s3-cache", default=None, help="local block cache (default ~/.cache/numcodecs-ephys/s3)")
     ap.add_argument("--out", default="results", help="folder for results.csv and cr_vs_speed.png")
+    ap.add_argument("--files", action="store_true",
+                    help="add the whole-file table (benchmarks/files.py: the command on a >= 2 GB tiled recording "
+                         "against the codecs in memory and mtscomp, peak memory at 1 and 4 GB; several minutes)")
+    ap.add_argument("--files-gb", type=float, default=2.0, help="size of the whole-file table's file in GB")
     args = ap.parse_args(argv)
     # wavpack-numcodecs warns on every instance that this libwavpack has no threads of its own
     warnings.filterwarnings("ignore", message="Multi-threading is supported")
@@ -514,7 +519,10 @@ def main(argv=None):
         "lossy": lambda: lossy_tables(run, [r for r in ap_recs if "noise" not in r.name and "yass" not in r.name],
                                       args.full),
         "hdf5": lambda: hdf5_table(run, sims[:1] + [r for r in real if "ultra" in r.name]),
+        "files": lambda: files_table(args.files_gb),
     }
+    if args.files:
+        tables.add("files")
     for name, step in steps.items():
         if name in tables:
             start = time.perf_counter()

@@ -25,3 +25,7 @@ for _codec in (WavPack, FLAC, Delta2D, BitTruncation, LSB, EphysLPC):
 for _codec in (WavPackLegacy, FLACLegacy):
     if _codec.codec_id not in codec_registry:
         register_codec(_codec)
+
+from .files import compress_file, decompress_file, open_recording  # noqa: E402  (whole recordings; zarr on use)
+
+__all__ += ["compress_file", "decompress_file", "open_recording"]

@@ -1,0 +1,153 @@
+"""The `numcodecs-ephys` command (also `python -m numcodecs_ephys`): compress, decompress,
+info and verify whole recordings. A thin layer over numcodecs_ephys.files."""
+import argparse
+import errno
+import json
+import signal
+import sys
+
+from . import __version__
+from . import files
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
+
+
+def _time(text):
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _channels(text):
+    """'0,5,7' or '0:384' or '10:20,30' -> a list of channel indices."""
+    out = []
+    try:
+        for part in text.split(","):
+            if ":" in part:
+                a, b = part.split(":")
+                out.extend(range(int(a), int(b)))
+            else:
+                out.append(int(part))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"channels are indices like 0,3,7 or ranges like 0:384, got {text!r}")
+    if not out:
+        raise argparse.ArgumentTypeError(f"no channels in {text!r}")
+    return out
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="numcodecs-ephys",
+                                description="Compress electrophysiology recordings into zarr stores and back.")
+    p.add_argument("--version", action="version", version=f"numcodecs-ephys {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    c = sub.add_parser("compress", help="compress recording files into zarr stores",
+                       description="INPUT: a SpikeGLX .bin (with its .meta), an Open Ephys .dat (with "
+                                   "structure.oebin), an mtscomp .cbin (with its .ch), or a raw file with -n/-s/-d.")
+    c.add_argument("inputs", nargs="+", metavar="INPUT")
+    c.add_argument("-o", "--output", help="output store (one INPUT only; default: INPUT with suffix .zarr)")
+    c.add_argument("--codec", choices=list(files.CODECS), default=files.DEFAULT_CODEC,
+                   help=f"lossless codec (default {files.DEFAULT_CODEC})")
+    c.add_argument("--level", type=int, help="codec level (default: the codec's own)")
+    c.add_argument("--bps", type=float, help="LOSSY: WavPack hybrid mode at this many bits per sample")
+    c.add_argument("--chunk-duration", type=float, default=files.DEFAULT_CHUNK_DURATION, metavar="SECONDS",
+                   help=f"seconds of all channels per chunk (default {files.DEFAULT_CHUNK_DURATION:g})")
+    c.add_argument("--zarr-format", type=int, choices=(2, 3), default=files.DEFAULT_ZARR_FORMAT,
+                   help=f"zarr format of the store (default {files.DEFAULT_ZARR_FORMAT}, which SpikeInterface "
+                        "reads in both zarr stacks)")
+    c.add_argument("--threads", type=int, help="coding threads (default: all cores; per task with --scheduler: 1)")
+    c.add_argument("--overwrite", action="store_true", help="replace existing stores")
+    c.add_argument("--no-check", action="store_true", help="do not read back and compare each written chunk")
+    c.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler that codes the chunks")
+    c.add_argument("-n", "--n-channels", type=int, help="raw input: number of channels")
+    c.add_argument("-s", "--sample-rate", type=float, help="raw input: sample rate in Hz")
+    c.add_argument("-d", "--dtype", help="raw input: sample type (int16, int32, float32...)")
+    c.add_argument("--stream", help="Open Ephys: the stream's folder name, when the .dat's location does not say")
+    c.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
+
+    d = sub.add_parser("decompress", help="write a store back as the original file (and its .meta / .oebin)")
+    d.add_argument("store")
+    d.add_argument("-o", "--output", help="output file (default: the original file name beside the store)")
+    d.add_argument("--start", type=_time, metavar="SECONDS", help="first second to write (default 0)")
+    d.add_argument("--end", type=_time, metavar="SECONDS", help="end in seconds (default: the end)")
+    d.add_argument("--channels", type=_channels, help="channel indices to write, e.g. 0:384 or 0,5,7 "
+                                                      "(a subset is written without the metadata files)")
+    d.add_argument("--overwrite", action="store_true", help="replace existing files")
+    d.add_argument("-q", "--quiet", action="store_true")
+
+    i = sub.add_parser("info", help="what a store holds")
+    i.add_argument("store")
+    i.add_argument("--json", action="store_true", help="as JSON")
+
+    v = sub.add_parser("verify", help="decode a store and check it against its hash (and the original)")
+    v.add_argument("store")
+    v.add_argument("original", nargs="?", help="the original file to compare with, sample by sample")
+    v.add_argument("-q", "--quiet", action="store_true")
+    return p
+
+
+def _compress(args):
+    if args.output and len(args.inputs) > 1:
+        raise ValueError("-o/--output takes one INPUT; with several, each store goes beside its input")
+    for path in args.inputs:
+        out = files.compress_file(
+            path, args.output, codec=args.codec, level=args.level, bps=args.bps,
+            chunk_duration=args.chunk_duration, zarr_format=args.zarr_format, num_threads=args.threads,
+            overwrite=args.overwrite, check=not args.no_check, progress=not args.quiet, scheduler=args.scheduler,
+            n_channels=args.n_channels, sample_rate=args.sample_rate, dtype=args.dtype, stream=args.stream)
+        if not args.quiet:
+            info = files.store_info(out)
+            print(f"{path} -> {out}: {info['compression_ratio']:.3f}x "
+                  f"({info['source_size']} -> {info['stored_bytes']} bytes, "
+                  f"{'lossless, checked' if info['lossless'] and not args.no_check else 'lossless' if info['lossless'] else 'LOSSY'})")
+
+
+def _decompress(args):
+    out = files.decompress_file(args.store, args.output, start=args.start, end=args.end, channels=args.channels,
+                                overwrite=args.overwrite, progress=not args.quiet)
+    if not args.quiet:
+        print(f"{args.store} -> {out}")
+
+
+def _info(args):
+    info = files.store_info(args.store)
+    print(json.dumps(info, indent=1) if args.json else files.format_info(info))
+
+
+def _verify(args):
+    info = files.verify_store(args.store, args.original, progress=not args.quiet)
+    if not args.quiet:
+        what = "matches its SHA1" if info["lossless"] else "decodes (lossy: no hash to compare)"
+        print(f"{args.store}: OK, {what}{' and ' + args.original if args.original else ''}")
+
+
+def _terminate(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)   # kill (TERM) cleans up like Ctrl-C
+    run = {"compress": _compress, "decompress": _decompress, "info": _info, "verify": _verify}[args.command]
+    try:
+        run(args)
+    except KeyboardInterrupt:
+        print("numcodecs-ephys: interrupted; nothing was written under the output name", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            msg = "the disk is full; nothing was written under the output name"
+        else:
+            msg = str(e)
+        print(f"numcodecs-ephys: error: {msg}", file=sys.stderr)
+        return EXIT_ERROR
+    except (ValueError, ImportError) as e:
+        print(f"numcodecs-ephys: error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

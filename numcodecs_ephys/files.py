@@ -1,0 +1,655 @@
+"""Whole recordings to zarr stores and back: compress_file, decompress_file, open_recording,
+verify_store, store_info.
+
+The store is SpikeInterface's zarr recording layout (``traces_seg0`` of shape (time,
+channels), ``channel_ids``, ``properties/gain_to_uV``, ``sampling_frequency``...), so
+``spikeinterface.load`` / ``read_zarr`` open it as a recording. What decompression needs
+to give back the original file byte for byte (file name, size, SHA1, the .meta / .oebin
+text) is in the root attribute ``numcodecs_ephys``.
+
+Chunks (``chunk_duration`` of all channels) are coded one after the other while the next
+one is read (or as dask tasks with a scheduler), written straight into the store under a
+temporary name, checked, and the store is renamed to its final name only when complete.
+"""
+import hashlib
+import json
+import os
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .sources import RecordingError, Source, open_source
+
+# --codec name -> class of numcodecs_ephys. Every lossless codec of the package belongs here.
+CODECS = {"wavpack": "WavPack", "flac": "FLAC", "lpc": "EphysLPC"}
+DEFAULT_CODEC = "wavpack"
+DEFAULT_CHUNK_DURATION = 1.0   # seconds of all channels per chunk
+DEFAULT_ZARR_FORMAT = 2        # what SpikeInterface's zarr 2 stack reads; zarr-python 3 reads it too
+ATTRS_KEY = "numcodecs_ephys"  # root attribute with everything this module records
+TRACES = "traces_seg0"         # SpikeInterface's name for the traces of segment 0
+# Channels without a probe contact (SpikeGLX's sync channel) when the others have one: kept here,
+# beside the traces, so that SpikeInterface sees exactly the probe's channels (as its SpikeGLX reader does)
+OTHER = "other_channels_seg0"
+LSB_SAMPLE_CHUNKS = 10         # chunks read to estimate an Open Ephys stream's grid
+
+
+class StoreError(ValueError):
+    """A store that is not one of this module's, or whose data does not check out."""
+
+
+def make_codec(name=DEFAULT_CODEC, level=None, bps=None, num_threads=None):
+    """The numcodecs codec for a --codec name, level and lossy bits per sample (None: lossless);
+    num_threads overrides the process-wide thread count for this instance only."""
+    import numcodecs_ephys
+    if name not in CODECS:
+        raise ValueError(f"unknown codec {name!r}; choose from {', '.join(CODECS)}")
+    kwargs = {k: v for k, v in (("level", level), ("bps", bps)) if v is not None}
+    try:
+        return getattr(numcodecs_ephys, CODECS[name])(num_threads=num_threads, **kwargs)
+    except TypeError:
+        raise ValueError(f"codec {name} has no {' or '.join(kwargs)} option"
+                         f"{' (bps is WavPack hybrid mode)' if 'bps' in kwargs else ''}") from None
+
+
+def _zarr():
+    try:
+        import zarr
+    except ImportError:
+        raise ImportError("whole-recording files need zarr: install the package's cli extra") from None
+    return zarr
+
+
+def _zarr3():
+    return int(_zarr().__version__.split(".")[0]) >= 3
+
+
+# ---------------------------------------------------------------- one chunk (local or on a dask worker)
+
+@dataclass
+class _Plan:
+    """What every chunk task needs: where and how to write, as plain picklable values."""
+    store: str
+    zarr_format: int
+    chunk_len: int
+    n_samples: int
+    filters: list
+    codec: object
+    check: bool
+    lossless: bool
+    probe_cols: list = None        # with other_cols: how the file's channels split between TRACES and OTHER
+    other_cols: list = None
+
+    @property
+    def n_chunks(self):
+        return -(-self.n_samples // self.chunk_len)
+
+    def bounds(self, i):
+        return i * self.chunk_len, min((i + 1) * self.chunk_len, self.n_samples)
+
+    def key(self, i, array=TRACES):
+        return f"{array}/{i}.0" if self.zarr_format == 2 else f"{array}/c/{i}/0"
+
+    def parts(self, block):
+        """(array name, its columns of block, its filters) for each array the block goes to."""
+        if not self.other_cols:
+            return [(TRACES, block, self.filters)]
+        return [(TRACES, block[:, _columns(self.probe_cols)], self.filters),
+                (OTHER, block[:, _columns(self.other_cols)], [])]
+
+
+def _columns(cols):
+    """A slice for a run of consecutive columns (a view: the codecs read strided input without a
+    copy), else the list."""
+    if cols == list(range(cols[0], cols[0] + len(cols))):
+        return slice(cols[0], cols[0] + len(cols))
+    return cols
+
+
+def _encode(plan, block, filters):
+    x = block
+    for f in filters:
+        x = f.encode(x)
+    return plan.codec.encode(x)
+
+
+def _decode(plan, buf, shape, dtype, filters):
+    x = plan.codec.decode(buf)
+    for f in reversed(filters):
+        x = f.decode(x)
+    x = np.asarray(x)
+    if x.dtype != dtype or x.size != int(np.prod(shape)):
+        raise StoreError(f"a chunk decoded to {x.dtype} {x.shape}, expected {dtype} {shape}")
+    return x.reshape(shape)
+
+
+def _code_chunk(source, plan, i, data=None):
+    """Encode chunk i, write it into the store, read it back and check it; its stored size."""
+    t0, t1 = plan.bounds(i)
+    if data is None:
+        data = source.read(t0, t1)
+    block = data
+    if len(data) < plan.chunk_len:   # zarr codes an edge chunk padded with the fill value (0)
+        block = np.zeros((plan.chunk_len, data.shape[1]), data.dtype)
+        block[:len(data)] = data
+    stored = 0
+    for array, part, filters in plan.parts(block):
+        encoded = _encode(plan, part, filters)
+        path = os.path.join(plan.store, plan.key(i, array))
+        if plan.zarr_format == 3:
+            os.mkdir(os.path.dirname(path))   # not makedirs: a store removed after a failure stays removed
+        with open(path, "wb") as f:
+            f.write(encoded)
+        stored += len(encoded)
+        if plan.check:
+            with open(path, "rb") as f:
+                decoded = _decode(plan, f.read(), part.shape, part.dtype, filters)
+            if plan.lossless and not np.array_equal(decoded[:len(data)], part[:len(data)]):
+                raise StoreError(f"chunk {i} (samples {t0}-{t1}) did not decode to the original samples")
+    return stored
+
+
+# ---------------------------------------------------------------- store creation
+
+def _write_metadata(root_path, source, plan, codec_config, filter_configs):
+    """The zarr hierarchy (SpikeInterface's layout) without chunks; codecs with num_threads=None,
+    since the thread count belongs to the machine that reads, not to the data."""
+    zarr = _zarr()
+    import numcodecs
+    codec = numcodecs.get_codec(codec_config)
+    filters = [numcodecs.get_codec(c) for c in filter_configs]
+    cols = plan.probe_cols or list(range(source.n_channels))
+    arrays = [(TRACES, len(cols), filters)] + ([(OTHER, len(plan.other_cols), [])] if plan.other_cols else [])
+    ids = np.array([str(source.channel_ids[c]) for c in cols])
+    if _zarr3():
+        root = zarr.open_group(root_path, mode="w", zarr_format=plan.zarr_format)
+        for name, width, array_filters in arrays:
+            if plan.zarr_format == 3:
+                from . import zarr3
+                kw = dict(serializer=zarr3.from_numcodecs(codec), compressors=None,
+                          filters=[zarr3.from_numcodecs(f) for f in array_filters])
+            else:
+                kw = dict(compressors=codec, filters=array_filters or None)
+            root.create_array(name, shape=(source.n_samples, width), chunks=(plan.chunk_len, width),
+                              dtype=source.dtype, fill_value=0, **kw)
+        # format 3 has no fixed-length unicode type in its specification: variable-length strings
+        if plan.zarr_format == 3:
+            root.create_array("channel_ids", shape=ids.shape, dtype=str)[:] = ids
+        else:
+            root.create_array("channel_ids", data=ids)
+        props = root.create_group("properties")
+        add = props.create_array
+    else:
+        root = zarr.open_group(root_path, mode="w")
+        for name, width, array_filters in arrays:
+            root.create_dataset(name, shape=(source.n_samples, width), chunks=(plan.chunk_len, width),
+                                dtype=source.dtype, fill_value=0, compressor=codec, filters=array_filters or None)
+        root.create_dataset("channel_ids", data=ids)
+        props = root.create_group("properties")
+        add = props.create_dataset
+    if source.gains_to_uv is not None:
+        add("gain_to_uV", data=np.asarray(source.gains_to_uv, "float64")[cols])
+        add("offset_to_uV", data=np.asarray(source.offsets_to_uv, "float64")[cols])
+    attrs = {"sampling_frequency": source.sampling_frequency, "num_segments": 1}
+    if source.probe is not None:
+        # contacts point at columns of TRACES (SpikeInterface's "probe" attribute)
+        column = {c: j for j, c in enumerate(cols)}
+        probe = json.loads(json.dumps(source.probe))
+        for p in probe["probes"]:
+            p["device_channel_indices"] = [column[int(c)] for c in p["device_channel_indices"]]
+        attrs["probe"] = probe
+    return root, attrs
+
+
+def _source_attrs(source, plan, sha1, stored_bytes, codec_config, filter_configs, chunk_duration, lossless):
+    from . import __version__
+    files = []
+    for m in source.metadata_files:
+        try:
+            files.append({"path": m.relpath, "text": m.content.decode("utf-8"), "encoding": "utf-8"})
+        except UnicodeDecodeError:
+            files.append({"path": m.relpath, "text": m.content.decode("latin-1"), "encoding": "latin-1"})
+    return {
+        "version": __version__,
+        "source": {"format": source.kind, "file_name": source.path.name, "size": source.nbytes,
+                   "sha1": sha1, "dtype": source.dtype.str, "n_channels": source.n_channels,
+                   "channel_ids": [str(c) for c in source.channel_ids], "gains_to_uv": source.gains_to_uv,
+                   "metadata_files": files},
+        # the file's channel indices held by each array, in column order
+        "columns": {TRACES: plan.probe_cols or list(range(source.n_channels)), OTHER: plan.other_cols or []},
+        "codec": codec_config, "filters": filter_configs, "lossless": lossless,
+        "chunk_duration": chunk_duration, "stored_bytes": stored_bytes,
+    }
+
+
+def _lsb_filter(source, chunk_len, num_threads, cols):
+    """An LSB filter for channels cols when they sit on a non-integer grid, else None."""
+    from .lsb import LSB, estimate_lsb
+    n = -(-source.n_samples // chunk_len)
+    picks = np.unique(np.linspace(0, n - 1, min(n, LSB_SAMPLE_CHUNKS)).astype(int))
+    sample = np.concatenate([source.read(i * chunk_len, (i + 1) * chunk_len) for i in picks])
+    offsets, steps = estimate_lsb(sample[:, cols])
+    if np.all(steps == 1):
+        return None
+    return LSB(offsets=offsets.tolist(), steps=steps.tolist(), num_threads=num_threads)
+
+
+# ---------------------------------------------------------------- temporary names
+
+def _temporary(final):
+    return final.parent / f".{final.name}.{os.getpid()}.partial"
+
+
+def _remove_stale(final):
+    """Leftovers of runs that were killed outright (no chance to clean up) for this output."""
+    for p in final.parent.glob(f".{final.name}.*.partial"):
+        try:
+            pid = int(p.name.rsplit(".", 2)[-2])
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            _remove(p)
+        except (ValueError, PermissionError):
+            pass
+
+
+def _remove(path):
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
+
+
+def _check_free(final, overwrite):
+    if (final.exists() or final.is_symlink()) and not overwrite:
+        raise FileExistsError(f"{final} exists; pass --overwrite (overwrite=True) to replace it")
+
+
+def _publish(tmp, final):
+    """Move the finished tmp to its final name (replacing what was there, which was allowed)."""
+    if final.exists() or final.is_symlink():
+        old = final.parent / f".{final.name}.{os.getpid()}.old"
+        os.replace(final, old)
+        os.replace(tmp, final)
+        _remove(old)
+    else:
+        os.replace(tmp, final)
+
+
+class _Progress:
+    def __init__(self, total, desc, enabled):
+        self.bar = None
+        if enabled:
+            from tqdm import tqdm
+            self.bar = tqdm(total=total, desc=desc, unit="B", unit_scale=True, dynamic_ncols=True)
+
+    def update(self, n):
+        if self.bar is not None:
+            self.bar.update(n)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+# ---------------------------------------------------------------- compress
+
+def default_store_path(path):
+    path = Path(path)
+    return path.with_suffix(".zarr")
+
+
+def compress_file(path, output=None, *, codec=DEFAULT_CODEC, level=None, bps=None,
+                  chunk_duration=DEFAULT_CHUNK_DURATION, zarr_format=DEFAULT_ZARR_FORMAT, num_threads=None,
+                  overwrite=False, check=True, progress=False, scheduler=None,
+                  n_channels=None, sample_rate=None, dtype=None, stream=None):
+    """Compress a recording file into a zarr store; returns the store's path.
+
+    ``path``: a SpikeGLX .bin (with its .meta), an Open Ephys .dat (with structure.oebin; give
+    ``stream`` if the file's location does not tell which stream it is), an mtscomp .cbin (with
+    its .ch), or a raw file with ``n_channels``, ``sample_rate`` and ``dtype``. ``output``
+    defaults to the input's name with the suffix ``.zarr``. ``codec`` is a name of
+    ``CODECS``; ``bps`` (WavPack only) makes it lossy. Chunks hold ``chunk_duration`` seconds
+    of all channels. ``check`` reads every written chunk back and compares it with the input.
+    ``scheduler``: a dask.distributed address (or Client) that codes the chunks instead of
+    this process (the store's folder must be reachable from the workers). Bad input raises
+    RecordingError (a ValueError); nothing is left under ``output`` unless it succeeds.
+    """
+    source = path if isinstance(path, Source) else open_source(path, n_channels, sample_rate, dtype, stream)
+    final = Path(output) if output is not None else default_store_path(source.path)
+    if final.resolve() == source.path.resolve():
+        raise ValueError(f"the output {final} would replace the input")
+    _check_free(final, overwrite)
+    if zarr_format not in (2, 3):
+        raise ValueError(f"zarr_format must be 2 or 3, got {zarr_format}")
+    if zarr_format == 3 and not _zarr3():
+        raise ValueError("zarr format 3 needs zarr-python >= 3 (this environment has zarr 2)")
+    if not chunk_duration or chunk_duration <= 0:
+        raise ValueError(f"chunk_duration must be positive, got {chunk_duration}")
+    if source.n_samples == 0:
+        raise RecordingError(f"{source.path} holds no samples")
+    chunk_len = max(1, min(source.n_samples, int(round(chunk_duration * source.sampling_frequency))))
+    worker_threads = num_threads if scheduler is None else (num_threads or 1)
+    coder = make_codec(codec, level, bps, worker_threads)
+    lossless = bps is None
+    probe_cols = source.probe_channels
+    other_cols = [c for c in range(source.n_channels) if c not in set(probe_cols)] if probe_cols else None
+    if not other_cols:
+        probe_cols = other_cols = None
+    cols = probe_cols or list(range(source.n_channels))
+    lsb = _lsb_filter(source, chunk_len, worker_threads, cols) if source.lsb_candidate and lossless else None
+    filters = [lsb] if lsb is not None else []
+    # refuse a dtype/codec mismatch before anything is written
+    first = source.read(0, min(chunk_len, 64))
+    try:
+        trial = _Plan("", zarr_format, len(first), len(first), filters, coder, False, lossless, probe_cols, other_cols)
+        for _, part, part_filters in trial.parts(first):
+            _encode(trial, part, part_filters)
+    except ValueError as e:
+        raise RecordingError(f"{source.path}: codec {codec} cannot code this recording: {e}") from None
+    codec_config = make_codec(codec, level, bps).get_config()
+    filter_configs = [f.get_config() for f in filters]
+
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(final)
+    tmp = _temporary(final)
+    _remove(tmp)
+    plan = _Plan(str(tmp), zarr_format, chunk_len, source.n_samples, filters, coder, check, lossless,
+                 probe_cols, other_cols)
+    try:
+        root, si_attrs = _write_metadata(str(tmp), source, plan, codec_config, filter_configs)
+        if zarr_format == 3:
+            for array, _, _ in plan.parts(first):
+                os.makedirs(tmp / array / "c", exist_ok=True)
+        bar = _Progress(source.nbytes, f"compress {source.path.name}", progress)
+        try:
+            if scheduler is None:
+                sha1, stored = _run_local(source, plan, bar)
+            else:
+                sha1, stored = _run_dask(source, plan, bar, scheduler)
+        finally:
+            bar.close()
+        if check:
+            _check_through_zarr(tmp, source, plan)
+        if source.expected_sha1 and source.expected_sha1 != sha1:
+            raise RecordingError(f"{source.path}: its SHA1 {sha1} differs from the one its own metadata records "
+                                 f"({source.expected_sha1}): the file was altered or is damaged")
+        attrs = dict(si_attrs)
+        attrs[ATTRS_KEY] = _source_attrs(source, plan, sha1, stored, codec_config, filter_configs, chunk_duration,
+                                         lossless)
+        root.attrs.update(attrs)
+        if zarr_format == 2:   # consolidated metadata is not part of format 3's specification
+            _zarr().consolidate_metadata(str(tmp))
+        _publish(tmp, final)
+    except BaseException:
+        _remove(tmp)
+        raise
+    finally:
+        source.close()
+    return final
+
+
+def _read_ahead(n, read):
+    """read(i) for i in range(n), in order, each one read while the previous one is used."""
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(read, 0) if n else None
+        for i in range(n):
+            data = future.result()
+            if i + 1 < n:
+                future = pool.submit(read, i + 1)
+            yield data
+
+
+def _run_local(source, plan, bar):
+    sha1 = hashlib.sha1()
+
+    def read(i):
+        data = source.read(*plan.bounds(i))
+        sha1.update(data)
+        return data
+
+    stored = 0
+    for i, data in enumerate(_read_ahead(plan.n_chunks, read)):
+        stored += _code_chunk(source, plan, i, data)
+        bar.update(data.nbytes)
+    return sha1.hexdigest(), stored
+
+
+def _run_dask(source, plan, bar, scheduler):
+    from dask.distributed import Client, as_completed
+    client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+    futures = []
+    try:
+        futures = client.map(_code_chunk, [source] * plan.n_chunks, [plan] * plan.n_chunks, range(plan.n_chunks),
+                             pure=False)
+        # the hash needs the bytes in order: read them here while the workers code
+        def digest():
+            sha1 = hashlib.sha1()
+            for i in range(plan.n_chunks):
+                sha1.update(source.read(*plan.bounds(i)))
+            return sha1.hexdigest()
+
+        with ThreadPoolExecutor(1) as pool:
+            hashed = pool.submit(digest)
+            stored = 0
+            index = {f.key: i for i, f in enumerate(futures)}
+            for future in as_completed(futures):
+                stored += future.result()
+                t0, t1 = plan.bounds(index[future.key])
+                bar.update((t1 - t0) * source.n_channels * source.dtype.itemsize)
+            return hashed.result(), stored
+    except BaseException:
+        client.cancel(futures)
+        raise
+    finally:
+        if client is not scheduler:
+            client.close()
+
+
+def _check_through_zarr(store, source, plan):
+    """Read the first and the last chunk back through zarr itself (key names, edge padding)."""
+    root = _zarr().open_group(str(store), mode="r")
+    for i in sorted({0, plan.n_chunks - 1}):
+        t0, t1 = plan.bounds(i)
+        for array, want, _ in plan.parts(source.read(t0, t1)):
+            got = root[array][t0:t1]
+            if got.shape != want.shape or (plan.lossless and not np.array_equal(got, want)):
+                raise StoreError(f"zarr reads chunk {i} of {store}/{array} differently from what was written")
+
+
+# ---------------------------------------------------------------- reading stores
+
+class Recording:
+    """A compressed recording, lazily sliced: ``rec[t0:t1, channels]`` decodes only the chunks needed.
+
+    It has all the channels of the original file, in its order (SpikeInterface sees only those
+    with a probe contact). Attributes: ``shape`` (samples, channels), ``dtype``,
+    ``sampling_frequency``, ``channel_ids``, ``gains_to_uv`` (or None), ``duration`` (s),
+    ``source`` (what was recorded about the original file), ``chunk_len`` (samples per chunk).
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise StoreError(f"{self.path}: no such store")
+        zarr = _zarr()
+        try:
+            root = zarr.open_group(str(self.path), mode="r")
+            self.attrs = dict(root.attrs)
+            self.info = self.attrs[ATTRS_KEY]
+            columns = self.info["columns"]
+            self._arrays = [(root[name], np.asarray(cols, dtype=np.intp)) for name, cols in columns.items() if cols]
+        except (KeyError, ValueError, OSError, TypeError) as e:
+            raise StoreError(f"{self.path} is not a recording store written by numcodecs-ephys ({e!r})") from None
+        self.source = self.info["source"]
+        self.sampling_frequency = float(self.attrs["sampling_frequency"])
+        self.channel_ids = list(self.source["channel_ids"])
+        self.gains_to_uv = self.source.get("gains_to_uv")
+        first = self._arrays[0][0]
+        self.shape = (int(first.shape[0]), sum(len(c) for _, c in self._arrays))
+        self.dtype = np.dtype(first.dtype)
+        self.chunk_len = int(first.chunks[0])
+
+    duration = property(lambda self: self.shape[0] / self.sampling_frequency)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __getitem__(self, key):
+        rows, cols = key if isinstance(key, tuple) and len(key) == 2 else (key, slice(None))
+        if not isinstance(rows, slice):
+            raise TypeError("index the time axis with a slice: rec[t0:t1] or rec[t0:t1, channels]")
+        if len(self._arrays) == 1:
+            out = self._arrays[0][0][rows]
+        else:
+            parts = [(array[rows], c) for array, c in self._arrays]
+            out = np.empty((len(parts[0][0]), self.shape[1]), self.dtype)
+            for part, c in parts:
+                out[:, c] = part
+        return out if isinstance(cols, slice) and cols == slice(None) else out[:, cols]
+
+    def __repr__(self):
+        return (f"<Recording {self.path.name}: {self.shape[0]} samples x {self.shape[1]} channels {self.dtype}, "
+                f"{self.sampling_frequency:g} Hz, {self.duration:.3f} s>")
+
+
+def open_recording(path):
+    """Open a store written by compress_file as a lazily sliceable :class:`Recording`."""
+    return Recording(path)
+
+
+def _channel_index(channels, n):
+    if channels is None:
+        return slice(None)
+    idx = np.arange(n)[channels] if isinstance(channels, slice) else np.asarray(channels, dtype=int)
+    if idx.ndim != 1 or idx.size == 0 or idx.min() < -n or idx.max() >= n:
+        raise ValueError(f"channels must be indices in [0, {n}), got {channels!r}")
+    return idx % n
+
+
+def _iter_decoded(rec, start, stop, channels):
+    step = rec.chunk_len
+    edges = [start, *range(start - start % step + step, stop, step), stop]
+    bounds = list(zip(edges[:-1], edges[1:]))
+    cols = _channel_index(channels, rec.shape[1])
+    return _read_ahead(len(bounds), lambda i: np.ascontiguousarray(rec[bounds[i][0]:bounds[i][1]][:, cols]))
+
+
+def decompress_file(store, output=None, *, start=None, end=None, channels=None, overwrite=False,
+                    progress=False):
+    """Write the recording in ``store`` back as the original file (byte for byte, and its
+    .meta / structure.oebin beside it), or samples [start, end) (seconds) of the given
+    channel indices (then without metadata files). Returns the output path."""
+    rec = open_recording(store)
+    n = rec.shape[0]
+    t0 = 0 if start is None else int(round(start * rec.sampling_frequency))
+    t1 = n if end is None else int(round(end * rec.sampling_frequency))
+    if not 0 <= t0 < t1 <= n:
+        raise ValueError(f"time range {start}-{end} s is outside the recording (0-{rec.duration:.6f} s)")
+    whole = t0 == 0 and t1 == n and channels is None
+    final = Path(output) if output is not None else rec.path.parent / rec.source["file_name"]
+    meta_paths = []
+    if whole:
+        for m in rec.source.get("metadata_files", []):
+            # a .meta follows the data file's name (SpikeGLX pairs them by name); others keep theirs
+            # and a file that sat in a folder above the data (structure.oebin) goes beside it, never
+            # above the output
+            same_stem = m["path"] == Path(rec.source["file_name"]).with_suffix(".meta").name
+            relpath = Path(m["path"])
+            path = final.with_suffix(".meta") if same_stem else final.parent / (
+                relpath.name if ".." in relpath.parts or relpath.is_absolute() else relpath)
+            meta_paths.append((path, m["text"].encode(m["encoding"])))
+    for p in [final] + [p for p, _ in meta_paths]:
+        _check_free(p, overwrite)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temporary(final)
+    sha1 = hashlib.sha1()
+    n_cols = rec.shape[1] if channels is None else len(_channel_index(channels, rec.shape[1]))
+    bar = _Progress((t1 - t0) * n_cols * rec.dtype.itemsize, f"decompress {rec.path.name}", progress)
+    try:
+        with open(tmp, "wb") as f:
+            for block in _iter_decoded(rec, t0, t1, channels):
+                f.write(block)
+                sha1.update(block)
+                bar.update(block.nbytes)
+        if whole and rec.info.get("lossless") and sha1.hexdigest() != rec.source["sha1"]:
+            raise StoreError(f"{store}: the decoded data's SHA1 {sha1.hexdigest()} differs from the original's "
+                             f"({rec.source['sha1']}): the store is damaged")
+        for p, content in meta_paths:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            ptmp = _temporary(p)
+            ptmp.write_bytes(content)
+            os.replace(ptmp, p)
+        _publish(tmp, final)
+    except BaseException:
+        _remove(tmp)
+        raise
+    finally:
+        bar.close()
+    return final
+
+
+def verify_store(store, original=None, progress=False):
+    """Decode all of ``store`` and check it against its recorded SHA1 (lossless stores) and
+    against ``original`` (a path, read as compress_file would) when given. Returns the store's
+    info dict; raises StoreError when anything differs."""
+    rec = open_recording(store)
+    src = None
+    if original is not None:
+        if isinstance(original, Source):
+            src = original
+        elif Path(original).suffix == ".cbin":
+            src = open_source(original)
+        else:   # the bytes that decompress writes: the store's samples, as a raw file
+            src = open_source(original, rec.shape[1], rec.sampling_frequency, rec.dtype)
+        if (src.n_samples, src.n_channels) != rec.shape:
+            raise StoreError(f"{original} has {src.n_samples} x {src.n_channels} samples, the store "
+                             f"{rec.shape[0]} x {rec.shape[1]}")
+    sha1 = hashlib.sha1()
+    bar = _Progress(rec.shape[0] * rec.shape[1] * rec.dtype.itemsize, f"verify {rec.path.name}", progress)
+    t = 0
+    try:
+        for block in _iter_decoded(rec, 0, rec.shape[0], None):
+            sha1.update(block)
+            if src is not None and not np.array_equal(block, src.read(t, t + len(block))):
+                raise StoreError(f"{store} differs from {original} in samples {t}-{t + len(block)}")
+            t += len(block)
+            bar.update(block.nbytes)
+    finally:
+        bar.close()
+        if src is not None:
+            src.close()
+    if rec.info.get("lossless") and sha1.hexdigest() != rec.source["sha1"]:
+        raise StoreError(f"{store}: the decoded data's SHA1 {sha1.hexdigest()} differs from the original's "
+                         f"({rec.source['sha1']}): the store is damaged")
+    return store_info(store)
+
+
+def store_info(store):
+    """What a store holds: shape, rate, duration, codec, compression ratio, source file."""
+    rec = open_recording(store)
+    info = rec.info
+    stored = info.get("stored_bytes") or 1
+    return {
+        "store": str(rec.path), "shape": list(rec.shape), "dtype": rec.dtype.str,
+        "sampling_frequency": rec.sampling_frequency, "duration_s": rec.duration,
+        "chunk_duration_s": info.get("chunk_duration"), "codec": info["codec"],
+        "filters": info.get("filters", []), "lossless": info.get("lossless"),
+        "compression_ratio": rec.source["size"] / stored, "stored_bytes": info.get("stored_bytes"),
+        "source_format": rec.source["format"], "source_file": rec.source["file_name"],
+        "source_size": rec.source["size"], "source_sha1": rec.source["sha1"],
+        "metadata_files": [m["path"] for m in rec.source.get("metadata_files", [])],
+        "written_by": f"numcodecs-ephys {info.get('version')}",
+    }
+
+
+def format_info(info):
+    lines = []
+    for key, value in info.items():
+        if key in ("codec", "filters"):
+            value = json.dumps(value if key == "codec" else [f.get("id") for f in value])
+        elif key == "compression_ratio":
+            value = f"{value:.3f}"
+        lines.append(f"{key:20s} {value}")
+    return "\n".join(lines)
