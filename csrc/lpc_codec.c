@@ -1177,3 +1177,9 @@ int ephys_lpc_decode(const uint8_t *buf, size_t len, const ephys_view_t *dst, in
 {
     return ephys_chunk_decode(&lpc_codec, buf, len, dst, num_threads);
 }
+
+int ephys_lpc_decode_blocks(const uint8_t *buf, size_t len, uint32_t first_block, uint32_t n_blocks,
+                            const ephys_view_t *dst, int num_threads)
+{
+    return ephys_chunk_decode_blocks(&lpc_codec, buf, len, first_block, n_blocks, dst, num_threads);
+}

@@ -79,5 +79,8 @@ int ephys_lpc_encode(const ephys_lpc_params_t *params, const ephys_view_t *src,
                      int num_threads, uint8_t **out, size_t *out_len);
 int ephys_lpc_info(const uint8_t *buf, size_t len, ephys_chunk_info_t *info);
 int ephys_lpc_decode(const uint8_t *buf, size_t len, const ephys_view_t *dst, int num_threads);
+/* Decode channel blocks [first_block, first_block + n_blocks) into dst (their channels only). */
+int ephys_lpc_decode_blocks(const uint8_t *buf, size_t len, uint32_t first_block, uint32_t n_blocks,
+                            const ephys_view_t *dst, int num_threads);
 
 #endif

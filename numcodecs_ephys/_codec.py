@@ -1,6 +1,8 @@
 """The base of every codec of the package: its state is its config."""
 from numcodecs.abc import Codec
 
+from . import _blocks, _channels
+
 
 class ConfigCodec(Codec):
     """A numcodecs Codec whose config is its whole state: it pickles through the config
@@ -38,3 +40,29 @@ class ConfigCodec(Codec):
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "id")
         return f"{type(self).__name__}({args})"
+
+
+class ChunkCodec(ConfigCodec):
+    """A codec of the chunk container (csrc/chunk.h): decoding, whole or a subset of the
+    channels, goes through the same C entry points for every block codec, named here."""
+
+    _name: str  # in error messages
+    _c_info = _c_decode = _c_decode_blocks = None  # the codec's *_info, *_decode, *_decode_blocks
+
+    def decode(self, buf, out=None):
+        return _blocks.decode_chunk(self._c_info, self._c_decode, buf, out, self.num_threads, self._name)
+
+    def decode_channels(self, buf, channels):
+        """Only the given channels of a chunk, as a (samples, len(channels)) array: decodes
+        just the channel blocks (of ``block_channels``) that hold them, so reading 4 of 384
+        channels costs about one block's decode. Channels count the chunk's channel axes
+        flattened in C order; negative numbers count from the end."""
+        return _channels.decode_channels(self._c_info, self._c_decode_blocks, buf, channels, self.num_threads,
+                                         self._name)
+
+    def decode_selection(self, buf, selection, shape=None):
+        """``decode(buf)[selection]`` for a tuple of one slice, integer or index array per
+        axis, decoding only the channel blocks it touches (zarr 3's partial decoding);
+        None when ``shape`` is given and the chunk recorded another shape."""
+        return _channels.decode_selection(self._c_info, self._c_decode_blocks, buf, selection, self.num_threads,
+                                          self._name, shape)

@@ -1,9 +1,9 @@
 """FLAC codec: lossless, in C through libFLAC, with channels coded in stereo pairs."""
 import numpy as np
 
-from . import _blocks, _channels
+from . import _blocks
 from ._blocks import ffi, lib
-from ._codec import ConfigCodec
+from ._codec import ChunkCodec, ConfigCodec
 
 MAX_CHANNELS_PER_STREAM = lib.EPHYS_FLAC_MAX_CHANNELS  # FLAC's own limit: 8
 MIN_BLOCKSIZE = lib.EPHYS_FLAC_MIN_BLOCKSIZE  # 16
@@ -42,7 +42,7 @@ def _check_int(name, value, lo, hi, what=""):
     return int(value)
 
 
-class FLAC(ConfigCodec):
+class FLAC(ChunkCodec):
     """FLAC compression of (samples, channels) chunks, lossless.
 
     Channels are cut into blocks of ``block_channels`` coded independently on
@@ -78,6 +78,9 @@ class FLAC(ConfigCodec):
     """
 
     codec_id = "ephys_flac"
+    _name = "FLAC"
+    _c_info, _c_decode, _c_decode_blocks = lib.ephys_flac_info, lib.ephys_flac_decode, \
+        lib.ephys_flac_decode_blocks
 
     def __init__(self, level=5, blocksize=4096, channels_per_stream=2, block_channels=96, num_threads=None,
                  exhaustive_stereo=False):
@@ -100,25 +103,6 @@ class FLAC(ConfigCodec):
         arr = _as_int_samples(buf)
         return _blocks.encode_chunk(lib.ephys_flac_encode, self._params, arr,
                                     self.block_channels, self.num_threads)
-
-    def decode(self, buf, out=None):
-        return _blocks.decode_chunk(lib.ephys_flac_info, lib.ephys_flac_decode, buf, out,
-                                    self.num_threads, "FLAC")
-
-    def decode_channels(self, buf, channels):
-        """Only the given channels of a chunk, as a (samples, len(channels)) array: decodes
-        just the channel blocks (of ``block_channels``) that hold them, so reading 4 of 384
-        channels costs about one block's decode. Channels count the chunk's channel axes
-        flattened in C order; negative numbers count from the end."""
-        return _channels.decode_channels(lib.ephys_flac_info, lib.ephys_flac_decode_blocks, buf, channels,
-                                         self.num_threads, "FLAC")
-
-    def decode_selection(self, buf, selection, shape=None):
-        """``decode(buf)[selection]`` for a tuple of one slice, integer or index array per
-        axis, decoding only the channel blocks it touches (zarr 3's partial decoding);
-        None when ``shape`` is given and the chunk recorded another shape."""
-        return _channels.decode_selection(lib.ephys_flac_info, lib.ephys_flac_decode_blocks, buf, selection,
-                                          self.num_threads, "FLAC", shape)
 
     def get_config(self):
         return dict(id=self.codec_id, level=self.level, blocksize=self.blocksize,

@@ -3,7 +3,7 @@ import numpy as np
 
 from . import _blocks
 from ._blocks import ffi, lib
-from ._codec import ConfigCodec
+from ._codec import ChunkCodec
 from ._filters import refuse_filtered
 
 SUPPORTED_DTYPES = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"))
@@ -36,7 +36,7 @@ def _check_int(name, value, lo, hi):
     return int(value)
 
 
-class EphysLPC(ConfigCodec):
+class EphysLPC(ChunkCodec):
     """Our own codec for (samples, channels) chunks: lossless, or near-lossless with a
     hard bound on the error of every sample.
 
@@ -66,6 +66,9 @@ class EphysLPC(ConfigCodec):
     """
 
     codec_id = "ephys_lpc"
+    _name = "EphysLPC"
+    _c_info, _c_decode, _c_decode_blocks = lib.ephys_lpc_info, lib.ephys_lpc_decode, \
+        lib.ephys_lpc_decode_blocks
 
     def __init__(self, level=2, max_error=0, block_channels=64, num_threads=None):
         self.level = _check_int("level", level, LEVELS[0], LEVELS[-1])
@@ -81,10 +84,6 @@ class EphysLPC(ConfigCodec):
             refuse_filtered(arr, "EphysLPC near-lossless (max_error > 0)")
         return _blocks.encode_chunk(lib.ephys_lpc_encode, self._params, arr, self.block_channels,
                                     self.num_threads)
-
-    def decode(self, buf, out=None):
-        return _blocks.decode_chunk(lib.ephys_lpc_info, lib.ephys_lpc_decode, buf, out,
-                                    self.num_threads, "EphysLPC")
 
     def get_config(self):
         return dict(id=self.codec_id, level=self.level, max_error=self.max_error,

@@ -1,10 +1,10 @@
 """WavPack codec: lossless or hybrid (lossy at a set bit rate), in C through libwavpack."""
 import numpy as np
 
-from . import _blocks, _channels
+from . import _blocks
 from ._blocks import ffi, lib
 from ._filters import refuse_filtered
-from ._codec import ConfigCodec
+from ._codec import ChunkCodec, ConfigCodec
 
 SUPPORTED_DTYPES = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"), np.dtype("float32"))
 MAX_CHANNELS_PER_STREAM = 4096  # WavPack's own limit
@@ -30,7 +30,7 @@ def _validate(level, bps, shaping_weight):
     return float(bps) if bps else None
 
 
-class WavPack(ConfigCodec):
+class WavPack(ChunkCodec):
     """WavPack compression of (samples, channels) chunks, lossless or hybrid (lossy).
 
     Channels are cut into blocks of ``block_channels`` that are coded as independent
@@ -63,6 +63,9 @@ class WavPack(ConfigCodec):
     """
 
     codec_id = "ephys_wavpack"
+    _name = "WavPack"
+    _c_info, _c_decode, _c_decode_blocks = lib.ephys_wavpack_info, lib.ephys_wavpack_decode, \
+        lib.ephys_wavpack_decode_blocks
 
     def __init__(self, level=2, bps=None, dynamic_noise_shaping=True, shaping_weight=0.0,
                  block_channels=96, num_threads=None):
@@ -84,25 +87,6 @@ class WavPack(ConfigCodec):
             refuse_filtered(arr, "WavPack hybrid (bps=...)")
         return _blocks.encode_chunk(lib.ephys_wavpack_encode, self._params, arr,
                                     self.block_channels, self.num_threads)
-
-    def decode(self, buf, out=None):
-        return _blocks.decode_chunk(lib.ephys_wavpack_info, lib.ephys_wavpack_decode, buf, out,
-                                    self.num_threads, "WavPack")
-
-    def decode_channels(self, buf, channels):
-        """Only the given channels of a chunk, as a (samples, len(channels)) array: decodes
-        just the channel blocks (of ``block_channels``) that hold them, so reading 4 of 384
-        channels costs about one block's decode. Channels count the chunk's channel axes
-        flattened in C order; negative numbers count from the end."""
-        return _channels.decode_channels(lib.ephys_wavpack_info, lib.ephys_wavpack_decode_blocks, buf, channels,
-                                         self.num_threads, "WavPack")
-
-    def decode_selection(self, buf, selection, shape=None):
-        """``decode(buf)[selection]`` for a tuple of one slice, integer or index array per
-        axis, decoding only the channel blocks it touches (zarr 3's partial decoding);
-        None when ``shape`` is given and the chunk recorded another shape."""
-        return _channels.decode_selection(lib.ephys_wavpack_info, lib.ephys_wavpack_decode_blocks, buf, selection,
-                                          self.num_threads, "WavPack", shape)
 
     def get_config(self):
         return dict(id=self.codec_id, level=self.level, bps=self.bps,

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from conftest import load_real, simulated
-from numcodecs_ephys import FLAC, WavPack, _channels
+from numcodecs_ephys import FLAC, EphysLPC, WavPack, _channels
 
 HERE = Path(__file__).resolve().parent
 CODECS = {"wavpack": lambda **k: WavPack(**k), "hybrid": lambda **k: WavPack(bps=3, **k),
-          "flac": lambda **k: FLAC(**k)}
+          "flac": lambda **k: FLAC(**k), "lpc": lambda **k: EphysLPC(**k)}
 
 
 @pytest.fixture
