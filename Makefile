@@ -29,7 +29,9 @@ SANITIZE_DIR := build/sanitize
 # a fresh venv, where tests/package_smoke.py runs against the installed package.
 PACKAGE_VENV := build/package-venv
 
-.PHONY: test bench figures sanitize package-check sysdeps clean lpc-fuzz
+# `make lint`: ruff (pyproject [tool.ruff]) and mypy (numcodecs_ephys) must report nothing.
+
+.PHONY: test bench figures lint sanitize package-check sysdeps clean lpc-fuzz
 
 test: $(STAMP) $(STAMP2)
 	@rc=0; \
@@ -55,6 +57,10 @@ lpc-fuzz:
 	cc -O1 -g -std=c99 -D_POSIX_C_SOURCE=200809L -fsanitize=address,undefined -fno-sanitize-recover=all \
 	  -Icsrc csrc/chunk.c csrc/lpc_codec.c tests/fuzz/lpc_mutations.c -lpthread -lm -o build/lpc_mutations
 	build/lpc_mutations $(LPC_FUZZ)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 sanitize: $(STAMP)
 	$(PY) csrc/build_sanitized.py $(SANITIZE_DIR)

@@ -283,6 +283,7 @@ def truncation_cases(threads):
                           paper={p: v[bits] for p, v in PAPER_TRUNCATION_CR.items() if bits in v},
                           extra={"bits": bits}))
         cases.append(Case(f"bittrunc-{bits}+wavpack", "bittrunc+wavpack",
-                          make=lambda b=bits: (WavPack(num_threads=threads), (BitTruncation(bits=b, num_threads=threads),)),
+                          make=lambda b=bits: (WavPack(num_threads=threads),
+                                               (BitTruncation(bits=b, num_threads=threads),)),
                           extra={"bits": bits}))
     return cases

@@ -127,7 +127,8 @@ def feature_error_vs_cr(rows, path):
         for j, (feature, label) in enumerate(FEATURES.items()):
             ax = axes[i][j]
             for mode, style in MODE_STYLE.items():
-                sel = sorted([r for r in rows if r["probe"] == probe and r["mode"] == mode], key=lambda r: float(r["cr"]))
+                sel = sorted([r for r in rows if r["probe"] == probe and r["mode"] == mode],
+                             key=lambda r: float(r["cr"]))
                 if sel:
                     ax.plot([float(r["cr"]) for r in sel], [float(r[f"{feature}_err_pct"]) for r in sel],
                             marker=style["marker"], color=style["color"], label=style["label"], ms=5, lw=1)

@@ -29,7 +29,6 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Dict
 
 import numpy as np
 from numcodecs import Blosc
@@ -83,7 +82,7 @@ class Setting:
     name: str
     mode: str
     value: object
-    chains: Dict[str, Callable] = field(default_factory=dict)
+    chains: dict = field(default_factory=dict)  # name -> callable
 
 
 def lossy_settings(threads=1):

@@ -66,7 +66,8 @@ def preprocessing_cases(threads, full=False):
     package goes here, one line each."""
     lzma = "high" if full else "low"
     return [
-        C.Case("blosc-zstd-high-bit", "blosc-zstd", "high", "bit", lambda: C.general_codec("blosc-zstd", "high", "bit")),
+        C.Case("blosc-zstd-high-bit", "blosc-zstd", "high", "bit",
+               lambda: C.general_codec("blosc-zstd", "high", "bit")),
         C.Case(f"lzma-{lzma}", "lzma", lzma, "none", lambda: C.general_codec("lzma", lzma, "none")),
         C.Case("flac-high", "flac", "high", make=lambda: C.ours("flac", "high", threads)),
         C.Case("wavpack-high", "wavpack", "high", make=lambda: C.ours("wavpack", "high", threads)),

@@ -194,7 +194,8 @@ def filter_speed_table(run, rec):
 
     grid = LSB.from_data(x)
     rows = [["numpy diff / cumsum (time)", "1", gbs(np_diff), gbs(lambda: np.cumsum(x, axis=0, dtype=np.int16))]]
-    filters = [(f"Delta2D {axis}", lambda n, a=axis: Delta2D(a, num_threads=n)) for axis in ("time", "space", "time+space")]
+    filters = [(f"Delta2D {axis}", lambda n, a=axis: Delta2D(a, num_threads=n))
+               for axis in ("time", "space", "time+space")]
     filters += [("BitTruncation bits=2", lambda n: BitTruncation(2, num_threads=n)),
                 ("LSB (estimated grid)", lambda n: LSB(grid.offsets, grid.steps, num_threads=n))]
     for name, make in filters:
@@ -460,7 +461,8 @@ def main(argv=None):
     ap.add_argument("--duration", type=float, default=1.0, help="seconds of each simulated probe (default 1)")
     ap.add_argument("--channels", type=int, default=384, help="channels of each simulated probe")
     ap.add_argument("--chunk", type=float, default=1.0, help="chunk duration in seconds (default 1)")
-    ap.add_argument("--repeats", type=int, default=2, help="timed passes per measurement (at most; 0: the warm-up pass only)")
+    ap.add_argument("--repeats", type=int, default=2,
+                    help="timed passes per measurement (at most; 0: the warm-up pass only)")
     ap.add_argument("--threads", type=int, default=None, help="threads for our codecs (default: all cores)")
     ap.add_argument("--full", action="store_true",
                     help="every level and shuffle, chunk durations 0.1, 1 and 10 s, every probe in every table, "

@@ -5,8 +5,7 @@ axes), so a following WavPack/FLAC still sees (time, channels); see csrc/filter.
 import numpy as np
 from numcodecs.compat import ensure_contiguous_ndarray
 
-from ._blocks import (as_samples, check, copy_into, ffi, lib, memory_order, threads,  # noqa: F401
-                      validate_num_threads)
+from ._blocks import as_samples, check, copy_into, ffi, lib, memory_order, threads, validate_num_threads  # noqa: F401
 
 
 def as_input(buf, name, supported):

@@ -2,8 +2,8 @@
 import numpy as np
 
 from . import _filters as F
-from ._filters import ffi, lib
 from ._codec import ConfigCodec
+from ._filters import ffi, lib
 
 SUPPORTED_DTYPES = (np.dtype("int16"), np.dtype("int32"))
 MAX_BITS = {2: 15, 4: 31}

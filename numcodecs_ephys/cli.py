@@ -6,8 +6,7 @@ import json
 import signal
 import sys
 
-from . import __version__
-from . import files
+from . import __version__, files
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -31,7 +30,8 @@ def _channels(text):
             else:
                 out.append(int(part))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"channels are indices like 0,3,7 or ranges like 0:384, got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"channels are indices like 0,3,7 or ranges like 0:384, got {text!r}") from None
     if not out:
         raise argparse.ArgumentTypeError(f"no channels in {text!r}")
     return out
@@ -101,7 +101,7 @@ def _compress(args):
             info = files.store_info(out)
             print(f"{path} -> {out}: {info['compression_ratio']:.3f}x "
                   f"({info['source_size']} -> {info['stored_bytes']} bytes, "
-                  f"{'lossless, checked' if info['lossless'] and not args.no_check else 'lossless' if info['lossless'] else 'LOSSY'})")
+                  f"{'LOSSY' if not info['lossless'] else 'lossless' if args.no_check else 'lossless, checked'})")
 
 
 def _decompress(args):

@@ -2,8 +2,8 @@
 import numpy as np
 
 from . import _filters as F
-from ._filters import ffi, lib
 from ._codec import ConfigCodec
+from ._filters import ffi, lib
 
 AXES = {"time": lib.EPHYS_DELTA_TIME, "space": lib.EPHYS_DELTA_SPACE, "time+space": lib.EPHYS_DELTA_TIME_SPACE}
 SUPPORTED_DTYPES = tuple(np.dtype(t) for t in ("int8", "int16", "int32", "int64"))

@@ -18,6 +18,7 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -79,8 +80,8 @@ class _Plan:
     codec: object
     check: bool
     lossless: bool
-    probe_cols: list = None        # with other_cols: how the file's channels split between TRACES and OTHER
-    other_cols: list = None
+    probe_cols: Optional[list] = None        # with other_cols: how the file's channels split between TRACES and OTHER
+    other_cols: Optional[list] = None
 
     @property
     def n_chunks(self):

@@ -11,8 +11,8 @@ import math
 import numpy as np
 
 from . import _filters as F
-from ._filters import ffi, lib
 from ._codec import ConfigCodec
+from ._filters import ffi, lib
 
 SUPPORTED_DTYPES = (np.dtype("int16"), np.dtype("int32"))
 MAX_STEP = 2.0 ** 24

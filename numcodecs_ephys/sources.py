@@ -9,6 +9,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 
@@ -37,13 +38,13 @@ class Source:
     dtype: np.dtype
     n_samples: int
     channel_ids: list
-    gains_to_uv: list = None       # per channel, or None when the source does not say
-    offsets_to_uv: list = None
-    probe: dict = None             # probeinterface ProbeGroup dict, contacts -> channel indices of the file
+    gains_to_uv: Optional[list] = None        # per channel, or None when the source does not say
+    offsets_to_uv: Optional[list] = None
+    probe: Optional[dict] = None              # probeinterface ProbeGroup dict, contacts -> channel indices of the file
     metadata_files: list = field(default_factory=list)
-    expected_sha1: str = None      # the source's own record of the data's SHA1, if any
+    expected_sha1: Optional[str] = None       # the source's own record of the data's SHA1, if any
     lsb_candidate: bool = False    # values may sit on a non-integer grid (Open Ephys)
-    ch_path: Path = None           # mtscomp: the .ch file
+    ch_path: Optional[Path] = None            # mtscomp: the .ch file
     _handle: object = field(default=None, repr=False, compare=False)
 
     def __getstate__(self):

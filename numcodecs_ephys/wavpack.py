@@ -3,8 +3,8 @@ import numpy as np
 
 from . import _blocks
 from ._blocks import ffi, lib
-from ._filters import refuse_filtered
 from ._codec import ChunkCodec, ConfigCodec
+from ._filters import refuse_filtered
 
 SUPPORTED_DTYPES = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"), np.dtype("float32"))
 MAX_CHANNELS_PER_STREAM = 4096  # WavPack's own limit

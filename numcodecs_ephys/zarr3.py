@@ -348,7 +348,8 @@ class _HeaderlessFilter(_Filter):
         raw[int(info.payload_offset):] = samples.reshape(-1).view(np.uint8)
         F.lib.ephys_filter_write_header(info, F.ffi.from_buffer(raw))
         F.lib.ephys_filter_pad_header(info, F.ffi.from_buffer(raw))
-        F.check(F.lib.ephys_filter_seal(F.ffi.from_buffer(raw), raw.nbytes, F.lib.EPHYS_FILTER_UNCHECKED, F.ffi.NULL, 0),
+        F.check(F.lib.ephys_filter_seal(F.ffi.from_buffer(raw), raw.nbytes, F.lib.EPHYS_FILTER_UNCHECKED,
+                                        F.ffi.NULL, 0),
                 f"cannot decode {type(self).__name__} chunk")
         return self._codec.decode(raw).reshape(shape)
 

@@ -38,4 +38,5 @@ with tempfile.TemporaryDirectory() as tmp:
              "assert np.array_equal(f['wavpack'][()], f['flac'][()]); assert 'numcodecs_ephys' not in sys.modules")
     env = {k: v for k, v in os.environ.items() if k != "HDF5_PLUGIN_PATH"}
     subprocess.run([sys.executable, "-c", plain, os.path.join(tmp, "x.h5")], check=True, env=env)
-print(f"numcodecs-ephys {ne.__version__} from {os.path.dirname(ne.__file__)}: smoke test passed ({sys.version.split()[0]})")
+print(f"numcodecs-ephys {ne.__version__} from {os.path.dirname(ne.__file__)}: smoke test passed "
+      f"({sys.version.split()[0]})")

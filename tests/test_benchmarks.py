@@ -36,7 +36,8 @@ def test_report_on_tiny_data(report, tmp_path, capsys):
     report.main(["--duration", "0.1", "--channels", "8", "--chunk", "0.05", "--repeats", "1", "--no-real",
                  "--passes", "1", "--out", str(tmp_path)])
     out = capsys.readouterr().out
-    for title in ("Against the released peers: 1 s chunks", "Lossless, sim-np1", "Chunk duration", "LSB correction", "Delta filters", "Filter speed",
+    for title in ("Against the released peers: 1 s chunks", "Lossless, sim-np1", "Chunk duration", "LSB correction",
+                  "Delta filters", "Filter speed",
                   "Preprocessing before lossless compression",
                   "WavPack hybrid",
                   "bit truncation", "HDF5", "Against the released peers"):
@@ -44,17 +45,20 @@ def test_report_on_tiny_data(report, tmp_path, capsys):
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert (tmp_path / "cr_vs_speed.png").stat().st_size > 1000
     by_case = {(r["table"], r["dataset"], r["case"]): r for r in rows}
-    for codec in ("wavpack-medium", "flac-medium", "blosc-zstd-medium-bit", "lzma-low-none", "peer:wavpack-numcodecs-low"):
+    for codec in ("wavpack-medium", "flac-medium", "blosc-zstd-medium-bit", "lzma-low-none",
+                  "peer:wavpack-numcodecs-low"):
         row = by_case[("lossless", "sim-np1", codec)]
         assert row["exact"] == "True" and float(row["cr"]) > 1
         assert row["lsb"] == "True"  # the simulated probes sit on Open Ephys' 12-count grid
     assert by_case[("lossless", "sim-np1", "peer:mtscomp")]["exact"] == "True"  # IBL's compressor, same run
     for family in ("flac", "wavpack"):  # same chunk, codecs taking turns
-        mine, theirs = by_case[("versus", "sim-np1", f"{family}-medium")], by_case[("versus", "sim-np1", f"peer:{family}-medium")]
+        mine = by_case[("versus", "sim-np1", f"{family}-medium")]
+        theirs = by_case[("versus", "sim-np1", f"peer:{family}-medium")]
         assert by_case[("versus", "sim-np1", f"{family}-medium (1 thread)")]["threads"] == "1"
         assert float(mine["enc_x_peer"]) == pytest.approx(float(mine["enc_mbs"]) / float(theirs["enc_mbs"]))
         assert float(theirs["cr"]) > 1 and float(mine["cr"]) > 1
-    pre = {(r["preprocessing"], r["case"]): r for r in rows if r["table"] == "preprocessing" and r["dataset"] == "sim-np1"}
+    pre = {(r["preprocessing"], r["case"]): r for r in rows
+           if r["table"] == "preprocessing" and r["dataset"] == "sim-np1"}
     assert {f for f, _ in pre} == {"raw", "highpass-300", "bandpass-300-6000", "bandpass-500-14999"}
     assert all(r["exact"] == "True" for r in pre.values())
     # filtering out the low frequencies helps WavPack, as in the paper (3.59 -> 5.28 on NP1)
@@ -119,8 +123,9 @@ def s3_server(tmp_path, monkeypatch):
                       "kwargs": {"file_paths": ["traces_cached_seg0.raw"], "sampling_frequency": 30000.0,
                                  "num_channels": 32, "dtype": "<i2", "time_axis": 0, "file_offset": 0}}
             prefix = f"{dataset}/{session}"
-            s3.put_object(Bucket=BUCKET, Key=f"{prefix}/binary.json", Body=json.dumps(binary).encode(), ACL="public-read")
-            s3.put_object(Bucket=BUCKET, Key=f"{prefix}/traces_cached_seg0.raw", Body=traces.tobytes(), ACL="public-read")
+            for key, body in (("binary.json", json.dumps(binary).encode()),
+                              ("traces_cached_seg0.raw", traces.tobytes())):
+                s3.put_object(Bucket=BUCKET, Key=f"{prefix}/{key}", Body=body, ACL="public-read")
             s3.put_object(Bucket=BUCKET, Key=f"{prefix}/probe.json", Body=b"{}", ACL="public-read")
         yield url, recs
     finally:
@@ -167,8 +172,10 @@ def test_pytest_benchmark_suite():
 def test_asv_suite_quick(tmp_path):
     need("asv")
     env = dict(os.environ, HOME=str(tmp_path), ASV_QUICK="1")
-    subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], check=True, cwd=ROOT, env=env, capture_output=True)
-    res = subprocess.run([sys.executable, "-m", "asv", "run", "--quick", "--dry-run", "--show-stderr", "-E", f"existing:{sys.executable}",
+    subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], check=True, cwd=ROOT, env=env,
+                   capture_output=True)
+    res = subprocess.run([sys.executable, "-m", "asv", "run", "--quick", "--dry-run", "--show-stderr",
+                          "-E", f"existing:{sys.executable}",
                           "--bench", "Codecs.track_compression_ratio"], cwd=ROOT, env=env, capture_output=True,
                          text=True)
     assert res.returncode == 0, res.stdout + res.stderr

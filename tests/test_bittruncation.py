@@ -1,14 +1,21 @@
 import numpy as np
 import pytest
-from conftest import load_real, simulated
-from filter_helpers import (check_codec_basics, check_decode_never_crashes, check_fixtures, check_roundtrip,
-                            chain_roundtrip, mutations)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from numcodecs import FixedScaleOffset
 
 from numcodecs_ephys import BitTruncation
+
+from conftest import load_real, simulated
+from filter_helpers import (
+    chain_roundtrip,
+    check_codec_basics,
+    check_decode_never_crashes,
+    check_fixtures,
+    check_roundtrip,
+    mutations,
+)
 
 
 def reference(x, bits):
@@ -126,7 +133,7 @@ def test_chain_with_compressors():
     x = load_real("np_ultra")[:2000]
     chain_roundtrip(BitTruncation(0), x)
     res = chain_roundtrip(BitTruncation(2), x, lossless=False)
-    for size, dec in res.values():
+    for _size, dec in res.values():
         np.testing.assert_array_equal(dec, reference(x, 2) << 2)
 
 

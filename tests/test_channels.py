@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import load_real, simulated
 from numcodecs_ephys import FLAC, EphysLPC, WavPack, _channels
+
+from conftest import load_real, simulated
 
 HERE = Path(__file__).resolve().parent
 CODECS = {"wavpack": lambda **k: WavPack(**k), "hybrid": lambda **k: WavPack(bps=3, **k),
@@ -122,6 +123,7 @@ def test_fixture_chunks_of_every_format(codec_id):
 @pytest.mark.parametrize("shards", [None, (4000, 384)])
 def test_zarr3_partial_decoding(make, shards, decoded_blocks, monkeypatch):
     import zarr
+
     from numcodecs_ephys import flac, wavpack, zarr3
     x = np.resize(load_real("np_ultra"), (4000, 384))
     serializer = {"wavpack": zarr3.WavPack(), "flac": zarr3.FLAC()}[make]

@@ -4,12 +4,12 @@ import importlib
 
 import numpy as np
 import pytest
-
-from conftest import unavailable
 from test_cli import REAL_INPUTS, assert_round_trip, copy_recording
 
 from numcodecs_ephys import compress_file, open_recording
 from numcodecs_ephys import files as F
+
+from conftest import unavailable
 
 pytestmark = pytest.mark.zarr2
 

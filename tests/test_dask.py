@@ -10,7 +10,8 @@ from writers import read_back, require
 CHUNKS = (1000, 192)
 READ = """
 import sys, numpy as np, zarr
-np.savez(sys.argv[1], **{name: zarr.open_array(path, mode="r")[:] for name, path in zip(sys.argv[2::2], sys.argv[3::2])})
+np.savez(sys.argv[1], **{name: zarr.open_array(path, mode="r")[:]
+                         for name, path in zip(sys.argv[2::2], sys.argv[3::2])})
 """
 
 

@@ -1,13 +1,20 @@
 import numpy as np
 import pytest
-from conftest import load_real, simulated
-from filter_helpers import (check_codec_basics, check_decode_never_crashes, check_fixtures, check_roundtrip,
-                            chain_roundtrip, mutations)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from numcodecs_ephys import Delta2D
+
+from conftest import load_real, simulated
+from filter_helpers import (
+    chain_roundtrip,
+    check_codec_basics,
+    check_decode_never_crashes,
+    check_fixtures,
+    check_roundtrip,
+    mutations,
+)
 
 AXES = ["time", "space", "time+space"]
 DTYPES = ["int8", "int16", "int32", "int64"]

@@ -1,7 +1,6 @@
 """FLAC codec: round trips, compression on the real recordings, format stability,
 flac-numcodecs compatibility, hostile input, threads, parameter checks."""
 import json
-import os
 import pickle
 import threading
 from pathlib import Path
@@ -13,9 +12,10 @@ from hypothesis import strategies as st
 from numcodecs.registry import codec_registry, get_codec
 from numcodecs.tests.common import check_backwards_compatibility, check_config, check_repr
 
-from conftest import load_real, simulated, unavailable
 from numcodecs_ephys import FLAC, FLACLegacy
 from numcodecs_ephys.flac import _supported_dtypes
+
+from conftest import simulated, unavailable
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "flac"
 

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 
 import numcodecs_ephys as ne
-from conftest import simulated, unavailable
 from numcodecs_ephys._blocks import lib
+
+from conftest import simulated, unavailable
 
 HERE = Path(__file__).resolve().parent
 

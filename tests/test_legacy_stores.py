@@ -45,7 +45,8 @@ def test_write_legacy_format_with_zarr2(tmp_path):
     paths = []
     for name, codec in [("wavpack", WavPackLegacy(level=2)), ("flac", FLACLegacy())]:
         p = tmp_path / f"{name}.zarr"
-        zarr.open(str(p), mode="w", shape=expected.shape, chunks=(1000, 8), dtype="int16", compressor=codec)[:] = expected
+        z = zarr.open(str(p), mode="w", shape=expected.shape, chunks=(1000, 8), dtype="int16", compressor=codec)
+        z[:] = expected
         assert f'"id": "{name}"' in (p / ".zarray").read_text()
         paths.append(p)
     got = read_back(tmp_path, READ, *paths)

@@ -15,8 +15,9 @@ from hypothesis.extra import numpy as hnp
 from numcodecs.registry import codec_registry, get_codec
 from numcodecs.tests.common import check_backwards_compatibility, check_config
 
-from conftest import load_real, simulated
 from numcodecs_ephys import FLAC, LSB, EphysLPC, WavPack, estimate_lsb, lpc
+
+from conftest import load_real, simulated
 
 HERE = Path(__file__).resolve().parent
 DTYPES = ("int8", "int16", "int32")
@@ -357,6 +358,7 @@ if __name__ == "__main__":  # write the near-lossless fixture (once; then commit
 
 def test_hdf5_filter(tmp_path):
     import h5py
+
     import numcodecs_ephys.hdf5 as eh5
     x = simulated(3000, 40)
     for flt, bound in ((eh5.LPCH5(), 0), (eh5.LPCH5(level=1, max_error=3, block_channels=7), 3)):

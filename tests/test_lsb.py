@@ -1,14 +1,21 @@
 import numpy as np
 import pytest
-from conftest import load_real, simulated
-from filter_helpers import (check_codec_basics, check_decode_never_crashes, check_fixtures, check_roundtrip,
-                            chain_roundtrip, mutations)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from numcodecs_ephys import LSB, WavPack, estimate_lsb
-from numcodecs_ephys._filters import ffi, lib
+from numcodecs_ephys._filters import lib
+
+from conftest import load_real, simulated
+from filter_helpers import (
+    chain_roundtrip,
+    check_codec_basics,
+    check_decode_never_crashes,
+    check_fixtures,
+    check_roundtrip,
+    mutations,
+)
 
 NP1_LFP_STEP = 1.2e6 / 1024 / 250 / 0.195  # 24.038...: 10-bit ADC, gain 250, in 0.195 uV units
 

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 import numcodecs_ephys  # noqa: F401  before any neuroconv import, as users must (see above)
+
 from writers import fresh_python, read_back, require, spikeglx_folder
 
 pytestmark = pytest.mark.zarr2
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.zarr2
 IDS = ["ephys_wavpack", "ephys_flac", "ephys_delta2d", "ephys_bittruncation", "ephys_lsb", "wavpack", "flac"]
 CHECK = ("from neuroconv.tools.nwb_helpers import AVAILABLE_ZARR_COMPRESSION_METHODS as A\n"
          "import numcodecs_ephys\n"
-         "print(' '.join(sorted(k for k in A if k in {ids})))").format(ids=set(IDS))
+         f"print(' '.join(sorted(k for k in A if k in {set(IDS)})))")
 
 
 def test_codecs_listed_when_imported_first():

@@ -19,7 +19,7 @@ BLOCK = re.compile(r"<!-- readme-test: (\w+) -->\s*```python\n(.*?)```", re.S)
 def blocks():
     text = README.read_text()
     out = []
-    for i, m in enumerate(BLOCK.finditer(text)):
+    for m in BLOCK.finditer(text):
         stack, code = m.group(1), m.group(2)
         line = text[:m.start()].count("\n") + 1
         marks = [] if stack == "any" else [getattr(pytest.mark, stack)]

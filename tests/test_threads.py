@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import numcodecs_ephys as ne
+
 from conftest import simulated, unavailable
 
 CODECS = [ne.WavPack, ne.FLAC, ne.Delta2D, ne.BitTruncation, ne.LSB]

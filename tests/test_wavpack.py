@@ -14,8 +14,9 @@ from numcodecs import Blosc, get_codec
 from numcodecs.compat import ensure_ndarray
 from numcodecs.tests.common import check_backwards_compatibility, check_config, check_encode_decode_array
 
-from conftest import REAL_FILES, load_real, simulated, unavailable
 from numcodecs_ephys import WavPack, WavPackLegacy
+
+from conftest import REAL_FILES, load_real, simulated, unavailable
 
 HERE = Path(__file__).resolve().parent
 PEER_FIXTURES = HERE / "fixtures" / "wavpack_numcodecs"

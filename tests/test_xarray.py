@@ -45,6 +45,7 @@ def _read_levels(path, expect):
 @pytest.mark.parametrize("make", ["wavpack_delta", "flac"])
 def test_to_zarr_zarr2(traces, tmp_path, make):
     import xarray as xr
+
     from numcodecs_ephys import FLAC, Delta2D, WavPack
     encoding = {"wavpack_delta": {"compressor": WavPack(level=3), "filters": [Delta2D(axis="time")]},
                 "flac": {"compressor": FLAC(), "filters": None}}[make]
@@ -78,8 +79,9 @@ def test_to_zarr_zarr3(traces, tmp_path, make):
 
 @pytest.mark.zarr2
 def test_pyramid_zarr2(traces, tmp_path):
-    from numcodecs_ephys import WavPack
     import xarray as xr
+
+    from numcodecs_ephys import WavPack
     levels = _pyramid(traces)
     encoding = {f"/{name}": {"traces": {"compressor": WavPack(), "chunks": (2000, 96)}} for name in levels}
     xr.DataTree.from_dict(levels).to_zarr(tmp_path / "p.zarr", mode="w", encoding=encoding, consolidated=False)
@@ -88,8 +90,9 @@ def test_pyramid_zarr2(traces, tmp_path):
 
 @pytest.mark.zarr3
 def test_pyramid_zarr3(traces, tmp_path):
-    from numcodecs_ephys import zarr3
     import xarray as xr
+
+    from numcodecs_ephys import zarr3
     levels = _pyramid(traces)
     encoding = {f"/{name}": {"traces": {"serializer": zarr3.WavPack(), "compressors": None,
                                         "filters": [zarr3.Delta2D(axis="time")], "chunks": (2000, 96)}}

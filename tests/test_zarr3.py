@@ -64,7 +64,8 @@ READ = """
 import sys, numpy as np, zarr
 arrays = {}
 for prefix, path in zip(["", "v2/"], sys.argv[2:]):
-    store = zarr.storage.ZipStore(path, mode="r") if path.endswith(".zip") else zarr.storage.LocalStore(path, read_only=True)
+    store = (zarr.storage.ZipStore(path, mode="r") if path.endswith(".zip")
+             else zarr.storage.LocalStore(path, read_only=True))
     group = zarr.open_group(store, mode="r")
     assert group.metadata.zarr_format == (2 if prefix else 3)
     arrays.update({prefix + name: group[name][:] for name in group.array_keys()})
@@ -230,5 +231,6 @@ def test_chunks_are_coded_in_parallel(zarr):
 
 
 def test_import_does_not_need_zarr3():
-    out = fresh_python("import sys, numcodecs_ephys\nprint('numcodecs_ephys.zarr3' in sys.modules, 'zarr' in sys.modules)")
+    out = fresh_python("import sys, numcodecs_ephys\n"
+                       "print('numcodecs_ephys.zarr3' in sys.modules, 'zarr' in sys.modules)")
     assert out.split() == ["False", "False"]
