@@ -1,4 +1,5 @@
-"""Glue between numpy arrays and the C chunk container shared by WavPack and FLAC.
+"""Glue between numpy arrays and the C chunk container shared by the block codecs
+(WavPack, FLAC, EphysLPC), and the process-wide thread setting.
 
 Python only validates and describes memory here; the C side does all per-sample
 work, on its own threads, with the GIL released (cffi releases it around every
@@ -25,8 +26,6 @@ DTYPE_CODES = {
 }
 CODE_DTYPES = {v: k for k, v in DTYPE_CODES.items()}
 MAX_NDIM = lib.EPHYS_MAX_NDIM
-
-
 MAX_THREADS = lib.EPHYS_MAX_THREADS
 NUM_THREADS_ENV = "NUMCODECS_EPHYS_NUM_THREADS"
 """The environment variable holding the process-wide thread count of the C codecs; the
