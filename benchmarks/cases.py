@@ -129,7 +129,8 @@ class ChannelMajorPCodec:
 
         data = memoryview(data).cast("B")
         channels = int.from_bytes(data[:4], "little")
-        out = self.codec.decode(data[4:]).reshape(channels, -1).T
+        # bytes: numcodecs 0.15's PCodec (the zarr 2 stack) takes nothing else
+        out = self.codec.decode(bytes(data[4:])).reshape(channels, -1).T
         return np.ascontiguousarray(out) if self.c_order else out
 
 
