@@ -14,7 +14,7 @@ KERNELS = {"auto": lib.EPHYS_LPC_KERNEL_AUTO, "scalar": lib.EPHYS_LPC_KERNEL_SCA
            "sse2": lib.EPHYS_LPC_KERNEL_SSE2, "avx2": lib.EPHYS_LPC_KERNEL_AVX2}
 
 
-def set_kernel(name):
+def set_kernel(name: str) -> None:
     """Force the C kernel ("scalar", "sse2", "avx2") or go back to the CPU's best ("auto").
 
     Every kernel writes the same bytes; this exists so that tests can prove it.
@@ -24,7 +24,7 @@ def set_kernel(name):
     _blocks.check(lib.ephys_lpc_set_kernel(KERNELS[name]), f"kernel {name!r} is not available on this CPU")
 
 
-def kernel():
+def kernel() -> str:
     """The kernel in use."""
     code = lib.ephys_lpc_kernel()
     return next(k for k, v in KERNELS.items() if v == code)
@@ -73,7 +73,8 @@ class EphysLPC(ChunkCodec):
     _c_info, _c_decode, _c_decode_blocks = lib.ephys_lpc_info, lib.ephys_lpc_decode, \
         lib.ephys_lpc_decode_blocks
 
-    def __init__(self, level=2, max_error=0, block_channels=64, num_threads=None):
+    def __init__(self, level: int = 2, max_error: int = 0, block_channels: int = 64,
+                 num_threads: int | None = None) -> None:
         self.level = _check_int("level", level, LEVELS[0], LEVELS[-1])
         self.max_error = _check_int("max_error", max_error, 0, MAX_ERROR)
         self.block_channels = _check_int("block_channels", block_channels, 1, MAX_BLOCK_CHANNELS)
