@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from writers import read_back, require
+from conftest import require
+from writers import read_back
 
 pytestmark = pytest.mark.zarr3
 
