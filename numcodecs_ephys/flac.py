@@ -86,6 +86,7 @@ class FLAC(ChunkCodec):
     _name = "FLAC"
     _c_info, _c_decode, _c_decode_blocks = lib.ephys_flac_info, lib.ephys_flac_decode, \
         lib.ephys_flac_decode_blocks
+    _c_encode = lib.ephys_flac_encode
 
     def __init__(self, level: int = 5, blocksize: int = 4096, channels_per_stream: int = 2, block_channels: int = 96,
                  num_threads: int | None = None, exhaustive_stereo: bool = False) -> None:
@@ -104,10 +105,8 @@ class FLAC(ChunkCodec):
         self._params.level, self._params.blocksize = self.level, self.blocksize
         self._params.channels_per_stream = self.channels_per_stream
 
-    def encode(self, buf):
-        arr = _as_int_samples(buf)
-        return _blocks.encode_chunk(lib.ephys_flac_encode, self._params, arr,
-                                    self.block_channels, self.num_threads)
+    def _samples(self, buf):
+        return _as_int_samples(buf)
 
     def get_config(self):
         return dict(id=self.codec_id, level=self.level, blocksize=self.blocksize,

@@ -73,6 +73,7 @@ class WavPack(ChunkCodec):
     _name = "WavPack"
     _c_info, _c_decode, _c_decode_blocks = lib.ephys_wavpack_info, lib.ephys_wavpack_decode, \
         lib.ephys_wavpack_decode_blocks
+    _c_encode = lib.ephys_wavpack_encode
 
     def __init__(self, level: int = 2, bps: float | None = None, dynamic_noise_shaping: bool = True,
                  shaping_weight: float = 0.0, block_channels: int = 96, num_threads: int | None = None) -> None:
@@ -88,12 +89,11 @@ class WavPack(ChunkCodec):
         self.num_threads = _blocks.validate_num_threads(num_threads)
         self._params = _params(self.level, self.bps, self.dynamic_noise_shaping, self.shaping_weight)
 
-    def encode(self, buf):
+    def _samples(self, buf):
         arr = _blocks.as_samples(buf, "WavPack", SUPPORTED_DTYPES)
         if self.bps:
             refuse_filtered(arr, "WavPack hybrid (bps=...)")
-        return _blocks.encode_chunk(lib.ephys_wavpack_encode, self._params, arr,
-                                    self.block_channels, self.num_threads)
+        return arr
 
     def get_config(self):
         return dict(id=self.codec_id, level=self.level, bps=self.bps,
