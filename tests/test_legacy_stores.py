@@ -1,5 +1,5 @@
 """Stores written by wavpack-numcodecs / flac-numcodecs (ids "wavpack", "flac"; committed
-fixtures made by tests/fixtures/legacy_zarr2/make_stores.py) open with numcodecs_ephys
+fixtures made by tests/fixtures/make_fixtures.py) open with numcodecs_ephys
 alone: in a fresh process where the peers cannot be imported and numcodecs_ephys is not
 imported either, numcodecs' entry points resolve the ids to our classes. Both stacks:
 zarr 2, and zarr 3 reading format 2."""
