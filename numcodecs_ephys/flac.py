@@ -1,4 +1,8 @@
 """FLAC codec: lossless, in C through libFLAC, with channels coded in stereo pairs."""
+from __future__ import annotations
+
+import os
+
 import numpy as np
 
 from . import _blocks
@@ -12,7 +16,8 @@ MAX_BLOCK_CHANNELS = 1 << 20
 _ALL_INTS = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"))
 
 
-def library_version():
+def library_version() -> str:
+    """The version of the libFLAC this package runs."""
     return ffi.string(lib.ephys_flac_library_version()).decode()
 
 
@@ -81,9 +86,10 @@ class FLAC(ChunkCodec):
     _name = "FLAC"
     _c_info, _c_decode, _c_decode_blocks = lib.ephys_flac_info, lib.ephys_flac_decode, \
         lib.ephys_flac_decode_blocks
+    _c_encode = lib.ephys_flac_encode
 
-    def __init__(self, level=5, blocksize=4096, channels_per_stream=2, block_channels=96, num_threads=None,
-                 exhaustive_stereo=False):
+    def __init__(self, level: int = 5, blocksize: int = 4096, channels_per_stream: int = 2, block_channels: int = 96,
+                 num_threads: int | None = None, exhaustive_stereo: bool = False) -> None:
         self.level = _check_int("level", level, 0, 8)
         self.blocksize = _check_int("blocksize", blocksize, MIN_BLOCKSIZE, MAX_BLOCKSIZE,
                                     " (samples per FLAC frame)")
@@ -99,10 +105,8 @@ class FLAC(ChunkCodec):
         self._params.level, self._params.blocksize = self.level, self.blocksize
         self._params.channels_per_stream = self.channels_per_stream
 
-    def encode(self, buf):
-        arr = _as_int_samples(buf)
-        return _blocks.encode_chunk(lib.ephys_flac_encode, self._params, arr,
-                                    self.block_channels, self.num_threads)
+    def _samples(self, buf):
+        return _as_int_samples(buf)
 
     def get_config(self):
         return dict(id=self.codec_id, level=self.level, blocksize=self.blocksize,
@@ -110,8 +114,8 @@ class FLAC(ChunkCodec):
                     exhaustive_stereo=self.exhaustive_stereo)
 
 
-class FLACLegacy(ConfigCodec):
-    """Reads and writes the chunks of flac-numcodecs 0.1.2 (codec id ``"flac"``).
+class FLACNumcodecsFormat(ConfigCodec):
+    """Reads and writes the chunks of the flac-numcodecs package, 0.1.2 (codec id ``"flac"``).
 
     Each chunk is a complete FLAC file. flac-numcodecs codes int16 only, and a chunk of
     more than 2 channels is flattened (time-major) into one mono stream, which costs a
@@ -125,7 +129,8 @@ class FLACLegacy(ConfigCodec):
     codec_id = "flac"
     _max_blocksizes = (4608, 16384)  # flac-numcodecs: streamable subset limits
 
-    def __init__(self, level=5, blocksize=None, sample_rate=48000, tmpdir=None):
+    def __init__(self, level: int = 5, blocksize: int | None = None, sample_rate: int = 48000,
+                 tmpdir: str | os.PathLike | None = None) -> None:
         self.level = _check_int("level", level, 0, 8)
         if blocksize is not None:
             blocksize = _check_int("blocksize", blocksize, MIN_BLOCKSIZE, MAX_BLOCKSIZE)
@@ -169,3 +174,6 @@ class FLACLegacy(ConfigCodec):
     def get_config(self):
         return dict(id=self.codec_id, tmpdir=self.tmpdir, level=self.level, blocksize=self.blocksize,
                     sample_rate=self.sample_rate)
+
+
+FLACLegacy = FLACNumcodecsFormat  # its name in numcodecs-ephys 0.1.0

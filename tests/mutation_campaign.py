@@ -37,9 +37,9 @@ import numpy as np
 
 # codec name -> (does its format detect every damaged byte?)
 CODECS = {
-    "WavPack": True, "WavPack hybrid": True, "WavPackLegacy": True, "FLAC": True, "FLACLegacy": True,
-    "Delta2D": True, "BitTruncation": True, "LSB": True, "HDF5 WavPack": True, "HDF5 FLAC": True,
-    "EphysLPC": True, "EphysLPC near-lossless": True, "HDF5 EphysLPC": True,
+    "WavPack": True, "WavPack hybrid": True, "WavPackNumcodecsFormat": True, "FLAC": True,
+    "FLACNumcodecsFormat": True, "Delta2D": True, "BitTruncation": True, "LSB": True, "HDF5 WavPack": True,
+    "HDF5 FLAC": True, "EphysLPC": True, "EphysLPC near-lossless": True, "HDF5 EphysLPC": True,
 }
 OUTCOMES = ("decodes", "ValueError", "correct", "other valid", "wrong data", "other error", "crash")
 
@@ -64,13 +64,13 @@ def codec_cases(name, rng):
             ("int8", "int16", "int32", "float32")
     if name == "WavPack hybrid":
         return ne.WavPack(bps=3, block_channels=2), i16, ("int16", "int32")
-    if name == "WavPackLegacy":
-        return ne.WavPackLegacy(), i16, ("int16", "int32")
+    if name == "WavPackNumcodecsFormat":
+        return ne.WavPackNumcodecsFormat(), i16, ("int16", "int32")
     if name == "FLAC":
         return ne.FLAC(block_channels=4, blocksize=64), i16 + [signal(rng, 100, 3, "int8")], ("int8", "int16")
-    if name == "FLACLegacy":
-        return ne.FLACLegacy(blocksize=64), [signal(rng, 300, 2, "int16"), signal(rng, 200, 1, "int16")[:, 0]], \
-            ("int16",)
+    if name == "FLACNumcodecsFormat":
+        return ne.FLACNumcodecsFormat(blocksize=64), \
+            [signal(rng, 300, 2, "int16"), signal(rng, 200, 1, "int16")[:, 0]], ("int16",)
     if name == "Delta2D":
         return ne.Delta2D(axis="time+space"), i16, ("int8", "int16", "int32", "int64")
     if name == "BitTruncation":

@@ -2,13 +2,12 @@
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 
-from conftest import REAL, load_real, simulated, unavailable
+from conftest import REAL, fresh_python, load_real, run_python, simulated, unavailable
 
 try:
     import h5py
@@ -46,8 +45,7 @@ def _padded_chunks(data, chunks):
 
 
 def test_no_h5py_import_in_package():
-    code = "import sys, numcodecs_ephys; assert 'h5py' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    fresh_python("import sys, numcodecs_ephys; assert 'h5py' not in sys.modules")
 
 
 def test_plugin_files(eh5):
@@ -178,13 +176,18 @@ def test_h5dump_reads_through_plugin_path(eh5, tmp_path, make):
         assert np.array_equal(y, x)
 
 
-def test_plugin_path_in_fresh_python_process(eh5, tmp_path):
-    """h5py's own libhdf5 loading the plugin from HDF5_PLUGIN_PATH, without importing numcodecs_ephys."""
+def _wavpack_and_flac_file(eh5, tmp_path):
+    """p.h5 holding x.npy's samples twice: dataset "w" through WavPackH5, "f" through FLACH5."""
     x = simulated(2000, 6)
     _write(tmp_path / "p.h5", x, eh5.WavPackH5(), (500, 6), name="w")
     with h5py.File(tmp_path / "p.h5", "a") as f:
         f.create_dataset("f", data=x, chunks=(500, 3), **eh5.FLACH5())
     np.save(tmp_path / "x.npy", x)
+
+
+def test_plugin_path_in_fresh_python_process(eh5, tmp_path):
+    """h5py's own libhdf5 loading the plugin from HDF5_PLUGIN_PATH, without importing numcodecs_ephys."""
+    _wavpack_and_flac_file(eh5, tmp_path)
     code = textwrap.dedent(f"""
         import sys, h5py, numpy as np
         x = np.load({str(tmp_path / 'x.npy')!r})
@@ -197,8 +200,7 @@ def test_plugin_path_in_fresh_python_process(eh5, tmp_path):
             assert np.array_equal(f["w"][()], x)
         assert "numcodecs_ephys" not in sys.modules
     """)
-    env = dict(os.environ, HDF5_PLUGIN_PATH=eh5.PLUGIN_PATH)
-    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    fresh_python(code, env=dict(os.environ, HDF5_PLUGIN_PATH=eh5.PLUGIN_PATH))
 
 
 @pytest.mark.parametrize("make", ["wavpack", "flac"])
@@ -283,7 +285,7 @@ def _fresh_process_read_nwb(nwb_path, series_name, expect_path, env=None):
         assert data.dtype == expect.dtype and np.array_equal(data, expect), "data differ"
         assert str(numcodecs_ephys.hdf5.WAVPACK_FILTER_ID) in filters, filters
     """)
-    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    fresh_python(code, env=env)
 
 
 def _pynwb():
@@ -370,7 +372,7 @@ def test_neuroconv_spikeglx_wavpack(eh5, tmp_path):
         assert np.array_equal(data, np.load({str(tmp_path / 'traces.npy')!r}))
         assert "numcodecs_ephys" not in sys.modules
     """)
-    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ, HDF5_PLUGIN_PATH=eh5.PLUGIN_PATH))
+    fresh_python(code, env=dict(os.environ, HDF5_PLUGIN_PATH=eh5.PLUGIN_PATH))
 
 
 def test_h5repack_writes_with_system_hdf5(eh5, tmp_path):
@@ -431,11 +433,7 @@ def test_pth_installed_and_current(eh5):
 def test_plain_h5py_reads_without_import(eh5, tmp_path):
     """A fresh process with the package installed reads our files with h5py alone: the .pth
     put our plugin folder on HDF5_PLUGIN_PATH at start-up, importing neither h5py nor us."""
-    x = simulated(2000, 6)
-    _write(tmp_path / "p.h5", x, eh5.WavPackH5(), (500, 6), name="w")
-    with h5py.File(tmp_path / "p.h5", "a") as f:
-        f.create_dataset("f", data=x, chunks=(500, 3), **eh5.FLACH5())
-    np.save(tmp_path / "x.npy", x)
+    _wavpack_and_flac_file(eh5, tmp_path)
     code = textwrap.dedent(f"""
         import os, sys
         assert "h5py" not in sys.modules and "numcodecs_ephys" not in sys.modules
@@ -446,16 +444,14 @@ def test_plain_h5py_reads_without_import(eh5, tmp_path):
             assert np.array_equal(f["w"][()], x) and np.array_equal(f["f"][()], x)
         assert "numcodecs_ephys" not in sys.modules
     """)
-    run = subprocess.run([sys.executable, "-c", code], env=_startup_env(), capture_output=True, text=True)
+    run = run_python(code, env=_startup_env())
     assert run.returncode == 0, run.stderr
     path = run.stdout.strip().split(os.pathsep)
     assert path[-1] == eh5.PLUGIN_PATH and len(path) > 1  # HDF5's own folders first: nothing taken away
     # a user's path is kept, ours goes after it; and the hook can be turned off
     mine = str(tmp_path / "my_plugins")
-    run = subprocess.run([sys.executable, "-c", code], env=_startup_env(HDF5_PLUGIN_PATH=mine), capture_output=True,
-                         text=True)
+    run = run_python(code, env=_startup_env(HDF5_PLUGIN_PATH=mine))
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == os.pathsep.join([mine, eh5.PLUGIN_PATH])
-    run = subprocess.run([sys.executable, "-c", code], env=_startup_env(NUMCODECS_EPHYS_NO_PLUGIN_PATH="1"),
-                         capture_output=True, text=True)
+    run = run_python(code, env=_startup_env(NUMCODECS_EPHYS_NO_PLUGIN_PATH="1"))
     assert run.returncode != 0 and run.stdout.strip() == "None" and "OSError" in run.stderr, run.stderr

@@ -2,9 +2,7 @@
 best peer on the real recordings, kernels writing identical bytes, the error bound of
 near-lossless mode at every sample, hostile input, threads, parameters, format stability."""
 import json
-import pickle
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from numcodecs.registry import codec_registry, get_codec
-from numcodecs.tests.common import check_backwards_compatibility, check_config
 
 from numcodecs_ephys import FLAC, LSB, EphysLPC, WavPack, estimate_lsb, lpc
 
@@ -186,38 +182,12 @@ def test_near_lossless_refuses_filtered_chunks():
 
 _VALID = simulated(700, 6, seed=11)
 _VALID_CHUNK = EphysLPC(block_channels=4).encode(_VALID)
-_VALID_NEAR = simulated(300, 3, seed=12)
-_VALID_NEAR_CHUNK = EphysLPC(max_error=2).encode(_VALID_NEAR)
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _decode_or_valueerror(data, expected=None, bound=0):
-    try:
-        out = EphysLPC(num_threads=2).decode(data)
-    except ValueError:
-        return
-    if expected is not None:
-        out = np.asarray(out).reshape(expected.shape)
-        assert np.abs(out.astype(np.int64) - expected).max(initial=0) <= bound
-
-
-@FUZZ
-@given(st.binary(max_size=2000))
-def test_fuzz_random_bytes(data):
-    _decode_or_valueerror(data)
-    _decode_or_valueerror(_VALID_CHUNK[:44] + data)
-
-
-@FUZZ
-@given(st.integers(0, len(_VALID_CHUNK) - 1))
-def test_fuzz_truncated(n):
-    _decode_or_valueerror(_VALID_CHUNK[:n], _VALID)
 
 
 def test_mutation_loop():
     """Every single-bit flip of a small chunk decodes to the right data or raises ValueError,
     never crashes (the make target `lpc-fuzz` runs many more under ASan/UBSan)."""
-    mutation_loop(_VALID_CHUNK, seed=0, n=3000)
+    assert mutation_loop(_VALID_CHUNK, seed=0, n=3000) == 0
 
 
 def mutation_loop(chunk, seed, n):
@@ -235,58 +205,12 @@ def mutation_loop(chunk, seed, n):
     return wrong
 
 
-def test_hostile_header_cannot_demand_huge_output():
-    chunk = bytearray(EphysLPC().encode(simulated(20, 2)))
-    chunk[16:20] = (2**32 - 1).to_bytes(4, "little")
-    with pytest.raises(ValueError):
-        EphysLPC().decode(bytes(chunk))
-
-
-def test_decode_wrong_codec_and_garbage():
-    with pytest.raises(ValueError):
-        EphysLPC().decode(FLAC().encode(simulated(100, 4)))
-    with pytest.raises(ValueError):
-        EphysLPC().decode(b"NCEP\x01\x03\x02\x01" + bytes(40))
-
-
 # ---- threads, layouts ----
 
 def test_threads_give_identical_bytes():
     arr = simulated(3000, 100)
     one = EphysLPC(num_threads=1, block_channels=16).encode(arr)
     assert EphysLPC(num_threads=4, block_channels=16).encode(arr) == one
-
-
-def test_concurrent_python_threads():
-    arrays = [simulated(800, 20 + i, seed=i) for i in range(8)]
-    codec = EphysLPC(num_threads=2, block_channels=8)
-    expected = [codec.encode(a) for a in arrays]
-    errors = []
-
-    def work(i):
-        try:
-            for _ in range(3):
-                enc = codec.encode(arrays[i])
-                assert enc == expected[i]
-                np.testing.assert_array_equal(codec.decode(enc), arrays[i])
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-
-
-def test_decode_into_out():
-    data = simulated(1000, 8)
-    chunk = EphysLPC().encode(data)
-    out = np.empty_like(data)
-    assert EphysLPC().decode(chunk, out=out) is out and np.array_equal(out, data)
-    with pytest.raises(ValueError):
-        EphysLPC().decode(chunk, out=np.empty(10, "int16"))
 
 
 # ---- parameters, registry, format ----
@@ -305,41 +229,6 @@ def test_refused_dtypes(dtype):
         EphysLPC().encode(np.zeros((10, 2), dtype))
 
 
-def test_registry_config_pickle():
-    assert codec_registry["ephys_lpc"] is EphysLPC
-    for codec in (EphysLPC(), EphysLPC(level=3, max_error=2, block_channels=7, num_threads=2)):
-        check_config(codec)
-        assert eval(repr(codec), {"EphysLPC": EphysLPC}) == codec
-        assert get_codec(json.loads(json.dumps(codec.get_config()))) == codec
-        assert pickle.loads(pickle.dumps(codec)) == codec
-
-
-BACKCOMPAT_CODECS = [EphysLPC(), EphysLPC(level=1, block_channels=3), EphysLPC(level=3, num_threads=1)]
-NEAR_FIXTURE = HERE / "fixture" / "ephys_lpc_near"
-
-
-def backcompat_arrays(stream=1):
-    """The arrays of each stream version's fixtures (version 2 adds one of several frames with a DC offset)."""
-    arrays = [simulated(5000, 16, seed=11), simulated(500, 3, seed=12, dtype="int32", std=3000.0),
-              simulated(700, 1, seed=14, std=6.0)[:, 0].astype("int8"), simulated(900, 5, seed=15),
-              np.asfortranarray(simulated(600, 6, seed=16)), simulated(800, 7, seed=17) * 12 - 5]
-    return arrays + ([simulated(8192 + 2100, 4, seed=18) - 300] if stream >= 2 else [])
-
-
-def test_backwards_compatibility(monkeypatch):
-    """Chunks written by every version must decode with every later one: tests/fixture/ephys_lpc
-    holds stream version 1 (no channel offsets), its stream2 folder stream version 2."""
-    for folder in ("ephys_lpc", "ephys_lpc/stream2"):
-        assert (HERE / "fixture" / folder).is_dir(), "fixtures missing: they are committed with the codec"
-    monkeypatch.chdir(HERE)
-    check_backwards_compatibility(EphysLPC.codec_id, backcompat_arrays(), BACKCOMPAT_CODECS)
-    check_backwards_compatibility(EphysLPC.codec_id, backcompat_arrays(2), BACKCOMPAT_CODECS, prefix="stream2")
-    streams = {version: (HERE / "fixture" / folder / "codec.00" / "encoded.00.dat").read_bytes()
-               for version, folder in ((1, "ephys_lpc"), (2, "ephys_lpc/stream2"))}
-    for version, chunk in streams.items():
-        assert first_stream(chunk)[0] == version
-
-
 def first_stream_at(chunk):
     """Where the first block's stream of a container-format-2 chunk starts, and its length."""
     ndim, n_blocks = chunk[7], int.from_bytes(chunk[12:16], "little")
@@ -347,41 +236,27 @@ def first_stream_at(chunk):
     return 20 + 4 * ndim + 8 * n_blocks + 4, end
 
 
-def first_stream(chunk):
-    start, length = first_stream_at(chunk)
-    return chunk[start:start + length]
+def test_fixtures_hold_both_stream_versions():
+    """The frozen chunks (make_fixtures.FROZEN / FROZEN_LOSSY) keep stream version 1 (no channel
+    offsets) beside version 2, so that both stay decodable."""
+    fixtures = HERE / "fixtures"
+    chunks = {"codec.00": fixtures / "fixture" / "ephys_lpc" / "codec.00" / "encoded.00.dat",
+              "codec.03": fixtures / "fixture" / "ephys_lpc" / "codec.03" / "encoded.00.dat",
+              "near": fixtures / "lossy" / "ephys_lpc_near" / "chunk.bin",
+              "near stream 2": fixtures / "lossy" / "ephys_lpc_near_stream2" / "chunk.bin"}
+    versions = {name: path.read_bytes()[first_stream_at(path.read_bytes())[0]] for name, path in chunks.items()}
+    assert versions == {"codec.00": 1, "codec.03": 2, "near": 1, "near stream 2": 2}
 
 
 def test_new_chunks_are_stream_version_2_and_later_versions_are_refused():
     chunk = EphysLPC().encode(simulated(300, 5))
-    assert first_stream(chunk)[0] == 2
+    start = first_stream_at(chunk)[0]
+    assert chunk[start] == 2
     for version in (0, 3, 255):
         data = bytearray(chunk)
-        data[first_stream_at(chunk)[0]] = version
+        data[start] = version
         with pytest.raises(ValueError):
             EphysLPC().decode(bytes(data))
-
-
-def near_fixture_input():
-    return simulated(2000, 10, seed=21)
-
-
-@pytest.mark.parametrize("folder", [NEAR_FIXTURE, NEAR_FIXTURE / "stream2"])
-def test_near_lossless_format_is_frozen(folder):
-    """A near-lossless chunk written by each version decodes to the same samples in every later one."""
-    chunk = (folder / "chunk.bin").read_bytes()
-    expected = np.load(folder / "decoded.npy")
-    out = np.asarray(EphysLPC().decode(chunk))
-    np.testing.assert_array_equal(out, expected)
-    assert np.abs(expected.astype(np.int64) - near_fixture_input()).max() <= 2
-
-
-if __name__ == "__main__":  # write this stream version's near-lossless fixture (once; then commit it)
-    folder = NEAR_FIXTURE / "stream2"
-    folder.mkdir(parents=True, exist_ok=False)
-    near_chunk = EphysLPC(max_error=2).encode(near_fixture_input())
-    (folder / "chunk.bin").write_bytes(near_chunk)
-    np.save(folder / "decoded.npy", np.asarray(EphysLPC().decode(near_chunk)))
 
 
 # ---- HDF5 filter ----

@@ -8,8 +8,8 @@ import pickle
 import numpy as np
 import pytest
 
-from conftest import load_real, simulated
-from writers import expected_chunked, fresh_python, read_back, require
+from conftest import fresh_python, load_real, require, simulated
+from writers import expected_chunked, read_back
 
 pytestmark = pytest.mark.zarr3
 
