@@ -6,7 +6,8 @@ from ._blocks import ffi, lib
 from ._codec import ChunkCodec, ConfigCodec
 from ._filters import refuse_filtered
 
-SUPPORTED_DTYPES = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"), np.dtype("float32"))
+STREAM_DTYPES = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"), np.dtype("float32"))
+SUPPORTED_DTYPES = _blocks.accepted_dtypes(STREAM_DTYPES)
 MAX_CHANNELS_PER_STREAM = 4096  # WavPack's own limit
 MIN_BPS = 2.25  # the lowest bit rate libwavpack's hybrid mode supports
 
@@ -57,7 +58,8 @@ class WavPack(ChunkCodec):
         C threads over channel blocks for this instance, in this process: overrides
         :func:`numcodecs_ephys.set_num_threads` (default: every core); never stored.
 
-    Chunks may be int8, int16, int32 or float32 and have 1 dimension (one channel)
+    Chunks may be int8, int16, int32, float32, uint8, uint16 or uint32 (stored losslessly
+    as the signed type with the top bit flipped) and have 1 dimension (one channel)
     or more: axis 0 is time and all other axes are channels, so a (time, rows, cols)
     chunk is coded as time x (rows*cols) channels and decoded back to its shape.
     """
@@ -115,7 +117,7 @@ class WavPackLegacy(ConfigCodec):
         self._params = _params(self.level, self.bps, self.dynamic_noise_shaping, self.shaping_weight)
 
     def encode(self, buf):
-        arr = _blocks.as_samples(buf, "WavPack", SUPPORTED_DTYPES)
+        arr = _blocks.as_samples(buf, "WavPack", STREAM_DTYPES)  # a bare stream cannot say "unsigned"
         if arr.ndim > 2 or (arr.ndim == 2 and arr.shape[1] > MAX_CHANNELS_PER_STREAM):
             raise ValueError("wavpack-numcodecs chunks hold 1-D or 2-D (samples, channels <= 4096) arrays; "
                              "use numcodecs_ephys.WavPack for other shapes")
