@@ -62,7 +62,7 @@ class FLAC(ChunkCodec):
         Channels per FLAC stream, 1 to 8 (FLAC's limit); default 2.
     block_channels : int
         Channels per independent block (the unit of threading and of partial reads);
-        default 96.
+        default 16, as for :class:`~numcodecs_ephys.WavPack`.
     num_threads : int or None
         C threads over channel blocks for this instance, in this process: overrides
         :func:`numcodecs_ephys.set_num_threads` (default: every core); never stored.
@@ -84,7 +84,7 @@ class FLAC(ChunkCodec):
     _c_info, _c_decode, _c_decode_blocks = lib.ephys_flac_info, lib.ephys_flac_decode, \
         lib.ephys_flac_decode_blocks
 
-    def __init__(self, level=5, blocksize=4096, channels_per_stream=2, block_channels=96, num_threads=None,
+    def __init__(self, level=5, blocksize=4096, channels_per_stream=2, block_channels=16, num_threads=None,
                  exhaustive_stereo=False):
         self.level = _check_int("level", level, 0, 8)
         self.blocksize = _check_int("blocksize", blocksize, MIN_BLOCKSIZE, MAX_BLOCKSIZE,

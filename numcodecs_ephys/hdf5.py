@@ -132,7 +132,7 @@ class WavPackH5(_EphysFilter):
     filter_id = WAVPACK_FILTER_ID
 
     def __init__(self, level=2, bps=None, dynamic_noise_shaping=True, shaping_weight=0.0,
-                 block_channels=96, num_threads=None):
+                 block_channels=16, num_threads=None):
         bps = _wavpack._validate(level, bps, shaping_weight)
         if isinstance(block_channels, bool) or block_channels != int(block_channels) \
                 or not 1 <= block_channels <= _wavpack.MAX_CHANNELS_PER_STREAM:
@@ -177,7 +177,7 @@ class FLACH5(_EphysFilter):
 
     filter_id = FLAC_FILTER_ID
 
-    def __init__(self, level=5, blocksize=4096, channels_per_stream=2, block_channels=96, num_threads=None,
+    def __init__(self, level=5, blocksize=4096, channels_per_stream=2, block_channels=16, num_threads=None,
                  exhaustive_stereo=False):
         # the numcodecs codec validates the very same options
         codec = _flac.FLAC(level=level, blocksize=blocksize, channels_per_stream=channels_per_stream,

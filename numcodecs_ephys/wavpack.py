@@ -53,7 +53,8 @@ class WavPack(ChunkCodec):
         [-1, 1]; negative moves the noise to low frequencies, positive to high, 0 turns
         shaping off.
     block_channels : int
-        Channels per independent stream (1 to 4096). Even values keep stereo pairs.
+        Channels per independent stream (1 to 4096); default 16, so that a 384-channel chunk
+        keeps 24 cores busy. Even values keep stereo pairs.
     num_threads : int or None
         C threads over channel blocks for this instance, in this process: overrides
         :func:`numcodecs_ephys.set_num_threads` (default: every core); never stored.
@@ -70,7 +71,7 @@ class WavPack(ChunkCodec):
         lib.ephys_wavpack_decode_blocks
 
     def __init__(self, level=2, bps=None, dynamic_noise_shaping=True, shaping_weight=0.0,
-                 block_channels=96, num_threads=None):
+                 block_channels=16, num_threads=None):
         self.bps = _validate(level, bps, shaping_weight)
         self.level = int(level)
         self.dynamic_noise_shaping = bool(dynamic_noise_shaping)

@@ -31,7 +31,7 @@ PUBLISHED_FLAT_CR = {"np_ultra": 2.58, "np2": 1.60, "np1_noise": 1.79, "yass_10c
 # codec.00-02 and the first arrays are format 1 (0.1.0); the last codec and array (Fortran
 # order) came with format 2
 BACKCOMPAT_CODECS = [
-    FLAC(),
+    FLAC(block_channels=96),  # frozen with the default of then
     FLAC(level=8, blocksize=1024, channels_per_stream=1, block_channels=7, exhaustive_stereo=True),
     FLAC(level=0, blocksize=16, channels_per_stream=8, block_channels=20),
     FLAC(block_channels=5),

@@ -251,3 +251,20 @@ def test_spikeinterface_uint16_recording(tmp_path):
         np.savez(sys.argv[1], traces=si.load(sys.argv[2]).get_traces())
         """, out)["traces"]
     assert got.dtype == np.uint16 and np.array_equal(got, x)
+
+
+def test_hdf5_plugin_defaults_are_the_python_defaults(tmp_path):
+    """A writer that gives only some options (h5repack -f UD=58736,0,1,2) gets the rest from
+    the plugin's C defaults: they must be the Python classes' (block_channels included)."""
+    h5py = require("h5py")
+    import numcodecs_ephys.hdf5 as eh5
+    x = intan_like("uint16", 100, 4)
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        for cls in (eh5.WavPackH5, eh5.FLACH5, eh5.LPCH5):
+            first = cls().filter_options[:1]
+            dset = f.create_dataset(cls.__name__, data=x, chunks=(50, 4), compression=cls.filter_id,
+                                    compression_opts=first)
+            stored = tuple(dset._filters[str(cls.filter_id)])
+            assert stored[:len(cls().filter_options)] == cls().filter_options, cls
+            assert cls.from_cd_values(stored).codec() == cls().codec()
+            assert np.array_equal(dset[()], x)
