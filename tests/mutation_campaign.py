@@ -68,8 +68,8 @@ def codec_cases(name, rng):
     if name == "WavPackLegacy":
         return ne.WavPackLegacy(), i16, ("int16", "int32")
     if name == "FLAC":
-        return ne.FLAC(block_channels=4, blocksize=64), i16 + [signal(rng, 100, 3, "int8"), signal(rng, 150, 5, "uint16")], \
-            ("int8", "int16", "uint8", "uint16")
+        return ne.FLAC(block_channels=4, blocksize=64), \
+            i16 + [signal(rng, 100, 3, "int8"), signal(rng, 150, 5, "uint16")], ("int8", "int16", "uint8", "uint16")
     if name == "FLACLegacy":
         return ne.FLACLegacy(blocksize=64), [signal(rng, 300, 2, "int16"), signal(rng, 200, 1, "int16")[:, 0]], \
             ("int16",)
@@ -82,7 +82,8 @@ def codec_cases(name, rng):
         return ne.LSB(offsets=0.0, steps=24.0384), grid, ("int16",)
     if name == "EphysLPC":
         return ne.EphysLPC(block_channels=3), i16 + [signal(rng, 100, 3, "int32"), signal(rng, 80, 2, "int8"),
-                                                      signal(rng, 200, 4, "int16") * 12, signal(rng, 150, 5, "uint16")], \
+                                                      signal(rng, 200, 4, "int16") * 12,
+                                                      signal(rng, 150, 5, "uint16")], \
             ("int8", "int16", "int32", "uint8", "uint16", "uint32")
     if name == "EphysLPC near-lossless":
         return ne.EphysLPC(max_error=2, block_channels=3), i16, ("int8", "int16", "int32")

@@ -5,12 +5,12 @@ import struct
 
 import numpy as np
 import pytest
+from mutation_campaign import reseal
 
 import numcodecs_ephys as ne
 from numcodecs_ephys._blocks import lib
 
 from conftest import simulated
-from mutation_campaign import reseal
 from writers import read_back, require
 
 UNSIGNED = ("uint8", "uint16", "uint32")
