@@ -22,23 +22,23 @@ def library_version() -> str:
 
 
 def _supported_dtypes():
-    """int8 and int16 always; int32 when this libFLAC encodes 32-bit samples (>= 1.4)."""
+    """int8, int16, uint8 and uint16 always; int32 and uint32 when this libFLAC encodes
+    32-bit samples (>= 1.4)."""
     max_bits = lib.ephys_flac_max_bits_per_sample()
-    return tuple(d for d in _ALL_INTS if 8 * d.itemsize <= max_bits)
+    return _blocks.accepted_dtypes(d for d in _ALL_INTS if 8 * d.itemsize <= max_bits)
 
 
 def _as_int_samples(buf):
     arr = _blocks.ensure_ndarray_like(buf)
     dtype = np.dtype(getattr(arr, "dtype", np.asarray(arr).dtype))
-    if dtype.kind != "i":
-        raise ValueError(f"FLAC codes signed integer samples (int8, int16, int32) only; got {dtype}: "
-                         "unsigned and floating-point data must be converted first")
-    supported = _supported_dtypes()
-    if dtype.newbyteorder("=") in _ALL_INTS and dtype.newbyteorder("=") not in supported:
-        raise ValueError(f"this libFLAC ({library_version()}) encodes samples of at most "
-                         f"{lib.ephys_flac_max_bits_per_sample()} bits, so {dtype} is not supported; "
-                         "libFLAC >= 1.4 is needed for int32")
-    return _blocks.as_samples(arr, "FLAC", supported)
+    if dtype.kind not in "iu":
+        raise ValueError(f"FLAC codes integer samples (int8, int16, int32, uint8, uint16, uint32) only; "
+                         f"got {dtype}: floating-point data must be converted first")
+    max_bits = lib.ephys_flac_max_bits_per_sample()
+    if max_bits < 8 * dtype.itemsize <= 32:
+        raise ValueError(f"this libFLAC ({library_version()}) encodes samples of at most {max_bits} bits, "
+                         f"so {dtype} is not supported; libFLAC >= 1.4 is needed for 32-bit samples")
+    return _blocks.as_samples(arr, "FLAC", _supported_dtypes())
 
 
 def _check_int(name, value, lo, hi, what=""):
@@ -67,7 +67,7 @@ class FLAC(ChunkCodec):
         Channels per FLAC stream, 1 to 8 (FLAC's limit); default 2.
     block_channels : int
         Channels per independent block (the unit of threading and of partial reads);
-        default 96.
+        default 16, as for :class:`~numcodecs_ephys.WavPack`.
     num_threads : int or None
         C threads over channel blocks for this instance, in this process: overrides
         :func:`numcodecs_ephys.set_num_threads` (default: every core); never stored.
@@ -78,8 +78,10 @@ class FLAC(ChunkCodec):
         "loose mid-side" mode): about 1.3x faster encoding for at most 0.1% larger
         output on the real Neuropixels recordings. Decoding is the same either way.
 
-    Chunks may be int8, int16 or int32 (int32 needs libFLAC >= 1.4) and have 1
-    dimension (one channel) or more: axis 0 is time and all other axes are channels.
+    Chunks may be int8, int16, int32, uint8, uint16 or uint32 (the 32-bit types need
+    libFLAC >= 1.4; unsigned samples are stored losslessly as the signed type with the top
+    bit flipped) and have 1 dimension (one channel) or more: axis 0 is time and all other
+    axes are channels.
     """
 
     codec_id = "ephys_flac"
@@ -88,7 +90,7 @@ class FLAC(ChunkCodec):
         lib.ephys_flac_decode_blocks
     _c_encode = lib.ephys_flac_encode
 
-    def __init__(self, level: int = 5, blocksize: int = 4096, channels_per_stream: int = 2, block_channels: int = 96,
+    def __init__(self, level: int = 5, blocksize: int = 4096, channels_per_stream: int = 2, block_channels: int = 16,
                  num_threads: int | None = None, exhaustive_stereo: bool = False) -> None:
         self.level = _check_int("level", level, 0, 8)
         self.blocksize = _check_int("blocksize", blocksize, MIN_BLOCKSIZE, MAX_BLOCKSIZE,

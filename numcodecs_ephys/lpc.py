@@ -6,7 +6,7 @@ from ._blocks import ffi, lib
 from ._codec import ChunkCodec
 from ._filters import refuse_filtered
 
-SUPPORTED_DTYPES = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"))
+SUPPORTED_DTYPES = _blocks.accepted_dtypes((np.dtype("int8"), np.dtype("int16"), np.dtype("int32")))
 LEVELS = (1, 2, 3)
 MAX_ERROR = lib.EPHYS_LPC_MAX_ERROR
 MAX_BLOCK_CHANNELS = 1 << 20

@@ -8,7 +8,8 @@ from ._blocks import ffi, lib
 from ._codec import ChunkCodec, ConfigCodec
 from ._filters import refuse_filtered
 
-SUPPORTED_DTYPES = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"), np.dtype("float32"))
+STREAM_DTYPES = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"), np.dtype("float32"))
+SUPPORTED_DTYPES = _blocks.accepted_dtypes(STREAM_DTYPES)
 MAX_CHANNELS_PER_STREAM = 4096  # WavPack's own limit
 MIN_BPS = 2.25  # the lowest bit rate libwavpack's hybrid mode supports
 
@@ -59,12 +60,14 @@ class WavPack(ChunkCodec):
         [-1, 1]; negative moves the noise to low frequencies, positive to high, 0 turns
         shaping off.
     block_channels : int
-        Channels per independent stream (1 to 4096). Even values keep stereo pairs.
+        Channels per independent stream (1 to 4096); default 16, so that a 384-channel chunk
+        keeps 24 cores busy. Even values keep stereo pairs.
     num_threads : int or None
         C threads over channel blocks for this instance, in this process: overrides
         :func:`numcodecs_ephys.set_num_threads` (default: every core); never stored.
 
-    Chunks may be int8, int16, int32 or float32 and have 1 dimension (one channel)
+    Chunks may be int8, int16, int32, float32, uint8, uint16 or uint32 (stored losslessly
+    as the signed type with the top bit flipped) and have 1 dimension (one channel)
     or more: axis 0 is time and all other axes are channels, so a (time, rows, cols)
     chunk is coded as time x (rows*cols) channels and decoded back to its shape.
     """
@@ -76,7 +79,7 @@ class WavPack(ChunkCodec):
     _c_encode = lib.ephys_wavpack_encode
 
     def __init__(self, level: int = 2, bps: float | None = None, dynamic_noise_shaping: bool = True,
-                 shaping_weight: float = 0.0, block_channels: int = 96, num_threads: int | None = None) -> None:
+                 shaping_weight: float = 0.0, block_channels: int = 16, num_threads: int | None = None) -> None:
         self.bps = _validate(level, bps, shaping_weight)
         self.level = int(level)
         self.dynamic_noise_shaping = bool(dynamic_noise_shaping)
@@ -122,7 +125,7 @@ class WavPackNumcodecsFormat(ConfigCodec):
         self._params = _params(self.level, self.bps, self.dynamic_noise_shaping, self.shaping_weight)
 
     def encode(self, buf):
-        arr = _blocks.as_samples(buf, "WavPack", SUPPORTED_DTYPES)
+        arr = _blocks.as_samples(buf, "WavPack", STREAM_DTYPES)  # a bare stream cannot say "unsigned"
         if arr.ndim > 2 or (arr.ndim == 2 and arr.shape[1] > MAX_CHANNELS_PER_STREAM):
             raise ValueError("wavpack-numcodecs chunks hold 1-D or 2-D (samples, channels <= 4096) arrays; "
                              "use numcodecs_ephys.WavPack for other shapes")

@@ -231,7 +231,7 @@ class WavPack(_ChannelBlockSerializer):
     bps: float | None = None
     dynamic_noise_shaping: bool = True
     shaping_weight: float = 0.0
-    block_channels: int = 96
+    block_channels: int = 16
     num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
 
     _numcodecs_cls: ClassVar[type] = _NcWavPack
@@ -245,7 +245,7 @@ class FLAC(_ChannelBlockSerializer):
     level: int = 5
     blocksize: int = 4096
     channels_per_stream: int = 2
-    block_channels: int = 96
+    block_channels: int = 16
     num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
     exhaustive_stereo: bool = False
 
@@ -287,6 +287,10 @@ class WavPackLegacy(_Serializer):
 
     _numcodecs_cls: ClassVar[type] = _NcWavPackLegacy
     codec_name: ClassVar[str] = NAME_PREFIX + "wavpack_legacy"
+
+    def _supported_dtypes(self):
+        from .wavpack import STREAM_DTYPES  # a bare stream cannot say its samples were unsigned
+        return STREAM_DTYPES
 
 
 @dataclass(frozen=True)

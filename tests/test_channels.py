@@ -123,7 +123,7 @@ def test_zarr3_partial_decoding(make, shards, decoded_blocks, monkeypatch):
 
     from numcodecs_ephys import flac, wavpack, zarr3
     x = np.resize(load_real("np_ultra"), (4000, 384))
-    serializer = {"wavpack": zarr3.WavPack(), "flac": zarr3.FLAC()}[make]
+    serializer = {"wavpack": zarr3.WavPack(block_channels=96), "flac": zarr3.FLAC(block_channels=96)}[make]
     a = zarr.create_array(zarr.storage.MemoryStore(), shape=x.shape, chunks=(2000, 384), shards=shards,
                           dtype="int16", serializer=serializer, compressors=None)
     a[:] = x

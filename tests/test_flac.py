@@ -121,7 +121,7 @@ def test_pairs_compress_better_than_single_channels():
     assert len(FLAC().encode(x)) < len(FLAC(channels_per_stream=1).encode(x))
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64", "uint8", "uint16", "uint32", "int64", "bool", "complex64"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "uint64", "int64", "bool", "complex64"])
 def test_refused_dtypes(dtype):
     with pytest.raises(ValueError, match="FLAC"):
         FLAC().encode(np.zeros((10, 2), dtype))

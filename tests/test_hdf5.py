@@ -96,7 +96,7 @@ def test_dtypes_and_ranks(eh5, tmp_path, dtype):
 
 def test_unsupported_types_refused(eh5, tmp_path):
     with h5py.File(tmp_path / "u.h5", "w") as f:
-        for dtype, flt in (("uint16", eh5.WavPackH5()), ("float64", eh5.WavPackH5()), ("float32", eh5.FLACH5()),
+        for dtype, flt in (("uint64", eh5.WavPackH5()), ("float64", eh5.WavPackH5()), ("float32", eh5.FLACH5()),
                            (">i2", eh5.WavPackH5())):
             with pytest.raises((ValueError, OSError)):
                 f.create_dataset(dtype.replace(">", "be"), shape=(100, 4), dtype=dtype, chunks=(50, 4), **flt)
@@ -239,13 +239,13 @@ def test_corrupted_chunks_raise(eh5, tmp_path, make):
 
 def test_filter_classes(eh5):
     w = eh5.WavPackH5(bps=3.25)
-    assert dict(w) == {"compression": eh5.WAVPACK_FILTER_ID, "compression_opts": (2, 3250, 1, 0, 96, 0)}
+    assert dict(w) == {"compression": eh5.WAVPACK_FILTER_ID, "compression_opts": (2, 3250, 1, 0, 16, 0)}
     with pytest.warns(DeprecationWarning, match="thread count"):  # a property of the reader, not the file
         assert eh5.WavPackH5(bps=3.25, num_threads=2) == w
     assert eval(repr(w), {"WavPackH5": eh5.WavPackH5}) == w
     assert eh5.WavPackH5(shaping_weight=-0.5, dynamic_noise_shaping=False).filter_options[2:4] == (0, 2**32 - 500)
     f = eh5.FLACH5(level=8, exhaustive_stereo=True)
-    assert dict(f) == {"compression": eh5.FLAC_FILTER_ID, "compression_opts": (8, 4096, 2, 96, 0, 1)}
+    assert dict(f) == {"compression": eh5.FLAC_FILTER_ID, "compression_opts": (8, 4096, 2, 16, 0, 1)}
     assert eval(repr(f), {"FLACH5": eh5.FLACH5}) == f
     for bad in (dict(level=0), dict(bps=1.0), dict(block_channels=0)):
         with pytest.raises(ValueError):
@@ -261,8 +261,8 @@ def test_cd_values_defaults_filled_in(eh5, tmp_path):
     with h5py.File(tmp_path / "o.h5", "w") as f:
         f.create_dataset("w", data=x, chunks=(500, 4), compression=eh5.WAVPACK_FILTER_ID, compression_opts=(3,))
         f.create_dataset("f", data=x, chunks=(500, 4), compression=eh5.FLAC_FILTER_ID)
-        assert f["w"]._filters[str(eh5.WAVPACK_FILTER_ID)] == (3, 0, 1, 0, 96, 0, 1, 2, 2, 500, 4)
-        assert f["f"]._filters[str(eh5.FLAC_FILTER_ID)] == (5, 4096, 2, 96, 0, 0, 1, 2, 2, 500, 4)
+        assert f["w"]._filters[str(eh5.WAVPACK_FILTER_ID)] == (3, 0, 1, 0, 16, 0, 1, 2, 2, 500, 4)
+        assert f["f"]._filters[str(eh5.FLAC_FILTER_ID)] == (5, 4096, 2, 16, 0, 0, 1, 2, 2, 500, 4)
         with pytest.raises((ValueError, OSError)):
             f.create_dataset("bad", data=x, chunks=(500, 4), compression=eh5.WAVPACK_FILTER_ID,
                              compression_opts=(7,))
@@ -384,8 +384,8 @@ def test_h5repack_writes_with_system_hdf5(eh5, tmp_path):
     with h5py.File(tmp_path / "plain.h5", "w") as f:
         f.create_dataset("x", data=x, chunks=(1000, 4))
     env = dict(os.environ, HDF5_PLUGIN_PATH=eh5.PLUGIN_PATH)
-    for spec, fid, opts in ((f"UD={eh5.WAVPACK_FILTER_ID},0,1,3", eh5.WAVPACK_FILTER_ID, (3, 0, 1, 0, 96, 0)),
-                            (f"UD={eh5.FLAC_FILTER_ID},0,0", eh5.FLAC_FILTER_ID, (5, 4096, 2, 96, 0, 0))):
+    for spec, fid, opts in ((f"UD={eh5.WAVPACK_FILTER_ID},0,1,3", eh5.WAVPACK_FILTER_ID, (3, 0, 1, 0, 16, 0)),
+                            (f"UD={eh5.FLAC_FILTER_ID},0,0", eh5.FLAC_FILTER_ID, (5, 4096, 2, 16, 0, 0))):
         out = tmp_path / f"{fid}.h5"
         run = subprocess.run([h5repack, "-f", spec, str(tmp_path / "plain.h5"), str(out)], env=env,
                              capture_output=True, text=True)

@@ -122,7 +122,7 @@ def test_metadata_names_and_entry_points(zarr, tmp_path):
         {"name": "numcodecs_ephys.lsb", "configuration": {"offsets": [0.0, 1.0, 2.0, 3.0], "steps": 2.0}},
         {"name": "numcodecs_ephys.wavpack", "configuration": {
             "level": 3, "bps": None, "dynamic_noise_shaping": True, "shaping_weight": 0.0,
-            "block_channels": 96}},
+            "block_channels": 16}},
     ]
     assert a.metadata.codecs[1] == z3.WavPack(level=3)
 
