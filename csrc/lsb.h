@@ -7,7 +7,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Correction table entries per channel at most (more: the samples are escaped). */
 #define EPHYS_LSB_MAX_TABLE 65536
+/* The parameters' limits (|offset| and step; a step is at least 1): they keep
+ * offset + k * step exact in int64 (see recon in lsb.c). */
+#define EPHYS_LSB_MAX_OFFSET 1099511627776
+#define EPHYS_LSB_MAX_STEP 16777216
 
 /* FNV-1a hash of the parameters, stored in every chunk. */
 uint64_t ephys_lsb_params_hash(const double *offsets, const double *steps, uint64_t n_channels);

@@ -6,7 +6,10 @@ compressors cannot exploit. This filter replaces every sample by its grid index 
 which is what the ADC produced, and keeps enough in the chunk to return the original
 values exactly (see csrc/lsb.c).
 """
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -15,8 +18,8 @@ from ._codec import ConfigCodec
 from ._filters import ffi, lib
 
 SUPPORTED_DTYPES = (np.dtype("int16"), np.dtype("int32"))
-MAX_STEP = 2.0 ** 24
-MAX_OFFSET = 2.0 ** 40
+MAX_STEP = float(lib.EPHYS_LSB_MAX_STEP)  # the C kernel's limits (csrc/lsb.h)
+MAX_OFFSET = float(lib.EPHYS_LSB_MAX_OFFSET)
 
 
 def _validate_params(name, value, lo, hi):
@@ -61,20 +64,21 @@ class LSB(ConfigCodec):
 
     codec_id = "ephys_lsb"
 
-    def __init__(self, offsets=0.0, steps=1.0, num_threads=None):
+    def __init__(self, offsets: float | Sequence[float] = 0.0, steps: float | Sequence[float] = 1.0,
+                 num_threads: int | None = None) -> None:
         self.offsets = _validate_params("offsets", offsets, -MAX_OFFSET, MAX_OFFSET)
         self.steps = _validate_params("steps", steps, 1.0, MAX_STEP)
         self.num_threads = F.validate_num_threads(num_threads)
-        self._cache = {}
+        self._cache: dict[int, tuple] = {}  # per-channel cffi arrays of the last channel count
 
     @classmethod
-    def from_data(cls, data, num_threads=None, **kwargs):
+    def from_data(cls, data, num_threads: int | None = None, **kwargs) -> LSB:
         """A filter with offsets and steps estimated from a (samples, channels) array."""
         offsets, steps = estimate_lsb(data, **kwargs)
         return cls(offsets=offsets.tolist(), steps=steps.tolist(), num_threads=num_threads)
 
     @classmethod
-    def from_recording(cls, recording, num_threads=None, **kwargs):
+    def from_recording(cls, recording, num_threads: int | None = None, **kwargs) -> LSB:
         """A filter with offsets and steps estimated from a SpikeInterface recording."""
         return cls.from_data(recording, num_threads=num_threads, **kwargs)
 
@@ -111,7 +115,7 @@ class LSB(ConfigCodec):
         """How many samples of an encoded chunk are stored as escapes (off the grid, or with
         a grid index the dtype cannot hold): read from its header."""
         info, _, _ = F.parse(buf, lib.EPHYS_FILTER_LSB, "LSB")
-        return int(info.extra_a)
+        return int(info.n_escapes)
 
     def decode(self, buf, out=None):
         info, src, ptr = F.parse(buf, lib.EPHYS_FILTER_LSB, "LSB")
@@ -120,7 +124,7 @@ class LSB(ConfigCodec):
             raise ValueError("cannot decode LSB chunk: the chunk header is corrupted")
         n = F.n_channels(shape)
         offsets, steps = self._params(n)
-        if lib.ephys_lsb_params_hash(offsets, steps, n) != info.extra_b:
+        if lib.ephys_lsb_params_hash(offsets, steps, n) != info.params_hash:
             raise ValueError("cannot decode LSB chunk: it was encoded with other offsets/steps than this filter's")
         result = np.empty(shape, F.info_dtype(info))
         F.check(lib.ephys_lsb_decode(ptr, src.nbytes, offsets, steps, n, ffi.from_buffer(result), result.nbytes,
@@ -151,7 +155,8 @@ def _fit(u, s):
     return float(a), float(s)
 
 
-def estimate_lsb(data, per_channel_step=False, num_chunks=10, chunk_size=10000, seed=0):
+def estimate_lsb(data, per_channel_step: bool = False, num_chunks: int = 10, chunk_size: int = 10000,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Estimate the grid (offset, step) of each channel of integer ephys data.
 
     ``data``: a (samples, channels) integer array, or a SpikeInterface recording (an

@@ -142,3 +142,25 @@ def test_fixtures(monkeypatch):
     from fixtures.make_fixtures import sets
     codecs, arrays = sets()["delta2d"]
     check_fixtures("delta2d", codecs, arrays, monkeypatch)
+
+
+def test_kernels_check_their_arguments():
+    """The header-free kernels (what the zarr 3 filters call) refuse impossible sizes and
+    overlapping buffers with an error code, never touching memory they were not given."""
+    from numcodecs_ephys._filters import ffi, lib
+    x = simulated(100, 4)
+    out = np.empty_like(x)
+    p, q = ffi.from_buffer(x), ffi.from_buffer(out)
+    assert lib.ephys_delta2d_apply(p, q, x.nbytes, 2, 100, 4, lib.EPHYS_DELTA_TIME, 1) == lib.EPHYS_OK
+    np.testing.assert_array_equal(out, reference(x, "time"))
+    assert lib.ephys_delta2d_invert(q, out.nbytes, 2, 100, 4, lib.EPHYS_DELTA_TIME, 1) == lib.EPHYS_OK
+    np.testing.assert_array_equal(out, x)
+    for args in [(p, q, x.nbytes - 2, 2, 100, 4, 1), (p, q, x.nbytes, 3, 100, 4, 1), (p, q, x.nbytes, 2, 100, 4, 0),
+                 (p, q, x.nbytes, 2, 2 ** 62, 2 ** 3, 1), (p, p, x.nbytes, 2, 100, 4, 1),
+                 (p, ffi.from_buffer(x[1:]), x.nbytes - 8, 2, 99, 4, 1)]:
+        assert lib.ephys_delta2d_apply(*args, 1) == lib.EPHYS_ERR_ARGS, args
+    assert lib.ephys_bittruncation_apply(p, p, x.nbytes, 2, 2, 1) == lib.EPHYS_OK  # in place is fine
+    for args in [(p, q, x.nbytes - 1, 2, 2), (p, q, x.nbytes, 2, 16), (p, q, x.nbytes, 8, 2),
+                 (p, ffi.from_buffer(x[1:]), x.nbytes - 8, 2, 2)]:
+        assert lib.ephys_bittruncation_apply(*args, 1) == lib.EPHYS_ERR_ARGS, args
+        assert lib.ephys_bittruncation_invert(*args, 1) == lib.EPHYS_ERR_ARGS, args

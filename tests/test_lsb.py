@@ -236,3 +236,25 @@ def test_lossy_steps_after_a_filter_are_refused():
     restored = bt.decode(lsb.decode(WavPack().decode(WavPack().encode(lsb.encode(bt.encode(data))))))
     assert np.array_equal(restored, bt.decode(bt.encode(data)))
     assert np.abs(restored.astype(int) - data).max() <= 1
+
+
+def test_lossy_after_a_filter_is_refused_in_a_zarr_format_2_array(tmp_path):
+    """The same rule through zarr's format 2 (zarr 2 stack, or zarr 3 with zarr_format=2);
+    zarr 3's own codecs: test_zarr3.py."""
+    from numcodecs_ephys import BitTruncation, Delta2D, WavPack
+
+    from writers import require
+
+    zarr = require("zarr")
+    x = simulated(500, 4, seed=7)
+    for i, (filters, compressor) in enumerate([([Delta2D()], WavPack(bps=3)),
+                                               ([LSB(0.0, 1.0), BitTruncation(bits=2)], WavPack())]):
+        path = str(tmp_path / f"{i}.zarr")
+        if zarr.__version__.startswith("2."):
+            z = zarr.open(path, mode="w", shape=x.shape, chunks=x.shape, dtype="int16", compressor=compressor,
+                          filters=filters)
+        else:
+            z = zarr.create_array(path, shape=x.shape, chunks=x.shape, dtype="int16", zarr_format=2,
+                                  compressors=compressor, filters=filters)
+        with pytest.raises(ValueError, match="is lossy and this chunk was already transformed by"):
+            z[:] = x
