@@ -164,3 +164,21 @@ def test_kernels_check_their_arguments():
                  (p, ffi.from_buffer(x[1:]), x.nbytes - 8, 2, 2)]:
         assert lib.ephys_bittruncation_apply(*args, 1) == lib.EPHYS_ERR_ARGS, args
         assert lib.ephys_bittruncation_invert(*args, 1) == lib.EPHYS_ERR_ARGS, args
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(st.sampled_from(DTYPES), hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=12)),
+       st.sampled_from(AXES))
+def test_property_kernels_are_the_payload_of_the_numcodecs_chunk(x, axis):
+    """apply gives the samples the numcodecs chunk holds after its header; invert undoes it."""
+    from numcodecs_ephys._filters import ffi, lib, samples_and_channels
+    from numcodecs_ephys.delta2d import AXES as CODES
+    x = np.ascontiguousarray(x)
+    out = np.empty_like(x)
+    rows, channels = samples_and_channels(x.shape)
+    assert lib.ephys_delta2d_apply(ffi.from_buffer(x), ffi.from_buffer(out), x.nbytes, x.itemsize, rows, channels,
+                                   CODES[axis], 2) == lib.EPHYS_OK
+    assert Delta2D(axis).encode(x).tobytes().endswith(out.tobytes())
+    assert lib.ephys_delta2d_invert(ffi.from_buffer(out), out.nbytes, x.itemsize, rows, channels, CODES[axis],
+                                    2) == lib.EPHYS_OK
+    np.testing.assert_array_equal(out, x)
