@@ -520,13 +520,182 @@ static int decode_part(void *arg, size_t p)
     return EPHYS_OK;
 }
 
+/* ---- float input ---- */
+
+static int float_params_ok(const double *o, const double *s, uint64_t n)
+{
+    for (uint64_t c = 0; c < n; c++)
+        if (!(fabs(o[c]) <= (double)EPHYS_LSB_MAX_OFFSET) || !(s[c] > 0.0 && s[c] <= (double)EPHYS_LSB_MAX_STEP))
+            return 0;
+    return 1;
+}
+
+/* r(k) as the bit pattern of the input's float type (zero-extended for float32);
+ * each float32 operation is rounded by the assignment (C99 5.1.2.3). */
+static uint64_t float_recon_bits(int float_itemsize, double offset, double step, int64_t k)
+{
+    if (float_itemsize == 4) {
+        float p = (float)k * (float)step;
+        float v = p + (float)offset;
+        uint32_t b;
+        memcpy(&b, &v, 4);
+        return b;
+    }
+    double p = (double)k * step;
+    double v = p + offset;
+    uint64_t b;
+    memcpy(&b, &v, 8);
+    return b;
+}
+
+static uint64_t float_bits(const uint8_t *p, int float_itemsize, uint64_t i, double *value)
+{
+    if (float_itemsize == 4) {
+        float f;
+        uint32_t b;
+        memcpy(&f, p + 4 * i, 4);
+        memcpy(&b, p + 4 * i, 4);
+        *value = f;
+        return b;
+    }
+    uint64_t b;
+    memcpy(value, p + 8 * i, 8);
+    memcpy(&b, p + 8 * i, 8);
+    return b;
+}
+
+/* k with r(k) equal to the sample bit for bit, or ESCAPED */
+static int64_t float_k(int float_itemsize, double offset, double step, const uint8_t *in, uint64_t i)
+{
+    double v;
+    uint64_t bits = float_bits(in, float_itemsize, i, &v);
+    if (!isfinite(v)) return ESCAPED;
+    double q = (v - offset) / step;
+    if (!(q > (double)INT32_MIN - 1.0 && q < (double)INT32_MAX + 1.0)) return ESCAPED;
+    int64_t k = (int64_t)(q < 0 ? q - 0.5 : q + 0.5);
+    const int64_t tries[3] = {k, k - 1, k + 1}; /* r rounds: the nearest index may be one off */
+    for (int t = 0; t < 3; t++)
+        if (tries[t] >= INT32_MIN && tries[t] <= INT32_MAX &&
+            float_recon_bits(float_itemsize, offset, step, tries[t]) == bits)
+            return tries[t];
+    return ESCAPED;
+}
+
+int ephys_lsb_encode_float(const void *in, size_t in_len, int float_itemsize, int ndim, const uint64_t *shape,
+                           const double *offsets, const double *steps, uint64_t n_params,
+                           uint8_t **out, size_t *out_len, uint64_t *n_escapes)
+{
+    if (!out || !out_len || !n_escapes || (float_itemsize != 4 && float_itemsize != 8)) return EPHYS_ERR_ARGS;
+    ephys_filter_info_t info;
+    int err = ephys_filter_layout(EPHYS_FILTER_LSB, 4, ndim, shape, float_itemsize, 0, 0, &info);
+    if (err) return err;
+    uint64_t count = info.n_samples * info.n_channels, n_channels = info.n_channels;
+    if (in_len != count * (uint64_t)float_itemsize || (count && !in)) return EPHYS_ERR_ARGS;
+    if (n_params != n_channels || (n_params && (!offsets || !steps)) || !float_params_ok(offsets, steps, n_params))
+        return EPHYS_ERR_ARGS;
+    if (count > SIZE_MAX / 8) return EPHYS_ERR_NOMEM;
+    /* first pass: every k (0 where escaped) and the escaped samples, in index order */
+    int32_t *ks = malloc((size_t)(count ? count : 1) * sizeof(int32_t));
+    ephys_buf_t escapes = {0};
+    int32_t kmin = 0, kmax = 0;
+    uint64_t n_esc = 0;
+    if (!ks) return EPHYS_ERR_NOMEM;
+    for (uint64_t i = 0; i < count && !err; i++) {
+        uint64_t c = i % n_channels;
+        int64_t k = float_k(float_itemsize, offsets[c], steps[c], in, i);
+        if (k == ESCAPED) {
+            double v;
+            uint8_t row[16];
+            put_u64(row, i);
+            put_u64(row + 8, float_bits(in, float_itemsize, i, &v));
+            err = ephys_buf_append(&escapes, row, 16);
+            n_esc++;
+            k = 0;
+        }
+        ks[i] = (int32_t)k;
+        kmin = k < kmin ? (int32_t)k : kmin;
+        kmax = k > kmax ? (int32_t)k : kmax;
+    }
+    int itemsize = kmin >= INT16_MIN && kmax <= INT16_MAX ? 2 : 4;
+    uint8_t *res = NULL;
+    if (!err) err = ephys_filter_layout(EPHYS_FILTER_LSB, itemsize, ndim, shape, float_itemsize, 0, n_esc, &info);
+    info.params_hash = ephys_lsb_params_hash(offsets, steps, n_params);
+    if (!err && info.total_bytes > SIZE_MAX) err = EPHYS_ERR_NOMEM;
+    if (!err && !(res = malloc((size_t)info.total_bytes))) err = EPHYS_ERR_NOMEM;
+    if (!err) {
+        ephys_filter_write_header(&info, res);
+        uint8_t *payload = res + info.payload_offset, *esc = payload + count * (uint64_t)itemsize;
+        for (uint64_t i = 0; i < count; i++) store(payload, itemsize, i, ks[i]);
+        if (n_esc) memcpy(esc, escapes.data, escapes.len);
+        memset(esc + 16 * n_esc, 0, (size_t)(info.total_bytes - (uint64_t)(esc - res) - 16 * n_esc));
+        ephys_filter_pad_header(&info, res);
+    }
+    free(ks);
+    free(escapes.data);
+    if (err) { free(res); return err; }
+    *out = res;
+    *out_len = (size_t)info.total_bytes;
+    *n_escapes = n_esc;
+    return EPHYS_OK;
+}
+
+typedef struct {
+    const ephys_filter_info_t *info;
+    const uint8_t *payload;
+    uint8_t *out;
+    const double *o, *s;
+} float_dec_t;
+
+static int float_decode_part(void *arg, size_t p)
+{
+    const float_dec_t *d = arg;
+    uint64_t n = d->info->n_samples, n_channels = d->info->n_channels;
+    uint64_t t0 = (uint64_t)p * ROWS_PER_PART, t1 = t0 + ROWS_PER_PART < n ? t0 + ROWS_PER_PART : n;
+    int fis = d->info->param;
+    for (uint64_t t = t0; t < t1; t++)
+        for (uint64_t c = 0; c < n_channels; c++) {
+            uint64_t i = t * n_channels + c;
+            uint64_t b = float_recon_bits(fis, d->o[c], d->s[c], load(d->payload, d->info->itemsize, i));
+            if (fis == 4) { uint32_t b32 = (uint32_t)b; memcpy(d->out + 4 * i, &b32, 4); }
+            else memcpy(d->out + 8 * i, &b, 8);
+        }
+    return EPHYS_OK;
+}
+
+static int decode_float(const ephys_filter_info_t *info, const uint8_t *buf, const double *offsets,
+                        const double *steps, uint64_t n_params, void *out, size_t out_len, int num_threads)
+{
+    uint64_t n_channels = info->n_channels, count = info->n_samples * n_channels;
+    int fis = info->param;
+    if (n_params != n_channels || (n_channels && (!offsets || !steps)) || !float_params_ok(offsets, steps, n_params)
+        || info->params_hash != ephys_lsb_params_hash(offsets, steps, n_params))
+        return EPHYS_ERR_ARGS;
+    if (out_len != count * (uint64_t)fis || (count && !out)) return EPHYS_ERR_OUT_SIZE;
+    if (info->table_rows) return EPHYS_ERR_CORRUPT; /* float chunks have no correction table */
+    if (!count) return info->n_escapes ? EPHYS_ERR_CORRUPT : EPHYS_OK;
+    float_dec_t d = {info, buf + info->payload_offset, out, offsets, steps};
+    int err = ephys_parallel_for((size_t)((info->n_samples + ROWS_PER_PART - 1) / ROWS_PER_PART),
+                                 ephys_filter_threads(count * (uint64_t)fis, num_threads), float_decode_part, &d);
+    if (err) return err;
+    const uint8_t *esc = d.payload + count * (uint64_t)info->itemsize;
+    for (uint64_t j = 0; j < info->n_escapes; j++) {
+        uint64_t i = get_u64(esc + 16 * j), b = get_u64(esc + 16 * j + 8);
+        if (i >= count || (fis == 4 && b >> 32)) return EPHYS_ERR_CORRUPT;
+        if (fis == 4) { uint32_t b32 = (uint32_t)b; memcpy((uint8_t *)out + 4 * i, &b32, 4); }
+        else memcpy((uint8_t *)out + 8 * i, &b, 8);
+    }
+    return EPHYS_OK;
+}
+
 int ephys_lsb_decode(const uint8_t *buf, size_t len, const double *offsets, const double *steps,
                      uint64_t n_params, void *out, size_t out_len, int num_threads)
 {
     ephys_filter_info_t info;
     int err = ephys_filter_parse(buf, len, EPHYS_FILTER_LSB, &info);
     if (err) return err;
-    if ((info.itemsize != 2 && info.itemsize != 4) || info.param) return EPHYS_ERR_HEADER;
+    if ((info.itemsize != 2 && info.itemsize != 4) || (info.param && info.param != 4 && info.param != 8))
+        return EPHYS_ERR_HEADER;
+    if (info.param) return decode_float(&info, buf, offsets, steps, n_params, out, out_len, num_threads);
     uint64_t n_channels = info.n_channels, count = info.n_samples * n_channels;
     if (n_params != n_channels || (n_channels && (!offsets || !steps)) || !params_ok(offsets, steps, n_params)
         || info.params_hash != ephys_lsb_params_hash(offsets, steps, n_params))

@@ -71,6 +71,7 @@ try:
     from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, ArrayBytesCodecPartialDecodeMixin
     from zarr.core.array_spec import ArraySpec
     from zarr.core.common import parse_named_configuration
+    from zarr.core.dtype import get_data_type_from_native_dtype
 except ImportError as exc:  # zarr 2 (or no zarr): this module is only for zarr-python 3
     raise ImportError(
         "numcodecs_ephys.zarr3 needs zarr-python >= 3 (found an older or no zarr). With zarr 2, "
@@ -447,8 +448,8 @@ class BitTruncation(_Filter):
 def _lsb_validate(codec, dtype, chunk_grid):
     """dtype and per-channel parameter counts of an LSB codec (either form) against the array."""
     native = _native(dtype)
-    if native not in _lsb.SUPPORTED_DTYPES:
-        names = ", ".join(str(d) for d in _lsb.SUPPORTED_DTYPES)
+    if native not in _lsb.SUPPORTED_DTYPES + _lsb.FLOAT_DTYPES:
+        names = ", ".join(str(d) for d in _lsb.SUPPORTED_DTYPES + _lsb.FLOAT_DTYPES)
         raise ValueError(f"LSB (zarr codec {codec.codec_name!r}) supports dtypes {names}; the array is {native}")
     chunk_shape = getattr(chunk_grid, "chunk_shape", None)
     for name in ("offsets", "steps"):
@@ -528,7 +529,9 @@ class LSB(_Wrapper, ArrayBytesCodec):
                 "EphysLPC: LSB(offsets, steps, serializer=WavPack()).")
         if inner.lossy:
             F.refuse_lossy_after_filter(f"{type(inner).__name__} (lossy) wrapped by LSB", "LSB")
-        inner.validate(shape=shape, dtype=dtype, chunk_grid=chunk_grid)
+        # float samples reach the serializer as grid indices: int16, or int32 where they need it
+        inner_dtype = get_data_type_from_native_dtype("int32") if _native(dtype).kind == "f" else dtype
+        inner.validate(shape=shape, dtype=inner_dtype, chunk_grid=chunk_grid)
 
     def compute_encoded_size(self, input_byte_length, chunk_spec):
         raise NotImplementedError  # the correction table's size depends on the data
@@ -536,8 +539,8 @@ class LSB(_Wrapper, ArrayBytesCodec):
     async def _encode_single(self, chunk_array, chunk_spec):
         enc = np.asarray(await asyncio.to_thread(self._codec.encode, chunk_array.as_numpy_array()))
         # the serializer gets LSB's chunk with its true shape (and the mark of a filter)
-        spec = _mark_filtered(ArraySpec(shape=enc.shape, dtype=chunk_spec.dtype, fill_value=chunk_spec.fill_value,
-                                        config=chunk_spec.config, prototype=chunk_spec.prototype), "LSB")
+        spec = _mark_filtered(ArraySpec(shape=enc.shape, dtype=get_data_type_from_native_dtype(enc.dtype),
+                                        fill_value=0, config=chunk_spec.config, prototype=chunk_spec.prototype), "LSB")
         (out,) = await self.serializer.encode([(chunk_spec.prototype.nd_buffer.from_numpy_array(enc), spec)])
         return out
 

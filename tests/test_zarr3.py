@@ -315,3 +315,23 @@ def test_import_does_not_need_zarr3():
     out = fresh_python("import sys, numcodecs_ephys\n"
                        "print('numcodecs_ephys.zarr3' in sys.modules, 'zarr' in sys.modules)")
     assert out.split() == ["False", "False"]
+
+
+def test_lsb_float32_scaled_traces(zarr, tmp_path):
+    """SpikeInterface's scaled traces (int16 x gain + offset, float32) through LSB + WavPack:
+    bit-exact, grid indices int16, smaller than zlib."""
+    import zlib
+
+    import numcodecs_ephys as ne
+    from numcodecs_ephys import zarr3 as z3
+    q = load_real("np_ultra")[:2000, :8]
+    x = q.astype("float32") * np.float32(2.34375) + np.float32(0.5)
+    path = tmp_path / "f.zarr"
+    a = zarr.create_array(str(path), shape=x.shape, chunks=(1000, 8), dtype="float32", compressors=None,
+                          serializer=z3.LSB.from_numcodecs(ne.LSB.from_data(x), serializer=z3.FLAC()))
+    a[:] = x
+    got = read_back(tmp_path, "import sys, numpy as np, zarr\n"
+                              "np.savez(sys.argv[1], x=zarr.open_array(sys.argv[2], mode='r')[:])", path)
+    np.testing.assert_array_equal(got["x"].view("u4"), x.view("u4"))
+    stored = sum(p.stat().st_size for p in (path / "c").rglob("*") if p.is_file())
+    assert stored < len(zlib.compress(x.tobytes(), 6))
