@@ -43,13 +43,19 @@ def _validate_params(name, value, lo, hi, above_lo=False):
 class LSB(ConfigCodec):
     """Lossless LSB correction: int16/int32 samples -> grid index k = round((x - offset) / step).
 
+    Float32/float64 samples on a grid (SpikeInterface's scaled traces, int16 x gain + offset
+    in float32) map to the k for which ``k * step + offset`` in their own precision gives
+    them back bit for bit; the indices are int16 (int32 where needed) and everything else
+    (off the grid, NaN, infinities, -0.0) is escaped with its bit pattern.
+
     Parameters
     ----------
     offsets, steps : float or list of float
         The grid of each channel (one value for all channels, or one per channel:
-        per flattened channel axis for N-D chunks). ``step`` from 1 to 2**24, need not
-        be an integer. Estimate them once with :meth:`from_data` / :meth:`from_recording`
-        (or :func:`estimate_lsb`) and use the same filter for every chunk.
+        per flattened channel axis for N-D chunks). ``step`` up to 2**24, need not be an
+        integer; at least 1 for integer samples. Estimate them once with
+        :meth:`from_data` / :meth:`from_recording` (or :func:`estimate_lsb`) and use the
+        same filter for every chunk.
     num_threads : int or None
         C threads (None = all cores); the output does not depend on it.
 
