@@ -6,6 +6,7 @@
 #include "block_codec.h"
 #include "chunk.h"
 #include "filter.h"
+#include "filter_frame.h"
 
 typedef struct {
     const uint8_t *in;
@@ -76,6 +77,28 @@ static int bits_ok(int itemsize, int bits)
     return (itemsize == 2 || itemsize == 4) && bits >= 0 && bits < 8 * itemsize;
 }
 
+static int run(int (*part)(void *, size_t), const void *in, void *out, size_t len, int itemsize, int bits,
+               int num_threads)
+{
+    if (!bits_ok(itemsize, bits) || len % (size_t)itemsize) return EPHYS_ERR_ARGS;
+    if (!len) return EPHYS_OK;
+    /* element by element: the same buffer is fine, a shifted one is not */
+    if (!in || !out || ephys_filter_overlap(in, out, len)) return EPHYS_ERR_ARGS;
+    uint64_t count = len / (size_t)itemsize;
+    job_t job = {in, out, count, itemsize, bits, (count + PIECE - 1) / PIECE};
+    return ephys_parallel_for(job.parts, ephys_filter_threads(len, num_threads), part, &job);
+}
+
+int ephys_bittruncation_apply(const void *in, void *out, size_t len, int itemsize, int bits, int num_threads)
+{
+    return run(encode_part, in, out, len, itemsize, bits, num_threads);
+}
+
+int ephys_bittruncation_invert(const void *in, void *out, size_t len, int itemsize, int bits, int num_threads)
+{
+    return run(decode_part, in, out, len, itemsize, bits, num_threads);
+}
+
 int ephys_bittruncation_encode(const void *in, size_t in_len, int itemsize, int ndim, const uint64_t *shape,
                                int bits, int num_threads, uint8_t *out, size_t out_len)
 {
@@ -87,8 +110,7 @@ int ephys_bittruncation_encode(const void *in, size_t in_len, int itemsize, int 
     if (!out || out_len != info.total_bytes || in_len != count * (uint64_t)itemsize || (count && !in))
         return EPHYS_ERR_ARGS;
     ephys_filter_write_header(&info, out);
-    job_t job = {in, out + info.payload_offset, count, itemsize, bits, (count + PIECE - 1) / PIECE};
-    err = ephys_parallel_for(job.parts, count * itemsize < (1u << 18) ? 1 : num_threads, encode_part, &job);
+    err = ephys_bittruncation_apply(in, out + info.payload_offset, in_len, itemsize, bits, num_threads);
     ephys_filter_pad_header(&info, out);
     return err;
 }
@@ -101,6 +123,6 @@ int ephys_bittruncation_decode(const uint8_t *buf, size_t len, void *out, size_t
     if (!bits_ok(info.itemsize, info.param)) return EPHYS_ERR_HEADER;
     uint64_t count = info.n_channels * info.n_samples;
     if (out_len != count * (uint64_t)info.itemsize || (count && !out)) return EPHYS_ERR_OUT_SIZE;
-    job_t job = {buf + info.payload_offset, out, count, info.itemsize, info.param, (count + PIECE - 1) / PIECE};
-    return ephys_parallel_for(job.parts, count * info.itemsize < (1u << 18) ? 1 : num_threads, decode_part, &job);
+    return ephys_bittruncation_invert(buf + info.payload_offset, out, out_len, info.itemsize, info.param,
+                                      num_threads);
 }

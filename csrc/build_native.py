@@ -17,7 +17,7 @@ from cffi import FFI
 HERE = Path(__file__).resolve().parent
 # Every header is a public cffi declaration file except the internal ones;
 # chunk.h goes first because the others use its types.
-INTERNAL_HEADERS = {"block_codec.h"}
+INTERNAL_HEADERS = {"block_codec.h", "filter_frame.h"}
 CDEF_HEADERS = ["chunk.h"] + sorted(p.name for p in HERE.glob("*.h")
                                     if p.name not in INTERNAL_HEADERS | {"chunk.h"})
 # pkg-config name -> how to install the library and its headers

@@ -9,6 +9,7 @@
 #include "chunk.h"
 #include "delta2d.h"
 #include "filter.h"
+#include "filter_frame.h"
 
 typedef struct {
     const uint8_t *in;
@@ -142,11 +143,53 @@ static void time_space_sum(job_t *j)
 
 static size_t parts_for(uint64_t units, uint64_t bytes, int num_threads)
 {
-    /* threads only pay off on chunks of a few hundred kB */
-    size_t p = num_threads > 1 ? (size_t)num_threads : 1;
-    if (bytes < ((uint64_t)1 << 18)) p = 1;
+    size_t p = (size_t)ephys_filter_threads(bytes, num_threads);
     if (p > units) p = units ? (size_t)units : 1;
     return p;
+}
+
+static int kernel_args_ok(size_t len, int itemsize, uint64_t n_samples, uint64_t n_channels, int axis)
+{
+    return axis >= EPHYS_DELTA_TIME && axis <= EPHYS_DELTA_TIME_SPACE &&
+           ephys_filter_samples_ok(len, itemsize, n_samples, n_channels);
+}
+
+int ephys_delta2d_apply(const void *in, void *out, size_t len, int itemsize, uint64_t n_samples,
+                        uint64_t n_channels, int axis, int num_threads)
+{
+    if (!kernel_args_ok(len, itemsize, n_samples, n_channels, axis)) return EPHYS_ERR_ARGS;
+    if (!len) return EPHYS_OK;
+    /* each row's difference reads the row before it: no in-place encoding */
+    if (!in || !out || in == out || ephys_filter_overlap(in, out, len)) return EPHYS_ERR_ARGS;
+    job_t job = {in, out, n_samples, n_channels, itemsize, axis, 0};
+    job.parts = parts_for(job.n, len, num_threads);
+    return ephys_parallel_for(job.parts, num_threads, encode_part, &job);
+}
+
+int ephys_delta2d_invert(void *data, size_t len, int itemsize, uint64_t n_samples, uint64_t n_channels,
+                         int axis, int num_threads)
+{
+    if (!kernel_args_ok(len, itemsize, n_samples, n_channels, axis)) return EPHYS_ERR_ARGS;
+    if (!len) return EPHYS_OK;
+    if (!data) return EPHYS_ERR_ARGS;
+    job_t job = {NULL, data, n_samples, n_channels, itemsize, axis, 0};
+    if (axis == EPHYS_DELTA_TIME_SPACE) {
+        /* one fused pass on the calling thread beats two threaded passes:
+         * the running sum along a row is a dependency chain either way */
+        time_space_sum(&job);
+        return EPHYS_OK;
+    }
+    int err = EPHYS_OK;
+    if (axis != EPHYS_DELTA_TIME && job.c > 1) {
+        job.parts = parts_for(job.n, len, num_threads);
+        err = ephys_parallel_for(job.parts, num_threads, space_part, &job);
+        if (err) return err;
+    }
+    if (axis != EPHYS_DELTA_SPACE && job.n > 1) {
+        job.parts = parts_for((job.c + 63) / 64, len, num_threads);
+        err = ephys_parallel_for(job.parts, num_threads, time_part, &job);
+    }
+    return err;
 }
 
 int ephys_delta2d_encode(const void *in, size_t in_len, int itemsize, int ndim, const uint64_t *shape,
@@ -159,10 +202,8 @@ int ephys_delta2d_encode(const void *in, size_t in_len, int itemsize, int ndim, 
     uint64_t data_bytes = info.n_channels * info.n_samples * (uint64_t)itemsize;
     if (!out || out_len != info.total_bytes || in_len != data_bytes || (data_bytes && !in)) return EPHYS_ERR_ARGS;
     ephys_filter_write_header(&info, out);
-    if (!data_bytes) return EPHYS_OK;
-    job_t job = {in, out + info.payload_offset, info.n_samples, info.n_channels, itemsize, axis, 0};
-    job.parts = parts_for(job.n, data_bytes, num_threads);
-    err = ephys_parallel_for(job.parts, num_threads, encode_part, &job);
+    err = ephys_delta2d_apply(in, out + info.payload_offset, in_len, itemsize, info.n_samples, info.n_channels,
+                              axis, num_threads);
     ephys_filter_pad_header(&info, out);
     return err;
 }
@@ -177,21 +218,6 @@ int ephys_delta2d_decode(const uint8_t *buf, size_t len, void *out, size_t out_l
     if (out_len != data_bytes || (data_bytes && !out)) return EPHYS_ERR_OUT_SIZE;
     if (!data_bytes) return EPHYS_OK;
     memmove(out, buf + info.payload_offset, data_bytes);
-    job_t job = {NULL, out, info.n_samples, info.n_channels, info.itemsize, info.param, 0};
-    if (info.param == EPHYS_DELTA_TIME_SPACE) {
-        /* one fused pass on the calling thread beats two threaded passes:
-         * the running sum along a row is a dependency chain either way */
-        time_space_sum(&job);
-        return EPHYS_OK;
-    }
-    if (info.param != EPHYS_DELTA_TIME && job.c > 1) {
-        job.parts = parts_for(job.n, data_bytes, num_threads);
-        err = ephys_parallel_for(job.parts, num_threads, space_part, &job);
-        if (err) return err;
-    }
-    if (info.param != EPHYS_DELTA_SPACE && job.n > 1) {
-        job.parts = parts_for((job.c + 63) / 64, data_bytes, num_threads);
-        err = ephys_parallel_for(job.parts, num_threads, time_part, &job);
-    }
-    return err;
+    return ephys_delta2d_invert(out, out_len, info.itemsize, info.n_samples, info.n_channels, info.param,
+                                num_threads);
 }

@@ -3,6 +3,7 @@
 
 #include "chunk.h"
 #include "filter.h"
+#include "filter_frame.h"
 
 #define FILTER_MAGIC "EPHF"
 #define FILTER_VERSION 2
@@ -52,7 +53,7 @@ static int layout(int version, int filter, int itemsize, int ndim, const uint64_
     uint64_t hb = header_bytes(version, ndim);
     info->header_rows = (hb + info->row_bytes - 1) / info->row_bytes;
     info->table_rows = table_rows;
-    info->extra_a = n_escapes;
+    info->n_escapes = n_escapes;
     uint64_t esc_rows = (mul_cap(n_escapes, 16) + info->row_bytes - 1) / info->row_bytes;
     uint64_t data_rows = channels ? info->n_samples : 0;
     if (table_rows >= LIMIT || esc_rows >= LIMIT) return EPHYS_ERR_ARGS;
@@ -61,6 +62,24 @@ static int layout(int version, int filter, int itemsize, int ndim, const uint64_
     info->total_bytes = mul_cap(rows, info->row_bytes);
     if (info->total_bytes >= LIMIT) return EPHYS_ERR_ARGS;
     return EPHYS_OK;
+}
+
+int ephys_filter_threads(uint64_t nbytes, int num_threads)
+{
+    return num_threads > 1 && nbytes >= EPHYS_FILTER_PARALLEL_BYTES ? num_threads : 1;
+}
+
+int ephys_filter_samples_ok(size_t len, int itemsize, uint64_t n_samples, uint64_t n_channels)
+{
+    if (itemsize != 1 && itemsize != 2 && itemsize != 4 && itemsize != 8) return 0;
+    if (n_channels && n_samples > (uint64_t)SIZE_MAX / (uint64_t)itemsize / n_channels) return 0;
+    return (uint64_t)len == n_samples * n_channels * (uint64_t)itemsize;
+}
+
+int ephys_filter_overlap(const void *a, const void *b, size_t len)
+{
+    uintptr_t x = (uintptr_t)a, y = (uintptr_t)b;
+    return x != y && x < y + len && y < x + len;
 }
 
 int ephys_filter_layout(int filter, int itemsize, int ndim, const uint64_t *shape, int param,
@@ -79,8 +98,8 @@ void ephys_filter_write_header(const ephys_filter_info_t *info, uint8_t *out)
     out[7] = (uint8_t)info->ndim;
     out[8] = (uint8_t)info->param;
     put_u32(out + 12, (uint32_t)info->table_rows);
-    put_u64(out + 16, info->extra_a);
-    put_u64(out + 24, info->extra_b);
+    put_u64(out + 16, info->n_escapes);
+    put_u64(out + 24, info->params_hash);
     uint64_t so = fixed_bytes(info->version);
     for (int d = 0; d < info->ndim; d++) put_u64(out + so + 8 * d, info->shape[d]);
 }
@@ -124,7 +143,7 @@ int ephys_filter_parse(const uint8_t *buf, size_t len, int filter, ephys_filter_
     int err = layout(version, filter, buf[6], ndim, shape, buf[8], table_rows, escapes, info);
     if (err) return EPHYS_ERR_HEADER;
     info->flags = version >= 2 ? buf[FLAGS_AT] : 0;
-    info->extra_b = get_u64(buf + 24);
+    info->params_hash = get_u64(buf + 24);
     if (info->total_bytes != len) return info->total_bytes > len ? EPHYS_ERR_TRUNCATED : EPHYS_ERR_CORRUPT;
     /* the padding after the header must be what the encoder wrote */
     uint64_t hb = header_bytes(version, ndim);

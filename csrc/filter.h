@@ -17,8 +17,9 @@
  *          samples: a header rebuilt by the zarr 3 filters, which store none)
  *   10  2  zero
  *   12  4  u32 extra rows after the header (LSB: correction table rows)
- *   16  8  u64 filter field (LSB: number of escaped samples)
- *   24  8  u64 filter field (LSB: hash of offsets and steps)
+ *   16  8  u64 number of escaped samples (LSB; zero for the other filters)
+ *   24  8  u64 hash of the parameters decoding needs beyond the header (LSB:
+ *          offsets and steps; zero for the other filters)
  *   32  4  CRC-32C of the decoded chunk's bytes in C order (little endian)
  *   36  4  CRC-32C of header bytes 0..35 and of the shape
  *   40  8 * ndim  shape (u64)
@@ -36,6 +37,12 @@
  * no checksums, the shape at byte 32.  The kernels write the header with
  * zero flags and checksums; ephys_filter_seal fills them in once the encoded
  * chunk is complete, and ephys_filter_verify checks a decoded chunk.
+ *
+ * The header only frames a filter's samples for numcodecs, whose codecs hand
+ * each other bare bytes: the kernels themselves (ephys_delta2d_apply /
+ * _invert, ephys_bittruncation_apply / _invert) work on bare samples, which is
+ * what the zarr 3 filters store (their chunk spec already says dtype, shape
+ * and parameters).  Writing the header is internal (filter_frame.h).
  */
 #ifndef EPHYS_FILTER_H
 #define EPHYS_FILTER_H
@@ -59,22 +66,18 @@ typedef struct {
     uint64_t row_bytes;     /* bytes per row of the encoded array */
     uint64_t header_rows;
     uint64_t table_rows;
-    uint64_t extra_a, extra_b;
+    uint64_t n_escapes;      /* samples stored in escape rows after the payload (LSB) */
+    uint64_t params_hash;    /* hash of the parameters decoding needs (LSB) */
     uint64_t payload_offset; /* byte offset of the first sample row */
     uint64_t total_bytes;    /* expected total length of the encoded chunk */
 } ephys_filter_info_t;
 
 /* Layout of an encoded chunk for a given input; fills info (table_rows and
- * extra_a escapes as given).  Returns EPHYS_ERR_ARGS on impossible sizes. */
+ * n_escapes as given).  Returns EPHYS_ERR_ARGS on impossible sizes. */
 int ephys_filter_layout(int filter, int itemsize, int ndim, const uint64_t *shape, int param,
                         uint64_t table_rows, uint64_t n_escapes, ephys_filter_info_t *info);
 /* Parse and validate a header against the input length. */
 int ephys_filter_parse(const uint8_t *buf, size_t len, int filter, ephys_filter_info_t *info);
-/* Write the header described by info at the start of out (header_rows rows,
- * zero padded); once the rows after it are written, ephys_filter_pad_header
- * sets the padding (out holds total_bytes). */
-void ephys_filter_write_header(const ephys_filter_info_t *info, uint8_t *out);
-void ephys_filter_pad_header(const ephys_filter_info_t *info, uint8_t *out);
 /* Set the flags and the checksum of the decoded chunk (samples: its
  * C-order bytes, or NULL with EPHYS_FILTER_UNCHECKED) in a complete encoded
  * chunk of format version 2, then the header checksum. */

@@ -38,14 +38,33 @@ def layout(filter_id, arr, param, table_rows=0, n_escapes=0):
 
 FILTER_MAGIC = b"EPHF"
 
+LOSSY_AFTER_FILTER_RULE = (
+    "Lossy steps (WavPack(bps=...), BitTruncation(bits > 0), EphysLPC(max_error > 0)) come before "
+    "the numcodecs-ephys filters (Delta2D, BitTruncation, LSB), never after: after Delta2D a lossy "
+    "error would accumulate along the running sums, after LSB it would land on the wrong grid index, "
+    "and in numcodecs it would alter the filter's header rows."
+)
+"""The one rule for lossy steps after a filter, on both stacks: numcodecs spots a filtered
+chunk by its header (refuse_filtered), zarr 3 by the chunk spec a filter declares or, for
+LSB's wrapped serializer, when the array is created (numcodecs_ephys.zarr3)."""
+
+
+def refuse_lossy_after_filter(who, filters="a numcodecs-ephys filter"):
+    raise ValueError(f"{who} is lossy and this chunk was already transformed by {filters}. "
+                     f"{LOSSY_AFTER_FILTER_RULE} Put lossy steps first (e.g. filters=[BitTruncation(...), "
+                     "LSB(...)]), or LSB-correct the recording beforehand when compressing with WavPack(bps=...)")
+
 
 def refuse_filtered(arr, who):
-    """Lossy steps must come before the other filters: they would alter a filter's header rows."""
+    """numcodecs: a lossy step refuses a chunk that starts with a filter header."""
     if arr.size * arr.itemsize >= 4 and np.ascontiguousarray(arr.reshape(-1)[:4]).tobytes()[:4] == FILTER_MAGIC:
-        raise ValueError(f"{who} is lossy and this chunk was already transformed by a numcodecs-ephys filter "
-                         "(Delta2D, BitTruncation or LSB), whose header it would alter: put lossy steps first "
-                         "(e.g. filters=[BitTruncation(...), LSB(...)]), or LSB-correct the recording beforehand "
-                         "when compressing with WavPack(bps=...)")
+        refuse_lossy_after_filter(who)
+
+
+def samples_and_channels(shape):
+    """(rows, channels) of a chunk for the kernels: axis 0 is time, the others are channels
+    (a 0-d chunk is one sample of one channel), as in ephys_filter_layout."""
+    return (int(shape[0]) if len(shape) else 1), n_channels(shape)
 
 
 def encoded_array(raw, dtype, shape):

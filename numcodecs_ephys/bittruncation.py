@@ -1,4 +1,6 @@
 """BitTruncation filter: drop low bits with rounding and saturation (lossy)."""
+from __future__ import annotations
+
 import numpy as np
 
 from . import _filters as F
@@ -6,7 +8,7 @@ from ._codec import ConfigCodec
 from ._filters import ffi, lib
 
 SUPPORTED_DTYPES = (np.dtype("int16"), np.dtype("int32"))
-MAX_BITS = {2: 15, 4: 31}
+MAX_BITS = {dt.itemsize: 8 * dt.itemsize - 1 for dt in SUPPORTED_DTYPES}  # q * 2**bits must fit the dtype
 
 
 class BitTruncation(ConfigCodec):
@@ -25,9 +27,10 @@ class BitTruncation(ConfigCodec):
 
     codec_id = "ephys_bittruncation"
 
-    def __init__(self, bits=0, num_threads=None):
-        if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 0 <= bits <= 31:
-            raise ValueError(f"bits must be an integer from 0 to 15 (int16) or 31 (int32), got {bits!r}")
+    def __init__(self, bits: int = 0, num_threads: int | None = None) -> None:
+        if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 0 <= bits <= max(MAX_BITS.values()):
+            raise ValueError(f"bits must be an integer from 0 to {MAX_BITS[2]} (int16) or {MAX_BITS[4]} (int32), "
+                             f"got {bits!r}")
         self.bits = int(bits)
         self.num_threads = F.validate_num_threads(num_threads)
 

@@ -1,4 +1,6 @@
 """Delta2D filter: differences along time, channels, or both (C, threads, wrap-around)."""
+from __future__ import annotations
+
 import numpy as np
 
 from . import _filters as F
@@ -28,7 +30,7 @@ class Delta2D(ConfigCodec):
 
     codec_id = "ephys_delta2d"
 
-    def __init__(self, axis="time", num_threads=None):
+    def __init__(self, axis: str = "time", num_threads: int | None = None) -> None:
         if axis not in AXES:
             raise ValueError(f"axis must be one of {', '.join(map(repr, AXES))}; got {axis!r}")
         self.axis = axis

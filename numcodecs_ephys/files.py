@@ -169,8 +169,7 @@ def _write_metadata(root_path, source, plan, codec_config, filter_configs):
         for name, width, array_filters in arrays:
             if plan.zarr_format == 3:
                 from . import zarr3
-                kw = dict(serializer=zarr3.from_numcodecs(codec), compressors=None,
-                          filters=[zarr3.from_numcodecs(f) for f in array_filters])
+                kw = dict(zarr3.from_numcodecs_chain(codec, array_filters), compressors=None)
             else:
                 kw = dict(compressors=codec, filters=array_filters or None)
             root.create_array(name, shape=(source.n_samples, width), chunks=(plan.chunk_len, width),

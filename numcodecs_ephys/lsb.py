@@ -6,7 +6,10 @@ compressors cannot exploit. This filter replaces every sample by its grid index 
 which is what the ADC produced, and keeps enough in the chunk to return the original
 values exactly (see csrc/lsb.c).
 """
+from __future__ import annotations
+
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -14,21 +17,23 @@ from . import _filters as F
 from ._codec import ConfigCodec
 from ._filters import ffi, lib
 
-SUPPORTED_DTYPES = (np.dtype("int16"), np.dtype("int32"))
-MAX_STEP = 2.0 ** 24
-MAX_OFFSET = 2.0 ** 40
+SUPPORTED_DTYPES = (np.dtype("int16"), np.dtype("int32"))  # integer samples (ADC values on a grid)
+FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))  # scaled samples on a grid (SpikeInterface)
+MIN_INTEGER_STEP = 1.0  # on an integer grid two values closer than 1 cannot be told apart
+MAX_STEP = float(lib.EPHYS_LSB_MAX_STEP)  # the C kernel's limits (csrc/lsb.h)
+MAX_OFFSET = float(lib.EPHYS_LSB_MAX_OFFSET)
 
 
-def _validate_params(name, value, lo, hi):
-    """A number, or a non-empty list of numbers, each finite and in [lo, hi]; as float(s)."""
+def _validate_params(name, value, lo, hi, above_lo=False):
+    """A number, or a non-empty list of numbers, each finite and in [lo, hi] (or (lo, hi]); as float(s)."""
     scalar = not isinstance(value, (list, tuple, np.ndarray))
     values = [value] if scalar else list(value)
     out = []
     for v in values:
         if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(float(v)) or not lo <= float(v) <= hi:
-            raise ValueError(f"{name} must be a number or a non-empty list of numbers in [{lo}, {hi}], "
-                             f"got {value!r}")
+                or not math.isfinite(float(v)) or not lo <= float(v) <= hi or (above_lo and float(v) == lo):
+            raise ValueError(f"{name} must be a number or a non-empty list of numbers in {'(' if above_lo else '['}"
+                             f"{lo}, {hi}], got {value!r}")
         out.append(float(v))
     if not out:
         raise ValueError(f"{name} must not be empty")
@@ -38,13 +43,19 @@ def _validate_params(name, value, lo, hi):
 class LSB(ConfigCodec):
     """Lossless LSB correction: int16/int32 samples -> grid index k = round((x - offset) / step).
 
+    Float32/float64 samples on a grid (SpikeInterface's scaled traces, int16 x gain + offset
+    in float32) map to the k for which ``k * step + offset`` in their own precision gives
+    them back bit for bit; the indices are int16 (int32 where needed) and everything else
+    (off the grid, NaN, infinities, -0.0) is escaped with its bit pattern.
+
     Parameters
     ----------
     offsets, steps : float or list of float
         The grid of each channel (one value for all channels, or one per channel:
-        per flattened channel axis for N-D chunks). ``step`` from 1 to 2**24, need not
-        be an integer. Estimate them once with :meth:`from_data` / :meth:`from_recording`
-        (or :func:`estimate_lsb`) and use the same filter for every chunk.
+        per flattened channel axis for N-D chunks). ``step`` up to 2**24, need not be an
+        integer; at least 1 for integer samples. Estimate them once with
+        :meth:`from_data` / :meth:`from_recording` (or :func:`estimate_lsb`) and use the
+        same filter for every chunk.
     num_threads : int or None
         C threads (None = all cores); the output does not depend on it.
 
@@ -61,20 +72,21 @@ class LSB(ConfigCodec):
 
     codec_id = "ephys_lsb"
 
-    def __init__(self, offsets=0.0, steps=1.0, num_threads=None):
+    def __init__(self, offsets: float | Sequence[float] = 0.0, steps: float | Sequence[float] = 1.0,
+                 num_threads: int | None = None) -> None:
         self.offsets = _validate_params("offsets", offsets, -MAX_OFFSET, MAX_OFFSET)
-        self.steps = _validate_params("steps", steps, 1.0, MAX_STEP)
+        self.steps = _validate_params("steps", steps, 0.0, MAX_STEP, above_lo=True)
         self.num_threads = F.validate_num_threads(num_threads)
-        self._cache = {}
+        self._cache: dict[int, tuple] = {}  # per-channel cffi arrays of the last channel count
 
     @classmethod
-    def from_data(cls, data, num_threads=None, **kwargs):
+    def from_data(cls, data, num_threads: int | None = None, **kwargs) -> LSB:
         """A filter with offsets and steps estimated from a (samples, channels) array."""
         offsets, steps = estimate_lsb(data, **kwargs)
         return cls(offsets=offsets.tolist(), steps=steps.tolist(), num_threads=num_threads)
 
     @classmethod
-    def from_recording(cls, recording, num_threads=None, **kwargs):
+    def from_recording(cls, recording, num_threads: int | None = None, **kwargs) -> LSB:
         """A filter with offsets and steps estimated from a SpikeInterface recording."""
         return cls.from_data(recording, num_threads=num_threads, **kwargs)
 
@@ -93,25 +105,34 @@ class LSB(ConfigCodec):
         return self._cache[n]
 
     def encode(self, buf):
-        arr, order = F.as_input(buf, "LSB", SUPPORTED_DTYPES)
+        arr, order = F.as_input(buf, "LSB", SUPPORTED_DTYPES + FLOAT_DTYPES)
         n = F.n_channels(arr.shape)
         offsets, steps = self._params(n)
         shape = ffi.new("uint64_t[]", list(arr.shape) or [0])
         out_pp, out_len, n_esc = ffi.new("uint8_t **"), ffi.new("size_t *"), ffi.new("uint64_t *")
-        F.check(lib.ephys_lsb_encode(ffi.from_buffer(arr), arr.nbytes, arr.itemsize, arr.ndim, shape,
-                                     offsets, steps, n, F.threads(self.num_threads), out_pp, out_len, n_esc),
-                "LSB encoding failed")
+        if arr.dtype in FLOAT_DTYPES:
+            F.check(lib.ephys_lsb_encode_float(ffi.from_buffer(arr), arr.nbytes, arr.itemsize, arr.ndim, shape,
+                                               offsets, steps, n, out_pp, out_len, n_esc), "LSB encoding failed")
+        else:
+            low = min(self.steps) if isinstance(self.steps, list) else self.steps
+            if low < MIN_INTEGER_STEP:
+                raise ValueError(f"LSB with steps below {MIN_INTEGER_STEP} takes float samples; this chunk is "
+                                 f"{arr.dtype}, whose grid steps are at least {MIN_INTEGER_STEP} (got {low})")
+            F.check(lib.ephys_lsb_encode(ffi.from_buffer(arr), arr.nbytes, arr.itemsize, arr.ndim, shape,
+                                         offsets, steps, n, F.threads(self.num_threads), out_pp, out_len, n_esc),
+                    "LSB encoding failed")
         # the C buffer becomes the array's memory (no copy); freed with the array
         owned = ffi.gc(out_pp[0], lib.ephys_free, size=out_len[0])
         F.seal(owned, out_len[0], order, arr)
-        return F.encoded_array(ffi.buffer(owned, out_len[0]), arr.dtype, arr.shape)
+        info, _, _ = F.parse(ffi.buffer(owned, out_len[0]), lib.EPHYS_FILTER_LSB, "LSB")
+        return F.encoded_array(ffi.buffer(owned, out_len[0]), F.info_dtype(info), arr.shape)
 
     @staticmethod
     def escapes(buf):
         """How many samples of an encoded chunk are stored as escapes (off the grid, or with
         a grid index the dtype cannot hold): read from its header."""
         info, _, _ = F.parse(buf, lib.EPHYS_FILTER_LSB, "LSB")
-        return int(info.extra_a)
+        return int(info.n_escapes)
 
     def decode(self, buf, out=None):
         info, src, ptr = F.parse(buf, lib.EPHYS_FILTER_LSB, "LSB")
@@ -120,9 +141,11 @@ class LSB(ConfigCodec):
             raise ValueError("cannot decode LSB chunk: the chunk header is corrupted")
         n = F.n_channels(shape)
         offsets, steps = self._params(n)
-        if lib.ephys_lsb_params_hash(offsets, steps, n) != info.extra_b:
+        if lib.ephys_lsb_params_hash(offsets, steps, n) != info.params_hash:
             raise ValueError("cannot decode LSB chunk: it was encoded with other offsets/steps than this filter's")
-        result = np.empty(shape, F.info_dtype(info))
+        # the header's parameter byte: 0 for integer samples, else the float samples' itemsize
+        dtype = np.dtype(f"<f{info.param}").newbyteorder("=") if info.param else F.info_dtype(info)
+        result = np.empty(shape, dtype)
         F.check(lib.ephys_lsb_decode(ptr, src.nbytes, offsets, steps, n, ffi.from_buffer(result), result.nbytes,
                                      F.threads(self.num_threads)), "cannot decode LSB chunk")
         return F.deliver(info, src, result, out, "LSB")
@@ -151,7 +174,8 @@ def _fit(u, s):
     return float(a), float(s)
 
 
-def estimate_lsb(data, per_channel_step=False, num_chunks=10, chunk_size=10000, seed=0):
+def estimate_lsb(data, per_channel_step: bool = False, num_chunks: int = 10, chunk_size: int = 10000,
+                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Estimate the grid (offset, step) of each channel of integer ephys data.
 
     ``data``: a (samples, channels) integer array, or a SpikeInterface recording (an
@@ -169,14 +193,27 @@ def estimate_lsb(data, per_channel_step=False, num_chunks=10, chunk_size=10000, 
     distinct values gets the common step and its single value as offset.
     Where the smallest gap is 1 the data is on the integer grid: step 1, offset 0
     (the filter is then an identity plus a header).
+
+    Float32/float64 data (SpikeInterface's scaled traces: int16 x gain + offset in
+    float32): per channel the step and offset are fitted the same way, then the pair that
+    reproduces the most distinct values bit for bit under the decoder's rule (k * step +
+    offset in the data's precision) is chosen among the float neighbours of the fit and
+    the grid points near it (offset 0 first). A channel whose values are not on a grid
+    (fewer than 90% reproduced) raises ValueError: LSB would store them as escapes.
     """
     if hasattr(data, "get_traces"):
         data = _sample_traces(data, num_chunks, chunk_size, seed)
     arr = np.asarray(data)
     if arr.ndim == 1:
         arr = arr[:, None]
+    if arr.ndim == 2 and arr.dtype in FLOAT_DTYPES:
+        grids: list = []
+        for c in range(arr.shape[1]):
+            grids.append(_float_grid(arr[:, c], c, grids[-1] if grids else None))
+        return np.array([g[0] for g in grids]), np.array([g[1] for g in grids])
     if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"estimate_lsb takes integer (samples, channels) data, got {arr.dtype} {arr.shape}")
+        raise ValueError(f"estimate_lsb takes integer or float32/float64 (samples, channels) data, "
+                         f"got {arr.dtype} {arr.shape}")
     n_ch = arr.shape[1]
     uniq = [np.unique(arr[:, c]).astype(np.float64) for c in range(n_ch)]
     singles, min_gaps = [], []
@@ -209,6 +246,67 @@ def estimate_lsb(data, per_channel_step=False, num_chunks=10, chunk_size=10000, 
         offsets[c] = a + s * np.round((med - a) / s)
         steps[c] = min(max(s, 1.0), MAX_STEP)
     return offsets, steps
+
+
+def _exact_on_grid(u, offset, step):
+    """How many of the distinct float values u the decoder's rule k * step + offset (numpy
+    computes it in u's precision, as the C decoder does) reproduces exactly."""
+    k = np.clip(np.rint((u.astype(np.float64) - float(offset)) / float(step)), -2.0 ** 31, 2.0 ** 31 - 1)
+    return int(np.count_nonzero(k.astype(u.dtype) * step + offset == u))
+
+
+def _float_grid(x, channel, previous=None, min_on_grid=0.9, probe=4096):
+    """(offset, step) of one channel of float samples on a grid, exact in their precision.
+
+    The least-squares grid is exact only to a few units in the last place, and the rounding
+    of k * step + offset depends on which of the equivalent offsets (offset + m * step) and
+    which float neighbour of the step the writer used: candidates (the step's float
+    neighbours and short decimals; grid points near 0 and near the median, their short
+    decimals and float neighbours) are scored on up to
+    ``probe`` distinct values; the previous channel's grid is kept when it fits all."""
+    u = np.unique(x[np.isfinite(x)])
+    if len(u) < 2:
+        return (float(u[0]) if len(u) else 0.0), 1.0
+    kind = u.dtype.type
+    sample = u[np.linspace(0, len(u) - 1, min(probe, len(u))).astype(int)]
+    best = (-1, 0.0, 1.0)
+    if previous is not None and _exact_on_grid(u, kind(previous[0]), kind(previous[1])) == len(u):
+        best = (len(sample), *previous)
+    if best[0] < len(sample):
+        wide = u.astype(np.float64)
+        d = np.diff(wide)
+        a, s = _fit(wide, float(d[d < 1.5 * d.min()].mean()))
+
+        def neighbours(v, n):
+            out, lo, hi = [kind(v)], kind(v), kind(v)
+            for _ in range(n):
+                lo, hi = np.nextafter(lo, kind(-np.inf)), np.nextafter(hi, kind(np.inf))
+                out += [lo, hi]
+            return out
+
+        zero = a - s * np.round(a / s)  # the grid point nearest 0
+        middle = zero + s * np.round((float(np.median(wide)) - zero) / s)  # and nearest the median
+        offsets = [kind(0.0)]
+        for base in (zero, middle):
+            # writers' offsets are short decimals (the fit is good to about 1e-5)
+            offsets += list({kind(round(base + m * s, digits)) for m in range(-32, 33) for digits in (2, 3, 4)})
+            for m in range(-2, 3):
+                offsets += neighbours(base + m * s, 2)
+        steps = neighbours(s, 3) + [kind(round(s, digits)) for digits in range(3, 8)]  # gains are short too
+        for step in (t for t in steps if t > 0):
+            for offset in offsets:
+                exact = _exact_on_grid(sample, offset, step)
+                if exact > best[0]:
+                    best = (exact, float(offset), float(step))
+                    if exact == len(sample):
+                        break
+            if best[0] == len(sample):
+                break
+    exact = _exact_on_grid(u, kind(best[1]), kind(best[2]))
+    if exact < min_on_grid * len(u):
+        raise ValueError(f"channel {channel}: its float samples are not on a grid (best found: step {best[2]}, "
+                         f"offset {best[1]}, {exact} of {len(u)} distinct values); LSB would escape them")
+    return best[1], best[2]
 
 
 def _snap(uniq, s):

@@ -18,54 +18,49 @@ class (this module)                         JSON name                  wraps
 ``FLACLegacy``     (serializer)             numcodecs_ephys.flac_legacy    ``FLACLegacy`` (flac-numcodecs chunks)
 ``Delta2D``        (filter)                 numcodecs_ephys.delta2d        ``numcodecs_ephys.Delta2D``
 ``BitTruncation``  (filter)                 numcodecs_ephys.bittruncation  ``numcodecs_ephys.BitTruncation``
-``LSB``            (filter)                 numcodecs_ephys.lsb            ``numcodecs_ephys.LSB``
+``LSB``            (serializer, wrapping)   numcodecs_ephys.lsb            ``numcodecs_ephys.LSB``
 ``EphysLPC``       (serializer)             numcodecs_ephys.lpc            ``numcodecs_ephys.EphysLPC``
 ==========================================  =========================  =====================
 
 Use them as ``zarr.create_array(..., serializer=WavPack(), filters=[Delta2D()],
-compressors=None)``. Format-2 arrays (zarr 2, or ``zarr_format=2`` in zarr 3) keep using
-the numcodecs classes from ``numcodecs_ephys``.
+compressors=None)``, or ``serializer=LSB(offsets, steps, serializer=WavPack())``;
+:func:`from_numcodecs_chain` turns a numcodecs chain into these arguments. Format-2 arrays
+(zarr 2, or ``zarr_format=2`` in zarr 3) keep using the numcodecs classes from
+``numcodecs_ephys``.
 
 Importing this module needs zarr >= 3; ``import numcodecs_ephys`` never imports it (zarr 3
 loads it through the entry points when it meets one of the names above), so the package
 works unchanged with zarr 2.
 
-Filters and the shape of their output
--------------------------------------
-The numcodecs filters return arrays with header rows prepended (magic, dtype, shape and
-parameter, see ``csrc/filter.h``) so that a chunk decodes from bare bytes, and LSB adds
-a per-chunk number of correction-table and escape rows. A zarr 3 ``ArrayArrayCodec``
-declares the spec of its output in ``resolve_metadata`` once for all chunks, and the
-next codec (zarr's ``bytes`` serializer in particular) reshapes to that spec when
-decoding. So:
+Filters, LSB, and the specs zarr relies on
+------------------------------------------
+A zarr 3 codec declares the spec (shape, dtype) of its output once for all chunks, and the
+next codec (zarr's ``bytes`` serializer in particular) trusts it when decoding. So:
 
-* ``Delta2D`` and ``BitTruncation`` are shape- and dtype-preserving in zarr 3:
-  ``resolve_metadata`` is the identity and is true. Their header only repeats what the
-  array metadata already knows (dtype, chunk shape, the codec parameter), so encoding
-  runs the numcodecs filter and drops the header rows; decoding rebuilds the header
-  with the same C routines (``ephys_filter_layout`` / ``write_header`` / ``pad_header``)
-  from the chunk spec and the codec's configuration, and runs the numcodecs decoder.
-  They work with any serializer (``bytes``, sharding, ``numcodecs_ephys.wavpack``, ...),
-  and they take the shape of the array they are given rather than the spec's, so they
-  may also follow LSB.
-* ``LSB`` cannot be shape-preserving: the correction table and escaped samples are
-  per-chunk data whose size depends on the values. Its zarr 3 output is the numcodecs
-  filter's array (header + table + samples + escape rows, channel axes kept), and
-  ``resolve_metadata`` declares the chunk spec unchanged, as zarr's own numcodecs filter
-  wrappers do. It therefore needs a self-describing serializer after it:
-  ``numcodecs_ephys.wavpack`` or ``numcodecs_ephys.flac`` (optionally with filters or
-  compressors around them, or inside a sharding codec). Those record the real dtype and
-  shape in every chunk and decode to it, ignoring the declared shape when the sizes
-  differ; LSB then restores the chunk's shape from its own header. zarr gives a filter
-  no way to see the serializer that follows it, so this rule cannot be checked when the
-  array is created: with zarr's ``bytes`` serializer writing would succeed and reading
-  would fail (``bytes`` reshapes the longer chunk to the nominal shape and raises). The
-  bytes written are complete LSB chunks, so nothing is lost, but use a self-describing
-  serializer.
+* ``Delta2D`` and ``BitTruncation`` are filters whose output has the chunk's shape and
+  dtype, as they declare: they run the C kernels on the bare samples. The numcodecs
+  classes put a header before the same samples because numcodecs codecs hand each other
+  bare bytes; here the array metadata already holds what it says (dtype, chunk shape, the
+  parameter), so it is not stored. They work before any serializer (``bytes``, sharding,
+  ours). Stores written by 0.1.0 hold exactly these bytes.
+* ``LSB`` is a serializer that wraps the next one: ``LSB(offsets, steps,
+  serializer=WavPack())``. Its encoded chunk carries a per-chunk correction table and
+  escaped samples, so it is bigger than the array's chunk by an amount that depends on the
+  data: no filter could declare its output spec truthfully, and zarr gives a filter no way
+  to check the serializer that follows it. As a serializer, LSB hands its chunk to the
+  serializer it wraps with the chunk's true shape, and it checks when the array is created
+  that this serializer records the shape (ours do; zarr's ``bytes`` cannot, and is
+  refused). The bytes stored are those 0.1.0 stored with LSB as a filter before the same
+  serializer, and arrays written that way still open (``LSB.from_dict`` reads that form).
+
+Lossy steps after a filter follow one rule on both stacks (``_filters.LOSSY_AFTER_FILTER_RULE``):
+here a filter's declared spec tells the lossy codec after it, and LSB checks the serializer
+it wraps when the array is created.
 """
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
 from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
@@ -74,7 +69,9 @@ import numpy as np
 
 try:
     from zarr.abc.codec import ArrayArrayCodec, ArrayBytesCodec, ArrayBytesCodecPartialDecodeMixin
+    from zarr.core.array_spec import ArraySpec
     from zarr.core.common import parse_named_configuration
+    from zarr.core.dtype import get_data_type_from_native_dtype
 except ImportError as exc:  # zarr 2 (or no zarr): this module is only for zarr-python 3
     raise ImportError(
         "numcodecs_ephys.zarr3 needs zarr-python >= 3 (found an older or no zarr). With zarr 2, "
@@ -82,8 +79,10 @@ except ImportError as exc:  # zarr 2 (or no zarr): this module is only for zarr-
     ) from exc
 
 from . import _filters as F
+from . import bittruncation as _bittruncation
+from . import delta2d as _delta2d
+from . import lsb as _lsb
 from .bittruncation import BitTruncation as _NcBitTruncation
-from .delta2d import AXES as _DELTA_AXES
 from .delta2d import Delta2D as _NcDelta2D
 from .flac import FLAC as _NcFLAC
 from .flac import FLACLegacy as _NcFLACLegacy
@@ -93,7 +92,7 @@ from .wavpack import WavPack as _NcWavPack
 from .wavpack import WavPackLegacy as _NcWavPackLegacy
 
 __all__ = ["WavPack", "FLAC", "WavPackLegacy", "FLACLegacy", "Delta2D", "BitTruncation", "LSB",
-           "EphysLPC", "from_numcodecs"]
+           "EphysLPC", "from_numcodecs", "from_numcodecs_chain"]
 
 NAME_PREFIX = "numcodecs_ephys."
 
@@ -113,6 +112,32 @@ def _thaw(value):
 
 def _native(spec_dtype):
     return np.dtype(spec_dtype.to_native_dtype()).newbyteorder("=")
+
+
+def _default(numcodecs_cls, name):
+    """A parameter's default in the numcodecs class's constructor: the dataclasses here take
+    theirs from it, so that a default is stated once."""
+    return inspect.signature(numcodecs_cls.__init__).parameters[name].default
+
+
+class _FilteredSpec(ArraySpec):
+    """The chunk spec after one of our filters: the names of the filters that transformed
+    the chunk, so that a lossy codec after them can refuse it (the lossy-after-a-filter rule)."""
+
+    filtered_by: tuple[str, ...] = ()
+
+
+def _mark_filtered(chunk_spec, name):
+    marked = _FilteredSpec(shape=chunk_spec.shape, dtype=chunk_spec.dtype, fill_value=chunk_spec.fill_value,
+                           config=chunk_spec.config, prototype=chunk_spec.prototype)
+    object.__setattr__(marked, "filtered_by", getattr(chunk_spec, "filtered_by", ()) + (name,))
+    return marked
+
+
+def _refuse_if_filtered(who, chunk_spec):
+    filtered_by = getattr(chunk_spec, "filtered_by", ())
+    if filtered_by:
+        F.refuse_lossy_after_filter(who, " then ".join(filtered_by))
 
 
 class _Wrapper:
@@ -169,10 +194,17 @@ class _Serializer(_Wrapper, ArrayBytesCodec):
 
     is_fixed_size = False
 
+    @property
+    def lossy(self) -> bool:
+        """Whether this serializer codes lossily (the lossy-after-a-filter rule applies)."""
+        return bool(getattr(self, "bps", None) or getattr(self, "max_error", 0))
+
     def _encode(self, arr):
         return self._codec.encode(arr)
 
     async def _encode_single(self, chunk_array, chunk_spec):
+        if self.lossy:
+            _refuse_if_filtered(type(self).__name__ + " (lossy)", chunk_spec)
         arr = chunk_array.as_numpy_array()
         out = await asyncio.to_thread(self._encode, arr)
         return chunk_spec.prototype.buffer.from_bytes(bytes(out) if not isinstance(out, bytes) else out)
@@ -183,8 +215,8 @@ class _Serializer(_Wrapper, ArrayBytesCodec):
         out = np.asarray(out)
         if out.size == math.prod(chunk_spec.shape):
             out = out.reshape(chunk_spec.shape)
-        # else: a preceding filter (LSB) made the chunk bigger than the array's chunk and
-        # restores the shape from its own header
+        # else: this serializer is wrapped by LSB (or follows LSB in a 0.1.0 array), whose
+        # chunk is bigger than the array's chunk; LSB restores the shape from its own header
         return chunk_spec.prototype.nd_buffer.from_numpy_array(out)
 
     def compute_encoded_size(self, input_byte_length, chunk_spec):
@@ -227,11 +259,11 @@ class _ChannelBlockSerializer(_Serializer, ArrayBytesCodecPartialDecodeMixin):
 class WavPack(_ChannelBlockSerializer):
     """zarr 3 serializer running :class:`numcodecs_ephys.WavPack` (same parameters)."""
 
-    level: int = 2
-    bps: float | None = None
-    dynamic_noise_shaping: bool = True
-    shaping_weight: float = 0.0
-    block_channels: int = 16
+    level: int = _default(_NcWavPack, "level")
+    bps: float | None = _default(_NcWavPack, "bps")
+    dynamic_noise_shaping: bool = _default(_NcWavPack, "dynamic_noise_shaping")
+    shaping_weight: float = _default(_NcWavPack, "shaping_weight")
+    block_channels: int = _default(_NcWavPack, "block_channels")
     num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
 
     _numcodecs_cls: ClassVar[type] = _NcWavPack
@@ -242,12 +274,12 @@ class WavPack(_ChannelBlockSerializer):
 class FLAC(_ChannelBlockSerializer):
     """zarr 3 serializer running :class:`numcodecs_ephys.FLAC` (same parameters)."""
 
-    level: int = 5
-    blocksize: int = 4096
-    channels_per_stream: int = 2
-    block_channels: int = 16
+    level: int = _default(_NcFLAC, "level")
+    blocksize: int = _default(_NcFLAC, "blocksize")
+    channels_per_stream: int = _default(_NcFLAC, "channels_per_stream")
+    block_channels: int = _default(_NcFLAC, "block_channels")
     num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
-    exhaustive_stereo: bool = False
+    exhaustive_stereo: bool = _default(_NcFLAC, "exhaustive_stereo")
 
     _numcodecs_cls: ClassVar[type] = _NcFLAC
     codec_name: ClassVar[str] = NAME_PREFIX + "flac"
@@ -261,9 +293,9 @@ class FLAC(_ChannelBlockSerializer):
 class EphysLPC(_Serializer):
     """zarr 3 serializer running :class:`numcodecs_ephys.EphysLPC` (same parameters)."""
 
-    level: int = 2
-    max_error: int = 0
-    block_channels: int = 64
+    level: int = _default(_NcEphysLPC, "level")
+    max_error: int = _default(_NcEphysLPC, "max_error")
+    block_channels: int = _default(_NcEphysLPC, "block_channels")
     num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
 
     _numcodecs_cls: ClassVar[type] = _NcEphysLPC
@@ -278,12 +310,12 @@ class EphysLPC(_Serializer):
 class WavPackLegacy(_Serializer):
     """zarr 3 serializer writing/reading wavpack-numcodecs chunks (:class:`numcodecs_ephys.WavPackLegacy`)."""
 
-    level: int = 1
-    bps: float | None = None
-    dynamic_noise_shaping: bool = True
-    shaping_weight: float = 0.0
-    num_encoding_threads: int = 1
-    num_decoding_threads: int = 8
+    level: int = _default(_NcWavPackLegacy, "level")
+    bps: float | None = _default(_NcWavPackLegacy, "bps")
+    dynamic_noise_shaping: bool = _default(_NcWavPackLegacy, "dynamic_noise_shaping")
+    shaping_weight: float = _default(_NcWavPackLegacy, "shaping_weight")
+    num_encoding_threads: int = _default(_NcWavPackLegacy, "num_encoding_threads")
+    num_decoding_threads: int = _default(_NcWavPackLegacy, "num_decoding_threads")
 
     _numcodecs_cls: ClassVar[type] = _NcWavPackLegacy
     codec_name: ClassVar[str] = NAME_PREFIX + "wavpack_legacy"
@@ -297,10 +329,10 @@ class WavPackLegacy(_Serializer):
 class FLACLegacy(_Serializer):
     """zarr 3 serializer writing/reading flac-numcodecs chunks (:class:`numcodecs_ephys.FLACLegacy`)."""
 
-    level: int = 5
-    blocksize: int | None = None
-    sample_rate: int = 48000
-    tmpdir: str | None = None
+    level: int = _default(_NcFLACLegacy, "level")
+    blocksize: int | None = _default(_NcFLACLegacy, "blocksize")
+    sample_rate: int = _default(_NcFLACLegacy, "sample_rate")
+    tmpdir: str | None = _default(_NcFLACLegacy, "tmpdir")
 
     _numcodecs_cls: ClassVar[type] = _NcFLACLegacy
     codec_name: ClassVar[str] = NAME_PREFIX + "flac_legacy"
@@ -310,6 +342,9 @@ class FLACLegacy(_Serializer):
 
 
 class _Filter(_Wrapper, ArrayArrayCodec):
+    """A filter whose zarr 3 chunk is its C kernel's output alone: the chunk's shape and
+    dtype, as declared (see the module docstring). Stores written by 0.1.0 hold the same bytes."""
+
     is_fixed_size = True
     _supported: ClassVar[tuple]
 
@@ -323,39 +358,29 @@ class _Filter(_Wrapper, ArrayArrayCodec):
     def compute_encoded_size(self, input_byte_length, chunk_spec):
         return input_byte_length
 
+    def resolve_metadata(self, chunk_spec):
+        return _mark_filtered(chunk_spec, type(self).__name__)
 
-class _HeaderlessFilter(_Filter):
-    """A filter whose header holds only what the chunk spec and configuration know:
-    stored without it (shape-preserving), rebuilt before decoding."""
+    def _apply(self, src, out):
+        """The kernel from src into out (both C-contiguous, aligned, of the chunk's shape)."""
+        raise NotImplementedError
 
-    _filter_id: ClassVar[int]
-
-    def _param(self) -> int:
+    def _invert(self, data):
+        """The inverse kernel, in place."""
         raise NotImplementedError
 
     def _encode(self, arr):
-        enc = np.asarray(self._codec.encode(arr))
         src, _ = F.as_input(arr, type(self).__name__, self._supported)
-        info, _ = F.layout(self._filter_id, src, self._param())
-        raw = enc.reshape(-1).view(np.uint8)
-        return raw[int(info.payload_offset):].view(src.dtype).reshape(src.shape)
+        out = np.empty(src.shape, src.dtype)
+        self._apply(src, out)
+        return out
 
     def _decode(self, arr, dtype):
-        # the array's own shape, not the chunk spec's: after LSB the chunk is bigger than
-        # the spec (our serializers decode to the shape they recorded)
-        samples = np.ascontiguousarray(arr, dtype=dtype)
-        shape = samples.shape
-        info, _ = F.layout(self._filter_id, samples, self._param())
-        if int(info.total_bytes) != int(info.payload_offset) + samples.nbytes:
-            raise ValueError(f"cannot decode {type(self).__name__} chunk: unexpected layout")
-        raw = np.empty(int(info.total_bytes), dtype=np.uint8)
-        raw[int(info.payload_offset):] = samples.reshape(-1).view(np.uint8)
-        F.lib.ephys_filter_write_header(info, F.ffi.from_buffer(raw))
-        F.lib.ephys_filter_pad_header(info, F.ffi.from_buffer(raw))
-        F.check(F.lib.ephys_filter_seal(F.ffi.from_buffer(raw), raw.nbytes, F.lib.EPHYS_FILTER_UNCHECKED,
-                                        F.ffi.NULL, 0),
-                f"cannot decode {type(self).__name__} chunk")
-        return self._codec.decode(raw).reshape(shape)
+        # the array's own shape, not the chunk spec's: in a 0.1.0 array this filter may follow
+        # LSB, whose chunk is bigger than the spec (our serializers decode to the shape they recorded)
+        data = np.array(arr, dtype=dtype, order="C")  # a copy of our own, inverted in place
+        self._invert(data)
+        return data
 
     async def _encode_single(self, chunk_array, chunk_spec):
         out = await asyncio.to_thread(self._encode, chunk_array.as_numpy_array())
@@ -366,71 +391,188 @@ class _HeaderlessFilter(_Filter):
         return chunk_spec.prototype.nd_buffer.from_numpy_array(out)
 
 
-@dataclass(frozen=True)
-class Delta2D(_HeaderlessFilter):
-    """zarr 3 filter running :class:`numcodecs_ephys.Delta2D`; shape- and dtype-preserving."""
+def _ptr(arr):
+    return F.ffi.from_buffer(arr)
 
-    axis: str = "time"
+
+@dataclass(frozen=True)
+class Delta2D(_Filter):
+    """zarr 3 filter running the kernel of :class:`numcodecs_ephys.Delta2D`; shape- and dtype-preserving."""
+
+    axis: str = _default(_NcDelta2D, "axis")
     num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
 
     _numcodecs_cls: ClassVar[type] = _NcDelta2D
     codec_name: ClassVar[str] = NAME_PREFIX + "delta2d"
-    _filter_id: ClassVar[int] = F.lib.EPHYS_FILTER_DELTA2D
-    _supported: ClassVar[tuple] = tuple(np.dtype(t) for t in ("int8", "int16", "int32", "int64"))
+    _supported: ClassVar[tuple] = _delta2d.SUPPORTED_DTYPES
 
-    def _param(self):
-        return _DELTA_AXES[self.axis]
+    def _apply(self, src, out):
+        F.check(F.lib.ephys_delta2d_apply(_ptr(src), _ptr(out), src.nbytes, src.itemsize,
+                                          *F.samples_and_channels(src.shape), _delta2d.AXES[self.axis],
+                                          F.threads(self.num_threads)), "Delta2D encoding failed")
+
+    def _invert(self, data):
+        F.check(F.lib.ephys_delta2d_invert(_ptr(data), data.nbytes, data.itemsize,
+                                           *F.samples_and_channels(data.shape), _delta2d.AXES[self.axis],
+                                           F.threads(self.num_threads)), "cannot decode Delta2D chunk")
 
 
 @dataclass(frozen=True)
-class BitTruncation(_HeaderlessFilter):
-    """zarr 3 filter running :class:`numcodecs_ephys.BitTruncation` (lossy); shape- and dtype-preserving."""
+class BitTruncation(_Filter):
+    """zarr 3 filter running the kernel of :class:`numcodecs_ephys.BitTruncation` (lossy);
+    shape- and dtype-preserving."""
 
-    bits: int = 0
+    bits: int = _default(_NcBitTruncation, "bits")
     num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
 
     _numcodecs_cls: ClassVar[type] = _NcBitTruncation
     codec_name: ClassVar[str] = NAME_PREFIX + "bittruncation"
-    _filter_id: ClassVar[int] = F.lib.EPHYS_FILTER_BITTRUNCATION
-    _supported: ClassVar[tuple] = (np.dtype("int16"), np.dtype("int32"))
-
-    def _param(self):
-        return self.bits
+    _supported: ClassVar[tuple] = _bittruncation.SUPPORTED_DTYPES
 
     def validate(self, *, shape, dtype, chunk_grid):
         super().validate(shape=shape, dtype=dtype, chunk_grid=chunk_grid)
-        limit = 15 if _native(dtype).itemsize == 2 else 31
+        limit = _bittruncation.MAX_BITS[_native(dtype).itemsize]
         if self.bits > limit:
             raise ValueError(f"BitTruncation bits={self.bits} is too many for {_native(dtype)}: at most {limit}")
 
+    async def _encode_single(self, chunk_array, chunk_spec):
+        if self.bits:
+            _refuse_if_filtered("BitTruncation", chunk_spec)
+        return await super()._encode_single(chunk_array, chunk_spec)
+
+    def _apply(self, src, out):
+        F.check(F.lib.ephys_bittruncation_apply(_ptr(src), _ptr(out), src.nbytes, src.itemsize, self.bits,
+                                                F.threads(self.num_threads)), "BitTruncation encoding failed")
+
+    def _invert(self, data):
+        F.check(F.lib.ephys_bittruncation_invert(_ptr(data), _ptr(data), data.nbytes, data.itemsize, self.bits,
+                                                 F.threads(self.num_threads)), "cannot decode BitTruncation chunk")
+
+
+def _lsb_validate(codec, dtype, chunk_grid):
+    """dtype and per-channel parameter counts of an LSB codec (either form) against the array."""
+    native = _native(dtype)
+    if native not in _lsb.SUPPORTED_DTYPES + _lsb.FLOAT_DTYPES:
+        names = ", ".join(str(d) for d in _lsb.SUPPORTED_DTYPES + _lsb.FLOAT_DTYPES)
+        raise ValueError(f"LSB (zarr codec {codec.codec_name!r}) supports dtypes {names}; the array is {native}")
+    chunk_shape = getattr(chunk_grid, "chunk_shape", None)
+    for name in ("offsets", "steps"):
+        value = getattr(codec, name)
+        if isinstance(value, tuple) and chunk_shape is not None:
+            n = F.n_channels(tuple(chunk_shape))
+            if len(value) != n:
+                raise ValueError(f"LSB has {len(value)} {name} but the array's chunks have {n} channels")
+
+
+def _codec_from_dict(data):
+    from zarr.registry import get_codec_class
+
+    name, _ = parse_named_configuration(data, require_configuration=False)
+    return get_codec_class(name).from_dict(data)
+
 
 @dataclass(frozen=True)
-class LSB(_Filter):
-    """zarr 3 filter running :class:`numcodecs_ephys.LSB` (lossless).
+class LSB(_Wrapper, ArrayBytesCodec):
+    """zarr 3 serializer running :class:`numcodecs_ephys.LSB` (lossless), then ``serializer``.
 
-    Its encoded chunk carries a per-chunk correction table, so it is bigger than the
-    chunk (see the module docstring): put ``numcodecs_ephys.wavpack`` or
-    ``numcodecs_ephys.flac`` after it as the serializer.
+    ``LSB(offsets, steps, serializer=WavPack())``: the LSB chunk (header, correction table,
+    grid indices, escapes: bigger than the array's chunk, by an amount that depends on the
+    data) goes to ``serializer`` with its true shape. That serializer must record the shape
+    it encodes (``WavPack``, ``FLAC``, ``EphysLPC`` of this module: zarr's ``bytes`` cannot)
+    and be lossless; both are checked when the array is created. See the module docstring
+    for why LSB is a serializer and not a filter.
     """
 
-    offsets: float | tuple = 0.0
-    steps: float | tuple = 1.0
+    offsets: float | tuple = _default(_NcLSB, "offsets")
+    steps: float | tuple = _default(_NcLSB, "steps")
+    serializer: ArrayBytesCodec = field(default_factory=lambda: WavPack())
     num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
 
     _numcodecs_cls: ClassVar[type] = _NcLSB
     codec_name: ClassVar[str] = NAME_PREFIX + "lsb"
-    _supported: ClassVar[tuple] = (np.dtype("int16"), np.dtype("int32"))
+    is_fixed_size = False
+
+    def _params(self):
+        return {f.name: _thaw(getattr(self, f.name)) for f in fields(self) if f.name != "serializer"}
+
+    @classmethod
+    def from_numcodecs(cls, codec, serializer=None):
+        """The zarr 3 LSB of a numcodecs LSB, wrapping ``serializer`` (default: ``WavPack()``)."""
+        config = dict(codec.get_config())
+        config.pop("id", None)
+        return cls(**config) if serializer is None else cls(serializer=serializer, **config)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        _, stored = parse_named_configuration(data, cls.codec_name, require_configuration=False)
+        configuration: dict[str, Any] = dict(stored or {})
+        configuration.pop("num_threads", None)  # stored by 0.1.0: the machine that reads decides
+        if "serializer" not in configuration:
+            # numcodecs-ephys 0.1.0 wrote LSB as a filter before one of our serializers: such
+            # arrays open as written, with the same stored bytes
+            return _LSBFilter(**configuration)
+        serializer = _codec_from_dict(configuration.pop("serializer"))
+        return cls(serializer=serializer, **configuration)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["configuration"]["serializer"] = self.serializer.to_dict()
+        return out
+
+    def __getstate__(self):
+        return {**self._params(), "serializer": self.serializer}
+
+    def validate(self, *, shape, dtype, chunk_grid):
+        _lsb_validate(self, dtype, chunk_grid)
+        inner = self.serializer
+        if not isinstance(inner, _Serializer):
+            raise ValueError(
+                f"LSB wraps the serializer {type(inner).__name__}, which does not record the shape of the "
+                "chunks it encodes: LSB's chunks are bigger than the array's (a per-chunk correction table) "
+                "and could be written but never read back. Wrap numcodecs_ephys.zarr3.WavPack, FLAC or "
+                "EphysLPC: LSB(offsets, steps, serializer=WavPack()).")
+        if inner.lossy:
+            F.refuse_lossy_after_filter(f"{type(inner).__name__} (lossy) wrapped by LSB", "LSB")
+        # float samples reach the serializer as grid indices: int16, or int32 where they need it
+        inner_dtype = get_data_type_from_native_dtype("int32") if _native(dtype).kind == "f" else dtype
+        inner.validate(shape=shape, dtype=inner_dtype, chunk_grid=chunk_grid)
+
+    def compute_encoded_size(self, input_byte_length, chunk_spec):
+        raise NotImplementedError  # the correction table's size depends on the data
+
+    async def _encode_single(self, chunk_array, chunk_spec):
+        enc = np.asarray(await asyncio.to_thread(self._codec.encode, chunk_array.as_numpy_array()))
+        # the serializer gets LSB's chunk with its true shape (and the mark of a filter)
+        spec = _mark_filtered(ArraySpec(shape=enc.shape, dtype=get_data_type_from_native_dtype(enc.dtype),
+                                        fill_value=0, config=chunk_spec.config, prototype=chunk_spec.prototype), "LSB")
+        (out,) = await self.serializer.encode([(chunk_spec.prototype.nd_buffer.from_numpy_array(enc), spec)])
+        return out
+
+    async def _decode_single(self, chunk_bytes, chunk_spec):
+        # the wrapped serializer decodes to the shape it recorded (validate makes sure of it);
+        # LSB's chunk shape is not known before that
+        (enc,) = await self.serializer.decode([(chunk_bytes, chunk_spec)])
+        out = await asyncio.to_thread(self._codec.decode, enc.as_numpy_array())
+        return chunk_spec.prototype.nd_buffer.from_numpy_array(np.asarray(out).reshape(chunk_spec.shape))
+
+
+@dataclass(frozen=True)
+class _LSBFilter(_Wrapper, ArrayArrayCodec):
+    """LSB as numcodecs-ephys 0.1.0 wrote it in zarr 3 arrays: a filter before one of our
+    serializers, whose declared output spec (the chunk's) is not its true one. Kept only so
+    that those arrays open (``LSB.from_dict`` returns it for that form); new arrays get the
+    serializer :class:`LSB`, which writes the same bytes."""
+
+    offsets: float | tuple = _default(_NcLSB, "offsets")
+    steps: float | tuple = _default(_NcLSB, "steps")
+    num_threads: int | None = field(default=None, compare=False)  # this process only: never stored
+
+    _numcodecs_cls: ClassVar[type] = _NcLSB
+    codec_name: ClassVar[str] = NAME_PREFIX + "lsb"
     is_fixed_size = False
 
     def validate(self, *, shape, dtype, chunk_grid):
-        super().validate(shape=shape, dtype=dtype, chunk_grid=chunk_grid)
-        chunk_shape = getattr(chunk_grid, "chunk_shape", None)
-        for name in ("offsets", "steps"):
-            value = getattr(self, name)
-            if isinstance(value, tuple) and chunk_shape is not None:
-                n = F.n_channels(tuple(chunk_shape))
-                if len(value) != n:
-                    raise ValueError(f"LSB has {len(value)} {name} but the array's chunks have {n} channels")
+        _lsb_validate(self, dtype, chunk_grid)
 
     def compute_encoded_size(self, input_byte_length, chunk_spec):
         raise NotImplementedError  # the correction table's size depends on the data
@@ -440,12 +582,8 @@ class LSB(_Filter):
         return chunk_spec.prototype.nd_buffer.from_numpy_array(np.asarray(out))
 
     async def _decode_single(self, chunk_array, chunk_spec):
-        arr = chunk_array.as_numpy_array()
-        out = await asyncio.to_thread(self._codec.decode, arr)
-        out = np.asarray(out)
-        if out.shape != tuple(chunk_spec.shape):
-            out = out.reshape(chunk_spec.shape)
-        return chunk_spec.prototype.nd_buffer.from_numpy_array(out)
+        out = await asyncio.to_thread(self._codec.decode, chunk_array.as_numpy_array())
+        return chunk_spec.prototype.nd_buffer.from_numpy_array(np.asarray(out).reshape(chunk_spec.shape))
 
 
 _BY_NUMCODECS = {
@@ -455,8 +593,24 @@ _BY_NUMCODECS = {
 
 
 def from_numcodecs(codec):
-    """The zarr 3 codec for a numcodecs_ephys codec instance (same configuration)."""
+    """The zarr 3 codec for a numcodecs_ephys codec instance (same configuration); an LSB
+    wraps ``WavPack()`` (see :func:`from_numcodecs_chain` for another serializer)."""
     try:
         return _BY_NUMCODECS[type(codec)].from_numcodecs(codec)
     except KeyError:
         raise TypeError(f"not a numcodecs_ephys codec: {codec!r}") from None
+
+
+def from_numcodecs_chain(compressor, filters=()):
+    """``dict(filters=..., serializer=...)`` for ``zarr.create_array`` from a numcodecs chain of
+    numcodecs_ephys codecs (``filters``, then ``compressor``, as zarr 2 runs them): an LSB
+    filter becomes the serializer wrapping the compressor, so it must be the last filter."""
+    filters = list(filters)
+    serializer = from_numcodecs(compressor)
+    lsb = [i for i, f in enumerate(filters) if isinstance(f, _NcLSB)]
+    if lsb:
+        if lsb[0] != len(filters) - 1:
+            raise ValueError("in zarr 3, LSB wraps the serializer, so it must be the last filter; "
+                             f"got filters {filters!r}")
+        serializer = LSB.from_numcodecs(filters.pop(), serializer=serializer)
+    return dict(filters=[from_numcodecs(f) for f in filters], serializer=serializer)

@@ -10,7 +10,7 @@ from numcodecs_ephys import WavPack
 def check_roundtrip(codec, arr, lossless=True):
     """Encode/decode from the array, from bytes of the encoding, and into an out buffer."""
     enc = codec.encode(arr)
-    assert enc.dtype == arr.dtype
+    assert enc.dtype == arr.dtype or (arr.dtype.kind == "f" and enc.dtype.kind == "i")  # LSB: floats -> grid
     for src in (enc, enc.tobytes(), bytearray(enc.tobytes()), memoryview(enc.tobytes())):
         dec = codec.decode(src)
         assert dec.shape == arr.shape and dec.dtype == arr.dtype

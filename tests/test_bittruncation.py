@@ -106,3 +106,22 @@ def test_chain_with_compressors():
     res = chain_roundtrip(BitTruncation(2), x, lossless=False)
     for _size, dec in res.values():
         np.testing.assert_array_equal(dec, reference(x, 2) << 2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(st.sampled_from(["int16", "int32"]), hnp.array_shapes(min_dims=0, max_dims=3, min_side=0,
+                                                                          max_side=12)),
+       st.integers(0, 15))
+def test_property_kernels_are_the_payload_of_the_numcodecs_chunk(x, bits):
+    """apply gives the samples the numcodecs chunk holds after its header; invert (in place
+    too) gives what numcodecs decoding gives."""
+    from numcodecs_ephys._filters import ffi, lib
+    x = np.ascontiguousarray(x)
+    q = np.empty_like(x)
+    assert lib.ephys_bittruncation_apply(ffi.from_buffer(x), ffi.from_buffer(q), x.nbytes, x.itemsize, bits,
+                                         2) == lib.EPHYS_OK
+    codec = BitTruncation(bits)
+    assert codec.encode(x).tobytes().endswith(q.tobytes())
+    assert lib.ephys_bittruncation_invert(ffi.from_buffer(q), ffi.from_buffer(q), q.nbytes, q.itemsize, bits,
+                                          2) == lib.EPHYS_OK
+    np.testing.assert_array_equal(q, codec.decode(codec.encode(x)))

@@ -105,3 +105,43 @@ def test_zarr2_style_flat_bytes_decode():
     x = simulated(100, 8)
     flat = np.frombuffer(Delta2D("time+space").encode(x).tobytes(), "uint8")
     np.testing.assert_array_equal(Delta2D().decode(flat), x)
+
+
+def test_kernels_check_their_arguments():
+    """The header-free kernels (what the zarr 3 filters call) refuse impossible sizes and
+    overlapping buffers with an error code, never touching memory they were not given."""
+    from numcodecs_ephys._filters import ffi, lib
+    x = simulated(100, 4)
+    out = np.empty_like(x)
+    p, q = ffi.from_buffer(x), ffi.from_buffer(out)
+    assert lib.ephys_delta2d_apply(p, q, x.nbytes, 2, 100, 4, lib.EPHYS_DELTA_TIME, 1) == lib.EPHYS_OK
+    np.testing.assert_array_equal(out, reference(x, "time"))
+    assert lib.ephys_delta2d_invert(q, out.nbytes, 2, 100, 4, lib.EPHYS_DELTA_TIME, 1) == lib.EPHYS_OK
+    np.testing.assert_array_equal(out, x)
+    for args in [(p, q, x.nbytes - 2, 2, 100, 4, 1), (p, q, x.nbytes, 3, 100, 4, 1), (p, q, x.nbytes, 2, 100, 4, 0),
+                 (p, q, x.nbytes, 2, 2 ** 62, 2 ** 3, 1), (p, p, x.nbytes, 2, 100, 4, 1),
+                 (p, ffi.from_buffer(x[1:]), x.nbytes - 8, 2, 99, 4, 1)]:
+        assert lib.ephys_delta2d_apply(*args, 1) == lib.EPHYS_ERR_ARGS, args
+    assert lib.ephys_bittruncation_apply(p, p, x.nbytes, 2, 2, 1) == lib.EPHYS_OK  # in place is fine
+    for args in [(p, q, x.nbytes - 1, 2, 2), (p, q, x.nbytes, 2, 16), (p, q, x.nbytes, 8, 2),
+                 (p, ffi.from_buffer(x[1:]), x.nbytes - 8, 2, 2)]:
+        assert lib.ephys_bittruncation_apply(*args, 1) == lib.EPHYS_ERR_ARGS, args
+        assert lib.ephys_bittruncation_invert(*args, 1) == lib.EPHYS_ERR_ARGS, args
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(st.sampled_from(DTYPES), hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=12)),
+       st.sampled_from(AXES))
+def test_property_kernels_are_the_payload_of_the_numcodecs_chunk(x, axis):
+    """apply gives the samples the numcodecs chunk holds after its header; invert undoes it."""
+    from numcodecs_ephys._filters import ffi, lib, samples_and_channels
+    from numcodecs_ephys.delta2d import AXES as CODES
+    x = np.ascontiguousarray(x)
+    out = np.empty_like(x)
+    rows, channels = samples_and_channels(x.shape)
+    assert lib.ephys_delta2d_apply(ffi.from_buffer(x), ffi.from_buffer(out), x.nbytes, x.itemsize, rows, channels,
+                                   CODES[axis], 2) == lib.EPHYS_OK
+    assert Delta2D(axis).encode(x).tobytes().endswith(out.tobytes())
+    assert lib.ephys_delta2d_invert(ffi.from_buffer(out), out.nbytes, x.itemsize, rows, channels, CODES[axis],
+                                    2) == lib.EPHYS_OK
+    np.testing.assert_array_equal(out, x)

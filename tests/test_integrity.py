@@ -88,7 +88,8 @@ def test_zarr3_native_codecs_fortran_order(tmp_path, order):
     from numcodecs_ephys import zarr3 as z3
 
     x = simulated(3000, 16, seed=4)
-    for serializer, filters in [(z3.WavPack(), [z3.Delta2D()]), (z3.FLAC(), [z3.LSB()]), (z3.WavPack(), [])]:
+    for serializer, filters in [(z3.WavPack(), [z3.Delta2D()]), (z3.LSB(serializer=z3.FLAC()), []),
+                                (z3.WavPack(), [])]:
         z = zarr.create_array(str(tmp_path / f"{order}{serializer.codec_name}{len(filters)}.zarr"), shape=x.shape,
                               chunks=(1000, 16), dtype="int16", serializer=serializer, filters=filters,
                               compressors=None, config={"order": order})

@@ -1,3 +1,6 @@
+import hashlib
+import zlib
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -7,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 from numcodecs_ephys import LSB, WavPack, estimate_lsb
 from numcodecs_ephys._filters import lib
 
-from conftest import load_real, simulated
+from conftest import decode_or_valueerror, load_real, simulated
 from filter_helpers import (
     chain_roundtrip,
     check_roundtrip,
@@ -33,7 +36,9 @@ def table_rows(enc, x):
     row_bytes = x.itemsize * (int(np.prod(x.shape[1:])) if x.ndim > 1 else 1)
     header = -(-(40 + 8 * x.ndim) // row_bytes)  # filter.h: format 2's fixed header, then the shape
     return enc.shape[0] - len(x) - header
-@pytest.mark.parametrize("kwargs", [dict(steps=0.5), dict(steps=0), dict(steps=float("nan")), dict(steps=[]),
+
+
+@pytest.mark.parametrize("kwargs", [dict(steps=-0.5), dict(steps=0), dict(steps=float("nan")), dict(steps=[]),
                                     dict(steps=[1.0, "a"]), dict(offsets=float("inf")), dict(offsets=2.0 ** 41),
                                     dict(steps=2.0 ** 25), dict(steps=True), dict(num_threads=-1)])
 def test_invalid_params(kwargs):
@@ -146,7 +151,7 @@ def test_channel_count_and_parameter_mismatch():
     with pytest.raises(ValueError, match="other offsets/steps"):
         LSB(offsets=0.0, steps=2.0).decode(enc)
     with pytest.raises(ValueError):
-        LSB().encode(np.zeros(4, "float32"))
+        LSB().encode(np.zeros(4, "float16"))
 
 
 def test_from_recording_uses_get_traces():
@@ -194,3 +199,124 @@ def test_lossy_steps_after_a_filter_are_refused():
     restored = bt.decode(lsb.decode(WavPack().decode(WavPack().encode(lsb.encode(bt.encode(data))))))
     assert np.array_equal(restored, bt.decode(bt.encode(data)))
     assert np.abs(restored.astype(int) - data).max() <= 1
+
+
+def test_lossy_after_a_filter_is_refused_in_a_zarr_format_2_array(tmp_path):
+    """The same rule through zarr's format 2 (zarr 2 stack, or zarr 3 with zarr_format=2);
+    zarr 3's own codecs: test_zarr3.py."""
+    from numcodecs_ephys import BitTruncation, Delta2D, WavPack
+
+    from conftest import require
+
+    zarr = require("zarr")
+    x = simulated(500, 4, seed=7)
+    for i, (filters, compressor) in enumerate([([Delta2D()], WavPack(bps=3)),
+                                               ([LSB(0.0, 1.0), BitTruncation(bits=2)], WavPack())]):
+        path = str(tmp_path / f"{i}.zarr")
+        if zarr.__version__.startswith("2."):
+            z = zarr.open(path, mode="w", shape=x.shape, chunks=x.shape, dtype="int16", compressor=compressor,
+                          filters=filters)
+        else:
+            z = zarr.create_array(path, shape=x.shape, chunks=x.shape, dtype="int16", zarr_format=2,
+                                  compressors=compressor, filters=filters)
+        with pytest.raises(ValueError, match="is lossy and this chunk was already transformed by"):
+            z[:] = x
+
+
+# ---- float samples on a grid (SpikeInterface's scaled traces) ----
+
+def scaled(q, gains, offsets=0.0):
+    """What SpikeInterface's get_traces(return_scaled=True) computes: float32 arithmetic."""
+    return q.astype("float32") * np.asarray(gains, "float32") + np.asarray(offsets, "float32")
+
+
+def bits(a):
+    return np.asarray(a).view(f"u{np.asarray(a).itemsize}")
+
+
+def test_integer_samples_need_steps_of_at_least_1():
+    LSB(steps=0.195)  # a float grid's step
+    with pytest.raises(ValueError, match="takes float samples"):
+        LSB(steps=0.195).encode(simulated(10, 2))
+
+
+@pytest.mark.parametrize("name", ["np_ultra", "np2", "np1_noise"])
+def test_float32_scaled_traces_map_to_int16_bit_exact(name):
+    q = load_real(name)[:3000, :16]
+    gains = np.linspace(0.195, 2.34375, q.shape[1]).astype("float32")
+    offsets = np.where(np.arange(q.shape[1]) % 2, -3.25, 0.0).astype("float32")
+    x = scaled(q, gains, offsets)
+    codec = LSB.from_data(x)
+    enc = check_roundtrip(codec, x)
+    assert enc.dtype == np.int16 and LSB.escapes(enc) == 0
+    np.testing.assert_array_equal(bits(codec.decode(enc)), bits(x))
+    cdata = WavPack().encode(enc)
+    np.testing.assert_array_equal(bits(codec.decode(WavPack().decode(cdata))), bits(x))
+    assert len(cdata) < len(zlib.compress(x.tobytes(), 6))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_float_specials_and_off_grid_values_are_escaped_bit_exact(dtype):
+    q = np.cumsum(np.random.default_rng(1).integers(-30, 31, size=(500, 3)), axis=0)
+    x = (q * np.asarray(0.25, dtype)).astype(dtype)
+    special = np.array([np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.1, 3e38, 1e-30], dtype)
+    x[7:7 + len(special), 1] = special
+    x[20, 2] = np.nan
+    x.view(f"u{x.itemsize}")[20, 2] |= 1  # a NaN with a payload of its own
+    codec = LSB(0.0, 0.25)
+    enc = check_roundtrip(codec, x, lossless=False)
+    np.testing.assert_array_equal(bits(codec.decode(enc)), bits(x))
+    assert LSB.escapes(enc) == len(special) + 1  # the specials, off-grid, out-of-range, the NaN payload
+    out = np.empty_like(x)
+    codec.decode(enc, out=out)
+    np.testing.assert_array_equal(bits(out), bits(x))
+
+
+def test_grid_indices_beyond_int16_give_int32():
+    x = (np.arange(-70000, 70000, 7, dtype="float64") * 0.5)[:, None]
+    enc = check_roundtrip(LSB(0.0, 0.5), x)
+    assert enc.dtype == np.int32 and LSB.escapes(enc) == 0
+
+
+def test_estimate_refuses_float_samples_off_any_grid():
+    with pytest.raises(ValueError, match="not on a grid"):
+        estimate_lsb(np.random.default_rng(0).normal(0, 1, (2000, 2)).astype("float32"))
+
+
+def test_float_chunk_format_is_frozen():
+    """A float32 chunk's encoding (filter format 2, parameter byte 4) must not change."""
+    x = scaled(np.arange(-60, 60, dtype="int16").reshape(40, 3), [0.195, 2.34375, 0.7629], [0.0, 1.5, -3.25])
+    x[3, 1] = np.nan
+    enc = LSB([0.0, 1.5, -3.25], [float(np.float32(g)) for g in (0.195, 2.34375, 0.7629)]).encode(x).tobytes()
+    assert enc[8] == 4 and enc[6] == 2  # float32 samples, int16 grid indices
+    assert hashlib.sha256(enc).hexdigest() == FLOAT_CHUNK_SHA256
+
+
+FLOAT_CHUNK_SHA256 = "73e352c390d2261904da779b5972bdc92c7c948a752213b6867cab5caada6002"
+
+
+def test_mutated_float_chunks_give_the_values_or_valueerror():
+    rng = np.random.default_rng(2)
+    x = scaled(np.cumsum(rng.integers(-3, 4, size=(60, 3)), axis=0), 0.195)
+    x[5, 0] = np.inf
+    codec = LSB(0.0, float(np.float32(0.195)))
+    enc = codec.encode(x).tobytes()
+    expected = np.asarray(codec.decode(enc))
+    for k in rng.integers(0, len(enc), 5):
+        decode_or_valueerror(codec, enc[:k], expected)
+    for _ in range(200):
+        damaged = bytearray(enc)
+        for _ in range(int(rng.integers(1, 4))):
+            damaged[int(rng.integers(0, len(enc)))] ^= 1 << int(rng.integers(0, 8))
+        decode_or_valueerror(codec, bytes(damaged), expected)
+
+
+@settings(max_examples=80, deadline=None)
+@given(hnp.arrays(st.sampled_from(["float32", "float64"]), hnp.array_shapes(min_dims=1, max_dims=3, max_side=10),
+                  elements=st.floats(allow_nan=True, allow_infinity=True, width=32)),
+       st.floats(-1e3, 1e3), st.floats(1e-3, 1e3))
+def test_property_float_lossless_bit_for_bit(x, offset, step):
+    codec = LSB(offsets=offset, steps=step)
+    enc = codec.encode(x)
+    np.testing.assert_array_equal(bits(codec.decode(enc)), bits(x))
+    np.testing.assert_array_equal(bits(codec.decode(enc.tobytes())), bits(x))

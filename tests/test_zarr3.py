@@ -46,8 +46,8 @@ def v3_chains(data_name, data):
     }
     if data_name == "openephys_lfp":
         lsb = ne.LSB.from_data(data)
-        out["wavpack_lsb"] = (z3.WavPack(), [z3.LSB.from_numcodecs(lsb)], None, None)
-        out["flac_lsb_delta"] = (z3.FLAC(), [z3.from_numcodecs(lsb), z3.Delta2D()], None, None)
+        out["wavpack_lsb"] = (z3.LSB.from_numcodecs(lsb), [], None, None)
+        out["flac_lsb_zstd"] = (z3.LSB.from_numcodecs(lsb, serializer=z3.FLAC()), [], "auto", None)
     return out
 
 
@@ -115,22 +115,21 @@ def test_metadata_names_and_entry_points(zarr, tmp_path):
         assert cls.codec_name == "numcodecs_ephys." + name
         assert get_codec_class(cls.codec_name) is cls
     a = zarr.create_array(str(tmp_path / "a.zarr"), shape=(100, 4), chunks=(50, 4), dtype="int16",
-                          serializer=z3.WavPack(level=3), filters=[z3.LSB(offsets=[0, 1, 2, 3], steps=2)],
+                          serializer=z3.LSB(offsets=[0, 1, 2, 3], steps=2, serializer=z3.WavPack(level=3)),
                           compressors=None)
     meta = json.loads((tmp_path / "a.zarr" / "zarr.json").read_text())
-    assert meta["codecs"] == [
-        {"name": "numcodecs_ephys.lsb", "configuration": {"offsets": [0.0, 1.0, 2.0, 3.0], "steps": 2.0}},
-        {"name": "numcodecs_ephys.wavpack", "configuration": {
-            "level": 3, "bps": None, "dynamic_noise_shaping": True, "shaping_weight": 0.0,
-            "block_channels": 16}},
-    ]
-    assert a.metadata.codecs[1] == z3.WavPack(level=3)
+    wavpack = {"name": "numcodecs_ephys.wavpack", "configuration": {
+        "level": 3, "bps": None, "dynamic_noise_shaping": True, "shaping_weight": 0.0,
+        "block_channels": z3.WavPack().block_channels}}
+    assert meta["codecs"] == [{"name": "numcodecs_ephys.lsb", "configuration": {
+        "offsets": [0.0, 1.0, 2.0, 3.0], "steps": 2.0, "serializer": wavpack}}]
+    assert a.metadata.codecs[0] == z3.LSB(offsets=[0, 1, 2, 3], steps=2, serializer=z3.WavPack(level=3))
 
 
 @pytest.mark.parametrize("codec", [
     "WavPack(bps=2.5, level=4)", "FLAC(level=8, channels_per_stream=1)", "WavPackLegacy(level=2)",
     "FLACLegacy(blocksize=1024)", "Delta2D(axis='space')", "BitTruncation(bits=3)",
-    "LSB(offsets=[1.5, 2.5], steps=[24.04, 24.04])"])
+    "LSB(offsets=[1.5, 2.5], steps=[24.04, 24.04])", "LSB(steps=3.0, serializer=z3.FLAC(level=2))"])
 def test_config_roundtrip_and_pickle(zarr, codec):
     from numcodecs_ephys import zarr3 as z3
     c = eval("z3." + codec)
@@ -138,9 +137,14 @@ def test_config_roundtrip_and_pickle(zarr, codec):
     assert type(c).from_dict(d) == c
     assert hash(c) == hash(type(c).from_dict(d))
     assert pickle.loads(pickle.dumps(c)) == c
-    assert z3.from_numcodecs(c.numcodecs_codec) == c
+    config = c.to_dict()["configuration"]
+    if "serializer" in config:  # LSB wraps a serializer
+        assert type(c).from_numcodecs(c.numcodecs_codec, serializer=c.serializer) == c
+        config.pop("serializer")
+    else:
+        assert z3.from_numcodecs(c.numcodecs_codec) == c
     assert c.numcodecs_codec.get_config() == {"id": c.numcodecs_codec.codec_id, **{
-        k: (list(v) if isinstance(v, tuple) else v) for k, v in c.to_dict()["configuration"].items()}}
+        k: (list(v) if isinstance(v, tuple) else v) for k, v in config.items()}}
 
 
 def test_invalid_parameters_and_dtypes(zarr, tmp_path):
@@ -153,7 +157,7 @@ def test_invalid_parameters_and_dtypes(zarr, tmp_path):
         zarr.create_array(str(tmp_path / "g.zarr"), shape=(10,), dtype="float32", serializer=z3.FLAC())
     with pytest.raises(ValueError, match="3 offsets but the array's chunks have 4 channels"):
         zarr.create_array(str(tmp_path / "h.zarr"), shape=(10, 8), chunks=(5, 4), dtype="int16",
-                          serializer=z3.WavPack(), filters=[z3.LSB(offsets=[0, 0, 0])])
+                          serializer=z3.LSB(offsets=[0, 0, 0]))
 
 
 @pytest.mark.parametrize("cls,kwargs", [("Delta2D", {"axis": "time+space"}), ("BitTruncation", {"bits": 2})])
@@ -172,32 +176,109 @@ def test_headerless_filters_match_numcodecs(zarr, cls, kwargs, shape):
 
 
 def test_sharding_with_filters(zarr, tmp_path):
-    """Inside a sharding codec, and LSB before a self-describing serializer."""
+    """Inside a sharding codec: a filter before our serializer, and LSB wrapping one."""
     from zarr.codecs import ShardingCodec
 
     from numcodecs_ephys import zarr3 as z3
     x = simulated(2000, 16, seed=5) * 3 + 1
-    sharding = ShardingCodec(chunk_shape=(250, 16), codecs=[z3.LSB(offsets=1.0, steps=3.0), z3.Delta2D(),
-                                                            z3.FLAC(num_threads=1)])
-    path = tmp_path / "s.zarr"
-    a = zarr.create_array(str(path), shape=x.shape, chunks=(1000, 16), dtype="int16", serializer=sharding,
-                          compressors=None)
-    a[:] = x
+    paths = []
+    for name, codecs in [("delta", [z3.Delta2D(), z3.FLAC(num_threads=1)]),
+                         ("lsb", [z3.LSB(offsets=1.0, steps=3.0, serializer=z3.FLAC(num_threads=1))])]:
+        path = tmp_path / f"{name}.zarr"
+        a = zarr.create_array(str(path), shape=x.shape, chunks=(1000, 16), dtype="int16",
+                              serializer=ShardingCodec(chunk_shape=(250, 16), codecs=codecs), compressors=None)
+        a[:] = x
+        paths.append(path)
     got = read_back(tmp_path, "import sys, numpy as np, zarr\n"
-                              "np.savez(sys.argv[1], x=zarr.open_array(sys.argv[2], mode='r')[:])", path)
-    np.testing.assert_array_equal(got["x"], x)
+                              "np.savez(sys.argv[1], *[zarr.open_array(p, mode='r')[:] for p in sys.argv[2:]])",
+                    *paths)
+    for i in range(len(paths)):
+        np.testing.assert_array_equal(got[f"arr_{i}"], x)
 
 
-def test_lsb_needs_self_describing_serializer(zarr, tmp_path):
-    """Documented limitation: LSB's chunk is bigger than the array's chunk, zarr's bytes
-    serializer cannot give its size back, and reading fails loudly (never silently)."""
+def test_lsb_refuses_a_serializer_that_does_not_record_the_shape(zarr, tmp_path):
+    """LSB's chunk is bigger than the array's chunk: wrapping zarr's bytes serializer (which
+    reshapes to the array's chunk) is refused when the array is created, as is LSB among the
+    filters (it is a serializer)."""
+    from zarr.codecs import BytesCodec
+
     from numcodecs_ephys import zarr3 as z3
-    x = simulated(200, 4, seed=6)
-    a = zarr.create_array(str(tmp_path / "b.zarr"), shape=x.shape, chunks=x.shape, dtype="int16",
+    with pytest.raises(ValueError, match="does not record the shape"):
+        zarr.create_array(str(tmp_path / "b.zarr"), shape=(200, 4), chunks=(200, 4), dtype="int16",
+                          serializer=z3.LSB(serializer=BytesCodec()), compressors=None)
+    with pytest.raises((TypeError, ValueError)):
+        zarr.create_array(str(tmp_path / "c.zarr"), shape=(200, 4), chunks=(200, 4), dtype="int16",
                           serializer="auto", filters=[z3.LSB()], compressors=None)
+
+
+def test_lsb_arrays_written_by_0_1_0_open(zarr, tmp_path):
+    """0.1.0 wrote LSB as a filter before our serializer: such arrays open (LSB.from_dict reads
+    that form), and their chunks are byte for byte what the LSB serializer writes now."""
+    import numcodecs_ephys as ne
+    from numcodecs_ephys import zarr3 as z3
+    x = load_real("openephys_lfp")[:3000]
+    lsb = ne.LSB.from_data(x)
+    config = {"offsets": lsb.offsets, "steps": lsb.steps}
+    old = {"name": "numcodecs_ephys.lsb", "configuration": config}
+    paths = {"old": tmp_path / "old.zarr", "new": tmp_path / "new.zarr"}
+    zarr.create_array(str(paths["old"]), shape=x.shape, chunks=(1000, x.shape[1]), dtype="int16",
+                      filters=[old], serializer=z3.WavPack(), compressors=None)[:] = x
+    zarr.create_array(str(paths["new"]), shape=x.shape, chunks=(1000, x.shape[1]), dtype="int16",
+                      serializer=z3.LSB(**config), compressors=None)[:] = x
+    meta = json.loads((paths["old"] / "zarr.json").read_text())
+    assert meta["codecs"][0] == old and meta["codecs"][1]["name"] == "numcodecs_ephys.wavpack"
+    for i in range(3):
+        assert (paths["old"] / "c" / str(i) / "0").read_bytes() == (paths["new"] / "c" / str(i) / "0").read_bytes()
+    got = read_back(tmp_path, "import sys, numpy as np, zarr\n"
+                              "np.savez(sys.argv[1], *[zarr.open_array(p, mode='r')[:] for p in sys.argv[2:]])",
+                    paths["old"], paths["new"])
+    np.testing.assert_array_equal(got["arr_0"], x)
+    np.testing.assert_array_equal(got["arr_1"], x)
+
+
+def test_lossy_after_a_filter_is_refused(zarr, tmp_path):
+    """The one rule of both stacks (numcodecs: test_lsb.py): a lossy step after a filter is
+    refused when the chunk is written; LSB wrapping a lossy serializer when the array is created."""
+    from numcodecs_ephys import zarr3 as z3
+    x = simulated(500, 4, seed=7)
+    for i, (filters, serializer) in enumerate([([z3.Delta2D()], z3.WavPack(bps=3)),
+                                               ([z3.BitTruncation(bits=0)], z3.EphysLPC(max_error=2)),
+                                               ([z3.Delta2D(), z3.BitTruncation(bits=2)], z3.WavPack())]):
+        a = zarr.create_array(str(tmp_path / f"{i}.zarr"), shape=x.shape, chunks=x.shape, dtype="int16",
+                              filters=filters, serializer=serializer, compressors=None)
+        with pytest.raises(ValueError, match="is lossy and this chunk was already transformed by"):
+            a[:] = x
+    with pytest.raises(ValueError, match="lossy"):
+        zarr.create_array(str(tmp_path / "lsb.zarr"), shape=x.shape, chunks=x.shape, dtype="int16",
+                          serializer=z3.LSB(serializer=z3.WavPack(bps=3)), compressors=None)
+    # lossy first, then filters: fine
+    a = zarr.create_array(str(tmp_path / "ok.zarr"), shape=x.shape, chunks=x.shape, dtype="int16",
+                          filters=[z3.BitTruncation(bits=1), z3.Delta2D()], serializer=z3.WavPack(), compressors=None)
     a[:] = x
-    with pytest.raises(ValueError):
-        zarr.open_array(str(tmp_path / "b.zarr"), mode="r")[:]
+    assert np.abs(a[:].astype(int) - x).max() <= 1
+
+
+def test_dataclass_defaults_and_dtypes_are_the_numcodecs_ones(zarr):
+    """One source of truth: every zarr 3 codec's defaults are its numcodecs class's, and the
+    filters' dtypes are the numcodecs modules' lists."""
+    import inspect
+    from dataclasses import MISSING, fields
+
+    from numcodecs_ephys import bittruncation, delta2d, lsb
+    from numcodecs_ephys import zarr3 as z3
+    for cls in (z3.WavPack, z3.FLAC, z3.WavPackLegacy, z3.FLACLegacy, z3.Delta2D, z3.BitTruncation, z3.LSB,
+                z3.EphysLPC):
+        params = inspect.signature(cls._numcodecs_cls.__init__).parameters
+        for f in fields(cls):
+            if f.name == "serializer":
+                continue
+            assert f.default is not MISSING and f.default == params[f.name].default, (cls, f.name)
+        assert set(params) - {"self"} == {f.name for f in fields(cls)} - {"serializer"}, cls
+    assert z3.Delta2D._supported == delta2d.SUPPORTED_DTYPES
+    assert z3.BitTruncation._supported == bittruncation.SUPPORTED_DTYPES
+    for itemsize, bits in bittruncation.MAX_BITS.items():
+        assert bits == 8 * itemsize - 1
+    assert lsb.MAX_OFFSET == 2.0 ** 40 and lsb.MAX_STEP == 2.0 ** 24  # from csrc/lsb.h
 
 
 def test_chunks_are_coded_in_parallel(zarr):
@@ -234,3 +315,23 @@ def test_import_does_not_need_zarr3():
     out = fresh_python("import sys, numcodecs_ephys\n"
                        "print('numcodecs_ephys.zarr3' in sys.modules, 'zarr' in sys.modules)")
     assert out.split() == ["False", "False"]
+
+
+def test_lsb_float32_scaled_traces(zarr, tmp_path):
+    """SpikeInterface's scaled traces (int16 x gain + offset, float32) through LSB + WavPack:
+    bit-exact, grid indices int16, smaller than zlib."""
+    import zlib
+
+    import numcodecs_ephys as ne
+    from numcodecs_ephys import zarr3 as z3
+    q = load_real("np_ultra")[:2000, :8]
+    x = q.astype("float32") * np.float32(2.34375) + np.float32(0.5)
+    path = tmp_path / "f.zarr"
+    a = zarr.create_array(str(path), shape=x.shape, chunks=(1000, 8), dtype="float32", compressors=None,
+                          serializer=z3.LSB.from_numcodecs(ne.LSB.from_data(x), serializer=z3.FLAC()))
+    a[:] = x
+    got = read_back(tmp_path, "import sys, numpy as np, zarr\n"
+                              "np.savez(sys.argv[1], x=zarr.open_array(sys.argv[2], mode='r')[:])", path)
+    np.testing.assert_array_equal(got["x"].view("u4"), x.view("u4"))
+    stored = sum(p.stat().st_size for p in (path / "c").rglob("*") if p.is_file())
+    assert stored < len(zlib.compress(x.tobytes(), 6))
