@@ -215,7 +215,7 @@ class LPCH5(_EphysFilter):
 
     filter_id = LPC_FILTER_ID
 
-    def __init__(self, level=2, max_error=0, block_channels=64, num_threads=None):
+    def __init__(self, level=2, max_error=0, block_channels=32, num_threads=None):
         codec = _lpc.EphysLPC(level=level, max_error=max_error, block_channels=block_channels)  # validates
         self.level, self.max_error, self.block_channels = codec.level, codec.max_error, codec.block_channels
         self.filter_options = (self.level, self.max_error, self.block_channels, _no_stored_threads(num_threads))

@@ -5,7 +5,7 @@
  *   0  level: 1, 2 (default) or 3
  *   1  max_error: 0 lossless (default), else every sample within that many units
  *      (at most EPHYS_LPC_MAX_ERROR)
- *   2  channels per block (independent stream): 1..2^20, default 64
+ *   2  channels per block (independent stream): 1..2^20, default 32
  *   3  unused, 0 (the plugin takes the thread count from the process that runs
  *      it: h5plugin.c)
  */
@@ -41,7 +41,7 @@ static int decode(const unsigned *o, const uint8_t *buf, size_t len, const ephys
 }
 
 static const ephys_h5_codec_t codec = {
-    LPC_H5_FILTER_ID, "numcodecs-ephys EphysLPC", 4, {2, 0, 64, 0},
+    LPC_H5_FILTER_ID, "numcodecs-ephys EphysLPC", 4, {2, 0, 32, 0},
     check_options, dtype_ok, encode, ephys_lpc_info, decode,
 };
 
