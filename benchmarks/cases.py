@@ -1,12 +1,16 @@
 """Codec cases of the benchmark: ours, numcodecs' general-purpose codecs, and the peers.
 
 A case names a codec family, a level (low/medium/high as in the paper), a shuffle, and a
-factory returning (codec, filters) or None when that codec is not installed here.
+factory returning (codec, filters) or None when that codec is not installed here. The
+report (report.py) measures the case lists below; `registry` holds all of them by name,
+and the speed suites (asv_bench.py for asv, test_speed.py for pytest-benchmark) time the
+SPEED_CASES of that registry on `speed_chunk`.
 """
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numcodecs
+import numpy as np
 from numcodecs import Blosc, Delta, Shuffle
 
 from numcodecs_ephys import FLAC, BitTruncation, Delta2D, EphysLPC, WavPack
@@ -288,3 +292,30 @@ def truncation_cases(threads):
                                                (BitTruncation(bits=b, num_threads=threads),)),
                           extra={"bits": bits}))
     return cases
+
+
+def registry(threads=None):
+    """Every case of the report's tables, by name (every level and shuffle)."""
+    every = (lossless_cases(threads, full=True) + near_lossless_cases(threads) + delta_cases(threads, full=True)
+             + hybrid_cases(threads) + truncation_cases(threads))
+    return {case.name: case for case in every}
+
+
+# the cases that asv and pytest-benchmark time
+SPEED_CASES = ("wavpack-medium", "wavpack-hybrid-3", "wavpack-hybrid-2.25", "flac-medium", "lpc-medium",
+               "lpc-max_error-2", "pcodec-8-channel-major", "blosc-zstd-high-bit", "zstd-low-none",
+               "blosc-zstd-medium+2d-time", "peer:wavpack-numcodecs-medium", "peer:flac-numcodecs-medium")
+
+
+def speed_cases(threads=None):
+    every = registry(threads)
+    return {name: every[name] for name in SPEED_CASES}
+
+
+def speed_chunk(probe, seconds):
+    """The chunk the speed suites time: `seconds` of a simulated 384-channel probe in ADC
+    steps (the simulated probes sit on an integer grid, as the report's lossy tables use them)."""
+    from .datasets import PROBES, simulated_recording
+
+    rec = simulated_recording(probe, seconds, 384, seed=1)
+    return np.ascontiguousarray(rec.traces // PROBES[probe]["grid"])

@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from numcodecs_ephys import files as F
-from numcodecs_ephys._blocks import get_num_threads
+from numcodecs_ephys import files as ephys_files
+from numcodecs_ephys import get_num_threads
 
 from .datasets import REAL
 
@@ -94,21 +94,21 @@ def files_table(size_gb=2.0, folder=None, memory=True):
     try:
         big = tile(src, tmp / "big.ap.bin", int(size_gb * 1e9))
         size = big.stat().st_size
-        source = F.open_source(big)
-        chunk_len = int(F.DEFAULT_CHUNK_DURATION * source.sampling_frequency)
+        source = ephys_files.open_source(big)
+        chunk_len = int(ephys_files.DEFAULT_CHUNK_DURATION * source.sampling_frequency)
         chunks = [source.read(i * chunk_len, (i + 1) * chunk_len) for i in range(IN_MEMORY_CHUNKS)
                   if i * chunk_len < source.n_samples]
         source.close()
         print(f"\n## Whole files: {size / 1e9:.2f} GB tiled from {src.name} ({size / 385 / 2 / 30000:.0f} s "
-              f"x 385 channels), {threads} threads, chunks of {F.DEFAULT_CHUNK_DURATION:g} s\n")
+              f"x 385 channels), {threads} threads, chunks of {ephys_files.DEFAULT_CHUNK_DURATION:g} s\n")
         ours = {}
-        for name in F.CODECS:
-            codec = F.make_codec(name)
+        for name in ephys_files.CODECS:
+            codec = ephys_files.make_codec(name)
             mem_enc, mem_both = in_memory(codec, chunks)
             for check in (True, False):
                 store = tmp / f"{name}.zarr"
-                t, _ = timed(lambda: F.compress_file(big, store, codec=name, check=check, overwrite=True))
-                cr = F.store_info(store)["compression_ratio"]
+                t, _ = timed(lambda: ephys_files.compress_file(big, store, codec=name, check=check, overwrite=True))
+                cr = ephys_files.store_info(store)["compression_ratio"]
                 speed = size / t / 1e6
                 ref = mem_both if check else mem_enc
                 row = {"what": f"ours: {name}{'' if check else ' --no-check'}", "MB/s": speed, "CR": cr,

@@ -389,6 +389,8 @@ def write_csv(rows, path):
 
 
 def main(argv=None):
+    from . import s3
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--full", action="store_true", help=f"sizes {SIZES['full']} instead of {SIZES['default']}")
     ap.add_argument("--channels", type=int, help="channels of each simulated probe")
@@ -396,11 +398,7 @@ def main(argv=None):
     ap.add_argument("--units", type=int, help="true units of each simulated probe")
     ap.add_argument("--probes", default="np1,np2", help="simulated probes (np1,np2); empty: none")
     ap.add_argument("--n-jobs", type=int, default=1, help="processes of the sorter (default 1)")
-    ap.add_argument("--s3", action="append", default=[], metavar="DATASET",
-                    help="experimental sessions of the paper's S3 bucket (aind-np1, aind-np2, ibl-np1)")
-    ap.add_argument("--sessions", type=int, default=1, help="S3 sessions per dataset")
-    ap.add_argument("--s3-duration", type=float, default=60.0, help="seconds read from each S3 session")
-    ap.add_argument("--s3-endpoint", default=None, help="S3 endpoint URL (default: AWS)")
+    s3.add_arguments(ap, 60.0, ("aind-np1", "aind-np2", "ibl-np1"))  # experimental sessions
     ap.add_argument("--out", default="results", help="folder for the CSV files and plots")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")

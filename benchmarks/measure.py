@@ -18,6 +18,20 @@ import psutil
 from numcodecs.compat import ensure_ndarray
 
 
+def encode_chain(codec, filters, chunk):
+    """A chunk through the filters, then the codec (numcodecs' order)."""
+    for f in filters:
+        chunk = f.encode(chunk)
+    return codec.encode(chunk)
+
+
+def decode_chain(codec, filters, data):
+    out = codec.decode(data)
+    for f in reversed(filters):
+        out = f.decode(out)
+    return out
+
+
 def split(traces, chunk_samples):
     return [np.ascontiguousarray(traces[i:i + chunk_samples]) for i in range(0, len(traces), chunk_samples)]
 
@@ -108,21 +122,10 @@ def measure(codec, recording, chunk_duration=1.0, repeats=3, filters=(), budget=
     chunks = split(recording.traces, max(1, int(round(chunk_duration * recording.fs))))
 
     def encode_all():
-        out = []
-        for c in chunks:
-            for f in filters:
-                c = f.encode(c)
-            out.append(codec.encode(c))
-        return out
+        return [encode_chain(codec, filters, c) for c in chunks]
 
     def decode_all():
-        out = []
-        for e in encoded:
-            d = codec.decode(e)
-            for f in reversed(filters):
-                d = f.decode(d)
-            out.append(d)
-        return out
+        return [decode_chain(codec, filters, e) for e in encoded]
 
     start = time.perf_counter()
     with PeakRSS() as enc_mem:

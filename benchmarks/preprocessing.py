@@ -8,7 +8,7 @@ int16 (what SpikeInterface's filters return for an int16 recording).
 """
 import numpy as np
 
-from . import cases as C
+from . import cases
 
 # name -> (btype, cutoff Hz): the paper's filters
 PREPROCESSING = {
@@ -20,7 +20,7 @@ PREPROCESSING = {
 FILTER_ORDER = 5  # SpikeInterface's default
 # the paper's figures (WavPack, LSB-corrected, medians over sessions): (family, filter) -> {probe: CR}
 PAPER_PREPROCESSING = {
-    ("wavpack", "raw"): {"np1": C.PAPER_WAVPACK_LEVELS["high"], "np2": C.PAPER_LOSSLESS["wavpack"]["np2"]},
+    ("wavpack", "raw"): {"np1": cases.PAPER_WAVPACK_LEVELS["high"], "np2": cases.PAPER_LOSSLESS["wavpack"]["np2"]},
     ("wavpack", "bandpass-300-6000"): {"np1": 5.28, "np2": 3.85},
 }
 
@@ -66,12 +66,12 @@ def preprocessing_cases(threads, full=False):
     package goes here, one line each."""
     lzma = "high" if full else "low"
     return [
-        C.Case("blosc-zstd-high-bit", "blosc-zstd", "high", "bit",
-               lambda: C.general_codec("blosc-zstd", "high", "bit")),
-        C.Case(f"lzma-{lzma}", "lzma", lzma, "none", lambda: C.general_codec("lzma", lzma, "none")),
-        C.Case("flac-high", "flac", "high", make=lambda: C.ours("flac", "high", threads)),
-        C.Case("wavpack-high", "wavpack", "high", make=lambda: C.ours("wavpack", "high", threads)),
-        C.Case("lpc-high", "lpc", "high", make=lambda: C.lpc("high", threads)),
+        cases.Case("blosc-zstd-high-bit", "blosc-zstd", "high", "bit",
+               lambda: cases.general_codec("blosc-zstd", "high", "bit")),
+        cases.Case(f"lzma-{lzma}", "lzma", lzma, "none", lambda: cases.general_codec("lzma", lzma, "none")),
+        cases.Case("flac-high", "flac", "high", make=lambda: cases.ours("flac", "high", threads)),
+        cases.Case("wavpack-high", "wavpack", "high", make=lambda: cases.ours("wavpack", "high", threads)),
+        cases.Case("lpc-high", "lpc", "high", make=lambda: cases.lpc("high", threads)),
     ]
 
 

@@ -21,13 +21,13 @@ from pathlib import Path
 
 import numcodecs
 import numpy as np
+import psutil
 from numcodecs.abc import Codec
 from numcodecs.compat import ensure_ndarray
 from tabulate import tabulate
 
 import numcodecs_ephys
-from numcodecs_ephys import FLAC, LSB, WavPack, estimate_lsb
-from numcodecs_ephys._blocks import all_cores, ffi, lib
+from numcodecs_ephys import FLAC, LSB, WavPack, estimate_lsb, flac, get_num_threads, wavpack
 
 from . import cases as C
 from .datasets import real_recordings, simulated_recording
@@ -43,10 +43,10 @@ def machine_description(threads):
                    if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    wv = ffi.string(lib.ephys_wavpack_library_version()).decode()
-    return (f"{cpu}, {os.cpu_count()} cores ({all_cores()} usable), {platform.system()} "
+    return (f"{cpu}, {os.cpu_count()} cores ({len(psutil.Process().cpu_affinity())} usable), {platform.system()} "
             f"{platform.release()}, Python {platform.python_version()}, numpy {np.__version__}, numcodecs "
-            f"{numcodecs.__version__}, numcodecs-ephys {numcodecs_ephys.__version__}, libwavpack {wv}. "
+            f"{numcodecs.__version__}, numcodecs-ephys {numcodecs_ephys.__version__}, libwavpack "
+            f"{wavpack.library_version()}, libFLAC {flac.library_version()}. "
             f"Our codecs on {threads} thread(s); numcodecs' codecs and the peers with their own defaults "
             f"(wavpack-/flac-numcodecs single-threaded, mtscomp on all cores).")
 
@@ -457,6 +457,8 @@ def write_outputs(rows, out):
 
 
 def main(argv=None):
+    from . import s3 as s3mod
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=float, default=1.0, help="seconds of each simulated probe (default 1)")
     ap.add_argument("--channels", type=int, default=384, help="channels of each simulated probe")
@@ -472,11 +474,7 @@ def main(argv=None):
                     help="comma-separated subset of versus,lpc,lossless,chunks,lsb,delta,preprocessing,filters,partial,"
                          "lossy,hdf5")
     ap.add_argument("--passes", type=int, default=5, help="interleaved passes of the versus-peers table")
-    ap.add_argument("--s3", action="append", default=[], metavar="DATASET",
-                    help="add sessions of the paper's S3 bucket (aind-np1, aind-np2, ibl-np1, mearec)")
-    ap.add_argument("--sessions", type=int, default=1, help="S3 sessions per dataset")
-    ap.add_argument("--s3-duration", type=float, default=10.0, help="seconds read from each S3 session")
-    ap.add_argument("--s3-endpoint", default=None, help="S3 endpoint URL (default: AWS)")
+    s3mod.add_arguments(ap, 10.0)
     ap.add_argument("--s3-cache", default=None, help="local block cache (default ~/.cache/numcodecs-ephys/s3)")
     ap.add_argument("--out", default="results", help="folder for results.csv and cr_vs_speed.png")
     ap.add_argument("--files", action="store_true",
@@ -486,7 +484,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     # wavpack-numcodecs warns on every instance that this libwavpack has no threads of its own
     warnings.filterwarnings("ignore", message="Multi-threading is supported")
-    threads = args.threads or all_cores()
+    threads = args.threads or get_num_threads()
     tables = set(args.tables.split(","))
     if args.full:
         args.duration = max(args.duration, 10.0)
@@ -499,7 +497,6 @@ def main(argv=None):
     real = [] if args.no_real else real_recordings()
     s3 = []
     for name in args.s3:
-        from . import s3 as s3mod
         s3 += s3mod.load_sessions(name, args.sessions, args.s3_duration, endpoint_url=args.s3_endpoint,
                                   cache_dir=args.s3_cache or s3mod.CACHE)
     run = Runner(args, threads)

@@ -26,6 +26,16 @@ BLOCK = 8 * 2 ** 20
 UV_PER_COUNT = {"aind-np1": 0.195, "aind-np2": 0.195, "ibl-np1": 2.34, "mearec": 0.0}
 
 
+def add_arguments(ap, duration, datasets=DATASETS):
+    """The command-line options that add the bucket's sessions (report.py, lossy.py)."""
+    ap.add_argument("--s3", action="append", default=[], metavar="DATASET",
+                    help=f"add sessions of the paper's S3 bucket ({', '.join(datasets)})")
+    ap.add_argument("--sessions", type=int, default=1, help="S3 sessions per dataset")
+    ap.add_argument("--s3-duration", type=float, default=duration,
+                    help=f"seconds read from each S3 session (default {duration:g})")
+    ap.add_argument("--s3-endpoint", default=None, help="S3 endpoint URL (default: AWS)")
+
+
 def filesystem(endpoint_url=None, cache_dir=CACHE):
     """Anonymous S3 behind a local block cache (only the blocks read are downloaded)."""
     options = {"anon": True}

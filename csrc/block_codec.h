@@ -20,7 +20,9 @@ int ephys_buf_append(ephys_buf_t *b, const void *data, size_t n);
 
 typedef struct {
     int codec_id;
-    /* Code channels [c0, c0 + nc) of src as one stream appended to out. */
+    /* Code channels [c0, c0 + nc) of src as one stream appended to out.  The
+     * views given to encode_block and decode_block have a stream dtype (signed
+     * integers, float32): the container flips unsigned samples (chunk.h). */
     int (*encode_block)(const void *params, const ephys_view_t *src, uint64_t c0, uint32_t nc,
                         ephys_buf_t *out);
     /* Decode one stream into channels [c0, c0 + nc) of dst; fails unless the
@@ -86,8 +88,9 @@ EPHYS_ACCESS(uint64_t)
     ((char *)(v)->base + ((int64_t)(t) * (v)->sample_stride + (int64_t)(c) * (v)->channel_stride) * (int64_t)sizeof(T))
 
 /* Copy samples [t0, t0 + nt) x channels [c0, c0 + nc) between a strided view
- * and an interleaved int32 buffer (float32 as its bit pattern); store
- * saturates to the dtype's range. */
+ * of a stream dtype (the container hands the codecs no other) and an
+ * interleaved int32 buffer (float32 as its bit pattern); store saturates to
+ * the dtype's range. */
 void ephys_view_load(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0, uint32_t nc, int32_t *block);
 void ephys_view_store(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0, uint32_t nc, const int32_t *block);
 
@@ -95,6 +98,13 @@ void ephys_view_store(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0
  * error of the lowest failing i, so the result does not depend on scheduling. */
 int ephys_parallel_for(size_t n, int num_threads, int (*fn)(void *arg, size_t i), void *arg);
 
+/* The size of a stream's samples (signed integers, float32; 0 for any other
+ * code): what the block codecs code. */
 size_t ephys_dtype_size(int dtype);
+/* What the container stores samples of a view's dtype as: the signed dtype of
+ * the same width for an unsigned one (chunk.h), else the dtype itself. */
+int ephys_stream_dtype(int dtype);
+/* The size of a view's samples, unsigned ones included; 0 for unknown codes. */
+size_t ephys_sample_size(int dtype);
 
 #endif

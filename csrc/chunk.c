@@ -14,6 +14,7 @@
 #define MAGIC "NCEP"
 #define FORMAT_VERSION 2
 #define FIXED_HEADER 16 /* up to the flags (v2) or the shape (v1) */
+#define KNOWN_FLAGS (EPHYS_CHUNK_FORTRAN | EPHYS_CHUNK_UNSIGNED)
 
 const char *ephys_strerror(int code)
 {
@@ -31,6 +32,7 @@ const char *ephys_strerror(int code)
     case EPHYS_ERR_RANGE: return "a sample is out of the range the codec supports";
     case EPHYS_ERR_LIBRARY: return "the codec library reported an error";
     case EPHYS_ERR_CHECKSUM: return "the decoded samples do not match the chunk's checksum: the chunk is corrupted";
+    case EPHYS_ERR_FLAGS: return "the chunk uses a feature this version does not know (written by a newer numcodecs-ephys?)";
     default: return "unknown error";
     }
 }
@@ -43,6 +45,28 @@ size_t ephys_dtype_size(int dtype)
     case EPHYS_DTYPE_INT8: return 1;
     case EPHYS_DTYPE_INT16: return 2;
     case EPHYS_DTYPE_INT32: case EPHYS_DTYPE_FLOAT32: return 4;
+    default: return 0;
+    }
+}
+
+int ephys_stream_dtype(int dtype)
+{
+    switch (dtype) {
+    case EPHYS_DTYPE_UINT8: return EPHYS_DTYPE_INT8;
+    case EPHYS_DTYPE_UINT16: return EPHYS_DTYPE_INT16;
+    case EPHYS_DTYPE_UINT32: return EPHYS_DTYPE_INT32;
+    default: return dtype;
+    }
+}
+
+size_t ephys_sample_size(int dtype) { return ephys_dtype_size(ephys_stream_dtype(dtype)); }
+
+static int unsigned_dtype(int stream_dtype)
+{
+    switch (stream_dtype) {
+    case EPHYS_DTYPE_INT8: return EPHYS_DTYPE_UINT8;
+    case EPHYS_DTYPE_INT16: return EPHYS_DTYPE_UINT16;
+    case EPHYS_DTYPE_INT32: return EPHYS_DTYPE_UINT32;
     default: return 0;
     }
 }
@@ -138,7 +162,7 @@ uint32_t ephys_crc32c_portable(uint32_t crc, const void *data, size_t len)
 
 uint32_t ephys_view_crc32c(const ephys_view_t *v, uint64_t c0, uint32_t nc)
 {
-    size_t item = ephys_dtype_size(v->dtype);
+    size_t item = ephys_sample_size(v->dtype);
     int64_t ss = v->sample_stride * (int64_t)item, cs = v->channel_stride * (int64_t)item; /* bytes */
     uint32_t crc = 0, per = 256;
     union { uint8_t u8[256]; uint16_t u16[256]; uint32_t u32[256]; } gather; /* per samples */
@@ -200,6 +224,43 @@ void ephys_view_store(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0
     case EPHYS_DTYPE_INT16: STORE_ROWS(int16_t, INT16_MIN, INT16_MAX) break;
     default: STORE_ROWS(int32_t, INT32_MIN, INT32_MAX)
     }
+}
+
+/* ---- unsigned samples <-> signed streams ----
+ * Flipping the top bit maps 0..2^b-1 in order onto -2^(b-1)..2^(b-1)-1: the
+ * codecs code the same signal, shifted, and flipping again restores it. */
+
+#define FLIP_ROWS(T, TOP)                                                                   \
+    for (uint64_t t = 0; t < from->n_samples; t++) {                                       \
+        const char *s = EPHYS_AT(from, T, t, c0);                                          \
+        char *d = EPHYS_AT(to, T, t, d0);                                                  \
+        for (uint32_t c = 0; c < nc; c++)                                                  \
+            ephys_store_##T(d + (int64_t)c * dcs, (T)(ephys_load_##T(s + (int64_t)c * scs) ^ TOP)); \
+    }
+
+/* Channels [c0, c0 + nc) of from, top bit flipped, to channels [d0, d0 + nc)
+ * of to (the same samples and element size; in place when they coincide). */
+static void flip_copy(const ephys_view_t *from, uint64_t c0, const ephys_view_t *to, uint64_t d0, uint32_t nc)
+{
+    size_t item = ephys_sample_size(from->dtype);
+    int64_t scs = from->channel_stride * (int64_t)item, dcs = to->channel_stride * (int64_t)item; /* bytes */
+    switch (item) {
+    case 1: FLIP_ROWS(uint8_t, 0x80u) break;
+    case 2: FLIP_ROWS(uint16_t, 0x8000u) break;
+    default: FLIP_ROWS(uint32_t, 0x80000000u) break;
+    }
+}
+
+/* A codec's decode_block into a view of any sample dtype: the codec writes the
+ * stream's signed samples, flipped back in place for an unsigned view. */
+static int decode_block_into(const ephys_block_codec_t *codec, const uint8_t *in, size_t len,
+                             const ephys_view_t *dst, uint64_t c0, uint32_t nc)
+{
+    ephys_view_t as_stream = *dst;
+    as_stream.dtype = ephys_stream_dtype(dst->dtype);
+    int err = codec->decode_block(in, len, &as_stream, c0, nc);
+    if (!err && as_stream.dtype != dst->dtype) flip_copy(dst, c0, dst, c0, nc);
+    return err;
 }
 
 /* ---- threads ---- */
@@ -286,10 +347,7 @@ int ephys_chunk_parse(const ephys_block_codec_t *codec, const uint8_t *buf, size
         return EPHYS_ERR_HEADER;
     size_t so = shape_offset(info->version);
     if (len < so + 4 * (size_t)info->ndim) return EPHYS_ERR_TRUNCATED;
-    if (info->version >= 2) {
-        info->flags = get_u32(buf + FIXED_HEADER);
-        if (info->flags & ~(uint32_t)EPHYS_CHUNK_FORTRAN) return EPHYS_ERR_HEADER;
-    }
+    if (info->version >= 2) info->flags = get_u32(buf + FIXED_HEADER);
     uint64_t channels = 1;
     for (int d = 0; d < info->ndim; d++) {
         info->shape[d] = get_u32(buf + so + 4 * d);
@@ -309,6 +367,12 @@ int ephys_chunk_parse(const ephys_block_codec_t *codec, const uint8_t *buf, size
     size_t hs = header_size(info->version, info->ndim, info->n_blocks);
     if (len < hs) return EPHYS_ERR_TRUNCATED;
     if (info->version >= 2 && ephys_crc32c(0, buf, hs - 4) != get_u32(buf + hs - 4)) return EPHYS_ERR_HEADER;
+    /* after the checksum: a flag from a newer writer, not damage */
+    if (info->flags & ~(uint32_t)KNOWN_FLAGS) return EPHYS_ERR_FLAGS;
+    if (info->flags & EPHYS_CHUNK_UNSIGNED) {
+        info->dtype = unsigned_dtype(info->dtype);
+        if (!info->dtype) return EPHYS_ERR_HEADER; /* float32 */
+    }
     /* Offsets must increase, stay inside the input, and each block must be at
      * least as long as the smallest valid stream of its shape. */
     uint64_t prev = 0, payload = len - hs;
@@ -327,7 +391,8 @@ int ephys_chunk_parse(const ephys_block_codec_t *codec, const uint8_t *buf, size
     for (uint32_t b = 0; codec->check_block && b < info->n_blocks; b++) {
         uint64_t start = b ? get_u32(table + entry * (b - 1)) : 0, end = get_u32(table + entry * b);
         int err = codec->check_block(buf + hs + start, (size_t)(end - start), info->n_samples,
-                                     block_channels(channels, info->channels_per_block, b), info->dtype);
+                                     block_channels(channels, info->channels_per_block, b),
+                                     ephys_stream_dtype(info->dtype));
         if (err) return err;
     }
     if (payload_offset) *payload_offset = hs;
@@ -350,17 +415,28 @@ static int encode_one(void *arg, size_t b)
     encode_job_t *job = arg;
     const ephys_view_t *src = job->view;
     uint32_t nc = block_channels(src->n_channels, job->cpb, b);
-    int err = job->codec->encode_block(job->params, src, (uint64_t)b * job->cpb, nc, &job->outs[b]);
+    uint64_t c0 = (uint64_t)b * job->cpb;
+    size_t item = ephys_sample_size(src->dtype);
+    if (src->n_samples > SIZE_MAX / item / nc) return EPHYS_ERR_NOMEM;
+    int err;
+    if (ephys_stream_dtype(src->dtype) == src->dtype) {
+        err = job->codec->encode_block(job->params, src, c0, nc, &job->outs[b]);
+    } else { /* unsigned: the codec codes a flipped copy of the block */
+        ephys_view_t flipped = {malloc(src->n_samples * nc * item), ephys_stream_dtype(src->dtype),
+                                src->n_samples, nc, nc, 1};
+        if (!flipped.base) return EPHYS_ERR_NOMEM;
+        flip_copy(src, c0, &flipped, 0, nc);
+        err = job->codec->encode_block(job->params, &flipped, 0, nc, &job->outs[b]);
+        free(flipped.base);
+    }
     if (err || !job->codec->is_lossy || !job->codec->is_lossy(job->params)) {
-        job->crcs[b] = ephys_view_crc32c(src, (uint64_t)b * job->cpb, nc);
+        job->crcs[b] = ephys_view_crc32c(src, c0, nc);
         return err;
     }
     /* lossy: the checksum is of what decoding gives */
-    size_t item = ephys_dtype_size(src->dtype);
-    if (src->n_samples > SIZE_MAX / item / nc) return EPHYS_ERR_NOMEM;
     ephys_view_t decoded = {malloc(src->n_samples * nc * item), src->dtype, src->n_samples, nc, nc, 1};
     if (!decoded.base) return EPHYS_ERR_NOMEM;
-    err = job->codec->decode_block(job->outs[b].data, job->outs[b].len, &decoded, 0, nc);
+    err = decode_block_into(job->codec, job->outs[b].data, job->outs[b].len, &decoded, 0, nc);
     job->crcs[b] = ephys_view_crc32c(&decoded, 0, nc);
     free(decoded.base);
     return err;
@@ -372,8 +448,9 @@ int ephys_chunk_encode(const ephys_block_codec_t *codec, const void *params,
                        uint8_t **out, size_t *out_len)
 {
     if (!codec || !src || !shape || !out || !out_len || (flags & ~(uint32_t)EPHYS_CHUNK_FORTRAN)) return EPHYS_ERR_ARGS;
-    if (ndim < 1 || ndim > EPHYS_MAX_NDIM || !channels_per_block || !ephys_dtype_size(src->dtype))
+    if (ndim < 1 || ndim > EPHYS_MAX_NDIM || !channels_per_block || !ephys_sample_size(src->dtype))
         return EPHYS_ERR_ARGS;
+    if (ephys_stream_dtype(src->dtype) != src->dtype) flags |= EPHYS_CHUNK_UNSIGNED;
     uint64_t channels = 1;
     for (int d = 0; d < ndim; d++) if (shape[d] > UINT32_MAX) return EPHYS_ERR_ARGS;
     for (int d = 1; d < ndim; d++) channels *= shape[d];
@@ -406,7 +483,7 @@ int ephys_chunk_encode(const ephys_block_codec_t *codec, const void *params,
             memcpy(h, MAGIC, 4);
             h[4] = FORMAT_VERSION;
             h[5] = (uint8_t)codec->codec_id;
-            h[6] = (uint8_t)src->dtype;
+            h[6] = (uint8_t)ephys_stream_dtype(src->dtype);
             h[7] = (uint8_t)ndim;
             put_u32(h + 8, channels_per_block);
             put_u32(h + 12, n_blocks);
@@ -448,18 +525,22 @@ typedef struct {
     int version;
 } decode_job_t;
 
+/* Block b (of nc channels) into the view's channels [c0, c0 + nc), checked
+ * against its checksum (format 2). */
+static int decode_checked(const decode_job_t *job, size_t b, uint32_t nc, uint64_t c0)
+{
+    size_t entry = table_entry(job->version);
+    uint64_t start = b ? get_u32(job->table + entry * (b - 1)) : 0, end = get_u32(job->table + entry * b);
+    int err = decode_block_into(job->codec, job->payload + start, (size_t)(end - start), job->view, c0, nc);
+    if (!err && job->version >= 2 && ephys_view_crc32c(job->view, c0, nc) != get_u32(job->table + entry * b + 4))
+        err = EPHYS_ERR_CHECKSUM;
+    return err;
+}
+
 static int decode_one(void *arg, size_t b)
 {
     decode_job_t *job = arg;
-    uint32_t nc = block_channels(job->view->n_channels, job->cpb, b);
-    size_t entry = table_entry(job->version);
-    uint64_t start = b ? get_u32(job->table + entry * (b - 1)) : 0, end = get_u32(job->table + entry * b);
-    int err = job->codec->decode_block(job->payload + start, (size_t)(end - start), job->view,
-                                       (uint64_t)b * job->cpb, nc);
-    if (!err && job->version >= 2 &&
-        ephys_view_crc32c(job->view, (uint64_t)b * job->cpb, nc) != get_u32(job->table + entry * b + 4))
-        err = EPHYS_ERR_CHECKSUM;
-    return err;
+    return decode_checked(job, b, block_channels(job->view->n_channels, job->cpb, b), (uint64_t)b * job->cpb);
 }
 
 int ephys_chunk_decode(const ephys_block_codec_t *codec, const uint8_t *buf, size_t len,
@@ -488,15 +569,9 @@ typedef struct {
 static int decode_range_one(void *arg, size_t i)
 {
     range_job_t *job = arg;
-    const decode_job_t *d = &job->whole;
-    size_t b = job->first + i, entry = table_entry(d->version);
-    uint32_t nc = block_channels(job->n_channels, d->cpb, b);
-    uint64_t start = b ? get_u32(d->table + entry * (b - 1)) : 0, end = get_u32(d->table + entry * b);
-    int err = d->codec->decode_block(d->payload + start, (size_t)(end - start), d->view, (uint64_t)i * d->cpb, nc);
-    if (!err && d->version >= 2 &&
-        ephys_view_crc32c(d->view, (uint64_t)i * d->cpb, nc) != get_u32(d->table + entry * b + 4))
-        err = EPHYS_ERR_CHECKSUM;
-    return err;
+    size_t b = job->first + i;
+    return decode_checked(&job->whole, b, block_channels(job->n_channels, job->whole.cpb, b),
+                          (uint64_t)i * job->whole.cpb);
 }
 
 int ephys_chunk_decode_blocks(const ephys_block_codec_t *codec, const uint8_t *buf, size_t len,

@@ -7,18 +7,27 @@
  *   0   4  magic "NCEP"
  *   4   1  format version (2)
  *   5   1  codec id (EPHYS_CODEC_*)
- *   6   1  dtype (EPHYS_DTYPE_*)
+ *   6   1  dtype of the block streams (EPHYS_DTYPE_INT8/16/32, FLOAT32)
  *   7   1  ndim (1..EPHYS_MAX_NDIM); axis 0 is time, the others are channels
  *   8   4  channels per block
  *   12  4  number of blocks = ceil(channels / channels per block), 0 if empty
  *   16  4  flags: bit 0 (EPHYS_CHUNK_FORTRAN) the encoded array was in Fortran
  *          order, and decoding returns that order (zarr reads a chunk's memory
- *          in its array's order); the other bits are zero
+ *          in its array's order); bit 1 (EPHYS_CHUNK_UNSIGNED, numcodecs-ephys
+ *          0.2) the samples were unsigned integers of the stream dtype's width:
+ *          the streams hold each sample with its top bit flipped (u XOR 2^(b-1)
+ *          maps 0..2^b-1 in order onto the signed range, so the codecs see
+ *          the same signal shifted by -2^(b-1)), and decoding flips it back;
+ *          never with float32.  The other bits are zero.  A reader refuses a
+ *          chunk with a bit it does not know (EPHYS_ERR_FLAGS), as every
+ *          format-2 reader has, so a new flag needs no new format version:
+ *          older readers refuse unsigned chunks instead of decoding them as
+ *          signed
  *   20  4  * ndim: shape
  *   ..  8  * blocks: end offset of the block's stream, relative to the payload
  *          start (u32), then the CRC-32C of the block's decoded samples (u32):
  *          rows in time order, each the block's channels in order, each sample
- *          in its dtype's little-endian bytes
+ *          in its little-endian bytes as decoded (unsigned: after the flip back)
  *   ..  4  CRC-32C of every header byte before it
  *   ..     payload: the block streams back to back
  *
@@ -38,6 +47,7 @@
 #define EPHYS_MAX_NDIM 8
 #define EPHYS_MAX_THREADS 256 /* threads one call may use */
 #define EPHYS_CHUNK_FORTRAN 1
+#define EPHYS_CHUNK_UNSIGNED 2
 
 enum {
     EPHYS_OK = 0,
@@ -52,10 +62,16 @@ enum {
     EPHYS_ERR_OUT_SIZE = 9,
     EPHYS_ERR_RANGE = 10,
     EPHYS_ERR_LIBRARY = 11,
-    EPHYS_ERR_CHECKSUM = 13
+    EPHYS_ERR_CHECKSUM = 13,
+    EPHYS_ERR_FLAGS = 14
 };
 
 enum { EPHYS_DTYPE_INT8 = 1, EPHYS_DTYPE_INT16 = 2, EPHYS_DTYPE_INT32 = 3, EPHYS_DTYPE_FLOAT32 = 4 };
+/* Unsigned samples, in the views given to the container (ephys_*_encode,
+ * *_decode, *_decode_blocks) and in ephys_chunk_info_t only: the container
+ * stores them as the signed dtype of their width with EPHYS_CHUNK_UNSIGNED
+ * and hands the block codecs signed views, so no codec sees these codes. */
+enum { EPHYS_DTYPE_UINT8 = 5, EPHYS_DTYPE_UINT16 = 6, EPHYS_DTYPE_UINT32 = 7 };
 enum { EPHYS_CODEC_WAVPACK = 1, EPHYS_CODEC_FLAC = 2, EPHYS_CODEC_LPC = 3 };
 
 /* What a chunk header says; filled by each codec's *_info function. */
@@ -63,7 +79,7 @@ typedef struct {
     int version;
     uint32_t flags;
     int codec;
-    int dtype;
+    int dtype; /* of the decoded samples: EPHYS_DTYPE_UINT* with EPHYS_CHUNK_UNSIGNED */
     int ndim;
     uint64_t shape[8];
     uint64_t n_samples;

@@ -15,14 +15,14 @@
 #include "block_codec.h"
 #include "lpc_codec.h"
 
-#define STREAM_VERSION 1
+#define STREAM_VERSION 2 /* written; 1 (no channel offsets m) still decodes */
 #define STREAM_HEADER 20
 #define LANES 4 /* channel c is coded in bit stream c % LANES */
 #define LANE_TABLE (4 * LANES)
 #define HIST EPHYS_LPC_MAX_ORDER /* rows of history kept before a frame */
 #define GAIN_BITS 10
 #define GAIN_SHIFT 7
-#define GAIN_ROW_STEP 1 /* gains are fitted on every 4th row */
+#define GAIN_ROW_STEP 4 /* gains are fitted on every 4th row */
 #define ESCAPE_Q 32
 #define ZERO_PARTITION 31
 #define MIN_FRAME_LOG2 4
@@ -53,12 +53,15 @@ static void dtype_range(int dtype, int32_t *lo, int32_t *hi)
 
 int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *p)
 {
-    static const int orders[] = {0, 4, 8, 32};
+    /* Measured on the real recordings: ephys traces are low-order processes, so
+     * orders above 4 and weights finer than 1/16 gain less than their bits cost;
+     * long frames and partitions keep the side information small. */
+    static const int orders[] = {0, 2, 4, 8}, shifts[] = {0, 4, 4, 5};
     if (!p || level < 1 || level > 3 || max_error > EPHYS_LPC_MAX_ERROR) return EPHYS_ERR_ARGS;
     p->max_order = orders[level];
-    p->frame_log2 = 12;
-    p->partition_log2 = 9;
-    p->coef_shift = 8;
+    p->frame_log2 = 13;
+    p->partition_log2 = 11;
+    p->coef_shift = shifts[level];
     p->neighbours = 4;
     p->max_error = max_error;
     return EPHYS_OK;
@@ -80,16 +83,22 @@ static int params_ok(const ephys_lpc_params_t *p)
 
 #define ATTR_INLINE static inline __attribute__((always_inline))
 
+/* Each channel's accumulator starts at 2^(s-1) (rounding) plus its offset term
+ * d (2^s - sum a_i); both widths are filled, for the int32 and int64 paths. */
+typedef struct {
+    int32_t *i32;
+    int64_t *i64;
+} acc_init_t;
+
 ATTR_INLINE void residual_body(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order,
-                               int shift, int wide, int32_t lo, int32_t hi, int32_t *acc32, int64_t *acc64,
-                               int32_t *e)
+                               int shift, int wide, int32_t lo, int32_t hi, const acc_init_t *init,
+                               int32_t *acc32, int64_t *acc64, int32_t *e)
 {
-    const int32_t bias = 1 << (shift - 1);
     for (size_t t = 0; t < nt; t++) {
         const int32_t *row = x + t * nc;
         int32_t *out = e + t * nc;
         if (!wide) {
-            for (uint32_t c = 0; c < nc; c++) acc32[c] = bias;
+            for (uint32_t c = 0; c < nc; c++) acc32[c] = init->i32[c];
             for (int i = 0; i < order; i++) {
                 const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
                 for (uint32_t c = 0; c < nc; c++) acc32[c] += w[c] * past[c];
@@ -100,7 +109,7 @@ ATTR_INLINE void residual_body(const int32_t *x, size_t nt, uint32_t nc, const i
                 out[c] = (int32_t)((uint32_t)row[c] - (uint32_t)p);
             }
         } else {
-            for (uint32_t c = 0; c < nc; c++) acc64[c] = bias;
+            for (uint32_t c = 0; c < nc; c++) acc64[c] = init->i64[c];
             for (int i = 0; i < order; i++) {
                 const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
                 for (uint32_t c = 0; c < nc; c++) acc64[c] += (int64_t)w[c] * past[c];
@@ -118,15 +127,15 @@ ATTR_INLINE void residual_body(const int32_t *x, size_t nt, uint32_t nc, const i
  * sample falls outside [lo, hi] (the stream is corrupt; the stored value is
  * clamped so that the next predictions stay in range). */
 ATTR_INLINE int synth_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order, int shift,
-                           int wide, int32_t lo, int32_t hi, int32_t *acc32, int64_t *acc64, const int32_t *e)
+                           int wide, int32_t lo, int32_t hi, const acc_init_t *init, int32_t *acc32,
+                           int64_t *acc64, const int32_t *e)
 {
-    const int32_t bias = 1 << (shift - 1);
     int bad = 0;
     for (size_t t = 0; t < nt; t++) {
         int32_t *row = x + t * nc;
         const int32_t *res = e + t * nc;
         if (!wide) {
-            for (uint32_t c = 0; c < nc; c++) acc32[c] = bias;
+            for (uint32_t c = 0; c < nc; c++) acc32[c] = init->i32[c];
             for (int i = 0; i < order; i++) {
                 const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
                 for (uint32_t c = 0; c < nc; c++) acc32[c] += w[c] * past[c];
@@ -141,7 +150,7 @@ ATTR_INLINE int synth_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *co
                 row[c] = v < lo ? lo : v > hi ? hi : v;
             }
         } else {
-            for (uint32_t c = 0; c < nc; c++) acc64[c] = bias;
+            for (uint32_t c = 0; c < nc; c++) acc64[c] = init->i64[c];
             for (int i = 0; i < order; i++) {
                 const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
                 for (uint32_t c = 0; c < nc; c++) acc64[c] += (int64_t)w[c] * past[c];
@@ -161,14 +170,14 @@ ATTR_INLINE int synth_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *co
 /* Near-lossless: x[t] = clamp(pred + q (2k + 1)); the encoder also chooses q
  * (quantize != 0), from the original samples orig, in the same loop. */
 ATTR_INLINE void near_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order, int shift,
-                           int32_t lo, int32_t hi, int64_t *acc64, int32_t *q, const int32_t *orig,
-                           int64_t step)
+                           int32_t lo, int32_t hi, const acc_init_t *init, int64_t *acc64, int32_t *q,
+                           const int32_t *orig, int64_t step)
 {
-    const int64_t bias = (int64_t)1 << (shift - 1), half = step / 2;
+    const int64_t half = step / 2;
     for (size_t t = 0; t < nt; t++) {
         int32_t *row = x + t * nc;
         int32_t *sym = q + t * nc;
-        for (uint32_t c = 0; c < nc; c++) acc64[c] = bias;
+        for (uint32_t c = 0; c < nc; c++) acc64[c] = init->i64[c];
         for (int i = 0; i < order; i++) {
             const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
             for (uint32_t c = 0; c < nc; c++) acc64[c] += (int64_t)w[c] * past[c];
@@ -187,12 +196,13 @@ ATTR_INLINE void near_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *co
     }
 }
 
-/* Autocorrelation lags 0..order of every channel over every ROW_STEP-th row of
- * a frame (an estimate is all the predictor fit needs), history included:
- * r[l * nc + c].  Summed per channel in row order whatever the kernel, so the
- * result does not depend on it (no reassociation, no FMA contraction). */
+/* Autocorrelation lags 0..order of every channel's x - d over every ROW_STEP-th
+ * row of a frame (an estimate is all the predictor fit needs), history
+ * included: r[l * nc + c].  Summed per channel in row order whatever the
+ * kernel, so the result does not depend on it (no reassociation, no FMA
+ * contraction). */
 #define ROW_STEP 1
-ATTR_INLINE void autocorr_body(const int32_t *x, size_t nt, uint32_t nc, int order, double *r)
+ATTR_INLINE void autocorr_body(const int32_t *x, size_t nt, uint32_t nc, int order, const int32_t *d, double *r)
 {
     for (size_t i = 0; i < (size_t)(order + 1) * nc; i++) r[i] = 0;
     for (size_t t = 0; t < nt; t += ROW_STEP) {
@@ -200,43 +210,44 @@ ATTR_INLINE void autocorr_body(const int32_t *x, size_t nt, uint32_t nc, int ord
         for (int l = 0; l <= order; l++) {
             const int32_t *past = row - (size_t)l * nc;
             double *acc = r + (size_t)l * nc;
-            for (uint32_t c = 0; c < nc; c++) acc[c] += (double)row[c] * (double)past[c];
+            for (uint32_t c = 0; c < nc; c++) acc[c] += (double)(row[c] - d[c]) * (double)(past[c] - d[c]);
         }
     }
 }
 
 #define KERNEL_SET(SUFFIX, ATTR)                                                                              \
     ATTR static void residual_##SUFFIX(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef,          \
-                                       int order, int shift, int wide, int32_t lo, int32_t hi, int32_t *a32,  \
-                                       int64_t *a64, int32_t *e)                                              \
+                                       int order, int shift, int wide, int32_t lo, int32_t hi,                \
+                                       const acc_init_t *init, int32_t *a32, int64_t *a64, int32_t *e)        \
     {                                                                                                         \
-        residual_body(x, nt, nc, coef, order, shift, wide, lo, hi, a32, a64, e);                              \
+        residual_body(x, nt, nc, coef, order, shift, wide, lo, hi, init, a32, a64, e);                        \
     }                                                                                                         \
     ATTR static int synth_##SUFFIX(int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order,         \
-                                   int shift, int wide, int32_t lo, int32_t hi, int32_t *a32, int64_t *a64,   \
-                                   const int32_t *e)                                                          \
+                                   int shift, int wide, int32_t lo, int32_t hi, const acc_init_t *init,       \
+                                   int32_t *a32, int64_t *a64, const int32_t *e)                              \
     {                                                                                                         \
-        return synth_body(x, nt, nc, coef, order, shift, wide, lo, hi, a32, a64, e);                          \
+        return synth_body(x, nt, nc, coef, order, shift, wide, lo, hi, init, a32, a64, e);                    \
     }                                                                                                         \
     ATTR static void near_##SUFFIX(int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order,         \
-                                   int shift, int32_t lo, int32_t hi, int64_t *a64, int32_t *q,               \
-                                   const int32_t *orig, int64_t step)                                         \
+                                   int shift, int32_t lo, int32_t hi, const acc_init_t *init, int64_t *a64,   \
+                                   int32_t *q, const int32_t *orig, int64_t step)                             \
     {                                                                                                         \
-        near_body(x, nt, nc, coef, order, shift, lo, hi, a64, q, orig, step);                                 \
+        near_body(x, nt, nc, coef, order, shift, lo, hi, init, a64, q, orig, step);                           \
     }                                                                                                         \
-    ATTR static void autocorr_##SUFFIX(const int32_t *x, size_t nt, uint32_t nc, int order, double *r)       \
+    ATTR static void autocorr_##SUFFIX(const int32_t *x, size_t nt, uint32_t nc, int order, const int32_t *d, \
+                                       double *r)                                                             \
     {                                                                                                         \
-        autocorr_body(x, nt, nc, order, r);                                                                   \
+        autocorr_body(x, nt, nc, order, d, r);                                                                \
     }
 
 typedef struct {
     void (*residual)(const int32_t *, size_t, uint32_t, const int32_t *, int, int, int, int32_t, int32_t,
-                     int32_t *, int64_t *, int32_t *);
-    int (*synth)(int32_t *, size_t, uint32_t, const int32_t *, int, int, int, int32_t, int32_t, int32_t *,
-                 int64_t *, const int32_t *);
-    void (*near)(int32_t *, size_t, uint32_t, const int32_t *, int, int, int32_t, int32_t, int64_t *,
-                 int32_t *, const int32_t *, int64_t);
-    void (*autocorr)(const int32_t *, size_t, uint32_t, int, double *);
+                     const acc_init_t *, int32_t *, int64_t *, int32_t *);
+    int (*synth)(int32_t *, size_t, uint32_t, const int32_t *, int, int, int, int32_t, int32_t,
+                 const acc_init_t *, int32_t *, int64_t *, const int32_t *);
+    void (*near)(int32_t *, size_t, uint32_t, const int32_t *, int, int, int32_t, int32_t, const acc_init_t *,
+                 int64_t *, int32_t *, const int32_t *, int64_t);
+    void (*autocorr)(const int32_t *, size_t, uint32_t, int, const int32_t *, double *);
 } kernels_t;
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -308,13 +319,29 @@ typedef struct {
     int err;
 } bitwriter_t;
 
+/* Writes the whole bytes of the pending bits as one 8-byte store (the bytes
+ * past them are rewritten by the next flush); the buffer keeps 8 bytes spare. */
 static void bw_flush(bitwriter_t *w)
 {
-    uint8_t bytes[8];
-    int nb = w->n >> 3;
-    for (int i = 0; i < nb; i++) bytes[i] = (uint8_t)(w->acc >> (w->n - 8 * (i + 1)));
-    w->n -= 8 * nb;
-    if (nb && !w->err && ephys_buf_append(w->out, bytes, (size_t)nb)) w->err = EPHYS_ERR_NOMEM;
+    ephys_buf_t *b = w->out;
+    if (w->err) {
+        w->n &= 7;
+        return;
+    }
+    if (b->cap - b->len < 8) {
+        size_t cap = b->cap ? 2 * b->cap : 4096;
+        uint8_t *p = cap > b->cap ? realloc(b->data, cap) : NULL;
+        if (!p) {
+            w->err = EPHYS_ERR_NOMEM;
+            return;
+        }
+        b->data = p;
+        b->cap = cap;
+    }
+    uint64_t v = w->n ? __builtin_bswap64(w->acc << (64 - w->n)) : 0;
+    memcpy(b->data + b->len, &v, 8);
+    b->len += (size_t)(w->n >> 3);
+    w->n &= 7;
 }
 
 static inline void bw_put(bitwriter_t *w, uint32_t v, int nbits) /* nbits <= 32 */
@@ -447,7 +474,7 @@ ATTR_INLINE void lane_refill(lane_t *l)
 
 ATTR_INLINE int32_t lane_rice(lane_t *l, int k, uint64_t *bad)
 {
-    if (l->n < ESCAPE_Q + 1 + k) lane_refill(l);
+    lane_refill(l); /* every time: cheaper than a mispredicted branch */
     int z = __builtin_clzll(l->acc | 1);
     /* a refill leaves at least 56 bits: enough for the unary part and, up to
      * k = 23, the low bits too; a larger k may need a second refill */
@@ -530,7 +557,7 @@ static void rice_partition(bitreader_t *r, int k, int32_t *out, size_t pn, uint3
 /* ---- stream geometry ---- */
 
 typedef struct {
-    int dtype;
+    int version, dtype;
     int frame_log2, partition_log2, shift, neighbours;
     uint32_t max_error;
     uint64_t n_samples;
@@ -542,10 +569,10 @@ static uint64_t min_stream_bits(const stream_t *s)
 {
     uint64_t f = (uint64_t)1 << s->frame_log2, part = (uint64_t)1 << s->partition_log2, bits = 0;
     uint64_t full = s->n_samples / f, rest = s->n_samples % f;
-    uint64_t per_channel = 6 + 5 * (f / part);
+    uint64_t head = s->version >= 2 ? 6 + 5 : 6; /* order, m */
     bits += s->nc; /* grid flags */
-    bits += full * s->nc * per_channel;
-    if (rest) bits += (uint64_t)s->nc * (6 + 5 * ((rest + part - 1) / part));
+    bits += full * s->nc * (head + 5 * (f / part));
+    if (rest) bits += (uint64_t)s->nc * (head + 5 * ((rest + part - 1) / part));
     return bits;
 }
 
@@ -615,15 +642,18 @@ typedef struct {
     int *order;     /* per channel */
     int *bits;      /* per channel coefficient bits */
     int32_t *gain;  /* per channel neighbour gain */
-    int64_t *nsum;  /* encoder: neighbour sums S of the frame, F x nc */
+    int64_t *nsum;  /* encoder: neighbour sums S of one row */
     int64_t *prefix; /* nc + 1 prefix sums of one row */
     uint32_t *scale, *base; /* per channel grid: x = y * scale + base */
+    int32_t *mean;  /* per channel offset d of the frame (its rounded mean) */
+    acc_init_t init; /* per channel accumulator start */
 } work_t;
 
 static void work_free(work_t *w)
 {
     free(w->x); free(w->e); free(w->orig); free(w->coef); free(w->acc32); free(w->acc64);
     free(w->order); free(w->bits); free(w->gain); free(w->nsum); free(w->prefix); free(w->scale); free(w->base);
+    free(w->mean); free(w->init.i32); free(w->init.i64);
 }
 
 /* near_encoder: 1 near-lossless encoder, 0 lossless encoder, -1 decoder */
@@ -639,12 +669,16 @@ static int work_alloc(work_t *w, size_t f, uint32_t nc, int near_encoder)
     w->order = malloc(nc * sizeof(int));
     w->bits = malloc(nc * sizeof(int));
     w->gain = malloc(nc * sizeof(int32_t));
-    w->nsum = malloc((near_encoder >= 0 ? f : 1) * nc * sizeof(int64_t));
+    w->nsum = malloc(nc * sizeof(int64_t));
     w->prefix = malloc(((size_t)nc + 1) * sizeof(int64_t));
     w->scale = malloc(nc * sizeof(uint32_t));
     w->base = malloc(nc * sizeof(uint32_t));
+    w->mean = calloc(nc, sizeof(int32_t));
+    w->init.i32 = malloc(nc * sizeof(int32_t));
+    w->init.i64 = malloc(nc * sizeof(int64_t));
     if (!w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->acc32 || !w->acc64 || !w->order ||
-        !w->bits || !w->gain || !w->nsum || !w->prefix || !w->scale || !w->base) {
+        !w->bits || !w->gain || !w->nsum || !w->prefix || !w->scale || !w->base || !w->mean || !w->init.i32 ||
+        !w->init.i64) {
         work_free(w);
         return EPHYS_ERR_NOMEM;
     }
@@ -658,23 +692,35 @@ static void shift_history(work_t *w, size_t nt, uint32_t nc)
     memmove(w->x, w->x + nt * nc, (size_t)HIST * nc * sizeof(int32_t));
 }
 
-/* The highest order of the frame and whether int32 accumulation could overflow. */
-static int frame_order(const work_t *w, uint32_t nc, int dtype, int *wide)
+/* The frame's accumulator starts, its highest order, and whether int32
+ * accumulation could overflow (then the int64 path runs; both give the same
+ * values, so this is the decoder's choice as much as the encoder's). */
+static int frame_setup(work_t *w, uint32_t nc, int dtype, int shift, int *wide)
 {
     int top = 0;
-    int64_t worst = 0;
+    *wide = dtype == EPHYS_DTYPE_INT32;
     for (uint32_t c = 0; c < nc; c++) {
         if (w->order[c] > top) top = w->order[c];
-        int64_t s = 0;
+        int64_t sum = 0, sum_abs = 0;
         for (int i = 0; i < w->order[c]; i++) {
             int32_t a = w->coef[(size_t)i * nc + c];
-            s += a < 0 ? -(int64_t)a : a;
+            sum += a;
+            sum_abs += a < 0 ? -(int64_t)a : a;
         }
-        if (s > worst) worst = s;
+        /* |d| <= 2^31 and |2^s - sum a| < 2^21: no overflow */
+        int64_t start = ((int64_t)1 << (shift - 1)) + (int64_t)w->mean[c] * (((int64_t)1 << shift) - sum);
+        w->init.i64[c] = start;
+        /* |x| <= 2^15: |sum a x + start| < 2^31 */
+        if (sum_abs * 32768 + (start < 0 ? -start : start) >= ((int64_t)1 << 31)) *wide = 1;
     }
-    /* |x| <= 2^15 and sum |a| < 2^16 keep |sum a x + bias| < 2^31 */
-    *wide = dtype == EPHYS_DTYPE_INT32 || worst >= 65536;
+    for (uint32_t c = 0; c < nc; c++) w->init.i32[c] = *wide ? 0 : (int32_t)w->init.i64[c];
     return top;
+}
+
+/* Before a block's first frame the history is each channel's offset d. */
+static void fill_history(work_t *w, uint32_t nc)
+{
+    for (size_t t = 0; t < HIST; t++) memcpy(w->x + t * nc, w->mean, nc * sizeof(int32_t));
 }
 
 /* Neighbour prediction.  Channel c's residual e is predicted from
@@ -696,15 +742,16 @@ static void neighbour_sums(const int32_t *row, uint32_t nc, int m, int64_t *pref
     for (uint32_t c = head; c < nc; c++) sums[c] = prefix[c] - prefix[c - m];
 }
 
-/* Encoder: e -> v in place, with the frame's S (nt x nc) from fit_gains. */
-static void neighbours_forward(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain, const int64_t *sums)
+/* Encoder: e -> v in place (sums: nc scratch values). */
+static void neighbours_forward(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain, int64_t *prefix,
+                               int64_t *sums)
 {
     if (!m) return;
     for (size_t t = 0; t < nt; t++) {
         int32_t *row = e + t * nc;
-        const int64_t *srow = sums + t * nc;
+        neighbour_sums(row, nc, m, prefix, sums);
         for (uint32_t c = 0; c < nc; c++)
-            row[c] = i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term(gain[c], srow[c]));
+            row[c] = i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term(gain[c], sums[c]));
     }
 }
 
@@ -751,15 +798,11 @@ __attribute__((noinline)) static int fit_gains(const int32_t *e, size_t nt, uint
     double *num = calloc(2 * (size_t)nc, sizeof(double));
     if (!num) return EPHYS_ERR_NOMEM;
     double *den = num + nc;
-    for (size_t t = 0; t < nt; t++) {
-        const int32_t *row = e + t * nc;
-        neighbour_sums(row, nc, m, prefix, sums + t * nc);
-    }
     for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
         const int32_t *row = e + t * nc;
-        const int64_t *srow = sums + t * nc;
+        neighbour_sums(row, nc, m, prefix, sums);
         for (uint32_t c = 0; c < nc; c++) {
-            double sv = (double)srow[c];
+            double sv = (double)sums[c];
             num[c] += sv * row[c];
             den[c] += sv * sv;
         }
@@ -774,9 +817,9 @@ __attribute__((noinline)) static int fit_gains(const int32_t *e, size_t nt, uint
     for (uint32_t c = 0; c < nc; c++) with[c] = without[c] = 0;
     for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
         const int32_t *row = e + t * nc;
-        const int64_t *srow = sums + t * nc;
+        neighbour_sums(row, nc, m, prefix, sums);
         for (uint32_t c = 0; c < nc; c++) {
-            int64_t v = (int64_t)row[c] - neighbour_term(gain[c], srow[c]);
+            int64_t v = (int64_t)row[c] - neighbour_term(gain[c], sums[c]);
             with[c] += v < 0 ? -v : v;
             without[c] += row[c] < 0 ? -(int64_t)row[c] : row[c];
         }
@@ -908,6 +951,33 @@ static int from_grid(const int32_t *rows, size_t nt, uint32_t nc, const uint32_t
     return bad;
 }
 
+/* The frame's offset d per channel: its rounded mean (0 for int32 samples,
+ * whose differences could overflow); the history of a block's first frame is
+ * set to d. */
+static void centre(work_t *w, int first, size_t nt, uint32_t nc, int dtype)
+{
+    const int32_t *rows = w->x + (size_t)HIST * nc;
+    for (uint32_t c = 0; c < nc; c++) w->mean[c] = 0;
+    if (dtype != EPHYS_DTYPE_INT32) {
+        int64_t *sum = w->acc64;
+        for (uint32_t c = 0; c < nc; c++) sum[c] = 0;
+        for (size_t t = 0; t < nt; t++)
+            for (uint32_t c = 0; c < nc; c++) sum[c] += rows[t * nc + c];
+        for (uint32_t c = 0; c < nc; c++) w->mean[c] = (int32_t)floor((double)sum[c] / (double)nt + 0.5);
+    }
+    if (first) fill_history(w, nc);
+}
+
+/* d: 5 bits n, then n bits of zigzag(d) (n = 0: d = 0). */
+static void bw_mean(bitwriter_t *w, int32_t mean)
+{
+    uint32_t u = zigzag(mean);
+    int n = 0;
+    while (n < 32 && (u >> n)) n++;
+    bw_put(w, (uint32_t)n, 5);
+    if (n) bw_put(w, u, n);
+}
+
 static void write_header(uint8_t *h, const ephys_lpc_params_t *p, int dtype, uint64_t n, uint32_t nc)
 {
     h[0] = STREAM_VERSION;
@@ -962,8 +1032,10 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
         ephys_view_load(src, t0, nt, c0, nc, rows);
         if (grids) to_grid(rows, nt, nc, w.scale, w.base);
         if (near) memcpy(w.orig, rows, nt * nc * sizeof(int32_t));
-        /* predictor per channel */
-        kern->autocorr(rows, nt, nc, p->max_order, r);
+        /* predictor per channel, fitted around the channel's mean: a constant
+         * offset (the DC of a probe channel) would otherwise cost prediction */
+        centre(&w, t0 == 0, nt, nc, src->dtype);
+        kern->autocorr(rows, nt, nc, p->max_order, w.mean, r);
         memset(w.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
         for (uint32_t c = 0; c < nc; c++) {
             double rc[EPHYS_LPC_MAX_ORDER + 1];
@@ -972,14 +1044,15 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
             w.order[c] = fit_lpc(rc, p->max_order, nt, p->coef_shift, q, &w.bits[c]);
             for (int i = 0; i < w.order[c]; i++) w.coef[(size_t)i * nc + c] = q[i];
         }
-        int wide, top = frame_order(&w, nc, src->dtype, &wide);
+        int wide, top = frame_setup(&w, nc, src->dtype, p->coef_shift, &wide);
         if (near)
-            kern->near(rows, nt, nc, w.coef, top, p->coef_shift, lo, hi, w.acc64, w.e, w.orig,
+            kern->near(rows, nt, nc, w.coef, top, p->coef_shift, lo, hi, &w.init, w.acc64, w.e, w.orig,
                        2 * (int64_t)p->max_error + 1);
         else
-            kern->residual(rows, nt, nc, w.coef, top, p->coef_shift, wide, lo, hi, w.acc32, w.acc64, w.e);
+            kern->residual(rows, nt, nc, w.coef, top, p->coef_shift, wide, lo, hi, &w.init, w.acc32, w.acc64,
+                           w.e);
         if ((err = fit_gains(w.e, nt, nc, m, w.gain, w.prefix, w.nsum))) break;
-        neighbours_forward(w.e, nt, nc, m, w.gain, w.nsum);
+        neighbours_forward(w.e, nt, nc, m, w.gain, w.prefix, w.nsum);
         for (uint32_t c = 0; c < nc; c++) {
             bitwriter_t *bw = &bws[c % LANES];
             bw_put(bw, (uint32_t)w.order[c], 6);
@@ -987,12 +1060,18 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
                 bw_put(bw, (uint32_t)(w.bits[c] - 1), 4);
                 for (int i = 0; i < w.order[c]; i++) bw_signed(bw, w.coef[(size_t)i * nc + c], w.bits[c]);
             }
+            bw_mean(bw, w.mean[c]);
             if (m && c > 0) {
                 bw_put(bw, w.gain[c] != 0, 1);
                 if (w.gain[c]) bw_signed(bw, w.gain[c], GAIN_BITS);
             }
-            for (size_t ps = 0; ps < nt; ps += part) {
-                size_t pn = nt - ps < part ? nt - ps : part;
+        }
+        /* partition by partition, so that a decoder works on a few rows of
+         * every channel at a time */
+        for (size_t ps = 0; ps < nt; ps += part) {
+            size_t pn = nt - ps < part ? nt - ps : part;
+            for (uint32_t c = 0; c < nc; c++) {
+                bitwriter_t *bw = &bws[c % LANES];
                 for (size_t j = 0; j < pn; j++) u[j] = zigzag(w.e[(ps + j) * nc + c]);
                 int k = rice_parameter(u, pn);
                 bw_put(bw, (uint32_t)k, 5);
@@ -1025,7 +1104,8 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
 static int parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, uint32_t nc, stream_t *s)
 {
     if (len < STREAM_HEADER + LANE_TABLE) return EPHYS_ERR_TRUNCATED;
-    if (in[0] != STREAM_VERSION) return EPHYS_ERR_VERSION;
+    if (in[0] < 1 || in[0] > STREAM_VERSION) return EPHYS_ERR_VERSION;
+    s->version = in[0];
     s->dtype = in[1];
     s->frame_log2 = in[2];
     s->partition_log2 = in[3];
@@ -1043,6 +1123,72 @@ static int parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, 
     return EPHYS_OK;
 }
 
+/* One channel's frame header (order, weights, offset d, neighbour gain). */
+static int read_channel_header(bitreader_t *br, const stream_t *s, work_t *w, uint32_t c)
+{
+    uint32_t nc = s->nc;
+    int32_t lo, hi;
+    dtype_range(s->dtype, &lo, &hi);
+    int order = (int)br_get(br, 6);
+    if (order > EPHYS_LPC_MAX_ORDER) return EPHYS_ERR_CORRUPT;
+    w->order[c] = order;
+    if (order) {
+        int bits = (int)br_get(br, 4) + 1;
+        for (int q = 0; q < order; q++) w->coef[(size_t)q * nc + c] = br_signed(br, bits);
+    }
+    w->mean[c] = 0;
+    if (s->version >= 2) {
+        int nb = (int)br_get(br, 5);
+        int64_t mean = nb ? unzigzag(br_get(br, nb)) : 0;
+        if (mean < lo || mean > hi) return EPHYS_ERR_CORRUPT;
+        w->mean[c] = (int32_t)mean;
+    }
+    w->gain[c] = 0;
+    if (s->neighbours && c > 0 && br_get(br, 1)) w->gain[c] = br_signed(br, GAIN_BITS);
+    return br->err ? EPHYS_ERR_CORRUPT : EPHYS_OK;
+}
+
+/* One partition (pn rows) of g <= LANES consecutive channels, lane i holding
+ * channel i of them, into dst_e (row stride nc). */
+static int read_partition(bitreader_t *brs, uint32_t g, int32_t *dst_e, size_t pn, uint32_t nc)
+{
+    int k[LANES], zero = 0;
+    for (uint32_t i = 0; i < g; i++) {
+        k[i] = (int)br_get(&brs[i], 5);
+        zero |= k[i] == ZERO_PARTITION;
+    }
+    if (!(g == LANES && !zero && rice_partition4(brs, k, dst_e, pn, nc))) {
+        for (uint32_t i = 0; i < g; i++) {
+            if (k[i] == ZERO_PARTITION)
+                for (size_t j = 0; j < pn; j++) dst_e[j * nc + i] = 0;
+            else
+                rice_partition(&brs[i], k[i], dst_e + i, pn, nc);
+        }
+    }
+    for (uint32_t i = 0; i < g; i++)
+        if (brs[i].err) return EPHYS_ERR_CORRUPT;
+    return EPHYS_OK;
+}
+
+/* Rows [t, t + nt) of the block from their coded values in w->e (which this
+ * consumes) into dst; the rows' history sits before them in w->x. */
+static int synthesize(work_t *w, const kernels_t *kern, const stream_t *s, size_t t, size_t nt, int top, int wide,
+                      int grids, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
+{
+    int32_t lo, hi;
+    dtype_range(s->dtype, &lo, &hi);
+    int32_t *rows = w->x + (size_t)(HIST + t % ((size_t)1 << s->frame_log2)) * nc;
+    neighbours_inverse(w->e, nt, nc, s->neighbours, w->gain);
+    if (s->max_error)
+        kern->near(rows, nt, nc, w->coef, top, s->shift, lo, hi, &w->init, w->acc64, w->e, NULL,
+                   2 * (int64_t)s->max_error + 1);
+    else if (kern->synth(rows, nt, nc, w->coef, top, s->shift, wide, lo, hi, &w->init, w->acc32, w->acc64, w->e))
+        return EPHYS_ERR_CORRUPT;
+    if (grids && from_grid(rows, nt, nc, w->scale, w->base, lo, hi, w->e)) return EPHYS_ERR_CORRUPT;
+    ephys_view_store(dst, t, nt, c0, nc, grids ? w->e : rows);
+    return EPHYS_OK;
+}
+
 static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
 {
     stream_t s;
@@ -1051,9 +1197,7 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
     const kernels_t *kern = kernels();
     size_t n = s.n_samples, frame = (size_t)1 << s.frame_log2, part = (size_t)1 << s.partition_log2;
     size_t fl = n < frame ? n : frame;
-    int near = s.max_error > 0, m = s.neighbours;
-    int32_t lo, hi;
-    dtype_range(s.dtype, &lo, &hi);
+    int near = s.max_error > 0;
     work_t w;
     if ((err = work_alloc(&w, fl, nc, -1))) return err;
     bitreader_t brs[LANES];
@@ -1082,56 +1226,32 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
     }
     for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
         size_t nt = n - t0 < frame ? n - t0 : frame;
-        int32_t *rows = w.x + (size_t)HIST * nc;
         memset(w.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
-        for (uint32_t cg = 0; cg < nc && !err; cg += LANES) {
-            uint32_t g = nc - cg < LANES ? nc - cg : LANES;
-            for (uint32_t i = 0; i < g; i++) {
-                uint32_t c = cg + i;
-                bitreader_t *br = &brs[i];
-                int order = (int)br_get(br, 6);
-                if (order > EPHYS_LPC_MAX_ORDER) {
-                    err = EPHYS_ERR_CORRUPT;
-                    break;
+        int wide = 0, top = 0;
+        if (s.version == 1) { /* channel groups one after the other, each whole frame */
+            for (uint32_t cg = 0; cg < nc && !err; cg += LANES) {
+                uint32_t g = nc - cg < LANES ? nc - cg : LANES;
+                for (uint32_t c = cg; c < cg + g && !err; c++) err = read_channel_header(&brs[c % LANES], &s, &w, c);
+                for (size_t ps = 0; !err && ps < nt; ps += part) {
+                    size_t pn = nt - ps < part ? nt - ps : part;
+                    err = read_partition(brs, g, w.e + ps * nc + cg, pn, nc);
                 }
-                w.order[c] = order;
-                if (order) {
-                    int bits = (int)br_get(br, 4) + 1;
-                    for (int q = 0; q < order; q++) w.coef[(size_t)q * nc + c] = br_signed(br, bits);
-                }
-                w.gain[c] = 0;
-                if (m && c > 0 && br_get(br, 1)) w.gain[c] = br_signed(br, GAIN_BITS);
             }
+            if (!err) {
+                top = frame_setup(&w, nc, s.dtype, s.shift, &wide);
+                err = synthesize(&w, kern, &s, t0, nt, top, wide, grids, dst, c0, nc);
+            }
+        } else { /* headers, then partition by partition: a few rows of every channel at a time */
+            for (uint32_t c = 0; c < nc && !err; c++) err = read_channel_header(&brs[c % LANES], &s, &w, c);
+            if (!err && t0 == 0) fill_history(&w, nc);
+            if (!err) top = frame_setup(&w, nc, s.dtype, s.shift, &wide);
             for (size_t ps = 0; !err && ps < nt; ps += part) {
                 size_t pn = nt - ps < part ? nt - ps : part;
-                int k[LANES], zero = 0;
-                for (uint32_t i = 0; i < g; i++) {
-                    k[i] = (int)br_get(&brs[i], 5);
-                    zero |= k[i] == ZERO_PARTITION;
-                }
-                int32_t *dst_e = w.e + ps * nc + cg;
-                if (!(g == LANES && !zero && rice_partition4(brs, k, dst_e, pn, nc))) {
-                    for (uint32_t i = 0; i < g; i++) {
-                        if (k[i] == ZERO_PARTITION)
-                            for (size_t j = 0; j < pn; j++) dst_e[j * nc + i] = 0;
-                        else
-                            rice_partition(&brs[i], k[i], dst_e + i, pn, nc);
-                    }
-                }
-                for (uint32_t i = 0; i < g; i++) if (brs[i].err) err = EPHYS_ERR_CORRUPT;
+                for (uint32_t cg = 0; cg < nc && !err; cg += LANES)
+                    err = read_partition(brs, nc - cg < LANES ? nc - cg : LANES, w.e + cg, pn, nc);
+                if (!err) err = synthesize(&w, kern, &s, t0 + ps, pn, top, wide, grids, dst, c0, nc);
             }
         }
-        if (err) break;
-        neighbours_inverse(w.e, nt, nc, m, w.gain);
-        int wide, top = frame_order(&w, nc, s.dtype, &wide);
-        if (near)
-            kern->near(rows, nt, nc, w.coef, top, s.shift, lo, hi, w.acc64, w.e, NULL, 2 * (int64_t)s.max_error + 1);
-        else if (kern->synth(rows, nt, nc, w.coef, top, s.shift, wide, lo, hi, w.acc32, w.acc64, w.e))
-            err = EPHYS_ERR_CORRUPT;
-        if (err) break;
-        if (grids && from_grid(rows, nt, nc, w.scale, w.base, lo, hi, w.e)) err = EPHYS_ERR_CORRUPT;
-        if (err) break;
-        ephys_view_store(dst, t0, nt, c0, nc, grids ? w.e : rows);
         shift_history(&w, nt, nc);
     }
     /* every lane must end here: fewer than 8 padding bits, all zero */

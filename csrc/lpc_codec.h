@@ -3,7 +3,8 @@
  *
  * Each block of channels is one stream.  Stream layout (little endian):
  *
- *   0   1  stream version (1)
+ *   0   1  stream version (2; version 1, written by 0.2.0.dev0 before channel
+ *          offsets existed, still decodes: it has no d fields and every d is 0)
  *   1   1  dtype (EPHYS_DTYPE_INT8/16/32), equal to the container's
  *   2   1  log2 of the frame length F in samples (4..16)
  *   3   1  log2 of the Rice partition length P in samples (4..min(12, log2 F))
@@ -26,6 +27,8 @@
  * in each frame, the lane's channels in order:
  *   6 bits  order p (0..32)
  *   if p:   4 bits b - 1, then p weights a_1..a_p of b bits each (two's complement)
+ *   5 bits n, then (if n) n bits zigzag(d): the channel's offset d in this frame,
+ *           which must lie in [lo, hi] (the encoder writes the frame's rounded mean)
  *   if m and the channel is not the block's first: 1 bit g; if g, 10 bits gain G
  *           (two's complement)
  *   per partition of P samples (the frame's last may be shorter): 5 bits Rice
@@ -33,10 +36,12 @@
  *   value u is coded as q = u >> r zero bits, a one bit and the r low bits of u,
  *   or, when q >= 32, as 32 zero bits and the 32 bits of u.
  *
- * Decoding channel c at sample t (x: decoded samples, 0 before the first;
- * [lo, hi]: the dtype's range; arithmetic in int64, wrap = modulo 2^32 to int32;
- * >> is a floor shift):
- *   pred = clamp((sum_i a_i x[t - i] + 2^(s-1)) >> s, lo, hi)
+ * Decoding channel c at sample t (x: decoded samples; before the first, the
+ * channel's d of the first frame; [lo, hi]: the dtype's range; arithmetic in
+ * int64, wrap = modulo 2^32 to int32; >> is a floor shift):
+ *   pred = clamp((sum_i a_i x[t - i] + d (2^s - sum_i a_i) + 2^(s-1)) >> s, lo, hi)
+ *          (that is d plus the prediction of x - d: a probe channel's DC offset
+ *          costs the predictor nothing)
  *   v    = zigzag^-1(u)                      (0, -1, 1, -2 ... from u = 0, 1, 2, 3 ...)
  *   e    = wrap(v + ((G * sum of e of the m channels before c, same t, same block) + 64) >> 7)
  *   lossless:   y = wrap(pred + e), which must lie in [lo, hi]; x = y * scale + base,

@@ -23,8 +23,12 @@ DTYPE_CODES = {
     np.dtype("int16"): lib.EPHYS_DTYPE_INT16,
     np.dtype("int32"): lib.EPHYS_DTYPE_INT32,
     np.dtype("float32"): lib.EPHYS_DTYPE_FLOAT32,
+    np.dtype("uint8"): lib.EPHYS_DTYPE_UINT8,
+    np.dtype("uint16"): lib.EPHYS_DTYPE_UINT16,
+    np.dtype("uint32"): lib.EPHYS_DTYPE_UINT32,
 }
 CODE_DTYPES = {v: k for k, v in DTYPE_CODES.items()}
+_UNSIGNED_OF = {np.dtype(f"int{bits}"): np.dtype(f"uint{bits}") for bits in (8, 16, 32)}
 MAX_NDIM = lib.EPHYS_MAX_NDIM
 MAX_THREADS = lib.EPHYS_MAX_THREADS
 NUM_THREADS_ENV = "NUMCODECS_EPHYS_NUM_THREADS"
@@ -85,6 +89,14 @@ def check(err, what):
     """Turn a C error code into a ValueError a person can act on."""
     if err:
         raise ValueError(f"{what}: {ffi.string(lib.ephys_strerror(err)).decode()}")
+
+
+def accepted_dtypes(stream_dtypes):
+    """The dtypes a codec of the chunk container takes, given those its streams code: those,
+    and the unsigned integers of their signed widths, which the container stores losslessly
+    as the signed type with the top bit flipped (``EPHYS_CHUNK_UNSIGNED``, csrc/chunk.h)."""
+    stream_dtypes = tuple(stream_dtypes)
+    return stream_dtypes + tuple(_UNSIGNED_OF[d] for d in stream_dtypes if d in _UNSIGNED_OF)
 
 
 def as_samples(buf, codec_name, supported, min_ndim=1):

@@ -43,11 +43,22 @@ class ConfigCodec(Codec):
 
 
 class ChunkCodec(ConfigCodec):
-    """A codec of the chunk container (csrc/chunk.h): decoding, whole or a subset of the
-    channels, goes through the same C entry points for every block codec, named here."""
+    """A codec of the chunk container (csrc/chunk.h): encoding, and decoding whole or a
+    subset of the channels, go through the same C entry points for every block codec,
+    named here."""
 
     _name: str  # in error messages
     _c_info = _c_decode = _c_decode_blocks = None  # the codec's *_info, *_decode, *_decode_blocks
+    _c_encode = None  # the codec's *_encode, which takes the instance's _params
+    block_channels: int
+
+    def _samples(self, buf):
+        """The chunk as an array of samples this codec codes, or a ValueError saying why not."""
+        raise NotImplementedError
+
+    def encode(self, buf):
+        return _blocks.encode_chunk(self._c_encode, self._params, self._samples(buf), self.block_channels,
+                                    self.num_threads)
 
     def decode(self, buf, out=None):
         return _blocks.decode_chunk(self._c_info, self._c_decode, buf, out, self.num_threads, self._name)

@@ -1,4 +1,8 @@
 """FLAC codec: lossless, in C through libFLAC, with channels coded in stereo pairs."""
+from __future__ import annotations
+
+import os
+
 import numpy as np
 
 from . import _blocks
@@ -12,28 +16,29 @@ MAX_BLOCK_CHANNELS = 1 << 20
 _ALL_INTS = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"))
 
 
-def library_version():
+def library_version() -> str:
+    """The version of the libFLAC this package runs."""
     return ffi.string(lib.ephys_flac_library_version()).decode()
 
 
 def _supported_dtypes():
-    """int8 and int16 always; int32 when this libFLAC encodes 32-bit samples (>= 1.4)."""
+    """int8, int16, uint8 and uint16 always; int32 and uint32 when this libFLAC encodes
+    32-bit samples (>= 1.4)."""
     max_bits = lib.ephys_flac_max_bits_per_sample()
-    return tuple(d for d in _ALL_INTS if 8 * d.itemsize <= max_bits)
+    return _blocks.accepted_dtypes(d for d in _ALL_INTS if 8 * d.itemsize <= max_bits)
 
 
 def _as_int_samples(buf):
     arr = _blocks.ensure_ndarray_like(buf)
     dtype = np.dtype(getattr(arr, "dtype", np.asarray(arr).dtype))
-    if dtype.kind != "i":
-        raise ValueError(f"FLAC codes signed integer samples (int8, int16, int32) only; got {dtype}: "
-                         "unsigned and floating-point data must be converted first")
-    supported = _supported_dtypes()
-    if dtype.newbyteorder("=") in _ALL_INTS and dtype.newbyteorder("=") not in supported:
-        raise ValueError(f"this libFLAC ({library_version()}) encodes samples of at most "
-                         f"{lib.ephys_flac_max_bits_per_sample()} bits, so {dtype} is not supported; "
-                         "libFLAC >= 1.4 is needed for int32")
-    return _blocks.as_samples(arr, "FLAC", supported)
+    if dtype.kind not in "iu":
+        raise ValueError(f"FLAC codes integer samples (int8, int16, int32, uint8, uint16, uint32) only; "
+                         f"got {dtype}: floating-point data must be converted first")
+    max_bits = lib.ephys_flac_max_bits_per_sample()
+    if max_bits < 8 * dtype.itemsize <= 32:
+        raise ValueError(f"this libFLAC ({library_version()}) encodes samples of at most {max_bits} bits, "
+                         f"so {dtype} is not supported; libFLAC >= 1.4 is needed for 32-bit samples")
+    return _blocks.as_samples(arr, "FLAC", _supported_dtypes())
 
 
 def _check_int(name, value, lo, hi, what=""):
@@ -62,7 +67,7 @@ class FLAC(ChunkCodec):
         Channels per FLAC stream, 1 to 8 (FLAC's limit); default 2.
     block_channels : int
         Channels per independent block (the unit of threading and of partial reads);
-        default 96.
+        default 16, as for :class:`~numcodecs_ephys.WavPack`.
     num_threads : int or None
         C threads over channel blocks for this instance, in this process: overrides
         :func:`numcodecs_ephys.set_num_threads` (default: every core); never stored.
@@ -73,17 +78,20 @@ class FLAC(ChunkCodec):
         "loose mid-side" mode): about 1.3x faster encoding for at most 0.1% larger
         output on the real Neuropixels recordings. Decoding is the same either way.
 
-    Chunks may be int8, int16 or int32 (int32 needs libFLAC >= 1.4) and have 1
-    dimension (one channel) or more: axis 0 is time and all other axes are channels.
+    Chunks may be int8, int16, int32, uint8, uint16 or uint32 (the 32-bit types need
+    libFLAC >= 1.4; unsigned samples are stored losslessly as the signed type with the top
+    bit flipped) and have 1 dimension (one channel) or more: axis 0 is time and all other
+    axes are channels.
     """
 
     codec_id = "ephys_flac"
     _name = "FLAC"
     _c_info, _c_decode, _c_decode_blocks = lib.ephys_flac_info, lib.ephys_flac_decode, \
         lib.ephys_flac_decode_blocks
+    _c_encode = lib.ephys_flac_encode
 
-    def __init__(self, level=5, blocksize=4096, channels_per_stream=2, block_channels=96, num_threads=None,
-                 exhaustive_stereo=False):
+    def __init__(self, level: int = 5, blocksize: int = 4096, channels_per_stream: int = 2, block_channels: int = 16,
+                 num_threads: int | None = None, exhaustive_stereo: bool = False) -> None:
         self.level = _check_int("level", level, 0, 8)
         self.blocksize = _check_int("blocksize", blocksize, MIN_BLOCKSIZE, MAX_BLOCKSIZE,
                                     " (samples per FLAC frame)")
@@ -99,10 +107,8 @@ class FLAC(ChunkCodec):
         self._params.level, self._params.blocksize = self.level, self.blocksize
         self._params.channels_per_stream = self.channels_per_stream
 
-    def encode(self, buf):
-        arr = _as_int_samples(buf)
-        return _blocks.encode_chunk(lib.ephys_flac_encode, self._params, arr,
-                                    self.block_channels, self.num_threads)
+    def _samples(self, buf):
+        return _as_int_samples(buf)
 
     def get_config(self):
         return dict(id=self.codec_id, level=self.level, blocksize=self.blocksize,
@@ -110,8 +116,8 @@ class FLAC(ChunkCodec):
                     exhaustive_stereo=self.exhaustive_stereo)
 
 
-class FLACLegacy(ConfigCodec):
-    """Reads and writes the chunks of flac-numcodecs 0.1.2 (codec id ``"flac"``).
+class FLACNumcodecsFormat(ConfigCodec):
+    """Reads and writes the chunks of the flac-numcodecs package, 0.1.2 (codec id ``"flac"``).
 
     Each chunk is a complete FLAC file. flac-numcodecs codes int16 only, and a chunk of
     more than 2 channels is flattened (time-major) into one mono stream, which costs a
@@ -125,7 +131,8 @@ class FLACLegacy(ConfigCodec):
     codec_id = "flac"
     _max_blocksizes = (4608, 16384)  # flac-numcodecs: streamable subset limits
 
-    def __init__(self, level=5, blocksize=None, sample_rate=48000, tmpdir=None):
+    def __init__(self, level: int = 5, blocksize: int | None = None, sample_rate: int = 48000,
+                 tmpdir: str | os.PathLike | None = None) -> None:
         self.level = _check_int("level", level, 0, 8)
         if blocksize is not None:
             blocksize = _check_int("blocksize", blocksize, MIN_BLOCKSIZE, MAX_BLOCKSIZE)
@@ -169,3 +176,6 @@ class FLACLegacy(ConfigCodec):
     def get_config(self):
         return dict(id=self.codec_id, tmpdir=self.tmpdir, level=self.level, blocksize=self.blocksize,
                     sample_rate=self.sample_rate)
+
+
+FLACLegacy = FLACNumcodecsFormat  # its name in numcodecs-ephys 0.1.0

@@ -124,14 +124,15 @@ class WavPackH5(_EphysFilter):
 
     cd_values: ``(level, bps * 1000 or 0, dynamic_noise_shaping, shaping_weight * 1000 as
     int32 bits, block_channels, 0)``, then what the filter records when the
-    dataset is created: layout version 1, dtype code (1 int8, 2 int16, 3 int32, 4 float32),
-    chunk rank and chunk dims.
+    dataset is created: layout version 1, dtype code (1 int8, 2 int16, 3 int32, 4 float32,
+    5 uint8, 6 uint16, 7 uint32), chunk rank and chunk dims. Unsigned datasets are stored
+    as the numcodecs codecs store unsigned chunks (the signed type, top bit flipped).
     """
 
     filter_id = WAVPACK_FILTER_ID
 
     def __init__(self, level=2, bps=None, dynamic_noise_shaping=True, shaping_weight=0.0,
-                 block_channels=96, num_threads=None):
+                 block_channels=16, num_threads=None):
         bps = _wavpack._validate(level, bps, shaping_weight)
         if isinstance(block_channels, bool) or block_channels != int(block_channels) \
                 or not 1 <= block_channels <= _wavpack.MAX_CHANNELS_PER_STREAM:
@@ -166,8 +167,8 @@ class WavPackH5(_EphysFilter):
 class FLACH5(_EphysFilter):
     """HDF5 filter: FLAC, lossless; the options of :class:`numcodecs_ephys.FLAC`.
 
-    Signed integer data only (int8, int16; int32 with libFLAC >= 1.4). Reading needs no
-    import, as for :class:`WavPackH5`.
+    Integer data: int8, int16, uint8, uint16, and int32 and uint32 with libFLAC >= 1.4.
+    Reading needs no import, as for :class:`WavPackH5`.
 
     cd_values: ``(level, blocksize, channels_per_stream, block_channels, 0,
     exhaustive_stereo)``, then layout version 1, dtype code, chunk rank and chunk dims. Threads
@@ -176,7 +177,7 @@ class FLACH5(_EphysFilter):
 
     filter_id = FLAC_FILTER_ID
 
-    def __init__(self, level=5, blocksize=4096, channels_per_stream=2, block_channels=96, num_threads=None,
+    def __init__(self, level=5, blocksize=4096, channels_per_stream=2, block_channels=16, num_threads=None,
                  exhaustive_stereo=False):
         # the numcodecs codec validates the very same options
         codec = _flac.FLAC(level=level, blocksize=blocksize, channels_per_stream=channels_per_stream,
@@ -206,7 +207,7 @@ class FLACH5(_EphysFilter):
 class LPCH5(_EphysFilter):
     """HDF5 filter: EphysLPC, lossless or near-lossless; the options of :class:`numcodecs_ephys.EphysLPC`.
 
-    Signed integer data only (int8, int16, int32). Threads as for :class:`WavPackH5`.
+    Integer data (int8, int16, int32, uint8, uint16, uint32). Threads as for :class:`WavPackH5`.
 
     cd_values: ``(level, max_error, block_channels, 0)``, then layout version 1, dtype code,
     chunk rank and chunk dims.

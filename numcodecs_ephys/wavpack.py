@@ -1,4 +1,6 @@
 """WavPack codec: lossless or hybrid (lossy at a set bit rate), in C through libwavpack."""
+from __future__ import annotations
+
 import numpy as np
 
 from . import _blocks
@@ -6,9 +8,15 @@ from ._blocks import ffi, lib
 from ._codec import ChunkCodec, ConfigCodec
 from ._filters import refuse_filtered
 
-SUPPORTED_DTYPES = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"), np.dtype("float32"))
+STREAM_DTYPES = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"), np.dtype("float32"))
+SUPPORTED_DTYPES = _blocks.accepted_dtypes(STREAM_DTYPES)
 MAX_CHANNELS_PER_STREAM = 4096  # WavPack's own limit
 MIN_BPS = 2.25  # the lowest bit rate libwavpack's hybrid mode supports
+
+
+def library_version() -> str:
+    """The version of the libwavpack this package runs."""
+    return ffi.string(lib.ephys_wavpack_library_version()).decode()
 
 
 def _params(level, bps, dynamic_noise_shaping, shaping_weight):
@@ -52,12 +60,14 @@ class WavPack(ChunkCodec):
         [-1, 1]; negative moves the noise to low frequencies, positive to high, 0 turns
         shaping off.
     block_channels : int
-        Channels per independent stream (1 to 4096). Even values keep stereo pairs.
+        Channels per independent stream (1 to 4096); default 16, so that a 384-channel chunk
+        keeps 24 cores busy. Even values keep stereo pairs.
     num_threads : int or None
         C threads over channel blocks for this instance, in this process: overrides
         :func:`numcodecs_ephys.set_num_threads` (default: every core); never stored.
 
-    Chunks may be int8, int16, int32 or float32 and have 1 dimension (one channel)
+    Chunks may be int8, int16, int32, float32, uint8, uint16 or uint32 (stored losslessly
+    as the signed type with the top bit flipped) and have 1 dimension (one channel)
     or more: axis 0 is time and all other axes are channels, so a (time, rows, cols)
     chunk is coded as time x (rows*cols) channels and decoded back to its shape.
     """
@@ -66,9 +76,10 @@ class WavPack(ChunkCodec):
     _name = "WavPack"
     _c_info, _c_decode, _c_decode_blocks = lib.ephys_wavpack_info, lib.ephys_wavpack_decode, \
         lib.ephys_wavpack_decode_blocks
+    _c_encode = lib.ephys_wavpack_encode
 
-    def __init__(self, level=2, bps=None, dynamic_noise_shaping=True, shaping_weight=0.0,
-                 block_channels=96, num_threads=None):
+    def __init__(self, level: int = 2, bps: float | None = None, dynamic_noise_shaping: bool = True,
+                 shaping_weight: float = 0.0, block_channels: int = 16, num_threads: int | None = None) -> None:
         self.bps = _validate(level, bps, shaping_weight)
         self.level = int(level)
         self.dynamic_noise_shaping = bool(dynamic_noise_shaping)
@@ -81,12 +92,11 @@ class WavPack(ChunkCodec):
         self.num_threads = _blocks.validate_num_threads(num_threads)
         self._params = _params(self.level, self.bps, self.dynamic_noise_shaping, self.shaping_weight)
 
-    def encode(self, buf):
+    def _samples(self, buf):
         arr = _blocks.as_samples(buf, "WavPack", SUPPORTED_DTYPES)
         if self.bps:
             refuse_filtered(arr, "WavPack hybrid (bps=...)")
-        return _blocks.encode_chunk(lib.ephys_wavpack_encode, self._params, arr,
-                                    self.block_channels, self.num_threads)
+        return arr
 
     def get_config(self):
         return dict(id=self.codec_id, level=self.level, bps=self.bps,
@@ -94,8 +104,8 @@ class WavPack(ChunkCodec):
                     block_channels=self.block_channels)
 
 
-class WavPackLegacy(ConfigCodec):
-    """Reads and writes the chunks of wavpack-numcodecs (codec id ``"wavpack"``).
+class WavPackNumcodecsFormat(ConfigCodec):
+    """Reads and writes the chunks of the wavpack-numcodecs package (codec id ``"wavpack"``).
 
     Each chunk is a bare WavPack stream. This class exists so that stores written by
     wavpack-numcodecs open with numcodecs-ephys alone; use :class:`WavPack` for new data.
@@ -104,8 +114,8 @@ class WavPackLegacy(ConfigCodec):
 
     codec_id = "wavpack"
 
-    def __init__(self, level=1, bps=None, dynamic_noise_shaping=True, shaping_weight=0.0,
-                 num_encoding_threads=1, num_decoding_threads=8):
+    def __init__(self, level: int = 1, bps: float | None = None, dynamic_noise_shaping: bool = True,
+                 shaping_weight: float = 0.0, num_encoding_threads: int = 1, num_decoding_threads: int = 8) -> None:
         self.bps = _validate(level, bps, shaping_weight) or 0.0
         self.level = int(level)
         self.dynamic_noise_shaping = bool(dynamic_noise_shaping)
@@ -115,7 +125,7 @@ class WavPackLegacy(ConfigCodec):
         self._params = _params(self.level, self.bps, self.dynamic_noise_shaping, self.shaping_weight)
 
     def encode(self, buf):
-        arr = _blocks.as_samples(buf, "WavPack", SUPPORTED_DTYPES)
+        arr = _blocks.as_samples(buf, "WavPack", STREAM_DTYPES)  # a bare stream cannot say "unsigned"
         if arr.ndim > 2 or (arr.ndim == 2 and arr.shape[1] > MAX_CHANNELS_PER_STREAM):
             raise ValueError("wavpack-numcodecs chunks hold 1-D or 2-D (samples, channels <= 4096) arrays; "
                              "use numcodecs_ephys.WavPack for other shapes")
@@ -139,3 +149,6 @@ class WavPackLegacy(ConfigCodec):
         return dict(id=self.codec_id, level=self.level, bps=self.bps,
                     dynamic_noise_shaping=self.dynamic_noise_shaping, shaping_weight=self.shaping_weight,
                     num_encoding_threads=self.num_encoding_threads, num_decoding_threads=self.num_decoding_threads)
+
+
+WavPackLegacy = WavPackNumcodecsFormat  # its name in numcodecs-ephys 0.1.0

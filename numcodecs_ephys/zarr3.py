@@ -320,6 +320,10 @@ class WavPackLegacy(_Serializer):
     _numcodecs_cls: ClassVar[type] = _NcWavPackLegacy
     codec_name: ClassVar[str] = NAME_PREFIX + "wavpack_legacy"
 
+    def _supported_dtypes(self):
+        from .wavpack import STREAM_DTYPES  # a bare stream cannot say its samples were unsigned
+        return STREAM_DTYPES
+
 
 @dataclass(frozen=True)
 class FLACLegacy(_Serializer):

@@ -37,20 +37,20 @@ import numpy as np
 
 # codec name -> (does its format detect every damaged byte?)
 CODECS = {
-    "WavPack": True, "WavPack hybrid": True, "WavPackLegacy": True, "FLAC": True, "FLACLegacy": True,
-    "Delta2D": True, "BitTruncation": True, "LSB": True, "HDF5 WavPack": True, "HDF5 FLAC": True,
-    "EphysLPC": True, "EphysLPC near-lossless": True, "HDF5 EphysLPC": True,
+    "WavPack": True, "WavPack hybrid": True, "WavPackNumcodecsFormat": True, "FLAC": True,
+    "FLACNumcodecsFormat": True, "Delta2D": True, "BitTruncation": True, "LSB": True, "HDF5 WavPack": True,
+    "HDF5 FLAC": True, "EphysLPC": True, "EphysLPC near-lossless": True, "HDF5 EphysLPC": True,
 }
 OUTCOMES = ("decodes", "ValueError", "correct", "other valid", "wrong data", "other error", "crash")
 
 
 def signal(rng, n, channels, dtype):
     """Correlated noise with spikes of the kind the codecs see, in the dtype's range."""
-    info = np.iinfo(dtype) if np.dtype(dtype).kind == "i" else None
+    info = np.iinfo(dtype) if np.dtype(dtype).kind in "iu" else None
     x = np.cumsum(rng.normal(0, 3, (n, channels)), axis=0) * 0.3 + rng.normal(0, 8, (n, channels))
     x[rng.integers(0, n, 3)] += rng.normal(0, 200, (3, channels))
-    if info is not None:
-        x = np.clip(x, info.min, info.max)
+    if info is not None:  # unsigned: around the middle of the range, as Intan's uint16
+        x = np.clip(x + (info.max // 2 + 1 if info.min == 0 else 0), info.min, info.max)
     return x.astype(dtype)
 
 
@@ -60,17 +60,19 @@ def codec_cases(name, rng):
 
     i16 = [signal(rng, 300, 6, "int16"), signal(rng, 64, 1, "int16")[:, 0], signal(rng, 200, 5, "int16")]
     if name == "WavPack":
-        return ne.WavPack(block_channels=2), i16 + [signal(rng, 100, 3, "int32"), signal(rng, 50, 4, "float32")], \
-            ("int8", "int16", "int32", "float32")
+        return ne.WavPack(block_channels=2), i16 + [signal(rng, 100, 3, "int32"), signal(rng, 50, 4, "float32"),
+                                                    signal(rng, 150, 5, "uint16")], \
+            ("int8", "int16", "int32", "float32", "uint8", "uint16", "uint32")
     if name == "WavPack hybrid":
-        return ne.WavPack(bps=3, block_channels=2), i16, ("int16", "int32")
-    if name == "WavPackLegacy":
-        return ne.WavPackLegacy(), i16, ("int16", "int32")
+        return ne.WavPack(bps=3, block_channels=2), i16, ("int16", "int32", "uint16")
+    if name == "WavPackNumcodecsFormat":
+        return ne.WavPackNumcodecsFormat(), i16, ("int16", "int32")
     if name == "FLAC":
-        return ne.FLAC(block_channels=4, blocksize=64), i16 + [signal(rng, 100, 3, "int8")], ("int8", "int16")
-    if name == "FLACLegacy":
-        return ne.FLACLegacy(blocksize=64), [signal(rng, 300, 2, "int16"), signal(rng, 200, 1, "int16")[:, 0]], \
-            ("int16",)
+        return ne.FLAC(block_channels=4, blocksize=64), \
+            i16 + [signal(rng, 100, 3, "int8"), signal(rng, 150, 5, "uint16")], ("int8", "int16", "uint8", "uint16")
+    if name == "FLACNumcodecsFormat":
+        return ne.FLACNumcodecsFormat(blocksize=64), \
+            [signal(rng, 300, 2, "int16"), signal(rng, 200, 1, "int16")[:, 0]], ("int16",)
     if name == "Delta2D":
         return ne.Delta2D(axis="time+space"), i16, ("int8", "int16", "int32", "int64")
     if name == "BitTruncation":
@@ -80,7 +82,9 @@ def codec_cases(name, rng):
         return ne.LSB(offsets=0.0, steps=24.0384), grid, ("int16",)
     if name == "EphysLPC":
         return ne.EphysLPC(block_channels=3), i16 + [signal(rng, 100, 3, "int32"), signal(rng, 80, 2, "int8"),
-                                                      signal(rng, 200, 4, "int16") * 12], ("int8", "int16", "int32")
+                                                      signal(rng, 200, 4, "int16") * 12,
+                                                      signal(rng, 150, 5, "uint16")], \
+            ("int8", "int16", "int32", "uint8", "uint16", "uint32")
     if name == "EphysLPC near-lossless":
         return ne.EphysLPC(max_error=2, block_channels=3), i16, ("int8", "int16", "int32")
     raise KeyError(name)
@@ -210,7 +214,7 @@ def run_hdf5(name, decodes, rng, counts):
 
     flt = eh5.WavPackH5(block_channels=2) if "WavPack" in name else eh5.LPCH5(block_channels=2) \
         if "EphysLPC" in name else eh5.FLACH5(block_channels=2, blocksize=64)
-    x = signal(rng, 256, 4, "int16")
+    x = signal(rng, 256, 4, ("int16", "uint16")[int(rng.integers(2))])
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "c.h5")

@@ -15,7 +15,7 @@ assert "site-packages" in ne.__file__, f"imported from {ne.__file__}, not from t
 rng = np.random.default_rng(0)
 x = np.cumsum(rng.normal(0, 4, (2000, 8)), axis=0).astype("int16")
 for codec in (ne.WavPack(), ne.WavPack(bps=3), ne.FLAC(), ne.Delta2D(), ne.BitTruncation(2), ne.LSB(),
-              ne.WavPackLegacy(), ne.FLACLegacy()):
+              ne.WavPackNumcodecsFormat(), ne.FLACNumcodecsFormat()):
     decoded = np.asarray(codec.decode(codec.encode(x))).reshape(x.shape)
     lossy = getattr(codec, "bps", None) or getattr(codec, "bits", 0)
     assert np.abs(decoded.astype(int) - x).max() <= (64 if lossy else 0), codec

@@ -1,7 +1,6 @@
 """The benchmark suite runs: the report on tiny data, the S3 loader against a local S3
 server (moto), the pytest-benchmark suite and the asv suite in quick mode."""
 import csv
-import importlib
 import json
 import os
 import subprocess
@@ -11,23 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import unavailable
+from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def need(module):
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        unavailable(f"{module} (benchmark extra) is not installed")
-
-
 @pytest.fixture(scope="module")
 def report():
     for m in ("tabulate", "matplotlib", "psutil"):
-        need(m)
+        require(m)
     from benchmarks import report
     return report
 
@@ -92,44 +84,33 @@ def test_simulated_probes_look_like_the_paper():
 
 
 @pytest.fixture
-def s3_server(tmp_path, monkeypatch):
+def s3_server(s3_endpoint):
     """A local S3 server (moto) holding a small bucket in the paper's layout."""
-    need("s3fs")
-    moto_server = need("moto.server")
-    boto3 = need("boto3")
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(k, v)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        url = f"http://{host}:{port}"
-        s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
-        from benchmarks.datasets import simulated_recording
-        from benchmarks.s3 import BUCKET
+    boto3 = require("boto3")
+    url = s3_endpoint
+    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
+    from benchmarks.datasets import simulated_recording
+    from benchmarks.s3 import BUCKET
 
-        s3.create_bucket(Bucket=BUCKET)  # anonymous read, as the paper's bucket
-        s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:ListBucket"],
-             "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]}]}))
-        recs = {}
-        for dataset, session, kind in [("aind-np1", "625749_2022-08-03_15-15-06_ProbeA", "np1"),
-                                       ("aind-np1", "634568_2022-08-05_15-59-46_ProbeA", "np1"),
-                                       ("ibl-np1", "CSHZAD026_2020-09-04_probe00", "np1")]:
-            traces = simulated_recording(kind, 0.2, 32, seed=len(recs)).traces
-            recs[(dataset, session)] = traces
-            binary = {"class": "spikeinterface.core.binaryfolder.BinaryFolderRecording",
-                      "kwargs": {"file_paths": ["traces_cached_seg0.raw"], "sampling_frequency": 30000.0,
-                                 "num_channels": 32, "dtype": "<i2", "time_axis": 0, "file_offset": 0}}
-            prefix = f"{dataset}/{session}"
-            for key, body in (("binary.json", json.dumps(binary).encode()),
-                              ("traces_cached_seg0.raw", traces.tobytes())):
-                s3.put_object(Bucket=BUCKET, Key=f"{prefix}/{key}", Body=body, ACL="public-read")
-            s3.put_object(Bucket=BUCKET, Key=f"{prefix}/probe.json", Body=b"{}", ACL="public-read")
-        yield url, recs
-    finally:
-        server.stop()
+    s3.create_bucket(Bucket=BUCKET)  # anonymous read, as the paper's bucket
+    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:ListBucket"],
+         "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]}]}))
+    recs = {}
+    for dataset, session, kind in [("aind-np1", "625749_2022-08-03_15-15-06_ProbeA", "np1"),
+                                   ("aind-np1", "634568_2022-08-05_15-59-46_ProbeA", "np1"),
+                                   ("ibl-np1", "CSHZAD026_2020-09-04_probe00", "np1")]:
+        traces = simulated_recording(kind, 0.2, 32, seed=len(recs)).traces
+        recs[(dataset, session)] = traces
+        binary = {"class": "spikeinterface.core.binaryfolder.BinaryFolderRecording",
+                  "kwargs": {"file_paths": ["traces_cached_seg0.raw"], "sampling_frequency": 30000.0,
+                             "num_channels": 32, "dtype": "<i2", "time_axis": 0, "file_offset": 0}}
+        prefix = f"{dataset}/{session}"
+        for key, body in (("binary.json", json.dumps(binary).encode()),
+                          ("traces_cached_seg0.raw", traces.tobytes())):
+            s3.put_object(Bucket=BUCKET, Key=f"{prefix}/{key}", Body=body, ACL="public-read")
+        s3.put_object(Bucket=BUCKET, Key=f"{prefix}/probe.json", Body=b"{}", ACL="public-read")
+    yield url, recs
 
 
 def test_s3_loader_against_local_server(s3_server, tmp_path):
@@ -163,14 +144,14 @@ def test_report_on_s3_sessions(s3_server, report, tmp_path, capsys):
 
 
 def test_pytest_benchmark_suite():
-    need("pytest_benchmark")
+    require("pytest_benchmark")
     subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-disable",
                     str(ROOT / "benchmarks" / "test_speed.py")], check=True, cwd=ROOT,
                    env=dict(os.environ, EPHYS_BENCH_SECONDS="0.05"))
 
 
 def test_asv_suite_quick(tmp_path):
-    need("asv")
+    require("asv")
     env = dict(os.environ, HOME=str(tmp_path), ASV_QUICK="1")
     subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], check=True, cwd=ROOT, env=env,
                    capture_output=True)

@@ -10,9 +10,8 @@ import pytest
 
 from numcodecs_ephys import FLAC, EphysLPC, WavPack, _channels
 
-from conftest import load_real, simulated
+from conftest import FIXTURES, load_real, simulated
 
-HERE = Path(__file__).resolve().parent
 CODECS = {"wavpack": lambda **k: WavPack(**k), "hybrid": lambda **k: WavPack(bps=3, **k),
           "flac": lambda **k: FLAC(**k), "lpc": lambda **k: EphysLPC(**k)}
 
@@ -103,9 +102,7 @@ def test_corrupted_block_raises(make):
 def test_fixture_chunks_of_every_format(codec_id):
     """The frozen chunks (formats 1 and 2) decode by channel exactly as whole."""
     import numcodecs
-    roots = {"ephys_wavpack": HERE / "fixture" / "ephys_wavpack", "ephys_flac": HERE / "fixtures" / "flac" / "fixture"
-             / "ephys_flac"}
-    root = roots[codec_id]
+    root = FIXTURES / "fixture" / codec_id
     configs = sorted(glob.glob(str(root / "codec.*" / "config.json")))
     assert configs, f"fixtures missing under {root}"
     for config in configs:
@@ -126,7 +123,7 @@ def test_zarr3_partial_decoding(make, shards, decoded_blocks, monkeypatch):
 
     from numcodecs_ephys import flac, wavpack, zarr3
     x = np.resize(load_real("np_ultra"), (4000, 384))
-    serializer = {"wavpack": zarr3.WavPack(), "flac": zarr3.FLAC()}[make]
+    serializer = {"wavpack": zarr3.WavPack(block_channels=96), "flac": zarr3.FLAC(block_channels=96)}[make]
     a = zarr.create_array(zarr.storage.MemoryStore(), shape=x.shape, chunks=(2000, 384), shards=shards,
                           dtype="int16", serializer=serializer, compressors=None)
     a[:] = x

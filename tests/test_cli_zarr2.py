@@ -1,41 +1,33 @@
 """Whole-recording stores in the zarr 2 stack (.venv-zarr2): written with zarr-python 2,
 opened by SpikeInterface as recordings with the right rate, channel ids, gains and probe."""
-import importlib
 
 import numpy as np
 import pytest
 from test_cli import REAL_INPUTS, assert_round_trip, copy_recording
 
 from numcodecs_ephys import compress_file, open_recording
-from numcodecs_ephys import files as F
+from numcodecs_ephys import files as ephys_files
 
-from conftest import unavailable
+from conftest import require
 
 pytestmark = pytest.mark.zarr2
 
 
-def _require(module):
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        unavailable(f"{module} is not installed")
-
-
 @pytest.mark.parametrize("name", ["np2", "openephys_lfp"])
 def test_round_trip_with_zarr2(name, tmp_path):
-    assert _require("zarr").__version__.startswith("2.")
+    assert require("zarr").__version__.startswith("2.")
     data_path, meta_path = copy_recording(REAL_INPUTS[name], tmp_path / "in")
     assert_round_trip(data_path, meta_path, tmp_path, "--codec", "flac")
 
 
 @pytest.mark.parametrize("name", ["np_ultra", "np2_4shank", "openephys_lfp"])
 def test_spikeinterface_opens_store(name, tmp_path):
-    si = _require("spikeinterface")
-    se = _require("spikeinterface.extractors")
+    si = require("spikeinterface")
+    se = require("spikeinterface.extractors")
     data_path, _ = copy_recording(REAL_INPUTS[name], tmp_path / "in")
     store = compress_file(data_path, tmp_path / "rec.zarr")
     rec = si.load(store) if hasattr(si, "load") else si.load_extractor(store)
-    src = F.open_source(data_path)
+    src = ephys_files.open_source(data_path)
     traces = np.fromfile(data_path, "int16").reshape(-1, src.n_channels)
     assert rec.get_sampling_frequency() == src.sampling_frequency
     if name == "openephys_lfp":

@@ -4,8 +4,8 @@ fresh process. zarr 2 (format 2, numcodecs classes) and zarr 3 (format 3, zarr 3
 import numpy as np
 import pytest
 
-from conftest import load_real
-from writers import read_back, require
+from conftest import load_real, require
+from writers import read_back
 
 CHUNKS = (1000, 192)
 READ = """

@@ -2,13 +2,12 @@
 import os
 import shutil
 import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 
-from conftest import REAL, load_real, simulated, unavailable
+from conftest import REAL, fresh_python, load_real, run_python, simulated, unavailable
 
 try:
     import h5py
@@ -46,8 +45,7 @@ def _padded_chunks(data, chunks):
 
 
 def test_no_h5py_import_in_package():
-    code = "import sys, numcodecs_ephys; assert 'h5py' not in sys.modules"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    fresh_python("import sys, numcodecs_ephys; assert 'h5py' not in sys.modules")
 
 
 def test_plugin_files(eh5):
@@ -98,7 +96,7 @@ def test_dtypes_and_ranks(eh5, tmp_path, dtype):
 
 def test_unsupported_types_refused(eh5, tmp_path):
     with h5py.File(tmp_path / "u.h5", "w") as f:
-        for dtype, flt in (("uint16", eh5.WavPackH5()), ("float64", eh5.WavPackH5()), ("float32", eh5.FLACH5()),
+        for dtype, flt in (("uint64", eh5.WavPackH5()), ("float64", eh5.WavPackH5()), ("float32", eh5.FLACH5()),
                            (">i2", eh5.WavPackH5())):
             with pytest.raises((ValueError, OSError)):
                 f.create_dataset(dtype.replace(">", "be"), shape=(100, 4), dtype=dtype, chunks=(50, 4), **flt)
@@ -178,13 +176,18 @@ def test_h5dump_reads_through_plugin_path(eh5, tmp_path, make):
         assert np.array_equal(y, x)
 
 
-def test_plugin_path_in_fresh_python_process(eh5, tmp_path):
-    """h5py's own libhdf5 loading the plugin from HDF5_PLUGIN_PATH, without importing numcodecs_ephys."""
+def _wavpack_and_flac_file(eh5, tmp_path):
+    """p.h5 holding x.npy's samples twice: dataset "w" through WavPackH5, "f" through FLACH5."""
     x = simulated(2000, 6)
     _write(tmp_path / "p.h5", x, eh5.WavPackH5(), (500, 6), name="w")
     with h5py.File(tmp_path / "p.h5", "a") as f:
         f.create_dataset("f", data=x, chunks=(500, 3), **eh5.FLACH5())
     np.save(tmp_path / "x.npy", x)
+
+
+def test_plugin_path_in_fresh_python_process(eh5, tmp_path):
+    """h5py's own libhdf5 loading the plugin from HDF5_PLUGIN_PATH, without importing numcodecs_ephys."""
+    _wavpack_and_flac_file(eh5, tmp_path)
     code = textwrap.dedent(f"""
         import sys, h5py, numpy as np
         x = np.load({str(tmp_path / 'x.npy')!r})
@@ -197,8 +200,7 @@ def test_plugin_path_in_fresh_python_process(eh5, tmp_path):
             assert np.array_equal(f["w"][()], x)
         assert "numcodecs_ephys" not in sys.modules
     """)
-    env = dict(os.environ, HDF5_PLUGIN_PATH=eh5.PLUGIN_PATH)
-    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    fresh_python(code, env=dict(os.environ, HDF5_PLUGIN_PATH=eh5.PLUGIN_PATH))
 
 
 @pytest.mark.parametrize("make", ["wavpack", "flac"])
@@ -237,13 +239,13 @@ def test_corrupted_chunks_raise(eh5, tmp_path, make):
 
 def test_filter_classes(eh5):
     w = eh5.WavPackH5(bps=3.25)
-    assert dict(w) == {"compression": eh5.WAVPACK_FILTER_ID, "compression_opts": (2, 3250, 1, 0, 96, 0)}
+    assert dict(w) == {"compression": eh5.WAVPACK_FILTER_ID, "compression_opts": (2, 3250, 1, 0, 16, 0)}
     with pytest.warns(DeprecationWarning, match="thread count"):  # a property of the reader, not the file
         assert eh5.WavPackH5(bps=3.25, num_threads=2) == w
     assert eval(repr(w), {"WavPackH5": eh5.WavPackH5}) == w
     assert eh5.WavPackH5(shaping_weight=-0.5, dynamic_noise_shaping=False).filter_options[2:4] == (0, 2**32 - 500)
     f = eh5.FLACH5(level=8, exhaustive_stereo=True)
-    assert dict(f) == {"compression": eh5.FLAC_FILTER_ID, "compression_opts": (8, 4096, 2, 96, 0, 1)}
+    assert dict(f) == {"compression": eh5.FLAC_FILTER_ID, "compression_opts": (8, 4096, 2, 16, 0, 1)}
     assert eval(repr(f), {"FLACH5": eh5.FLACH5}) == f
     for bad in (dict(level=0), dict(bps=1.0), dict(block_channels=0)):
         with pytest.raises(ValueError):
@@ -259,8 +261,8 @@ def test_cd_values_defaults_filled_in(eh5, tmp_path):
     with h5py.File(tmp_path / "o.h5", "w") as f:
         f.create_dataset("w", data=x, chunks=(500, 4), compression=eh5.WAVPACK_FILTER_ID, compression_opts=(3,))
         f.create_dataset("f", data=x, chunks=(500, 4), compression=eh5.FLAC_FILTER_ID)
-        assert f["w"]._filters[str(eh5.WAVPACK_FILTER_ID)] == (3, 0, 1, 0, 96, 0, 1, 2, 2, 500, 4)
-        assert f["f"]._filters[str(eh5.FLAC_FILTER_ID)] == (5, 4096, 2, 96, 0, 0, 1, 2, 2, 500, 4)
+        assert f["w"]._filters[str(eh5.WAVPACK_FILTER_ID)] == (3, 0, 1, 0, 16, 0, 1, 2, 2, 500, 4)
+        assert f["f"]._filters[str(eh5.FLAC_FILTER_ID)] == (5, 4096, 2, 16, 0, 0, 1, 2, 2, 500, 4)
         with pytest.raises((ValueError, OSError)):
             f.create_dataset("bad", data=x, chunks=(500, 4), compression=eh5.WAVPACK_FILTER_ID,
                              compression_opts=(7,))
@@ -283,7 +285,7 @@ def _fresh_process_read_nwb(nwb_path, series_name, expect_path, env=None):
         assert data.dtype == expect.dtype and np.array_equal(data, expect), "data differ"
         assert str(numcodecs_ephys.hdf5.WAVPACK_FILTER_ID) in filters, filters
     """)
-    subprocess.run([sys.executable, "-c", code], check=True, env=env)
+    fresh_python(code, env=env)
 
 
 def _pynwb():
@@ -370,7 +372,7 @@ def test_neuroconv_spikeglx_wavpack(eh5, tmp_path):
         assert np.array_equal(data, np.load({str(tmp_path / 'traces.npy')!r}))
         assert "numcodecs_ephys" not in sys.modules
     """)
-    subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ, HDF5_PLUGIN_PATH=eh5.PLUGIN_PATH))
+    fresh_python(code, env=dict(os.environ, HDF5_PLUGIN_PATH=eh5.PLUGIN_PATH))
 
 
 def test_h5repack_writes_with_system_hdf5(eh5, tmp_path):
@@ -382,8 +384,8 @@ def test_h5repack_writes_with_system_hdf5(eh5, tmp_path):
     with h5py.File(tmp_path / "plain.h5", "w") as f:
         f.create_dataset("x", data=x, chunks=(1000, 4))
     env = dict(os.environ, HDF5_PLUGIN_PATH=eh5.PLUGIN_PATH)
-    for spec, fid, opts in ((f"UD={eh5.WAVPACK_FILTER_ID},0,1,3", eh5.WAVPACK_FILTER_ID, (3, 0, 1, 0, 96, 0)),
-                            (f"UD={eh5.FLAC_FILTER_ID},0,0", eh5.FLAC_FILTER_ID, (5, 4096, 2, 96, 0, 0))):
+    for spec, fid, opts in ((f"UD={eh5.WAVPACK_FILTER_ID},0,1,3", eh5.WAVPACK_FILTER_ID, (3, 0, 1, 0, 16, 0)),
+                            (f"UD={eh5.FLAC_FILTER_ID},0,0", eh5.FLAC_FILTER_ID, (5, 4096, 2, 16, 0, 0))):
         out = tmp_path / f"{fid}.h5"
         run = subprocess.run([h5repack, "-f", spec, str(tmp_path / "plain.h5"), str(out)], env=env,
                              capture_output=True, text=True)
@@ -431,11 +433,7 @@ def test_pth_installed_and_current(eh5):
 def test_plain_h5py_reads_without_import(eh5, tmp_path):
     """A fresh process with the package installed reads our files with h5py alone: the .pth
     put our plugin folder on HDF5_PLUGIN_PATH at start-up, importing neither h5py nor us."""
-    x = simulated(2000, 6)
-    _write(tmp_path / "p.h5", x, eh5.WavPackH5(), (500, 6), name="w")
-    with h5py.File(tmp_path / "p.h5", "a") as f:
-        f.create_dataset("f", data=x, chunks=(500, 3), **eh5.FLACH5())
-    np.save(tmp_path / "x.npy", x)
+    _wavpack_and_flac_file(eh5, tmp_path)
     code = textwrap.dedent(f"""
         import os, sys
         assert "h5py" not in sys.modules and "numcodecs_ephys" not in sys.modules
@@ -446,16 +444,14 @@ def test_plain_h5py_reads_without_import(eh5, tmp_path):
             assert np.array_equal(f["w"][()], x) and np.array_equal(f["f"][()], x)
         assert "numcodecs_ephys" not in sys.modules
     """)
-    run = subprocess.run([sys.executable, "-c", code], env=_startup_env(), capture_output=True, text=True)
+    run = run_python(code, env=_startup_env())
     assert run.returncode == 0, run.stderr
     path = run.stdout.strip().split(os.pathsep)
     assert path[-1] == eh5.PLUGIN_PATH and len(path) > 1  # HDF5's own folders first: nothing taken away
     # a user's path is kept, ours goes after it; and the hook can be turned off
     mine = str(tmp_path / "my_plugins")
-    run = subprocess.run([sys.executable, "-c", code], env=_startup_env(HDF5_PLUGIN_PATH=mine), capture_output=True,
-                         text=True)
+    run = run_python(code, env=_startup_env(HDF5_PLUGIN_PATH=mine))
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == os.pathsep.join([mine, eh5.PLUGIN_PATH])
-    run = subprocess.run([sys.executable, "-c", code], env=_startup_env(NUMCODECS_EPHYS_NO_PLUGIN_PATH="1"),
-                         capture_output=True, text=True)
+    run = run_python(code, env=_startup_env(NUMCODECS_EPHYS_NO_PLUGIN_PATH="1"))
     assert run.returncode != 0 and run.stdout.strip() == "None" and "OSError" in run.stderr, run.stderr

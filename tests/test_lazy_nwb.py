@@ -9,8 +9,7 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from conftest import REAL, load_real
-from writers import require
+from conftest import REAL, load_real, require
 
 pytestmark = pytest.mark.zarr2  # NeuroConv/pynwb: the zarr 2 stack
 
@@ -107,32 +106,16 @@ def test_local_nwb_through_references(lfp_nwb):
     _check(refs, local, None, one_second, path, "local")
 
 
-@pytest.fixture
-def s3_url(monkeypatch):
-    require("s3fs")
-    moto_server = require("moto.server")
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(k, v)
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-def test_s3_nwb_through_references(lfp_nwb, s3_url):
+def test_s3_nwb_through_references(lfp_nwb, s3_endpoint):
     import boto3
     import s3fs
 
     import numcodecs_ephys.hdf5 as eh5
     path, one_second = lfp_nwb
-    s3 = boto3.client("s3", endpoint_url=s3_url, region_name="us-east-1")
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     s3.create_bucket(Bucket="lfp")
     s3.upload_file(str(path), "lfp", "session/lfp.nwb")
-    options = {"client_kwargs": {"endpoint_url": s3_url}}
+    options = {"client_kwargs": {"endpoint_url": s3_endpoint}}
     refs = eh5.references("s3://lfp/session/lfp.nwb", **options)
     assert refs["refs"][f"{SERIES}/data/0.0"][0] == "s3://lfp/session/lfp.nwb"
     remote = _counting(s3fs.S3FileSystem)(skip_instance_cache=True, **options)

@@ -1,5 +1,5 @@
 """Stores written by wavpack-numcodecs / flac-numcodecs (ids "wavpack", "flac"; committed
-fixtures made by tests/fixtures/legacy_zarr2/make_stores.py) open with numcodecs_ephys
+fixtures made by tests/fixtures/make_fixtures.py) open with numcodecs_ephys
 alone: in a fresh process where the peers cannot be imported and numcodecs_ephys is not
 imported either, numcodecs' entry points resolve the ids to our classes. Both stacks:
 zarr 2, and zarr 3 reading format 2."""
@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from writers import read_back, require
+from conftest import require
+from writers import read_back
 
 HERE = Path(__file__).resolve().parent / "fixtures" / "legacy_zarr2"
 
@@ -33,17 +34,17 @@ def test_peer_stores_open_without_peers(tmp_path):
     np.testing.assert_array_equal(got["wavpack"], expected)
     np.testing.assert_array_equal(got["flac"], expected)
     np.testing.assert_array_equal(got["wavpack_hybrid"], np.load(HERE / "wavpack_hybrid.decoded.npy"))
-    assert str(got["class_wavpack"]) == "WavPackLegacy" and str(got["class_flac"]) == "FLACLegacy"
+    assert str(got["class_wavpack"]) == "WavPackNumcodecsFormat" and str(got["class_flac"]) == "FLACNumcodecsFormat"
 
 
 @pytest.mark.zarr2
 def test_write_legacy_format_with_zarr2(tmp_path):
     """Our legacy classes write stores the peers' id describes (readable by old installs)."""
     zarr = require("zarr")
-    from numcodecs_ephys import FLACLegacy, WavPackLegacy
+    from numcodecs_ephys import FLACNumcodecsFormat, WavPackNumcodecsFormat
     expected = np.load(HERE / "expected.npy")
     paths = []
-    for name, codec in [("wavpack", WavPackLegacy(level=2)), ("flac", FLACLegacy())]:
+    for name, codec in [("wavpack", WavPackNumcodecsFormat(level=2)), ("flac", FLACNumcodecsFormat())]:
         p = tmp_path / f"{name}.zarr"
         z = zarr.open(str(p), mode="w", shape=expected.shape, chunks=(1000, 8), dtype="int16", compressor=codec)
         z[:] = expected

@@ -1,14 +1,13 @@
 """The lossy benchmark's whole pipeline on a tiny ground-truth recording: generate, compress,
 decode, sort (spykingcircus2), compare with the truth and with the lossless sort; and the
 preprocessing filters against SpikeInterface's."""
-import importlib
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import unavailable
+from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -16,17 +15,10 @@ sys.path.insert(0, str(ROOT))
 pytestmark = pytest.mark.zarr2
 
 
-def need(module):
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        unavailable(f"{module} is not installed (zarr2 and bench extras)")
-
-
 @pytest.fixture(scope="module")
 def lossy():
     for m in ("spikeinterface", "probeinterface", "numba", "hdbscan", "sklearn", "tabulate", "matplotlib"):
-        need(m)
+        require(m)
     from benchmarks import lossy
     return lossy
 
@@ -102,32 +94,32 @@ def test_experimental_pipeline(lossy, tiny, tmp_path):
 
 
 def test_passes_quality_thresholds(lossy):
-    pd = need("pandas")
+    pd = require("pandas")
     m = pd.DataFrame({"isi_violations_ratio": [0.1, 0.6, 0.1, 0.1], "presence_ratio": [0.95, 0.95, 0.5, 0.95],
                       "amplitude_cutoff": [0.05, 0.05, 0.05, 0.2]})
     assert lossy.passes_quality(m) == 1
 
 
 def test_scipy_filters_match_spikeinterface():
-    need("spikeinterface")
-    need("scipy")
-    from benchmarks import preprocessing as P
+    require("spikeinterface")
+    require("scipy")
+    from benchmarks import preprocessing
 
     rng = np.random.default_rng(0)
     x = np.round(np.cumsum(rng.normal(0, 3, (6000, 4)), axis=0) + rng.normal(0, 8, (6000, 4))).astype(np.int16)
-    for name in P.PREPROCESSING:
-        ours, impl = P.filter_traces(x, 30000.0, name)
+    for name in preprocessing.PREPROCESSING:
+        ours, impl = preprocessing.filter_traces(x, 30000.0, name)
         assert ours.dtype == np.int16 and ours.shape == x.shape
         if name == "raw":
             assert ours is x
             continue
         assert impl.startswith("spikeinterface")
-        si_mod = P.spikeinterface_filters
+        si_mod = preprocessing.spikeinterface_filters
         try:
-            P.spikeinterface_filters = lambda: None
-            scipy_out, impl2 = P.filter_traces(x, 30000.0, name)
+            preprocessing.spikeinterface_filters = lambda: None
+            scipy_out, impl2 = preprocessing.filter_traces(x, 30000.0, name)
         finally:
-            P.spikeinterface_filters = si_mod
+            preprocessing.spikeinterface_filters = si_mod
         assert impl2 == "scipy"
         inner = slice(600, -600)  # the edges differ by padding only
         assert np.abs(ours[inner].astype(int) - scipy_out[inner]).max() <= 1

@@ -2,9 +2,7 @@
 best peer on the real recordings, kernels writing identical bytes, the error bound of
 near-lossless mode at every sample, hostile input, threads, parameters, format stability."""
 import json
-import pickle
 import sys
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +10,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from numcodecs.registry import codec_registry, get_codec
-from numcodecs.tests.common import check_backwards_compatibility, check_config
 
 from numcodecs_ephys import FLAC, LSB, EphysLPC, WavPack, estimate_lsb, lpc
 
@@ -21,10 +17,6 @@ from conftest import load_real, simulated
 
 HERE = Path(__file__).resolve().parent
 DTYPES = ("int8", "int16", "int32")
-# Where ours is not yet the best codec: the fraction of the best peer's CR it must keep.
-# Noise4Sam (std ~2.6 LSB) spends ~2 bits per sample, where Rice coding's redundancy
-# against the residual's entropy is largest and pcodec's entropy coder wins.
-SHORT_OF_BEST = {"np1_noise": 0.95}
 
 
 def available_kernels():
@@ -71,7 +63,7 @@ def test_real_roundtrip_and_ratio(real_recording):
     peers += [len(FLAC(level=lv).encode(arr)) for lv in (0, 5, 8)]
     peers += [len(PCodec(level=lv).encode(np.asfortranarray(arr).T.copy())) for lv in (8, 12)]
     best_cr, our_cr = arr.nbytes / min(peers), arr.nbytes / ours
-    assert our_cr >= best_cr * SHORT_OF_BEST.get(name, 1.0), (name, our_cr, best_cr)
+    assert our_cr >= best_cr, (name, our_cr, best_cr)
 
 
 @pytest.mark.parametrize("level", [1, 2, 3])
@@ -104,7 +96,7 @@ def _edge_cases():
         "three_d": simulated(500, 12).reshape(500, 3, 4),
         "fortran": np.asfortranarray(simulated(700, 9)),
         "strided": simulated(900, 16)[::3, ::2],
-        "frame_edges": simulated(4096 * 2 + 1, 3),
+        "frame_edges": simulated(8192 * 2 + 2048 + 1, 3),  # whole frames, a whole partition, one sample
         "wide_rice_parameter": np.array([0, 1946157056] + [8060929] * 13, "int32"),  # k = 30 at a stream's end
         "on_a_grid": simulated(3000, 6) * 12 + np.arange(6, dtype="int16") - 3,
         "grid_at_limits": np.where(np.arange(50)[:, None] % 3 == 0, -32768, 32767).astype("int16") * np.ones((1, 3),
@@ -131,6 +123,7 @@ def test_hypothesis_roundtrip(arr, max_error, block_channels):
 
 def test_kernels_write_identical_bytes():
     arrays = [simulated(5000, 37, seed=1), simulated(3000, 9, seed=2, dtype="int32", std=1e6),
+              simulated(8192 + 3000, 5, seed=4) + 700,
               simulated(2000, 8, seed=3, dtype="int8", std=10.0),
               np.random.default_rng(0).integers(-2**31, 2**31, (500, 8), dtype="int32")]
     codecs = [EphysLPC(), EphysLPC(level=3), EphysLPC(max_error=3)]
@@ -189,38 +182,12 @@ def test_near_lossless_refuses_filtered_chunks():
 
 _VALID = simulated(700, 6, seed=11)
 _VALID_CHUNK = EphysLPC(block_channels=4).encode(_VALID)
-_VALID_NEAR = simulated(300, 3, seed=12)
-_VALID_NEAR_CHUNK = EphysLPC(max_error=2).encode(_VALID_NEAR)
-FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _decode_or_valueerror(data, expected=None, bound=0):
-    try:
-        out = EphysLPC(num_threads=2).decode(data)
-    except ValueError:
-        return
-    if expected is not None:
-        out = np.asarray(out).reshape(expected.shape)
-        assert np.abs(out.astype(np.int64) - expected).max(initial=0) <= bound
-
-
-@FUZZ
-@given(st.binary(max_size=2000))
-def test_fuzz_random_bytes(data):
-    _decode_or_valueerror(data)
-    _decode_or_valueerror(_VALID_CHUNK[:44] + data)
-
-
-@FUZZ
-@given(st.integers(0, len(_VALID_CHUNK) - 1))
-def test_fuzz_truncated(n):
-    _decode_or_valueerror(_VALID_CHUNK[:n], _VALID)
 
 
 def test_mutation_loop():
     """Every single-bit flip of a small chunk decodes to the right data or raises ValueError,
     never crashes (the make target `lpc-fuzz` runs many more under ASan/UBSan)."""
-    mutation_loop(_VALID_CHUNK, seed=0, n=3000)
+    assert mutation_loop(_VALID_CHUNK, seed=0, n=3000) == 0
 
 
 def mutation_loop(chunk, seed, n):
@@ -238,58 +205,12 @@ def mutation_loop(chunk, seed, n):
     return wrong
 
 
-def test_hostile_header_cannot_demand_huge_output():
-    chunk = bytearray(EphysLPC().encode(simulated(20, 2)))
-    chunk[16:20] = (2**32 - 1).to_bytes(4, "little")
-    with pytest.raises(ValueError):
-        EphysLPC().decode(bytes(chunk))
-
-
-def test_decode_wrong_codec_and_garbage():
-    with pytest.raises(ValueError):
-        EphysLPC().decode(FLAC().encode(simulated(100, 4)))
-    with pytest.raises(ValueError):
-        EphysLPC().decode(b"NCEP\x01\x03\x02\x01" + bytes(40))
-
-
 # ---- threads, layouts ----
 
 def test_threads_give_identical_bytes():
     arr = simulated(3000, 100)
     one = EphysLPC(num_threads=1, block_channels=16).encode(arr)
     assert EphysLPC(num_threads=4, block_channels=16).encode(arr) == one
-
-
-def test_concurrent_python_threads():
-    arrays = [simulated(800, 20 + i, seed=i) for i in range(8)]
-    codec = EphysLPC(num_threads=2, block_channels=8)
-    expected = [codec.encode(a) for a in arrays]
-    errors = []
-
-    def work(i):
-        try:
-            for _ in range(3):
-                enc = codec.encode(arrays[i])
-                assert enc == expected[i]
-                np.testing.assert_array_equal(codec.decode(enc), arrays[i])
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors, errors
-
-
-def test_decode_into_out():
-    data = simulated(1000, 8)
-    chunk = EphysLPC().encode(data)
-    out = np.empty_like(data)
-    assert EphysLPC().decode(chunk, out=out) is out and np.array_equal(out, data)
-    with pytest.raises(ValueError):
-        EphysLPC().decode(chunk, out=np.empty(10, "int16"))
 
 
 # ---- parameters, registry, format ----
@@ -302,56 +223,40 @@ def test_bad_parameters(kwargs):
         EphysLPC(**kwargs)
 
 
-@pytest.mark.parametrize("dtype", ["float32", "uint16", "float64"])
+@pytest.mark.parametrize("dtype", ["float32", "uint64", "float64"])
 def test_refused_dtypes(dtype):
     with pytest.raises(ValueError):
         EphysLPC().encode(np.zeros((10, 2), dtype))
 
 
-def test_registry_config_pickle():
-    assert codec_registry["ephys_lpc"] is EphysLPC
-    for codec in (EphysLPC(), EphysLPC(level=3, max_error=2, block_channels=7, num_threads=2)):
-        check_config(codec)
-        assert eval(repr(codec), {"EphysLPC": EphysLPC}) == codec
-        assert get_codec(json.loads(json.dumps(codec.get_config()))) == codec
-        assert pickle.loads(pickle.dumps(codec)) == codec
+def first_stream_at(chunk):
+    """Where the first block's stream of a container-format-2 chunk starts, and its length."""
+    ndim, n_blocks = chunk[7], int.from_bytes(chunk[12:16], "little")
+    end = int.from_bytes(chunk[20 + 4 * ndim:24 + 4 * ndim], "little")
+    return 20 + 4 * ndim + 8 * n_blocks + 4, end
 
 
-BACKCOMPAT_CODECS = [EphysLPC(), EphysLPC(level=1, block_channels=3), EphysLPC(level=3, num_threads=1)]
-NEAR_FIXTURE = HERE / "fixture" / "ephys_lpc_near"
+def test_fixtures_hold_both_stream_versions():
+    """The frozen chunks (make_fixtures.FROZEN / FROZEN_LOSSY) keep stream version 1 (no channel
+    offsets) beside version 2, so that both stay decodable."""
+    fixtures = HERE / "fixtures"
+    chunks = {"codec.00": fixtures / "fixture" / "ephys_lpc" / "codec.00" / "encoded.00.dat",
+              "codec.03": fixtures / "fixture" / "ephys_lpc" / "codec.03" / "encoded.00.dat",
+              "near": fixtures / "lossy" / "ephys_lpc_near" / "chunk.bin",
+              "near stream 2": fixtures / "lossy" / "ephys_lpc_near_stream2" / "chunk.bin"}
+    versions = {name: path.read_bytes()[first_stream_at(path.read_bytes())[0]] for name, path in chunks.items()}
+    assert versions == {"codec.00": 1, "codec.03": 2, "near": 1, "near stream 2": 2}
 
 
-def backcompat_arrays():
-    return [simulated(5000, 16, seed=11), simulated(500, 3, seed=12, dtype="int32", std=3000.0),
-            simulated(700, 1, seed=14, std=6.0)[:, 0].astype("int8"), simulated(900, 5, seed=15),
-            np.asfortranarray(simulated(600, 6, seed=16)), simulated(800, 7, seed=17) * 12 - 5]
-
-
-def test_backwards_compatibility(monkeypatch):
-    """Chunks written by this version must decode with every later one (tests/fixture/ephys_lpc)."""
-    assert (HERE / "fixture" / "ephys_lpc").is_dir(), "fixtures missing: they are committed with the codec"
-    monkeypatch.chdir(HERE)
-    check_backwards_compatibility(EphysLPC.codec_id, backcompat_arrays(), BACKCOMPAT_CODECS)
-
-
-def near_fixture_input():
-    return simulated(2000, 10, seed=21)
-
-
-def test_near_lossless_format_is_frozen():
-    """A near-lossless chunk written by this version decodes to the same samples in every later one."""
-    chunk = (NEAR_FIXTURE / "chunk.bin").read_bytes()
-    expected = np.load(NEAR_FIXTURE / "decoded.npy")
-    out = np.asarray(EphysLPC().decode(chunk))
-    np.testing.assert_array_equal(out, expected)
-    assert np.abs(expected.astype(np.int64) - near_fixture_input()).max() <= 2
-
-
-if __name__ == "__main__":  # write the near-lossless fixture (once; then commit it)
-    NEAR_FIXTURE.mkdir(parents=True, exist_ok=True)
-    near_chunk = EphysLPC(max_error=2).encode(near_fixture_input())
-    (NEAR_FIXTURE / "chunk.bin").write_bytes(near_chunk)
-    np.save(NEAR_FIXTURE / "decoded.npy", np.asarray(EphysLPC().decode(near_chunk)))
+def test_new_chunks_are_stream_version_2_and_later_versions_are_refused():
+    chunk = EphysLPC().encode(simulated(300, 5))
+    start = first_stream_at(chunk)[0]
+    assert chunk[start] == 2
+    for version in (0, 3, 255):
+        data = bytearray(chunk)
+        data[start] = version
+        with pytest.raises(ValueError):
+            EphysLPC().decode(bytes(data))
 
 
 # ---- HDF5 filter ----

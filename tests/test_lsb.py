@@ -13,11 +13,8 @@ from numcodecs_ephys._filters import lib
 from conftest import load_real, simulated
 from filter_helpers import (
     chain_roundtrip,
-    check_codec_basics,
-    check_decode_never_crashes,
-    check_fixtures,
+    check_frozen_chunks_encode_the_same,
     check_roundtrip,
-    mutations,
 )
 
 NP1_LFP_STEP = 1.2e6 / 1024 / 250 / 0.195  # 24.038...: 10-bit ADC, gain 250, in 0.195 uV units
@@ -40,15 +37,6 @@ def table_rows(enc, x):
     row_bytes = x.itemsize * (int(np.prod(x.shape[1:])) if x.ndim > 1 else 1)
     header = -(-(40 + 8 * x.ndim) // row_bytes)  # filter.h: format 2's fixed header, then the shape
     return enc.shape[0] - len(x) - header
-
-
-def test_config_repr_pickle():
-    check_codec_basics(LSB(offsets=[0.5, -1.25], steps=[24.0384, 12.0], num_threads=2),
-                       "LSB(offsets=[0.5, -1.25], steps=[24.0384, 12.0])")
-    check_codec_basics(LSB(), "LSB(offsets=0.0, steps=1.0)")
-    assert LSB(0.0, 2.0) != LSB(0.0, 3.0)
-
-
 @pytest.mark.parametrize("kwargs", [dict(steps=-0.5), dict(steps=0), dict(steps=float("nan")), dict(steps=[]),
                                     dict(steps=[1.0, "a"]), dict(offsets=float("inf")), dict(offsets=2.0 ** 41),
                                     dict(steps=2.0 ** 25), dict(steps=True), dict(num_threads=-1)])
@@ -185,43 +173,14 @@ def test_thread_count_does_not_change_output():
     codec = LSB.from_data(x)
     outs = {LSB(codec.offsets, codec.steps, num_threads=n).encode(x).tobytes() for n in (1, 2, 3)}
     assert len(outs) == 1
-
-
-def test_mutated_chunks_never_crash():
-    rng = np.random.default_rng(0)
-    x, offsets, _ = on_grid(n=60, channels=3)
-    x[::5] += 1
-    codec = LSB(offsets=offsets.tolist(), steps=NP1_LFP_STEP)
-    enc = codec.encode(x).tobytes()
-    for m in mutations(enc, rng, n=40):
-        check_decode_never_crashes(codec, m)
-
-
 @settings(max_examples=60, deadline=None)
 @given(hnp.arrays(st.sampled_from(["int16", "int32"]), hnp.array_shapes(min_dims=1, max_dims=3, max_side=12)),
        st.floats(-1e4, 1e4), st.floats(1, 1e4))
 def test_property_lossless(x, offset, step):
     check_roundtrip(LSB(offsets=offset, steps=step), x)
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.binary(max_size=300))
-def test_property_random_bytes(data):
-    check_decode_never_crashes(LSB(), data)
-    check_decode_never_crashes(LSB(), b"EPHF\x01\x03" + data)
-
-
 def test_chain_with_compressors():
     x = load_real("openephys_lfp")[:1000]
     chain_roundtrip(LSB.from_data(x), x)
-
-
-def test_fixtures(monkeypatch):
-    from fixtures.make_fixtures import sets
-    codecs, arrays = sets()["lsb"]
-    check_fixtures("lsb", codecs, arrays, monkeypatch)
-
-
 def test_lossy_steps_after_a_filter_are_refused():
     """WavPack hybrid or BitTruncation after a filter would alter its header rows: a clear error."""
     from numcodecs_ephys import BitTruncation, Delta2D, WavPack
@@ -246,7 +205,7 @@ def test_lossy_after_a_filter_is_refused_in_a_zarr_format_2_array(tmp_path):
     zarr 3's own codecs: test_zarr3.py."""
     from numcodecs_ephys import BitTruncation, Delta2D, WavPack
 
-    from writers import require
+    from conftest import require
 
     zarr = require("zarr")
     x = simulated(500, 4, seed=7)
@@ -335,14 +294,23 @@ def test_float_chunk_format_is_frozen():
 FLOAT_CHUNK_SHA256 = "73e352c390d2261904da779b5972bdc92c7c948a752213b6867cab5caada6002"
 
 
-def test_mutated_float_chunks_never_crash():
+def test_mutated_float_chunks_are_refused_or_decoded_right():
+    """Damaged float chunks (truncated, overwritten bytes): a ValueError or the right samples."""
     rng = np.random.default_rng(2)
     x = scaled(np.cumsum(rng.integers(-3, 4, size=(60, 3)), axis=0), 0.195)
     x[5, 0] = np.inf
     codec = LSB(0.0, float(np.float32(0.195)))
     enc = codec.encode(x).tobytes()
-    for m in mutations(enc, rng, n=200):
-        check_decode_never_crashes(codec, m)
+    for _ in range(300):
+        m = bytearray(enc)
+        for _ in range(int(rng.integers(1, 4))):
+            m[int(rng.integers(0, len(m)))] = int(rng.integers(0, 256))
+        m = m[:int(rng.integers(0, len(m) + 1))] if rng.random() < 0.3 else m
+        try:
+            got = codec.decode(bytes(m))
+        except ValueError:
+            continue
+        np.testing.assert_array_equal(bits(got), bits(x))
 
 
 @settings(max_examples=80, deadline=None)
@@ -354,3 +322,7 @@ def test_property_float_lossless_bit_for_bit(x, offset, step):
     enc = codec.encode(x)
     np.testing.assert_array_equal(bits(codec.decode(enc)), bits(x))
     np.testing.assert_array_equal(bits(codec.decode(enc.tobytes())), bits(x))
+
+
+def test_frozen_chunks_encode_the_same():
+    check_frozen_chunks_encode_the_same("ephys_lsb")

@@ -15,7 +15,8 @@ import pytest
 
 import numcodecs_ephys  # noqa: F401  before any neuroconv import, as users must (see above)
 
-from writers import fresh_python, read_back, require, spikeglx_folder
+from conftest import fresh_python, require
+from writers import read_back, spikeglx_folder
 
 pytestmark = pytest.mark.zarr2
 

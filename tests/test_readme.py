@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from writers import fresh_python, spikeglx_folder
+from conftest import fresh_python
+from writers import spikeglx_folder
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCK = re.compile(r"<!-- readme-test: (\w+) -->\s*```python\n(.*?)```", re.S)

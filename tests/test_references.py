@@ -5,8 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from conftest import simulated
-from writers import require
+from conftest import require, simulated
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,8 @@ of real SpikeGLX recordings, reloaded in a fresh process with spikeinterface.loa
 import numpy as np
 import pytest
 
-from writers import read_back, require, spikeglx_folder
+from conftest import require
+from writers import read_back, spikeglx_folder
 
 pytestmark = pytest.mark.zarr2
 

@@ -1,6 +1,6 @@
 """SpikeInterface on zarr 3 (installed --no-deps beside zarr 3 in .venv, as SpikeInterface
 >= 0.105 runs on Python >= 3.14): recordings saved on the zarr 2 stack with each of our
-codecs and filters (committed stores, tests/fixtures/spikeinterface_zarr2/make_stores.py)
+codecs and filters (committed stores, tests/fixtures/make_fixtures.py)
 read back bit-exact through spikeinterface.load; writing is not supported there yet."""
 import json
 from pathlib import Path
@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from writers import read_back, require
+from conftest import require
+from writers import read_back
 
 pytestmark = pytest.mark.zarr3
 

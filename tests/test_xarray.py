@@ -4,8 +4,7 @@ level by level. Bit-exact on a real recording."""
 import numpy as np
 import pytest
 
-from conftest import load_real
-from writers import require
+from conftest import load_real, require
 
 LEVELS = 3  # level k: block means over 4**k samples
 

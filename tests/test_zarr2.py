@@ -3,8 +3,8 @@ to a directory and a zip store, read back in a fresh process with only numcodecs
 import numpy as np
 import pytest
 
-from conftest import load_real, simulated
-from writers import expected_chunked, read_back, require
+from conftest import load_real, require, simulated
+from writers import expected_chunked, read_back
 
 pytestmark = pytest.mark.zarr2
 

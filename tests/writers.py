@@ -5,40 +5,13 @@ imports nothing but what the reading code names, with the peer packages
 (wavpack-numcodecs, flac-numcodecs) blocked, so that a store only counts as readable
 when numcodecs_ephys alone (through its entry points) decodes it.
 """
-import importlib
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
 
-from conftest import REAL, unavailable
+from conftest import REAL, fresh_python, unavailable
 
-# As if the peers were not installed: their modules cannot be imported and their entry
-# points (which also claim the ids "wavpack" and "flac") are not seen by numcodecs/zarr.
-BLOCK_PEERS = """
-import sys, importlib.metadata as _md
-_PEERS = ("wavpack_numcodecs", "flac_numcodecs")
-for _m in _PEERS:
-    sys.modules[_m] = None
-_entry_points = _md.entry_points
-def _without_peers(**params):
-    dists = _md._unique(_md.distributions()) if hasattr(_md, "_unique") else _md.distributions()
-    eps = _md.EntryPoints(e for d in dists for e in d.entry_points
-                          if e.value.split(":")[0].split(".")[0] not in _PEERS)
-    return eps.select(**params) if params else eps
-_md.entry_points = _without_peers
-"""
 SPIKEGLX = {"np_ultra": REAL / "spikeglx" / "p5_g0", "np2": REAL / "spikeglx" / "all_chan_g0"}
-
-
-def require(module):
-    """Import an optional package, or skip (locally) / fail (CI)."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        unavailable(f"{module} is not installed ({exc})")
 
 
 def spikeglx_folder(name):
@@ -48,20 +21,10 @@ def spikeglx_folder(name):
     return folder
 
 
-def fresh_python(code, *args, cwd=None, timeout=240):
-    """Run code in a new interpreter (peers blocked), args in sys.argv[1:]; return stdout."""
-    code = BLOCK_PEERS + textwrap.dedent(code)
-    proc = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd, timeout=timeout)
-    if proc.returncode:
-        raise AssertionError(f"fresh process failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
-    return proc.stdout
-
-
 def read_back(tmp_path, code, *args):
     """Run reading code that saves arrays with np.savez(sys.argv[1], **arrays); return them."""
     out = Path(tmp_path) / "read_back.npz"
-    fresh_python(code, out, *args)
+    fresh_python(code, out, *args, timeout=240)
     with np.load(out) as f:
         return {k: f[k] for k in f.files}
 

@@ -7,7 +7,8 @@
  *   0  level: libFLAC compression level 0..8, default 5
  *   1  blocksize: samples per FLAC frame, 16..65535, default 4096
  *   2  channels per FLAC stream: 1..8, default 2 (stereo pairs)
- *   3  channels per block (independent unit): 1..1048576, default 96
+ *   3  channels per block (independent unit): 1..1048576, default 16 (as
+ *      numcodecs_ephys.FLAC: tests/test_unsigned.py checks that they agree)
  *   4  unused, 0 (numcodecs-ephys 0.1.0 stored a thread count here; the
  *      plugin takes it from the reading process instead: h5plugin.c)
  *   5  exhaustive stereo search: 0 (default) or 1
@@ -51,7 +52,7 @@ static int decode(const unsigned *o, const uint8_t *buf, size_t len, const ephys
 }
 
 static const ephys_h5_codec_t codec = {
-    FLAC_H5_FILTER_ID, "numcodecs-ephys FLAC", 6, {5, 4096, 2, 96, 0, 0},
+    FLAC_H5_FILTER_ID, "numcodecs-ephys FLAC", 6, {5, 4096, 2, 16, 0, 0},
     check_options, dtype_ok, encode, ephys_flac_info, decode,
 };
 

@@ -8,7 +8,8 @@
  *   2  dynamic noise shaping (hybrid): 1 (default) or 0
  *   3  fixed shaping weight in thousandths, as a two's-complement int32 in
  *      [-1000, 1000] (used when 2 is 0); default 0
- *   4  channels per block (independent stream): 1..4096, default 96
+ *   4  channels per block (independent stream): 1..4096, default 16 (as
+ *      numcodecs_ephys.WavPack: tests/test_unsigned.py checks that they agree)
  *   5  unused, 0 (numcodecs-ephys 0.1.0 stored a thread count here; the
  *      plugin takes it from the reading process instead: h5plugin.c)
  */
@@ -48,7 +49,7 @@ static int decode(const unsigned *o, const uint8_t *buf, size_t len, const ephys
 }
 
 static const ephys_h5_codec_t codec = {
-    WAVPACK_H5_FILTER_ID, "numcodecs-ephys WavPack", 6, {2, 0, 1, 0, 96, 0},
+    WAVPACK_H5_FILTER_ID, "numcodecs-ephys WavPack", 6, {2, 0, 1, 0, 16, 0},
     check_options, dtype_ok, encode, ephys_wavpack_info, decode,
 };
 

@@ -118,11 +118,12 @@ static int dtype_of(const h5_api_t *api, hid_t type)
     int cls = api->Tget_class(type);
     size_t size = api->Tget_size(type);
     if (api->Tget_order(type) != H5T_ORDER_LE) return 0; /* 1-byte types report LE too */
-    if (cls == H5T_INTEGER && api->Tget_sign(type) == H5T_SGN_2) {
+    if (cls == H5T_INTEGER) {
+        int is_signed = api->Tget_sign(type) == H5T_SGN_2;
         switch (size) {
-        case 1: return EPHYS_DTYPE_INT8;
-        case 2: return EPHYS_DTYPE_INT16;
-        case 4: return EPHYS_DTYPE_INT32;
+        case 1: return is_signed ? EPHYS_DTYPE_INT8 : EPHYS_DTYPE_UINT8;
+        case 2: return is_signed ? EPHYS_DTYPE_INT16 : EPHYS_DTYPE_UINT16;
+        case 4: return is_signed ? EPHYS_DTYPE_INT32 : EPHYS_DTYPE_UINT32;
         }
     }
     if (cls == H5T_FLOAT && size == 4) return EPHYS_DTYPE_FLOAT32;
@@ -134,7 +135,7 @@ htri_t ephys_h5_can_apply(const ephys_h5_codec_t *codec, const void *caller, hid
     const h5_api_t *api = h5_api(caller);
     if (!api) return -1;
     int dtype = dtype_of(api, type);
-    if (!dtype || !codec->dtype_ok(dtype)) return 0;
+    if (!dtype || !codec->dtype_ok(ephys_stream_dtype(dtype))) return 0;
     hsize_t dims[H5S_MAX_RANK];
     int ndim = api->Pget_chunk(dcpl, H5S_MAX_RANK, dims);
     if (ndim < 1 || ndim > EPHYS_MAX_NDIM) return 0;
@@ -158,7 +159,7 @@ herr_t ephys_h5_set_local(const ephys_h5_codec_t *codec, const void *caller, hid
     read_options(codec, n, cd, out);
     if (codec->check_options(out) != EPHYS_OK) return -1;
     int dtype = dtype_of(api, type);
-    if (!dtype || !codec->dtype_ok(dtype)) return -1;
+    if (!dtype || !codec->dtype_ok(ephys_stream_dtype(dtype))) return -1;
     hsize_t dims[H5S_MAX_RANK];
     int ndim = api->Pget_chunk(dcpl, H5S_MAX_RANK, dims);
     if (ndim < 1 || ndim > EPHYS_MAX_NDIM) return -1;
@@ -188,7 +189,7 @@ static int read_local(const ephys_h5_codec_t *codec, size_t n, const unsigned *c
     read_options(codec, n, cd, l->opts);
     l->dtype = (int)cd[k + 1];
     l->ndim = (int)cd[k + 2];
-    size_t itemsize = ephys_dtype_size(l->dtype);
+    size_t itemsize = ephys_sample_size(l->dtype);
     if (!itemsize || l->ndim < 1 || l->ndim > EPHYS_MAX_NDIM || n < k + 3 + (size_t)l->ndim) return EPHYS_ERR_ARGS;
     l->n_channels = 1;
     for (int d = 0; d < l->ndim; d++) {

@@ -7,7 +7,9 @@
  *   [0, n_options)      the codec's options, as the user gives them (a user may
  *                       give fewer: set_local fills in the defaults)
  *   n_options           cd_values layout version written by set_local (1)
- *   n_options + 1       dtype (EPHYS_DTYPE_*: 1 int8, 2 int16, 3 int32, 4 float32)
+ *   n_options + 1       dtype (EPHYS_DTYPE_*: 1 int8, 2 int16, 3 int32, 4 float32,
+ *                       5 uint8, 6 uint16, 7 uint32; each codec takes the unsigned
+ *                       types of the signed ones it codes, chunk.h)
  *   n_options + 2       chunk rank (1..8)
  *   n_options + 3 ...   chunk dims; axis 0 is time, the others are channels
  *
@@ -18,7 +20,7 @@
 #ifndef EPHYS_H5PLUGIN_H
 #define EPHYS_H5PLUGIN_H
 #include "h5_abi.h"
-#include "block_codec.h" /* chunk.h and ephys_dtype_size */
+#include "block_codec.h" /* chunk.h, ephys_stream_dtype, ephys_sample_size */
 
 #define EPHYS_H5_EXPORT __attribute__((visibility("default")))
 #define EPHYS_H5_LOCAL_VERSION 1
@@ -32,7 +34,7 @@ typedef struct {
     unsigned defaults[EPHYS_H5_MAX_OPTIONS];
     /* EPHYS_OK when the options are valid */
     int (*check_options)(const unsigned *opts);
-    /* nonzero when the codec codes that dtype */
+    /* nonzero when the codec codes that stream dtype (signed or float32) */
     int (*dtype_ok)(int dtype);
     int (*encode)(const unsigned *opts, const ephys_view_t *src, int ndim, const uint64_t *shape,
                   uint8_t **out, size_t *out_len);

@@ -2,7 +2,9 @@
  * `make lpc-fuzz`: chunks of several shapes, dtypes and modes are encoded, then bit
  * flips, byte overwrites and truncations are decoded.  A decode must fail with an
  * error code or return samples; ASan/UBSan abort on any out-of-bounds access or
- * undefined behaviour.  Usage: lpc_mutations [iterations] [seed]. */
+ * undefined behaviour.  Chunk files named after the seed (the frozen fixtures of
+ * older stream versions) are mutated the same way.
+ * Usage: lpc_mutations [iterations] [seed] [chunk files...]. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +23,61 @@ static uint64_t rnd(void)
 
 typedef struct { int dtype; uint64_t n, nc; uint32_t cpb; uint32_t max_error; int level; } case_t;
 
+/* Decode iterations damaged copies of chunk into dv (bit flips, byte overwrites, truncations). */
+static void mutate(const uint8_t *chunk, size_t len, const ephys_view_t *dv, long iterations, long *failures,
+                   long *decoded)
+{
+    uint8_t *work = malloc(len);
+    for (long it = 0; it < iterations; it++) {
+        memcpy(work, chunk, len);
+        size_t wlen = len;
+        int flips = 1 + (int)(rnd() % 4);
+        for (int f = 0; f < flips; f++) {
+            size_t pos = rnd() % len;
+            switch (rnd() % 3) {
+            case 0: work[pos] ^= (uint8_t)(1u << (rnd() % 8)); break;
+            case 1: work[pos] = (uint8_t)rnd(); break;
+            default: wlen = rnd() % (len + 1);
+            }
+        }
+        /* decode into an exact-size heap copy so that ASan sees any overread */
+        uint8_t *in = malloc(wlen ? wlen : 1);
+        memcpy(in, work, wlen);
+        ephys_lpc_set_kernel(1 + (int)(it % 3)); /* every kernel this CPU runs */
+        int err = ephys_lpc_decode(in, wlen, dv, 1 + (int)(rnd() % 2));
+        free(in);
+        if (err) (*failures)++;
+        else (*decoded)++;
+    }
+    free(work);
+}
+
+/* A chunk file: its samples must decode, then its mutations are decoded. */
+static int mutate_file(const char *path, long iterations, long *failures, long *decoded)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return 1;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *chunk = malloc(len > 0 ? (size_t)len : 1);
+    int bad = len <= 0 || fread(chunk, 1, (size_t)len, f) != (size_t)len;
+    fclose(f);
+    ephys_chunk_info_t info;
+    if (bad || ephys_lpc_info(chunk, (size_t)len, &info)) {
+        free(chunk);
+        return 1;
+    }
+    size_t item = info.dtype == EPHYS_DTYPE_INT8 ? 1 : info.dtype == EPHYS_DTYPE_INT16 ? 2 : 4;
+    uint8_t *dst = malloc(info.n_samples * info.n_channels * item + 1);
+    ephys_view_t dv = {dst, info.dtype, info.n_samples, info.n_channels, (int64_t)info.n_channels, 1};
+    bad = ephys_lpc_decode(chunk, (size_t)len, &dv, 1) != EPHYS_OK;
+    if (!bad) mutate(chunk, (size_t)len, &dv, iterations, failures, decoded);
+    free(dst);
+    free(chunk);
+    return bad;
+}
+
 int main(int argc, char **argv)
 {
     long iterations = argc > 1 ? atol(argv[1]) : 100000;
@@ -29,6 +86,7 @@ int main(int argc, char **argv)
         {EPHYS_DTYPE_INT16, 700, 6, 4, 0, 2}, {EPHYS_DTYPE_INT16, 300, 3, 3, 2, 2},
         {EPHYS_DTYPE_INT32, 200, 5, 2, 0, 3}, {EPHYS_DTYPE_INT8, 500, 2, 2, 0, 1},
         {EPHYS_DTYPE_INT32, 150, 3, 3, 7, 2}, {EPHYS_DTYPE_INT16, 5000, 1, 1, 0, 3},
+        {EPHYS_DTYPE_INT16, 8192 + 2100, 5, 5, 0, 2}, {EPHYS_DTYPE_INT16, 8192 + 700, 3, 3, 1, 1},
     };
     const int n_cases = sizeof(cases) / sizeof(cases[0]);
     long failures = 0, decoded = 0;
@@ -61,32 +119,16 @@ int main(int argc, char **argv)
             fprintf(stderr, "round trip failed\n");
             return 2;
         }
-        uint8_t *work = malloc(len);
-        for (long it = 0; it < iterations / n_cases; it++) {
-            memcpy(work, chunk, len);
-            size_t wlen = len;
-            int flips = 1 + (int)(rnd() % 4);
-            for (int f = 0; f < flips; f++) {
-                size_t pos = rnd() % len;
-                switch (rnd() % 3) {
-                case 0: work[pos] ^= (uint8_t)(1u << (rnd() % 8)); break;
-                case 1: work[pos] = (uint8_t)rnd(); break;
-                default: wlen = rnd() % (len + 1);
-                }
-            }
-            /* decode into an exact-size heap copy so that ASan sees any overread */
-            uint8_t *in = malloc(wlen ? wlen : 1);
-            memcpy(in, work, wlen);
-            ephys_lpc_set_kernel(1 + (int)(it % 3)); /* every kernel this CPU runs */
-            int err = ephys_lpc_decode(in, wlen, &dv, 1 + (int)(rnd() % 2));
-            free(in);
-            if (err) failures++;
-            else decoded++;
-        }
-        free(work);
+        mutate(chunk, len, &dv, iterations / n_cases, &failures, &decoded);
         ephys_free(chunk);
         free(src);
         free(dst);
+    }
+    for (int i = 3; i < argc; i++) {
+        if (mutate_file(argv[i], iterations / n_cases, &failures, &decoded)) {
+            fprintf(stderr, "%s: not a decodable EphysLPC chunk\n", argv[i]);
+            return 2;
+        }
     }
     printf("lpc mutation loop: %ld rejected, %ld decoded, no crash\n", failures, decoded);
     return 0;
