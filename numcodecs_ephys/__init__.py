@@ -23,9 +23,9 @@ for _codec in (WavPack, FLAC, Delta2D, BitTruncation, LSB, EphysLPC):
 
 # Ids of the peer packages: read their chunks without them, but if the peer itself
 # was imported first, leave its registration in place (both read the same format).
-for _peer_format in (WavPackNumcodecsFormat, FLACNumcodecsFormat):
-    if _peer_format.codec_id not in codec_registry:
-        register_codec(_peer_format)
+for _peer in (WavPackNumcodecsFormat, FLACNumcodecsFormat):
+    if _peer.codec_id not in codec_registry:
+        register_codec(_peer)
 
 from .files import compress_file, decompress_file, open_recording  # noqa: E402  (whole recordings; zarr on use)
 

@@ -10,6 +10,7 @@ from numcodecs_ephys import BitTruncation
 from conftest import load_real, simulated
 from filter_helpers import (
     chain_roundtrip,
+    check_frozen_chunks_encode_the_same,
     check_roundtrip,
 )
 
@@ -108,6 +109,7 @@ def test_chain_with_compressors():
         np.testing.assert_array_equal(dec, reference(x, 2) << 2)
 
 
+
 @settings(max_examples=60, deadline=None)
 @given(hnp.arrays(st.sampled_from(["int16", "int32"]), hnp.array_shapes(min_dims=0, max_dims=3, min_side=0,
                                                                           max_side=12)),
@@ -125,3 +127,7 @@ def test_property_kernels_are_the_payload_of_the_numcodecs_chunk(x, bits):
     assert lib.ephys_bittruncation_invert(ffi.from_buffer(q), ffi.from_buffer(q), q.nbytes, q.itemsize, bits,
                                           2) == lib.EPHYS_OK
     np.testing.assert_array_equal(q, codec.decode(codec.encode(x)))
+
+
+def test_frozen_chunks_encode_the_same():
+    check_frozen_chunks_encode_the_same("ephys_bittruncation")

@@ -341,8 +341,7 @@ def test_zarr3_codecs_have_the_numcodecs_parameters():
     classes = [getattr(zarr3, name) for name in zarr3.__all__ if isinstance(getattr(zarr3, name), type)]
     assert {cls._numcodecs_cls for cls in classes} == {type(c.codec) for c in CASES.values()}
     for cls in classes:
-        # the zarr 3 LSB is a serializer around the next one: that field is zarr 3's own
-        declared = {f.name: f.default for f in fields(cls) if f.name != "serializer"}
+        declared = {f.name: f.default for f in fields(cls) if f.name != "serializer"}  # LSB wraps a serializer
         assert declared == _parameters(cls._numcodecs_cls), cls.__name__
 
 

@@ -9,6 +9,7 @@ from numcodecs_ephys import Delta2D
 from conftest import load_real, simulated
 from filter_helpers import (
     chain_roundtrip,
+    check_frozen_chunks_encode_the_same,
     check_roundtrip,
 )
 
@@ -107,6 +108,7 @@ def test_zarr2_style_flat_bytes_decode():
     np.testing.assert_array_equal(Delta2D().decode(flat), x)
 
 
+
 def test_kernels_check_their_arguments():
     """The header-free kernels (what the zarr 3 filters call) refuse impossible sizes and
     overlapping buffers with an error code, never touching memory they were not given."""
@@ -145,3 +147,7 @@ def test_property_kernels_are_the_payload_of_the_numcodecs_chunk(x, axis):
     assert lib.ephys_delta2d_invert(ffi.from_buffer(out), out.nbytes, x.itemsize, rows, channels, CODES[axis],
                                     2) == lib.EPHYS_OK
     np.testing.assert_array_equal(out, x)
+
+
+def test_frozen_chunks_encode_the_same():
+    check_frozen_chunks_encode_the_same("ephys_delta2d")
