@@ -90,6 +90,28 @@ typedef struct {
     int64_t *i64;
 } acc_init_t;
 
+/* acc = init + sum_i w_i x[t - 1 - i] for the row x[t] of every channel: in
+ * int32 where the caller proved it cannot overflow, otherwise in int64. */
+ATTR_INLINE void accumulate32(const int32_t *row, uint32_t nc, const int32_t *coef, int order, const int32_t *init,
+                              int32_t *acc)
+{
+    for (uint32_t c = 0; c < nc; c++) acc[c] = init[c];
+    for (int i = 0; i < order; i++) {
+        const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
+        for (uint32_t c = 0; c < nc; c++) acc[c] += w[c] * past[c];
+    }
+}
+
+ATTR_INLINE void accumulate64(const int32_t *row, uint32_t nc, const int32_t *coef, int order, const int64_t *init,
+                              int64_t *acc)
+{
+    for (uint32_t c = 0; c < nc; c++) acc[c] = init[c];
+    for (int i = 0; i < order; i++) {
+        const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
+        for (uint32_t c = 0; c < nc; c++) acc[c] += (int64_t)w[c] * past[c];
+    }
+}
+
 ATTR_INLINE void residual_body(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order,
                                int shift, int wide, int32_t lo, int32_t hi, const acc_init_t *init,
                                int32_t *acc32, int64_t *acc64, int32_t *e)
@@ -98,22 +120,14 @@ ATTR_INLINE void residual_body(const int32_t *x, size_t nt, uint32_t nc, const i
         const int32_t *row = x + t * nc;
         int32_t *out = e + t * nc;
         if (!wide) {
-            for (uint32_t c = 0; c < nc; c++) acc32[c] = init->i32[c];
-            for (int i = 0; i < order; i++) {
-                const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
-                for (uint32_t c = 0; c < nc; c++) acc32[c] += w[c] * past[c];
-            }
+            accumulate32(row, nc, coef, order, init->i32, acc32);
             for (uint32_t c = 0; c < nc; c++) {
                 int32_t p = acc32[c] >> shift; /* arithmetic shift: gcc, clang, msvc */
                 p = p < lo ? lo : p > hi ? hi : p;
                 out[c] = (int32_t)((uint32_t)row[c] - (uint32_t)p);
             }
         } else {
-            for (uint32_t c = 0; c < nc; c++) acc64[c] = init->i64[c];
-            for (int i = 0; i < order; i++) {
-                const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
-                for (uint32_t c = 0; c < nc; c++) acc64[c] += (int64_t)w[c] * past[c];
-            }
+            accumulate64(row, nc, coef, order, init->i64, acc64);
             for (uint32_t c = 0; c < nc; c++) {
                 int64_t p = floor_shift(acc64[c], shift);
                 p = p < lo ? lo : p > hi ? hi : p;
@@ -135,11 +149,7 @@ ATTR_INLINE int synth_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *co
         int32_t *row = x + t * nc;
         const int32_t *res = e + t * nc;
         if (!wide) {
-            for (uint32_t c = 0; c < nc; c++) acc32[c] = init->i32[c];
-            for (int i = 0; i < order; i++) {
-                const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
-                for (uint32_t c = 0; c < nc; c++) acc32[c] += w[c] * past[c];
-            }
+            accumulate32(row, nc, coef, order, init->i32, acc32);
             for (uint32_t c = 0; c < nc; c++) {
                 int32_t p = acc32[c] >> shift;
                 p = p < lo ? lo : p > hi ? hi : p;
@@ -150,11 +160,7 @@ ATTR_INLINE int synth_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *co
                 row[c] = v < lo ? lo : v > hi ? hi : v;
             }
         } else {
-            for (uint32_t c = 0; c < nc; c++) acc64[c] = init->i64[c];
-            for (int i = 0; i < order; i++) {
-                const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
-                for (uint32_t c = 0; c < nc; c++) acc64[c] += (int64_t)w[c] * past[c];
-            }
+            accumulate64(row, nc, coef, order, init->i64, acc64);
             for (uint32_t c = 0; c < nc; c++) {
                 int64_t p = floor_shift(acc64[c], shift);
                 p = p < lo ? lo : p > hi ? hi : p;
@@ -177,11 +183,7 @@ ATTR_INLINE void near_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *co
     for (size_t t = 0; t < nt; t++) {
         int32_t *row = x + t * nc;
         int32_t *sym = q + t * nc;
-        for (uint32_t c = 0; c < nc; c++) acc64[c] = init->i64[c];
-        for (int i = 0; i < order; i++) {
-            const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
-            for (uint32_t c = 0; c < nc; c++) acc64[c] += (int64_t)w[c] * past[c];
-        }
+        accumulate64(row, nc, coef, order, init->i64, acc64);
         for (uint32_t c = 0; c < nc; c++) {
             int64_t p = floor_shift(acc64[c], shift);
             p = p < lo ? lo : p > hi ? hi : p;
