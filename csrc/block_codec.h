@@ -83,6 +83,16 @@ EPHYS_ACCESS(uint16_t)
 EPHYS_ACCESS(uint32_t)
 EPHYS_ACCESS(uint64_t)
 #undef EPHYS_ACCESS
+/* Little-endian header fields, whatever the machine's byte order. */
+static inline void ephys_put_le32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static inline uint32_t ephys_get_le32(const uint8_t *p)
+{
+    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline void ephys_put_le64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
+static inline uint64_t ephys_get_le64(const uint8_t *p) { return ephys_get_le32(p) | (uint64_t)ephys_get_le32(p + 4) << 32; }
+static inline int32_t ephys_clamp_i32(int32_t x, int32_t lo, int32_t hi) { return x < lo ? lo : x > hi ? hi : x; }
+
 /* Address of element (t, c) of a view of element type T, as bytes. */
 #define EPHYS_AT(v, T, t, c) \
     ((char *)(v)->base + ((int64_t)(t) * (v)->sample_stride + (int64_t)(c) * (v)->channel_stride) * (int64_t)sizeof(T))

@@ -87,8 +87,6 @@ int ephys_buf_append(ephys_buf_t *b, const void *data, size_t n)
     return EPHYS_OK;
 }
 
-static void put_u32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static uint32_t get_u32(const uint8_t *p) { uint32_t v = 0; for (int i = 3; i >= 0; i--) v = (v << 8) | p[i]; return v; }
 
 /* ---- CRC-32C ----
  * Slicing-by-8 tables for the portable path; SSE4.2's crc32 instruction
@@ -207,13 +205,12 @@ void ephys_view_load(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0,
     }
 }
 
-static int32_t clamp(int32_t x, int32_t lo, int32_t hi) { return x < lo ? lo : x > hi ? hi : x; }
 
 #define STORE_ROWS(T, LO, HI)                                                               \
     for (uint64_t t = t0; t < t0 + nt; t++) {                                              \
         char *o = EPHYS_AT(v, T, t, c0);                                                   \
         const int32_t *s = block + (t - t0) * nc;                                          \
-        for (uint32_t c = 0; c < nc; c++) ephys_store_##T(o + (int64_t)c * cs, (T)clamp(s[c], LO, HI)); \
+        for (uint32_t c = 0; c < nc; c++) ephys_store_##T(o + (int64_t)c * cs, (T)ephys_clamp_i32(s[c], LO, HI)); \
     }
 
 void ephys_view_store(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0, uint32_t nc, const int32_t *block)
@@ -340,17 +337,17 @@ int ephys_chunk_parse(const ephys_block_codec_t *codec, const uint8_t *buf, size
     info->codec = buf[5];
     info->dtype = buf[6];
     info->ndim = buf[7];
-    info->channels_per_block = get_u32(buf + 8);
-    info->n_blocks = get_u32(buf + 12);
+    info->channels_per_block = ephys_get_le32(buf + 8);
+    info->n_blocks = ephys_get_le32(buf + 12);
     if (info->codec != codec->codec_id) return EPHYS_ERR_CODEC;
     if (!ephys_dtype_size(info->dtype) || info->ndim < 1 || info->ndim > EPHYS_MAX_NDIM)
         return EPHYS_ERR_HEADER;
     size_t so = shape_offset(info->version);
     if (len < so + 4 * (size_t)info->ndim) return EPHYS_ERR_TRUNCATED;
-    if (info->version >= 2) info->flags = get_u32(buf + FIXED_HEADER);
+    if (info->version >= 2) info->flags = ephys_get_le32(buf + FIXED_HEADER);
     uint64_t channels = 1;
     for (int d = 0; d < info->ndim; d++) {
-        info->shape[d] = get_u32(buf + so + 4 * d);
+        info->shape[d] = ephys_get_le32(buf + so + 4 * d);
         if (d > 0) {
             if (info->shape[d] && channels > UINT32_MAX / info->shape[d]) return EPHYS_ERR_HEADER;
             channels *= info->shape[d];
@@ -366,7 +363,7 @@ int ephys_chunk_parse(const ephys_block_codec_t *codec, const uint8_t *buf, size
     if (info->n_blocks != expect_blocks) return EPHYS_ERR_HEADER;
     size_t hs = header_size(info->version, info->ndim, info->n_blocks);
     if (len < hs) return EPHYS_ERR_TRUNCATED;
-    if (info->version >= 2 && ephys_crc32c(0, buf, hs - 4) != get_u32(buf + hs - 4)) return EPHYS_ERR_HEADER;
+    if (info->version >= 2 && ephys_crc32c(0, buf, hs - 4) != ephys_get_le32(buf + hs - 4)) return EPHYS_ERR_HEADER;
     /* after the checksum: a flag from a newer writer, not damage */
     if (info->flags & ~(uint32_t)KNOWN_FLAGS) return EPHYS_ERR_FLAGS;
     if (info->flags & EPHYS_CHUNK_UNSIGNED) {
@@ -379,7 +376,7 @@ int ephys_chunk_parse(const ephys_block_codec_t *codec, const uint8_t *buf, size
     const uint8_t *table = buf + so + 4 * (size_t)info->ndim;
     size_t entry = table_entry(info->version);
     for (uint32_t b = 0; b < info->n_blocks; b++) {
-        uint64_t end = get_u32(table + entry * b);
+        uint64_t end = ephys_get_le32(table + entry * b);
         if (end < prev) return EPHYS_ERR_HEADER;
         if (end > payload) return EPHYS_ERR_TRUNCATED;
         uint64_t nc = channels - (uint64_t)b * info->channels_per_block;
@@ -389,7 +386,7 @@ int ephys_chunk_parse(const ephys_block_codec_t *codec, const uint8_t *buf, size
     }
     if (prev != payload) return prev < payload ? EPHYS_ERR_CORRUPT : EPHYS_ERR_TRUNCATED;
     for (uint32_t b = 0; codec->check_block && b < info->n_blocks; b++) {
-        uint64_t start = b ? get_u32(table + entry * (b - 1)) : 0, end = get_u32(table + entry * b);
+        uint64_t start = b ? ephys_get_le32(table + entry * (b - 1)) : 0, end = ephys_get_le32(table + entry * b);
         int err = codec->check_block(buf + hs + start, (size_t)(end - start), info->n_samples,
                                      block_channels(channels, info->channels_per_block, b),
                                      ephys_stream_dtype(info->dtype));
@@ -485,22 +482,22 @@ int ephys_chunk_encode(const ephys_block_codec_t *codec, const void *params,
             h[5] = (uint8_t)codec->codec_id;
             h[6] = (uint8_t)ephys_stream_dtype(src->dtype);
             h[7] = (uint8_t)ndim;
-            put_u32(h + 8, channels_per_block);
-            put_u32(h + 12, n_blocks);
-            put_u32(h + FIXED_HEADER, flags);
+            ephys_put_le32(h + 8, channels_per_block);
+            ephys_put_le32(h + 12, n_blocks);
+            ephys_put_le32(h + FIXED_HEADER, flags);
             size_t so = shape_offset(FORMAT_VERSION);
-            for (int d = 0; d < ndim; d++) put_u32(h + so + 4 * d, (uint32_t)shape[d]);
+            for (int d = 0; d < ndim; d++) ephys_put_le32(h + so + 4 * d, (uint32_t)shape[d]);
             uint8_t *table = h + so + 4 * (size_t)ndim;
             uint64_t end = 0;
             res.len = hs;
             for (uint32_t b = 0; b < n_blocks; b++) {
                 end += outs[b].len;
-                put_u32(table + 8 * (size_t)b, (uint32_t)end);
-                put_u32(table + 8 * (size_t)b + 4, crcs[b]);
+                ephys_put_le32(table + 8 * (size_t)b, (uint32_t)end);
+                ephys_put_le32(table + 8 * (size_t)b + 4, crcs[b]);
                 if (outs[b].len) memcpy(res.data + res.len, outs[b].data, outs[b].len);
                 res.len += outs[b].len;
             }
-            put_u32(h + hs - 4, ephys_crc32c(0, h, hs - 4));
+            ephys_put_le32(h + hs - 4, ephys_crc32c(0, h, hs - 4));
         }
     }
     for (uint32_t b = 0; b < n_blocks; b++) free(outs[b].data);
@@ -530,9 +527,9 @@ typedef struct {
 static int decode_checked(const decode_job_t *job, size_t b, uint32_t nc, uint64_t c0)
 {
     size_t entry = table_entry(job->version);
-    uint64_t start = b ? get_u32(job->table + entry * (b - 1)) : 0, end = get_u32(job->table + entry * b);
+    uint64_t start = b ? ephys_get_le32(job->table + entry * (b - 1)) : 0, end = ephys_get_le32(job->table + entry * b);
     int err = decode_block_into(job->codec, job->payload + start, (size_t)(end - start), job->view, c0, nc);
-    if (!err && job->version >= 2 && ephys_view_crc32c(job->view, c0, nc) != get_u32(job->table + entry * b + 4))
+    if (!err && job->version >= 2 && ephys_view_crc32c(job->view, c0, nc) != ephys_get_le32(job->table + entry * b + 4))
         err = EPHYS_ERR_CHECKSUM;
     return err;
 }

@@ -1,6 +1,7 @@
 /* Header shared by the filters; see filter.h for the layout. */
 #include <string.h>
 
+#include "block_codec.h"
 #include "chunk.h"
 #include "filter.h"
 #include "filter_frame.h"
@@ -15,11 +16,7 @@
 /* bytes before the shape */
 static uint64_t fixed_bytes(int version) { return version == 1 ? 32 : 40; }
 static uint64_t header_bytes(int version, int ndim) { return fixed_bytes(version) + 8 * (uint64_t)ndim; }
-static void put_u32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static uint32_t get_u32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
-static void put_u64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static uint64_t get_u64(const uint8_t *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = (v << 8) | p[i]; return v; }
 
 /* a * b, or LIMIT when it would exceed LIMIT */
 static uint64_t mul_cap(uint64_t a, uint64_t b)
@@ -97,11 +94,11 @@ void ephys_filter_write_header(const ephys_filter_info_t *info, uint8_t *out)
     out[6] = (uint8_t)info->itemsize;
     out[7] = (uint8_t)info->ndim;
     out[8] = (uint8_t)info->param;
-    put_u32(out + 12, (uint32_t)info->table_rows);
-    put_u64(out + 16, info->n_escapes);
-    put_u64(out + 24, info->params_hash);
+    ephys_put_le32(out + 12, (uint32_t)info->table_rows);
+    ephys_put_le64(out + 16, info->n_escapes);
+    ephys_put_le64(out + 24, info->params_hash);
     uint64_t so = fixed_bytes(info->version);
-    for (int d = 0; d < info->ndim; d++) put_u64(out + so + 8 * d, info->shape[d]);
+    for (int d = 0; d < info->ndim; d++) ephys_put_le64(out + so + 8 * d, info->shape[d]);
 }
 
 static uint8_t pad_byte(const ephys_filter_info_t *info, const uint8_t *buf, uint64_t i)
@@ -134,16 +131,16 @@ int ephys_filter_parse(const uint8_t *buf, size_t len, int filter, ephys_filter_
     int ndim = buf[7], flags = version == 1 ? buf[FLAGS_AT] : buf[FLAGS_AT] & ~(EPHYS_FILTER_FORTRAN | EPHYS_FILTER_UNCHECKED);
     if (ndim > 8 || flags || buf[10] || buf[11]) return EPHYS_ERR_HEADER;
     if (len < header_bytes(version, ndim)) return EPHYS_ERR_TRUNCATED;
-    if (version >= 2 && header_crc(buf, ndim) != get_u32(buf + HEADER_CRC_AT)) return EPHYS_ERR_HEADER;
+    if (version >= 2 && header_crc(buf, ndim) != ephys_get_le32(buf + HEADER_CRC_AT)) return EPHYS_ERR_HEADER;
     uint64_t shape[8], so = fixed_bytes(version);
-    for (int d = 0; d < ndim; d++) shape[d] = get_u64(buf + so + 8 * d);
-    uint64_t table_rows = get_u32(buf + 12);
-    uint64_t escapes = get_u64(buf + 16);
+    for (int d = 0; d < ndim; d++) shape[d] = ephys_get_le64(buf + so + 8 * d);
+    uint64_t table_rows = ephys_get_le32(buf + 12);
+    uint64_t escapes = ephys_get_le64(buf + 16);
     if (escapes >= LIMIT / 16) return EPHYS_ERR_HEADER;
     int err = layout(version, filter, buf[6], ndim, shape, buf[8], table_rows, escapes, info);
     if (err) return EPHYS_ERR_HEADER;
     info->flags = version >= 2 ? buf[FLAGS_AT] : 0;
-    info->params_hash = get_u64(buf + 24);
+    info->params_hash = ephys_get_le64(buf + 24);
     if (info->total_bytes != len) return info->total_bytes > len ? EPHYS_ERR_TRUNCATED : EPHYS_ERR_CORRUPT;
     /* the padding after the header must be what the encoder wrote */
     uint64_t hb = header_bytes(version, ndim);
@@ -161,8 +158,8 @@ int ephys_filter_seal(uint8_t *buf, size_t len, int flags, const void *samples, 
     int ndim = buf[7];
     if (ndim > 8 || len < header_bytes(FILTER_VERSION, ndim)) return EPHYS_ERR_ARGS;
     buf[FLAGS_AT] = (uint8_t)flags;
-    put_u32(buf + SAMPLES_CRC_AT, flags & EPHYS_FILTER_UNCHECKED ? 0 : ephys_crc32c(0, samples, samples_len));
-    put_u32(buf + HEADER_CRC_AT, header_crc(buf, ndim));
+    ephys_put_le32(buf + SAMPLES_CRC_AT, flags & EPHYS_FILTER_UNCHECKED ? 0 : ephys_crc32c(0, samples, samples_len));
+    ephys_put_le32(buf + HEADER_CRC_AT, header_crc(buf, ndim));
     return EPHYS_OK;
 }
 
@@ -171,5 +168,5 @@ int ephys_filter_verify(const uint8_t *buf, size_t len, const void *samples, siz
     if (!buf || len < 32 || (!samples && samples_len)) return EPHYS_ERR_ARGS;
     if (buf[4] == 1 || (buf[FLAGS_AT] & EPHYS_FILTER_UNCHECKED)) return EPHYS_OK;
     if (len < fixed_bytes(FILTER_VERSION)) return EPHYS_ERR_ARGS;
-    return ephys_crc32c(0, samples, samples_len) == get_u32(buf + SAMPLES_CRC_AT) ? EPHYS_OK : EPHYS_ERR_CHECKSUM;
+    return ephys_crc32c(0, samples, samples_len) == ephys_get_le32(buf + SAMPLES_CRC_AT) ? EPHYS_OK : EPHYS_ERR_CHECKSUM;
 }

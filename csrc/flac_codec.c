@@ -413,20 +413,19 @@ static void dec_error(const FLAC__StreamDecoder *d, FLAC__StreamDecoderErrorStat
     ((dec_ctx_t *)cd)->err = EPHYS_ERR_CORRUPT;
 }
 
-static int32_t clamp32(int32_t x, int32_t lo, int32_t hi) { return x < lo ? lo : x > hi ? hi : x; }
 
 /* A frame to the scratch (channel-major, the chunk's type) or else straight to dst. */
 #define STORE_FRAME(T, LO, HI)                                                                     \
     if (c->planar) {                                                                               \
         for (uint32_t ch = 0; ch < nch; ch++) {                                                    \
             T *d = (T *)c->planar + (size_t)ch * c->n_samples + c->written;                        \
-            for (uint32_t i = 0; i < bs; i++) d[i] = (T)clamp32(buffer[ch][i], LO, HI);            \
+            for (uint32_t i = 0; i < bs; i++) d[i] = (T)ephys_clamp_i32(buffer[ch][i], LO, HI);            \
         }                                                                                          \
     } else {                                                                                       \
         char *row = EPHYS_AT(v, T, c->written, c->c0);                                             \
         for (uint32_t i = 0; i < bs; i++, row += v->sample_stride * (int64_t)sizeof(T))            \
             for (uint32_t ch = 0; ch < nch; ch++)                                                  \
-                ephys_store_##T(row + (int64_t)ch * cs * (int64_t)sizeof(T), (T)clamp32(buffer[ch][i], LO, HI)); \
+                ephys_store_##T(row + (int64_t)ch * cs * (int64_t)sizeof(T), (T)ephys_clamp_i32(buffer[ch][i], LO, HI)); \
     }
 
 static FLAC__StreamDecoderWriteStatus dec_write(const FLAC__StreamDecoder *d, const FLAC__Frame *frame,
@@ -477,7 +476,6 @@ static int flac_decode_stream(dec_ctx_t *c, int check_md5)
     return err;
 }
 
-static uint32_t get_u32(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
 /* The channel count a stream's STREAMINFO announces, or the FLAC maximum if it
  * is not readable (the decoder then rejects the stream anyway). */
@@ -542,7 +540,7 @@ static int flac_check_block(const uint8_t *in, size_t len, uint64_t n_samples, u
     if (dtype == EPHYS_DTYPE_FLOAT32) return EPHYS_ERR_HEADER;
     while (ch < nc) {
         if (len - pos < STREAM_LEN_BYTES) return EPHYS_ERR_CORRUPT;
-        uint64_t n = get_u32(in + pos);
+        uint64_t n = ephys_get_le32(in + pos);
         pos += STREAM_LEN_BYTES;
         if (n > len - pos) return EPHYS_ERR_CORRUPT;
         flac_header_t h;
@@ -575,7 +573,7 @@ static int flac_decode_block(const uint8_t *in, size_t len, const ephys_view_t *
     int err = EPHYS_OK;
     while (!err && ch < nc) {
         if (len - pos < STREAM_LEN_BYTES) { err = EPHYS_ERR_CORRUPT; break; }
-        uint64_t n = get_u32(in + pos);
+        uint64_t n = ephys_get_le32(in + pos);
         pos += STREAM_LEN_BYTES;
         if (n > len - pos) { err = EPHYS_ERR_CORRUPT; break; }
         uint32_t left = nc - ch, room = left < EPHYS_FLAC_MAX_CHANNELS ? left : EPHYS_FLAC_MAX_CHANNELS;

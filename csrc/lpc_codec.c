@@ -30,8 +30,6 @@
 #define MAX_PARTITION_LOG2 12
 #define MAX_NEIGHBOURS 8
 
-static void put_u32(uint8_t *p, uint32_t v) { for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static uint32_t get_u32(const uint8_t *p) { uint32_t v = 0; for (int i = 3; i >= 0; i--) v = (v << 8) | p[i]; return v; }
 
 /* Two's complement conversions without implementation-defined behaviour. */
 static inline int32_t i32_of_u32(uint32_t v) { return v <= INT32_MAX ? (int32_t)v : -(int32_t)(~v) - 1; }
@@ -173,7 +171,7 @@ ATTR_INLINE int synth_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *co
     return bad;
 }
 
-/* Near-lossless: x[t] = clamp(pred + q (2k + 1)); the encoder also chooses q
+/* Near-lossless: x[t] = ephys_clamp_i32(pred + q (2k + 1)); the encoder also chooses q
  * (quantize != 0), from the original samples orig, in the same loop. */
 ATTR_INLINE void near_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order, int shift,
                            int32_t lo, int32_t hi, const acc_init_t *init, int64_t *acc64, int32_t *q,
@@ -989,9 +987,9 @@ static void write_header(uint8_t *h, const ephys_lpc_params_t *p, int dtype, uin
     h[4] = (uint8_t)p->coef_shift;
     h[5] = (uint8_t)p->neighbours;
     h[6] = h[7] = 0;
-    put_u32(h + 8, (uint32_t)n);
-    put_u32(h + 12, nc);
-    put_u32(h + 16, p->max_error);
+    ephys_put_le32(h + 8, (uint32_t)n);
+    ephys_put_le32(h + 12, nc);
+    ephys_put_le32(h + 16, p->max_error);
 }
 
 static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, uint32_t nc, ephys_buf_t *out)
@@ -1089,7 +1087,7 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
         bw_finish(&bws[l]);
         err = bws[l].err;
         if (!err && lanes[l].len > UINT32_MAX) err = EPHYS_ERR_ARGS;
-        put_u32(table + 4 * l, (uint32_t)lanes[l].len);
+        ephys_put_le32(table + 4 * l, (uint32_t)lanes[l].len);
     }
     if (!err) err = ephys_buf_append(out, table, sizeof(table));
     for (int l = 0; l < LANES && !err; l++)
@@ -1113,9 +1111,9 @@ static int parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, 
     s->partition_log2 = in[3];
     s->shift = in[4];
     s->neighbours = in[5];
-    s->n_samples = get_u32(in + 8);
-    s->nc = get_u32(in + 12);
-    s->max_error = get_u32(in + 16);
+    s->n_samples = ephys_get_le32(in + 8);
+    s->nc = ephys_get_le32(in + 12);
+    s->max_error = ephys_get_le32(in + 16);
     if (s->dtype != dst->dtype || s->n_samples != dst->n_samples || s->nc != nc || in[6] || in[7] ||
         s->frame_log2 < MIN_FRAME_LOG2 || s->frame_log2 > MAX_FRAME_LOG2 || s->partition_log2 < 4 ||
         s->partition_log2 > MAX_PARTITION_LOG2 || s->partition_log2 > s->frame_log2 || s->shift < 1 ||
@@ -1206,7 +1204,7 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
     {
         const uint8_t *at = in + STREAM_HEADER + LANE_TABLE, *end = in + len;
         for (int l = 0; l < LANES; l++) {
-            uint32_t lane_len = get_u32(in + STREAM_HEADER + 4 * l);
+            uint32_t lane_len = ephys_get_le32(in + STREAM_HEADER + 4 * l);
             if (lane_len > (size_t)(end - at)) err = EPHYS_ERR_CORRUPT;
             if (err) break;
             brs[l] = (bitreader_t){at, at + lane_len, 0, 0, 0};

@@ -29,8 +29,6 @@
 #define ESCAPED INT64_MIN
 #define ROWS_PER_PART 1024
 
-static void put_u64(uint8_t *p, uint64_t v) { for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i)); }
-static uint64_t get_u64(const uint8_t *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = (v << 8) | p[i]; return v; }
 
 uint64_t ephys_lsb_params_hash(const double *offsets, const double *steps, uint64_t n)
 {
@@ -330,8 +328,8 @@ static inline void write_rows(const enc_t *e, int itemsize, uint64_t c0, uint64_
             if (tab[c]) k = load(tab[c], itemsize, (uint64_t)(v - vmin[c]) >> shift[c]);
             else if ((k = chmap_k(&e->maps[c], itemsize, v)) == ESCAPED) {
                 uint8_t *p = e->esc + 16 * pos[c]++;
-                put_u64(p, i);
-                put_u64(p + 8, (uint64_t)v);
+                ephys_put_le64(p, i);
+                ephys_put_le64(p + 8, (uint64_t)v);
                 k = 0;
             }
             store(payload, itemsize, i, k);
@@ -606,8 +604,8 @@ int ephys_lsb_encode_float(const void *in, size_t in_len, int float_itemsize, in
         if (k == ESCAPED) {
             double v;
             uint8_t row[16];
-            put_u64(row, i);
-            put_u64(row + 8, float_bits(in, float_itemsize, i, &v));
+            ephys_put_le64(row, i);
+            ephys_put_le64(row + 8, float_bits(in, float_itemsize, i, &v));
             err = ephys_buf_append(&escapes, row, 16);
             n_esc++;
             k = 0;
@@ -679,7 +677,7 @@ static int decode_float(const ephys_filter_info_t *info, const uint8_t *buf, con
     if (err) return err;
     const uint8_t *esc = d.payload + count * (uint64_t)info->itemsize;
     for (uint64_t j = 0; j < info->n_escapes; j++) {
-        uint64_t i = get_u64(esc + 16 * j), b = get_u64(esc + 16 * j + 8);
+        uint64_t i = ephys_get_le64(esc + 16 * j), b = ephys_get_le64(esc + 16 * j + 8);
         if (i >= count || (fis == 4 && b >> 32)) return EPHYS_ERR_CORRUPT;
         if (fis == 4) { uint32_t b32 = (uint32_t)b; memcpy((uint8_t *)out + 4 * i, &b32, 4); }
         else memcpy((uint8_t *)out + 8 * i, &b, 8);
@@ -742,8 +740,8 @@ int ephys_lsb_decode(const uint8_t *buf, size_t len, const double *offsets, cons
     const uint8_t *esc = d.payload + count * (uint64_t)info.itemsize;
     int64_t lo = dmin(info.itemsize), hi = dmax(info.itemsize);
     for (uint64_t j = 0; j < info.n_escapes; j++) {
-        uint64_t i = get_u64(esc + 16 * j);
-        int64_t v = (int64_t)get_u64(esc + 16 * j + 8);
+        uint64_t i = ephys_get_le64(esc + 16 * j);
+        int64_t v = (int64_t)ephys_get_le64(esc + 16 * j + 8);
         if (i >= count || v < lo || v > hi) return EPHYS_ERR_CORRUPT;
         store(out, info.itemsize, i, v);
     }
