@@ -46,6 +46,7 @@ CODECS = {
     "Delta2D": True,
     "BitTruncation": True,
     "LSB": True,
+    "LSB float32": True,
     "HDF5 WavPack": True,
     "HDF5 FLAC": True,
     "EphysLPC": True,
@@ -99,6 +100,11 @@ def codec_cases(name, rng):
     if name == "LSB":
         grid = [np.round(np.round(signal(rng, 300, 6, "float64") / 24.0384) * 24.0384).astype("int16")]
         return ne.LSB(offsets=0.0, steps=24.0384), grid, ("int16",)
+    if name == "LSB float32":  # SpikeInterface's scaled traces: int16 x gain, one value off the grid
+        step = float(np.float32(0.195))
+        scaled = (np.round(signal(rng, 300, 6, "float64")) * np.float32(step)).astype("float32")
+        scaled[7, 2] = np.inf
+        return ne.LSB(offsets=0.0, steps=step), [scaled], ("float32",)
     if name == "EphysLPC":
         return (
             ne.EphysLPC(block_channels=3),
