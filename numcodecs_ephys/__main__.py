@@ -1,5 +1,4 @@
 """python -m numcodecs_ephys: the numcodecs-ephys command."""
-
 import sys
 
 from .cli import main

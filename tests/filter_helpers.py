@@ -1,5 +1,4 @@
 """Checks shared by the filter tests (Delta2D, BitTruncation, LSB)."""
-
 import os
 from pathlib import Path
 
@@ -29,7 +28,6 @@ def check_frozen_chunks_encode_the_same(codec_id):
     <codec id>, whose decoding test_codec_contract checks) again gives the stored chunk, for
     every chunk of the current format version (2, byte 4 of the header)."""
     from fixtures import make_fixtures
-
     codecs, arrays = make_fixtures.FROZEN[codec_id]()
     folder = Path(make_fixtures.HERE) / "fixture" / codec_id
     same = 0

@@ -1,5 +1,4 @@
 """The figures' helpers: the Pareto front and the marker of each codec's origin."""
-
 import sys
 from pathlib import Path
 
