@@ -458,7 +458,10 @@ def test_interrupted_run(tmp_path, sig):
     store = tmp_path / "out.zarr"
     cmd = [sys.executable, "-m", "numcodecs_ephys", "compress", str(data_path), "-o", str(store), "-q",
            "--codec", "flac", "--level", "8", "--threads", "1", "--chunk-duration", "0.5"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    # the command gets Ctrl-C's default disposition whatever this run inherited: a shell
+    # without job control starts background jobs with SIGINT ignored, and so their children
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 60
     while time.time() < deadline and not list(tmp_path.glob(".out.zarr.*.partial/traces_seg0/3.0")):
         assert proc.poll() is None, proc.stderr.read()
