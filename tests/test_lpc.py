@@ -236,6 +236,10 @@ def first_stream_at(chunk):
     return 20 + 4 * ndim + 8 * n_blocks + 4, end
 
 
+def stream_version(chunk):
+    return chunk[first_stream_at(chunk)[0]]
+
+
 def test_fixtures_hold_both_stream_versions():
     """The frozen chunks (make_fixtures.FROZEN / FROZEN_LOSSY) keep stream version 1 (no channel
     offsets) beside version 2, so that both stay decodable."""
@@ -244,14 +248,14 @@ def test_fixtures_hold_both_stream_versions():
               "codec.03": fixtures / "fixture" / "ephys_lpc" / "codec.03" / "encoded.00.dat",
               "near": fixtures / "lossy" / "ephys_lpc_near" / "chunk.bin",
               "near stream 2": fixtures / "lossy" / "ephys_lpc_near_stream2" / "chunk.bin"}
-    versions = {name: path.read_bytes()[first_stream_at(path.read_bytes())[0]] for name, path in chunks.items()}
+    versions = {name: stream_version(path.read_bytes()) for name, path in chunks.items()}
     assert versions == {"codec.00": 1, "codec.03": 2, "near": 1, "near stream 2": 2}
 
 
 def test_new_chunks_are_stream_version_2_and_later_versions_are_refused():
     chunk = EphysLPC().encode(simulated(300, 5))
     start = first_stream_at(chunk)[0]
-    assert chunk[start] == 2
+    assert stream_version(chunk) == 2
     for version in (0, 3, 255):
         data = bytearray(chunk)
         data[start] = version
