@@ -29,7 +29,7 @@ SANITIZE_DIR := build/sanitize
 # a fresh venv, where tests/package_smoke.py runs against the installed package.
 PACKAGE_VENV := build/package-venv
 
-# `make lint`: ruff (pyproject [tool.ruff]) and mypy (numcodecs_ephys) must report nothing.
+# `make lint`: ruff's linter and formatter (pyproject [tool.ruff]) and mypy (numcodecs_ephys) must report nothing.
 
 .PHONY: test bench figures lint sanitize package-check sysdeps clean lpc-fuzz
 
@@ -62,6 +62,7 @@ lpc-fuzz:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
 sanitize: $(STAMP)

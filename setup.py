@@ -1,6 +1,7 @@
 """Builds the C extension numcodecs_ephys._native with cffi (see csrc/build_native.py)
 and the HDF5 filter plugins numcodecs_ephys/plugins/libh5ephys_*.so (csrc/build_hdf5_plugins.py),
 and puts numcodecs_ephys_hdf5.pth (HDF5_PLUGIN_PATH at start-up) beside the package."""
+
 import shutil
 import sys
 from pathlib import Path
@@ -32,6 +33,7 @@ class EditableWheel(editable_wheel):
         result = super()._run_build_commands(dist_name, unpacked_wheel, build_lib, tmp_dir)
         shutil.copyfile(PTH, Path(unpacked_wheel) / PTH)
         return result
+
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "csrc"))
 from build_hdf5_plugins import BuildExt, plugin_extensions  # noqa: E402

@@ -1,4 +1,5 @@
 """Benchmark suite of numcodecs-ephys: datasets, codec cases, measurement, report."""
+
 import numpy  # noqa: F401  (loads the BLAS library that threadpoolctl limits)
 from threadpoolctl import threadpool_limits
 

@@ -5,6 +5,7 @@ the same registry as the report and pytest-benchmark) on simulated probes.
     asv run --quick -E existing:.venv/bin/python      # the installed package, no rebuild
     asv run                                            # builds each commit in its own env
 """
+
 from benchmarks import cases
 from benchmarks.measure import decode_chain, encode_chain
 

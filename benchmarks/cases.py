@@ -6,6 +6,7 @@ report (report.py) measures the case lists below; `registry` holds all of them b
 and the speed suites (asv_bench.py for asv, test_speed.py for pytest-benchmark) time the
 SPEED_CASES of that registry on `speed_chunk`.
 """
+
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -18,17 +19,34 @@ from numcodecs_ephys import FLAC, BitTruncation, Delta2D, EphysLPC, WavPack
 LEVELS = ("low", "medium", "high")
 # the paper's levels per family (lz4: acceleration, fastest first)
 LEVEL_VALUES = {
-    "blosc": (1, 5, 9), "zstd": (1, 11, 22), "zlib": (1, 5, 9), "gzip": (1, 5, 9), "lzma": (1, 5, 9),
-    "lz4": (9, 5, 1), "flac": (1, 5, 8), "wavpack": (1, 2, 3), "lpc": (1, 2, 3),
+    "blosc": (1, 5, 9),
+    "zstd": (1, 11, 22),
+    "zlib": (1, 5, 9),
+    "gzip": (1, 5, 9),
+    "lzma": (1, 5, 9),
+    "lz4": (9, 5, 1),
+    "flac": (1, 5, 8),
+    "wavpack": (1, 2, 3),
+    "lpc": (1, 2, 3),
 }
 # every level of the peers that the ratio of EphysLPC is measured against
 BEST_OF_LEVELS = {"wavpack": (1, 2, 3, 4), "flac": tuple(range(9)), "pcodec": (8, 12)}
 NEAR_LOSSLESS_ERRORS = (1, 2, 3)
 BLOSC_SHUFFLES = {"none": Blosc.NOSHUFFLE, "byte": Blosc.SHUFFLE, "bit": Blosc.BITSHUFFLE}
 # the shuffle of each family in the paper's main table
-PAPER_SHUFFLE = {"blosc-lz4": "bit", "blosc-lz4hc": "bit", "blosc-zlib": "byte", "blosc-zstd": "bit",
-                 "gzip": "byte", "lz4": "byte", "lzma": "none", "zlib": "byte", "zstd": "none",
-                 "flac": "none", "wavpack": "none"}
+PAPER_SHUFFLE = {
+    "blosc-lz4": "bit",
+    "blosc-lz4hc": "bit",
+    "blosc-zlib": "byte",
+    "blosc-zstd": "bit",
+    "gzip": "byte",
+    "lz4": "byte",
+    "lzma": "none",
+    "zlib": "byte",
+    "zstd": "none",
+    "flac": "none",
+    "wavpack": "none",
+}
 HYBRID_BPS = [6, 5, 4, 3.5, 3, 2.5, 2.25]
 TRUNCATION_BITS = list(range(8))
 DELTAS = ("none", "1d", "2d-time", "2d-space", "2d-time-space")
@@ -36,19 +54,32 @@ DELTAS = ("none", "1d", "2d-time", "2d-space", "2d-time-space")
 # ---- the paper's figures (reference/paper.md), printed beside ours --------------------------
 # lossless CR, 1 s chunks, LSB-corrected: family -> {probe: CR}
 PAPER_LOSSLESS = {
-    "blosc-lz4": {"np1": 1.95, "np2": 1.68}, "blosc-lz4hc": {"np1": 2.27, "np2": 1.78},
-    "blosc-zlib": {"np1": 2.36, "np2": 1.84}, "blosc-zstd": {"np1": 2.79, "np2": 1.90},
-    "gzip": {"np1": 2.36, "np2": 1.84}, "lz4": {"np1": 1.41, "np2": 1.55}, "lzma": {"np1": 2.82, "np2": 1.91},
-    "zlib": {"np1": 2.36, "np2": 1.84}, "zstd": {"np1": 2.54, "np2": 1.86},
-    "flac": {"np1": 3.58, "np2": 2.27}, "peer:flac-numcodecs": {"np1": 2.94, "np2": 2.02},
-    "wavpack": {"np1": 3.59, "np2": 2.26}, "peer:wavpack-numcodecs": {"np1": 3.59, "np2": 2.26},
+    "blosc-lz4": {"np1": 1.95, "np2": 1.68},
+    "blosc-lz4hc": {"np1": 2.27, "np2": 1.78},
+    "blosc-zlib": {"np1": 2.36, "np2": 1.84},
+    "blosc-zstd": {"np1": 2.79, "np2": 1.90},
+    "gzip": {"np1": 2.36, "np2": 1.84},
+    "lz4": {"np1": 1.41, "np2": 1.55},
+    "lzma": {"np1": 2.82, "np2": 1.91},
+    "zlib": {"np1": 2.36, "np2": 1.84},
+    "zstd": {"np1": 2.54, "np2": 1.86},
+    "flac": {"np1": 3.58, "np2": 2.27},
+    "peer:flac-numcodecs": {"np1": 2.94, "np2": 2.02},
+    "wavpack": {"np1": 3.59, "np2": 2.26},
+    "peer:wavpack-numcodecs": {"np1": 3.59, "np2": 2.26},
 }
 PAPER_WAVPACK_LEVELS = {"low": 3.56, "medium": 3.59, "high": 3.59}  # NP1
 PAPER_CHUNK_DURATION = {0.1: 3.51, 1.0: 3.59, 10.0: 3.59}  # WavPack NP1
 PAPER_DELTA = {  # NP1 CR
-    ("blosc-zstd", "none"): 2.79, ("blosc-zstd", "1d"): 2.71, ("blosc-zstd", "2d-time"): 3.24,
-    ("blosc-zstd", "2d-space"): 2.71, ("blosc-zstd", "2d-time-space"): 3.10,
-    ("flac", "none"): 3.58, ("flac", "2d-time"): 3.54, ("wavpack", "none"): 3.59, ("wavpack", "2d-time"): 3.57,
+    ("blosc-zstd", "none"): 2.79,
+    ("blosc-zstd", "1d"): 2.71,
+    ("blosc-zstd", "2d-time"): 3.24,
+    ("blosc-zstd", "2d-space"): 2.71,
+    ("blosc-zstd", "2d-time-space"): 3.10,
+    ("flac", "none"): 3.58,
+    ("flac", "2d-time"): 3.54,
+    ("wavpack", "none"): 3.59,
+    ("wavpack", "2d-time"): 3.57,
 }
 PAPER_HYBRID_CR = {2.25: {"np1": 7.08, "np2": 7.04}}
 PAPER_HYBRID_RMSE_UV = {2.25: 2.55, 2.5: 2.39, 3: 1.60, 3.5: 1.38, 4: 1.23, 5: 0.34, 6: 0.00}  # NP1, band-passed
@@ -79,16 +110,21 @@ def general_codec(family, level, shuffle):
     v = LEVEL_VALUES["blosc" if family.startswith("blosc") else family][LEVELS.index(level)]
     if family.startswith("blosc"):
         return Blosc(family.split("-", 1)[1], clevel=v, shuffle=BLOSC_SHUFFLES[shuffle]), ()
-    make = {"gzip": lambda: numcodecs.GZip(level=v), "zlib": lambda: numcodecs.Zlib(level=v),
-            "zstd": lambda: numcodecs.Zstd(level=v), "lzma": lambda: numcodecs.LZMA(preset=v),
-            "lz4": lambda: numcodecs.LZ4(acceleration=v)}[family]
+    make = {
+        "gzip": lambda: numcodecs.GZip(level=v),
+        "zlib": lambda: numcodecs.Zlib(level=v),
+        "zstd": lambda: numcodecs.Zstd(level=v),
+        "lzma": lambda: numcodecs.LZMA(preset=v),
+        "lz4": lambda: numcodecs.LZ4(acceleration=v),
+    }[family]
     return _shuffled(make(), shuffle)
 
 
 def ours(family, level, threads, **kw):
     v = LEVEL_VALUES[family][LEVELS.index(level)]
-    return (WavPack(level=v, num_threads=threads, **kw) if family == "wavpack"
-            else FLAC(level=v, num_threads=threads, **kw)), ()
+    return (
+        WavPack(level=v, num_threads=threads, **kw) if family == "wavpack" else FLAC(level=v, num_threads=threads, **kw)
+    ), ()
 
 
 def peer(family, level, **kw):
@@ -97,8 +133,10 @@ def peer(family, level, **kw):
     try:
         if family == "wavpack":
             import wavpack_numcodecs
+
             return wavpack_numcodecs.WavPack(level=v, **kw), ()
         import flac_numcodecs
+
         return flac_numcodecs.Flac(level=v, **kw), ()
     except ImportError:
         return None
@@ -168,8 +206,15 @@ class Mtscomp:
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             np.save(tmp / "x.npy", np.ascontiguousarray(chunk))
-            self.mtscomp.compress(tmp / "x.npy", tmp / "x.cbin", tmp / "x.ch", sample_rate=self.sample_rate,
-                                  chunk_duration=1.0, check_after_compress=False, quiet=True)
+            self.mtscomp.compress(
+                tmp / "x.npy",
+                tmp / "x.cbin",
+                tmp / "x.ch",
+                sample_rate=self.sample_rate,
+                chunk_duration=1.0,
+                check_after_compress=False,
+                quiet=True,
+            )
             cbin, ch = (tmp / "x.cbin").read_bytes(), (tmp / "x.ch").read_bytes()
         return len(ch).to_bytes(4, "little") + ch + cbin
 
@@ -181,8 +226,8 @@ class Mtscomp:
         n = int.from_bytes(data[:4], "little")
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
-            (tmp / "x.ch").write_bytes(data[4:4 + n])
-            (tmp / "x.cbin").write_bytes(data[4 + n:])
+            (tmp / "x.ch").write_bytes(data[4 : 4 + n])
+            (tmp / "x.cbin").write_bytes(data[4 + n :])
             reader = self.mtscomp.decompress(tmp / "x.cbin", tmp / "x.ch")
             out = reader[:]
             reader.close()
@@ -205,27 +250,49 @@ def lossless_cases(threads, full=False, levels=LEVELS):
     peers) at every level of `levels`. `full`: every level and shuffle."""
     cases = []
     for family in GENERAL_FAMILIES:
-        shuffles = (BLOSC_SHUFFLES if family.startswith("blosc") else ("none", "byte")) if full \
-            else (PAPER_SHUFFLE[family],)
+        shuffles = (
+            (BLOSC_SHUFFLES if family.startswith("blosc") else ("none", "byte")) if full else (PAPER_SHUFFLE[family],)
+        )
         quick = ["low"] if family == "lzma" else [lv for lv in levels if lv == "medium" or family == "blosc-zstd"]
         fam_levels = levels if full else [lv for lv in quick if lv in levels] or quick
         for level in fam_levels:
             for sh in shuffles:
                 # the paper's table gives one figure per family: shown beside each level
                 paper = PAPER_LOSSLESS[family] if sh == PAPER_SHUFFLE[family] else {}
-                cases.append(Case(f"{family}-{level}-{sh}", family, level, sh,
-                                  lambda f=family, lv=level, s=sh: general_codec(f, lv, s), paper))
+                cases.append(
+                    Case(
+                        f"{family}-{level}-{sh}",
+                        family,
+                        level,
+                        sh,
+                        lambda f=family, lv=level, s=sh: general_codec(f, lv, s),
+                        paper,
+                    )
+                )
     for family in ("flac", "wavpack"):
         for level in levels:
             paper = PAPER_LOSSLESS[family] if level == "medium" else {}
             if family == "wavpack":
                 paper = dict(paper, np1=PAPER_WAVPACK_LEVELS[level])
-            cases.append(Case(f"{family}-{level}", family, level, make=lambda f=family, lv=level: ours(f, lv, threads),
-                              paper=paper))
-            cases.append(Case(f"peer:{family}-numcodecs-{level}", family, level,
-                              make=lambda f=family, lv=level: peer(f, lv),
-                              paper=PAPER_LOSSLESS[f"peer:{family}-numcodecs"] if level == "medium" else {},
-                              peer=f"{family}-{level}"))
+            cases.append(
+                Case(
+                    f"{family}-{level}",
+                    family,
+                    level,
+                    make=lambda f=family, lv=level: ours(f, lv, threads),
+                    paper=paper,
+                )
+            )
+            cases.append(
+                Case(
+                    f"peer:{family}-numcodecs-{level}",
+                    family,
+                    level,
+                    make=lambda f=family, lv=level: peer(f, lv),
+                    paper=PAPER_LOSSLESS[f"peer:{family}-numcodecs"] if level == "medium" else {},
+                    peer=f"{family}-{level}",
+                )
+            )
     for level in levels:
         cases.append(Case(f"lpc-{level}", "lpc", level, make=lambda lv=level: lpc(lv, threads)))
     if "medium" in levels:
@@ -237,14 +304,25 @@ def lossless_cases(threads, full=False, levels=LEVELS):
 
 def near_lossless_cases(threads, errors=NEAR_LOSSLESS_ERRORS):
     """EphysLPC with max_error k, beside WavPack hybrid in the lossy table."""
-    return [Case(f"lpc-max_error-{k}", "lpc-near", make=lambda k=k: lpc("medium", threads, max_error=k),
-                 extra={"max_error": k}) for k in errors]
+    return [
+        Case(
+            f"lpc-max_error-{k}",
+            "lpc-near",
+            make=lambda k=k: lpc("medium", threads, max_error=k),
+            extra={"max_error": k},
+        )
+        for k in errors
+    ]
 
 
 def delta_filter(kind, threads):
-    return {"none": (), "1d": (Delta(dtype="int16"),), "2d-time": (Delta2D("time", num_threads=threads),),
-            "2d-space": (Delta2D("space", num_threads=threads),),
-            "2d-time-space": (Delta2D("time+space", num_threads=threads),)}[kind]
+    return {
+        "none": (),
+        "1d": (Delta(dtype="int16"),),
+        "2d-time": (Delta2D("time", num_threads=threads),),
+        "2d-space": (Delta2D("space", num_threads=threads),),
+        "2d-time-space": (Delta2D("time+space", num_threads=threads),),
+    }[kind]
 
 
 def delta_cases(threads, full=False, families=("wavpack", "flac", "lpc", "blosc-zstd")):
@@ -254,13 +332,19 @@ def delta_cases(threads, full=False, families=("wavpack", "flac", "lpc", "blosc-
     chosen = [(f, "medium") for f in families] + ([("lzma", "medium")] if full else [])
     for family, level in chosen:
         for kind in DELTAS:
+
             def make(f=family, lv=level, k=kind):
-                codec, filters = ours(f, lv, threads) if f in ("wavpack", "flac") else lpc(lv, threads) \
-                    if f == "lpc" else general_codec(f, lv, PAPER_SHUFFLE[f])
+                codec, filters = (
+                    ours(f, lv, threads)
+                    if f in ("wavpack", "flac")
+                    else lpc(lv, threads)
+                    if f == "lpc"
+                    else general_codec(f, lv, PAPER_SHUFFLE[f])
+                )
                 return codec, delta_filter(k, threads) + tuple(filters)
+
             paper = {"np1": PAPER_DELTA[(family, kind)]} if (family, kind) in PAPER_DELTA else {}
-            cases.append(Case(f"{family}-{level}+{kind}", family, level, make=make, paper=paper,
-                              extra={"delta": kind}))
+            cases.append(Case(f"{family}-{level}+{kind}", family, level, make=make, paper=paper, extra={"delta": kind}))
     return cases
 
 
@@ -268,43 +352,82 @@ def hybrid_cases(threads, peer_bps=HYBRID_BPS):
     """WavPack hybrid at every bps of the paper; the peer at `peer_bps`."""
     cases = []
     for bps in HYBRID_BPS:
-        cases.append(Case(f"wavpack-hybrid-{bps}", "wavpack-hybrid",
-                          make=lambda b=bps: (WavPack(level=2, bps=b, num_threads=threads), ()),
-                          paper=PAPER_HYBRID_CR.get(bps, {}), extra={"bps": bps}))
+        cases.append(
+            Case(
+                f"wavpack-hybrid-{bps}",
+                "wavpack-hybrid",
+                make=lambda b=bps: (WavPack(level=2, bps=b, num_threads=threads), ()),
+                paper=PAPER_HYBRID_CR.get(bps, {}),
+                extra={"bps": bps},
+            )
+        )
         if bps not in peer_bps:
             continue
-        cases.append(Case(f"peer:wavpack-numcodecs-hybrid-{bps}", "wavpack-hybrid",
-                          make=lambda b=bps: peer("wavpack", "medium", bps=b), extra={"bps": bps},
-                          peer=f"wavpack-hybrid-{bps}"))
+        cases.append(
+            Case(
+                f"peer:wavpack-numcodecs-hybrid-{bps}",
+                "wavpack-hybrid",
+                make=lambda b=bps: peer("wavpack", "medium", bps=b),
+                extra={"bps": bps},
+                peer=f"wavpack-hybrid-{bps}",
+            )
+        )
     return cases
 
 
 def truncation_cases(threads):
     cases = []
     for bits in TRUNCATION_BITS:
-        cases.append(Case(f"bittrunc-{bits}+blosc-zstd", "bittrunc+blosc-zstd",
-                          make=lambda b=bits: (Blosc("zstd", clevel=9, shuffle=Blosc.BITSHUFFLE),
-                                               (BitTruncation(bits=b, num_threads=threads),)),
-                          paper={p: v[bits] for p, v in PAPER_TRUNCATION_CR.items() if bits in v},
-                          extra={"bits": bits}))
-        cases.append(Case(f"bittrunc-{bits}+wavpack", "bittrunc+wavpack",
-                          make=lambda b=bits: (WavPack(num_threads=threads),
-                                               (BitTruncation(bits=b, num_threads=threads),)),
-                          extra={"bits": bits}))
+        cases.append(
+            Case(
+                f"bittrunc-{bits}+blosc-zstd",
+                "bittrunc+blosc-zstd",
+                make=lambda b=bits: (
+                    Blosc("zstd", clevel=9, shuffle=Blosc.BITSHUFFLE),
+                    (BitTruncation(bits=b, num_threads=threads),),
+                ),
+                paper={p: v[bits] for p, v in PAPER_TRUNCATION_CR.items() if bits in v},
+                extra={"bits": bits},
+            )
+        )
+        cases.append(
+            Case(
+                f"bittrunc-{bits}+wavpack",
+                "bittrunc+wavpack",
+                make=lambda b=bits: (WavPack(num_threads=threads), (BitTruncation(bits=b, num_threads=threads),)),
+                extra={"bits": bits},
+            )
+        )
     return cases
 
 
 def registry(threads=None):
     """Every case of the report's tables, by name (every level and shuffle)."""
-    every = (lossless_cases(threads, full=True) + near_lossless_cases(threads) + delta_cases(threads, full=True)
-             + hybrid_cases(threads) + truncation_cases(threads))
+    every = (
+        lossless_cases(threads, full=True)
+        + near_lossless_cases(threads)
+        + delta_cases(threads, full=True)
+        + hybrid_cases(threads)
+        + truncation_cases(threads)
+    )
     return {case.name: case for case in every}
 
 
 # the cases that asv and pytest-benchmark time
-SPEED_CASES = ("wavpack-medium", "wavpack-hybrid-3", "wavpack-hybrid-2.25", "flac-medium", "lpc-medium",
-               "lpc-max_error-2", "pcodec-8-channel-major", "blosc-zstd-high-bit", "zstd-low-none",
-               "blosc-zstd-medium+2d-time", "peer:wavpack-numcodecs-medium", "peer:flac-numcodecs-medium")
+SPEED_CASES = (
+    "wavpack-medium",
+    "wavpack-hybrid-3",
+    "wavpack-hybrid-2.25",
+    "flac-medium",
+    "lpc-medium",
+    "lpc-max_error-2",
+    "pcodec-8-channel-major",
+    "blosc-zstd-high-bit",
+    "zstd-low-none",
+    "blosc-zstd-medium+2d-time",
+    "peer:wavpack-numcodecs-medium",
+    "peer:flac-numcodecs-medium",
+)
 
 
 def speed_cases(threads=None):

@@ -11,6 +11,7 @@ are stored as Open Ephys stores them (the AIND data of the paper): each ADC step
 (NP1) or 3 (NP2) int16 counts of 0.195 uV, so "LSB correction" applies exactly as on the
 paper's aind-np1 / aind-np2 sessions.
 """
+
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,7 +49,7 @@ def _ar1(white, coef):
     out[0] = white[0]
     for t in range(1, len(white)):
         out[t] = coef * out[t - 1] + white[t]
-    return out * np.sqrt(1 - coef ** 2)
+    return out * np.sqrt(1 - coef**2)
 
 
 def simulated_recording(kind="np1", duration=2.0, n_channels=384, seed=0, n_units=40, rate_hz=6.0):
@@ -63,16 +64,16 @@ def simulated_recording(kind="np1", duration=2.0, n_channels=384, seed=0, n_unit
     x = p["std"] * (np.sqrt(1 - p["common"]) * local + np.sqrt(p["common"]) * common)
     # spiking units: biphasic waveforms of 1.6 ms spreading over ~10 sites
     t = np.arange(-16, 32) / FS
-    wave = -np.exp(-(t / 2.2e-4) ** 2) + 0.35 * np.exp(-((t - 5e-4) / 4e-4) ** 2)
+    wave = -np.exp(-((t / 2.2e-4) ** 2)) + 0.35 * np.exp(-(((t - 5e-4) / 4e-4) ** 2))
     sites = np.arange(n_channels)
     for _ in range(n_units):
         amp_uv = rng.uniform(40, 250)
         center = rng.uniform(0, n_channels)
-        spatial = np.exp(-((sites - center) / 3.0) ** 2)
+        spatial = np.exp(-(((sites - center) / 3.0) ** 2))
         template = (amp_uv / p["uv_per_lsb"]) * wave[:, None] * spatial[None, :]
         times = np.flatnonzero(rng.random(n - len(t)) < rate_hz / FS)
         for s in times:
-            x[s:s + len(t)] += template
+            x[s : s + len(t)] += template
     lim = 2 ** (p["bits"] - 1)
     adc = np.clip(np.round(x), -lim, lim - 1)
     return Recording(f"sim-{kind}", (adc * p["grid"]).astype(np.int16), FS, "simulated", 0.195)

@@ -5,16 +5,21 @@ accuracy / template feature error against CR for the lossy settings.
     python -m benchmarks.figures cr-speed --out docs/figures   # `make figures`: the README's figures
     python -m benchmarks.figures lossy --out docs/figures      # (in the environment with SpikeInterface)
 """
+
 import argparse
 from pathlib import Path
 
 # who made each codec: marker, fill, legend label
-ORIGIN_STYLE = {"ours": dict(marker="o", label="numcodecs-ephys"),
-                "peer": dict(marker="s", label="released peer"),
-                "general": dict(marker="^", label="numcodecs (general purpose)")}
-MODE_STYLE = {"lossless": dict(marker="*", color="k", label="lossless"),
-              "wavpack-hybrid": dict(marker="o", color="tab:blue", label="WavPack hybrid (bps)"),
-              "bit-truncation": dict(marker="s", color="tab:red", label="bit truncation (bits)")}
+ORIGIN_STYLE = {
+    "ours": dict(marker="o", label="numcodecs-ephys"),
+    "peer": dict(marker="s", label="released peer"),
+    "general": dict(marker="^", label="numcodecs (general purpose)"),
+}
+MODE_STYLE = {
+    "lossless": dict(marker="*", color="k", label="lossless"),
+    "wavpack-hybrid": dict(marker="o", color="tab:blue", label="WavPack hybrid (bps)"),
+    "bit-truncation": dict(marker="s", color="tab:red", label="bit truncation (bits)"),
+}
 
 
 def _pyplot():
@@ -53,25 +58,50 @@ def cr_vs_speed(rows, path, datasets=None):
     fig, axes = plt.subplots(len(datasets), 2, figsize=(11, 4.2 * len(datasets)), squeeze=False)
     for i, ds in enumerate(datasets):
         pts = [r for r in rows if r["dataset"] == ds]
-        for j, (key, label) in enumerate([("enc_xrt", "compression speed (x real time)"),
-                                          ("dec_xrt", "decompression speed (x real time)")]):
+        for j, (key, label) in enumerate(
+            [("enc_xrt", "compression speed (x real time)"), ("dec_xrt", "decompression speed (x real time)")]
+        ):
             ax = axes[i][j]
             for r in pts:
                 style = ORIGIN_STYLE[origin(r)]
-                ax.scatter(float(r[key]), float(r["cr"]), marker=style["marker"], s=46 if origin(r) == "ours" else 30,
-                           color=colors[r["family"]], edgecolors="k" if origin(r) == "ours" else "none",
-                           linewidths=0.8, zorder=3)
+                ax.scatter(
+                    float(r[key]),
+                    float(r["cr"]),
+                    marker=style["marker"],
+                    s=46 if origin(r) == "ours" else 30,
+                    color=colors[r["family"]],
+                    edgecolors="k" if origin(r) == "ours" else "none",
+                    linewidths=0.8,
+                    zorder=3,
+                )
             front = pareto_front([(float(r[key]), float(r["cr"])) for r in pts])
-            ax.step([x for x, _ in front], [y for _, y in front], where="post", color="0.5", ls="--", lw=1,
-                    zorder=2, label="Pareto front")
+            ax.step(
+                [x for x, _ in front],
+                [y for _, y in front],
+                where="post",
+                color="0.5",
+                ls="--",
+                lw=1,
+                zorder=2,
+                label="Pareto front",
+            )
             ax.set_xscale("log")
             ax.xaxis.set_minor_formatter(plt.NullFormatter())
             ax.set(xlabel=label, ylabel="compression ratio", title=ds)
             ax.grid(alpha=0.25)
         handles = [plt.Line2D([], [], ls="", marker="o", color=colors[f], label=f) for f in families]
-        handles += [plt.Line2D([], [], ls="", marker=s["marker"], color="0.4",
-                               markeredgecolor="k" if o == "ours" else "none", label=s["label"])
-                    for o, s in ORIGIN_STYLE.items()]
+        handles += [
+            plt.Line2D(
+                [],
+                [],
+                ls="",
+                marker=s["marker"],
+                color="0.4",
+                markeredgecolor="k" if o == "ours" else "none",
+                label=s["label"],
+            )
+            for o, s in ORIGIN_STYLE.items()
+        ]
         handles.append(plt.Line2D([], [], color="0.5", ls="--", label="Pareto front"))
         axes[i][1].legend(handles=handles, fontsize=7, ncol=2, frameon=False, loc="best")
     fig.tight_layout()
@@ -93,12 +123,24 @@ def _lossy_axes(rows, key, ylabel, path, ylim=None, logy=False):
             ax.plot(xs, ys, marker=style["marker"], color=style["color"], label=style["label"], ms=6, lw=1)
             for r, x, y in zip(sel, xs, ys):
                 if r["value"] != "":
-                    ax.annotate(f"{r['value']}", (x, y), textcoords="offset points", xytext=(3, 4), fontsize=7,
-                                color=style["color"])
+                    ax.annotate(
+                        f"{r['value']}",
+                        (x, y),
+                        textcoords="offset points",
+                        xytext=(3, 4),
+                        fontsize=7,
+                        color=style["color"],
+                    )
         if key == "accuracy":
             paper = [r for r in rows if r["probe"] == probe and r.get("paper_accuracy") not in ("", None)]
-            ax.scatter([float(r["paper_cr"]) for r in paper], [float(r["paper_accuracy"]) for r in paper],
-                       marker="x", color="0.4", label="paper (Kilosort 2.5)", zorder=3)
+            ax.scatter(
+                [float(r["paper_cr"]) for r in paper],
+                [float(r["paper_accuracy"]) for r in paper],
+                marker="x",
+                color="0.4",
+                label="paper (Kilosort 2.5)",
+                zorder=3,
+            )
         ax.set_xscale("log")
         if logy:
             ax.set_yscale("symlog", linthresh=1)
@@ -121,17 +163,26 @@ def feature_error_vs_cr(rows, path):
     from .lossy import FEATURES
 
     probes = list(dict.fromkeys(r["probe"] for r in rows))
-    fig, axes = plt.subplots(len(probes), len(FEATURES), figsize=(4.2 * len(FEATURES), 3.6 * len(probes)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(probes), len(FEATURES), figsize=(4.2 * len(FEATURES), 3.6 * len(probes)), squeeze=False
+    )
     for i, probe in enumerate(probes):
         for j, (feature, label) in enumerate(FEATURES.items()):
             ax = axes[i][j]
             for mode, style in MODE_STYLE.items():
-                sel = sorted([r for r in rows if r["probe"] == probe and r["mode"] == mode],
-                             key=lambda r: float(r["cr"]))
+                sel = sorted(
+                    [r for r in rows if r["probe"] == probe and r["mode"] == mode], key=lambda r: float(r["cr"])
+                )
                 if sel:
-                    ax.plot([float(r["cr"]) for r in sel], [float(r[f"{feature}_err_pct"]) for r in sel],
-                            marker=style["marker"], color=style["color"], label=style["label"], ms=5, lw=1)
+                    ax.plot(
+                        [float(r["cr"]) for r in sel],
+                        [float(r[f"{feature}_err_pct"]) for r in sel],
+                        marker=style["marker"],
+                        color=style["color"],
+                        label=style["label"],
+                        ms=5,
+                        lw=1,
+                    )
             ax.set_xscale("log")
             ax.set_yscale("symlog", linthresh=1)
             ax.set(xlabel="compression ratio", ylabel=f"{label} error (%)", title=f"{probe.upper()}: {label}")
@@ -160,8 +211,11 @@ def main(argv=None):
             from . import report
 
             report.main(["--tables", "lossless", "--no-real", "--out", tmp])
-            rows = [r for r in csv.DictReader(open(Path(tmp) / "results.csv"))
-                    if r["table"] == "lossless" and r["dataset"] == "sim-np1"]
+            rows = [
+                r
+                for r in csv.DictReader(open(Path(tmp) / "results.csv"))
+                if r["table"] == "lossless" and r["dataset"] == "sim-np1"
+            ]
             cr_vs_speed(rows, out / "cr_vs_speed.png")
         else:
             from . import lossy

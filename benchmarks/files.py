@@ -15,6 +15,7 @@ Run: ``python -m benchmarks.report --files`` (or ``python -m benchmarks.files``)
 takes several minutes and needs about 3x ``--files-gb`` GB (5 GB more for the memory rows)
 of free disk.
 """
+
 import argparse
 import shutil
 import subprocess
@@ -32,7 +33,7 @@ from numcodecs_ephys import get_num_threads
 from .datasets import REAL
 
 SOURCE = "spikeglx/p5_g0/p5_g0_imec0/p5_g0_t0.imec0.ap.bin"
-IN_MEMORY_CHUNKS = 20   # chunks of the big file timed in memory (~460 MB at 1 s x 385 channels)
+IN_MEMORY_CHUNKS = 20  # chunks of the big file timed in memory (~460 MB at 1 s x 385 channels)
 
 
 def tile(src, dst, nbytes):
@@ -76,10 +77,16 @@ def in_memory(codec, chunks):
 
 def peak_rss_mb(args):
     """Peak RSS in MB of `python -m numcodecs_ephys ARGS` run in its own process."""
-    code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
-            "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
-    out = subprocess.run([sys.executable, "-c", code, sys.executable, "-m", "numcodecs_ephys", *map(str, args)],
-                         check=True, capture_output=True, text=True).stdout
+    code = (
+        "import resource, subprocess, sys; subprocess.run(sys.argv[1:], check=True); "
+        "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, sys.executable, "-m", "numcodecs_ephys", *map(str, args)],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return int(out.split()[-1]) / 1024
 
 
@@ -96,11 +103,16 @@ def files_table(size_gb=2.0, folder=None, memory=True):
         size = big.stat().st_size
         source = ephys_files.open_source(big)
         chunk_len = int(ephys_files.DEFAULT_CHUNK_DURATION * source.sampling_frequency)
-        chunks = [source.read(i * chunk_len, (i + 1) * chunk_len) for i in range(IN_MEMORY_CHUNKS)
-                  if i * chunk_len < source.n_samples]
+        chunks = [
+            source.read(i * chunk_len, (i + 1) * chunk_len)
+            for i in range(IN_MEMORY_CHUNKS)
+            if i * chunk_len < source.n_samples
+        ]
         source.close()
-        print(f"\n## Whole files: {size / 1e9:.2f} GB tiled from {src.name} ({size / 385 / 2 / 30000:.0f} s "
-              f"x 385 channels), {threads} threads, chunks of {ephys_files.DEFAULT_CHUNK_DURATION:g} s\n")
+        print(
+            f"\n## Whole files: {size / 1e9:.2f} GB tiled from {src.name} ({size / 385 / 2 / 30000:.0f} s "
+            f"x 385 channels), {threads} threads, chunks of {ephys_files.DEFAULT_CHUNK_DURATION:g} s\n"
+        )
         ours = {}
         for name in ephys_files.CODECS:
             codec = ephys_files.make_codec(name)
@@ -111,8 +123,13 @@ def files_table(size_gb=2.0, folder=None, memory=True):
                 cr = ephys_files.store_info(store)["compression_ratio"]
                 speed = size / t / 1e6
                 ref = mem_both if check else mem_enc
-                row = {"what": f"ours: {name}{'' if check else ' --no-check'}", "MB/s": speed, "CR": cr,
-                       "in-memory MB/s": ref, "whole / in-memory": speed / ref}
+                row = {
+                    "what": f"ours: {name}{'' if check else ' --no-check'}",
+                    "MB/s": speed,
+                    "CR": cr,
+                    "in-memory MB/s": ref,
+                    "whole / in-memory": speed / ref,
+                }
                 rows.append(row)
                 ours[(name, check)] = row
                 shutil.rmtree(store)
@@ -124,8 +141,11 @@ def files_table(size_gb=2.0, folder=None, memory=True):
         if mtscomp is not None:
             # its defaults, as `mtscomp FILE -n 385 -s 30000 -d int16` runs (which checks after compressing)
             cbin, ch = tmp / "big.cbin", tmp / "big.ch"
-            t, _ = timed(lambda: mtscomp.compress(big, cbin, ch, sample_rate=30000., n_channels=385,
-                                                  dtype=np.int16, n_threads=threads, quiet=True))
+            t, _ = timed(
+                lambda: mtscomp.compress(
+                    big, cbin, ch, sample_rate=30000.0, n_channels=385, dtype=np.int16, n_threads=threads, quiet=True
+                )
+            )
             cr = size / cbin.stat().st_size
             speed = size / t / 1e6
             rows.append({"what": "mtscomp 1.0.2", "MB/s": speed, "CR": cr})
@@ -136,19 +156,23 @@ def files_table(size_gb=2.0, folder=None, memory=True):
             ch.unlink()
         cols = ["what", "MB/s", "CR", "in-memory MB/s", "whole / in-memory", "speed / mtscomp", "CR / mtscomp"]
         print(tabulate([[r.get(c, "") for c in cols] for r in rows], headers=cols, floatfmt=".3g"))
-        print("\nin-memory: the codec on the file's first chunks (checked runs: encode + decode, since the "
-              "command decodes every chunk it wrote to check it); mtscomp with its defaults (on all cores, "
-              "checked after compressing).")
+        print(
+            "\nin-memory: the codec on the file's first chunks (checked runs: encode + decode, since the "
+            "command decodes every chunk it wrote to check it); mtscomp with its defaults (on all cores, "
+            "checked after compressing)."
+        )
         big.unlink()
         if memory:
             rss = {}
             for gb in (1, 4):
-                f = tile(src, tmp / f"rss{gb}.ap.bin", gb * 10 ** 9)
+                f = tile(src, tmp / f"rss{gb}.ap.bin", gb * 10**9)
                 rss[gb] = peak_rss_mb(["compress", f, "-q", "--codec", "wavpack", "--level", "1"])
                 shutil.rmtree(f.with_suffix(".zarr"))
                 f.unlink()
-            print(f"\npeak RSS of `numcodecs-ephys compress --level 1`: {rss[1]:.0f} MB (1 GB file), "
-                  f"{rss[4]:.0f} MB (4 GB file): 4 GB / 1 GB = {rss[4] / rss[1]:.3f}")
+            print(
+                f"\npeak RSS of `numcodecs-ephys compress --level 1`: {rss[1]:.0f} MB (1 GB file), "
+                f"{rss[4]:.0f} MB (4 GB file): 4 GB / 1 GB = {rss[4] / rss[1]:.3f}"
+            )
             rows.append({"what": "peak RSS MB, 1 GB / 4 GB file", "MB/s": rss[1], "CR": rss[4]})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

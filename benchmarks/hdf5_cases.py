@@ -6,6 +6,7 @@ write/read MB/s (raw bytes over wall time of ``create_dataset`` / ``dataset[()]`
 a temporary directory, median of ``repeats`` after a warm-up). ``python -m benchmarks.hdf5_cases``
 prints them for the built-in simulated recording and the real files when present.
 """
+
 import os
 import tempfile
 
@@ -16,8 +17,10 @@ from .measure import median_time
 
 def hdf5_cases():
     """(name, family, factory) triples; a factory returns create_dataset kwargs, or None if unavailable."""
+
     def ours():
         import numcodecs_ephys.hdf5 as eh5
+
         return eh5
 
     def plugin(name, **kw):
@@ -31,15 +34,16 @@ def hdf5_cases():
         ("h5-gzip-4", "gzip", lambda: dict(compression="gzip", compression_opts=4)),
         ("h5-shuffle-gzip-4", "gzip", lambda: dict(compression="gzip", compression_opts=4, shuffle=True)),
         ("h5-zstd-9 (hdf5plugin)", "zstd", lambda: plugin("Zstd", clevel=9)),
-        ("h5-blosc-zstd-9-bit (hdf5plugin)", "blosc-zstd",
-         lambda: plugin("Blosc", cname="zstd", clevel=9, shuffle=2)),  # 2: bit shuffle
+        (
+            "h5-blosc-zstd-9-bit (hdf5plugin)",
+            "blosc-zstd",
+            lambda: plugin("Blosc", cname="zstd", clevel=9, shuffle=2),
+        ),  # 2: bit shuffle
         ("h5-blosc-lz4-5-byte (hdf5plugin)", "blosc-lz4", lambda: plugin("Blosc", cname="lz4", clevel=5, shuffle=1)),
     ]
     for level in (1, 2, 3):
-        cases.append((f"h5-wavpack-L{level}", "wavpack",
-                      lambda level=level: dict(ours().WavPackH5(level=level))))
-    cases.append(("h5-wavpack-hybrid-3bps", "wavpack-hybrid",
-                  lambda: dict(ours().WavPackH5(bps=3))))
+        cases.append((f"h5-wavpack-L{level}", "wavpack", lambda level=level: dict(ours().WavPackH5(level=level))))
+    cases.append(("h5-wavpack-hybrid-3bps", "wavpack-hybrid", lambda: dict(ours().WavPackH5(bps=3))))
     cases.append(("h5-flac-5", "flac", lambda: dict(ours().FLACH5(level=5))))
     cases.append(("h5-lpc-2", "lpc", lambda: dict(ours().LPCH5(level=2))))
     return cases
@@ -69,8 +73,13 @@ def measure_hdf5(kwargs, traces, fs, chunk_duration=1.0, repeats=3, directory=No
             stored = f["data"].id.get_storage_size()
     err = restored.astype(np.float64) - traces
     mb = traces.nbytes / 1e6
-    return dict(cr=traces.nbytes / stored, write_mbs=mb / t_write, read_mbs=mb / t_read,
-                rmse=float(np.sqrt(np.mean(err ** 2))), exact=bool(not np.any(err)))
+    return dict(
+        cr=traces.nbytes / stored,
+        write_mbs=mb / t_write,
+        read_mbs=mb / t_read,
+        rmse=float(np.sqrt(np.mean(err**2))),
+        exact=bool(not np.any(err)),
+    )
 
 
 def hdf5_rows(recordings, chunk_duration=1.0, repeats=3, threads=None, directory=None):
@@ -105,8 +114,10 @@ def main():
     rows = hdf5_rows(recordings)
     print(f"{'recording':<18} {'case':<34} {'CR':>6} {'write MB/s':>11} {'read MB/s':>10}  exact")
     for r in rows:
-        print(f"{r['recording']:<18} {r['case']:<34} {r['cr']:6.2f} {r['write_mbs']:11.1f} {r['read_mbs']:10.1f}  "
-              f"{r['exact']}")
+        print(
+            f"{r['recording']:<18} {r['case']:<34} {r['cr']:6.2f} {r['write_mbs']:11.1f} {r['read_mbs']:10.1f}  "
+            f"{r['exact']}"
+        )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ and the units passing the paper's quality thresholds are counted.
 
 Outputs: lossy_gt.csv / lossy_exp.csv and accuracy_vs_cr.png / feature_error_vs_cr.png in --out.
 """
+
 import argparse
 import csv
 import hashlib
@@ -47,30 +48,46 @@ SORTER_PARAMS = dict(apply_motion_correction=False, seed=42, deterministic_peaks
 WELL_DETECTED = 0.8  # accuracy above which a true unit counts as well detected (SpikeInterface's default)
 # the paper's quality thresholds for experimental data
 QUALITY = {"isi_violations_ratio": ("<", 0.5), "presence_ratio": (">", 0.9), "amplitude_cutoff": ("<", 0.1)}
-FEATURES = {"peak_to_trough_duration": "peak-to-valley", "trough_half_width": "half-width",
-            "main_peak_to_trough_ratio": "peak-to-trough ratio"}
+FEATURES = {
+    "peak_to_trough_duration": "peak-to-valley",
+    "trough_half_width": "half-width",
+    "main_peak_to_trough_ratio": "peak-to-trough ratio",
+}
 
 # probe -> probeinterface part number, ADC step (uV), ADC bits, noise (uV RMS), template amplitude range (a.u.)
 PROBES = {
     "np1": dict(part="NP1000", uv_per_step=2.34, adc_bits=10, noise_uv=10.5, alpha=(300.0, 900.0)),
     "np2": dict(part="NP2000", uv_per_step=0.763, adc_bits=14, noise_uv=21.0, alpha=(600.0, 1800.0)),
 }
-SIZES = {"default": dict(channels=32, duration=20.0, units=8),
-         "full": dict(channels=384, duration=600.0, units=100)}
+SIZES = {"default": dict(channels=32, duration=20.0, units=8), "full": dict(channels=384, duration=600.0, units=100)}
 SEEDS = {"np1": 1, "np2": 2}
 
 # the paper's simulated ground truth (reference/paper.md; Kilosort 2.5): (mode, value) -> (CR, accuracy)
 PAPER_GT = {
-    "np1": {("bit-truncation", 0): (3.34, .998), ("bit-truncation", 2): (5.83, .998),
-            ("bit-truncation", 4): (29.9, .998), ("bit-truncation", 5): (307, .93),
-            ("bit-truncation", 6): (1710, .42), ("bit-truncation", 7): (4420, .16),
-            ("wavpack-hybrid", 2.25): (6.94, .998), ("wavpack-hybrid", 3): (5.48, .998),
-            ("wavpack-hybrid", 4): (4.42, .998), ("lossless", None): (3.59, "")},
-    "np2": {("bit-truncation", 0): (2.45, .998), ("bit-truncation", 2): (3.53, .998),
-            ("bit-truncation", 4): (6.31, .998), ("bit-truncation", 5): (10.7, .998),
-            ("bit-truncation", 6): (31.0, .998), ("bit-truncation", 7): (220, .93),
-            ("wavpack-hybrid", 2.25): (6.88, .998), ("wavpack-hybrid", 3): (5.16, .998),
-            ("wavpack-hybrid", 4): (3.91, .998), ("lossless", None): (2.26, "")},
+    "np1": {
+        ("bit-truncation", 0): (3.34, 0.998),
+        ("bit-truncation", 2): (5.83, 0.998),
+        ("bit-truncation", 4): (29.9, 0.998),
+        ("bit-truncation", 5): (307, 0.93),
+        ("bit-truncation", 6): (1710, 0.42),
+        ("bit-truncation", 7): (4420, 0.16),
+        ("wavpack-hybrid", 2.25): (6.94, 0.998),
+        ("wavpack-hybrid", 3): (5.48, 0.998),
+        ("wavpack-hybrid", 4): (4.42, 0.998),
+        ("lossless", None): (3.59, ""),
+    },
+    "np2": {
+        ("bit-truncation", 0): (2.45, 0.998),
+        ("bit-truncation", 2): (3.53, 0.998),
+        ("bit-truncation", 4): (6.31, 0.998),
+        ("bit-truncation", 5): (10.7, 0.998),
+        ("bit-truncation", 6): (31.0, 0.998),
+        ("bit-truncation", 7): (220, 0.93),
+        ("wavpack-hybrid", 2.25): (6.88, 0.998),
+        ("wavpack-hybrid", 3): (5.16, 0.998),
+        ("wavpack-hybrid", 4): (3.91, 0.998),
+        ("lossless", None): (2.26, ""),
+    },
 }
 
 
@@ -79,6 +96,7 @@ class Setting:
     """One way of storing the recording: `chains` maps a label to a factory of (codec,
     filters); the first chain's decoded data is what gets sorted, the others must decode
     to the same data (their CR is reported beside)."""
+
     name: str
     mode: str
     value: object
@@ -87,14 +105,26 @@ class Setting:
 
 def lossy_settings(threads=1):
     """Lossless WavPack, then every lossy mode of the package: one line per mode."""
+
     def truncation(bits):
-        return {"blosc-zstd": lambda: (Blosc("zstd", clevel=9, shuffle=Blosc.BITSHUFFLE),
-                                       (BitTruncation(bits=bits, num_threads=threads),)),
-                "wavpack": lambda: (WavPack(num_threads=threads), (BitTruncation(bits=bits, num_threads=threads),))}
+        return {
+            "blosc-zstd": lambda: (
+                Blosc("zstd", clevel=9, shuffle=Blosc.BITSHUFFLE),
+                (BitTruncation(bits=bits, num_threads=threads),),
+            ),
+            "wavpack": lambda: (WavPack(num_threads=threads), (BitTruncation(bits=bits, num_threads=threads),)),
+        }
 
     settings = [Setting("lossless", "lossless", None, {"wavpack": lambda: (WavPack(num_threads=threads), ())})]
-    settings += [Setting(f"wavpack-hybrid-{bps}", "wavpack-hybrid", bps,
-                         {"wavpack": lambda b=bps: (WavPack(bps=b, num_threads=threads), ())}) for bps in HYBRID_BPS]
+    settings += [
+        Setting(
+            f"wavpack-hybrid-{bps}",
+            "wavpack-hybrid",
+            bps,
+            {"wavpack": lambda b=bps: (WavPack(bps=b, num_threads=threads), ())},
+        )
+        for bps in HYBRID_BPS
+    ]
     settings += [Setting(f"bittrunc-{bits}", "bit-truncation", bits, truncation(bits)) for bits in TRUNCATION_BITS]
     return settings
 
@@ -133,9 +163,14 @@ def ground_truth(kind, channels, duration, units, seed=None):
     p = PROBES[kind]
     probe = neuropixels_probe(kind, channels)
     rec, truth = generate_ground_truth_recording(
-        durations=[duration], sampling_frequency=FS, probe=probe, num_units=units, seed=SEEDS[kind] if seed is None
-        else seed, noise_kwargs=dict(noise_levels=p["noise_uv"], strategy="on_the_fly"),
-        generate_templates_kwargs=dict(unit_params=dict(alpha=p["alpha"])))
+        durations=[duration],
+        sampling_frequency=FS,
+        probe=probe,
+        num_units=units,
+        seed=SEEDS[kind] if seed is None else seed,
+        noise_kwargs=dict(noise_levels=p["noise_uv"], strategy="on_the_fly"),
+        generate_templates_kwargs=dict(unit_params=dict(alpha=p["alpha"])),
+    )
     return to_adc(rec.get_traces(), kind), probe, truth
 
 
@@ -191,15 +226,24 @@ class Sorter:
         if key not in self.cache:
             folder = self.workdir / key[:12]
             rec = recording_of(traces, probe, uv_per_step, fs).save(
-                folder=folder / "recording", n_jobs=1, overwrite=True, verbose=False, progress_bar=False)
+                folder=folder / "recording", n_jobs=1, overwrite=True, verbose=False, progress_bar=False
+            )
             start = time.perf_counter()
             from spikeinterface.core import NumpySorting
             from spikeinterface.sorters.utils import SpikeSortingError
 
             try:
-                sorting = NumpySorting.from_sorting(ss.run_sorter(
-                    SORTER, rec, folder=folder / "sorter", remove_existing_folder=True, verbose=False,
-                    job_kwargs=dict(n_jobs=self.n_jobs, progress_bar=False), **SORTER_PARAMS))
+                sorting = NumpySorting.from_sorting(
+                    ss.run_sorter(
+                        SORTER,
+                        rec,
+                        folder=folder / "sorter",
+                        remove_existing_folder=True,
+                        verbose=False,
+                        job_kwargs=dict(n_jobs=self.n_jobs, progress_bar=False),
+                        **SORTER_PARAMS,
+                    )
+                )
                 error = ""
             except SpikeSortingError as exc:
                 # spykingcircus2 that keeps no template at all fails in its matching step
@@ -220,12 +264,14 @@ def template_features(traces, probe, uv_per_step, sorting, fs=FS):
     for every version of a recording, as the seed is fixed)."""
     import spikeinterface as si
 
-    analyzer = si.create_sorting_analyzer(sorting, recording_of(traces, probe, uv_per_step, fs), format="memory",
-                                          sparse=False, return_in_uV=True)
+    analyzer = si.create_sorting_analyzer(
+        sorting, recording_of(traces, probe, uv_per_step, fs), format="memory", sparse=False, return_in_uV=True
+    )
     analyzer.compute("random_spikes", max_spikes_per_unit=300, seed=0)
     analyzer.compute("templates", ms_before=1.0, ms_after=2.0)
-    metrics = analyzer.compute("template_metrics",
-                               metric_names=["peak_to_trough_duration", "half_width", "waveform_ratios"]).get_data()
+    metrics = analyzer.compute(
+        "template_metrics", metric_names=["peak_to_trough_duration", "half_width", "waveform_ratios"]
+    ).get_data()
     return {k: metrics[k].to_numpy(dtype=float) for k in FEATURES}
 
 
@@ -251,9 +297,11 @@ def ground_truth_benchmark(kinds, channels, duration, units, workdir, n_jobs=1, 
         start = time.perf_counter()
         traces, probe, truth = ground_truth(kind, channels, duration, units)
         uv = PROBES[kind]["uv_per_step"]
-        log(f"{kind}: {traces.shape[1]} channels x {traces.shape[0] / FS:.0f} s, {units} units, noise "
+        log(
+            f"{kind}: {traces.shape[1]} channels x {traces.shape[0] / FS:.0f} s, {units} units, noise "
             f"{PROBES[kind]['noise_uv']} uV RMS, int16 std {traces.std():.1f} ADC steps "
-            f"(generated in {time.perf_counter() - start:.0f} s)")
+            f"(generated in {time.perf_counter() - start:.0f} s)"
+        )
         reference = template_features(traces, probe, uv, truth)
         for s in settings:
             start = time.perf_counter()
@@ -267,20 +315,36 @@ def ground_truth_benchmark(kinds, channels, duration, units, workdir, n_jobs=1, 
             else:  # nothing found: every true unit missed
                 perf, well = dict(accuracy=0.0, precision=0.0, recall=0.0), 0
             paper_cr, paper_acc = PAPER_GT[kind].get((s.mode, s.value), ("", ""))
-            row = dict(probe=kind, setting=s.name, mode=s.mode, value="" if s.value is None else s.value,
-                       cr=next(iter(crs.values())), **{f"cr_{k}": v for k, v in crs.items()},
-                       paper_cr=paper_cr, rmse_steps=float(np.sqrt(np.mean(np.square(diff), dtype=np.float64))),
-                       max_err_steps=float(np.abs(diff).max()),
-                       accuracy=float(perf["accuracy"]), precision=float(perf["precision"]),
-                       recall=float(perf["recall"]), paper_accuracy=paper_acc, well_detected=well, gt_units=units,
-                       sorted_units=len(sorting.unit_ids),
-                       **feature_errors(reference, template_features(decoded, probe, uv, truth)),
-                       channels=traces.shape[1], duration_s=traces.shape[0] / FS, sorter=_sorter_version(),
-                       sort_s=sort_s, sorter_error=error)
+            row = dict(
+                probe=kind,
+                setting=s.name,
+                mode=s.mode,
+                value="" if s.value is None else s.value,
+                cr=next(iter(crs.values())),
+                **{f"cr_{k}": v for k, v in crs.items()},
+                paper_cr=paper_cr,
+                rmse_steps=float(np.sqrt(np.mean(np.square(diff), dtype=np.float64))),
+                max_err_steps=float(np.abs(diff).max()),
+                accuracy=float(perf["accuracy"]),
+                precision=float(perf["precision"]),
+                recall=float(perf["recall"]),
+                paper_accuracy=paper_acc,
+                well_detected=well,
+                gt_units=units,
+                sorted_units=len(sorting.unit_ids),
+                **feature_errors(reference, template_features(decoded, probe, uv, truth)),
+                channels=traces.shape[1],
+                duration_s=traces.shape[0] / FS,
+                sorter=_sorter_version(),
+                sort_s=sort_s,
+                sorter_error=error,
+            )
             row["rmse_uv"], row["max_err_uv"] = row["rmse_steps"] * uv, row["max_err_steps"] * uv
             rows.append(row)
-            log(f"  {s.name:22s} CR {row['cr']:7.2f}  accuracy {row['accuracy']:.3f}  "
-                f"({time.perf_counter() - start:.0f} s)")
+            log(
+                f"  {s.name:22s} CR {row['cr']:7.2f}  accuracy {row['accuracy']:.3f}  "
+                f"({time.perf_counter() - start:.0f} s)"
+            )
     return rows
 
 
@@ -296,11 +360,13 @@ def quality_count(traces, probe, uv_per_step, sorting, fs):
     """Units of `sorting` passing the paper's thresholds (SpikeInterface's quality metrics)."""
     import spikeinterface as si
 
-    analyzer = si.create_sorting_analyzer(sorting, recording_of(traces, probe, uv_per_step, fs), format="memory",
-                                          sparse=True, return_in_uV=True)
+    analyzer = si.create_sorting_analyzer(
+        sorting, recording_of(traces, probe, uv_per_step, fs), format="memory", sparse=True, return_in_uV=True
+    )
     analyzer.compute(["random_spikes", "templates", "spike_amplitudes"])
-    metrics = analyzer.compute("quality_metrics", metric_names=["isi_violation", "presence_ratio",
-                                                                "amplitude_cutoff"]).get_data()
+    metrics = analyzer.compute(
+        "quality_metrics", metric_names=["isi_violation", "presence_ratio", "amplitude_cutoff"]
+    ).get_data()
     return passes_quality(metrics)
 
 
@@ -320,16 +386,28 @@ def experimental_benchmark(recordings, workdir, n_jobs=1, settings=None, log=pri
             sorting, sort_s, error = sorter(decoded, probe, uv, fs)
             if reference is None:
                 reference = sorting
-            best = sc.compare_two_sorters(reference, sorting).agreement_scores.max(axis=1).to_numpy() \
-                if len(sorting.unit_ids) and len(reference.unit_ids) else np.zeros(len(reference.unit_ids))
+            best = (
+                sc.compare_two_sorters(reference, sorting).agreement_scores.max(axis=1).to_numpy()
+                if len(sorting.unit_ids) and len(reference.unit_ids)
+                else np.zeros(len(reference.unit_ids))
+            )
             diff = decoded.astype(np.float32) - traces
-            row = dict(recording=name, setting=s.name, mode=s.mode, value="" if s.value is None else s.value,
-                       cr=next(iter(crs.values())), rmse_uv=float(np.sqrt(np.mean(np.square(diff), dtype=np.float64)))
-                       * uv, units=len(sorting.unit_ids), lossless_units=len(reference.unit_ids),
-                       agreement=float(best.mean()) if len(best) else 0.0,
-                       matched_units=int((best >= WELL_DETECTED).sum()),
-                       passing_quality=quality_count(decoded, probe, uv, sorting, fs) if len(sorting.unit_ids)
-                       else 0, sorter=_sorter_version(), sort_s=sort_s, sorter_error=error)
+            row = dict(
+                recording=name,
+                setting=s.name,
+                mode=s.mode,
+                value="" if s.value is None else s.value,
+                cr=next(iter(crs.values())),
+                rmse_uv=float(np.sqrt(np.mean(np.square(diff), dtype=np.float64))) * uv,
+                units=len(sorting.unit_ids),
+                lossless_units=len(reference.unit_ids),
+                agreement=float(best.mean()) if len(best) else 0.0,
+                matched_units=int((best >= WELL_DETECTED).sum()),
+                passing_quality=quality_count(decoded, probe, uv, sorting, fs) if len(sorting.unit_ids) else 0,
+                sorter=_sorter_version(),
+                sort_s=sort_s,
+                sorter_error=error,
+            )
             rows.append(row)
             log(f"  {s.name:22s} CR {row['cr']:7.2f}  agreement {row['agreement']:.3f}  units {row['units']}")
     return rows
@@ -354,7 +432,8 @@ def s3_recordings(datasets, sessions, duration, endpoint_url=None, cache_dir=Non
         for session in s3.sessions(dataset, fs_)[:sessions]:
             rec = s3.load_binary_session(dataset, session, duration, fs_)
             probe = probeinterface.Probe.from_dict(
-                json.loads(fs_.cat_file(f"{s3.BUCKET}/{dataset}/{session}/probe.json"))["probes"][0])
+                json.loads(fs_.cat_file(f"{s3.BUCKET}/{dataset}/{session}/probe.json"))["probes"][0]
+            )
             probe.set_device_channel_indices(np.arange(rec.traces.shape[1]))
             si_rec = NumpyRecording([rec.traces], sampling_frequency=rec.fs)
             corrected = spre.correct_lsb(si_rec, verbose=False).get_traces()
@@ -363,21 +442,38 @@ def s3_recordings(datasets, sessions, duration, endpoint_url=None, cache_dir=Non
     return out
 
 
-GT_COLUMNS = [("probe", "probe"), ("setting", "setting"), ("cr", "CR"), ("cr_wavpack", "CR WavPack"),
-              ("paper_cr", "paper CR"), ("rmse_uv", "RMSE uV"), ("max_err_uv", "max err uV"),
-              ("accuracy", "accuracy"), ("paper_accuracy", "paper accuracy"), ("precision", "precision"),
-              ("recall", "recall"), ("well_detected", "well detected"),
-              ("peak_to_trough_duration_err_pct", "PTV err %"), ("trough_half_width_err_pct", "HW err %"),
-              ("main_peak_to_trough_ratio_err_pct", "PT ratio err %")]
-EXP_COLUMNS = [("recording", "recording"), ("setting", "setting"), ("cr", "CR"), ("rmse_uv", "RMSE uV"),
-               ("units", "units"), ("agreement", "agreement with lossless"), ("matched_units", "matched units"),
-               ("passing_quality", "units passing QC")]
+GT_COLUMNS = [
+    ("probe", "probe"),
+    ("setting", "setting"),
+    ("cr", "CR"),
+    ("cr_wavpack", "CR WavPack"),
+    ("paper_cr", "paper CR"),
+    ("rmse_uv", "RMSE uV"),
+    ("max_err_uv", "max err uV"),
+    ("accuracy", "accuracy"),
+    ("paper_accuracy", "paper accuracy"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("well_detected", "well detected"),
+    ("peak_to_trough_duration_err_pct", "PTV err %"),
+    ("trough_half_width_err_pct", "HW err %"),
+    ("main_peak_to_trough_ratio_err_pct", "PT ratio err %"),
+]
+EXP_COLUMNS = [
+    ("recording", "recording"),
+    ("setting", "setting"),
+    ("cr", "CR"),
+    ("rmse_uv", "RMSE uV"),
+    ("units", "units"),
+    ("agreement", "agreement with lossless"),
+    ("matched_units", "matched units"),
+    ("passing_quality", "units passing QC"),
+]
 
 
 def show(title, rows, columns):
     print(f"\n## {title}\n")
-    print(tabulate([[r.get(k, "") for k, _ in columns] for r in rows], headers=[h for _, h in columns],
-                   floatfmt=".3g"))
+    print(tabulate([[r.get(k, "") for k, _ in columns] for r in rows], headers=[h for _, h in columns], floatfmt=".3g"))
 
 
 def write_csv(rows, path):
@@ -406,19 +502,33 @@ def main(argv=None):
     size.update({k: getattr(args, k) for k in size if getattr(args, k) is not None})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"# Lossy compression and spike sorting\n\nSorter: {_sorter_version()}, {args.n_jobs} job(s), "
-          f"parameters {SORTER_PARAMS}.\nSimulated probes: {size['channels']} channels x {size['duration']:.0f} s, "
-          f"{size['units']} units each, 1 s chunks of all channels.\n", flush=True)
+    print(
+        f"# Lossy compression and spike sorting\n\nSorter: {_sorter_version()}, {args.n_jobs} job(s), "
+        f"parameters {SORTER_PARAMS}.\nSimulated probes: {size['channels']} channels x {size['duration']:.0f} s, "
+        f"{size['units']} units each, 1 s chunks of all channels.\n",
+        flush=True,
+    )
     from . import figures
 
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lossy-") as work:
         kinds = [k for k in args.probes.split(",") if k]
         if kinds:
-            rows = ground_truth_benchmark(kinds, size["channels"], size["duration"], size["units"], work,
-                                          args.n_jobs, log=lambda m: print(m, flush=True))
-            show("Ground truth: sorting accuracy and template feature errors (median over units, against the "
-                 "lossless recording) per setting", rows, GT_COLUMNS)
+            rows = ground_truth_benchmark(
+                kinds,
+                size["channels"],
+                size["duration"],
+                size["units"],
+                work,
+                args.n_jobs,
+                log=lambda m: print(m, flush=True),
+            )
+            show(
+                "Ground truth: sorting accuracy and template feature errors (median over units, against the "
+                "lossless recording) per setting",
+                rows,
+                GT_COLUMNS,
+            )
             for r in rows:
                 if r["sorter_error"]:
                     print(f"{r['probe']} {r['setting']}: the sorter found no unit ({r['sorter_error']})")
@@ -429,8 +539,12 @@ def main(argv=None):
         if args.s3:
             recs = s3_recordings(args.s3, args.sessions, args.s3_duration, args.s3_endpoint)
             rows = experimental_benchmark(recs, work, args.n_jobs, log=lambda m: print(m, flush=True))
-            show("Experimental data: agreement with the lossless sort and units passing "
-                 "ISI violation ratio < 0.5, presence ratio > 0.9, amplitude cutoff < 0.1", rows, EXP_COLUMNS)
+            show(
+                "Experimental data: agreement with the lossless sort and units passing "
+                "ISI violation ratio < 0.5, presence ratio > 0.9, amplitude cutoff < 0.1",
+                rows,
+                EXP_COLUMNS,
+            )
             write_csv(rows, out / "lossy_exp.csv")
     print(f"\n(lossy: {time.perf_counter() - start:.0f} s; wrote {out}/lossy_*.csv and plots)")
 
@@ -438,19 +552,27 @@ def main(argv=None):
 def shape_note(rows, tolerance=0.05):
     """Whether the paper's shape holds: the lowest hybrid bps keeps the lossless accuracy
     (within `tolerance`), and the first truncation that loses more than `tolerance` of it."""
-    lines = ["Against the paper's shape (hybrid 2.25 bps at lossless accuracy; truncation failing from "
-             "5 bits NP1 / 7 bits NP2):"]
+    lines = [
+        "Against the paper's shape (hybrid 2.25 bps at lossless accuracy; truncation failing from "
+        "5 bits NP1 / 7 bits NP2):"
+    ]
     for kind in dict.fromkeys(r["probe"] for r in rows):
         by = {(r["mode"], r["value"]): r for r in rows if r["probe"] == kind}
         base = by[("lossless", "")]["accuracy"]
         hybrid = by.get(("wavpack-hybrid", min(HYBRID_BPS)))
-        bad = [b for b in TRUNCATION_BITS if ("bit-truncation", b) in by
-               and by[("bit-truncation", b)]["accuracy"] < base - tolerance]
-        paper_bits = min(b for (m, b), (_, acc) in PAPER_GT[kind].items()
-                         if m == "bit-truncation" and acc != "" and acc < 0.998)
-        lines.append(f"- {kind}: lossless accuracy {base:.3f}; hybrid {min(HYBRID_BPS)} bps "
-                     f"{hybrid['accuracy']:.3f} (CR {hybrid['cr']:.2f}); truncation first fails at "
-                     f"{bad[0] if bad else 'no tested'} bits (paper: {paper_bits})")
+        bad = [
+            b
+            for b in TRUNCATION_BITS
+            if ("bit-truncation", b) in by and by[("bit-truncation", b)]["accuracy"] < base - tolerance
+        ]
+        paper_bits = min(
+            b for (m, b), (_, acc) in PAPER_GT[kind].items() if m == "bit-truncation" and acc != "" and acc < 0.998
+        )
+        lines.append(
+            f"- {kind}: lossless accuracy {base:.3f}; hybrid {min(HYBRID_BPS)} bps "
+            f"{hybrid['accuracy']:.3f} (CR {hybrid['cr']:.2f}); truncation first fails at "
+            f"{bad[0] if bad else 'no tested'} bits (paper: {paper_bits})"
+        )
     return "\n".join(lines)
 
 

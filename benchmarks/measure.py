@@ -6,6 +6,7 @@ pass, sampled every 2 ms on a side thread (catches C allocations, unlike tracema
 freed memory is handed back to the system first (malloc_trim), so that a pass cannot
 hide its peak in memory an earlier pass left to the allocator.
 """
+
 import ctypes
 import ctypes.util
 import gc
@@ -33,7 +34,7 @@ def decode_chain(codec, filters, data):
 
 
 def split(traces, chunk_samples):
-    return [np.ascontiguousarray(traces[i:i + chunk_samples]) for i in range(0, len(traces), chunk_samples)]
+    return [np.ascontiguousarray(traces[i : i + chunk_samples]) for i in range(0, len(traces), chunk_samples)]
 
 
 try:
@@ -142,18 +143,25 @@ def measure(codec, recording, chunk_duration=1.0, repeats=3, filters=(), budget=
         (t_enc, n_enc), (t_dec, n_dec) = (warm_enc, 0), (warm_dec, 0)
     restored = np.concatenate([ensure_ndarray(d).view(c.dtype).reshape(c.shape) for d, c in zip(decoded, chunks)])
     exact = np.array_equal(restored, recording.traces)
-    rmse = 0.0 if exact or not restored.size else \
-        float(np.sqrt(np.mean(np.square(restored.astype(np.float32) - recording.traces), dtype=np.float64)))
-    max_abs_error = 0 if exact or not restored.size else \
-        int(np.abs(restored.astype(np.int64) - recording.traces).max())
+    rmse = (
+        0.0
+        if exact or not restored.size
+        else float(np.sqrt(np.mean(np.square(restored.astype(np.float32) - recording.traces), dtype=np.float64)))
+    )
+    max_abs_error = 0 if exact or not restored.size else int(np.abs(restored.astype(np.int64) - recording.traces).max())
     raw = recording.traces.nbytes
     stored = sum(len(memoryview(e).cast("B")) for e in encoded)
     mb = raw / 1e6
     return dict(
         cr=raw / stored,
-        enc_mbs=mb / t_enc, dec_mbs=mb / t_dec,
-        enc_xrt=recording.duration / t_enc, dec_xrt=recording.duration / t_dec,
-        rmse=rmse, max_abs_error=max_abs_error, exact=bool(exact),
-        enc_peak_mb=enc_mem.peak / 1e6, dec_peak_mb=dec_mem.peak / 1e6,
+        enc_mbs=mb / t_enc,
+        dec_mbs=mb / t_dec,
+        enc_xrt=recording.duration / t_enc,
+        dec_xrt=recording.duration / t_dec,
+        rmse=rmse,
+        max_abs_error=max_abs_error,
+        exact=bool(exact),
+        enc_peak_mb=enc_mem.peak / 1e6,
+        dec_peak_mb=dec_mem.peak / 1e6,
         timed_passes=min(n_enc, n_dec),
     )

@@ -6,6 +6,7 @@ is installed, otherwise the same design with scipy: a Butterworth filter of orde
 second-order sections, applied forward and backward (zero phase), output rounded back to
 int16 (what SpikeInterface's filters return for an int16 recording).
 """
+
 import numpy as np
 
 from . import cases
@@ -66,8 +67,9 @@ def preprocessing_cases(threads, full=False):
     package goes here, one line each."""
     lzma = "high" if full else "low"
     return [
-        cases.Case("blosc-zstd-high-bit", "blosc-zstd", "high", "bit",
-               lambda: cases.general_codec("blosc-zstd", "high", "bit")),
+        cases.Case(
+            "blosc-zstd-high-bit", "blosc-zstd", "high", "bit", lambda: cases.general_codec("blosc-zstd", "high", "bit")
+        ),
         cases.Case(f"lzma-{lzma}", "lzma", lzma, "none", lambda: cases.general_codec("lzma", lzma, "none")),
         cases.Case("flac-high", "flac", "high", make=lambda: cases.ours("flac", "high", threads)),
         cases.Case("wavpack-high", "wavpack", "high", make=lambda: cases.ours("wavpack", "high", threads)),
@@ -90,14 +92,24 @@ def preprocessing_table(run, recs, show, full=False):
             filtered = type(base)(base.name, traces, base.fs, base.source, base.uv_per_count)
             lsb = run.lsb(rec) if name == "raw" and rec.source != "simulated" else ()
             for case in preprocessing_cases(run.threads, full):
-                r = run.run("preprocessing", filtered, case, lsb, timed=False, preprocessing=name,
-                            filter_impl=impl)
+                r = run.run("preprocessing", filtered, case, lsb, timed=False, preprocessing=name, filter_impl=impl)
                 if r is None:
                     continue
                 probe = probe_of(rec)
                 r["paper_cr"] = PAPER_PREPROCESSING.get((case.family, name), {}).get(probe, "") if probe else ""
                 rows.append(r)
-    show("Preprocessing before lossless compression (high levels; LSB-corrected; speeds from one pass)", rows,
-         [("dataset", "dataset"), ("preprocessing", "filter"), ("case", "codec"), ("cr", "CR"),
-          ("paper_cr", "paper CR"), ("enc_xrt", "enc xRT"), ("dec_xrt", "dec xRT"), ("filter_impl", "filter by")])
+    show(
+        "Preprocessing before lossless compression (high levels; LSB-corrected; speeds from one pass)",
+        rows,
+        [
+            ("dataset", "dataset"),
+            ("preprocessing", "filter"),
+            ("case", "codec"),
+            ("cr", "CR"),
+            ("paper_cr", "paper CR"),
+            ("enc_xrt", "enc xRT"),
+            ("dec_xrt", "dec xRT"),
+            ("filter_impl", "filter by"),
+        ],
+    )
     return rows

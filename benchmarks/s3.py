@@ -8,6 +8,7 @@ the local cache (default ~/.cache/numcodecs-ephys/s3).
 
     python -m benchmarks.report --s3 aind-np1 --s3 ibl-np1 --sessions 2 --s3-duration 10
 """
+
 import json
 import os
 from pathlib import Path
@@ -21,18 +22,24 @@ from .datasets import Recording
 BUCKET = "aind-ephys-compression-benchmark-data"
 DATASETS = ("aind-np1", "aind-np2", "ibl-np1", "mearec")
 CACHE = Path(os.environ.get("EPHYS_S3_CACHE", Path.home() / ".cache" / "numcodecs-ephys" / "s3"))
-BLOCK = 8 * 2 ** 20
+BLOCK = 8 * 2**20
 # Open Ephys (aind) stores 0.195 uV per count; SpikeGLX (ibl) NP1 counts are 2.34 uV
 UV_PER_COUNT = {"aind-np1": 0.195, "aind-np2": 0.195, "ibl-np1": 2.34, "mearec": 0.0}
 
 
 def add_arguments(ap, duration, datasets=DATASETS):
     """The command-line options that add the bucket's sessions (report.py, lossy.py)."""
-    ap.add_argument("--s3", action="append", default=[], metavar="DATASET",
-                    help=f"add sessions of the paper's S3 bucket ({', '.join(datasets)})")
+    ap.add_argument(
+        "--s3",
+        action="append",
+        default=[],
+        metavar="DATASET",
+        help=f"add sessions of the paper's S3 bucket ({', '.join(datasets)})",
+    )
     ap.add_argument("--sessions", type=int, default=1, help="S3 sessions per dataset")
-    ap.add_argument("--s3-duration", type=float, default=duration,
-                    help=f"seconds read from each S3 session (default {duration:g})")
+    ap.add_argument(
+        "--s3-duration", type=float, default=duration, help=f"seconds read from each S3 session (default {duration:g})"
+    )
     ap.add_argument("--s3-endpoint", default=None, help="S3 endpoint URL (default: AWS)")
 
 
@@ -41,8 +48,9 @@ def filesystem(endpoint_url=None, cache_dir=CACHE):
     options = {"anon": True}
     if endpoint_url:
         options["client_kwargs"] = {"endpoint_url": endpoint_url}
-    return fsspec.filesystem("blockcache", target_protocol="s3", target_options=options,
-                             cache_storage=str(cache_dir), check_files=False)
+    return fsspec.filesystem(
+        "blockcache", target_protocol="s3", target_options=options, cache_storage=str(cache_dir), check_files=False
+    )
 
 
 def sessions(dataset, fs):
@@ -55,15 +63,17 @@ def sessions(dataset, fs):
 
 def _read_range(fs, path, offset, nbytes, label):
     out = bytearray(nbytes)
-    with fs.open(path, "rb", block_size=BLOCK) as f, \
-            tqdm(total=nbytes, unit="B", unit_scale=True, desc=label, leave=False) as bar:
+    with (
+        fs.open(path, "rb", block_size=BLOCK) as f,
+        tqdm(total=nbytes, unit="B", unit_scale=True, desc=label, leave=False) as bar,
+    ):
         f.seek(offset)
         pos = 0
         while pos < nbytes:
             piece = f.read(min(BLOCK, nbytes - pos))
             if not piece:
                 raise ValueError(f"{path} ends after {offset + pos} bytes; asked for {offset + nbytes}")
-            out[pos:pos + len(piece)] = piece
+            out[pos : pos + len(piece)] = piece
             pos += len(piece)
             bar.update(len(piece))
     return out
@@ -79,8 +89,13 @@ def load_binary_session(dataset, session, duration, fs):
     if kw.get("time_axis", 0) != 0:
         raise ValueError(f"{root}: only time-major binary folders are supported")
     n = int(round(duration * fsamp))
-    raw = _read_range(fs, f"{root}/traces_cached_seg0.raw", int(kw.get("file_offset", 0)),
-                      n * nch * dtype.itemsize, f"{dataset}/{session}")
+    raw = _read_range(
+        fs,
+        f"{root}/traces_cached_seg0.raw",
+        int(kw.get("file_offset", 0)),
+        n * nch * dtype.itemsize,
+        f"{dataset}/{session}",
+    )
     traces = np.frombuffer(raw, dtype=dtype).reshape(n, nch).astype(np.int16)
     return Recording(f"s3-{dataset}-{session}", traces, fsamp, "s3", UV_PER_COUNT[dataset])
 
@@ -99,8 +114,7 @@ def load_mearec(name, duration, fs):
     data = np.asarray(data)
     if data.dtype.kind == "f":
         data = np.clip(np.round(data / 0.195), -32768, 32767).astype(np.int16)
-    return Recording(f"s3-mearec-{Path(name).stem}", np.ascontiguousarray(data, dtype=np.int16), fsamp, "s3",
-                     0.195)
+    return Recording(f"s3-mearec-{Path(name).stem}", np.ascontiguousarray(data, dtype=np.int16), fsamp, "s3", 0.195)
 
 
 def load_sessions(dataset, n_sessions=1, duration=10.0, endpoint_url=None, cache_dir=CACHE):

@@ -5,6 +5,7 @@ as asv), one 1 s chunk per case:
 
 EPHYS_BENCH_SECONDS sets the chunk duration (the test suite runs it on 0.05 s).
 """
+
 import os
 
 import numpy as np
@@ -45,6 +46,9 @@ def test_decode(benchmark, chunk, name):
     codec, filters = _made(name)
     out = benchmark(decode_chain, codec, filters, encode_chain(codec, filters, chunk))
     if "hybrid" not in name and "max_error" not in name:
-        flat = np.asarray(out).reshape(chunk.shape) if isinstance(out, np.ndarray) \
+        flat = (
+            np.asarray(out).reshape(chunk.shape)
+            if isinstance(out, np.ndarray)
             else np.frombuffer(memoryview(out).cast("B"), np.int16).reshape(chunk.shape)
+        )
         assert np.array_equal(flat, chunk)

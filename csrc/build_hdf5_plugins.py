@@ -6,6 +6,7 @@ filter glue in csrc/hdf5/.  HDF5 loads every "lib*.so" of a plugin directory, so
 directory holds nothing else.  The plugins link libwavpack / libFLAC but not libhdf5
 (see csrc/hdf5/h5plugin.c), so building them needs no HDF5 headers.
 """
+
 import importlib.util
 import os
 import sys
@@ -65,15 +66,27 @@ def plugin_extensions():
 
     exts = []
     for name, (codec_source, library) in PLUGINS.items():
-        flags = native._pkg_config(library) if library else \
-            {"include_dirs": [], "library_dirs": [], "libraries": ["m"], "extra_compile_args": []}
-        exts.append(PluginExtension(
-            f"{PACKAGE_DIR}.libh5ephys_{name}",
-            sources=[rel("hdf5/h5plugin.c"), rel(f"hdf5/h5_{name}.c"), rel("chunk.c"), rel(codec_source)],
-            include_dirs=[rel("."), rel("hdf5")] + flags["include_dirs"],
-            library_dirs=flags["library_dirs"],
-            libraries=flags["libraries"] + ["pthread"] + (["dl"] if sys.platform.startswith("linux") else []),
-            extra_compile_args=["-O3", "-std=c99", "-fvisibility=hidden", "-Wall", "-Wextra",
-                                "-Wno-unused-parameter"] + flags["extra_compile_args"],
-        ))
+        flags = (
+            native._pkg_config(library)
+            if library
+            else {"include_dirs": [], "library_dirs": [], "libraries": ["m"], "extra_compile_args": []}
+        )
+        exts.append(
+            PluginExtension(
+                f"{PACKAGE_DIR}.libh5ephys_{name}",
+                sources=[rel("hdf5/h5plugin.c"), rel(f"hdf5/h5_{name}.c"), rel("chunk.c"), rel(codec_source)],
+                include_dirs=[rel("."), rel("hdf5")] + flags["include_dirs"],
+                library_dirs=flags["library_dirs"],
+                libraries=flags["libraries"] + ["pthread"] + (["dl"] if sys.platform.startswith("linux") else []),
+                extra_compile_args=[
+                    "-O3",
+                    "-std=c99",
+                    "-fvisibility=hidden",
+                    "-Wall",
+                    "-Wextra",
+                    "-Wno-unused-parameter",
+                ]
+                + flags["extra_compile_args"],
+            )
+        )
     return exts

@@ -5,6 +5,7 @@ and libFLAC, found with pkg-config.  Every csrc/*.h except the internal ones is
 plain C declarations, fed to cffi without its preprocessor lines (integer
 #define constants excepted).
 """
+
 import os
 import re
 import shutil
@@ -18,14 +19,13 @@ HERE = Path(__file__).resolve().parent
 # Every header is a public cffi declaration file except the internal ones;
 # chunk.h goes first because the others use its types.
 INTERNAL_HEADERS = {"block_codec.h", "filter_frame.h"}
-CDEF_HEADERS = ["chunk.h"] + sorted(p.name for p in HERE.glob("*.h")
-                                    if p.name not in INTERNAL_HEADERS | {"chunk.h"})
+CDEF_HEADERS = ["chunk.h"] + sorted(p.name for p in HERE.glob("*.h") if p.name not in INTERNAL_HEADERS | {"chunk.h"})
 # pkg-config name -> how to install the library and its headers
 LIBRARIES = {
     "wavpack": "Debian/Ubuntu: apt-get install libwavpack-dev pkg-config; "
-               "Homebrew: brew install wavpack pkg-config; conda-forge: conda install wavpack",
+    "Homebrew: brew install wavpack pkg-config; conda-forge: conda install wavpack",
     "flac": "Debian/Ubuntu: apt-get install libflac-dev pkg-config; "
-            "Homebrew: brew install flac pkg-config; conda-forge: conda install libflac",
+    "Homebrew: brew install flac pkg-config; conda-forge: conda install libflac",
 }
 
 
@@ -40,8 +40,9 @@ def _pkg_config(name):
     if shutil.which("pkg-config") is None:
         _fail(f"pkg-config is not installed, so lib{name} cannot be found. Install it: {how}")
     try:
-        out = subprocess.run(["pkg-config", "--cflags", "--libs", name], check=True,
-                             capture_output=True, text=True).stdout.split()
+        out = subprocess.run(
+            ["pkg-config", "--cflags", "--libs", name], check=True, capture_output=True, text=True
+        ).stdout.split()
     except subprocess.CalledProcessError:
         _fail(f"lib{name} and its headers were not found by pkg-config. Install them: {how}")
     flags = {"include_dirs": [], "library_dirs": [], "libraries": [], "extra_compile_args": []}
@@ -67,8 +68,7 @@ def _cdef_text():
     for name in CDEF_HEADERS:
         text = (HERE / name).read_text()
         # keep integer constants ("#define NAME value"), drop guards and includes
-        lines += [ln for ln in text.splitlines()
-                  if not ln.lstrip().startswith("#") or re.match(r"#define \w+ \S+", ln)]
+        lines += [ln for ln in text.splitlines() if not ln.lstrip().startswith("#") or re.match(r"#define \w+ \S+", ln)]
     return "\n".join(lines)
 
 

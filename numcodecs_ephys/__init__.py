@@ -3,6 +3,7 @@
 Importing the package registers every codec with numcodecs, so that zarr, SpikeInterface
 and NeuroConv find them by id.
 """
+
 from numcodecs.registry import codec_registry, register_codec
 
 from ._blocks import get_num_threads, set_num_threads
@@ -14,9 +15,21 @@ from .lsb import LSB, estimate_lsb
 from .wavpack import WavPack, WavPackLegacy, WavPackNumcodecsFormat
 
 __version__ = "0.2.0.dev0"
-__all__ = ["WavPack", "WavPackNumcodecsFormat", "FLAC", "FLACNumcodecsFormat", "Delta2D", "BitTruncation", "LSB",
-           "estimate_lsb", "EphysLPC", "set_num_threads", "get_num_threads",
-           "WavPackLegacy", "FLACLegacy"]  # the names of 0.1.0
+__all__ = [
+    "WavPack",
+    "WavPackNumcodecsFormat",
+    "FLAC",
+    "FLACNumcodecsFormat",
+    "Delta2D",
+    "BitTruncation",
+    "LSB",
+    "estimate_lsb",
+    "EphysLPC",
+    "set_num_threads",
+    "get_num_threads",
+    "WavPackLegacy",
+    "FLACLegacy",
+]  # the names of 0.1.0
 
 for _codec in (WavPack, FLAC, Delta2D, BitTruncation, LSB, EphysLPC):
     register_codec(_codec)

@@ -1,4 +1,5 @@
 """python -m numcodecs_ephys: the numcodecs-ephys command."""
+
 import sys
 
 from .cli import main

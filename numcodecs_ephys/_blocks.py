@@ -5,6 +5,7 @@ Python only validates and describes memory here; the C side does all per-sample
 work, on its own threads, with the GIL released (cffi releases it around every
 call into the extension).
 """
+
 import os
 
 import numpy as np
@@ -48,8 +49,9 @@ def validate_num_threads(num_threads):
     if num_threads is None:
         return None
     if isinstance(num_threads, bool) or int(num_threads) != num_threads or not 1 <= num_threads <= MAX_THREADS:
-        raise ValueError(f"num_threads must be None (all cores) or an integer from 1 to {MAX_THREADS}, "
-                         f"got {num_threads!r}")
+        raise ValueError(
+            f"num_threads must be None (all cores) or an integer from 1 to {MAX_THREADS}, got {num_threads!r}"
+        )
     return int(num_threads)
 
 
@@ -111,8 +113,9 @@ def as_samples(buf, codec_name, supported, min_ndim=1):
     if arr.dtype != dtype:
         arr = arr.astype(dtype)
     if not min_ndim <= arr.ndim <= MAX_NDIM:
-        raise ValueError(f"{codec_name} takes arrays of {min_ndim} to {MAX_NDIM} dimensions (time first), "
-                         f"got {arr.ndim}")
+        raise ValueError(
+            f"{codec_name} takes arrays of {min_ndim} to {MAX_NDIM} dimensions (time first), got {arr.ndim}"
+        )
     return arr
 
 
@@ -151,7 +154,7 @@ def take_output(out_pp, out_len):
 
 
 def memory_order(arr):
-    """"F" for an array laid out in Fortran order only: zarr hands such a chunk to a codec
+    """ "F" for an array laid out in Fortran order only: zarr hands such a chunk to a codec
     and reads the decoded chunk's memory back in that order, so the order is recorded."""
     return "F" if arr.ndim > 1 and arr.flags.f_contiguous and not arr.flags.c_contiguous else "C"
 
@@ -161,8 +164,7 @@ def encode_chunk(encode_fn, params, arr, channels_per_block, num_threads):
     shape = ffi.new("uint64_t[]", list(arr.shape))
     flags = lib.EPHYS_CHUNK_FORTRAN if memory_order(arr) == "F" else 0
     out_pp, out_len = ffi.new("uint8_t **"), ffi.new("size_t *")
-    err = encode_fn(params, view, arr.ndim, shape, flags, channels_per_block,
-                    threads(num_threads), out_pp, out_len)
+    err = encode_fn(params, view, arr.ndim, shape, flags, channels_per_block, threads(num_threads), out_pp, out_len)
     del keep
     check(err, "encoding failed")
     return take_output(out_pp, out_len)
@@ -178,10 +180,15 @@ def decode_chunk(info_fn, decode_fn, buf, out, num_threads, codec_name):
     info = ffi.new("ephys_chunk_info_t *")
     what = f"cannot decode {codec_name} chunk"
     check(info_fn(ptr, nbytes, info), what)
-    shape = tuple(int(x) for x in info.shape[0:info.ndim])
+    shape = tuple(int(x) for x in info.shape[0 : info.ndim])
     order = "F" if info.flags & lib.EPHYS_CHUNK_FORTRAN else "C"
-    return decode_into(out, CODE_DTYPES[info.dtype], shape, order,
-                       lambda view: check(decode_fn(ptr, nbytes, view, threads(num_threads)), what))
+    return decode_into(
+        out,
+        CODE_DTYPES[info.dtype],
+        shape,
+        order,
+        lambda view: check(decode_fn(ptr, nbytes, view, threads(num_threads)), what),
+    )
 
 
 def decode_into(out, dtype, shape, order, fill):
@@ -213,8 +220,7 @@ def decode_into(out, dtype, shape, order, fill):
 def samples_view(arr, dtype, shape):
     """arr as a (samples, channels) view of its own memory, or None where it has another
     dtype or shape, is read-only, or its channel axes do not form one strided axis."""
-    if not isinstance(arr, np.ndarray) or arr.dtype != dtype or arr.shape != tuple(shape) \
-            or not arr.flags.writeable:
+    if not isinstance(arr, np.ndarray) or arr.dtype != dtype or arr.shape != tuple(shape) or not arr.flags.writeable:
         return None
     view = to_2d(arr)
     if view.size and not np.may_share_memory(view, arr):  # numpy had to copy
@@ -229,8 +235,10 @@ def check_out_size(out, dtype, shape):
     nbytes = ensure_ndarray_like(out).nbytes
     expected = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
     if nbytes != expected:
-        raise ValueError(f"the output buffer holds {nbytes} bytes, but the decoded chunk is "
-                         f"{tuple(shape)} {np.dtype(dtype)} ({expected} bytes)")
+        raise ValueError(
+            f"the output buffer holds {nbytes} bytes, but the decoded chunk is "
+            f"{tuple(shape)} {np.dtype(dtype)} ({expected} bytes)"
+        )
 
 
 def copy_into(result, out):

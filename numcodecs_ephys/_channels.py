@@ -6,6 +6,7 @@ table; the C side decodes a range of blocks (``ephys_*_decode_blocks``), verifyi
 block's checksum as a whole decode does. Channel numbers count the channel axes flattened
 in C order, as the codecs see a (time, channels...) chunk.
 """
+
 import math
 
 import numpy as np
@@ -56,8 +57,10 @@ def decode_channels(info_fn, decode_blocks_fn, buf, channels, num_threads, codec
         raise ValueError(f"channels must be a 1-D sequence of channel numbers, got {channels!r}")
     idx = idx.astype(np.int64)
     if idx.size and (idx.min() < -n_channels or idx.max() >= n_channels):
-        raise ValueError(f"channel numbers must be in [-{n_channels}, {n_channels}) for this chunk of "
-                         f"{n_channels} channels, got {channels!r}")
+        raise ValueError(
+            f"channel numbers must be in [-{n_channels}, {n_channels}) for this chunk of "
+            f"{n_channels} channels, got {channels!r}"
+        )
     idx = np.where(idx < 0, idx + n_channels, idx)
     dtype = CODE_DTYPES[info.dtype]
     out = np.empty((n_samples, idx.size), dtype)
@@ -80,7 +83,7 @@ def decode_selection(info_fn, decode_blocks_fn, buf, selection, num_threads, cod
     None when `shape` is given and the chunk recorded another shape."""
     what = f"cannot decode {codec_name} chunk"
     source, info = _info(info_fn, buf, what)
-    recorded = tuple(int(x) for x in info.shape[0:info.ndim])
+    recorded = tuple(int(x) for x in info.shape[0 : info.ndim])
     if shape is not None and tuple(shape) != recorded:
         return None
     shape = recorded

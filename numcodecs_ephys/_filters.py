@@ -2,6 +2,7 @@
 array of the input dtype, (header rows + table rows + samples + escape rows, *channel
 axes), so a following WavPack/FLAC still sees (time, channels); see csrc/filter.h.
 """
+
 import numpy as np
 from numcodecs.compat import ensure_contiguous_ndarray
 
@@ -20,8 +21,9 @@ def seal(raw, nbytes, order, samples):
     an encoded chunk; raw is a cffi pointer or a buffer of nbytes bytes."""
     flags = lib.EPHYS_FILTER_FORTRAN if order == "F" else 0
     ptr = raw if isinstance(raw, ffi.CData) else ffi.from_buffer(raw)
-    check(lib.ephys_filter_seal(ptr, nbytes, flags, ffi.from_buffer(samples), samples.nbytes),
-          "cannot encode this chunk")
+    check(
+        lib.ephys_filter_seal(ptr, nbytes, flags, ffi.from_buffer(samples), samples.nbytes), "cannot encode this chunk"
+    )
 
 
 def n_channels(shape):
@@ -31,8 +33,10 @@ def n_channels(shape):
 def layout(filter_id, arr, param, table_rows=0, n_escapes=0):
     info = ffi.new("ephys_filter_info_t *")
     shape = ffi.new("uint64_t[]", list(arr.shape) or [0])
-    check(lib.ephys_filter_layout(filter_id, arr.itemsize, arr.ndim, shape, param, table_rows, n_escapes, info),
-          "cannot encode this chunk")
+    check(
+        lib.ephys_filter_layout(filter_id, arr.itemsize, arr.ndim, shape, param, table_rows, n_escapes, info),
+        "cannot encode this chunk",
+    )
     return info, shape
 
 
@@ -50,9 +54,11 @@ LSB's wrapped serializer, when the array is created (numcodecs_ephys.zarr3)."""
 
 
 def refuse_lossy_after_filter(who, filters="a numcodecs-ephys filter"):
-    raise ValueError(f"{who} is lossy and this chunk was already transformed by {filters}. "
-                     f"{LOSSY_AFTER_FILTER_RULE} Put lossy steps first (e.g. filters=[BitTruncation(...), "
-                     "LSB(...)]), or LSB-correct the recording beforehand when compressing with WavPack(bps=...)")
+    raise ValueError(
+        f"{who} is lossy and this chunk was already transformed by {filters}. "
+        f"{LOSSY_AFTER_FILTER_RULE} Put lossy steps first (e.g. filters=[BitTruncation(...), "
+        "LSB(...)]), or LSB-correct the recording beforehand when compressing with WavPack(bps=...)"
+    )
 
 
 def refuse_filtered(arr, who):
@@ -97,7 +103,7 @@ def parse(buf, filter_id, name):
 
 
 def info_shape(info):
-    return tuple(int(x) for x in info.shape[0:info.ndim])
+    return tuple(int(x) for x in info.shape[0 : info.ndim])
 
 
 def info_dtype(info):
@@ -108,8 +114,10 @@ def deliver(info, src, result, out, name):
     """Check the decoded chunk (C order) against the encoded chunk's checksum, then return
     it in its recorded memory order, or write it into out: the values themselves when out
     has the chunk's dtype and shape (any layout), else its bytes as numcodecs does."""
-    check(lib.ephys_filter_verify(ffi.from_buffer(src), src.nbytes, ffi.from_buffer(result), result.nbytes),
-          f"cannot decode {name} chunk")
+    check(
+        lib.ephys_filter_verify(ffi.from_buffer(src), src.nbytes, ffi.from_buffer(result), result.nbytes),
+        f"cannot decode {name} chunk",
+    )
     if info.flags & lib.EPHYS_FILTER_FORTRAN:
         result = np.asfortranarray(result)
     return result if out is None else copy_into(result, out)

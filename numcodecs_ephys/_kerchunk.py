@@ -1,4 +1,5 @@
 """kerchunk's HDF5 translator, taught our filter ids (see numcodecs_ephys.hdf5.references)."""
+
 from kerchunk.hdf import SingleHdf5ToZarr
 
 from .hdf5 import codec_for_filter

@@ -1,4 +1,5 @@
 """BitTruncation filter: drop low bits with rounding and saturation (lossy)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -29,8 +30,9 @@ class BitTruncation(ConfigCodec):
 
     def __init__(self, bits: int = 0, num_threads: int | None = None) -> None:
         if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 0 <= bits <= max(MAX_BITS.values()):
-            raise ValueError(f"bits must be an integer from 0 to {MAX_BITS[2]} (int16) or {MAX_BITS[4]} (int32), "
-                             f"got {bits!r}")
+            raise ValueError(
+                f"bits must be an integer from 0 to {MAX_BITS[2]} (int16) or {MAX_BITS[4]} (int32), got {bits!r}"
+            )
         self.bits = int(bits)
         self.num_threads = F.validate_num_threads(num_threads)
 
@@ -42,19 +44,34 @@ class BitTruncation(ConfigCodec):
             raise ValueError(f"bits={self.bits} is too many for {arr.dtype}: at most {MAX_BITS[arr.itemsize]}")
         info, shape = F.layout(lib.EPHYS_FILTER_BITTRUNCATION, arr, self.bits)
         raw, enc = F.empty_encoded(info, arr.dtype, arr.shape)
-        F.check(lib.ephys_bittruncation_encode(ffi.from_buffer(arr), arr.nbytes, arr.itemsize, arr.ndim, shape,
-                                               self.bits, F.threads(self.num_threads),
-                                               ffi.from_buffer(raw), raw.nbytes), "BitTruncation encoding failed")
+        F.check(
+            lib.ephys_bittruncation_encode(
+                ffi.from_buffer(arr),
+                arr.nbytes,
+                arr.itemsize,
+                arr.ndim,
+                shape,
+                self.bits,
+                F.threads(self.num_threads),
+                ffi.from_buffer(raw),
+                raw.nbytes,
+            ),
+            "BitTruncation encoding failed",
+        )
         # the checksum is of what decoding gives: q * 2**bits (saturation keeps it in range)
-        decoded = np.left_shift(raw[int(info.payload_offset):].view(arr.dtype), self.bits)
+        decoded = np.left_shift(raw[int(info.payload_offset) :].view(arr.dtype), self.bits)
         F.seal(raw, raw.nbytes, order, decoded)
         return enc
 
     def decode(self, buf, out=None):
         info, src, ptr = F.parse(buf, lib.EPHYS_FILTER_BITTRUNCATION, "BitTruncation")
         result = np.empty(F.info_shape(info), F.info_dtype(info))
-        F.check(lib.ephys_bittruncation_decode(ptr, src.nbytes, ffi.from_buffer(result), result.nbytes,
-                                               F.threads(self.num_threads)), "cannot decode BitTruncation chunk")
+        F.check(
+            lib.ephys_bittruncation_decode(
+                ptr, src.nbytes, ffi.from_buffer(result), result.nbytes, F.threads(self.num_threads)
+            ),
+            "cannot decode BitTruncation chunk",
+        )
         return F.deliver(info, src, result, out, "BitTruncation")
 
     def get_config(self):

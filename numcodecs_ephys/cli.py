@@ -1,5 +1,6 @@
 """The `numcodecs-ephys` command (also `python -m numcodecs_ephys`): compress, decompress,
 info and verify whole recordings. A thin layer over numcodecs_ephys.files."""
+
 import argparse
 import errno
 import json
@@ -31,32 +32,51 @@ def _channels(text):
                 out.append(int(part))
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"channels are indices like 0,3,7 or ranges like 0:384, got {text!r}") from None
+            f"channels are indices like 0,3,7 or ranges like 0:384, got {text!r}"
+        ) from None
     if not out:
         raise argparse.ArgumentTypeError(f"no channels in {text!r}")
     return out
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="numcodecs-ephys",
-                                description="Compress electrophysiology recordings into zarr stores and back.")
+    p = argparse.ArgumentParser(
+        prog="numcodecs-ephys", description="Compress electrophysiology recordings into zarr stores and back."
+    )
     p.add_argument("--version", action="version", version=f"numcodecs-ephys {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    c = sub.add_parser("compress", help="compress recording files into zarr stores",
-                       description="INPUT: a SpikeGLX .bin (with its .meta), an Open Ephys .dat (with "
-                                   "structure.oebin), an mtscomp .cbin (with its .ch), or a raw file with -n/-s/-d.")
+    c = sub.add_parser(
+        "compress",
+        help="compress recording files into zarr stores",
+        description="INPUT: a SpikeGLX .bin (with its .meta), an Open Ephys .dat (with "
+        "structure.oebin), an mtscomp .cbin (with its .ch), or a raw file with -n/-s/-d.",
+    )
     c.add_argument("inputs", nargs="+", metavar="INPUT")
     c.add_argument("-o", "--output", help="output store (one INPUT only; default: INPUT with suffix .zarr)")
-    c.add_argument("--codec", choices=list(files.CODECS), default=files.DEFAULT_CODEC,
-                   help=f"lossless codec (default {files.DEFAULT_CODEC})")
+    c.add_argument(
+        "--codec",
+        choices=list(files.CODECS),
+        default=files.DEFAULT_CODEC,
+        help=f"lossless codec (default {files.DEFAULT_CODEC})",
+    )
     c.add_argument("--level", type=int, help="codec level (default: the codec's own)")
     c.add_argument("--bps", type=float, help="LOSSY: WavPack hybrid mode at this many bits per sample")
-    c.add_argument("--chunk-duration", type=float, default=files.DEFAULT_CHUNK_DURATION, metavar="SECONDS",
-                   help=f"seconds of all channels per chunk (default {files.DEFAULT_CHUNK_DURATION:g})")
-    c.add_argument("--zarr-format", type=int, choices=(2, 3), default=files.DEFAULT_ZARR_FORMAT,
-                   help=f"zarr format of the store (default {files.DEFAULT_ZARR_FORMAT}, which SpikeInterface "
-                        "reads in both zarr stacks)")
+    c.add_argument(
+        "--chunk-duration",
+        type=float,
+        default=files.DEFAULT_CHUNK_DURATION,
+        metavar="SECONDS",
+        help=f"seconds of all channels per chunk (default {files.DEFAULT_CHUNK_DURATION:g})",
+    )
+    c.add_argument(
+        "--zarr-format",
+        type=int,
+        choices=(2, 3),
+        default=files.DEFAULT_ZARR_FORMAT,
+        help=f"zarr format of the store (default {files.DEFAULT_ZARR_FORMAT}, which SpikeInterface "
+        "reads in both zarr stacks)",
+    )
     c.add_argument("--threads", type=int, help="coding threads (default: all cores; per task with --scheduler: 1)")
     c.add_argument("--overwrite", action="store_true", help="replace existing stores")
     c.add_argument("--no-check", action="store_true", help="do not read back and compare each written chunk")
@@ -72,8 +92,11 @@ def build_parser():
     d.add_argument("-o", "--output", help="output file (default: the original file name beside the store)")
     d.add_argument("--start", type=_time, metavar="SECONDS", help="first second to write (default 0)")
     d.add_argument("--end", type=_time, metavar="SECONDS", help="end in seconds (default: the end)")
-    d.add_argument("--channels", type=_channels, help="channel indices to write, e.g. 0:384 or 0,5,7 "
-                                                      "(a subset is written without the metadata files)")
+    d.add_argument(
+        "--channels",
+        type=_channels,
+        help="channel indices to write, e.g. 0:384 or 0,5,7 (a subset is written without the metadata files)",
+    )
     d.add_argument("--overwrite", action="store_true", help="replace existing files")
     d.add_argument("-q", "--quiet", action="store_true")
 
@@ -93,20 +116,42 @@ def _compress(args):
         raise ValueError("-o/--output takes one INPUT; with several, each store goes beside its input")
     for path in args.inputs:
         out = files.compress_file(
-            path, args.output, codec=args.codec, level=args.level, bps=args.bps,
-            chunk_duration=args.chunk_duration, zarr_format=args.zarr_format, num_threads=args.threads,
-            overwrite=args.overwrite, check=not args.no_check, progress=not args.quiet, scheduler=args.scheduler,
-            n_channels=args.n_channels, sample_rate=args.sample_rate, dtype=args.dtype, stream=args.stream)
+            path,
+            args.output,
+            codec=args.codec,
+            level=args.level,
+            bps=args.bps,
+            chunk_duration=args.chunk_duration,
+            zarr_format=args.zarr_format,
+            num_threads=args.threads,
+            overwrite=args.overwrite,
+            check=not args.no_check,
+            progress=not args.quiet,
+            scheduler=args.scheduler,
+            n_channels=args.n_channels,
+            sample_rate=args.sample_rate,
+            dtype=args.dtype,
+            stream=args.stream,
+        )
         if not args.quiet:
             info = files.store_info(out)
-            print(f"{path} -> {out}: {info['compression_ratio']:.3f}x "
-                  f"({info['source_size']} -> {info['stored_bytes']} bytes, "
-                  f"{'LOSSY' if not info['lossless'] else 'lossless' if args.no_check else 'lossless, checked'})")
+            print(
+                f"{path} -> {out}: {info['compression_ratio']:.3f}x "
+                f"({info['source_size']} -> {info['stored_bytes']} bytes, "
+                f"{'LOSSY' if not info['lossless'] else 'lossless' if args.no_check else 'lossless, checked'})"
+            )
 
 
 def _decompress(args):
-    out = files.decompress_file(args.store, args.output, start=args.start, end=args.end, channels=args.channels,
-                                overwrite=args.overwrite, progress=not args.quiet)
+    out = files.decompress_file(
+        args.store,
+        args.output,
+        start=args.start,
+        end=args.end,
+        channels=args.channels,
+        overwrite=args.overwrite,
+        progress=not args.quiet,
+    )
     if not args.quiet:
         print(f"{args.store} -> {out}")
 
@@ -129,7 +174,7 @@ def _terminate(signum, frame):
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    signal.signal(signal.SIGTERM, _terminate)   # kill (TERM) cleans up like Ctrl-C
+    signal.signal(signal.SIGTERM, _terminate)  # kill (TERM) cleans up like Ctrl-C
     run = {"compress": _compress, "decompress": _decompress, "info": _info, "verify": _verify}[args.command]
     try:
         run(args)

@@ -1,4 +1,5 @@
 """Delta2D filter: differences along time, channels, or both (C, threads, wrap-around)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -40,17 +41,32 @@ class Delta2D(ConfigCodec):
         arr, order = F.as_input(buf, "Delta2D", SUPPORTED_DTYPES)
         info, shape = F.layout(lib.EPHYS_FILTER_DELTA2D, arr, AXES[self.axis])
         raw, enc = F.empty_encoded(info, arr.dtype, arr.shape)
-        F.check(lib.ephys_delta2d_encode(ffi.from_buffer(arr), arr.nbytes, arr.itemsize, arr.ndim, shape,
-                                         AXES[self.axis], F.threads(self.num_threads),
-                                         ffi.from_buffer(raw), raw.nbytes), "Delta2D encoding failed")
+        F.check(
+            lib.ephys_delta2d_encode(
+                ffi.from_buffer(arr),
+                arr.nbytes,
+                arr.itemsize,
+                arr.ndim,
+                shape,
+                AXES[self.axis],
+                F.threads(self.num_threads),
+                ffi.from_buffer(raw),
+                raw.nbytes,
+            ),
+            "Delta2D encoding failed",
+        )
         F.seal(raw, raw.nbytes, order, arr)
         return enc
 
     def decode(self, buf, out=None):
         info, src, ptr = F.parse(buf, lib.EPHYS_FILTER_DELTA2D, "Delta2D")
         result = np.empty(F.info_shape(info), F.info_dtype(info))
-        F.check(lib.ephys_delta2d_decode(ptr, src.nbytes, ffi.from_buffer(result), result.nbytes,
-                                         F.threads(self.num_threads)), "cannot decode Delta2D chunk")
+        F.check(
+            lib.ephys_delta2d_decode(
+                ptr, src.nbytes, ffi.from_buffer(result), result.nbytes, F.threads(self.num_threads)
+            ),
+            "cannot decode Delta2D chunk",
+        )
         return F.deliver(info, src, result, out, "Delta2D")
 
     def get_config(self):

@@ -11,6 +11,7 @@ Chunks (``chunk_duration`` of all channels) are coded one after the other while 
 one is read (or as dask tasks with a scheduler), written straight into the store under a
 temporary name, checked, and the store is renamed to its final name only when complete.
 """
+
 import hashlib
 import json
 import os
@@ -27,14 +28,14 @@ from .sources import RecordingError, Source, open_source
 # --codec name -> class of numcodecs_ephys. Every lossless codec of the package belongs here.
 CODECS = {"wavpack": "WavPack", "flac": "FLAC", "lpc": "EphysLPC"}
 DEFAULT_CODEC = "wavpack"
-DEFAULT_CHUNK_DURATION = 1.0   # seconds of all channels per chunk
-DEFAULT_ZARR_FORMAT = 2        # what SpikeInterface's zarr 2 stack reads; zarr-python 3 reads it too
+DEFAULT_CHUNK_DURATION = 1.0  # seconds of all channels per chunk
+DEFAULT_ZARR_FORMAT = 2  # what SpikeInterface's zarr 2 stack reads; zarr-python 3 reads it too
 ATTRS_KEY = "numcodecs_ephys"  # root attribute with everything this module records
-TRACES = "traces_seg0"         # SpikeInterface's name for the traces of segment 0
+TRACES = "traces_seg0"  # SpikeInterface's name for the traces of segment 0
 # Channels without a probe contact (SpikeGLX's sync channel) when the others have one: kept here,
 # beside the traces, so that SpikeInterface sees exactly the probe's channels (as its SpikeGLX reader does)
 OTHER = "other_channels_seg0"
-LSB_SAMPLE_CHUNKS = 10         # chunks read to estimate an Open Ephys stream's grid
+LSB_SAMPLE_CHUNKS = 10  # chunks read to estimate an Open Ephys stream's grid
 
 
 class StoreError(ValueError):
@@ -45,14 +46,17 @@ def make_codec(name=DEFAULT_CODEC, level=None, bps=None, num_threads=None):
     """The numcodecs codec for a --codec name, level and lossy bits per sample (None: lossless);
     num_threads overrides the process-wide thread count for this instance only."""
     import numcodecs_ephys
+
     if name not in CODECS:
         raise ValueError(f"unknown codec {name!r}; choose from {', '.join(CODECS)}")
     kwargs = {k: v for k, v in (("level", level), ("bps", bps)) if v is not None}
     try:
         return getattr(numcodecs_ephys, CODECS[name])(num_threads=num_threads, **kwargs)
     except TypeError:
-        raise ValueError(f"codec {name} has no {' or '.join(kwargs)} option"
-                         f"{' (bps is WavPack hybrid mode)' if 'bps' in kwargs else ''}") from None
+        raise ValueError(
+            f"codec {name} has no {' or '.join(kwargs)} option"
+            f"{' (bps is WavPack hybrid mode)' if 'bps' in kwargs else ''}"
+        ) from None
 
 
 def _zarr():
@@ -69,9 +73,11 @@ def _zarr3():
 
 # ---------------------------------------------------------------- one chunk (local or on a dask worker)
 
+
 @dataclass
 class _Plan:
     """What every chunk task needs: where and how to write, as plain picklable values."""
+
     store: str
     zarr_format: int
     chunk_len: int
@@ -80,7 +86,7 @@ class _Plan:
     codec: object
     check: bool
     lossless: bool
-    probe_cols: Optional[list] = None        # with other_cols: how the file's channels split between TRACES and OTHER
+    probe_cols: Optional[list] = None  # with other_cols: how the file's channels split between TRACES and OTHER
     other_cols: Optional[list] = None
 
     @property
@@ -97,8 +103,10 @@ class _Plan:
         """(array name, its columns of block, its filters) for each array the block goes to."""
         if not self.other_cols:
             return [(TRACES, block, self.filters)]
-        return [(TRACES, block[:, _columns(self.probe_cols)], self.filters),
-                (OTHER, block[:, _columns(self.other_cols)], [])]
+        return [
+            (TRACES, block[:, _columns(self.probe_cols)], self.filters),
+            (OTHER, block[:, _columns(self.other_cols)], []),
+        ]
 
 
 def _columns(cols):
@@ -132,33 +140,35 @@ def _code_chunk(source, plan, i, data=None):
     if data is None:
         data = source.read(t0, t1)
     block = data
-    if len(data) < plan.chunk_len:   # zarr codes an edge chunk padded with the fill value (0)
+    if len(data) < plan.chunk_len:  # zarr codes an edge chunk padded with the fill value (0)
         block = np.zeros((plan.chunk_len, data.shape[1]), data.dtype)
-        block[:len(data)] = data
+        block[: len(data)] = data
     stored = 0
     for array, part, filters in plan.parts(block):
         encoded = _encode(plan, part, filters)
         path = os.path.join(plan.store, plan.key(i, array))
         if plan.zarr_format == 3:
-            os.mkdir(os.path.dirname(path))   # not makedirs: a store removed after a failure stays removed
+            os.mkdir(os.path.dirname(path))  # not makedirs: a store removed after a failure stays removed
         with open(path, "wb") as f:
             f.write(encoded)
         stored += len(encoded)
         if plan.check:
             with open(path, "rb") as f:
                 decoded = _decode(plan, f.read(), part.shape, part.dtype, filters)
-            if plan.lossless and not np.array_equal(decoded[:len(data)], part[:len(data)]):
+            if plan.lossless and not np.array_equal(decoded[: len(data)], part[: len(data)]):
                 raise StoreError(f"chunk {i} (samples {t0}-{t1}) did not decode to the original samples")
     return stored
 
 
 # ---------------------------------------------------------------- store creation
 
+
 def _write_metadata(root_path, source, plan, codec_config, filter_configs):
     """The zarr hierarchy (SpikeInterface's layout) without chunks; codecs with num_threads=None,
     since the thread count belongs to the machine that reads, not to the data."""
     zarr = _zarr()
     import numcodecs
+
     codec = numcodecs.get_codec(codec_config)
     filters = [numcodecs.get_codec(c) for c in filter_configs]
     cols = plan.probe_cols or list(range(source.n_channels))
@@ -169,11 +179,18 @@ def _write_metadata(root_path, source, plan, codec_config, filter_configs):
         for name, width, array_filters in arrays:
             if plan.zarr_format == 3:
                 from . import zarr3
+
                 kw = dict(zarr3.from_numcodecs_chain(codec, array_filters), compressors=None)
             else:
                 kw = dict(compressors=codec, filters=array_filters or None)
-            root.create_array(name, shape=(source.n_samples, width), chunks=(plan.chunk_len, width),
-                              dtype=source.dtype, fill_value=0, **kw)
+            root.create_array(
+                name,
+                shape=(source.n_samples, width),
+                chunks=(plan.chunk_len, width),
+                dtype=source.dtype,
+                fill_value=0,
+                **kw,
+            )
         # format 3 has no fixed-length unicode type in its specification: variable-length strings
         if plan.zarr_format == 3:
             root.create_array("channel_ids", shape=ids.shape, dtype=str)[:] = ids
@@ -184,8 +201,15 @@ def _write_metadata(root_path, source, plan, codec_config, filter_configs):
     else:
         root = zarr.open_group(root_path, mode="w")
         for name, width, array_filters in arrays:
-            root.create_dataset(name, shape=(source.n_samples, width), chunks=(plan.chunk_len, width),
-                                dtype=source.dtype, fill_value=0, compressor=codec, filters=array_filters or None)
+            root.create_dataset(
+                name,
+                shape=(source.n_samples, width),
+                chunks=(plan.chunk_len, width),
+                dtype=source.dtype,
+                fill_value=0,
+                compressor=codec,
+                filters=array_filters or None,
+            )
         root.create_dataset("channel_ids", data=ids)
         props = root.create_group("properties")
         add = props.create_dataset
@@ -205,6 +229,7 @@ def _write_metadata(root_path, source, plan, codec_config, filter_configs):
 
 def _source_attrs(source, plan, sha1, stored_bytes, codec_config, filter_configs, chunk_duration, lossless):
     from . import __version__
+
     files = []
     for m in source.metadata_files:
         try:
@@ -213,20 +238,31 @@ def _source_attrs(source, plan, sha1, stored_bytes, codec_config, filter_configs
             files.append({"path": m.relpath, "text": m.content.decode("latin-1"), "encoding": "latin-1"})
     return {
         "version": __version__,
-        "source": {"format": source.kind, "file_name": source.path.name, "size": source.nbytes,
-                   "sha1": sha1, "dtype": source.dtype.str, "n_channels": source.n_channels,
-                   "channel_ids": [str(c) for c in source.channel_ids], "gains_to_uv": source.gains_to_uv,
-                   "metadata_files": files},
+        "source": {
+            "format": source.kind,
+            "file_name": source.path.name,
+            "size": source.nbytes,
+            "sha1": sha1,
+            "dtype": source.dtype.str,
+            "n_channels": source.n_channels,
+            "channel_ids": [str(c) for c in source.channel_ids],
+            "gains_to_uv": source.gains_to_uv,
+            "metadata_files": files,
+        },
         # the file's channel indices held by each array, in column order
         "columns": {TRACES: plan.probe_cols or list(range(source.n_channels)), OTHER: plan.other_cols or []},
-        "codec": codec_config, "filters": filter_configs, "lossless": lossless,
-        "chunk_duration": chunk_duration, "stored_bytes": stored_bytes,
+        "codec": codec_config,
+        "filters": filter_configs,
+        "lossless": lossless,
+        "chunk_duration": chunk_duration,
+        "stored_bytes": stored_bytes,
     }
 
 
 def _lsb_filter(source, chunk_len, num_threads, cols):
     """An LSB filter for channels cols when they sit on a non-integer grid, else None."""
     from .lsb import LSB, estimate_lsb
+
     n = -(-source.n_samples // chunk_len)
     picks = np.unique(np.linspace(0, n - 1, min(n, LSB_SAMPLE_CHUNKS)).astype(int))
     sample = np.concatenate([source.read(i * chunk_len, (i + 1) * chunk_len) for i in picks])
@@ -237,6 +273,7 @@ def _lsb_filter(source, chunk_len, num_threads, cols):
 
 
 # ---------------------------------------------------------------- temporary names
+
 
 def _temporary(final):
     return final.parent / f".{final.name}.{os.getpid()}.partial"
@@ -282,6 +319,7 @@ class _Progress:
         self.bar = None
         if enabled:
             from tqdm import tqdm
+
             self.bar = tqdm(total=total, desc=desc, unit="B", unit_scale=True, dynamic_ncols=True)
 
     def update(self, n):
@@ -295,15 +333,31 @@ class _Progress:
 
 # ---------------------------------------------------------------- compress
 
+
 def default_store_path(path):
     path = Path(path)
     return path.with_suffix(".zarr")
 
 
-def compress_file(path, output=None, *, codec=DEFAULT_CODEC, level=None, bps=None,
-                  chunk_duration=DEFAULT_CHUNK_DURATION, zarr_format=DEFAULT_ZARR_FORMAT, num_threads=None,
-                  overwrite=False, check=True, progress=False, scheduler=None,
-                  n_channels=None, sample_rate=None, dtype=None, stream=None):
+def compress_file(
+    path,
+    output=None,
+    *,
+    codec=DEFAULT_CODEC,
+    level=None,
+    bps=None,
+    chunk_duration=DEFAULT_CHUNK_DURATION,
+    zarr_format=DEFAULT_ZARR_FORMAT,
+    num_threads=None,
+    overwrite=False,
+    check=True,
+    progress=False,
+    scheduler=None,
+    n_channels=None,
+    sample_rate=None,
+    dtype=None,
+    stream=None,
+):
     """Compress a recording file into a zarr store; returns the store's path.
 
     ``path``: a SpikeGLX .bin (with its .meta), an Open Ephys .dat (with structure.oebin; give
@@ -355,8 +409,9 @@ def compress_file(path, output=None, *, codec=DEFAULT_CODEC, level=None, bps=Non
     _remove_stale(final)
     tmp = _temporary(final)
     _remove(tmp)
-    plan = _Plan(str(tmp), zarr_format, chunk_len, source.n_samples, filters, coder, check, lossless,
-                 probe_cols, other_cols)
+    plan = _Plan(
+        str(tmp), zarr_format, chunk_len, source.n_samples, filters, coder, check, lossless, probe_cols, other_cols
+    )
     try:
         root, si_attrs = _write_metadata(str(tmp), source, plan, codec_config, filter_configs)
         if zarr_format == 3:
@@ -373,13 +428,16 @@ def compress_file(path, output=None, *, codec=DEFAULT_CODEC, level=None, bps=Non
         if check:
             _check_through_zarr(tmp, source, plan)
         if source.expected_sha1 and source.expected_sha1 != sha1:
-            raise RecordingError(f"{source.path}: its SHA1 {sha1} differs from the one its own metadata records "
-                                 f"({source.expected_sha1}): the file was altered or is damaged")
+            raise RecordingError(
+                f"{source.path}: its SHA1 {sha1} differs from the one its own metadata records "
+                f"({source.expected_sha1}): the file was altered or is damaged"
+            )
         attrs = dict(si_attrs)
-        attrs[ATTRS_KEY] = _source_attrs(source, plan, sha1, stored, codec_config, filter_configs, chunk_duration,
-                                         lossless)
+        attrs[ATTRS_KEY] = _source_attrs(
+            source, plan, sha1, stored, codec_config, filter_configs, chunk_duration, lossless
+        )
         root.attrs.update(attrs)
-        if zarr_format == 2:   # consolidated metadata is not part of format 3's specification
+        if zarr_format == 2:  # consolidated metadata is not part of format 3's specification
             _zarr().consolidate_metadata(str(tmp))
         _publish(tmp, final)
     except BaseException:
@@ -418,11 +476,14 @@ def _run_local(source, plan, bar):
 
 def _run_dask(source, plan, bar, scheduler):
     from dask.distributed import Client, as_completed
+
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
     futures = []
     try:
-        futures = client.map(_code_chunk, [source] * plan.n_chunks, [plan] * plan.n_chunks, range(plan.n_chunks),
-                             pure=False)
+        futures = client.map(
+            _code_chunk, [source] * plan.n_chunks, [plan] * plan.n_chunks, range(plan.n_chunks), pure=False
+        )
+
         # the hash needs the bytes in order: read them here while the workers code
         def digest():
             sha1 = hashlib.sha1()
@@ -459,6 +520,7 @@ def _check_through_zarr(store, source, plan):
 
 
 # ---------------------------------------------------------------- reading stores
+
 
 class Recording:
     """A compressed recording, lazily sliced: ``rec[t0:t1, channels]`` decodes only the chunks needed.
@@ -510,8 +572,10 @@ class Recording:
         return out if isinstance(cols, slice) and cols == slice(None) else out[:, cols]
 
     def __repr__(self):
-        return (f"<Recording {self.path.name}: {self.shape[0]} samples x {self.shape[1]} channels {self.dtype}, "
-                f"{self.sampling_frequency:g} Hz, {self.duration:.3f} s>")
+        return (
+            f"<Recording {self.path.name}: {self.shape[0]} samples x {self.shape[1]} channels {self.dtype}, "
+            f"{self.sampling_frequency:g} Hz, {self.duration:.3f} s>"
+        )
 
 
 def open_recording(path):
@@ -533,11 +597,10 @@ def _iter_decoded(rec, start, stop, channels):
     edges = [start, *range(start - start % step + step, stop, step), stop]
     bounds = list(zip(edges[:-1], edges[1:]))
     cols = _channel_index(channels, rec.shape[1])
-    return _read_ahead(len(bounds), lambda i: np.ascontiguousarray(rec[bounds[i][0]:bounds[i][1]][:, cols]))
+    return _read_ahead(len(bounds), lambda i: np.ascontiguousarray(rec[bounds[i][0] : bounds[i][1]][:, cols]))
 
 
-def decompress_file(store, output=None, *, start=None, end=None, channels=None, overwrite=False,
-                    progress=False):
+def decompress_file(store, output=None, *, start=None, end=None, channels=None, overwrite=False, progress=False):
     """Write the recording in ``store`` back as the original file (byte for byte, and its
     .meta / structure.oebin beside it), or samples [start, end) (seconds) of the given
     channel indices (then without metadata files). Returns the output path."""
@@ -557,8 +620,11 @@ def decompress_file(store, output=None, *, start=None, end=None, channels=None, 
             # above the output
             same_stem = m["path"] == Path(rec.source["file_name"]).with_suffix(".meta").name
             relpath = Path(m["path"])
-            path = final.with_suffix(".meta") if same_stem else final.parent / (
-                relpath.name if ".." in relpath.parts or relpath.is_absolute() else relpath)
+            path = (
+                final.with_suffix(".meta")
+                if same_stem
+                else final.parent / (relpath.name if ".." in relpath.parts or relpath.is_absolute() else relpath)
+            )
             meta_paths.append((path, m["text"].encode(m["encoding"])))
     for p in [final] + [p for p, _ in meta_paths]:
         _check_free(p, overwrite)
@@ -574,8 +640,10 @@ def decompress_file(store, output=None, *, start=None, end=None, channels=None, 
                 sha1.update(block)
                 bar.update(block.nbytes)
         if whole and rec.info.get("lossless") and sha1.hexdigest() != rec.source["sha1"]:
-            raise StoreError(f"{store}: the decoded data's SHA1 {sha1.hexdigest()} differs from the original's "
-                             f"({rec.source['sha1']}): the store is damaged")
+            raise StoreError(
+                f"{store}: the decoded data's SHA1 {sha1.hexdigest()} differs from the original's "
+                f"({rec.source['sha1']}): the store is damaged"
+            )
         for p, content in meta_paths:
             p.parent.mkdir(parents=True, exist_ok=True)
             ptmp = _temporary(p)
@@ -601,11 +669,12 @@ def verify_store(store, original=None, progress=False):
             src = original
         elif Path(original).suffix == ".cbin":
             src = open_source(original)
-        else:   # the bytes that decompress writes: the store's samples, as a raw file
+        else:  # the bytes that decompress writes: the store's samples, as a raw file
             src = open_source(original, rec.shape[1], rec.sampling_frequency, rec.dtype)
         if (src.n_samples, src.n_channels) != rec.shape:
-            raise StoreError(f"{original} has {src.n_samples} x {src.n_channels} samples, the store "
-                             f"{rec.shape[0]} x {rec.shape[1]}")
+            raise StoreError(
+                f"{original} has {src.n_samples} x {src.n_channels} samples, the store {rec.shape[0]} x {rec.shape[1]}"
+            )
     sha1 = hashlib.sha1()
     bar = _Progress(rec.shape[0] * rec.shape[1] * rec.dtype.itemsize, f"verify {rec.path.name}", progress)
     t = 0
@@ -621,8 +690,10 @@ def verify_store(store, original=None, progress=False):
         if src is not None:
             src.close()
     if rec.info.get("lossless") and sha1.hexdigest() != rec.source["sha1"]:
-        raise StoreError(f"{store}: the decoded data's SHA1 {sha1.hexdigest()} differs from the original's "
-                         f"({rec.source['sha1']}): the store is damaged")
+        raise StoreError(
+            f"{store}: the decoded data's SHA1 {sha1.hexdigest()} differs from the original's "
+            f"({rec.source['sha1']}): the store is damaged"
+        )
     return store_info(store)
 
 
@@ -632,13 +703,21 @@ def store_info(store):
     info = rec.info
     stored = info.get("stored_bytes") or 1
     return {
-        "store": str(rec.path), "shape": list(rec.shape), "dtype": rec.dtype.str,
-        "sampling_frequency": rec.sampling_frequency, "duration_s": rec.duration,
-        "chunk_duration_s": info.get("chunk_duration"), "codec": info["codec"],
-        "filters": info.get("filters", []), "lossless": info.get("lossless"),
-        "compression_ratio": rec.source["size"] / stored, "stored_bytes": info.get("stored_bytes"),
-        "source_format": rec.source["format"], "source_file": rec.source["file_name"],
-        "source_size": rec.source["size"], "source_sha1": rec.source["sha1"],
+        "store": str(rec.path),
+        "shape": list(rec.shape),
+        "dtype": rec.dtype.str,
+        "sampling_frequency": rec.sampling_frequency,
+        "duration_s": rec.duration,
+        "chunk_duration_s": info.get("chunk_duration"),
+        "codec": info["codec"],
+        "filters": info.get("filters", []),
+        "lossless": info.get("lossless"),
+        "compression_ratio": rec.source["size"] / stored,
+        "stored_bytes": info.get("stored_bytes"),
+        "source_format": rec.source["format"],
+        "source_file": rec.source["file_name"],
+        "source_size": rec.source["size"],
+        "source_sha1": rec.source["sha1"],
         "metadata_files": [m["path"] for m in rec.source.get("metadata_files", [])],
         "written_by": f"numcodecs-ephys {info.get('version')}",
     }

@@ -1,4 +1,5 @@
 """FLAC codec: lossless, in C through libFLAC, with channels coded in stereo pairs."""
+
 from __future__ import annotations
 
 import os
@@ -32,12 +33,16 @@ def _as_int_samples(buf):
     arr = _blocks.ensure_ndarray_like(buf)
     dtype = np.dtype(getattr(arr, "dtype", np.asarray(arr).dtype))
     if dtype.kind not in "iu":
-        raise ValueError(f"FLAC codes integer samples (int8, int16, int32, uint8, uint16, uint32) only; "
-                         f"got {dtype}: floating-point data must be converted first")
+        raise ValueError(
+            f"FLAC codes integer samples (int8, int16, int32, uint8, uint16, uint32) only; "
+            f"got {dtype}: floating-point data must be converted first"
+        )
     max_bits = lib.ephys_flac_max_bits_per_sample()
     if max_bits < 8 * dtype.itemsize <= 32:
-        raise ValueError(f"this libFLAC ({library_version()}) encodes samples of at most {max_bits} bits, "
-                         f"so {dtype} is not supported; libFLAC >= 1.4 is needed for 32-bit samples")
+        raise ValueError(
+            f"this libFLAC ({library_version()}) encodes samples of at most {max_bits} bits, "
+            f"so {dtype} is not supported; libFLAC >= 1.4 is needed for 32-bit samples"
+        )
     return _blocks.as_samples(arr, "FLAC", _supported_dtypes())
 
 
@@ -86,17 +91,23 @@ class FLAC(ChunkCodec):
 
     codec_id = "ephys_flac"
     _name = "FLAC"
-    _c_info, _c_decode, _c_decode_blocks = lib.ephys_flac_info, lib.ephys_flac_decode, \
-        lib.ephys_flac_decode_blocks
+    _c_info, _c_decode, _c_decode_blocks = lib.ephys_flac_info, lib.ephys_flac_decode, lib.ephys_flac_decode_blocks
     _c_encode = lib.ephys_flac_encode
 
-    def __init__(self, level: int = 5, blocksize: int = 4096, channels_per_stream: int = 2, block_channels: int = 16,
-                 num_threads: int | None = None, exhaustive_stereo: bool = False) -> None:
+    def __init__(
+        self,
+        level: int = 5,
+        blocksize: int = 4096,
+        channels_per_stream: int = 2,
+        block_channels: int = 16,
+        num_threads: int | None = None,
+        exhaustive_stereo: bool = False,
+    ) -> None:
         self.level = _check_int("level", level, 0, 8)
-        self.blocksize = _check_int("blocksize", blocksize, MIN_BLOCKSIZE, MAX_BLOCKSIZE,
-                                    " (samples per FLAC frame)")
-        self.channels_per_stream = _check_int("channels_per_stream", channels_per_stream, 1,
-                                              MAX_CHANNELS_PER_STREAM, " (FLAC's limit)")
+        self.blocksize = _check_int("blocksize", blocksize, MIN_BLOCKSIZE, MAX_BLOCKSIZE, " (samples per FLAC frame)")
+        self.channels_per_stream = _check_int(
+            "channels_per_stream", channels_per_stream, 1, MAX_CHANNELS_PER_STREAM, " (FLAC's limit)"
+        )
         self.block_channels = _check_int("block_channels", block_channels, 1, MAX_BLOCK_CHANNELS)
         self.num_threads = _blocks.validate_num_threads(num_threads)
         if not isinstance(exhaustive_stereo, (bool, np.bool_)):
@@ -111,9 +122,14 @@ class FLAC(ChunkCodec):
         return _as_int_samples(buf)
 
     def get_config(self):
-        return dict(id=self.codec_id, level=self.level, blocksize=self.blocksize,
-                    channels_per_stream=self.channels_per_stream, block_channels=self.block_channels,
-                    exhaustive_stereo=self.exhaustive_stereo)
+        return dict(
+            id=self.codec_id,
+            level=self.level,
+            blocksize=self.blocksize,
+            channels_per_stream=self.channels_per_stream,
+            block_channels=self.block_channels,
+            exhaustive_stereo=self.exhaustive_stereo,
+        )
 
 
 class FLACNumcodecsFormat(ConfigCodec):
@@ -131,8 +147,13 @@ class FLACNumcodecsFormat(ConfigCodec):
     codec_id = "flac"
     _max_blocksizes = (4608, 16384)  # flac-numcodecs: streamable subset limits
 
-    def __init__(self, level: int = 5, blocksize: int | None = None, sample_rate: int = 48000,
-                 tmpdir: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self,
+        level: int = 5,
+        blocksize: int | None = None,
+        sample_rate: int = 48000,
+        tmpdir: str | os.PathLike | None = None,
+    ) -> None:
         self.level = _check_int("level", level, 0, 8)
         if blocksize is not None:
             blocksize = _check_int("blocksize", blocksize, MIN_BLOCKSIZE, MAX_BLOCKSIZE)
@@ -170,12 +191,22 @@ class FLACNumcodecsFormat(ConfigCodec):
         n, nc, bps = ffi.new("uint64_t *"), ffi.new("uint32_t *"), ffi.new("uint32_t *")
         _blocks.check(lib.ephys_flac_stream_info(ptr, nbytes, n, nc, bps), "cannot decode FLAC file")
         dtype = np.dtype("int16") if bps[0] <= 16 else np.dtype("int32")
-        return _blocks.decode_into(out, dtype, (n[0], nc[0]), "C", lambda view: _blocks.check(
-            lib.ephys_flac_stream_decode(ptr, nbytes, view), "cannot decode FLAC file"))
+        return _blocks.decode_into(
+            out,
+            dtype,
+            (n[0], nc[0]),
+            "C",
+            lambda view: _blocks.check(lib.ephys_flac_stream_decode(ptr, nbytes, view), "cannot decode FLAC file"),
+        )
 
     def get_config(self):
-        return dict(id=self.codec_id, tmpdir=self.tmpdir, level=self.level, blocksize=self.blocksize,
-                    sample_rate=self.sample_rate)
+        return dict(
+            id=self.codec_id,
+            tmpdir=self.tmpdir,
+            level=self.level,
+            blocksize=self.blocksize,
+            sample_rate=self.sample_rate,
+        )
 
 
 FLACLegacy = FLACNumcodecsFormat  # its name in numcodecs-ephys 0.1.0

@@ -24,6 +24,7 @@ Filter ids (HDF5's private range, 32768-65535): WavPack 58736, FLAC 58737, Ephys
 filter does not use FLAC's registered id 32027 because it stores our container (channel
 blocks of stereo-paired FLAC streams), not one plain FLAC stream.
 """
+
 import ctypes
 import os
 import struct
@@ -35,8 +36,19 @@ from . import flac as _flac
 from . import lpc as _lpc
 from . import wavpack as _wavpack
 
-__all__ = ["WavPackH5", "FLACH5", "LPCH5", "PLUGIN_PATH", "WAVPACK_FILTER_ID", "FLAC_FILTER_ID", "LPC_FILTER_ID",
-           "FILTERS", "plugin_library", "codec_for_filter", "references"]
+__all__ = [
+    "WavPackH5",
+    "FLACH5",
+    "LPCH5",
+    "PLUGIN_PATH",
+    "WAVPACK_FILTER_ID",
+    "FLAC_FILTER_ID",
+    "LPC_FILTER_ID",
+    "FILTERS",
+    "plugin_library",
+    "codec_for_filter",
+    "references",
+]
 
 PLUGIN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins")
 """Directory of the filter libraries, for ``HDF5_PLUGIN_PATH``."""
@@ -44,8 +56,11 @@ PLUGIN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins"
 WAVPACK_FILTER_ID = 58736
 FLAC_FILTER_ID = 58737
 LPC_FILTER_ID = 58738
-_LIBRARIES = {WAVPACK_FILTER_ID: "libh5ephys_wavpack.so", FLAC_FILTER_ID: "libh5ephys_flac.so",
-              LPC_FILTER_ID: "libh5ephys_lpc.so"}
+_LIBRARIES = {
+    WAVPACK_FILTER_ID: "libh5ephys_wavpack.so",
+    FLAC_FILTER_ID: "libh5ephys_flac.so",
+    LPC_FILTER_ID: "libh5ephys_lpc.so",
+}
 
 
 def plugin_library(filter_id):
@@ -77,9 +92,12 @@ def _no_stored_threads(num_threads):
     """The cd_values slot where 0.1.0 stored a thread count: always 0 now, since the plugin
     takes the thread count from the process that runs it."""
     if num_threads is not None:
-        warnings.warn("HDF5 filters take their thread count from the process that reads or writes "
-                      "(numcodecs_ephys.set_num_threads or NUMCODECS_EPHYS_NUM_THREADS): num_threads is ignored",
-                      DeprecationWarning, stacklevel=3)
+        warnings.warn(
+            "HDF5 filters take their thread count from the process that reads or writes "
+            "(numcodecs_ephys.set_num_threads or NUMCODECS_EPHYS_NUM_THREADS): num_threads is ignored",
+            DeprecationWarning,
+            stacklevel=3,
+        )
     return 0
 
 
@@ -131,25 +149,41 @@ class WavPackH5(_EphysFilter):
 
     filter_id = WAVPACK_FILTER_ID
 
-    def __init__(self, level=2, bps=None, dynamic_noise_shaping=True, shaping_weight=0.0,
-                 block_channels=16, num_threads=None):
+    def __init__(
+        self, level=2, bps=None, dynamic_noise_shaping=True, shaping_weight=0.0, block_channels=16, num_threads=None
+    ):
         bps = _wavpack._validate(level, bps, shaping_weight)
-        if isinstance(block_channels, bool) or block_channels != int(block_channels) \
-                or not 1 <= block_channels <= _wavpack.MAX_CHANNELS_PER_STREAM:
-            raise ValueError(f"block_channels must be an integer from 1 to {_wavpack.MAX_CHANNELS_PER_STREAM}, "
-                             f"got {block_channels!r}")
+        if (
+            isinstance(block_channels, bool)
+            or block_channels != int(block_channels)
+            or not 1 <= block_channels <= _wavpack.MAX_CHANNELS_PER_STREAM
+        ):
+            raise ValueError(
+                f"block_channels must be an integer from 1 to {_wavpack.MAX_CHANNELS_PER_STREAM}, "
+                f"got {block_channels!r}"
+            )
         self.level = int(level)
         self.bps = round(bps * 1000) / 1000 if bps else None
         self.dynamic_noise_shaping = bool(dynamic_noise_shaping)
         self.shaping_weight = round(float(shaping_weight) * 1000) / 1000
         self.block_channels = int(block_channels)
-        self.filter_options = (self.level, round(self.bps * 1000) if self.bps else 0,
-                               int(self.dynamic_noise_shaping), _int32_bits(round(self.shaping_weight * 1000)),
-                               self.block_channels, _no_stored_threads(num_threads))
+        self.filter_options = (
+            self.level,
+            round(self.bps * 1000) if self.bps else 0,
+            int(self.dynamic_noise_shaping),
+            _int32_bits(round(self.shaping_weight * 1000)),
+            self.block_channels,
+            _no_stored_threads(num_threads),
+        )
 
     def _args(self):
-        return dict(level=self.level, bps=self.bps, dynamic_noise_shaping=self.dynamic_noise_shaping,
-                    shaping_weight=self.shaping_weight, block_channels=self.block_channels)
+        return dict(
+            level=self.level,
+            bps=self.bps,
+            dynamic_noise_shaping=self.dynamic_noise_shaping,
+            shaping_weight=self.shaping_weight,
+            block_channels=self.block_channels,
+        )
 
     def codec(self):
         """The numcodecs codec that writes the same chunks."""
@@ -160,8 +194,13 @@ class WavPackH5(_EphysFilter):
         """The filter of a dataset, from its cd_values (``dataset._filters[str(filter_id)]``)."""
         # (the slot where 0.1.0 stored a thread count is ignored: the reading machine decides)
         level, bps, shaping, weight, block_channels, _ = _user_values(cls, cd_values)
-        return cls(level=level, bps=bps / 1000 if bps else None, dynamic_noise_shaping=bool(shaping),
-                   shaping_weight=_from_int32_bits(weight) / 1000, block_channels=block_channels)
+        return cls(
+            level=level,
+            bps=bps / 1000 if bps else None,
+            dynamic_noise_shaping=bool(shaping),
+            shaping_weight=_from_int32_bits(weight) / 1000,
+            block_channels=block_channels,
+        )
 
 
 class FLACH5(_EphysFilter):
@@ -177,20 +216,43 @@ class FLACH5(_EphysFilter):
 
     filter_id = FLAC_FILTER_ID
 
-    def __init__(self, level=5, blocksize=4096, channels_per_stream=2, block_channels=16, num_threads=None,
-                 exhaustive_stereo=False):
+    def __init__(
+        self,
+        level=5,
+        blocksize=4096,
+        channels_per_stream=2,
+        block_channels=16,
+        num_threads=None,
+        exhaustive_stereo=False,
+    ):
         # the numcodecs codec validates the very same options
-        codec = _flac.FLAC(level=level, blocksize=blocksize, channels_per_stream=channels_per_stream,
-                           block_channels=block_channels, exhaustive_stereo=exhaustive_stereo)
+        codec = _flac.FLAC(
+            level=level,
+            blocksize=blocksize,
+            channels_per_stream=channels_per_stream,
+            block_channels=block_channels,
+            exhaustive_stereo=exhaustive_stereo,
+        )
         self.level, self.blocksize = codec.level, codec.blocksize
         self.channels_per_stream, self.block_channels = codec.channels_per_stream, codec.block_channels
         self.exhaustive_stereo = codec.exhaustive_stereo
-        self.filter_options = (self.level, self.blocksize, self.channels_per_stream, self.block_channels,
-                               _no_stored_threads(num_threads), int(self.exhaustive_stereo))
+        self.filter_options = (
+            self.level,
+            self.blocksize,
+            self.channels_per_stream,
+            self.block_channels,
+            _no_stored_threads(num_threads),
+            int(self.exhaustive_stereo),
+        )
 
     def _args(self):
-        return dict(level=self.level, blocksize=self.blocksize, channels_per_stream=self.channels_per_stream,
-                    block_channels=self.block_channels, exhaustive_stereo=self.exhaustive_stereo)
+        return dict(
+            level=self.level,
+            blocksize=self.blocksize,
+            channels_per_stream=self.channels_per_stream,
+            block_channels=self.block_channels,
+            exhaustive_stereo=self.exhaustive_stereo,
+        )
 
     def codec(self):
         """The numcodecs codec that writes the same chunks."""
@@ -200,8 +262,13 @@ class FLACH5(_EphysFilter):
     def from_cd_values(cls, cd_values):
         """The filter of a dataset, from its cd_values (``dataset._filters[str(filter_id)]``)."""
         level, blocksize, channels_per_stream, block_channels, _, exhaustive = _user_values(cls, cd_values)
-        return cls(level=level, blocksize=blocksize, channels_per_stream=channels_per_stream,
-                   block_channels=block_channels, exhaustive_stereo=bool(exhaustive))
+        return cls(
+            level=level,
+            blocksize=blocksize,
+            channels_per_stream=channels_per_stream,
+            block_channels=block_channels,
+            exhaustive_stereo=bool(exhaustive),
+        )
 
 
 class LPCH5(_EphysFilter):
@@ -266,8 +333,9 @@ def references(path_or_url, *, inline_threshold=500, error="warn", **storage_opt
     """
     from ._kerchunk import EphysHdf5ToZarr
 
-    translator = EphysHdf5ToZarr(path_or_url, inline_threshold=inline_threshold, error=error,
-                                 storage_options=storage_options)
+    translator = EphysHdf5ToZarr(
+        path_or_url, inline_threshold=inline_threshold, error=error, storage_options=storage_options
+    )
     try:
         return translator.translate()
     finally:
@@ -279,5 +347,6 @@ def __getattr__(name):
     # the kerchunk subclass is built on first use: kerchunk (and zarr) stay unimported otherwise
     if name == "EphysHdf5ToZarr":
         from ._kerchunk import EphysHdf5ToZarr
+
         return EphysHdf5ToZarr
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,5 @@
 """EphysLPC: our own codec for multichannel ephys, lossless or with a bounded error (C, csrc/lpc_codec.c)."""
+
 import numpy as np
 
 from . import _blocks
@@ -10,8 +11,12 @@ SUPPORTED_DTYPES = _blocks.accepted_dtypes((np.dtype("int8"), np.dtype("int16"),
 LEVELS = (1, 2, 3)
 MAX_ERROR = lib.EPHYS_LPC_MAX_ERROR
 MAX_BLOCK_CHANNELS = 1 << 20
-KERNELS = {"auto": lib.EPHYS_LPC_KERNEL_AUTO, "scalar": lib.EPHYS_LPC_KERNEL_SCALAR,
-           "sse2": lib.EPHYS_LPC_KERNEL_SSE2, "avx2": lib.EPHYS_LPC_KERNEL_AVX2}
+KERNELS = {
+    "auto": lib.EPHYS_LPC_KERNEL_AUTO,
+    "scalar": lib.EPHYS_LPC_KERNEL_SCALAR,
+    "sse2": lib.EPHYS_LPC_KERNEL_SSE2,
+    "avx2": lib.EPHYS_LPC_KERNEL_AVX2,
+}
 
 
 def set_kernel(name: str) -> None:
@@ -71,11 +76,11 @@ class EphysLPC(ChunkCodec):
 
     codec_id = "ephys_lpc"
     _name = "EphysLPC"
-    _c_info, _c_decode, _c_decode_blocks = lib.ephys_lpc_info, lib.ephys_lpc_decode, \
-        lib.ephys_lpc_decode_blocks
+    _c_info, _c_decode, _c_decode_blocks = lib.ephys_lpc_info, lib.ephys_lpc_decode, lib.ephys_lpc_decode_blocks
 
-    def __init__(self, level: int = 2, max_error: int = 0, block_channels: int = 32,
-                 num_threads: int | None = None) -> None:
+    def __init__(
+        self, level: int = 2, max_error: int = 0, block_channels: int = 32, num_threads: int | None = None
+    ) -> None:
         self.level = _check_int("level", level, LEVELS[0], LEVELS[-1])
         self.max_error = _check_int("max_error", max_error, 0, MAX_ERROR)
         self.block_channels = _check_int("block_channels", block_channels, 1, MAX_BLOCK_CHANNELS)
@@ -87,9 +92,7 @@ class EphysLPC(ChunkCodec):
         arr = _blocks.as_samples(buf, "EphysLPC", SUPPORTED_DTYPES)
         if self.max_error:
             refuse_filtered(arr, "EphysLPC near-lossless (max_error > 0)")
-        return _blocks.encode_chunk(lib.ephys_lpc_encode, self._params, arr, self.block_channels,
-                                    self.num_threads)
+        return _blocks.encode_chunk(lib.ephys_lpc_encode, self._params, arr, self.block_channels, self.num_threads)
 
     def get_config(self):
-        return dict(id=self.codec_id, level=self.level, max_error=self.max_error,
-                    block_channels=self.block_channels)
+        return dict(id=self.codec_id, level=self.level, max_error=self.max_error, block_channels=self.block_channels)

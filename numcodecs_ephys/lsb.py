@@ -6,6 +6,7 @@ compressors cannot exploit. This filter replaces every sample by its grid index 
 which is what the ADC produced, and keeps enough in the chunk to return the original
 values exactly (see csrc/lsb.c).
 """
+
 from __future__ import annotations
 
 import math
@@ -30,10 +31,17 @@ def _validate_params(name, value, lo, hi, above_lo=False):
     values = [value] if scalar else list(value)
     out = []
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(float(v)) or not lo <= float(v) <= hi or (above_lo and float(v) == lo):
-            raise ValueError(f"{name} must be a number or a non-empty list of numbers in {'(' if above_lo else '['}"
-                             f"{lo}, {hi}], got {value!r}")
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float, np.integer, np.floating))
+            or not math.isfinite(float(v))
+            or not lo <= float(v) <= hi
+            or (above_lo and float(v) == lo)
+        ):
+            raise ValueError(
+                f"{name} must be a number or a non-empty list of numbers in {'(' if above_lo else '['}"
+                f"{lo}, {hi}], got {value!r}"
+            )
         out.append(float(v))
     if not out:
         raise ValueError(f"{name} must not be empty")
@@ -72,8 +80,12 @@ class LSB(ConfigCodec):
 
     codec_id = "ephys_lsb"
 
-    def __init__(self, offsets: float | Sequence[float] = 0.0, steps: float | Sequence[float] = 1.0,
-                 num_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        offsets: float | Sequence[float] = 0.0,
+        steps: float | Sequence[float] = 1.0,
+        num_threads: int | None = None,
+    ) -> None:
         self.offsets = _validate_params("offsets", offsets, -MAX_OFFSET, MAX_OFFSET)
         self.steps = _validate_params("steps", steps, 0.0, MAX_STEP, above_lo=True)
         self.num_threads = F.validate_num_threads(num_threads)
@@ -111,16 +123,46 @@ class LSB(ConfigCodec):
         shape = ffi.new("uint64_t[]", list(arr.shape) or [0])
         out_pp, out_len, n_esc = ffi.new("uint8_t **"), ffi.new("size_t *"), ffi.new("uint64_t *")
         if arr.dtype in FLOAT_DTYPES:
-            F.check(lib.ephys_lsb_encode_float(ffi.from_buffer(arr), arr.nbytes, arr.itemsize, arr.ndim, shape,
-                                               offsets, steps, n, out_pp, out_len, n_esc), "LSB encoding failed")
+            F.check(
+                lib.ephys_lsb_encode_float(
+                    ffi.from_buffer(arr),
+                    arr.nbytes,
+                    arr.itemsize,
+                    arr.ndim,
+                    shape,
+                    offsets,
+                    steps,
+                    n,
+                    out_pp,
+                    out_len,
+                    n_esc,
+                ),
+                "LSB encoding failed",
+            )
         else:
             low = min(self.steps) if isinstance(self.steps, list) else self.steps
             if low < MIN_INTEGER_STEP:
-                raise ValueError(f"LSB with steps below {MIN_INTEGER_STEP} takes float samples; this chunk is "
-                                 f"{arr.dtype}, whose grid steps are at least {MIN_INTEGER_STEP} (got {low})")
-            F.check(lib.ephys_lsb_encode(ffi.from_buffer(arr), arr.nbytes, arr.itemsize, arr.ndim, shape,
-                                         offsets, steps, n, F.threads(self.num_threads), out_pp, out_len, n_esc),
-                    "LSB encoding failed")
+                raise ValueError(
+                    f"LSB with steps below {MIN_INTEGER_STEP} takes float samples; this chunk is "
+                    f"{arr.dtype}, whose grid steps are at least {MIN_INTEGER_STEP} (got {low})"
+                )
+            F.check(
+                lib.ephys_lsb_encode(
+                    ffi.from_buffer(arr),
+                    arr.nbytes,
+                    arr.itemsize,
+                    arr.ndim,
+                    shape,
+                    offsets,
+                    steps,
+                    n,
+                    F.threads(self.num_threads),
+                    out_pp,
+                    out_len,
+                    n_esc,
+                ),
+                "LSB encoding failed",
+            )
         # the C buffer becomes the array's memory (no copy); freed with the array
         owned = ffi.gc(out_pp[0], lib.ephys_free, size=out_len[0])
         F.seal(owned, out_len[0], order, arr)
@@ -146,8 +188,12 @@ class LSB(ConfigCodec):
         # the header's parameter byte: 0 for integer samples, else the float samples' itemsize
         dtype = np.dtype(f"<f{info.param}").newbyteorder("=") if info.param else F.info_dtype(info)
         result = np.empty(shape, dtype)
-        F.check(lib.ephys_lsb_decode(ptr, src.nbytes, offsets, steps, n, ffi.from_buffer(result), result.nbytes,
-                                     F.threads(self.num_threads)), "cannot decode LSB chunk")
+        F.check(
+            lib.ephys_lsb_decode(
+                ptr, src.nbytes, offsets, steps, n, ffi.from_buffer(result), result.nbytes, F.threads(self.num_threads)
+            ),
+            "cannot decode LSB chunk",
+        )
         return F.deliver(info, src, result, out, "LSB")
 
     def get_config(self):
@@ -160,8 +206,9 @@ def _sample_traces(recording, num_chunks, chunk_size, seed):
     rng = np.random.default_rng(seed)
     size = min(chunk_size, n)
     starts = sorted(set(rng.integers(0, n - size + 1, size=num_chunks).tolist())) if n else [0]
-    return np.concatenate([np.asarray(recording.get_traces(start_frame=s, end_frame=s + size, segment_index=0))
-                           for s in starts])
+    return np.concatenate(
+        [np.asarray(recording.get_traces(start_frame=s, end_frame=s + size, segment_index=0)) for s in starts]
+    )
 
 
 def _fit(u, s):
@@ -174,8 +221,9 @@ def _fit(u, s):
     return float(a), float(s)
 
 
-def estimate_lsb(data, per_channel_step: bool = False, num_chunks: int = 10, chunk_size: int = 10000,
-                 seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def estimate_lsb(
+    data, per_channel_step: bool = False, num_chunks: int = 10, chunk_size: int = 10000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Estimate the grid (offset, step) of each channel of integer ephys data.
 
     ``data``: a (samples, channels) integer array, or a SpikeInterface recording (an
@@ -212,8 +260,9 @@ def estimate_lsb(data, per_channel_step: bool = False, num_chunks: int = 10, chu
             grids.append(_float_grid(arr[:, c], c, grids[-1] if grids else None))
         return np.array([g[0] for g in grids]), np.array([g[1] for g in grids])
     if arr.ndim != 2 or not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"estimate_lsb takes integer or float32/float64 (samples, channels) data, "
-                         f"got {arr.dtype} {arr.shape}")
+        raise ValueError(
+            f"estimate_lsb takes integer or float32/float64 (samples, channels) data, got {arr.dtype} {arr.shape}"
+        )
     n_ch = arr.shape[1]
     uniq = [np.unique(arr[:, c]).astype(np.float64) for c in range(n_ch)]
     singles, min_gaps = [], []
@@ -251,7 +300,7 @@ def estimate_lsb(data, per_channel_step: bool = False, num_chunks: int = 10, chu
 def _exact_on_grid(u, offset, step):
     """How many of the distinct float values u the decoder's rule k * step + offset (numpy
     computes it in u's precision, as the C decoder does) reproduces exactly."""
-    k = np.clip(np.rint((u.astype(np.float64) - float(offset)) / float(step)), -2.0 ** 31, 2.0 ** 31 - 1)
+    k = np.clip(np.rint((u.astype(np.float64) - float(offset)) / float(step)), -(2.0**31), 2.0**31 - 1)
     return int(np.count_nonzero(k.astype(u.dtype) * step + offset == u))
 
 
@@ -304,8 +353,10 @@ def _float_grid(x, channel, previous=None, min_on_grid=0.9, probe=4096):
                 break
     exact = _exact_on_grid(u, kind(best[1]), kind(best[2]))
     if exact < min_on_grid * len(u):
-        raise ValueError(f"channel {channel}: its float samples are not on a grid (best found: step {best[2]}, "
-                         f"offset {best[1]}, {exact} of {len(u)} distinct values); LSB would escape them")
+        raise ValueError(
+            f"channel {channel}: its float samples are not on a grid (best found: step {best[2]}, "
+            f"offset {best[1]}, {exact} of {len(u)} distinct values); LSB would escape them"
+        )
     return best[1], best[2]
 
 

@@ -4,6 +4,7 @@ A `Source` describes one recording (shape, rate, dtype, channel ids, gains, the 
 files that go with it) and reads any range of samples. It holds no open file when
 pickled, so that dask workers can read their own chunks.
 """
+
 import json
 import os
 import re
@@ -25,26 +26,27 @@ class MetadataFile:
     ``relpath`` is where it sits relative to the data file's folder, so that decompression
     can put it back in the same place.
     """
+
     relpath: str
     content: bytes
 
 
 @dataclass
 class Source:
-    kind: str                      # "spikeglx", "openephys", "raw" or "mtscomp"
-    path: Path                     # the data file (.bin / .dat / .cbin)
+    kind: str  # "spikeglx", "openephys", "raw" or "mtscomp"
+    path: Path  # the data file (.bin / .dat / .cbin)
     n_channels: int
     sampling_frequency: float
     dtype: np.dtype
     n_samples: int
     channel_ids: list
-    gains_to_uv: Optional[list] = None        # per channel, or None when the source does not say
+    gains_to_uv: Optional[list] = None  # per channel, or None when the source does not say
     offsets_to_uv: Optional[list] = None
-    probe: Optional[dict] = None              # probeinterface ProbeGroup dict, contacts -> channel indices of the file
+    probe: Optional[dict] = None  # probeinterface ProbeGroup dict, contacts -> channel indices of the file
     metadata_files: list = field(default_factory=list)
-    expected_sha1: Optional[str] = None       # the source's own record of the data's SHA1, if any
-    lsb_candidate: bool = False    # values may sit on a non-integer grid (Open Ephys)
-    ch_path: Optional[Path] = None            # mtscomp: the .ch file
+    expected_sha1: Optional[str] = None  # the source's own record of the data's SHA1, if any
+    lsb_candidate: bool = False  # values may sit on a non-integer grid (Open Ephys)
+    ch_path: Optional[Path] = None  # mtscomp: the .ch file
     _handle: object = field(default=None, repr=False, compare=False)
 
     def __getstate__(self):
@@ -114,8 +116,10 @@ def open_source(path, n_channels=None, sample_rate=None, dtype=None, stream=None
         return _spikeglx(path)
     if path.suffix == ".dat":
         return _openephys(path, stream)
-    raise RecordingError(f"{path}: not a SpikeGLX .bin, Open Ephys .dat or mtscomp .cbin; for a raw file "
-                         "give -n/--n-channels, -s/--sample-rate and -d/--dtype")
+    raise RecordingError(
+        f"{path}: not a SpikeGLX .bin, Open Ephys .dat or mtscomp .cbin; for a raw file "
+        "give -n/--n-channels, -s/--sample-rate and -d/--dtype"
+    )
 
 
 def _parse_dtype(dtype):
@@ -134,9 +138,11 @@ def _n_samples(path, n_channels, dtype):
     if n_channels < 1:
         raise RecordingError(f"the number of channels must be at least 1, got {n_channels}")
     if size % frame:
-        raise RecordingError(f"{path}: its size ({size} bytes) is not a multiple of channels x itemsize "
-                             f"({n_channels} x {dtype.itemsize} = {frame} bytes): wrong channel count or "
-                             f"dtype, or a truncated file")
+        raise RecordingError(
+            f"{path}: its size ({size} bytes) is not a multiple of channels x itemsize "
+            f"({n_channels} x {dtype.itemsize} = {frame} bytes): wrong channel count or "
+            f"dtype, or a truncated file"
+        )
     return size // frame
 
 
@@ -144,11 +150,19 @@ def _raw(path, n_channels, sample_rate, dtype):
     dt = _parse_dtype(dtype)
     if not sample_rate or float(sample_rate) <= 0:
         raise RecordingError(f"the sample rate must be positive, got {sample_rate}")
-    return Source("raw", path, int(n_channels), float(sample_rate), dt, _n_samples(path, int(n_channels), dt),
-                  [str(i) for i in range(int(n_channels))])
+    return Source(
+        "raw",
+        path,
+        int(n_channels),
+        float(sample_rate),
+        dt,
+        _n_samples(path, int(n_channels), dt),
+        [str(i) for i in range(int(n_channels))],
+    )
 
 
 # ---------------------------------------------------------------- SpikeGLX
+
 
 def read_meta(meta_path):
     """A SpikeGLX .meta file as a dict (keys as written, '~' included)."""
@@ -172,8 +186,10 @@ def _meta_int(meta, key, meta_path):
 def _spikeglx(path):
     meta_path = path.with_suffix(".meta")
     if not meta_path.exists():
-        raise RecordingError(f"{path}: its SpikeGLX .meta file {meta_path.name} is missing (for a raw file "
-                             "give -n/--n-channels, -s/--sample-rate and -d/--dtype)")
+        raise RecordingError(
+            f"{path}: its SpikeGLX .meta file {meta_path.name} is missing (for a raw file "
+            "give -n/--n-channels, -s/--sample-rate and -d/--dtype)"
+        )
     content = meta_path.read_bytes()
     meta = read_meta(meta_path)
     n_channels = _meta_int(meta, "nSavedChans", meta_path)
@@ -187,8 +203,10 @@ def _spikeglx(path):
         raise RecordingError(f"{meta_path}: {rate_key}={meta[rate_key]} is not a sample rate")
     ids = _spikeglx_channel_names(meta)
     if ids is not None and len(ids) != n_channels:
-        raise RecordingError(f"{meta_path} is inconsistent: nSavedChans={n_channels} but its channel map "
-                             f"(~snsChanMap) lists {len(ids)} channels")
+        raise RecordingError(
+            f"{meta_path} is inconsistent: nSavedChans={n_channels} but its channel map "
+            f"(~snsChanMap) lists {len(ids)} channels"
+        )
     counts_key = "snsApLfSy" if kind == "imec" else "snsMnMaXaDw"
     if counts_key in meta:
         try:
@@ -196,19 +214,31 @@ def _spikeglx(path):
         except ValueError:
             raise RecordingError(f"{meta_path}: {counts_key}={meta[counts_key]!r} is not a list of counts") from None
         if total != n_channels:
-            raise RecordingError(f"{meta_path} is inconsistent: nSavedChans={n_channels} but "
-                                 f"{counts_key}={meta[counts_key]} adds up to {total}")
+            raise RecordingError(
+                f"{meta_path} is inconsistent: nSavedChans={n_channels} but "
+                f"{counts_key}={meta[counts_key]} adds up to {total}"
+            )
     dtype = np.dtype("int16")
     n_samples = _n_samples(path, n_channels, dtype)
     size = path.stat().st_size
     sha1 = meta.get("fileSHA1", "").lower() or None
     if "fileSizeBytes" in meta and meta["fileSizeBytes"] != str(size):
-        sha1 = None   # an excerpt or a file still being written: its recorded hash is not this file's
+        sha1 = None  # an excerpt or a file still being written: its recorded hash is not this file's
     gains = _spikeglx_gains(meta, n_channels, path)
-    return Source("spikeglx", path, n_channels, rate, dtype, n_samples, ids or [str(i) for i in range(n_channels)],
-                  gains_to_uv=gains, offsets_to_uv=[0.0] * n_channels if gains else None,
-                  probe=_spikeglx_probe(meta_path),
-                  metadata_files=[MetadataFile(meta_path.name, content)], expected_sha1=sha1)
+    return Source(
+        "spikeglx",
+        path,
+        n_channels,
+        rate,
+        dtype,
+        n_samples,
+        ids or [str(i) for i in range(n_channels)],
+        gains_to_uv=gains,
+        offsets_to_uv=[0.0] * n_channels if gains else None,
+        probe=_spikeglx_probe(meta_path),
+        metadata_files=[MetadataFile(meta_path.name, content)],
+        expected_sha1=sha1,
+    )
 
 
 def _spikeglx_channel_names(meta):
@@ -275,7 +305,7 @@ def _spikeglx_probe(meta_path):
         return None
     try:
         probe = probeinterface.read_spikeglx(meta_path)
-    except Exception:   # an unknown or partial probe description: the recording itself is still fine
+    except Exception:  # an unknown or partial probe description: the recording itself is still fine
         return None
     group = probeinterface.ProbeGroup()
     group.add_probe(probe)
@@ -283,6 +313,7 @@ def _spikeglx_probe(meta_path):
 
 
 # ---------------------------------------------------------------- Open Ephys binary
+
 
 def _find_oebin(path):
     for folder in [path.parent, *list(path.parents)[1:4]]:
@@ -294,8 +325,10 @@ def _find_oebin(path):
 def _openephys(path, stream=None):
     oebin = _find_oebin(path)
     if oebin is None:
-        raise RecordingError(f"{path}: no structure.oebin found beside it or in the folders above it (for a raw "
-                             "file give -n/--n-channels, -s/--sample-rate and -d/--dtype)")
+        raise RecordingError(
+            f"{path}: no structure.oebin found beside it or in the folders above it (for a raw "
+            "file give -n/--n-channels, -s/--sample-rate and -d/--dtype)"
+        )
     content = oebin.read_bytes()
     try:
         streams = json.loads(content)["continuous"]
@@ -306,21 +339,22 @@ def _openephys(path, stream=None):
         picked = [s for s, n in zip(streams, names) if n == stream.strip("/")]
     else:
         # continuous/<folder_name>/continuous.dat, or <folder_name>_continuous.dat
-        picked = [s for s, n in zip(streams, names)
-                  if n and (path.parent.name == n or path.name.startswith(n + "_"))]
+        picked = [s for s, n in zip(streams, names) if n and (path.parent.name == n or path.name.startswith(n + "_"))]
         if not picked and len(streams) == 1:
             picked = streams
     if len(picked) != 1:
-        raise RecordingError(f"{path}: cannot tell which stream of {oebin} this is (streams: {', '.join(names)}); "
-                             "name it with --stream")
+        raise RecordingError(
+            f"{path}: cannot tell which stream of {oebin} this is (streams: {', '.join(names)}); name it with --stream"
+        )
     s = picked[0]
     try:
         n_channels = int(s["num_channels"])
         rate = float(s["sample_rate"])
         channels = s["channels"]
         if len(channels) != n_channels:
-            raise RecordingError(f"{oebin} is inconsistent: num_channels={n_channels} but {len(channels)} "
-                                 "channels are listed")
+            raise RecordingError(
+                f"{oebin} is inconsistent: num_channels={n_channels} but {len(channels)} channels are listed"
+            )
         ids = [str(c["channel_name"]) for c in channels]
         gains = [float(c["bit_volts"]) for c in channels]
         units = {c.get("units", "uV") for c in channels}
@@ -328,13 +362,23 @@ def _openephys(path, stream=None):
         raise RecordingError(f"{oebin}: stream {s.get('folder_name')} lacks {e}") from None
     dtype = np.dtype("int16")
     relpath = os.path.relpath(oebin, path.parent)
-    return Source("openephys", path, n_channels, rate, dtype, _n_samples(path, n_channels, dtype), ids,
-                  gains_to_uv=gains if units == {"uV"} else None,
-                  offsets_to_uv=[0.0] * n_channels if units == {"uV"} else None,
-                  metadata_files=[MetadataFile(relpath, content)], lsb_candidate=True)
+    return Source(
+        "openephys",
+        path,
+        n_channels,
+        rate,
+        dtype,
+        _n_samples(path, n_channels, dtype),
+        ids,
+        gains_to_uv=gains if units == {"uV"} else None,
+        offsets_to_uv=[0.0] * n_channels if units == {"uV"} else None,
+        metadata_files=[MetadataFile(relpath, content)],
+        lsb_candidate=True,
+    )
 
 
 # ---------------------------------------------------------------- mtscomp
+
 
 def _open_mtscomp(cbin, ch):
     try:
@@ -357,11 +401,22 @@ def _mtscomp(path):
     try:
         offsets = reader.chunk_offsets
         if path.stat().st_size != offsets[-1]:
-            raise RecordingError(f"{path}: unreadable mtscomp archive: {path.stat().st_size} bytes where its "
-                                 f"header {ch.name} says {offsets[-1]} (truncated or not the archive of this header)")
-        source = Source("mtscomp", path, int(reader.n_channels), float(reader.sample_rate), np.dtype(reader.dtype),
-                        int(reader.n_samples), [str(i) for i in range(int(reader.n_channels))],
-                        metadata_files=[], expected_sha1=reader.cmeta.get("sha1_uncompressed"), ch_path=ch)
+            raise RecordingError(
+                f"{path}: unreadable mtscomp archive: {path.stat().st_size} bytes where its "
+                f"header {ch.name} says {offsets[-1]} (truncated or not the archive of this header)"
+            )
+        source = Source(
+            "mtscomp",
+            path,
+            int(reader.n_channels),
+            float(reader.sample_rate),
+            np.dtype(reader.dtype),
+            int(reader.n_samples),
+            [str(i) for i in range(int(reader.n_channels))],
+            metadata_files=[],
+            expected_sha1=reader.cmeta.get("sha1_uncompressed"),
+            ch_path=ch,
+        )
     finally:
         reader.close()
     return source

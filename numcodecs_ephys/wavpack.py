@@ -1,4 +1,5 @@
 """WavPack codec: lossless or hybrid (lossy at a set bit rate), in C through libwavpack."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -74,20 +75,34 @@ class WavPack(ChunkCodec):
 
     codec_id = "ephys_wavpack"
     _name = "WavPack"
-    _c_info, _c_decode, _c_decode_blocks = lib.ephys_wavpack_info, lib.ephys_wavpack_decode, \
-        lib.ephys_wavpack_decode_blocks
+    _c_info, _c_decode, _c_decode_blocks = (
+        lib.ephys_wavpack_info,
+        lib.ephys_wavpack_decode,
+        lib.ephys_wavpack_decode_blocks,
+    )
     _c_encode = lib.ephys_wavpack_encode
 
-    def __init__(self, level: int = 2, bps: float | None = None, dynamic_noise_shaping: bool = True,
-                 shaping_weight: float = 0.0, block_channels: int = 16, num_threads: int | None = None) -> None:
+    def __init__(
+        self,
+        level: int = 2,
+        bps: float | None = None,
+        dynamic_noise_shaping: bool = True,
+        shaping_weight: float = 0.0,
+        block_channels: int = 16,
+        num_threads: int | None = None,
+    ) -> None:
         self.bps = _validate(level, bps, shaping_weight)
         self.level = int(level)
         self.dynamic_noise_shaping = bool(dynamic_noise_shaping)
         self.shaping_weight = float(shaping_weight)
-        if isinstance(block_channels, bool) or block_channels != int(block_channels) \
-                or not 1 <= block_channels <= MAX_CHANNELS_PER_STREAM:
-            raise ValueError(f"block_channels must be an integer from 1 to {MAX_CHANNELS_PER_STREAM}, "
-                             f"got {block_channels!r}")
+        if (
+            isinstance(block_channels, bool)
+            or block_channels != int(block_channels)
+            or not 1 <= block_channels <= MAX_CHANNELS_PER_STREAM
+        ):
+            raise ValueError(
+                f"block_channels must be an integer from 1 to {MAX_CHANNELS_PER_STREAM}, got {block_channels!r}"
+            )
         self.block_channels = int(block_channels)
         self.num_threads = _blocks.validate_num_threads(num_threads)
         self._params = _params(self.level, self.bps, self.dynamic_noise_shaping, self.shaping_weight)
@@ -99,9 +114,14 @@ class WavPack(ChunkCodec):
         return arr
 
     def get_config(self):
-        return dict(id=self.codec_id, level=self.level, bps=self.bps,
-                    dynamic_noise_shaping=self.dynamic_noise_shaping, shaping_weight=self.shaping_weight,
-                    block_channels=self.block_channels)
+        return dict(
+            id=self.codec_id,
+            level=self.level,
+            bps=self.bps,
+            dynamic_noise_shaping=self.dynamic_noise_shaping,
+            shaping_weight=self.shaping_weight,
+            block_channels=self.block_channels,
+        )
 
 
 class WavPackNumcodecsFormat(ConfigCodec):
@@ -114,8 +134,15 @@ class WavPackNumcodecsFormat(ConfigCodec):
 
     codec_id = "wavpack"
 
-    def __init__(self, level: int = 1, bps: float | None = None, dynamic_noise_shaping: bool = True,
-                 shaping_weight: float = 0.0, num_encoding_threads: int = 1, num_decoding_threads: int = 8) -> None:
+    def __init__(
+        self,
+        level: int = 1,
+        bps: float | None = None,
+        dynamic_noise_shaping: bool = True,
+        shaping_weight: float = 0.0,
+        num_encoding_threads: int = 1,
+        num_decoding_threads: int = 8,
+    ) -> None:
         self.bps = _validate(level, bps, shaping_weight) or 0.0
         self.level = int(level)
         self.dynamic_noise_shaping = bool(dynamic_noise_shaping)
@@ -127,8 +154,10 @@ class WavPackNumcodecsFormat(ConfigCodec):
     def encode(self, buf):
         arr = _blocks.as_samples(buf, "WavPack", STREAM_DTYPES)  # a bare stream cannot say "unsigned"
         if arr.ndim > 2 or (arr.ndim == 2 and arr.shape[1] > MAX_CHANNELS_PER_STREAM):
-            raise ValueError("wavpack-numcodecs chunks hold 1-D or 2-D (samples, channels <= 4096) arrays; "
-                             "use numcodecs_ephys.WavPack for other shapes")
+            raise ValueError(
+                "wavpack-numcodecs chunks hold 1-D or 2-D (samples, channels <= 4096) arrays; "
+                "use numcodecs_ephys.WavPack for other shapes"
+            )
         if arr.size == 0:
             raise ValueError("wavpack-numcodecs chunks cannot be empty; use numcodecs_ephys.WavPack")
         view, keep = _blocks.make_view(_blocks.to_2d(arr))
@@ -142,13 +171,26 @@ class WavPackNumcodecsFormat(ConfigCodec):
         n, nc, code = ffi.new("uint64_t *"), ffi.new("uint32_t *"), ffi.new("int *")
         _blocks.check(lib.ephys_wavpack_stream_info(ptr, nbytes, n, nc, code), "cannot decode WavPack stream")
         shape = (n[0],) if nc[0] == 1 else (n[0], nc[0])
-        return _blocks.decode_into(out, _blocks.CODE_DTYPES[code[0]], shape, "C", lambda view: _blocks.check(
-            lib.ephys_wavpack_stream_decode(ptr, nbytes, view), "cannot decode WavPack stream"))
+        return _blocks.decode_into(
+            out,
+            _blocks.CODE_DTYPES[code[0]],
+            shape,
+            "C",
+            lambda view: _blocks.check(
+                lib.ephys_wavpack_stream_decode(ptr, nbytes, view), "cannot decode WavPack stream"
+            ),
+        )
 
     def get_config(self):
-        return dict(id=self.codec_id, level=self.level, bps=self.bps,
-                    dynamic_noise_shaping=self.dynamic_noise_shaping, shaping_weight=self.shaping_weight,
-                    num_encoding_threads=self.num_encoding_threads, num_decoding_threads=self.num_decoding_threads)
+        return dict(
+            id=self.codec_id,
+            level=self.level,
+            bps=self.bps,
+            dynamic_noise_shaping=self.dynamic_noise_shaping,
+            shaping_weight=self.shaping_weight,
+            num_encoding_threads=self.num_encoding_threads,
+            num_decoding_threads=self.num_decoding_threads,
+        )
 
 
 WavPackLegacy = WavPackNumcodecsFormat  # its name in numcodecs-ephys 0.1.0

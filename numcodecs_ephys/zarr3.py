@@ -57,6 +57,7 @@ Lossy steps after a filter follow one rule on both stacks (``_filters.LOSSY_AFTE
 here a filter's declared spec tells the lossy codec after it, and LSB checks the serializer
 it wraps when the array is created.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -91,8 +92,18 @@ from .lsb import LSB as _NcLSB
 from .wavpack import WavPack as _NcWavPack
 from .wavpack import WavPackLegacy as _NcWavPackLegacy
 
-__all__ = ["WavPack", "FLAC", "WavPackLegacy", "FLACLegacy", "Delta2D", "BitTruncation", "LSB",
-           "EphysLPC", "from_numcodecs", "from_numcodecs_chain"]
+__all__ = [
+    "WavPack",
+    "FLAC",
+    "WavPackLegacy",
+    "FLACLegacy",
+    "Delta2D",
+    "BitTruncation",
+    "LSB",
+    "EphysLPC",
+    "from_numcodecs",
+    "from_numcodecs_chain",
+]
 
 NAME_PREFIX = "numcodecs_ephys."
 
@@ -128,8 +139,13 @@ class _FilteredSpec(ArraySpec):
 
 
 def _mark_filtered(chunk_spec, name):
-    marked = _FilteredSpec(shape=chunk_spec.shape, dtype=chunk_spec.dtype, fill_value=chunk_spec.fill_value,
-                           config=chunk_spec.config, prototype=chunk_spec.prototype)
+    marked = _FilteredSpec(
+        shape=chunk_spec.shape,
+        dtype=chunk_spec.dtype,
+        fill_value=chunk_spec.fill_value,
+        config=chunk_spec.config,
+        prototype=chunk_spec.prototype,
+    )
     object.__setattr__(marked, "filtered_by", getattr(chunk_spec, "filtered_by", ()) + (name,))
     return marked
 
@@ -227,11 +243,13 @@ class _Serializer(_Wrapper, ArrayBytesCodec):
         native = _native(dtype)
         if native not in supported:
             names = ", ".join(str(d) for d in supported)
-            raise ValueError(f"{type(self).__name__} (zarr codec {self.codec_name!r}) supports dtypes {names}; "
-                             f"the array is {native}")
+            raise ValueError(
+                f"{type(self).__name__} (zarr codec {self.codec_name!r}) supports dtypes {names}; the array is {native}"
+            )
 
     def _supported_dtypes(self):
         from .wavpack import SUPPORTED_DTYPES
+
         return SUPPORTED_DTYPES
 
 
@@ -286,6 +304,7 @@ class FLAC(_ChannelBlockSerializer):
 
     def _supported_dtypes(self):
         from .flac import _supported_dtypes
+
         return _supported_dtypes()
 
 
@@ -303,6 +322,7 @@ class EphysLPC(_Serializer):
 
     def _supported_dtypes(self):
         from .lpc import SUPPORTED_DTYPES
+
         return SUPPORTED_DTYPES
 
 
@@ -322,6 +342,7 @@ class WavPackLegacy(_Serializer):
 
     def _supported_dtypes(self):
         from .wavpack import STREAM_DTYPES  # a bare stream cannot say its samples were unsigned
+
         return STREAM_DTYPES
 
 
@@ -352,8 +373,9 @@ class _Filter(_Wrapper, ArrayArrayCodec):
         native = _native(dtype)
         if native not in self._supported:
             names = ", ".join(str(d) for d in self._supported)
-            raise ValueError(f"{type(self).__name__} (zarr codec {self.codec_name!r}) supports dtypes {names}; "
-                             f"the array is {native}")
+            raise ValueError(
+                f"{type(self).__name__} (zarr codec {self.codec_name!r}) supports dtypes {names}; the array is {native}"
+            )
 
     def compute_encoded_size(self, input_byte_length, chunk_spec):
         return input_byte_length
@@ -407,14 +429,31 @@ class Delta2D(_Filter):
     _supported: ClassVar[tuple] = _delta2d.SUPPORTED_DTYPES
 
     def _apply(self, src, out):
-        F.check(F.lib.ephys_delta2d_apply(_ptr(src), _ptr(out), src.nbytes, src.itemsize,
-                                          *F.samples_and_channels(src.shape), _delta2d.AXES[self.axis],
-                                          F.threads(self.num_threads)), "Delta2D encoding failed")
+        F.check(
+            F.lib.ephys_delta2d_apply(
+                _ptr(src),
+                _ptr(out),
+                src.nbytes,
+                src.itemsize,
+                *F.samples_and_channels(src.shape),
+                _delta2d.AXES[self.axis],
+                F.threads(self.num_threads),
+            ),
+            "Delta2D encoding failed",
+        )
 
     def _invert(self, data):
-        F.check(F.lib.ephys_delta2d_invert(_ptr(data), data.nbytes, data.itemsize,
-                                           *F.samples_and_channels(data.shape), _delta2d.AXES[self.axis],
-                                           F.threads(self.num_threads)), "cannot decode Delta2D chunk")
+        F.check(
+            F.lib.ephys_delta2d_invert(
+                _ptr(data),
+                data.nbytes,
+                data.itemsize,
+                *F.samples_and_channels(data.shape),
+                _delta2d.AXES[self.axis],
+                F.threads(self.num_threads),
+            ),
+            "cannot decode Delta2D chunk",
+        )
 
 
 @dataclass(frozen=True)
@@ -441,12 +480,20 @@ class BitTruncation(_Filter):
         return await super()._encode_single(chunk_array, chunk_spec)
 
     def _apply(self, src, out):
-        F.check(F.lib.ephys_bittruncation_apply(_ptr(src), _ptr(out), src.nbytes, src.itemsize, self.bits,
-                                                F.threads(self.num_threads)), "BitTruncation encoding failed")
+        F.check(
+            F.lib.ephys_bittruncation_apply(
+                _ptr(src), _ptr(out), src.nbytes, src.itemsize, self.bits, F.threads(self.num_threads)
+            ),
+            "BitTruncation encoding failed",
+        )
 
     def _invert(self, data):
-        F.check(F.lib.ephys_bittruncation_invert(_ptr(data), _ptr(data), data.nbytes, data.itemsize, self.bits,
-                                                 F.threads(self.num_threads)), "cannot decode BitTruncation chunk")
+        F.check(
+            F.lib.ephys_bittruncation_invert(
+                _ptr(data), _ptr(data), data.nbytes, data.itemsize, self.bits, F.threads(self.num_threads)
+            ),
+            "cannot decode BitTruncation chunk",
+        )
 
 
 def _lsb_validate(codec, dtype, chunk_grid):
@@ -530,7 +577,8 @@ class LSB(_Wrapper, ArrayBytesCodec):
                 f"LSB wraps the serializer {type(inner).__name__}, which does not record the shape of the "
                 "chunks it encodes: LSB's chunks are bigger than the array's (a per-chunk correction table) "
                 "and could be written but never read back. Wrap numcodecs_ephys.zarr3.WavPack, FLAC or "
-                "EphysLPC: LSB(offsets, steps, serializer=WavPack()).")
+                "EphysLPC: LSB(offsets, steps, serializer=WavPack())."
+            )
         if inner.lossy:
             F.refuse_lossy_after_filter(f"{type(inner).__name__} (lossy) wrapped by LSB", "LSB")
         # float samples reach the serializer as grid indices: int16, or int32 where they need it
@@ -543,8 +591,16 @@ class LSB(_Wrapper, ArrayBytesCodec):
     async def _encode_single(self, chunk_array, chunk_spec):
         enc = np.asarray(await asyncio.to_thread(self._codec.encode, chunk_array.as_numpy_array()))
         # the serializer gets LSB's chunk with its true shape (and the mark of a filter)
-        spec = _mark_filtered(ArraySpec(shape=enc.shape, dtype=get_data_type_from_native_dtype(enc.dtype),
-                                        fill_value=0, config=chunk_spec.config, prototype=chunk_spec.prototype), "LSB")
+        spec = _mark_filtered(
+            ArraySpec(
+                shape=enc.shape,
+                dtype=get_data_type_from_native_dtype(enc.dtype),
+                fill_value=0,
+                config=chunk_spec.config,
+                prototype=chunk_spec.prototype,
+            ),
+            "LSB",
+        )
         (out,) = await self.serializer.encode([(chunk_spec.prototype.nd_buffer.from_numpy_array(enc), spec)])
         return out
 
@@ -587,8 +643,14 @@ class _LSBFilter(_Wrapper, ArrayArrayCodec):
 
 
 _BY_NUMCODECS = {
-    _NcWavPack: WavPack, _NcFLAC: FLAC, _NcWavPackLegacy: WavPackLegacy, _NcFLACLegacy: FLACLegacy,
-    _NcDelta2D: Delta2D, _NcBitTruncation: BitTruncation, _NcLSB: LSB, _NcEphysLPC: EphysLPC,
+    _NcWavPack: WavPack,
+    _NcFLAC: FLAC,
+    _NcWavPackLegacy: WavPackLegacy,
+    _NcFLACLegacy: FLACLegacy,
+    _NcDelta2D: Delta2D,
+    _NcBitTruncation: BitTruncation,
+    _NcLSB: LSB,
+    _NcEphysLPC: EphysLPC,
 }
 
 
@@ -610,7 +672,8 @@ def from_numcodecs_chain(compressor, filters=()):
     lsb = [i for i, f in enumerate(filters) if isinstance(f, _NcLSB)]
     if lsb:
         if lsb[0] != len(filters) - 1:
-            raise ValueError("in zarr 3, LSB wraps the serializer, so it must be the last filter; "
-                             f"got filters {filters!r}")
+            raise ValueError(
+                f"in zarr 3, LSB wraps the serializer, so it must be the last filter; got filters {filters!r}"
+            )
         serializer = LSB.from_numcodecs(filters.pop(), serializer=serializer)
     return dict(filters=[from_numcodecs(f) for f in filters], serializer=serializer)

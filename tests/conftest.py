@@ -5,6 +5,7 @@ so a green CI run always exercised the codecs on real data. Also the helpers tha
 modules share: optional imports, a fresh interpreter, a local S3 server, and the one check
 that a decoder gives the right data or a ValueError.
 """
+
 import importlib
 import os
 import subprocess
@@ -25,8 +26,7 @@ REAL_FILES = {
     "np_ultra": ("spikeglx/p5_g0/p5_g0_imec0/p5_g0_t0.imec0.ap.bin", 385, 384),
     "np2": ("spikeglx/all_chan_g0/all_chan_g0_imec0/all_chan_g0_t0.imec0.ap.bin", 385, 384),
     "np1_noise": ("spikeglx/Noise4Sam_g0/Noise4Sam_g0_imec0/Noise4Sam_g0_t0.imec0.ap.bin", 385, 384),
-    "np2_4shank": ("spikeglx/TEST_20210920_0_g0/TEST_20210920_0_g0_imec0/TEST_20210920_0_g0_t0.imec0.ap.bin",
-                   385, 384),
+    "np2_4shank": ("spikeglx/TEST_20210920_0_g0/TEST_20210920_0_g0_imec0/TEST_20210920_0_g0_t0.imec0.ap.bin", 385, 384),
     "openephys_lfp": ("openephys/Neuropix-PXI-116.1_continuous.dat", 384, 384),
     "yass_10ch": ("misc/yass_examples_neuropixel_10ch_30kHz.bin", 10, 10),
 }
@@ -95,8 +95,9 @@ def run_python(code, *args, env=None, cwd=None, timeout=300, block_peers=True):
     env: the child's whole environment (default: ours). The peers are blocked (BLOCK_PEERS)
     unless block_peers=False: what the child reads, numcodecs_ephys alone must decode."""
     code = (BLOCK_PEERS if block_peers else "") + textwrap.dedent(code)
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
-                          env=env, cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env, cwd=cwd, timeout=timeout
+    )
 
 
 def fresh_python(code, *args, **kwargs):
@@ -112,8 +113,11 @@ def s3_endpoint(monkeypatch):
     """The URL of a local S3 server (moto), with test credentials in the environment."""
     require("s3fs")
     moto_server = require("moto.server")
-    for k, v in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                 "AWS_DEFAULT_REGION": "us-east-1"}.items():
+    for k, v in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(k, v)
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -1,4 +1,5 @@
 """Checks shared by the filter tests (Delta2D, BitTruncation, LSB)."""
+
 import os
 from pathlib import Path
 
@@ -28,6 +29,7 @@ def check_frozen_chunks_encode_the_same(codec_id):
     <codec id>, whose decoding test_codec_contract checks) again gives the stored chunk, for
     every chunk of the current format version (2, byte 4 of the header)."""
     from fixtures import make_fixtures
+
     codecs, arrays = make_fixtures.FROZEN[codec_id]()
     folder = Path(make_fixtures.HERE) / "fixture" / codec_id
     same = 0

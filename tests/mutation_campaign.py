@@ -26,6 +26,7 @@ The run fails on any crash, other error or layout round-trip failure, and on any
 data from a codec that carries a checksum (ours, and the legacy formats whose own
 checksums cover every byte). Counts go to stdout as a table.
 """
+
 import argparse
 import json
 import os
@@ -37,9 +38,20 @@ import numpy as np
 
 # codec name -> (does its format detect every damaged byte?)
 CODECS = {
-    "WavPack": True, "WavPack hybrid": True, "WavPackNumcodecsFormat": True, "FLAC": True,
-    "FLACNumcodecsFormat": True, "Delta2D": True, "BitTruncation": True, "LSB": True, "LSB float32": True,
-    "HDF5 WavPack": True, "HDF5 FLAC": True, "EphysLPC": True, "EphysLPC near-lossless": True, "HDF5 EphysLPC": True,
+    "WavPack": True,
+    "WavPack hybrid": True,
+    "WavPackNumcodecsFormat": True,
+    "FLAC": True,
+    "FLACNumcodecsFormat": True,
+    "Delta2D": True,
+    "BitTruncation": True,
+    "LSB": True,
+    "LSB float32": True,
+    "HDF5 WavPack": True,
+    "HDF5 FLAC": True,
+    "EphysLPC": True,
+    "EphysLPC near-lossless": True,
+    "HDF5 EphysLPC": True,
 }
 OUTCOMES = ("decodes", "ValueError", "correct", "other valid", "wrong data", "other error", "crash")
 
@@ -60,19 +72,27 @@ def codec_cases(name, rng):
 
     i16 = [signal(rng, 300, 6, "int16"), signal(rng, 64, 1, "int16")[:, 0], signal(rng, 200, 5, "int16")]
     if name == "WavPack":
-        return ne.WavPack(block_channels=2), i16 + [signal(rng, 100, 3, "int32"), signal(rng, 50, 4, "float32"),
-                                                    signal(rng, 150, 5, "uint16")], \
-            ("int8", "int16", "int32", "float32", "uint8", "uint16", "uint32")
+        return (
+            ne.WavPack(block_channels=2),
+            i16 + [signal(rng, 100, 3, "int32"), signal(rng, 50, 4, "float32"), signal(rng, 150, 5, "uint16")],
+            ("int8", "int16", "int32", "float32", "uint8", "uint16", "uint32"),
+        )
     if name == "WavPack hybrid":
         return ne.WavPack(bps=3, block_channels=2), i16, ("int16", "int32", "uint16")
     if name == "WavPackNumcodecsFormat":
         return ne.WavPackNumcodecsFormat(), i16, ("int16", "int32")
     if name == "FLAC":
-        return ne.FLAC(block_channels=4, blocksize=64), \
-            i16 + [signal(rng, 100, 3, "int8"), signal(rng, 150, 5, "uint16")], ("int8", "int16", "uint8", "uint16")
+        return (
+            ne.FLAC(block_channels=4, blocksize=64),
+            i16 + [signal(rng, 100, 3, "int8"), signal(rng, 150, 5, "uint16")],
+            ("int8", "int16", "uint8", "uint16"),
+        )
     if name == "FLACNumcodecsFormat":
-        return ne.FLACNumcodecsFormat(blocksize=64), \
-            [signal(rng, 300, 2, "int16"), signal(rng, 200, 1, "int16")[:, 0]], ("int16",)
+        return (
+            ne.FLACNumcodecsFormat(blocksize=64),
+            [signal(rng, 300, 2, "int16"), signal(rng, 200, 1, "int16")[:, 0]],
+            ("int16",),
+        )
     if name == "Delta2D":
         return ne.Delta2D(axis="time+space"), i16, ("int8", "int16", "int32", "int64")
     if name == "BitTruncation":
@@ -86,10 +106,17 @@ def codec_cases(name, rng):
         scaled[7, 2] = np.inf
         return ne.LSB(offsets=0.0, steps=step), [scaled], ("float32",)
     if name == "EphysLPC":
-        return ne.EphysLPC(block_channels=3), i16 + [signal(rng, 100, 3, "int32"), signal(rng, 80, 2, "int8"),
-                                                      signal(rng, 200, 4, "int16") * 12,
-                                                      signal(rng, 150, 5, "uint16")], \
-            ("int8", "int16", "int32", "uint8", "uint16", "uint32")
+        return (
+            ne.EphysLPC(block_channels=3),
+            i16
+            + [
+                signal(rng, 100, 3, "int32"),
+                signal(rng, 80, 2, "int8"),
+                signal(rng, 200, 4, "int16") * 12,
+                signal(rng, 150, 5, "uint16"),
+            ],
+            ("int8", "int16", "int32", "uint8", "uint16", "uint32"),
+        )
     if name == "EphysLPC near-lossless":
         return ne.EphysLPC(max_error=2, block_channels=3), i16, ("int8", "int16", "int32")
     raise KeyError(name)
@@ -137,10 +164,10 @@ def reseal(b):
     if len(b) >= 20 and b[:4] == b"NCEP" and b[4] == 2:
         end = 20 + 4 * b[7] + 8 * int.from_bytes(b[12:16], "little") + 4
         if end <= len(b):
-            b[end - 4:end] = lib.ephys_crc32c(0, bytes(b[:end - 4]), end - 4).to_bytes(4, "little")
+            b[end - 4 : end] = lib.ephys_crc32c(0, bytes(b[: end - 4]), end - 4).to_bytes(4, "little")
     elif len(b) >= 40 and b[:4] == b"EPHF" and b[4] == 2 and b[7] <= 8 and len(b) >= 40 + 8 * b[7]:
         crc = lib.ephys_crc32c(0, bytes(b[:36]), 36)
-        b[36:40] = lib.ephys_crc32c(crc, bytes(b[40:40 + 8 * b[7]]), 8 * b[7]).to_bytes(4, "little")
+        b[36:40] = lib.ephys_crc32c(crc, bytes(b[40 : 40 + 8 * b[7]]), 8 * b[7]).to_bytes(4, "little")
     return b
 
 
@@ -162,8 +189,8 @@ def mutate(rng, chunk, donors):
         elif kind == 6:  # splice a piece of another valid chunk of the same codec
             donor = donors[int(rng.integers(len(donors)))]
             start = int(rng.integers(len(donor)))
-            piece = donor[start:start + int(rng.integers(1, 256))]
-            b[pos:pos + len(piece)] = piece
+            piece = donor[start : start + int(rng.integers(1, 256))]
+            b[pos : pos + len(piece)] = piece
         else:  # repeat or drop a range (a duplicated or lost block)
             end = pos + int(rng.integers(1, 256))
             b[pos:pos] = b[pos:end] if rng.integers(2) else b""
@@ -217,8 +244,13 @@ def run_hdf5(name, decodes, rng, counts):
 
     import numcodecs_ephys.hdf5 as eh5
 
-    flt = eh5.WavPackH5(block_channels=2) if "WavPack" in name else eh5.LPCH5(block_channels=2) \
-        if "EphysLPC" in name else eh5.FLACH5(block_channels=2, blocksize=64)
+    flt = (
+        eh5.WavPackH5(block_channels=2)
+        if "WavPack" in name
+        else eh5.LPCH5(block_channels=2)
+        if "EphysLPC" in name
+        else eh5.FLACH5(block_channels=2, blocksize=64)
+    )
     x = signal(rng, 256, 4, ("int16", "uint16")[int(rng.integers(2))])
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -253,13 +285,17 @@ def main():
     if args.codec:
         return child_main(args)
     import numcodecs_ephys._native as native
+
     print(f"decoding with {native.__file__}")
     rows, bad = [], []
     for name, checked in CODECS.items():
         n = args.decodes if not name.startswith("HDF5") else (args.hdf5_decodes or max(1, args.decodes // 10))
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, __file__, "--codec", name, "--decodes", str(n), "--seed",
-                               str(args.seed)], capture_output=True, text=True)
+        proc = subprocess.run(
+            [sys.executable, __file__, "--codec", name, "--decodes", str(n), "--seed", str(args.seed)],
+            capture_output=True,
+            text=True,
+        )
         seconds = time.perf_counter() - start
         if proc.returncode:
             counts = dict.fromkeys(OUTCOMES, 0)

@@ -1,5 +1,6 @@
 """The benchmark suite runs: the report on tiny data, the S3 loader against a local S3
 server (moto), the pytest-benchmark suite and the asv suite in quick mode."""
+
 import csv
 import json
 import os
@@ -21,24 +22,53 @@ def report():
     for m in ("tabulate", "matplotlib", "psutil"):
         require(m)
     from benchmarks import report
+
     return report
 
 
 def test_report_on_tiny_data(report, tmp_path, capsys):
-    report.main(["--duration", "0.1", "--channels", "8", "--chunk", "0.05", "--repeats", "1", "--no-real",
-                 "--passes", "1", "--out", str(tmp_path)])
+    report.main(
+        [
+            "--duration",
+            "0.1",
+            "--channels",
+            "8",
+            "--chunk",
+            "0.05",
+            "--repeats",
+            "1",
+            "--no-real",
+            "--passes",
+            "1",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
-    for title in ("Against the released peers: 1 s chunks", "Lossless, sim-np1", "Chunk duration", "LSB correction",
-                  "Delta filters", "Filter speed",
-                  "Preprocessing before lossless compression",
-                  "WavPack hybrid",
-                  "bit truncation", "HDF5", "Against the released peers"):
+    for title in (
+        "Against the released peers: 1 s chunks",
+        "Lossless, sim-np1",
+        "Chunk duration",
+        "LSB correction",
+        "Delta filters",
+        "Filter speed",
+        "Preprocessing before lossless compression",
+        "WavPack hybrid",
+        "bit truncation",
+        "HDF5",
+        "Against the released peers",
+    ):
         assert title in out
     rows = list(csv.DictReader(open(tmp_path / "results.csv")))
     assert (tmp_path / "cr_vs_speed.png").stat().st_size > 1000
     by_case = {(r["table"], r["dataset"], r["case"]): r for r in rows}
-    for codec in ("wavpack-medium", "flac-medium", "blosc-zstd-medium-bit", "lzma-low-none",
-                  "peer:wavpack-numcodecs-low"):
+    for codec in (
+        "wavpack-medium",
+        "flac-medium",
+        "blosc-zstd-medium-bit",
+        "lzma-low-none",
+        "peer:wavpack-numcodecs-low",
+    ):
         row = by_case[("lossless", "sim-np1", codec)]
         assert row["exact"] == "True" and float(row["cr"]) > 1
         assert row["lsb"] == "True"  # the simulated probes sit on Open Ephys' 12-count grid
@@ -49,8 +79,9 @@ def test_report_on_tiny_data(report, tmp_path, capsys):
         assert by_case[("versus", "sim-np1", f"{family}-medium (1 thread)")]["threads"] == "1"
         assert float(mine["enc_x_peer"]) == pytest.approx(float(mine["enc_mbs"]) / float(theirs["enc_mbs"]))
         assert float(theirs["cr"]) > 1 and float(mine["cr"]) > 1
-    pre = {(r["preprocessing"], r["case"]): r for r in rows
-           if r["table"] == "preprocessing" and r["dataset"] == "sim-np1"}
+    pre = {
+        (r["preprocessing"], r["case"]): r for r in rows if r["table"] == "preprocessing" and r["dataset"] == "sim-np1"
+    }
     assert {f for f, _ in pre} == {"raw", "highpass-300", "bandpass-300-6000", "bandpass-500-14999"}
     assert all(r["exact"] == "True" for r in pre.values())
     # filtering out the low frequencies helps WavPack, as in the paper (3.59 -> 5.28 on NP1)
@@ -93,21 +124,43 @@ def s3_server(s3_endpoint):
     from benchmarks.s3 import BUCKET
 
     s3.create_bucket(Bucket=BUCKET)  # anonymous read, as the paper's bucket
-    s3.put_bucket_policy(Bucket=BUCKET, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": "*", "Action": ["s3:GetObject", "s3:ListBucket"],
-         "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"]}]}))
+    s3.put_bucket_policy(
+        Bucket=BUCKET,
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": "*",
+                        "Action": ["s3:GetObject", "s3:ListBucket"],
+                        "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
+                    }
+                ],
+            }
+        ),
+    )
     recs = {}
-    for dataset, session, kind in [("aind-np1", "625749_2022-08-03_15-15-06_ProbeA", "np1"),
-                                   ("aind-np1", "634568_2022-08-05_15-59-46_ProbeA", "np1"),
-                                   ("ibl-np1", "CSHZAD026_2020-09-04_probe00", "np1")]:
+    for dataset, session, kind in [
+        ("aind-np1", "625749_2022-08-03_15-15-06_ProbeA", "np1"),
+        ("aind-np1", "634568_2022-08-05_15-59-46_ProbeA", "np1"),
+        ("ibl-np1", "CSHZAD026_2020-09-04_probe00", "np1"),
+    ]:
         traces = simulated_recording(kind, 0.2, 32, seed=len(recs)).traces
         recs[(dataset, session)] = traces
-        binary = {"class": "spikeinterface.core.binaryfolder.BinaryFolderRecording",
-                  "kwargs": {"file_paths": ["traces_cached_seg0.raw"], "sampling_frequency": 30000.0,
-                             "num_channels": 32, "dtype": "<i2", "time_axis": 0, "file_offset": 0}}
+        binary = {
+            "class": "spikeinterface.core.binaryfolder.BinaryFolderRecording",
+            "kwargs": {
+                "file_paths": ["traces_cached_seg0.raw"],
+                "sampling_frequency": 30000.0,
+                "num_channels": 32,
+                "dtype": "<i2",
+                "time_axis": 0,
+                "file_offset": 0,
+            },
+        }
         prefix = f"{dataset}/{session}"
-        for key, body in (("binary.json", json.dumps(binary).encode()),
-                          ("traces_cached_seg0.raw", traces.tobytes())):
+        for key, body in (("binary.json", json.dumps(binary).encode()), ("traces_cached_seg0.raw", traces.tobytes())):
             s3.put_object(Bucket=BUCKET, Key=f"{prefix}/{key}", Body=body, ACL="public-read")
         s3.put_object(Bucket=BUCKET, Key=f"{prefix}/probe.json", Body=b"{}", ACL="public-read")
     yield url, recs
@@ -134,10 +187,35 @@ def test_s3_loader_against_local_server(s3_server, tmp_path):
 
 def test_report_on_s3_sessions(s3_server, report, tmp_path, capsys):
     url, _ = s3_server
-    report.main(["--s3", "aind-np1", "--s3", "ibl-np1", "--sessions", "1", "--s3-duration", "0.1",
-                 "--s3-endpoint", url, "--s3-cache", str(tmp_path / "cache"), "--duration", "0.05",
-                 "--channels", "8", "--chunk", "0.05", "--repeats", "1", "--no-real", "--tables", "lossless",
-                 "--out", str(tmp_path)])
+    report.main(
+        [
+            "--s3",
+            "aind-np1",
+            "--s3",
+            "ibl-np1",
+            "--sessions",
+            "1",
+            "--s3-duration",
+            "0.1",
+            "--s3-endpoint",
+            url,
+            "--s3-cache",
+            str(tmp_path / "cache"),
+            "--duration",
+            "0.05",
+            "--channels",
+            "8",
+            "--chunk",
+            "0.05",
+            "--repeats",
+            "1",
+            "--no-real",
+            "--tables",
+            "lossless",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     out = capsys.readouterr().out
     assert "Lossless, s3-aind-np1-625749_2022-08-03_15-15-06_ProbeA" in out
     assert "Lossless, s3-ibl-np1-CSHZAD026_2020-09-04_probe00" in out
@@ -145,20 +223,48 @@ def test_report_on_s3_sessions(s3_server, report, tmp_path, capsys):
 
 def test_pytest_benchmark_suite():
     require("pytest_benchmark")
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-disable",
-                    str(ROOT / "benchmarks" / "test_speed.py")], check=True, cwd=ROOT,
-                   env=dict(os.environ, EPHYS_BENCH_SECONDS="0.05"))
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--benchmark-disable",
+            str(ROOT / "benchmarks" / "test_speed.py"),
+        ],
+        check=True,
+        cwd=ROOT,
+        env=dict(os.environ, EPHYS_BENCH_SECONDS="0.05"),
+    )
 
 
 def test_asv_suite_quick(tmp_path):
     require("asv")
     env = dict(os.environ, HOME=str(tmp_path), ASV_QUICK="1")
-    subprocess.run([sys.executable, "-m", "asv", "machine", "--yes"], check=True, cwd=ROOT, env=env,
-                   capture_output=True)
-    res = subprocess.run([sys.executable, "-m", "asv", "run", "--quick", "--dry-run", "--show-stderr",
-                          "-E", f"existing:{sys.executable}",
-                          "--bench", "Codecs.track_compression_ratio"], cwd=ROOT, env=env, capture_output=True,
-                         text=True)
+    subprocess.run(
+        [sys.executable, "-m", "asv", "machine", "--yes"], check=True, cwd=ROOT, env=env, capture_output=True
+    )
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "asv",
+            "run",
+            "--quick",
+            "--dry-run",
+            "--show-stderr",
+            "-E",
+            f"existing:{sys.executable}",
+            "--bench",
+            "Codecs.track_compression_ratio",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "failed" not in res.stdout.lower(), res.stdout
     assert "Codecs.track_compression_ratio" in res.stdout

@@ -8,11 +8,7 @@ from numcodecs import FixedScaleOffset
 from numcodecs_ephys import BitTruncation
 
 from conftest import load_real, simulated
-from filter_helpers import (
-    chain_roundtrip,
-    check_frozen_chunks_encode_the_same,
-    check_roundtrip,
-)
+from filter_helpers import chain_roundtrip, check_frozen_chunks_encode_the_same, check_roundtrip
 
 
 def reference(x, bits):
@@ -21,6 +17,8 @@ def reference(x, bits):
     v = x.astype(np.int64)
     q = np.sign(v) * ((np.abs(v) + (1 << bits >> 1)) >> bits)
     return np.clip(q, -((-int(info.min)) >> bits), int(info.max) >> bits)
+
+
 @pytest.mark.parametrize("bits", [-1, 32, 2.5, True, "3", None])
 def test_invalid_bits(bits):
     with pytest.raises(ValueError):
@@ -35,7 +33,7 @@ def test_int16_limit_on_bits():
 
 def test_tie_rule_is_half_away_from_zero():
     x = np.array([2, -2, 6, -6, 1, -1, 3, -3], "int16")
-    enc = BitTruncation(2).encode(x)[-len(x):]
+    enc = BitTruncation(2).encode(x)[-len(x) :]
     np.testing.assert_array_equal(enc, [1, -1, 2, -2, 0, 0, 1, -1])
 
 
@@ -44,12 +42,16 @@ def test_tie_rule_is_half_away_from_zero():
 def test_matches_reference(dtype, bits):
     info = np.iinfo(dtype)
     rng = np.random.default_rng(bits)
-    x = np.concatenate([rng.integers(info.min, info.max, 500, endpoint=True),
-                        [info.min, info.max, info.min + 1, info.max - 1, 0, -1, 1]]).astype(dtype)
+    x = np.concatenate(
+        [
+            rng.integers(info.min, info.max, 500, endpoint=True),
+            [info.min, info.max, info.min + 1, info.max - 1, 0, -1, 1],
+        ]
+    ).astype(dtype)
     codec = BitTruncation(bits)
     enc = codec.encode(x)
     q = reference(x, bits)
-    np.testing.assert_array_equal(enc[-len(x):], q)
+    np.testing.assert_array_equal(enc[-len(x) :], q)
     dec = codec.decode(enc)
     np.testing.assert_array_equal(dec, q << bits)
     err = np.abs(dec.astype(np.int64) - x)
@@ -93,14 +95,20 @@ def test_thread_count_does_not_change_output():
     x = simulated(3000, 64, std=500)
     outs = {BitTruncation(3, num_threads=n).encode(x).tobytes() for n in (1, 2, 4)}
     assert len(outs) == 1
+
+
 @settings(max_examples=60, deadline=None)
-@given(hnp.arrays(st.sampled_from(["int16", "int32"]), hnp.array_shapes(min_dims=1, max_dims=3, max_side=12)),
-       st.integers(0, 15))
+@given(
+    hnp.arrays(st.sampled_from(["int16", "int32"]), hnp.array_shapes(min_dims=1, max_dims=3, max_side=12)),
+    st.integers(0, 15),
+)
 def test_property(x, bits):
     codec = BitTruncation(bits)
     enc = codec.encode(x)
-    np.testing.assert_array_equal(enc[-x.shape[0]:].reshape(x.shape) if x.size else x, reference(x, bits))
+    np.testing.assert_array_equal(enc[-x.shape[0] :].reshape(x.shape) if x.size else x, reference(x, bits))
     np.testing.assert_array_equal(codec.decode(enc.tobytes()), reference(x, bits) << bits)
+
+
 def test_chain_with_compressors():
     x = load_real("np_ultra")[:2000]
     chain_roundtrip(BitTruncation(0), x)
@@ -109,23 +117,28 @@ def test_chain_with_compressors():
         np.testing.assert_array_equal(dec, reference(x, 2) << 2)
 
 
-
 @settings(max_examples=60, deadline=None)
-@given(hnp.arrays(st.sampled_from(["int16", "int32"]), hnp.array_shapes(min_dims=0, max_dims=3, min_side=0,
-                                                                          max_side=12)),
-       st.integers(0, 15))
+@given(
+    hnp.arrays(st.sampled_from(["int16", "int32"]), hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=12)),
+    st.integers(0, 15),
+)
 def test_property_kernels_are_the_payload_of_the_numcodecs_chunk(x, bits):
     """apply gives the samples the numcodecs chunk holds after its header; invert (in place
     too) gives what numcodecs decoding gives."""
     from numcodecs_ephys._filters import ffi, lib
+
     x = np.ascontiguousarray(x)
     q = np.empty_like(x)
-    assert lib.ephys_bittruncation_apply(ffi.from_buffer(x), ffi.from_buffer(q), x.nbytes, x.itemsize, bits,
-                                         2) == lib.EPHYS_OK
+    assert (
+        lib.ephys_bittruncation_apply(ffi.from_buffer(x), ffi.from_buffer(q), x.nbytes, x.itemsize, bits, 2)
+        == lib.EPHYS_OK
+    )
     codec = BitTruncation(bits)
     assert codec.encode(x).tobytes().endswith(q.tobytes())
-    assert lib.ephys_bittruncation_invert(ffi.from_buffer(q), ffi.from_buffer(q), q.nbytes, q.itemsize, bits,
-                                          2) == lib.EPHYS_OK
+    assert (
+        lib.ephys_bittruncation_invert(ffi.from_buffer(q), ffi.from_buffer(q), q.nbytes, q.itemsize, bits, 2)
+        == lib.EPHYS_OK
+    )
     np.testing.assert_array_equal(q, codec.decode(codec.encode(x)))
 
 

@@ -1,6 +1,7 @@
 """Channel-subset decoding: decode_channels / decode_selection of the numcodecs classes, and
 zarr 3's partial decoding through the serializers, inside and outside sharding. Only the
 channel blocks that hold the channels are decoded; the result is bit-exact."""
+
 import glob
 import json
 from pathlib import Path
@@ -12,8 +13,12 @@ from numcodecs_ephys import FLAC, EphysLPC, WavPack, _channels
 
 from conftest import FIXTURES, load_real, simulated
 
-CODECS = {"wavpack": lambda **k: WavPack(**k), "hybrid": lambda **k: WavPack(bps=3, **k),
-          "flac": lambda **k: FLAC(**k), "lpc": lambda **k: EphysLPC(**k)}
+CODECS = {
+    "wavpack": lambda **k: WavPack(**k),
+    "hybrid": lambda **k: WavPack(bps=3, **k),
+    "flac": lambda **k: FLAC(**k),
+    "lpc": lambda **k: EphysLPC(**k),
+}
 
 
 @pytest.fixture
@@ -52,8 +57,12 @@ def test_decode_selection_shapes(make):
     codec = CODECS[make](block_channels=5)
     x3 = simulated(800, 24).reshape(800, 4, 6)  # channels: axes 1 and 2 flattened in C order
     enc = codec.encode(np.asfortranarray(x3))  # recorded Fortran order: same values
-    for sel in [(slice(None), 1, slice(2, 5)), (slice(10, 20), np.array([0, 3]), 5), (3, slice(None), slice(None)),
-                (slice(None, None, 7), np.array([[1], [2]]), np.array([[0, 5]]))]:
+    for sel in [
+        (slice(None), 1, slice(2, 5)),
+        (slice(10, 20), np.array([0, 3]), 5),
+        (3, slice(None), slice(None)),
+        (slice(None, None, 7), np.array([[1], [2]]), np.array([[0, 5]])),
+    ]:
         assert np.array_equal(codec.decode_selection(enc, sel), x3[sel]), sel
     assert np.array_equal(codec.decode_channels(enc, [23, 0]), x3.reshape(800, 24)[:, [23, 0]])
     assert codec.decode_selection(enc, (slice(None),) * 3, shape=(800, 24)) is None  # another shape
@@ -102,6 +111,7 @@ def test_corrupted_block_raises(make):
 def test_fixture_chunks_of_every_format(codec_id):
     """The frozen chunks (formats 1 and 2) decode by channel exactly as whole."""
     import numcodecs
+
     root = FIXTURES / "fixture" / codec_id
     configs = sorted(glob.glob(str(root / "codec.*" / "config.json")))
     assert configs, f"fixtures missing under {root}"
@@ -122,10 +132,18 @@ def test_zarr3_partial_decoding(make, shards, decoded_blocks, monkeypatch):
     import zarr
 
     from numcodecs_ephys import flac, wavpack, zarr3
+
     x = np.resize(load_real("np_ultra"), (4000, 384))
     serializer = {"wavpack": zarr3.WavPack(block_channels=96), "flac": zarr3.FLAC(block_channels=96)}[make]
-    a = zarr.create_array(zarr.storage.MemoryStore(), shape=x.shape, chunks=(2000, 384), shards=shards,
-                          dtype="int16", serializer=serializer, compressors=None)
+    a = zarr.create_array(
+        zarr.storage.MemoryStore(),
+        shape=x.shape,
+        chunks=(2000, 384),
+        shards=shards,
+        dtype="int16",
+        serializer=serializer,
+        compressors=None,
+    )
     a[:] = x
 
     def whole_decode(*args, **kwargs):
@@ -146,6 +164,7 @@ def test_mutated_chunks_never_give_wrong_channels(make):
     """The mutation campaign's damage (tests/mutation_campaign.py) on partial reads: a
     ValueError, or exactly the channels of the original chunk, never other values."""
     from mutation_campaign import mutate
+
     codec = CODECS[make](block_channels=3)
     rng = np.random.default_rng(5)
     originals = [simulated(400, 10, seed=s) for s in range(3)]

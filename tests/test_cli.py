@@ -4,6 +4,7 @@ Byte-exact round trips file -> store -> file on every real SpikeGLX and Open Eph
 recording (locally and through a dask LocalCluster), on a 60 s file tiled from one of
 them, mtscomp archives transcoded, every bad input, interrupted runs and --overwrite.
 """
+
 import errno
 import hashlib
 import shutil
@@ -84,13 +85,14 @@ def assert_round_trip(data_path, meta_path, tmp_path, *extra):
     out = tmp_path / "back" / data_path.name
     assert run("decompress", store, "-o", out, "-q") == 0
     assert sha1(out) == sha1(data_path)
-    if meta_path is not None:   # restored beside the data, byte for byte
+    if meta_path is not None:  # restored beside the data, byte for byte
         assert (out.parent / meta_path.name).read_bytes() == meta_path.read_bytes()
     assert run("verify", store, data_path, "-q") == 0
     return store
 
 
 # ---------------------------------------------------------------- round trips
+
 
 @pytest.mark.parametrize("name", sorted(REAL_INPUTS))
 def test_round_trip_real_files(name, tmp_path):
@@ -99,7 +101,7 @@ def test_round_trip_real_files(name, tmp_path):
     info = ephys_files.store_info(store)
     assert info["lossless"] and info["source_sha1"] == sha1(data_path)
     assert info["compression_ratio"] > 1.5
-    if name == "openephys_lfp":   # the non-integer grid is corrected (losslessly)
+    if name == "openephys_lfp":  # the non-integer grid is corrected (losslessly)
         assert [f["id"] for f in info["filters"]] == ["ephys_lsb"] and info["compression_ratio"] > 3.5
 
 
@@ -153,8 +155,26 @@ def test_openephys_folder_layout(tmp_path):
 def test_round_trip_raw_partial_last_chunk(tmp_path):
     src = real(YASS)
     store = tmp_path / "y.zarr"
-    assert run("compress", src, "-n", 10, "-s", 30000, "-d", "int16", "-o", store, "--chunk-duration", 0.07,
-               "--level", 3, "-q") == 0
+    assert (
+        run(
+            "compress",
+            src,
+            "-n",
+            10,
+            "-s",
+            30000,
+            "-d",
+            "int16",
+            "-o",
+            store,
+            "--chunk-duration",
+            0.07,
+            "--level",
+            3,
+            "-q",
+        )
+        == 0
+    )
     rec = open_recording(store)
     assert rec.shape == (10000, 10) and rec.chunk_len == 2100 and rec.sampling_frequency == 30000
     assert ephys_files.store_info(store)["codec"]["level"] == 3
@@ -179,19 +199,24 @@ def _require_distributed():
 
 
 def chunk_files(store):
-    return sorted(p.relative_to(store) for a in (ephys_files.TRACES, ephys_files.OTHER) for p in (store / a).rglob("*")
-                  if p.is_file() and not p.name.startswith((".z", "zarr.json")))
+    return sorted(
+        p.relative_to(store)
+        for a in (ephys_files.TRACES, ephys_files.OTHER)
+        for p in (store / a).rglob("*")
+        if p.is_file() and not p.name.startswith((".z", "zarr.json"))
+    )
 
 
 @pytest.mark.parametrize("name", sorted(REAL_INPUTS))
 def test_round_trip_through_scheduler(name, scheduler, tmp_path):
     data_path, meta_path = copy_recording(REAL_INPUTS[name], tmp_path / "in")
     src = ephys_files.open_source(data_path)
-    chunk_duration = src.n_samples / src.sampling_frequency / 3.5   # 4 chunks, the last one partial
+    chunk_duration = src.n_samples / src.sampling_frequency / 3.5  # 4 chunks, the last one partial
     local = tmp_path / "local.zarr"
     assert run("compress", data_path, "-o", local, "-q", "--chunk-duration", chunk_duration) == 0
-    store = assert_round_trip(data_path, meta_path, tmp_path, "--scheduler", scheduler,
-                              "--chunk-duration", chunk_duration)
+    store = assert_round_trip(
+        data_path, meta_path, tmp_path, "--scheduler", scheduler, "--chunk-duration", chunk_duration
+    )
     # the same store as a local run: same chunks, byte for byte
     assert len({c.name for c in chunk_files(store)}) == 4 and chunk_files(store) == chunk_files(local)
     for c in chunk_files(store):
@@ -220,6 +245,7 @@ def test_several_inputs_at_once(tmp_path):
 
 # ---------------------------------------------------------------- mtscomp
 
+
 def _mtscomp():
     try:
         import mtscomp
@@ -234,8 +260,9 @@ def test_mtscomp_archive_transcodes(name, tmp_path):
     src = real(SPIKEGLX["np_ultra"] if name == "np_ultra" else YASS)
     n_channels = 385 if name == "np_ultra" else 10
     cbin, ch = tmp_path / "data.cbin", tmp_path / "data.ch"
-    mtscomp.compress(src, cbin, ch, sample_rate=30000., n_channels=n_channels, dtype=np.int16,
-                     chunk_duration=0.03, quiet=True)
+    mtscomp.compress(
+        src, cbin, ch, sample_rate=30000.0, n_channels=n_channels, dtype=np.int16, chunk_duration=0.03, quiet=True
+    )
     theirs = tmp_path / "theirs.bin"
     mtscomp.decompress(cbin, ch, out=theirs, write_output=True, quiet=True)
     store = tmp_path / "data.zarr"
@@ -244,11 +271,11 @@ def test_mtscomp_archive_transcodes(name, tmp_path):
     assert run("decompress", store, "-o", ours, "-q") == 0
     assert sha1(ours) == sha1(theirs) == sha1(src)
     info = ephys_files.store_info(store)
-    assert info["source_format"] == "mtscomp" and info["shape"] == [src.stat().st_size // (2 * n_channels),
-                                                                     n_channels]
+    assert info["source_format"] == "mtscomp" and info["shape"] == [src.stat().st_size // (2 * n_channels), n_channels]
 
 
 # ---------------------------------------------------------------- API
+
 
 def test_open_recording_slices_lazily(tmp_path):
     src = real(SPIKEGLX["np_ultra"])
@@ -272,7 +299,7 @@ def test_decompress_time_range_and_channels(tmp_path):
     out = tmp_path / "part.bin"
     assert run("decompress", store, "-o", out, "--start", 0.005, "--end", 0.025, "--channels", "0:10,384", "-q") == 0
     assert np.array_equal(np.fromfile(out, "int16").reshape(-1, 11), ref[150:750][:, list(range(10)) + [384]])
-    assert not out.with_suffix(".meta").exists()   # a subset is not the file the .meta describes
+    assert not out.with_suffix(".meta").exists()  # a subset is not the file the .meta describes
     assert run("decompress", store, "-o", tmp_path / "bad.bin", "--start", 1, "-q") == 1
 
 
@@ -282,7 +309,7 @@ def test_info_and_lossy_bps(tmp_path, capsys):
     assert run("compress", src, "-o", store, "--bps", 2.5, "-q") == 0
     assert run("info", store) == 0
     out = capsys.readouterr().out
-    assert "lossless             False" in out and "p5_g0_t0.imec0.ap.bin" in out and "\"bps\": 2.5" in out
+    assert "lossless             False" in out and "p5_g0_t0.imec0.ap.bin" in out and '"bps": 2.5' in out
     assert ephys_files.store_info(store)["compression_ratio"] > 5
     assert run("verify", store, "-q") == 0
     restored = np.fromfile(decompress_file(store, tmp_path / "lossy.bin"), "int16").reshape(-1, 385)
@@ -319,13 +346,14 @@ def test_verify_against_a_different_original(tmp_path, capsys):
 
 # ---------------------------------------------------------------- bad input
 
+
 def _bad(tmp_path, capsys, *args):
     out = tmp_path / "out.zarr"
     rc = run("compress", *args, "-o", out, "-q")
     err = capsys.readouterr().err
     assert rc == 1, err
     assert not out.exists() and not list(tmp_path.glob(".out.zarr.*"))
-    assert err.startswith("numcodecs-ephys: error: ") and err.count("\n") == 1   # one clear line
+    assert err.startswith("numcodecs-ephys: error: ") and err.count("\n") == 1  # one clear line
     return err
 
 
@@ -344,12 +372,15 @@ def test_bad_missing_meta(tmp_path, capsys):
     assert ".meta file p5_g0_t0.imec0.ap.meta is missing" in _bad(tmp_path, capsys, data_path)
 
 
-@pytest.mark.parametrize("edit, message", [
-    (("nSavedChans=385", "nSavedChans=384"), "nSavedChans=384 but its channel map"),
-    (("snsApLfSy=384,0,1", "snsApLfSy=384,0,2"), "snsApLfSy=384,0,2 adds up to 386"),
-    (("nSavedChans=385", "nSavedChanz=385"), "no nSavedChans= line"),
-    (("imSampRate=30000", "imSampRate=fast"), "no valid imSampRate= line"),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (("nSavedChans=385", "nSavedChans=384"), "nSavedChans=384 but its channel map"),
+        (("snsApLfSy=384,0,1", "snsApLfSy=384,0,2"), "snsApLfSy=384,0,2 adds up to 386"),
+        (("nSavedChans=385", "nSavedChanz=385"), "no nSavedChans= line"),
+        (("imSampRate=30000", "imSampRate=fast"), "no valid imSampRate= line"),
+    ],
+)
 def test_bad_inconsistent_meta(tmp_path, capsys, edit, message):
     data_path, meta_path = copy_recording(SPIKEGLX["np_ultra"], tmp_path / "in")
     text = meta_path.read_text()
@@ -378,12 +409,12 @@ def test_bad_dtype(tmp_path, capsys):
 def test_bad_cbin(tmp_path, capsys):
     mtscomp = _mtscomp()
     cbin, ch = tmp_path / "d.cbin", tmp_path / "d.ch"
-    mtscomp.compress(real(YASS), cbin, ch, sample_rate=30000., n_channels=10, dtype=np.int16, quiet=True)
-    capsys.readouterr()   # mtscomp's own progress output
+    mtscomp.compress(real(YASS), cbin, ch, sample_rate=30000.0, n_channels=10, dtype=np.int16, quiet=True)
+    capsys.readouterr()  # mtscomp's own progress output
     good = cbin.read_bytes()
-    cbin.write_bytes(good[:len(good) // 2])
+    cbin.write_bytes(good[: len(good) // 2])
     assert "unreadable mtscomp archive" in _bad(tmp_path, capsys, cbin)
-    cbin.write_bytes(good[:-8] + b"\xff" * 8)   # right size, damaged zlib stream
+    cbin.write_bytes(good[:-8] + b"\xff" * 8)  # right size, damaged zlib stream
     assert "cannot read the mtscomp archive" in _bad(tmp_path, capsys, cbin)
     ch.write_text("{not json")
     assert "cannot read the mtscomp archive" in _bad(tmp_path, capsys, cbin)
@@ -405,6 +436,7 @@ def test_bad_openephys(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- safety
+
 
 def test_overwrite(tmp_path, capsys):
     src = real(SPIKEGLX["np_ultra"])
@@ -456,12 +488,29 @@ def test_interrupted_run(tmp_path, sig):
     data_path, _ = tiled(OPENEPHYS, tmp_path / "in", 20)
     digest = sha1(data_path)
     store = tmp_path / "out.zarr"
-    cmd = [sys.executable, "-m", "numcodecs_ephys", "compress", str(data_path), "-o", str(store), "-q",
-           "--codec", "flac", "--level", "8", "--threads", "1", "--chunk-duration", "0.5"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "numcodecs_ephys",
+        "compress",
+        str(data_path),
+        "-o",
+        str(store),
+        "-q",
+        "--codec",
+        "flac",
+        "--level",
+        "8",
+        "--threads",
+        "1",
+        "--chunk-duration",
+        "0.5",
+    ]
     # the command gets Ctrl-C's default disposition whatever this run inherited: a shell
     # without job control starts background jobs with SIGINT ignored, and so their children
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        cmd, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    )
     deadline = time.time() + 60
     while time.time() < deadline and not list(tmp_path.glob(".out.zarr.*.partial/traces_seg0/3.0")):
         assert proc.poll() is None, proc.stderr.read()
@@ -489,6 +538,7 @@ def test_console_script_installed():
 
 # ---------------------------------------------------------------- the README's command table
 
+
 def readme_commands():
     """The README's command-line table: (mtscomp commands, numcodecs-ephys commands), in order."""
     text = (Path(__file__).resolve().parents[1] / "README.md").read_text()
@@ -504,6 +554,7 @@ def readme_commands():
 
 def test_readme_command_table(tmp_path, monkeypatch):
     import shlex
+
     theirs, ours = readme_commands()
     assert len(ours) == 7 and len(theirs) == 4 and all(c.startswith("numcodecs-ephys ") for c in ours)
     src = real(SPIKEGLX["np_ultra"])
@@ -528,5 +579,7 @@ def test_readme_command_table(tmp_path, monkeypatch):
     assert sha1(a / "restored.bin") == sha1(b / "restored.bin") == sha1(src)
     assert (b / "run_g0_t0.imec0.ap.zarr").is_dir()
     assert ephys_files.store_info(b / "from-mtscomp.zarr")["source_sha1"] == sha1(src)
-    assert np.array_equal(np.fromfile(b / "part.bin", "int16").reshape(-1, 384),
-                          np.fromfile(src, "int16").reshape(-1, 385)[1500:3000, :384])
+    assert np.array_equal(
+        np.fromfile(b / "part.bin", "int16").reshape(-1, 384),
+        np.fromfile(src, "int16").reshape(-1, 385)[1500:3000, :384],
+    )

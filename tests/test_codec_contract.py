@@ -5,6 +5,7 @@ same config, it decodes into a caller's ``out`` of any layout, a damaged chunk d
 the right data or raises ValueError, one instance serves 8 Python threads at once, the
 frozen fixtures of every format still decode, and the zarr 3 and HDF5 classes take the same
 parameters with the same defaults."""
+
 import inspect
 import json
 import pickle
@@ -60,32 +61,68 @@ class Case:
 
 
 CASES = {
-    "WavPack": Case(WavPack(block_channels=2, num_threads=2), simulated(300, 5, seed=21), "container", (
-        WavPack(), WavPack(level=4, bps=3.5, dynamic_noise_shaping=False, shaping_weight=-0.5, block_channels=2),
-        WavPack(level=1, block_channels=3))),
+    "WavPack": Case(
+        WavPack(block_channels=2, num_threads=2),
+        simulated(300, 5, seed=21),
+        "container",
+        (
+            WavPack(),
+            WavPack(level=4, bps=3.5, dynamic_noise_shaping=False, shaping_weight=-0.5, block_channels=2),
+            WavPack(level=1, block_channels=3),
+        ),
+    ),
     "WavPack hybrid": Case(WavPack(bps=3, block_channels=3), simulated(300, 5, seed=22), "container", lossy=True),
-    "FLAC": Case(FLAC(channels_per_stream=2, block_channels=4, blocksize=128, num_threads=2),
-                 simulated(300, 6, seed=11), "container", (
-        FLAC(), FLAC(level=8, blocksize=1024, channels_per_stream=1, block_channels=7, exhaustive_stereo=True),
-        FLAC(level=0, blocksize=16, channels_per_stream=8, block_channels=20), FLAC(level=7, exhaustive_stereo=True))),
-    "EphysLPC": Case(EphysLPC(block_channels=4, num_threads=2), simulated(700, 6, seed=11), "container", (
-        EphysLPC(), EphysLPC(level=3, max_error=2, block_channels=7), EphysLPC(level=1, block_channels=3))),
-    "EphysLPC near-lossless": Case(EphysLPC(max_error=2, block_channels=5), simulated(300, 3, seed=12), "container",
-                                   lossy=True),
-    "Delta2D": Case(Delta2D("time+space", num_threads=2), simulated(300, 6, seed=13), "filter",
-                    (Delta2D("time"), Delta2D("space"))),
-    "BitTruncation": Case(BitTruncation(2), simulated(300, 6, seed=14), "filter",
-                          (BitTruncation(0), BitTruncation(bits=4)), lossy=True),
-    "LSB": Case(LSB(offsets=0.0, steps=GRID_STEP, num_threads=2), _on_grid(300, 6), "filter",
-                (LSB(), LSB(offsets=[0.5, -1.25], steps=[24.0384, 12.0]), LSB(0.0, 2.0), LSB(0.0, 3.0))),
+    "FLAC": Case(
+        FLAC(channels_per_stream=2, block_channels=4, blocksize=128, num_threads=2),
+        simulated(300, 6, seed=11),
+        "container",
+        (
+            FLAC(),
+            FLAC(level=8, blocksize=1024, channels_per_stream=1, block_channels=7, exhaustive_stereo=True),
+            FLAC(level=0, blocksize=16, channels_per_stream=8, block_channels=20),
+            FLAC(level=7, exhaustive_stereo=True),
+        ),
+    ),
+    "EphysLPC": Case(
+        EphysLPC(block_channels=4, num_threads=2),
+        simulated(700, 6, seed=11),
+        "container",
+        (EphysLPC(), EphysLPC(level=3, max_error=2, block_channels=7), EphysLPC(level=1, block_channels=3)),
+    ),
+    "EphysLPC near-lossless": Case(
+        EphysLPC(max_error=2, block_channels=5), simulated(300, 3, seed=12), "container", lossy=True
+    ),
+    "Delta2D": Case(
+        Delta2D("time+space", num_threads=2), simulated(300, 6, seed=13), "filter", (Delta2D("time"), Delta2D("space"))
+    ),
+    "BitTruncation": Case(
+        BitTruncation(2), simulated(300, 6, seed=14), "filter", (BitTruncation(0), BitTruncation(bits=4)), lossy=True
+    ),
+    "LSB": Case(
+        LSB(offsets=0.0, steps=GRID_STEP, num_threads=2),
+        _on_grid(300, 6),
+        "filter",
+        (LSB(), LSB(offsets=[0.5, -1.25], steps=[24.0384, 12.0]), LSB(0.0, 2.0), LSB(0.0, 3.0)),
+    ),
     # the peers' formats hold 1-D and 2-D chunks; flac-numcodecs flattens more than 2 channels into one
     "WavPackNumcodecsFormat": Case(
-        WavPackNumcodecsFormat(), simulated(300, 5, seed=23), "peer",
-        (WavPackNumcodecsFormat(level=3, bps=2.25, dynamic_noise_shaping=False),), ((500, 6), (200,))),
+        WavPackNumcodecsFormat(),
+        simulated(300, 5, seed=23),
+        "peer",
+        (WavPackNumcodecsFormat(level=3, bps=2.25, dynamic_noise_shaping=False),),
+        ((500, 6), (200,)),
+    ),
     "FLACNumcodecsFormat": Case(
-        FLACNumcodecsFormat(blocksize=256), simulated(700, 2, seed=12), "peer",
-        (FLACNumcodecsFormat(level=8, blocksize=1024), FLACNumcodecsFormat(level=3),
-         FLACNumcodecsFormat(sample_rate=96000)), ((500, 2), (200,))),
+        FLACNumcodecsFormat(blocksize=256),
+        simulated(700, 2, seed=12),
+        "peer",
+        (
+            FLACNumcodecsFormat(level=8, blocksize=1024),
+            FLACNumcodecsFormat(level=3),
+            FLACNumcodecsFormat(sample_rate=96000),
+        ),
+        ((500, 2), (200,)),
+    ),
 }
 PEER_MODULES = ("wavpack_numcodecs", "flac_numcodecs")  # their import registers the ids "wavpack", "flac"
 cases = pytest.mark.parametrize("name", sorted(CASES))
@@ -100,6 +137,7 @@ def encoded(name):
 
 
 # ---- configuration, registry, pickle, repr, equality ----
+
 
 @cases
 def test_config_round_trips_through_json(name):
@@ -173,6 +211,7 @@ def test_names_of_0_1_0_still_work():
 
 
 # ---- encoding and decoding ----
+
 
 @cases
 def test_decodes_from_any_buffer(name):
@@ -267,7 +306,7 @@ def test_random_bytes(name, draw):
 @given(draw=st.data())
 def test_truncated_chunks(name, draw):
     chunk, expected = encoded(name)
-    decode_or_valueerror(CASES[name].codec, chunk[:draw.draw(st.integers(0, len(chunk) - 1))], expected)
+    decode_or_valueerror(CASES[name].codec, chunk[: draw.draw(st.integers(0, len(chunk) - 1))], expected)
 
 
 @cases
@@ -287,6 +326,7 @@ def test_bit_flips_and_overwritten_bytes(name, draw):
 
 # ---- threads ----
 
+
 @cases
 def test_one_instance_serves_8_python_threads(name):
     case = CASES[name]
@@ -305,6 +345,7 @@ def test_one_instance_serves_8_python_threads(name):
 
 
 # ---- frozen formats ----
+
 
 @pytest.mark.parametrize("codec_id", sorted(make_fixtures.FROZEN))
 def test_frozen_chunks_still_decode(codec_id, monkeypatch):
@@ -327,6 +368,7 @@ def test_frozen_lossy_chunks_decode_as_written(name):
 
 
 # ---- the zarr 3 and HDF5 front ends take the numcodecs parameters ----
+
 
 def _parameters(fn):
     """name -> default of a callable's parameters (self left out)."""

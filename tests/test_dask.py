@@ -1,6 +1,7 @@
 """dask: dask.array.to_zarr of a recording-sized array through a dask.distributed
 LocalCluster of 2 worker processes (the codecs travel pickled), read back bit-exact in a
 fresh process. zarr 2 (format 2, numcodecs classes) and zarr 3 (format 3, zarr 3 codecs)."""
+
 import numpy as np
 import pytest
 
@@ -34,6 +35,7 @@ def _traces():
 
 def _check(client, tmp_path, writes):
     import dask.array as da
+
     traces = _traces()
     x = da.from_array(traces, chunks=CHUNKS)
     args = []
@@ -51,20 +53,32 @@ def _check(client, tmp_path, writes):
 @pytest.mark.zarr2
 def test_dask_distributed_to_zarr2(client, tmp_path):
     from numcodecs_ephys import FLAC, Delta2D, WavPack
-    _check(client, tmp_path, {
-        "wavpack_delta": dict(compressor=WavPack(num_threads=1), filters=[Delta2D(num_threads=1)]),
-        "flac": dict(compressor=FLAC(num_threads=1)),
-    })
+
+    _check(
+        client,
+        tmp_path,
+        {
+            "wavpack_delta": dict(compressor=WavPack(num_threads=1), filters=[Delta2D(num_threads=1)]),
+            "flac": dict(compressor=FLAC(num_threads=1)),
+        },
+    )
 
 
 @pytest.mark.zarr3
 def test_dask_distributed_to_zarr3(client, tmp_path):
     import numcodecs_ephys
     from numcodecs_ephys import zarr3 as z3
-    _check(client, tmp_path, {
-        "wavpack_delta": dict(zarr_format=3, serializer=z3.WavPack(num_threads=1), filters=[z3.Delta2D()],
-                              compressors=None),
-        "flac": dict(zarr_format=3, serializer=z3.FLAC(num_threads=1), compressors=None),
-        "v2_wavpack": dict(zarr_format=2, compressors=numcodecs_ephys.WavPack(num_threads=1),
-                           filters=[numcodecs_ephys.Delta2D()]),
-    })
+
+    _check(
+        client,
+        tmp_path,
+        {
+            "wavpack_delta": dict(
+                zarr_format=3, serializer=z3.WavPack(num_threads=1), filters=[z3.Delta2D()], compressors=None
+            ),
+            "flac": dict(zarr_format=3, serializer=z3.FLAC(num_threads=1), compressors=None),
+            "v2_wavpack": dict(
+                zarr_format=2, compressors=numcodecs_ephys.WavPack(num_threads=1), filters=[numcodecs_ephys.Delta2D()]
+            ),
+        },
+    )

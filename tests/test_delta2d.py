@@ -7,11 +7,7 @@ from hypothesis.extra import numpy as hnp
 from numcodecs_ephys import Delta2D
 
 from conftest import load_real, simulated
-from filter_helpers import (
-    chain_roundtrip,
-    check_frozen_chunks_encode_the_same,
-    check_roundtrip,
-)
+from filter_helpers import chain_roundtrip, check_frozen_chunks_encode_the_same, check_roundtrip
 
 AXES = ["time", "space", "time+space"]
 DTYPES = ["int8", "int16", "int32", "int64"]
@@ -27,8 +23,11 @@ def reference(x, axis):
         if axis in ("space", "time+space"):
             y = np.concatenate([y[:, :1], y[:, 1:] - y[:, :-1]], axis=1)
     return y.reshape(x.shape)
-@pytest.mark.parametrize("kwargs", [dict(axis="x"), dict(axis=0), dict(num_threads=0), dict(num_threads=1.5),
-                                    dict(num_threads=True)])
+
+
+@pytest.mark.parametrize(
+    "kwargs", [dict(axis="x"), dict(axis=0), dict(num_threads=0), dict(num_threads=1.5), dict(num_threads=True)]
+)
 def test_invalid_params(kwargs):
     with pytest.raises(ValueError):
         Delta2D(**kwargs)
@@ -39,7 +38,7 @@ def test_invalid_params(kwargs):
 def test_matches_numpy_and_roundtrips(axis, dtype):
     x = simulated(300, 17, dtype="int64", std=1e3).astype(dtype)
     enc = check_roundtrip(Delta2D(axis), x)
-    np.testing.assert_array_equal(enc[-x.shape[0]:], reference(x, axis))
+    np.testing.assert_array_equal(enc[-x.shape[0] :], reference(x, axis))
 
 
 @pytest.mark.parametrize("axis", AXES)
@@ -49,8 +48,9 @@ def test_real_recordings(real_recording, axis):
 
 
 @pytest.mark.parametrize("axis", AXES)
-@pytest.mark.parametrize("shape", [(0,), (0, 384), (5, 0), (1,), (1, 384), (1000, 1), (7,), (10, 3, 4),
-                                   (4, 2, 2, 2, 1, 1, 1, 2), ()])
+@pytest.mark.parametrize(
+    "shape", [(0,), (0, 384), (5, 0), (1,), (1, 384), (1000, 1), (7,), (10, 3, 4), (4, 2, 2, 2, 1, 1, 1, 2), ()]
+)
 def test_shapes(axis, shape):
     rng = np.random.default_rng(1)
     x = rng.integers(-1000, 1000, size=shape).astype("int16")
@@ -75,8 +75,7 @@ def test_thread_count_does_not_change_output():
             np.testing.assert_array_equal(Delta2D(axis, num_threads=n).decode(outs[0]), x)
 
 
-@pytest.mark.parametrize("bad", [np.zeros(10, "float32"), np.zeros(10, "uint16"), np.zeros((2,) * 9, "int16"),
-                                 b"abc"])
+@pytest.mark.parametrize("bad", [np.zeros(10, "float32"), np.zeros(10, "uint16"), np.zeros((2,) * 9, "int16"), b"abc"])
 def test_bad_input(bad):
     with pytest.raises(ValueError):
         Delta2D().encode(bad)
@@ -84,17 +83,24 @@ def test_bad_input(bad):
 
 def test_decode_rejects_other_filters_and_garbage():
     from numcodecs_ephys import BitTruncation
+
     x = simulated(50, 4)
     for data in (b"", b"EPHF", BitTruncation(2).encode(x).tobytes(), bytes(100), b"\xff" * 64):
         with pytest.raises(ValueError):
             Delta2D().decode(data)
     with pytest.raises(ValueError):
         Delta2D().decode(Delta2D().encode(x), out=np.empty(3, "int16"))
+
+
 @settings(max_examples=60, deadline=None)
-@given(hnp.arrays(st.sampled_from(DTYPES), hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=12)),
-       st.sampled_from(AXES))
+@given(
+    hnp.arrays(st.sampled_from(DTYPES), hnp.array_shapes(min_dims=1, max_dims=4, min_side=0, max_side=12)),
+    st.sampled_from(AXES),
+)
 def test_property_roundtrip(x, axis):
     check_roundtrip(Delta2D(axis), x)
+
+
 def test_chain_with_compressors():
     x = load_real("np_ultra")[:2000]
     for axis in AXES:
@@ -108,11 +114,11 @@ def test_zarr2_style_flat_bytes_decode():
     np.testing.assert_array_equal(Delta2D().decode(flat), x)
 
 
-
 def test_kernels_check_their_arguments():
     """The header-free kernels (what the zarr 3 filters call) refuse impossible sizes and
     overlapping buffers with an error code, never touching memory they were not given."""
     from numcodecs_ephys._filters import ffi, lib
+
     x = simulated(100, 4)
     out = np.empty_like(x)
     p, q = ffi.from_buffer(x), ffi.from_buffer(out)
@@ -120,32 +126,50 @@ def test_kernels_check_their_arguments():
     np.testing.assert_array_equal(out, reference(x, "time"))
     assert lib.ephys_delta2d_invert(q, out.nbytes, 2, 100, 4, lib.EPHYS_DELTA_TIME, 1) == lib.EPHYS_OK
     np.testing.assert_array_equal(out, x)
-    for args in [(p, q, x.nbytes - 2, 2, 100, 4, 1), (p, q, x.nbytes, 3, 100, 4, 1), (p, q, x.nbytes, 2, 100, 4, 0),
-                 (p, q, x.nbytes, 2, 2 ** 62, 2 ** 3, 1), (p, p, x.nbytes, 2, 100, 4, 1),
-                 (p, ffi.from_buffer(x[1:]), x.nbytes - 8, 2, 99, 4, 1)]:
+    for args in [
+        (p, q, x.nbytes - 2, 2, 100, 4, 1),
+        (p, q, x.nbytes, 3, 100, 4, 1),
+        (p, q, x.nbytes, 2, 100, 4, 0),
+        (p, q, x.nbytes, 2, 2**62, 2**3, 1),
+        (p, p, x.nbytes, 2, 100, 4, 1),
+        (p, ffi.from_buffer(x[1:]), x.nbytes - 8, 2, 99, 4, 1),
+    ]:
         assert lib.ephys_delta2d_apply(*args, 1) == lib.EPHYS_ERR_ARGS, args
     assert lib.ephys_bittruncation_apply(p, p, x.nbytes, 2, 2, 1) == lib.EPHYS_OK  # in place is fine
-    for args in [(p, q, x.nbytes - 1, 2, 2), (p, q, x.nbytes, 2, 16), (p, q, x.nbytes, 8, 2),
-                 (p, ffi.from_buffer(x[1:]), x.nbytes - 8, 2, 2)]:
+    for args in [
+        (p, q, x.nbytes - 1, 2, 2),
+        (p, q, x.nbytes, 2, 16),
+        (p, q, x.nbytes, 8, 2),
+        (p, ffi.from_buffer(x[1:]), x.nbytes - 8, 2, 2),
+    ]:
         assert lib.ephys_bittruncation_apply(*args, 1) == lib.EPHYS_ERR_ARGS, args
         assert lib.ephys_bittruncation_invert(*args, 1) == lib.EPHYS_ERR_ARGS, args
 
 
 @settings(max_examples=60, deadline=None)
-@given(hnp.arrays(st.sampled_from(DTYPES), hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=12)),
-       st.sampled_from(AXES))
+@given(
+    hnp.arrays(st.sampled_from(DTYPES), hnp.array_shapes(min_dims=0, max_dims=4, min_side=0, max_side=12)),
+    st.sampled_from(AXES),
+)
 def test_property_kernels_are_the_payload_of_the_numcodecs_chunk(x, axis):
     """apply gives the samples the numcodecs chunk holds after its header; invert undoes it."""
     from numcodecs_ephys._filters import ffi, lib, samples_and_channels
     from numcodecs_ephys.delta2d import AXES as CODES
+
     x = np.ascontiguousarray(x)
     out = np.empty_like(x)
     rows, channels = samples_and_channels(x.shape)
-    assert lib.ephys_delta2d_apply(ffi.from_buffer(x), ffi.from_buffer(out), x.nbytes, x.itemsize, rows, channels,
-                                   CODES[axis], 2) == lib.EPHYS_OK
+    assert (
+        lib.ephys_delta2d_apply(
+            ffi.from_buffer(x), ffi.from_buffer(out), x.nbytes, x.itemsize, rows, channels, CODES[axis], 2
+        )
+        == lib.EPHYS_OK
+    )
     assert Delta2D(axis).encode(x).tobytes().endswith(out.tobytes())
-    assert lib.ephys_delta2d_invert(ffi.from_buffer(out), out.nbytes, x.itemsize, rows, channels, CODES[axis],
-                                    2) == lib.EPHYS_OK
+    assert (
+        lib.ephys_delta2d_invert(ffi.from_buffer(out), out.nbytes, x.itemsize, rows, channels, CODES[axis], 2)
+        == lib.EPHYS_OK
+    )
     np.testing.assert_array_equal(out, x)
 
 

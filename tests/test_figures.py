@@ -1,4 +1,5 @@
 """The figures' helpers: the Pareto front and the marker of each codec's origin."""
+
 import sys
 from pathlib import Path
 

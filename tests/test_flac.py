@@ -1,5 +1,6 @@
 """FLAC codec: round trips, compression on the real recordings, flac-numcodecs
 compatibility, hostile input, parameter checks (what every codec owes: test_codec_contract.py)."""
+
 import json
 
 import numpy as np
@@ -29,6 +30,7 @@ def roundtrip(codec, arr):
 
 # ---- real recordings ----
 
+
 def test_real_roundtrip_and_threads(real_recording):
     name, x = real_recording
     enc1 = roundtrip(FLAC(num_threads=1), x)
@@ -57,13 +59,14 @@ def test_real_exhaustive_stereo_close(real_recording):
 
 # ---- shapes, dtypes, parameters ----
 
+
 def _edge_cases():
     rng = np.random.default_rng(0)
     cases = {
         "constant": np.full((500, 4), 123, np.int16),
         "zeros": np.zeros((100, 2), np.int16),
-        "int16_full_range": rng.integers(-2**15, 2**15, size=(700, 3)).astype(np.int16),
-        "int16_extremes": np.array([[-2**15, 2**15 - 1]] * 50 + [[2**15 - 1, -2**15]] * 50, np.int16),
+        "int16_full_range": rng.integers(-(2**15), 2**15, size=(700, 3)).astype(np.int16),
+        "int16_extremes": np.array([[-(2**15), 2**15 - 1]] * 50 + [[2**15 - 1, -(2**15)]] * 50, np.int16),
         "int8_full_range": rng.integers(-128, 128, size=(300, 5)).astype(np.int8),
         "one_sample": np.array([[1, -2, 3]], np.int16),
         "one_sample_1d": np.array([7], np.int16),
@@ -81,8 +84,8 @@ def _edge_cases():
         "big_endian": simulated(300, 4).astype(">i2"),
     }
     if np.dtype("int32") in _supported_dtypes():
-        cases["int32_full_range"] = rng.integers(-2**31, 2**31, size=(500, 3), dtype=np.int64).astype(np.int32)
-        cases["int32_extremes"] = np.array([[-2**31, 2**31 - 1]] * 40 + [[2**31 - 1, -2**31]] * 40, np.int32)
+        cases["int32_full_range"] = rng.integers(-(2**31), 2**31, size=(500, 3), dtype=np.int64).astype(np.int32)
+        cases["int32_extremes"] = np.array([[-(2**31), 2**31 - 1]] * 40 + [[2**31 - 1, -(2**31)]] * 40, np.int32)
     return cases
 
 
@@ -90,8 +93,15 @@ EDGE_CASES = _edge_cases()
 
 
 @pytest.mark.parametrize("name", sorted(EDGE_CASES))
-@pytest.mark.parametrize("codec", [FLAC(num_threads=2), FLAC(channels_per_stream=3, block_channels=5, level=8),
-                                   FLAC(channels_per_stream=1, blocksize=16, level=0)], ids=repr)
+@pytest.mark.parametrize(
+    "codec",
+    [
+        FLAC(num_threads=2),
+        FLAC(channels_per_stream=3, block_channels=5, level=8),
+        FLAC(channels_per_stream=1, blocksize=16, level=0),
+    ],
+    ids=repr,
+)
 def test_edge_roundtrip(name, codec):
     arr = EDGE_CASES[name]
     enc = codec.encode(arr)
@@ -134,14 +144,27 @@ def test_refused_shapes():
         FLAC().encode(np.zeros((2,) * 9, np.int16))
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(level=-1), dict(level=9), dict(level=5.5), dict(level=True), dict(level="5"),
-    dict(blocksize=15), dict(blocksize=65536), dict(blocksize=None),
-    dict(channels_per_stream=0), dict(channels_per_stream=9),
-    dict(block_channels=0), dict(block_channels=2.5),
-    dict(num_threads=0), dict(num_threads=257), dict(num_threads=1.5),
-    dict(exhaustive_stereo="yes"),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(level=-1),
+        dict(level=9),
+        dict(level=5.5),
+        dict(level=True),
+        dict(level="5"),
+        dict(blocksize=15),
+        dict(blocksize=65536),
+        dict(blocksize=None),
+        dict(channels_per_stream=0),
+        dict(channels_per_stream=9),
+        dict(block_channels=0),
+        dict(block_channels=2.5),
+        dict(num_threads=0),
+        dict(num_threads=257),
+        dict(num_threads=1.5),
+        dict(exhaustive_stereo="yes"),
+    ],
+)
 def test_bad_parameters(kwargs):
     with pytest.raises(ValueError, match=next(iter(kwargs))):
         FLAC(**kwargs)
@@ -155,6 +178,7 @@ def test_legacy_bad_parameters(kwargs):
 
 def test_decode_wrong_codec_and_garbage():
     from numcodecs_ephys import WavPack
+
     x = simulated(100, 4)
     with pytest.raises(ValueError, match="another codec"):
         FLAC().decode(WavPack().encode(x))
@@ -187,10 +211,10 @@ def _strip_vendor(flac_file):
     """The file without its VORBIS_COMMENT block (which holds the libFLAC version)."""
     pos, out = 4, [flac_file[:4]]
     while True:
-        header = flac_file[pos:pos + 4]
+        header = flac_file[pos : pos + 4]
         length = int.from_bytes(header[1:4], "big")
         if header[0] & 0x7F != 4:
-            out.append(bytes([header[0] & 0x7F]) + flac_file[pos + 1:pos + 4 + length])
+            out.append(bytes([header[0] & 0x7F]) + flac_file[pos + 1 : pos + 4 + length])
         pos += 4 + length
         if header[0] & 0x80:
             return b"".join(out) + flac_file[pos:]
@@ -228,6 +252,7 @@ def test_legacy_refuses():
 
 
 # ---- hostile input ----
+
 
 def test_legacy_hostile_header_cannot_demand_huge_output():
     legacy = bytearray(FLACNumcodecsFormat().encode(simulated(20, 2)))

@@ -1,4 +1,5 @@
 """HDF5 filters (numcodecs_ephys.hdf5): h5py, h5dump through HDF5_PLUGIN_PATH, pynwb, NeuroConv."""
+
 import os
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ def eh5():
     if h5py is None:
         unavailable("h5py is not installed")
     import numcodecs_ephys.hdf5 as module
+
     return module
 
 
@@ -69,8 +71,11 @@ CHUNKS = [(1000, 8), (777, 5), (3000, 40), (2048, 32), (256, 1)]  # (777, 5), (2
 @pytest.mark.parametrize("chunks", CHUNKS)
 @pytest.mark.parametrize("make", ["wavpack", "wavpack_fast", "flac"])
 def test_lossless_roundtrip(eh5, tmp_path, make, chunks):
-    flt = {"wavpack": eh5.WavPackH5(), "wavpack_fast": eh5.WavPackH5(level=1, block_channels=4),
-           "flac": eh5.FLACH5(blocksize=512)}[make]
+    flt = {
+        "wavpack": eh5.WavPackH5(),
+        "wavpack_fast": eh5.WavPackH5(level=1, block_channels=4),
+        "flac": eh5.FLACH5(blocksize=512),
+    }[make]
     x = simulated(3000, 40)
     _write(tmp_path / "a.h5", x, flt, chunks)
     y = _read(tmp_path / "a.h5")
@@ -96,8 +101,12 @@ def test_dtypes_and_ranks(eh5, tmp_path, dtype):
 
 def test_unsupported_types_refused(eh5, tmp_path):
     with h5py.File(tmp_path / "u.h5", "w") as f:
-        for dtype, flt in (("uint64", eh5.WavPackH5()), ("float64", eh5.WavPackH5()), ("float32", eh5.FLACH5()),
-                           (">i2", eh5.WavPackH5())):
+        for dtype, flt in (
+            ("uint64", eh5.WavPackH5()),
+            ("float64", eh5.WavPackH5()),
+            ("float32", eh5.FLACH5()),
+            (">i2", eh5.WavPackH5()),
+        ):
             with pytest.raises((ValueError, OSError)):
                 f.create_dataset(dtype.replace(">", "be"), shape=(100, 4), dtype=dtype, chunks=(50, 4), **flt)
 
@@ -119,9 +128,14 @@ def test_chunks_are_the_numcodecs_chunks(eh5, tmp_path, make):
             assert np.array_equal(codec.decode(raw), codec.decode(codec.encode(block)))
         y = d[()]
     if make == "hybrid":
-        expect = np.concatenate([np.concatenate([codec.decode(codec.encode(b))
-                                                 for s, b in _padded_chunks(x, chunks) if s[0] == t], axis=1)
-                                 for t in range(0, 2500, 1000)])[:2500, :20]
+        expect = np.concatenate(
+            [
+                np.concatenate(
+                    [codec.decode(codec.encode(b)) for s, b in _padded_chunks(x, chunks) if s[0] == t], axis=1
+                )
+                for t in range(0, 2500, 1000)
+            ]
+        )[:2500, :20]
         assert np.array_equal(y, expect)
         assert 0 < np.abs(y.astype(int) - x).max() < 64
     else:
@@ -141,10 +155,15 @@ def test_compression_ratio_matches_numcodecs(eh5, tmp_path, make):
     expected = sum(len(codec.encode(b)) for _, b in _padded_chunks(x, chunks))
     assert abs(stored - expected) <= 0.01 * expected
     # and against the codec on unpadded chunks (what the padding costs)
-    unpadded = sum(len(codec.encode(np.ascontiguousarray(x[t:t + chunks[0], c:c + chunks[1]])))
-                   for t in range(0, x.shape[0], chunks[0]) for c in range(0, x.shape[1], chunks[1]))
-    print(f"{make}: CR hdf5 {x.nbytes / stored:.3f}, numcodecs padded {x.nbytes / expected:.3f}, "
-          f"unpadded {x.nbytes / unpadded:.3f}")
+    unpadded = sum(
+        len(codec.encode(np.ascontiguousarray(x[t : t + chunks[0], c : c + chunks[1]])))
+        for t in range(0, x.shape[0], chunks[0])
+        for c in range(0, x.shape[1], chunks[1])
+    )
+    print(
+        f"{make}: CR hdf5 {x.nbytes / stored:.3f}, numcodecs padded {x.nbytes / expected:.3f}, "
+        f"unpadded {x.nbytes / unpadded:.3f}"
+    )
 
 
 def _h5dump_binary(path, dataset, out):
@@ -153,11 +172,14 @@ def _h5dump_binary(path, dataset, out):
         unavailable("h5dump (apt-get install hdf5-tools) is not installed")
     env = {k: v for k, v in os.environ.items() if k != "HDF5_PLUGIN_PATH"}
     import numcodecs_ephys.hdf5 as eh5
-    no_plugin = subprocess.run([h5dump, "-d", dataset, "-b", "LE", "-o", str(out), str(path)], env=env,
-                               capture_output=True, text=True)
+
+    no_plugin = subprocess.run(
+        [h5dump, "-d", dataset, "-b", "LE", "-o", str(out), str(path)], env=env, capture_output=True, text=True
+    )
     env["HDF5_PLUGIN_PATH"] = eh5.PLUGIN_PATH
-    with_plugin = subprocess.run([h5dump, "-d", dataset, "-b", "LE", "-o", str(out), str(path)], env=env,
-                                 capture_output=True, text=True)
+    with_plugin = subprocess.run(
+        [h5dump, "-d", dataset, "-b", "LE", "-o", str(out), str(path)], env=env, capture_output=True, text=True
+    )
     return no_plugin, with_plugin
 
 
@@ -190,13 +212,13 @@ def test_plugin_path_in_fresh_python_process(eh5, tmp_path):
     _wavpack_and_flac_file(eh5, tmp_path)
     code = textwrap.dedent(f"""
         import sys, h5py, numpy as np
-        x = np.load({str(tmp_path / 'x.npy')!r})
-        with h5py.File({str(tmp_path / 'p.h5')!r}) as f:
+        x = np.load({str(tmp_path / "x.npy")!r})
+        with h5py.File({str(tmp_path / "p.h5")!r}) as f:
             assert np.array_equal(f["w"][()], x) and np.array_equal(f["f"][()], x)
             f.close()
-        with h5py.File({str(tmp_path / 'q.h5')!r}, "w") as f:   # writing works too
+        with h5py.File({str(tmp_path / "q.h5")!r}, "w") as f:   # writing works too
             f.create_dataset("w", data=x, chunks=(300, 6), compression={eh5.WAVPACK_FILTER_ID})
-        with h5py.File({str(tmp_path / 'q.h5')!r}) as f:
+        with h5py.File({str(tmp_path / "q.h5")!r}) as f:
             assert np.array_equal(f["w"][()], x)
         assert "numcodecs_ephys" not in sys.modules
     """)
@@ -264,12 +286,12 @@ def test_cd_values_defaults_filled_in(eh5, tmp_path):
         assert f["w"]._filters[str(eh5.WAVPACK_FILTER_ID)] == (3, 0, 1, 0, 16, 0, 1, 2, 2, 500, 4)
         assert f["f"]._filters[str(eh5.FLAC_FILTER_ID)] == (5, 4096, 2, 16, 0, 0, 1, 2, 2, 500, 4)
         with pytest.raises((ValueError, OSError)):
-            f.create_dataset("bad", data=x, chunks=(500, 4), compression=eh5.WAVPACK_FILTER_ID,
-                             compression_opts=(7,))
+            f.create_dataset("bad", data=x, chunks=(500, 4), compression=eh5.WAVPACK_FILTER_ID, compression_opts=(7,))
     assert np.array_equal(_read(tmp_path / "o.h5", "w"), x) and np.array_equal(_read(tmp_path / "o.h5", "f"), x)
 
 
 # ---- pynwb and NeuroConv ----
+
 
 def _fresh_process_read_nwb(nwb_path, series_name, expect_path, env=None):
     code = textwrap.dedent(f"""
@@ -298,8 +320,12 @@ def _pynwb():
 
 def _nwbfile(pynwb):
     from datetime import datetime, timezone
-    nwb = pynwb.NWBFile(session_description="numcodecs-ephys HDF5 test", identifier="hdf5-test",
-                        session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc))
+
+    nwb = pynwb.NWBFile(
+        session_description="numcodecs-ephys HDF5 test",
+        identifier="hdf5-test",
+        session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    )
     device = nwb.create_device(name="probe")
     group = nwb.create_electrode_group(name="shank", description="", location="brain", device=device)
     return nwb, group
@@ -309,6 +335,7 @@ def _nwbfile(pynwb):
 def test_pynwb_h5dataio(eh5, tmp_path):
     pynwb = _pynwb()
     from hdmf.backends.hdf5.h5_utils import H5DataIO
+
     x = simulated(3000, 12)
     nwb, group = _nwbfile(pynwb)
     for _ in range(x.shape[1]):
@@ -369,7 +396,7 @@ def test_neuroconv_spikeglx_wavpack(eh5, tmp_path):
         from pynwb import NWBHDF5IO
         with NWBHDF5IO({str(path)!r}, "r") as io:
             data = io.read().acquisition[{series!r}].data[()]
-        assert np.array_equal(data, np.load({str(tmp_path / 'traces.npy')!r}))
+        assert np.array_equal(data, np.load({str(tmp_path / "traces.npy")!r}))
         assert "numcodecs_ephys" not in sys.modules
     """)
     fresh_python(code, env=dict(os.environ, HDF5_PLUGIN_PATH=eh5.PLUGIN_PATH))
@@ -384,11 +411,14 @@ def test_h5repack_writes_with_system_hdf5(eh5, tmp_path):
     with h5py.File(tmp_path / "plain.h5", "w") as f:
         f.create_dataset("x", data=x, chunks=(1000, 4))
     env = dict(os.environ, HDF5_PLUGIN_PATH=eh5.PLUGIN_PATH)
-    for spec, fid, opts in ((f"UD={eh5.WAVPACK_FILTER_ID},0,1,3", eh5.WAVPACK_FILTER_ID, (3, 0, 1, 0, 16, 0)),
-                            (f"UD={eh5.FLAC_FILTER_ID},0,0", eh5.FLAC_FILTER_ID, (5, 4096, 2, 16, 0, 0))):
+    for spec, fid, opts in (
+        (f"UD={eh5.WAVPACK_FILTER_ID},0,1,3", eh5.WAVPACK_FILTER_ID, (3, 0, 1, 0, 16, 0)),
+        (f"UD={eh5.FLAC_FILTER_ID},0,0", eh5.FLAC_FILTER_ID, (5, 4096, 2, 16, 0, 0)),
+    ):
         out = tmp_path / f"{fid}.h5"
-        run = subprocess.run([h5repack, "-f", spec, str(tmp_path / "plain.h5"), str(out)], env=env,
-                             capture_output=True, text=True)
+        run = subprocess.run(
+            [h5repack, "-f", spec, str(tmp_path / "plain.h5"), str(out)], env=env, capture_output=True, text=True
+        )
         assert run.returncode == 0, run.stderr
         with h5py.File(out) as f:
             assert f["x"]._filters[str(fid)] == opts + (1, 2, 2, 1000, 4)
@@ -412,6 +442,7 @@ def test_hostile_cd_values_in_file(eh5, tmp_path, dims):
 
 # ---- reading without an import: numcodecs_ephys_hdf5.pth ----
 
+
 def _startup_env(**changes):
     env = {k: v for k, v in os.environ.items() if k not in ("HDF5_PLUGIN_PATH", "NUMCODECS_EPHYS_NO_PLUGIN_PATH")}
     env.update(changes)
@@ -422,6 +453,7 @@ def test_pth_installed_and_current(eh5):
     """The start-up hook is in the running interpreter's site-packages (editable or wheel
     install), identical to the repository's file."""
     import sysconfig
+
     installed = os.path.join(sysconfig.get_paths()["purelib"], "numcodecs_ephys_hdf5.pth")
     source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(eh5.__file__))), "numcodecs_ephys_hdf5.pth")
     assert os.path.exists(installed), "numcodecs_ephys_hdf5.pth is not installed: reinstall the package"
@@ -439,8 +471,8 @@ def test_plain_h5py_reads_without_import(eh5, tmp_path):
         assert "h5py" not in sys.modules and "numcodecs_ephys" not in sys.modules
         print(os.environ.get("HDF5_PLUGIN_PATH"))
         import h5py, numpy as np
-        x = np.load({str(tmp_path / 'x.npy')!r})
-        with h5py.File({str(tmp_path / 'p.h5')!r}) as f:
+        x = np.load({str(tmp_path / "x.npy")!r})
+        with h5py.File({str(tmp_path / "p.h5")!r}) as f:
             assert np.array_equal(f["w"][()], x) and np.array_equal(f["f"][()], x)
         assert "numcodecs_ephys" not in sys.modules
     """)

@@ -2,6 +2,7 @@
 WavPack's concealment, hostile headers (decoding into every layout and damaged chunks of
 every codec: test_codec_contract.py; tests/mutation_campaign.py and `make sanitize` run
 the random damage at scale)."""
+
 import struct
 import textwrap
 import tracemalloc
@@ -16,8 +17,14 @@ from numcodecs_ephys._blocks import lib
 from conftest import FIXTURES, HERE, fresh_python, simulated, unavailable
 
 # every codec and filter of our own formats, lossy ones included
-CODECS = [ne.WavPack(block_channels=4), ne.WavPack(bps=3, block_channels=4), ne.FLAC(block_channels=3),
-          ne.Delta2D("time+space"), ne.BitTruncation(2), ne.LSB(0.0, 1.0)]
+CODECS = [
+    ne.WavPack(block_channels=4),
+    ne.WavPack(bps=3, block_channels=4),
+    ne.FLAC(block_channels=3),
+    ne.Delta2D("time+space"),
+    ne.BitTruncation(2),
+    ne.LSB(0.0, 1.0),
+]
 
 
 def test_crc32c():
@@ -66,8 +73,17 @@ def test_zarr_fortran_order_arrays(tmp_path, case):
     fmt = {"zarr_format": 2} if int(zarr.__version__.split(".")[0]) >= 3 else {}
     for order in "FC":
         path = str(tmp_path / f"{order}.zarr")
-        z = zarr.open_array(path, mode="w", shape=x.shape, chunks=(1000, 16), dtype="int16", order=order,
-                            compressor=compressor, filters=filters, **fmt)
+        z = zarr.open_array(
+            path,
+            mode="w",
+            shape=x.shape,
+            chunks=(1000, 16),
+            dtype="int16",
+            order=order,
+            compressor=compressor,
+            filters=filters,
+            **fmt,
+        )
         z[:] = x
         back = zarr.open_array(path, mode="r")
         np.testing.assert_array_equal(back[:], expected, err_msg=order)
@@ -88,17 +104,24 @@ def test_zarr3_native_codecs_fortran_order(tmp_path, order):
     from numcodecs_ephys import zarr3 as z3
 
     x = simulated(3000, 16, seed=4)
-    for serializer, filters in [(z3.WavPack(), [z3.Delta2D()]), (z3.LSB(serializer=z3.FLAC()), []),
-                                (z3.WavPack(), [])]:
-        z = zarr.create_array(str(tmp_path / f"{order}{serializer.codec_name}{len(filters)}.zarr"), shape=x.shape,
-                              chunks=(1000, 16), dtype="int16", serializer=serializer, filters=filters,
-                              compressors=None, config={"order": order})
+    for serializer, filters in [(z3.WavPack(), [z3.Delta2D()]), (z3.LSB(serializer=z3.FLAC()), []), (z3.WavPack(), [])]:
+        z = zarr.create_array(
+            str(tmp_path / f"{order}{serializer.codec_name}{len(filters)}.zarr"),
+            shape=x.shape,
+            chunks=(1000, 16),
+            dtype="int16",
+            serializer=serializer,
+            filters=filters,
+            compressors=None,
+            config={"order": order},
+        )
         z[:] = x
         np.testing.assert_array_equal(z[:], x)
         np.testing.assert_array_equal(z[100:2900, 5:7], x[100:2900, 5:7])
 
 
 # ---- checksums ----
+
 
 def _payload_flip(enc, offset_from_end):
     b = bytearray(np.asarray(enc).tobytes())
@@ -124,8 +147,10 @@ def test_checksum_of_a_lossy_chunk_is_of_what_decoding_gives():
 
 def test_fixtures_hold_both_format_versions():
     """The frozen fixtures keep chunks of format 1 (0.1.0) and 2: each must stay decodable."""
-    folders = {"container": [FIXTURES / "fixture" / n for n in ("ephys_wavpack", "ephys_flac")],
-               "filters": [FIXTURES / "fixture" / n for n in ("ephys_delta2d", "ephys_bittruncation", "ephys_lsb")]}
+    folders = {
+        "container": [FIXTURES / "fixture" / n for n in ("ephys_wavpack", "ephys_flac")],
+        "filters": [FIXTURES / "fixture" / n for n in ("ephys_delta2d", "ephys_bittruncation", "ephys_lsb")],
+    }
     for kind, paths in folders.items():
         versions = {p.read_bytes()[4] for path in paths for p in path.rglob("encoded.*.dat")}
         assert versions == {1, 2}, kind
@@ -133,11 +158,12 @@ def test_fixtures_hold_both_format_versions():
 
 # ---- WavPack: what libwavpack would conceal ----
 
+
 def _wv_blocks(buf, start=0):
     """(offset, size) of each WavPack block from start."""
     blocks, pos = [], start
     while pos < len(buf):
-        assert buf[pos:pos + 4] == b"wvpk"
+        assert buf[pos : pos + 4] == b"wvpk"
         size = struct.unpack_from("<I", buf, pos + 4)[0] + 8
         blocks.append((pos, size))
         pos += size
@@ -150,12 +176,13 @@ def _damaged_crc_fields(enc):
     blocks = _wv_blocks(buf, buf.index(b"wvpk"))
     for pos, _ in [blocks[1], blocks[len(blocks) // 2], blocks[-1]]:
         b = bytearray(buf)
-        b[pos + 28:pos + 32] = b"\xff\xff\xff\xff"
+        b[pos + 28 : pos + 32] = b"\xff\xff\xff\xff"
         yield bytes(b)
 
 
-@pytest.mark.parametrize("codec", [ne.WavPack(), ne.WavPack(bps=3), ne.WavPackNumcodecsFormat(),
-                                   ne.WavPackNumcodecsFormat(bps=3)], ids=repr)
+@pytest.mark.parametrize(
+    "codec", [ne.WavPack(), ne.WavPack(bps=3), ne.WavPackNumcodecsFormat(), ne.WavPackNumcodecsFormat(bps=3)], ids=repr
+)
 def test_wavpack_damaged_block_crc_is_an_error(codec):
     x = simulated(2000, 96, seed=7)
     for damaged in _damaged_crc_fields(codec.encode(x)):
@@ -185,20 +212,23 @@ def test_wavpack_legacy_takes_exactly_one_stream():
     legacy = ne.WavPackNumcodecsFormat()
     stream = legacy.encode(x)
     blocks = _wv_blocks(stream)
-    first, second = (stream[p:p + n] for p, n in blocks[:2])
-    rest = stream[blocks[2][0]:]
-    for bad in [ne.WavPack().encode(x),                        # our container: not a bare stream
-                stream + b"\0" * 8,                             # trailing bytes
-                b"junk" + stream,                               # bytes before the first block
-                first + second + second + rest,                 # a duplicated block
-                second + first + rest,                          # swapped blocks
-                stream[:blocks[-1][0]]]:                        # a lost block
+    first, second = (stream[p : p + n] for p, n in blocks[:2])
+    rest = stream[blocks[2][0] :]
+    for bad in [
+        ne.WavPack().encode(x),  # our container: not a bare stream
+        stream + b"\0" * 8,  # trailing bytes
+        b"junk" + stream,  # bytes before the first block
+        first + second + second + rest,  # a duplicated block
+        second + first + rest,  # swapped blocks
+        stream[: blocks[-1][0]],
+    ]:  # a lost block
         with pytest.raises(ValueError):
             legacy.decode(bad)
     np.testing.assert_array_equal(legacy.decode(stream), x)
 
 
 # ---- hostile headers: refused before the output is allocated ----
+
 
 def _run_limited(code, limit_gib=2):
     """Run code in a child whose address space is limited: an allocation of what a hostile

@@ -3,6 +3,7 @@ Open Ephys file, repeated) written to NWB HDF5 through NeuroConv with WavPackH5,
 references built (numcodecs_ephys.hdf5.references), opened lazily with xarray, and the min and
 max of 1 s of three channels computed, from a local file and from a local S3 server (moto).
 The bytes fetched are counted: only the chunks holding the selection are read."""
+
 import os
 from datetime import datetime, timezone
 
@@ -33,11 +34,20 @@ def lfp_nwb(tmp_path_factory):
     import numcodecs_ephys.hdf5 as eh5
 
     one_second = load_real("openephys_lfp")  # (2500, 384) int16
-    recording = si.read_binary(REAL / "openephys" / "Neuropix-PXI-116.1_continuous.dat", sampling_frequency=RATE,
-                               num_channels=384, dtype="int16", gain_to_uV=0.195, offset_to_uV=0.0)
+    recording = si.read_binary(
+        REAL / "openephys" / "Neuropix-PXI-116.1_continuous.dat",
+        sampling_frequency=RATE,
+        num_channels=384,
+        dtype="int16",
+        gain_to_uV=0.195,
+        offset_to_uV=0.0,
+    )
     recording = si.concatenate_recordings([recording] * SECONDS)
-    nwbfile = pynwb.NWBFile(session_description="Neuropixels LFP", identifier="lfp",
-                            session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc))
+    nwbfile = pynwb.NWBFile(
+        session_description="Neuropixels LFP",
+        identifier="lfp",
+        session_start_time=datetime(2024, 1, 1, tzinfo=timezone.utc),
+    )
     add_recording_to_nwbfile(recording, nwbfile=nwbfile, parent_container="acquisition")
     config = get_default_backend_configuration(nwbfile=nwbfile, backend="hdf5")
     data = config.dataset_configurations[f"{SERIES}/data"]
@@ -52,6 +62,7 @@ def lfp_nwb(tmp_path_factory):
 
 def _counting(base):
     """A subclass of an fsspec filesystem class that counts the bytes it returns."""
+
     class Counting(base):
         fetched = 0
 
@@ -72,14 +83,21 @@ def _min_max_of_one_second(refs, remote_fs, protocol):
     """The HoloViz reading: xarray over the references, then min/max of 1 s of 3 channels."""
     import fsspec
     import xarray as xr
+
     fs = fsspec.filesystem("reference", fo=refs, fs={protocol: remote_fs})
     # "electrodes" shares kerchunk's phony dim name with another length; fill value: keep int16
-    ds = xr.open_dataset(fs.get_mapper(""), engine="zarr", group=SERIES, consolidated=False,
-                         drop_variables=["electrodes"], mask_and_scale=False)
+    ds = xr.open_dataset(
+        fs.get_mapper(""),
+        engine="zarr",
+        group=SERIES,
+        consolidated=False,
+        drop_variables=["electrodes"],
+        mask_and_scale=False,
+    )
     assert ds["data"].shape == (SECONDS * CHUNKS[0], 384) and ds["data"].dtype == np.int16
     assert type(remote_fs).fetched == 0  # opening reads only the references
     t0 = SECOND * CHUNKS[0]
-    sel = ds["data"][t0:t0 + CHUNKS[0], CHANNELS].load()
+    sel = ds["data"][t0 : t0 + CHUNKS[0], CHANNELS].load()
     return sel.values, int(sel.min()), int(sel.max())
 
 
@@ -90,8 +108,10 @@ def _check(refs, remote_fs, protocol, one_second, path, where):
     needed = sum(refs["refs"][f"{SERIES}/data/{SECOND}.{c // CHUNKS[1]}"][2] for c in CHANNELS)
     size = os.path.getsize(path)
     fetched = type(remote_fs).fetched
-    print(f"{where}: fetched {fetched} bytes for 1 s x 3 channels; the 3 chunks holding them: {needed} bytes; "
-          f"file: {size} bytes ({100 * fetched / size:.2f}%)")
+    print(
+        f"{where}: fetched {fetched} bytes for 1 s x 3 channels; the 3 chunks holding them: {needed} bytes; "
+        f"file: {size} bytes ({100 * fetched / size:.2f}%)"
+    )
     assert 0 < fetched <= needed < 0.01 * size
 
 
@@ -99,6 +119,7 @@ def test_local_nwb_through_references(lfp_nwb):
     from fsspec.implementations.local import LocalFileSystem
 
     import numcodecs_ephys.hdf5 as eh5
+
     path, one_second = lfp_nwb
     refs = eh5.references(str(path))
     local = _counting(LocalFileSystem)(skip_instance_cache=True)
@@ -111,6 +132,7 @@ def test_s3_nwb_through_references(lfp_nwb, s3_endpoint):
     import s3fs
 
     import numcodecs_ephys.hdf5 as eh5
+
     path, one_second = lfp_nwb
     s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
     s3.create_bucket(Bucket="lfp")

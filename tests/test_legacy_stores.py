@@ -3,6 +3,7 @@ fixtures made by tests/fixtures/make_fixtures.py) open with numcodecs_ephys
 alone: in a fresh process where the peers cannot be imported and numcodecs_ephys is not
 imported either, numcodecs' entry points resolve the ids to our classes. Both stacks:
 zarr 2, and zarr 3 reading format 2."""
+
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ def test_write_legacy_format_with_zarr2(tmp_path):
     """Our legacy classes write stores the peers' id describes (readable by old installs)."""
     zarr = require("zarr")
     from numcodecs_ephys import FLACNumcodecsFormat, WavPackNumcodecsFormat
+
     expected = np.load(HERE / "expected.npy")
     paths = []
     for name, codec in [("wavpack", WavPackNumcodecsFormat(level=2)), ("flac", FLACNumcodecsFormat())]:

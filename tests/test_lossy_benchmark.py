@@ -1,6 +1,7 @@
 """The lossy benchmark's whole pipeline on a tiny ground-truth recording: generate, compress,
 decode, sort (spykingcircus2), compare with the truth and with the lossless sort; and the
 preprocessing filters against SpikeInterface's."""
+
 import sys
 from pathlib import Path
 
@@ -20,6 +21,7 @@ def lossy():
     for m in ("spikeinterface", "probeinterface", "numba", "hdbscan", "sklearn", "tabulate", "matplotlib"):
         require(m)
     from benchmarks import lossy
+
     return lossy
 
 
@@ -84,8 +86,9 @@ def test_experimental_pipeline(lossy, tiny, tmp_path):
     """The --s3 variant on a local recording: agreement with the lossless sort, quality."""
     traces, probe, _ = tiny
     settings = chosen(lossy, ["lossless", "wavpack-hybrid-2.25"])
-    rows = lossy.experimental_benchmark([("tiny", traces, probe, 2.34, 30000.0)], tmp_path, settings=settings,
-                                        log=lambda m: None)
+    rows = lossy.experimental_benchmark(
+        [("tiny", traces, probe, 2.34, 30000.0)], tmp_path, settings=settings, log=lambda m: None
+    )
     assert [r["setting"] for r in rows] == ["lossless", "wavpack-hybrid-2.25"]
     assert rows[0]["agreement"] == 1.0 and rows[0]["units"] == rows[0]["lossless_units"] > 0
     assert rows[0]["matched_units"] == rows[0]["units"]
@@ -95,8 +98,13 @@ def test_experimental_pipeline(lossy, tiny, tmp_path):
 
 def test_passes_quality_thresholds(lossy):
     pd = require("pandas")
-    m = pd.DataFrame({"isi_violations_ratio": [0.1, 0.6, 0.1, 0.1], "presence_ratio": [0.95, 0.95, 0.5, 0.95],
-                      "amplitude_cutoff": [0.05, 0.05, 0.05, 0.2]})
+    m = pd.DataFrame(
+        {
+            "isi_violations_ratio": [0.1, 0.6, 0.1, 0.1],
+            "presence_ratio": [0.95, 0.95, 0.5, 0.95],
+            "amplitude_cutoff": [0.05, 0.05, 0.05, 0.2],
+        }
+    )
     assert lossy.passes_quality(m) == 1
 
 

@@ -1,6 +1,7 @@
 """EphysLPC: exact round trips (real, simulated, edge cases, hypothesis), ratio against the
 best peer on the real recordings, kernels writing identical bytes, the error bound of
 near-lossless mode at every sample, hostile input, threads, parameters, format stability."""
+
 import json
 import sys
 from pathlib import Path
@@ -45,16 +46,21 @@ def roundtrip(arr, codec=None):
 
 def behind_lsb(arr):
     offsets, steps = estimate_lsb(arr)
-    return np.asarray(LSB(offsets=list(map(float, offsets)),
-                          steps=steps if np.isscalar(steps) else list(map(float, steps))).encode(arr))
+    return np.asarray(
+        LSB(offsets=list(map(float, offsets)), steps=steps if np.isscalar(steps) else list(map(float, steps))).encode(
+            arr
+        )
+    )
 
 
 # ---- lossless ----
+
 
 def test_real_roundtrip_and_ratio(real_recording):
     """Bit-exact on every real file, and never below the best of WavPack 1-4, FLAC 0-8 and
     pcodec 8/12 on channel-major data (the files are shorter than 1 s: one chunk each)."""
     from numcodecs import PCodec
+
     name, arr = real_recording
     if name == "openephys_lfp":
         arr = behind_lsb(arr)
@@ -99,9 +105,9 @@ def _edge_cases():
         "frame_edges": simulated(8192 * 2 + 2048 + 1, 3),  # whole frames, a whole partition, one sample
         "wide_rice_parameter": np.array([0, 1946157056] + [8060929] * 13, "int32"),  # k = 30 at a stream's end
         "on_a_grid": simulated(3000, 6) * 12 + np.arange(6, dtype="int16") - 3,
-        "grid_at_limits": np.where(np.arange(50)[:, None] % 3 == 0, -32768, 32767).astype("int16") * np.ones((1, 3),
-                                                                                                            "int16"),
-        "grid_int32": np.random.default_rng(5).integers(-2**20, 2**20, (900, 3)).astype("int32") * 1000 - 7,
+        "grid_at_limits": np.where(np.arange(50)[:, None] % 3 == 0, -32768, 32767).astype("int16")
+        * np.ones((1, 3), "int16"),
+        "grid_int32": np.random.default_rng(5).integers(-(2**20), 2**20, (900, 3)).astype("int32") * 1000 - 7,
     }
 
 
@@ -114,18 +120,26 @@ def test_edge_roundtrip(name):
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(hnp.arrays(st.sampled_from([np.int8, np.int16, np.int32]),
-                  hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=40)),
-       st.integers(0, 3), st.integers(1, 9))
+@given(
+    hnp.arrays(
+        st.sampled_from([np.int8, np.int16, np.int32]),
+        hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=40),
+    ),
+    st.integers(0, 3),
+    st.integers(1, 9),
+)
 def test_hypothesis_roundtrip(arr, max_error, block_channels):
     roundtrip(arr, EphysLPC(max_error=max_error, block_channels=block_channels, num_threads=2))
 
 
 def test_kernels_write_identical_bytes():
-    arrays = [simulated(5000, 37, seed=1), simulated(3000, 9, seed=2, dtype="int32", std=1e6),
-              simulated(8192 + 3000, 5, seed=4) + 700,
-              simulated(2000, 8, seed=3, dtype="int8", std=10.0),
-              np.random.default_rng(0).integers(-2**31, 2**31, (500, 8), dtype="int32")]
+    arrays = [
+        simulated(5000, 37, seed=1),
+        simulated(3000, 9, seed=2, dtype="int32", std=1e6),
+        simulated(8192 + 3000, 5, seed=4) + 700,
+        simulated(2000, 8, seed=3, dtype="int8", std=10.0),
+        np.random.default_rng(0).integers(-(2**31), 2**31, (500, 8), dtype="int32"),
+    ]
     codecs = [EphysLPC(), EphysLPC(level=3), EphysLPC(max_error=3)]
     names = available_kernels()
     assert "scalar" in names
@@ -149,6 +163,7 @@ def test_kernels_write_identical_bytes():
 
 
 # ---- near-lossless ----
+
 
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("k", [1, 2, 5, 100])
@@ -207,6 +222,7 @@ def mutation_loop(chunk, seed, n):
 
 # ---- threads, layouts ----
 
+
 def test_threads_give_identical_bytes():
     arr = simulated(3000, 100)
     one = EphysLPC(num_threads=1, block_channels=16).encode(arr)
@@ -215,9 +231,20 @@ def test_threads_give_identical_bytes():
 
 # ---- parameters, registry, format ----
 
-@pytest.mark.parametrize("kwargs", [dict(level=0), dict(level=4), dict(level=True), dict(max_error=-1),
-                                    dict(max_error=65536), dict(max_error=1.5), dict(block_channels=0),
-                                    dict(num_threads=0)])
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(level=0),
+        dict(level=4),
+        dict(level=True),
+        dict(max_error=-1),
+        dict(max_error=65536),
+        dict(max_error=1.5),
+        dict(block_channels=0),
+        dict(num_threads=0),
+    ],
+)
 def test_bad_parameters(kwargs):
     with pytest.raises(ValueError):
         EphysLPC(**kwargs)
@@ -232,7 +259,7 @@ def test_refused_dtypes(dtype):
 def first_stream_at(chunk):
     """Where the first block's stream of a container-format-2 chunk starts, and its length."""
     ndim, n_blocks = chunk[7], int.from_bytes(chunk[12:16], "little")
-    end = int.from_bytes(chunk[20 + 4 * ndim:24 + 4 * ndim], "little")
+    end = int.from_bytes(chunk[20 + 4 * ndim : 24 + 4 * ndim], "little")
     return 20 + 4 * ndim + 8 * n_blocks + 4, end
 
 
@@ -244,10 +271,12 @@ def test_fixtures_hold_both_stream_versions():
     """The frozen chunks (make_fixtures.FROZEN / FROZEN_LOSSY) keep stream version 1 (no channel
     offsets) beside version 2, so that both stay decodable."""
     fixtures = HERE / "fixtures"
-    chunks = {"codec.00": fixtures / "fixture" / "ephys_lpc" / "codec.00" / "encoded.00.dat",
-              "codec.03": fixtures / "fixture" / "ephys_lpc" / "codec.03" / "encoded.00.dat",
-              "near": fixtures / "lossy" / "ephys_lpc_near" / "chunk.bin",
-              "near stream 2": fixtures / "lossy" / "ephys_lpc_near_stream2" / "chunk.bin"}
+    chunks = {
+        "codec.00": fixtures / "fixture" / "ephys_lpc" / "codec.00" / "encoded.00.dat",
+        "codec.03": fixtures / "fixture" / "ephys_lpc" / "codec.03" / "encoded.00.dat",
+        "near": fixtures / "lossy" / "ephys_lpc_near" / "chunk.bin",
+        "near stream 2": fixtures / "lossy" / "ephys_lpc_near_stream2" / "chunk.bin",
+    }
     versions = {name: stream_version(path.read_bytes()) for name, path in chunks.items()}
     assert versions == {"codec.00": 1, "codec.03": 2, "near": 1, "near stream 2": 2}
 
@@ -265,10 +294,12 @@ def test_new_chunks_are_stream_version_2_and_later_versions_are_refused():
 
 # ---- HDF5 filter ----
 
+
 def test_hdf5_filter(tmp_path):
     import h5py
 
     import numcodecs_ephys.hdf5 as eh5
+
     x = simulated(3000, 40)
     for flt, bound in ((eh5.LPCH5(), 0), (eh5.LPCH5(level=1, max_error=3, block_channels=7), 3)):
         with h5py.File(tmp_path / "a.h5", "w") as f:
@@ -288,25 +319,46 @@ def test_hdf5_filter(tmp_path):
 
 # ---- zarr 3 ----
 
+
 @pytest.mark.zarr3
 def test_zarr3_serializer(tmp_path):
     import zarr
     from zarr.registry import get_codec_class
 
     from numcodecs_ephys import zarr3 as z3
+
     assert get_codec_class("numcodecs_ephys.lpc") is z3.EphysLPC
     x = simulated(2500, 100, seed=4)
-    for serializer, filters, bound in ((z3.EphysLPC(), [], 0), (z3.EphysLPC(max_error=2, level=3), [], 2),
-                                       (z3.EphysLPC(num_threads=1), [z3.Delta2D()], 0)):
-        a = zarr.create_array(str(tmp_path / "a.zarr"), shape=x.shape, chunks=(1000, 64), dtype="int16",
-                              serializer=serializer, filters=filters, compressors=None, overwrite=True)
+    for serializer, filters, bound in (
+        (z3.EphysLPC(), [], 0),
+        (z3.EphysLPC(max_error=2, level=3), [], 2),
+        (z3.EphysLPC(num_threads=1), [z3.Delta2D()], 0),
+    ):
+        a = zarr.create_array(
+            str(tmp_path / "a.zarr"),
+            shape=x.shape,
+            chunks=(1000, 64),
+            dtype="int16",
+            serializer=serializer,
+            filters=filters,
+            compressors=None,
+            overwrite=True,
+        )
         a[:] = x
         y = zarr.open_array(str(tmp_path / "a.zarr"))[:]
         assert np.abs(y.astype(np.int64) - x).max() <= bound
     meta = json.loads((tmp_path / "a.zarr" / "zarr.json").read_text())
-    assert meta["codecs"][-1] == {"name": "numcodecs_ephys.lpc", "configuration": {
-        "level": 2, "max_error": 0, "block_channels": 32}}  # no thread count: the machine decides
+    assert meta["codecs"][-1] == {
+        "name": "numcodecs_ephys.lpc",
+        "configuration": {"level": 2, "max_error": 0, "block_channels": 32},
+    }  # no thread count: the machine decides
     assert z3.from_numcodecs(EphysLPC(max_error=1)) == z3.EphysLPC(max_error=1)
     with pytest.raises(ValueError):
-        zarr.create_array(str(tmp_path / "f.zarr"), shape=(10, 2), chunks=(10, 2), dtype="float32",
-                          serializer=z3.EphysLPC(), compressors=None)
+        zarr.create_array(
+            str(tmp_path / "f.zarr"),
+            shape=(10, 2),
+            chunks=(10, 2),
+            dtype="float32",
+            serializer=z3.EphysLPC(),
+            compressors=None,
+        )

@@ -11,11 +11,7 @@ from numcodecs_ephys import LSB, WavPack, estimate_lsb
 from numcodecs_ephys._filters import lib
 
 from conftest import load_real, simulated
-from filter_helpers import (
-    chain_roundtrip,
-    check_frozen_chunks_encode_the_same,
-    check_roundtrip,
-)
+from filter_helpers import chain_roundtrip, check_frozen_chunks_encode_the_same, check_roundtrip
 
 NP1_LFP_STEP = 1.2e6 / 1024 / 250 / 0.195  # 24.038...: 10-bit ADC, gain 250, in 0.195 uV units
 
@@ -37,9 +33,23 @@ def table_rows(enc, x):
     row_bytes = x.itemsize * (int(np.prod(x.shape[1:])) if x.ndim > 1 else 1)
     header = -(-(40 + 8 * x.ndim) // row_bytes)  # filter.h: format 2's fixed header, then the shape
     return enc.shape[0] - len(x) - header
-@pytest.mark.parametrize("kwargs", [dict(steps=-0.5), dict(steps=0), dict(steps=float("nan")), dict(steps=[]),
-                                    dict(steps=[1.0, "a"]), dict(offsets=float("inf")), dict(offsets=2.0 ** 41),
-                                    dict(steps=2.0 ** 25), dict(steps=True), dict(num_threads=-1)])
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(steps=-0.5),
+        dict(steps=0),
+        dict(steps=float("nan")),
+        dict(steps=[]),
+        dict(steps=[1.0, "a"]),
+        dict(offsets=float("inf")),
+        dict(offsets=2.0**41),
+        dict(steps=2.0**25),
+        dict(steps=True),
+        dict(num_threads=-1),
+    ],
+)
 def test_invalid_params(kwargs):
     with pytest.raises(ValueError):
         LSB(**kwargs)
@@ -57,7 +67,7 @@ def test_exact_grid_needs_no_table_and_maps_to_k():
     enc = check_roundtrip(codec, x)
     assert table_rows(enc, x) == 0  # header only: no correction table
     assert LSB.escapes(enc) == 0
-    np.testing.assert_array_equal(enc[-len(x):], k)
+    np.testing.assert_array_equal(enc[-len(x) :], k)
 
 
 def test_estimate_on_exact_grid():
@@ -67,7 +77,7 @@ def test_estimate_on_exact_grid():
     codec = LSB.from_data(x)
     enc = check_roundtrip(codec, x)
     # k up to a per-channel constant shift
-    d = enc[-len(x):].astype(int) - k
+    d = enc[-len(x) :].astype(int) - k
     assert (d == d[0]).all()
 
 
@@ -104,7 +114,7 @@ def test_spikeglx_is_a_near_noop(name):
     assert (steps == 1).all() and (offsets == 0).all()
     codec = LSB.from_data(x)
     enc = check_roundtrip(codec, x)
-    np.testing.assert_array_equal(enc[-len(x):], x)
+    np.testing.assert_array_equal(enc[-len(x) :], x)
     wv = WavPack()
     a, b = len(wv.encode(x)), len(wv.encode(enc))
     assert abs(b - a) / a < 0.01
@@ -131,7 +141,7 @@ def test_off_grid_values_and_collisions_roundtrip():
 
 def test_huge_table_falls_back_to_escapes():
     rng = np.random.default_rng(0)
-    x = rng.integers(-2 ** 31, 2 ** 31 - 1, size=(2000, 2)).astype("int32")
+    x = rng.integers(-(2**31), 2**31 - 1, size=(2000, 2)).astype("int32")
     codec = LSB(offsets=0.0, steps=1.37)
     assert LSB.escapes(check_roundtrip(codec, x)) > 0
 
@@ -173,14 +183,23 @@ def test_thread_count_does_not_change_output():
     codec = LSB.from_data(x)
     outs = {LSB(codec.offsets, codec.steps, num_threads=n).encode(x).tobytes() for n in (1, 2, 3)}
     assert len(outs) == 1
+
+
 @settings(max_examples=60, deadline=None)
-@given(hnp.arrays(st.sampled_from(["int16", "int32"]), hnp.array_shapes(min_dims=1, max_dims=3, max_side=12)),
-       st.floats(-1e4, 1e4), st.floats(1, 1e4))
+@given(
+    hnp.arrays(st.sampled_from(["int16", "int32"]), hnp.array_shapes(min_dims=1, max_dims=3, max_side=12)),
+    st.floats(-1e4, 1e4),
+    st.floats(1, 1e4),
+)
 def test_property_lossless(x, offset, step):
     check_roundtrip(LSB(offsets=offset, steps=step), x)
+
+
 def test_chain_with_compressors():
     x = load_real("openephys_lfp")[:1000]
     chain_roundtrip(LSB.from_data(x), x)
+
+
 def test_lossy_steps_after_a_filter_are_refused():
     """WavPack hybrid or BitTruncation after a filter would alter its header rows: a clear error."""
     from numcodecs_ephys import BitTruncation, Delta2D, WavPack
@@ -209,20 +228,30 @@ def test_lossy_after_a_filter_is_refused_in_a_zarr_format_2_array(tmp_path):
 
     zarr = require("zarr")
     x = simulated(500, 4, seed=7)
-    for i, (filters, compressor) in enumerate([([Delta2D()], WavPack(bps=3)),
-                                               ([LSB(0.0, 1.0), BitTruncation(bits=2)], WavPack())]):
+    for i, (filters, compressor) in enumerate(
+        [([Delta2D()], WavPack(bps=3)), ([LSB(0.0, 1.0), BitTruncation(bits=2)], WavPack())]
+    ):
         path = str(tmp_path / f"{i}.zarr")
         if zarr.__version__.startswith("2."):
-            z = zarr.open(path, mode="w", shape=x.shape, chunks=x.shape, dtype="int16", compressor=compressor,
-                          filters=filters)
+            z = zarr.open(
+                path, mode="w", shape=x.shape, chunks=x.shape, dtype="int16", compressor=compressor, filters=filters
+            )
         else:
-            z = zarr.create_array(path, shape=x.shape, chunks=x.shape, dtype="int16", zarr_format=2,
-                                  compressors=compressor, filters=filters)
+            z = zarr.create_array(
+                path,
+                shape=x.shape,
+                chunks=x.shape,
+                dtype="int16",
+                zarr_format=2,
+                compressors=compressor,
+                filters=filters,
+            )
         with pytest.raises(ValueError, match="is lossy and this chunk was already transformed by"):
             z[:] = x
 
 
 # ---- float samples on a grid (SpikeInterface's scaled traces) ----
+
 
 def scaled(q, gains, offsets=0.0):
     """What SpikeInterface's get_traces(return_scaled=True) computes: float32 arithmetic."""
@@ -259,7 +288,7 @@ def test_float_specials_and_off_grid_values_are_escaped_bit_exact(dtype):
     q = np.cumsum(np.random.default_rng(1).integers(-30, 31, size=(500, 3)), axis=0)
     x = (q * np.asarray(0.25, dtype)).astype(dtype)
     special = np.array([np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.1, 3e38, 1e-30], dtype)
-    x[7:7 + len(special), 1] = special
+    x[7 : 7 + len(special), 1] = special
     x[20, 2] = np.nan
     x.view(f"u{x.itemsize}")[20, 2] |= 1  # a NaN with a payload of its own
     codec = LSB(0.0, 0.25)
@@ -305,7 +334,7 @@ def test_mutated_float_chunks_are_refused_or_decoded_right():
         m = bytearray(enc)
         for _ in range(int(rng.integers(1, 4))):
             m[int(rng.integers(0, len(m)))] = int(rng.integers(0, 256))
-        m = m[:int(rng.integers(0, len(m) + 1))] if rng.random() < 0.3 else m
+        m = m[: int(rng.integers(0, len(m) + 1))] if rng.random() < 0.3 else m
         try:
             got = codec.decode(bytes(m))
         except ValueError:
@@ -314,9 +343,15 @@ def test_mutated_float_chunks_are_refused_or_decoded_right():
 
 
 @settings(max_examples=80, deadline=None)
-@given(hnp.arrays(st.sampled_from(["float32", "float64"]), hnp.array_shapes(min_dims=1, max_dims=3, max_side=10),
-                  elements=st.floats(allow_nan=True, allow_infinity=True, width=32)),
-       st.floats(-1e3, 1e3), st.floats(1e-3, 1e3))
+@given(
+    hnp.arrays(
+        st.sampled_from(["float32", "float64"]),
+        hnp.array_shapes(min_dims=1, max_dims=3, max_side=10),
+        elements=st.floats(allow_nan=True, allow_infinity=True, width=32),
+    ),
+    st.floats(-1e3, 1e3),
+    st.floats(1e-3, 1e3),
+)
 def test_property_float_lossless_bit_for_bit(x, offset, step):
     codec = LSB(offsets=offset, steps=step)
     enc = codec.encode(x)

@@ -8,6 +8,7 @@ imported, and numcodecs loads third-party entry points only when asked for an un
 So ``import numcodecs_ephys`` must come before the first neuroconv import for the codecs
 to be usable *by name*; instances work in any order.
 """
+
 from datetime import datetime
 
 import numpy as np
@@ -21,9 +22,11 @@ from writers import read_back, spikeglx_folder
 pytestmark = pytest.mark.zarr2
 
 IDS = ["ephys_wavpack", "ephys_flac", "ephys_delta2d", "ephys_bittruncation", "ephys_lsb", "wavpack", "flac"]
-CHECK = ("from neuroconv.tools.nwb_helpers import AVAILABLE_ZARR_COMPRESSION_METHODS as A\n"
-         "import numcodecs_ephys\n"
-         f"print(' '.join(sorted(k for k in A if k in {set(IDS)})))")
+CHECK = (
+    "from neuroconv.tools.nwb_helpers import AVAILABLE_ZARR_COMPRESSION_METHODS as A\n"
+    "import numcodecs_ephys\n"
+    f"print(' '.join(sorted(k for k in A if k in {set(IDS)})))"
+)
 
 
 def test_codecs_listed_when_imported_first():
@@ -82,8 +85,9 @@ def test_nwb_zarr_with_wavpack(tmp_path, how):
         dataset.filters = [Delta2D(axis="time")]
     dataset.chunk_shape = (1000, 384)
     path = tmp_path / "session.nwb.zarr"
-    interface.run_conversion(nwbfile_path=path, metadata=metadata, backend="zarr", backend_configuration=config,
-                             overwrite=True)
+    interface.run_conversion(
+        nwbfile_path=path, metadata=metadata, backend="zarr", backend_configuration=config, overwrite=True
+    )
 
     got = read_back(tmp_path, READ, path)
     np.testing.assert_array_equal(got["data"], interface.recording_extractor.get_traces())

@@ -5,6 +5,7 @@ fresh interpreter in a temporary directory, in the environment(s) that the marke
 (pytest markers: deselected in the other environment). ``path/to/run_g0`` stands for a
 SpikeGLX folder and is replaced by a real one.
 """
+
 import re
 from pathlib import Path
 
@@ -22,7 +23,7 @@ def blocks():
     out = []
     for m in BLOCK.finditer(text):
         stack, code = m.group(1), m.group(2)
-        line = text[:m.start()].count("\n") + 1
+        line = text[: m.start()].count("\n") + 1
         marks = [] if stack == "any" else [getattr(pytest.mark, stack)]
         out.append(pytest.param(code, id=f"line{line}-{stack}", marks=marks))
     return out

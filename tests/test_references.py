@@ -1,5 +1,6 @@
 """kerchunk references of HDF5 files that use our filters (numcodecs_ephys.hdf5.references):
 opened with fsspec's reference filesystem + zarr, and with xarray, bit-exact against h5py."""
+
 import json
 
 import numpy as np
@@ -13,12 +14,14 @@ def eh5():
     require("h5py")
     require("kerchunk")
     import numcodecs_ephys.hdf5 as module
+
     return module
 
 
 def _mixed_file(eh5, path):
     """Datasets with each of our filters, with an HDF5 shuffle before ours, and with gzip only."""
     import h5py
+
     x = simulated(2500, 20)
     with h5py.File(path, "w") as f:
         f.create_dataset("wavpack", data=x, chunks=(1000, 8), **eh5.WavPackH5(level=3, block_channels=4))
@@ -36,17 +39,20 @@ def open_references(refs):
     """The references as a zarr group: zarr 2, or zarr 3 reading format 2."""
     import fsspec
     import zarr
+
     kwargs = {"zarr_format": 2} if zarr.__version__.startswith("3") else {}
     return zarr.open_group(fsspec.get_mapper("reference://", fo=refs), mode="r", **kwargs)
 
 
 def test_codec_table(eh5):
     from numcodecs_ephys import FLAC, WavPack
+
     assert sorted(eh5.FILTERS) == [eh5.WAVPACK_FILTER_ID, eh5.FLAC_FILTER_ID, eh5.LPC_FILTER_ID]
-    for flt in (eh5.WavPackH5(level=4, bps=2.5, dynamic_noise_shaping=False, shaping_weight=-0.25,
-                              block_channels=10),
-                eh5.FLACH5(level=7, blocksize=1024, channels_per_stream=4, block_channels=12, exhaustive_stereo=True),
-                eh5.LPCH5(level=3, max_error=2, block_channels=7)):
+    for flt in (
+        eh5.WavPackH5(level=4, bps=2.5, dynamic_noise_shaping=False, shaping_weight=-0.25, block_channels=10),
+        eh5.FLACH5(level=7, blocksize=1024, channels_per_stream=4, block_channels=12, exhaustive_stereo=True),
+        eh5.LPCH5(level=3, max_error=2, block_channels=7),
+    ):
         cd_values = flt.filter_options + (1, 2, 2, 1000, 8)  # as in a file: set_local's part appended
         assert type(flt).from_cd_values(cd_values) == flt
         stored_threads = list(cd_values)
@@ -69,8 +75,16 @@ def test_references_open_with_zarr(eh5, tmp_path):
     refs = eh5.references(str(tmp_path / "m.h5"))
     json.dumps(refs)  # plain JSON
     meta = json.loads(refs["refs"]["wavpack/.zarray"])
-    assert meta["filters"] == [{"id": "ephys_wavpack", "level": 3, "bps": None, "dynamic_noise_shaping": True,
-                                "shaping_weight": 0.0, "block_channels": 4}]
+    assert meta["filters"] == [
+        {
+            "id": "ephys_wavpack",
+            "level": 3,
+            "bps": None,
+            "dynamic_noise_shaping": True,
+            "shaping_weight": 0.0,
+            "block_channels": 4,
+        }
+    ]
     assert [f["id"] for f in json.loads(refs["refs"]["shuffled/.zarray"])["filters"]] == ["shuffle", "ephys_wavpack"]
     assert refs["refs"]["wavpack/0.0"][1:] != refs["refs"]["flac/0.0"][1:]  # chunks are referenced, not inlined
     group = open_references(refs)
@@ -84,6 +98,7 @@ def test_references_open_with_zarr(eh5, tmp_path):
 def test_plain_kerchunk_loses_our_datasets(eh5, tmp_path):
     """Why the subclass exists: kerchunk's own translator drops them (with a warning)."""
     from kerchunk.hdf import SingleHdf5ToZarr
+
     _mixed_file(eh5, tmp_path / "m.h5")
     with pytest.warns(UserWarning, match="58736"):
         refs = SingleHdf5ToZarr(str(tmp_path / "m.h5")).translate()
@@ -95,8 +110,14 @@ def test_references_open_with_xarray(eh5, tmp_path):
     expect = _mixed_file(eh5, tmp_path / "m.h5")
     refs = eh5.references(str(tmp_path / "m.h5"))
     # "plain" has kerchunk's phony dim names with another length: xarray refuses that
-    ds = xr.open_dataset("reference://", engine="zarr", mask_and_scale=False, chunks={}, drop_variables=["plain"],
-                         backend_kwargs={"consolidated": False, "storage_options": {"fo": refs}})
+    ds = xr.open_dataset(
+        "reference://",
+        engine="zarr",
+        mask_and_scale=False,
+        chunks={},
+        drop_variables=["plain"],
+        backend_kwargs={"consolidated": False, "storage_options": {"fo": refs}},
+    )
     for name in ("wavpack", "hybrid", "flac", "flac_1d", "gzip"):
         assert ds[name].dtype == expect[name].dtype and np.array_equal(ds[name].values, expect[name]), name
     assert int(ds["flac"][:, 5].max()) == expect["flac"][:, 5].max()

@@ -1,4 +1,5 @@
 """The thread count is a setting of the process that runs the codecs, never part of the data."""
+
 import json
 import os
 import pickle
@@ -57,11 +58,27 @@ def test_not_in_the_config(cls, clean_env):
 
 
 def test_configs_written_by_0_1_0_still_load():
-    for config in ({"id": "ephys_wavpack", "level": 2, "bps": None, "dynamic_noise_shaping": True,
-                    "shaping_weight": 0.0, "block_channels": 96, "num_threads": 1},
-                   {"id": "ephys_flac", "level": 5, "blocksize": 4096, "channels_per_stream": 2,
-                    "block_channels": 96, "num_threads": 2, "exhaustive_stereo": False},
-                   {"id": "ephys_delta2d", "axis": "time", "num_threads": 1}):
+    for config in (
+        {
+            "id": "ephys_wavpack",
+            "level": 2,
+            "bps": None,
+            "dynamic_noise_shaping": True,
+            "shaping_weight": 0.0,
+            "block_channels": 96,
+            "num_threads": 1,
+        },
+        {
+            "id": "ephys_flac",
+            "level": 5,
+            "blocksize": 4096,
+            "channels_per_stream": 2,
+            "block_channels": 96,
+            "num_threads": 2,
+            "exhaustive_stereo": False,
+        },
+        {"id": "ephys_delta2d", "axis": "time", "num_threads": 1},
+    ):
         codec = numcodecs.get_codec(dict(config))
         assert codec.num_threads is None  # the stored value is not this machine's
         assert "num_threads" not in codec.get_config()
@@ -75,8 +92,9 @@ def test_zarr2_store_written_by_0_1_0_opens(tmp_path):
     x = simulated(2000, 8, seed=2)
     fmt = {"zarr_format": 2} if int(zarr.__version__.split(".")[0]) >= 3 else {}
     path = tmp_path / "old.zarr"
-    z = zarr.open_array(str(path), mode="w", shape=x.shape, chunks=(1000, 8), dtype="int16",
-                        compressor=ne.WavPack(num_threads=1), **fmt)
+    z = zarr.open_array(
+        str(path), mode="w", shape=x.shape, chunks=(1000, 8), dtype="int16", compressor=ne.WavPack(num_threads=1), **fmt
+    )
     z[:] = x
     meta = json.loads((path / ".zarray").read_text())
     assert "num_threads" not in meta["compressor"]
@@ -92,9 +110,17 @@ def test_zarr2_store_written_by_0_1_0_opens(tmp_path):
 def test_zarr3_metadata_written_by_0_1_0_opens():
     from numcodecs_ephys import zarr3 as z3
 
-    old = {"name": "numcodecs_ephys.wavpack", "configuration": {
-        "level": 2, "bps": None, "dynamic_noise_shaping": True, "shaping_weight": 0.0, "block_channels": 96,
-        "num_threads": 1}}
+    old = {
+        "name": "numcodecs_ephys.wavpack",
+        "configuration": {
+            "level": 2,
+            "bps": None,
+            "dynamic_noise_shaping": True,
+            "shaping_weight": 0.0,
+            "block_channels": 96,
+            "num_threads": 1,
+        },
+    }
     codec = z3.WavPack.from_dict(old)
     assert codec == z3.WavPack(block_channels=96) and codec.num_threads is None
     assert "num_threads" not in codec.to_dict()["configuration"]
@@ -113,12 +139,16 @@ def test_hdf5_files_written_by_0_1_0_read(tmp_path):
     x = simulated(2000, 8, seed=3)
     path = tmp_path / "old.h5"
     with h5py.File(path, "w") as f:
-        f.create_dataset("w", data=x, chunks=(1000, 8), compression=eh5.WAVPACK_FILTER_ID,
-                         compression_opts=(2, 0, 1, 0, 96, 2))
-        f.create_dataset("f", data=x, chunks=(1000, 8), compression=eh5.FLAC_FILTER_ID,
-                         compression_opts=(5, 4096, 2, 96, 3, 0))
-    code = (f"import h5py, numpy as np, numcodecs_ephys.hdf5\n"
-            f"f = h5py.File({str(path)!r}, 'r')\n"
-            f"assert np.array_equal(f['w'][()], f['f'][()])\nprint(f['w'][()].sum())")
+        f.create_dataset(
+            "w", data=x, chunks=(1000, 8), compression=eh5.WAVPACK_FILTER_ID, compression_opts=(2, 0, 1, 0, 96, 2)
+        )
+        f.create_dataset(
+            "f", data=x, chunks=(1000, 8), compression=eh5.FLAC_FILTER_ID, compression_opts=(5, 4096, 2, 96, 3, 0)
+        )
+    code = (
+        f"import h5py, numpy as np, numcodecs_ephys.hdf5\n"
+        f"f = h5py.File({str(path)!r}, 'r')\n"
+        f"assert np.array_equal(f['w'][()], f['f'][()])\nprint(f['w'][()].sum())"
+    )
     env = dict(os.environ, NUMCODECS_EPHYS_NUM_THREADS="1")
     assert int(fresh_python(code, env=env)) == int(x.astype(np.int64).sum())

@@ -1,6 +1,7 @@
 """Unsigned samples (uint8/uint16/uint32; Intan recordings reach SpikeInterface as uint16):
 every block codec stores them losslessly as the signed type of their width with the top
 bit flipped, and the chunk header says so (EPHYS_CHUNK_UNSIGNED, csrc/chunk.h)."""
+
 import struct
 
 import numpy as np
@@ -18,8 +19,11 @@ FLAGS_OFFSET = 16  # csrc/chunk.h
 
 
 def codecs():
-    return {"wavpack": ne.WavPack(block_channels=4), "flac": ne.FLAC(block_channels=4),
-            "lpc": ne.EphysLPC(block_channels=4)}
+    return {
+        "wavpack": ne.WavPack(block_channels=4),
+        "flac": ne.FLAC(block_channels=4),
+        "lpc": ne.EphysLPC(block_channels=4),
+    }
 
 
 def takes(codec, dtype):
@@ -71,8 +75,13 @@ def test_round_trip_every_layout(name, dtype):
 def test_round_trip_shapes(name, dtype):
     codec = codec_taking(name, dtype)
     x = intan_like(dtype, 300, 12)
-    for arr in (x[:, 0], x.reshape(300, 3, 4), x[:0], np.full((50, 3), np.iinfo(dtype).max, dtype),
-                np.zeros((50, 3), dtype)):
+    for arr in (
+        x[:, 0],
+        x.reshape(300, 3, 4),
+        x[:0],
+        np.full((50, 3), np.iinfo(dtype).max, dtype),
+        np.zeros((50, 3), dtype),
+    ):
         dec = np.asarray(codec.decode(codec.encode(arr)))
         assert dec.dtype == arr.dtype and dec.shape == arr.shape and np.array_equal(dec, arr)
 
@@ -94,8 +103,11 @@ def test_streams_are_those_of_the_flipped_signed_samples(name):
     assert struct.unpack_from("<I", fortran, FLAGS_OFFSET)[0] == lib.EPHYS_CHUNK_UNSIGNED | lib.EPHYS_CHUNK_FORTRAN
 
 
-@pytest.mark.parametrize("codec", [ne.WavPack(bps=3, block_channels=4), ne.EphysLPC(max_error=3, block_channels=4)],
-                         ids=["wavpack_hybrid", "lpc_near_lossless"])
+@pytest.mark.parametrize(
+    "codec",
+    [ne.WavPack(bps=3, block_channels=4), ne.EphysLPC(max_error=3, block_channels=4)],
+    ids=["wavpack_hybrid", "lpc_near_lossless"],
+)
 def test_lossy_modes_decode_what_the_signed_samples_decode_to(codec):
     x = intan_like("uint16")
     dec = np.asarray(codec.decode(codec.encode(x)))  # the block checksums hold
@@ -121,7 +133,7 @@ def test_decode_some_channels(name):
 
 def _with_flags(enc, flags, resealed):
     b = bytearray(enc)
-    b[FLAGS_OFFSET:FLAGS_OFFSET + 4] = struct.pack("<I", flags)
+    b[FLAGS_OFFSET : FLAGS_OFFSET + 4] = struct.pack("<I", flags)
     return bytes(reseal(b) if resealed else b)
 
 
@@ -178,13 +190,24 @@ def test_zarr2_numcodecs_arrays(tmp_path):
     x = intan_like("uint16", 2000, 40)
     kwargs = {} if int(zarr.__version__.split(".")[0]) < 3 else {"zarr_format": 2}
     for codec in codecs().values():
-        z = zarr.open_array(str(tmp_path / f"{codec.codec_id}.zarr"), mode="w", shape=x.shape, chunks=(600, 16),
-                            dtype=x.dtype, compressor=codec, **kwargs)
+        z = zarr.open_array(
+            str(tmp_path / f"{codec.codec_id}.zarr"),
+            mode="w",
+            shape=x.shape,
+            chunks=(600, 16),
+            dtype=x.dtype,
+            compressor=codec,
+            **kwargs,
+        )
         z[:] = x
-        got = read_back(tmp_path, """
+        got = read_back(
+            tmp_path,
+            """
             import sys, numpy as np, zarr
             np.savez(sys.argv[1], x=zarr.open_array(sys.argv[2], mode="r")[:])
-            """, tmp_path / f"{codec.codec_id}.zarr")["x"]
+            """,
+            tmp_path / f"{codec.codec_id}.zarr",
+        )["x"]
         assert got.dtype == x.dtype and np.array_equal(got, x), codec
 
 
@@ -195,25 +218,39 @@ def test_zarr3_serializers(tmp_path, dtype):
     if int(zarr.__version__.split(".")[0]) < 3:
         pytest.fail(f"zarr {zarr.__version__} in the zarr 3 environment")
     from numcodecs_ephys import zarr3 as z3
+
     x = intan_like(dtype, 1200, 20)
     for serializer in (z3.WavPack(block_channels=4), z3.FLAC(block_channels=4), z3.EphysLPC(block_channels=4)):
         if not takes(serializer.numcodecs_codec, dtype):
             continue
-        z = zarr.create_array(str(tmp_path / f"{serializer.codec_name}.zarr"), shape=x.shape, chunks=(500, 20),
-                              dtype=dtype, serializer=serializer, compressors=None)
+        z = zarr.create_array(
+            str(tmp_path / f"{serializer.codec_name}.zarr"),
+            shape=x.shape,
+            chunks=(500, 20),
+            dtype=dtype,
+            serializer=serializer,
+            compressors=None,
+        )
         z[:] = x
         z = zarr.open_array(str(tmp_path / f"{serializer.codec_name}.zarr"), mode="r")
         assert z.dtype == x.dtype and np.array_equal(z[:], x), serializer
         assert np.array_equal(z[:, [2, 17]], x[:, [2, 17]])  # partial decoding: a few channel blocks
     with pytest.raises(ValueError, match="supports dtypes"):
-        zarr.create_array(str(tmp_path / "legacy.zarr"), shape=x.shape, chunks=(500, 2), dtype=dtype,
-                          serializer=z3.WavPackLegacy(), compressors=None)
+        zarr.create_array(
+            str(tmp_path / "legacy.zarr"),
+            shape=x.shape,
+            chunks=(500, 2),
+            dtype=dtype,
+            serializer=z3.WavPackLegacy(),
+            compressors=None,
+        )
 
 
 @pytest.mark.parametrize("dtype", UNSIGNED)
 def test_hdf5_filters(tmp_path, dtype):
     h5py = require("h5py")
     import numcodecs_ephys.hdf5 as eh5
+
     x = intan_like(dtype, 900, 12)
     chunks = (400, 8)  # edge chunks in both axes
     for flt in (eh5.WavPackH5(block_channels=4), eh5.FLACH5(block_channels=4), eh5.LPCH5(block_channels=4)):
@@ -237,11 +274,15 @@ def test_spikeinterface_uint16_recording(tmp_path):
     rec = si.NumpyRecording(x, sampling_frequency=30000.0)
     out = tmp_path / "rec.zarr"
     rec.save(format="zarr", folder=out, compressor=ne.WavPack(num_threads=1), chunk_size=1000, progress_bar=False)
-    got = read_back(tmp_path, """
+    got = read_back(
+        tmp_path,
+        """
         import sys, numpy as np
         import spikeinterface as si
         np.savez(sys.argv[1], traces=si.load(sys.argv[2]).get_traces())
-        """, out)["traces"]
+        """,
+        out,
+    )["traces"]
     assert got.dtype == np.uint16 and np.array_equal(got, x)
 
 
@@ -250,13 +291,15 @@ def test_hdf5_plugin_defaults_are_the_python_defaults(tmp_path):
     the plugin's C defaults: they must be the Python classes' (block_channels included)."""
     h5py = require("h5py")
     import numcodecs_ephys.hdf5 as eh5
+
     x = intan_like("uint16", 100, 4)
     with h5py.File(tmp_path / "d.h5", "w") as f:
         for cls in (eh5.WavPackH5, eh5.FLACH5, eh5.LPCH5):
             first = cls().filter_options[:1]
-            dset = f.create_dataset(cls.__name__, data=x, chunks=(50, 4), compression=cls.filter_id,
-                                    compression_opts=first)
+            dset = f.create_dataset(
+                cls.__name__, data=x, chunks=(50, 4), compression=cls.filter_id, compression_opts=first
+            )
             stored = tuple(dset._filters[str(cls.filter_id)])
-            assert stored[:len(cls().filter_options)] == cls().filter_options, cls
+            assert stored[: len(cls().filter_options)] == cls().filter_options, cls
             assert cls.from_cd_values(stored).codec() == cls().codec()
             assert np.array_equal(dset[()], x)

@@ -1,5 +1,6 @@
 """WavPack codec: round trips, peer parity, parameters, robustness, threads (what every
 codec owes: test_codec_contract.py)."""
+
 import json
 import subprocess
 import sys
@@ -33,6 +34,7 @@ def rmse(a, b):
 
 # ---- round trips -------------------------------------------------------------------------
 
+
 def test_lossless_bit_exact_on_real_files(real_recording):
     name, data = real_recording
     codec = WavPack()
@@ -48,7 +50,7 @@ EDGE_CASES = {
     "constant": np.full((1000, 8), 7, "int16"),
     "zeros_int32": np.zeros((300, 3), "int32"),
     "full_int16_range": np.tile(np.array([[-32768, 32767], [32767, -32768], [0, -1]], "int16"), (200, 3)),
-    "full_int32_range": np.tile(np.array([[-2 ** 31, 2 ** 31 - 1], [2 ** 31 - 1, -2 ** 31]], "int32"), (100, 1)),
+    "full_int32_range": np.tile(np.array([[-(2**31), 2**31 - 1], [2**31 - 1, -(2**31)]], "int32"), (100, 1)),
     "full_int8_range": np.tile(np.array([[-128, 127], [127, -128]], "int8"), (50, 5)),
     "one_sample": np.array([5], "int16"),
     "one_sample_many_channels": np.arange(10, dtype="int16")[None, :],
@@ -92,6 +94,7 @@ def test_any_memory_layout(layout):
 
 # ---- parameters --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", ["float64", "uint64", "int64", "bool", "complex64"])
 def test_refuses_unsupported_dtypes(dtype):
     with pytest.raises(ValueError, match="int8, int16, int32, float32"):
@@ -110,11 +113,25 @@ def test_refuses_scalars_and_too_many_dims():
         WavPack().encode(np.zeros((2,) * 9, "int16"))
 
 
-@pytest.mark.parametrize("kwargs", [
-    dict(level=0), dict(level=5), dict(level=True), dict(bps=1.0), dict(bps=2.2), dict(bps=-3), dict(bps=40),
-    dict(bps="3"), dict(shaping_weight=1.5), dict(block_channels=0), dict(block_channels=4097),
-    dict(num_threads=0), dict(num_threads=1.5), dict(num_threads=1000),
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(level=0),
+        dict(level=5),
+        dict(level=True),
+        dict(bps=1.0),
+        dict(bps=2.2),
+        dict(bps=-3),
+        dict(bps=40),
+        dict(bps="3"),
+        dict(shaping_weight=1.5),
+        dict(block_channels=0),
+        dict(block_channels=4097),
+        dict(num_threads=0),
+        dict(num_threads=1.5),
+        dict(num_threads=1000),
+    ],
+)
 def test_invalid_parameters(kwargs):
     with pytest.raises(ValueError):
         WavPack(**kwargs)
@@ -162,6 +179,7 @@ def test_hybrid_error_shrinks_with_bps():
 
 
 # ---- parity with wavpack-numcodecs 0.1.5 --------------------------------------------------
+
 
 @pytest.mark.parametrize("name", sorted(set(REAL_FILES) - {"openephys_lfp"}))
 def test_lossless_cr_matches_peer(name):
@@ -220,16 +238,20 @@ def test_importing_the_peer_takes_its_id_back():
     """Importing the package registers our class under the peer's id "wavpack"; importing
     the peer afterwards puts its own class back (both read the same format)."""
     peer()
-    fresh_python("""
+    fresh_python(
+        """
         import numcodecs_ephys
         from numcodecs.registry import codec_registry
         assert codec_registry["wavpack"] is numcodecs_ephys.WavPackNumcodecsFormat
         import wavpack_numcodecs
         assert codec_registry["wavpack"] is wavpack_numcodecs.WavPack
-    """, block_peers=False)
+    """,
+        block_peers=False,
+    )
 
 
 # ---- robustness --------------------------------------------------------------------------
+
 
 def test_corrupted_header_is_a_clear_error():
     chunk = bytearray(WavPack(block_channels=2).encode(simulated(300, 5, seed=21)))
@@ -247,6 +269,7 @@ def test_corrupted_header_is_a_clear_error():
 
 # ---- threads -----------------------------------------------------------------------------
 
+
 def test_output_independent_of_thread_count():
     data = load_real("np2")
     chunks = {n: WavPack(num_threads=n, block_channels=32).encode(data) for n in (1, 2, 3, 8)}
@@ -259,8 +282,13 @@ def test_build_names_the_missing_library(tmp_path):
     import os
 
     env = dict(os.environ, PKG_CONFIG_LIBDIR=str(tmp_path), PKG_CONFIG_PATH="")
-    res = subprocess.run([sys.executable, str(HERE.parent / "csrc" / "build_native.py")], env=env,
-                         capture_output=True, text=True, cwd=tmp_path)
+    res = subprocess.run(
+        [sys.executable, str(HERE.parent / "csrc" / "build_native.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert res.returncode != 0
     assert "libwavpack-dev" in res.stderr and "brew install wavpack" in res.stderr
     assert "Traceback" not in res.stderr

@@ -1,5 +1,6 @@
 """zarr 2.18 (+ numcodecs 0.15): arrays written with zarr.open(compressor=..., filters=[...]),
 to a directory and a zip store, read back in a fresh process with only numcodecs_ephys."""
+
 import numpy as np
 import pytest
 
@@ -14,6 +15,7 @@ CHUNKS = (1000, 96)
 def chains(data_name, data):
     """name -> (compressor, filters, lossless) for one recording."""
     from numcodecs_ephys import FLAC, LSB, BitTruncation, Delta2D, WavPack
+
     out = {
         "wavpack": (WavPack(num_threads=1), [], True),
         "wavpack_delta_time": (WavPack(level=3), [Delta2D(axis="time")], True),
@@ -58,8 +60,16 @@ def test_zarr2_roundtrip_fresh_process(tmp_path, data_name, store_kind):
     expected = {}
     for name, (compressor, filters, lossless) in chains(data_name, data).items():
         chunks = (CHUNKS[0], data.shape[1]) if "lsb" in name else CHUNKS
-        z = zarr.open(store=store, path=name, mode="w", shape=data.shape, chunks=chunks, dtype=data.dtype,
-                      compressor=compressor, filters=filters or None)
+        z = zarr.open(
+            store=store,
+            path=name,
+            mode="w",
+            shape=data.shape,
+            chunks=chunks,
+            dtype=data.dtype,
+            compressor=compressor,
+            filters=filters or None,
+        )
         z[:] = data
         expected[name] = data if lossless else expected_chunked(data, chunks, compressor, filters)
     store.close()
@@ -75,8 +85,16 @@ def test_zarr2_roundtrip_fresh_process(tmp_path, data_name, store_kind):
 def test_zarr2_config_in_metadata(tmp_path):
     zarr = require("zarr")
     from numcodecs_ephys import Delta2D, WavPack
-    z = zarr.open(str(tmp_path / "a.zarr"), mode="w", shape=(100, 4), chunks=(50, 4), dtype="int16",
-                  compressor=WavPack(level=3, num_threads=1), filters=[Delta2D(axis="time+space")])
+
+    z = zarr.open(
+        str(tmp_path / "a.zarr"),
+        mode="w",
+        shape=(100, 4),
+        chunks=(50, 4),
+        dtype="int16",
+        compressor=WavPack(level=3, num_threads=1),
+        filters=[Delta2D(axis="time+space")],
+    )
     z[:] = np.arange(400, dtype="int16").reshape(100, 4)
     meta = z.store[".zarray"]
     assert b'"ephys_wavpack"' in meta and b'"ephys_delta2d"' in meta and b'"time+space"' in meta

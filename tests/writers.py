@@ -5,6 +5,7 @@ imports nothing but what the reading code names, with the peer packages
 (wavpack-numcodecs, flac-numcodecs) blocked, so that a store only counts as readable
 when numcodecs_ephys alone (through its entry points) decodes it.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ def expected_chunked(data, chunks, compressor=None, filters=()):
     for i in range(0, data.shape[0], t):
         for j in range(0, data.shape[1], c):
             block = np.zeros((t, c), data.dtype)
-            part = data[i:i + t, j:j + c]
-            block[:part.shape[0], :part.shape[1]] = part
-            out[i:i + t, j:j + c] = roundtrip(block, compressor, filters)[:part.shape[0], :part.shape[1]]
+            part = data[i : i + t, j : j + c]
+            block[: part.shape[0], : part.shape[1]] = part
+            out[i : i + t, j : j + c] = roundtrip(block, compressor, filters)[: part.shape[0], : part.shape[1]]
     return out
