@@ -1,14 +1,26 @@
 """The base of every codec of the package: its state is its config."""
 
+import functools
+import inspect
+
 from numcodecs.abc import Codec
 
 from . import _blocks, _channels
 
 
+@functools.cache
+def stored_params(cls):
+    """The names of the parameters of ``cls``'s constructor that its config stores, in the
+    constructor's order: all but ``num_threads``. Each is kept as the attribute of that name."""
+    return tuple(name for name in inspect.signature(cls.__init__).parameters if name not in ("self", "num_threads"))
+
+
 class ConfigCodec(Codec):
     """A numcodecs Codec whose config is its whole state: it pickles through the config
     (the cffi structs it may hold do not pickle; SpikeInterface n_jobs and dask need
-    this), and its repr is the constructor call that rebuilds it.
+    this), and its repr is the constructor call that rebuilds it. The config is the
+    constructor's parameters (:func:`stored_params`), read back from the attributes of
+    the same names.
 
     ``num_threads`` is not state: it overrides the process-wide thread count
     (:func:`numcodecs_ephys.set_num_threads`) for this instance, in this process only. It
@@ -17,6 +29,9 @@ class ConfigCodec(Codec):
     without it."""
 
     num_threads = None
+
+    def get_config(self):
+        return dict(id=self.codec_id, **{name: getattr(self, name) for name in stored_params(type(self))})
 
     @classmethod
     def from_config(cls, config):

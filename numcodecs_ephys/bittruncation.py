@@ -73,6 +73,3 @@ class BitTruncation(ConfigCodec):
             "cannot decode BitTruncation chunk",
         )
         return F.deliver(info, src, result, out, "BitTruncation")
-
-    def get_config(self):
-        return dict(id=self.codec_id, bits=self.bits)

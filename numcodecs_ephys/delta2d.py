@@ -68,6 +68,3 @@ class Delta2D(ConfigCodec):
             "cannot decode Delta2D chunk",
         )
         return F.deliver(info, src, result, out, "Delta2D")
-
-    def get_config(self):
-        return dict(id=self.codec_id, axis=self.axis)

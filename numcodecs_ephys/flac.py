@@ -121,16 +121,6 @@ class FLAC(ChunkCodec):
     def _samples(self, buf):
         return _as_int_samples(buf)
 
-    def get_config(self):
-        return dict(
-            id=self.codec_id,
-            level=self.level,
-            blocksize=self.blocksize,
-            channels_per_stream=self.channels_per_stream,
-            block_channels=self.block_channels,
-            exhaustive_stereo=self.exhaustive_stereo,
-        )
-
 
 class FLACNumcodecsFormat(ConfigCodec):
     """Reads and writes the chunks of the flac-numcodecs package, 0.1.2 (codec id ``"flac"``).
@@ -200,6 +190,7 @@ class FLACNumcodecsFormat(ConfigCodec):
         )
 
     def get_config(self):
+        # flac-numcodecs' own key order (and so this repr's)
         return dict(
             id=self.codec_id,
             tmpdir=self.tmpdir,

@@ -93,6 +93,3 @@ class EphysLPC(ChunkCodec):
         if self.max_error:
             refuse_filtered(arr, "EphysLPC near-lossless (max_error > 0)")
         return _blocks.encode_chunk(lib.ephys_lpc_encode, self._params, arr, self.block_channels, self.num_threads)
-
-    def get_config(self):
-        return dict(id=self.codec_id, level=self.level, max_error=self.max_error, block_channels=self.block_channels)

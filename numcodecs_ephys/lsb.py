@@ -196,9 +196,6 @@ class LSB(ConfigCodec):
         )
         return F.deliver(info, src, result, out, "LSB")
 
-    def get_config(self):
-        return dict(id=self.codec_id, offsets=self.offsets, steps=self.steps)
-
 
 def _sample_traces(recording, num_chunks, chunk_size, seed):
     """Random chunks of a SpikeInterface-like recording, stacked (samples, channels)."""

@@ -113,16 +113,6 @@ class WavPack(ChunkCodec):
             refuse_filtered(arr, "WavPack hybrid (bps=...)")
         return arr
 
-    def get_config(self):
-        return dict(
-            id=self.codec_id,
-            level=self.level,
-            bps=self.bps,
-            dynamic_noise_shaping=self.dynamic_noise_shaping,
-            shaping_weight=self.shaping_weight,
-            block_channels=self.block_channels,
-        )
-
 
 class WavPackNumcodecsFormat(ConfigCodec):
     """Reads and writes the chunks of the wavpack-numcodecs package (codec id ``"wavpack"``).
@@ -179,17 +169,6 @@ class WavPackNumcodecsFormat(ConfigCodec):
             lambda view: _blocks.check(
                 lib.ephys_wavpack_stream_decode(ptr, nbytes, view), "cannot decode WavPack stream"
             ),
-        )
-
-    def get_config(self):
-        return dict(
-            id=self.codec_id,
-            level=self.level,
-            bps=self.bps,
-            dynamic_noise_shaping=self.dynamic_noise_shaping,
-            shaping_weight=self.shaping_weight,
-            num_encoding_threads=self.num_encoding_threads,
-            num_decoding_threads=self.num_decoding_threads,
         )
 
 
