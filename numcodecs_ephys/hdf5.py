@@ -35,6 +35,7 @@ import h5py
 from . import flac as _flac
 from . import lpc as _lpc
 from . import wavpack as _wavpack
+from ._codec import stored_params
 
 __all__ = [
     "WavPackH5",
@@ -119,10 +120,23 @@ def _user_values(cls, cd_values):
 
 
 class _EphysFilter(h5py.filters.FilterRefBase):
-    """Shared behaviour: equality by options, eval-able repr."""
+    """Shared behaviour: equality by options, eval-able repr, the numcodecs codec. The
+    options are the constructor's parameters but ``num_threads``, kept as attributes of the
+    same names, as the numcodecs codec's."""
+
+    _codec_cls: type  # the numcodecs codec that writes the same chunks
+
+    def _take_options(self, codec):
+        """The options as the numcodecs codec validated and normalized them."""
+        for name in stored_params(type(self)):
+            setattr(self, name, getattr(codec, name))
 
     def _args(self):
-        raise NotImplementedError
+        return {name: getattr(self, name) for name in stored_params(type(self))}
+
+    def codec(self):
+        """The numcodecs codec that writes the same chunks."""
+        return self._codec_cls(**self._args())
 
     def __repr__(self):
         return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in self._args().items())})"
@@ -148,25 +162,14 @@ class WavPackH5(_EphysFilter):
     """
 
     filter_id = WAVPACK_FILTER_ID
+    _codec_cls = _wavpack.WavPack
 
     def __init__(
         self, level=2, bps=None, dynamic_noise_shaping=True, shaping_weight=0.0, block_channels=16, num_threads=None
     ):
-        bps = _wavpack._validate(level, bps, shaping_weight)
-        if (
-            isinstance(block_channels, bool)
-            or block_channels != int(block_channels)
-            or not 1 <= block_channels <= _wavpack.MAX_CHANNELS_PER_STREAM
-        ):
-            raise ValueError(
-                f"block_channels must be an integer from 1 to {_wavpack.MAX_CHANNELS_PER_STREAM}, "
-                f"got {block_channels!r}"
-            )
-        self.level = int(level)
-        self.bps = round(bps * 1000) / 1000 if bps else None
-        self.dynamic_noise_shaping = bool(dynamic_noise_shaping)
-        self.shaping_weight = round(float(shaping_weight) * 1000) / 1000
-        self.block_channels = int(block_channels)
+        self._take_options(self._codec_cls(level, bps, dynamic_noise_shaping, shaping_weight, block_channels))
+        self.bps = round(self.bps * 1000) / 1000 if self.bps else None
+        self.shaping_weight = round(self.shaping_weight * 1000) / 1000
         self.filter_options = (
             self.level,
             round(self.bps * 1000) if self.bps else 0,
@@ -175,19 +178,6 @@ class WavPackH5(_EphysFilter):
             self.block_channels,
             _no_stored_threads(num_threads),
         )
-
-    def _args(self):
-        return dict(
-            level=self.level,
-            bps=self.bps,
-            dynamic_noise_shaping=self.dynamic_noise_shaping,
-            shaping_weight=self.shaping_weight,
-            block_channels=self.block_channels,
-        )
-
-    def codec(self):
-        """The numcodecs codec that writes the same chunks."""
-        return _wavpack.WavPack(**self._args())
 
     @classmethod
     def from_cd_values(cls, cd_values):
@@ -215,6 +205,7 @@ class FLACH5(_EphysFilter):
     """
 
     filter_id = FLAC_FILTER_ID
+    _codec_cls = _flac.FLAC
 
     def __init__(
         self,
@@ -225,17 +216,9 @@ class FLACH5(_EphysFilter):
         num_threads=None,
         exhaustive_stereo=False,
     ):
-        # the numcodecs codec validates the very same options
-        codec = _flac.FLAC(
-            level=level,
-            blocksize=blocksize,
-            channels_per_stream=channels_per_stream,
-            block_channels=block_channels,
-            exhaustive_stereo=exhaustive_stereo,
+        self._take_options(
+            self._codec_cls(level, blocksize, channels_per_stream, block_channels, exhaustive_stereo=exhaustive_stereo)
         )
-        self.level, self.blocksize = codec.level, codec.blocksize
-        self.channels_per_stream, self.block_channels = codec.channels_per_stream, codec.block_channels
-        self.exhaustive_stereo = codec.exhaustive_stereo
         self.filter_options = (
             self.level,
             self.blocksize,
@@ -245,30 +228,11 @@ class FLACH5(_EphysFilter):
             int(self.exhaustive_stereo),
         )
 
-    def _args(self):
-        return dict(
-            level=self.level,
-            blocksize=self.blocksize,
-            channels_per_stream=self.channels_per_stream,
-            block_channels=self.block_channels,
-            exhaustive_stereo=self.exhaustive_stereo,
-        )
-
-    def codec(self):
-        """The numcodecs codec that writes the same chunks."""
-        return _flac.FLAC(**self._args())
-
     @classmethod
     def from_cd_values(cls, cd_values):
         """The filter of a dataset, from its cd_values (``dataset._filters[str(filter_id)]``)."""
         level, blocksize, channels_per_stream, block_channels, _, exhaustive = _user_values(cls, cd_values)
-        return cls(
-            level=level,
-            blocksize=blocksize,
-            channels_per_stream=channels_per_stream,
-            block_channels=block_channels,
-            exhaustive_stereo=bool(exhaustive),
-        )
+        return cls(level, blocksize, channels_per_stream, block_channels, exhaustive_stereo=bool(exhaustive))
 
 
 class LPCH5(_EphysFilter):
@@ -281,18 +245,11 @@ class LPCH5(_EphysFilter):
     """
 
     filter_id = LPC_FILTER_ID
+    _codec_cls = _lpc.EphysLPC
 
     def __init__(self, level=2, max_error=0, block_channels=32, num_threads=None):
-        codec = _lpc.EphysLPC(level=level, max_error=max_error, block_channels=block_channels)  # validates
-        self.level, self.max_error, self.block_channels = codec.level, codec.max_error, codec.block_channels
+        self._take_options(self._codec_cls(level, max_error, block_channels))
         self.filter_options = (self.level, self.max_error, self.block_channels, _no_stored_threads(num_threads))
-
-    def _args(self):
-        return dict(level=self.level, max_error=self.max_error, block_channels=self.block_channels)
-
-    def codec(self):
-        """The numcodecs codec that writes the same chunks."""
-        return _lpc.EphysLPC(**self._args())
 
     @classmethod
     def from_cd_values(cls, cd_values):
