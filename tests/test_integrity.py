@@ -15,6 +15,7 @@ import numcodecs_ephys as ne
 from numcodecs_ephys._blocks import lib
 
 from conftest import FIXTURES, HERE, fresh_python, simulated, unavailable
+from writers import format2_array
 
 # every codec and filter of our own formats, lossy ones included
 CODECS = [
@@ -70,21 +71,9 @@ def test_zarr_fortran_order_arrays(tmp_path, case):
     expected = x
     for f in filters or ():
         expected = np.asarray(f.decode(f.encode(expected)))
-    fmt = {"zarr_format": 2} if int(zarr.__version__.split(".")[0]) >= 3 else {}
     for order in "FC":
         path = str(tmp_path / f"{order}.zarr")
-        z = zarr.open_array(
-            path,
-            mode="w",
-            shape=x.shape,
-            chunks=(1000, 16),
-            dtype="int16",
-            order=order,
-            compressor=compressor,
-            filters=filters,
-            **fmt,
-        )
-        z[:] = x
+        format2_array(path, x, (1000, 16), compressor, filters, order=order)
         back = zarr.open_array(path, mode="r")
         np.testing.assert_array_equal(back[:], expected, err_msg=order)
         np.testing.assert_array_equal(back[500:2500, 3:11], expected[500:2500, 3:11], err_msg=order)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import require
-from writers import read_back
+from writers import format2_array, read_back
 
 HERE = Path(__file__).resolve().parent / "fixtures" / "legacy_zarr2"
 
@@ -41,15 +41,14 @@ def test_peer_stores_open_without_peers(tmp_path):
 @pytest.mark.zarr2
 def test_write_legacy_format_with_zarr2(tmp_path):
     """Our legacy classes write stores the peers' id describes (readable by old installs)."""
-    zarr = require("zarr")
+    require("zarr")
     from numcodecs_ephys import FLACNumcodecsFormat, WavPackNumcodecsFormat
 
     expected = np.load(HERE / "expected.npy")
     paths = []
     for name, codec in [("wavpack", WavPackNumcodecsFormat(level=2)), ("flac", FLACNumcodecsFormat())]:
         p = tmp_path / f"{name}.zarr"
-        z = zarr.open(str(p), mode="w", shape=expected.shape, chunks=(1000, 8), dtype="int16", compressor=codec)
-        z[:] = expected
+        format2_array(p, expected, (1000, 8), codec)
         assert f'"id": "{name}"' in (p / ".zarray").read_text()
         paths.append(p)
     got = read_back(tmp_path, READ, *paths)

@@ -12,6 +12,7 @@ from numcodecs_ephys._filters import lib
 
 from conftest import load_real, simulated
 from filter_helpers import chain_roundtrip, check_frozen_chunks_encode_the_same, check_roundtrip
+from writers import format2_array
 
 NP1_LFP_STEP = 1.2e6 / 1024 / 250 / 0.195  # 24.038...: 10-bit ADC, gain 250, in 0.195 uV units
 
@@ -226,28 +227,13 @@ def test_lossy_after_a_filter_is_refused_in_a_zarr_format_2_array(tmp_path):
 
     from conftest import require
 
-    zarr = require("zarr")
+    require("zarr")
     x = simulated(500, 4, seed=7)
     for i, (filters, compressor) in enumerate(
         [([Delta2D()], WavPack(bps=3)), ([LSB(0.0, 1.0), BitTruncation(bits=2)], WavPack())]
     ):
-        path = str(tmp_path / f"{i}.zarr")
-        if zarr.__version__.startswith("2."):
-            z = zarr.open(
-                path, mode="w", shape=x.shape, chunks=x.shape, dtype="int16", compressor=compressor, filters=filters
-            )
-        else:
-            z = zarr.create_array(
-                path,
-                shape=x.shape,
-                chunks=x.shape,
-                dtype="int16",
-                zarr_format=2,
-                compressors=compressor,
-                filters=filters,
-            )
         with pytest.raises(ValueError, match="is lossy and this chunk was already transformed by"):
-            z[:] = x
+            format2_array(tmp_path / f"{i}.zarr", x, x.shape, compressor, filters)
 
 
 # ---- float samples on a grid (SpikeInterface's scaled traces) ----

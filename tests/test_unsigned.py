@@ -12,7 +12,7 @@ import numcodecs_ephys as ne
 from numcodecs_ephys._blocks import lib
 
 from conftest import require, simulated, unavailable
-from writers import read_back
+from writers import format2_array, read_back
 
 UNSIGNED = ("uint8", "uint16", "uint32")
 FLAGS_OFFSET = 16  # csrc/chunk.h
@@ -186,20 +186,10 @@ def test_the_peers_formats_refuse_unsigned(codec):
 
 def test_zarr2_numcodecs_arrays(tmp_path):
     """zarr 2 (or zarr 3's format-2 arrays): the numcodecs classes as compressors."""
-    zarr = require("zarr")
+    require("zarr")
     x = intan_like("uint16", 2000, 40)
-    kwargs = {} if int(zarr.__version__.split(".")[0]) < 3 else {"zarr_format": 2}
     for codec in codecs().values():
-        z = zarr.open_array(
-            str(tmp_path / f"{codec.codec_id}.zarr"),
-            mode="w",
-            shape=x.shape,
-            chunks=(600, 16),
-            dtype=x.dtype,
-            compressor=codec,
-            **kwargs,
-        )
-        z[:] = x
+        format2_array(tmp_path / f"{codec.codec_id}.zarr", x, (600, 16), codec)
         got = read_back(
             tmp_path,
             """

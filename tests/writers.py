@@ -30,6 +30,27 @@ def read_back(tmp_path, code, *args):
         return {k: f[k] for k in f.files}
 
 
+def format2_array(path, data, chunks, compressor=None, filters=None, **kwargs):
+    """A new format-2 zarr array holding data, written through a numcodecs chain by zarr 2,
+    or by zarr 3 with zarr_format=2; kwargs go to zarr.open_array (order=...)."""
+    import zarr
+
+    if not zarr.__version__.startswith("2."):
+        kwargs["zarr_format"] = 2
+    z = zarr.open_array(
+        str(path),
+        mode="w",
+        shape=data.shape,
+        chunks=chunks,
+        dtype=data.dtype,
+        compressor=compressor,
+        filters=filters,
+        **kwargs,
+    )
+    z[:] = data
+    return z
+
+
 def roundtrip(data, compressor=None, filters=()):
     """What a numcodecs chain returns for one chunk in this process."""
     enc = data
