@@ -58,17 +58,20 @@ def test_not_in_the_config(cls, clean_env):
     assert len(outputs) == 1  # the output does not depend on the thread count
 
 
+# WavPack's parameters as 0.1.0 stored them, num_threads included
+WAVPACK_0_1_0 = {
+    "level": 2,
+    "bps": None,
+    "dynamic_noise_shaping": True,
+    "shaping_weight": 0.0,
+    "block_channels": 96,
+    "num_threads": 1,
+}
+
+
 def test_configs_written_by_0_1_0_still_load():
     for config in (
-        {
-            "id": "ephys_wavpack",
-            "level": 2,
-            "bps": None,
-            "dynamic_noise_shaping": True,
-            "shaping_weight": 0.0,
-            "block_channels": 96,
-            "num_threads": 1,
-        },
+        {"id": "ephys_wavpack", **WAVPACK_0_1_0},
         {
             "id": "ephys_flac",
             "level": 5,
@@ -107,18 +110,7 @@ def test_zarr2_store_written_by_0_1_0_opens(tmp_path):
 def test_zarr3_metadata_written_by_0_1_0_opens():
     from numcodecs_ephys import zarr3 as z3
 
-    old = {
-        "name": "numcodecs_ephys.wavpack",
-        "configuration": {
-            "level": 2,
-            "bps": None,
-            "dynamic_noise_shaping": True,
-            "shaping_weight": 0.0,
-            "block_channels": 96,
-            "num_threads": 1,
-        },
-    }
-    codec = z3.WavPack.from_dict(old)
+    codec = z3.WavPack.from_dict({"name": "numcodecs_ephys.wavpack", "configuration": WAVPACK_0_1_0})
     assert codec == z3.WavPack(block_channels=96) and codec.num_threads is None
     assert "num_threads" not in codec.to_dict()["configuration"]
     assert z3.Delta2D(num_threads=2) == z3.Delta2D() and "num_threads" not in z3.Delta2D(num_threads=2).to_dict()
