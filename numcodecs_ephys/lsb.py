@@ -123,22 +123,7 @@ class LSB(ConfigCodec):
         shape = ffi.new("uint64_t[]", list(arr.shape) or [0])
         out_pp, out_len, n_esc = ffi.new("uint8_t **"), ffi.new("size_t *"), ffi.new("uint64_t *")
         if arr.dtype in FLOAT_DTYPES:
-            F.check(
-                lib.ephys_lsb_encode_float(
-                    ffi.from_buffer(arr),
-                    arr.nbytes,
-                    arr.itemsize,
-                    arr.ndim,
-                    shape,
-                    offsets,
-                    steps,
-                    n,
-                    out_pp,
-                    out_len,
-                    n_esc,
-                ),
-                "LSB encoding failed",
-            )
+            encode, threads = lib.ephys_lsb_encode_float, ()  # one thread: it takes no thread count
         else:
             low = min(self.steps) if isinstance(self.steps, list) else self.steps
             if low < MIN_INTEGER_STEP:
@@ -146,23 +131,9 @@ class LSB(ConfigCodec):
                     f"LSB with steps below {MIN_INTEGER_STEP} takes float samples; this chunk is "
                     f"{arr.dtype}, whose grid steps are at least {MIN_INTEGER_STEP} (got {low})"
                 )
-            F.check(
-                lib.ephys_lsb_encode(
-                    ffi.from_buffer(arr),
-                    arr.nbytes,
-                    arr.itemsize,
-                    arr.ndim,
-                    shape,
-                    offsets,
-                    steps,
-                    n,
-                    F.threads(self.num_threads),
-                    out_pp,
-                    out_len,
-                    n_esc,
-                ),
-                "LSB encoding failed",
-            )
+            encode, threads = lib.ephys_lsb_encode, (F.threads(self.num_threads),)
+        args = (ffi.from_buffer(arr), arr.nbytes, arr.itemsize, arr.ndim, shape, offsets, steps, n)
+        F.check(encode(*args, *threads, out_pp, out_len, n_esc), "LSB encoding failed")
         # the C buffer becomes the array's memory (no copy); freed with the array
         owned = ffi.gc(out_pp[0], lib.ephys_free, size=out_len[0])
         F.seal(owned, out_len[0], order, arr)
