@@ -87,6 +87,39 @@ def empty_encoded(info, dtype, shape):
     return raw, encoded_array(raw, dtype, shape)
 
 
+def encode_samples(c_encode, filter_id, arr, param, num_threads, name):
+    """A chunk of a filter whose kernel maps the samples one to one (Delta2D, BitTruncation):
+    the header, then the kernel's output; not yet sealed. (info, raw bytes, encoded array)."""
+    info, shape = layout(filter_id, arr, param)
+    raw, enc = empty_encoded(info, arr.dtype, arr.shape)
+    check(
+        c_encode(
+            ffi.from_buffer(arr),
+            arr.nbytes,
+            arr.itemsize,
+            arr.ndim,
+            shape,
+            param,
+            threads(num_threads),
+            ffi.from_buffer(raw),
+            raw.nbytes,
+        ),
+        f"{name} encoding failed",
+    )
+    return info, raw, enc
+
+
+def decode_samples(c_decode, filter_id, buf, out, num_threads, name):
+    """The samples of a chunk written by encode_samples (then sealed), as deliver returns them."""
+    info, src, ptr = parse(buf, filter_id, name)
+    result = np.empty(info_shape(info), info_dtype(info))
+    check(
+        c_decode(ptr, src.nbytes, ffi.from_buffer(result), result.nbytes, threads(num_threads)),
+        f"cannot decode {name} chunk",
+    )
+    return deliver(info, src, result, out, name)
+
+
 def parse(buf, filter_id, name):
     """(info, source array, cffi pointer) of an encoded chunk; aligned for the C side."""
     try:

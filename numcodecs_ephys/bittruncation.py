@@ -6,7 +6,7 @@ import numpy as np
 
 from . import _filters as F
 from ._codec import ConfigCodec
-from ._filters import ffi, lib
+from ._filters import lib
 
 SUPPORTED_DTYPES = (np.dtype("int16"), np.dtype("int32"))
 MAX_BITS = {dt.itemsize: 8 * dt.itemsize - 1 for dt in SUPPORTED_DTYPES}  # q * 2**bits must fit the dtype
@@ -42,21 +42,13 @@ class BitTruncation(ConfigCodec):
             F.refuse_filtered(arr, "BitTruncation")
         if self.bits > MAX_BITS[arr.itemsize]:
             raise ValueError(f"bits={self.bits} is too many for {arr.dtype}: at most {MAX_BITS[arr.itemsize]}")
-        info, shape = F.layout(lib.EPHYS_FILTER_BITTRUNCATION, arr, self.bits)
-        raw, enc = F.empty_encoded(info, arr.dtype, arr.shape)
-        F.check(
-            lib.ephys_bittruncation_encode(
-                ffi.from_buffer(arr),
-                arr.nbytes,
-                arr.itemsize,
-                arr.ndim,
-                shape,
-                self.bits,
-                F.threads(self.num_threads),
-                ffi.from_buffer(raw),
-                raw.nbytes,
-            ),
-            "BitTruncation encoding failed",
+        info, raw, enc = F.encode_samples(
+            lib.ephys_bittruncation_encode,
+            lib.EPHYS_FILTER_BITTRUNCATION,
+            arr,
+            self.bits,
+            self.num_threads,
+            "BitTruncation",
         )
         # the checksum is of what decoding gives: q * 2**bits (saturation keeps it in range)
         decoded = np.left_shift(raw[int(info.payload_offset) :].view(arr.dtype), self.bits)
@@ -64,12 +56,6 @@ class BitTruncation(ConfigCodec):
         return enc
 
     def decode(self, buf, out=None):
-        info, src, ptr = F.parse(buf, lib.EPHYS_FILTER_BITTRUNCATION, "BitTruncation")
-        result = np.empty(F.info_shape(info), F.info_dtype(info))
-        F.check(
-            lib.ephys_bittruncation_decode(
-                ptr, src.nbytes, ffi.from_buffer(result), result.nbytes, F.threads(self.num_threads)
-            ),
-            "cannot decode BitTruncation chunk",
+        return F.decode_samples(
+            lib.ephys_bittruncation_decode, lib.EPHYS_FILTER_BITTRUNCATION, buf, out, self.num_threads, "BitTruncation"
         )
-        return F.deliver(info, src, result, out, "BitTruncation")

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import _filters as F
 from ._codec import ConfigCodec
-from ._filters import ffi, lib
+from ._filters import lib
 
 AXES = {"time": lib.EPHYS_DELTA_TIME, "space": lib.EPHYS_DELTA_SPACE, "time+space": lib.EPHYS_DELTA_TIME_SPACE}
 SUPPORTED_DTYPES = tuple(np.dtype(t) for t in ("int8", "int16", "int32", "int64"))
@@ -39,32 +39,13 @@ class Delta2D(ConfigCodec):
 
     def encode(self, buf):
         arr, order = F.as_input(buf, "Delta2D", SUPPORTED_DTYPES)
-        info, shape = F.layout(lib.EPHYS_FILTER_DELTA2D, arr, AXES[self.axis])
-        raw, enc = F.empty_encoded(info, arr.dtype, arr.shape)
-        F.check(
-            lib.ephys_delta2d_encode(
-                ffi.from_buffer(arr),
-                arr.nbytes,
-                arr.itemsize,
-                arr.ndim,
-                shape,
-                AXES[self.axis],
-                F.threads(self.num_threads),
-                ffi.from_buffer(raw),
-                raw.nbytes,
-            ),
-            "Delta2D encoding failed",
+        _, raw, enc = F.encode_samples(
+            lib.ephys_delta2d_encode, lib.EPHYS_FILTER_DELTA2D, arr, AXES[self.axis], self.num_threads, "Delta2D"
         )
         F.seal(raw, raw.nbytes, order, arr)
         return enc
 
     def decode(self, buf, out=None):
-        info, src, ptr = F.parse(buf, lib.EPHYS_FILTER_DELTA2D, "Delta2D")
-        result = np.empty(F.info_shape(info), F.info_dtype(info))
-        F.check(
-            lib.ephys_delta2d_decode(
-                ptr, src.nbytes, ffi.from_buffer(result), result.nbytes, F.threads(self.num_threads)
-            ),
-            "cannot decode Delta2D chunk",
+        return F.decode_samples(
+            lib.ephys_delta2d_decode, lib.EPHYS_FILTER_DELTA2D, buf, out, self.num_threads, "Delta2D"
         )
-        return F.deliver(info, src, result, out, "Delta2D")
