@@ -163,6 +163,11 @@ def _code_chunk(source, plan, i, data=None):
 # ---------------------------------------------------------------- store creation
 
 
+def _create_array(group, name, **kwargs):
+    """A new array in a zarr group: zarr 3's create_array, zarr 2's create_dataset."""
+    return (group.create_array if _zarr3() else group.create_dataset)(name, **kwargs)
+
+
 def _write_metadata(root_path, source, plan, codec_config, filter_configs):
     """The zarr hierarchy (SpikeInterface's layout) without chunks; codecs with num_threads=None,
     since the thread count belongs to the machine that reads, not to the data."""
@@ -176,46 +181,35 @@ def _write_metadata(root_path, source, plan, codec_config, filter_configs):
     ids = np.array([str(source.channel_ids[c]) for c in cols])
     if _zarr3():
         root = zarr.open_group(root_path, mode="w", zarr_format=plan.zarr_format)
-        for name, width, array_filters in arrays:
-            if plan.zarr_format == 3:
-                from . import zarr3
-
-                kw = dict(zarr3.from_numcodecs_chain(codec, array_filters), compressors=None)
-            else:
-                kw = dict(compressors=codec, filters=array_filters or None)
-            root.create_array(
-                name,
-                shape=(source.n_samples, width),
-                chunks=(plan.chunk_len, width),
-                dtype=source.dtype,
-                fill_value=0,
-                **kw,
-            )
-        # format 3 has no fixed-length unicode type in its specification: variable-length strings
-        if plan.zarr_format == 3:
-            root.create_array("channel_ids", shape=ids.shape, dtype=str)[:] = ids
-        else:
-            root.create_array("channel_ids", data=ids)
-        props = root.create_group("properties")
-        add = props.create_array
     else:
         root = zarr.open_group(root_path, mode="w")
-        for name, width, array_filters in arrays:
-            root.create_dataset(
-                name,
-                shape=(source.n_samples, width),
-                chunks=(plan.chunk_len, width),
-                dtype=source.dtype,
-                fill_value=0,
-                compressor=codec,
-                filters=array_filters or None,
-            )
-        root.create_dataset("channel_ids", data=ids)
-        props = root.create_group("properties")
-        add = props.create_dataset
+    for name, width, array_filters in arrays:
+        if plan.zarr_format == 3:
+            from . import zarr3
+
+            kw = dict(zarr3.from_numcodecs_chain(codec, array_filters), compressors=None)
+        elif _zarr3():
+            kw = dict(compressors=codec, filters=array_filters or None)
+        else:
+            kw = dict(compressor=codec, filters=array_filters or None)
+        _create_array(
+            root,
+            name,
+            shape=(source.n_samples, width),
+            chunks=(plan.chunk_len, width),
+            dtype=source.dtype,
+            fill_value=0,
+            **kw,
+        )
+    # format 3 has no fixed-length unicode type in its specification: variable-length strings
+    if plan.zarr_format == 3:
+        root.create_array("channel_ids", shape=ids.shape, dtype=str)[:] = ids
+    else:
+        _create_array(root, "channel_ids", data=ids)
+    props = root.create_group("properties")
     if source.gains_to_uv is not None:
-        add("gain_to_uV", data=np.asarray(source.gains_to_uv, "float64")[cols])
-        add("offset_to_uV", data=np.asarray(source.offsets_to_uv, "float64")[cols])
+        _create_array(props, "gain_to_uV", data=np.asarray(source.gains_to_uv, "float64")[cols])
+        _create_array(props, "offset_to_uV", data=np.asarray(source.offsets_to_uv, "float64")[cols])
     attrs = {"sampling_frequency": source.sampling_frequency, "num_segments": 1}
     if source.probe is not None:
         # contacts point at columns of TRACES (SpikeInterface's "probe" attribute)
