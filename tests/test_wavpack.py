@@ -113,28 +113,19 @@ def test_refuses_scalars_and_too_many_dims():
         WavPack().encode(np.zeros((2,) * 9, "int16"))
 
 
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        dict(level=0),
-        dict(level=5),
-        dict(level=True),
-        dict(bps=1.0),
-        dict(bps=2.2),
-        dict(bps=-3),
-        dict(bps=40),
-        dict(bps="3"),
-        dict(shaping_weight=1.5),
-        dict(block_channels=0),
-        dict(block_channels=4097),
-        dict(num_threads=0),
-        dict(num_threads=1.5),
-        dict(num_threads=1000),
-    ],
-)
-def test_invalid_parameters(kwargs):
-    with pytest.raises(ValueError):
-        WavPack(**kwargs)
+# num_threads, for every codec: test_threads.py
+BAD_PARAMETERS = {
+    "level": [0, 5, True],
+    "bps": [1.0, 2.2, -3, 40, "3"],
+    "shaping_weight": [1.5],
+    "block_channels": [0, 4097],
+}
+
+
+@pytest.mark.parametrize(("name", "value"), [(k, v) for k, values in BAD_PARAMETERS.items() for v in values])
+def test_invalid_parameters(name, value):
+    with pytest.raises(ValueError, match=name):
+        WavPack(**{name: value})
 
 
 def test_lossless_spellings():
