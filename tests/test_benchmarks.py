@@ -15,6 +15,7 @@ from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+TINY_RUN = "--channels 8 --chunk 0.05 --repeats 1 --no-real".split()  # the report's options for a quick run
 
 
 @pytest.fixture(scope="module")
@@ -27,23 +28,7 @@ def report():
 
 
 def test_report_on_tiny_data(report, tmp_path, capsys):
-    report.main(
-        [
-            "--duration",
-            "0.1",
-            "--channels",
-            "8",
-            "--chunk",
-            "0.05",
-            "--repeats",
-            "1",
-            "--no-real",
-            "--passes",
-            "1",
-            "--out",
-            str(tmp_path),
-        ]
-    )
+    report.main([*TINY_RUN, "--duration", "0.1", "--passes", "1", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     for title in (
         "Against the released peers: 1 s chunks",
@@ -187,35 +172,9 @@ def test_s3_loader_against_local_server(s3_server, tmp_path):
 
 def test_report_on_s3_sessions(s3_server, report, tmp_path, capsys):
     url, _ = s3_server
-    report.main(
-        [
-            "--s3",
-            "aind-np1",
-            "--s3",
-            "ibl-np1",
-            "--sessions",
-            "1",
-            "--s3-duration",
-            "0.1",
-            "--s3-endpoint",
-            url,
-            "--s3-cache",
-            str(tmp_path / "cache"),
-            "--duration",
-            "0.05",
-            "--channels",
-            "8",
-            "--chunk",
-            "0.05",
-            "--repeats",
-            "1",
-            "--no-real",
-            "--tables",
-            "lossless",
-            "--out",
-            str(tmp_path),
-        ]
-    )
+    s3 = f"--s3 aind-np1 --s3 ibl-np1 --sessions 1 --s3-duration 0.1 --s3-endpoint {url}".split()
+    cache = ["--s3-cache", str(tmp_path / "cache")]
+    report.main([*TINY_RUN, *s3, *cache, "--duration", "0.05", "--tables", "lossless", "--out", str(tmp_path)])
     out = capsys.readouterr().out
     assert "Lossless, s3-aind-np1-625749_2022-08-03_15-15-06_ProbeA" in out
     assert "Lossless, s3-ibl-np1-CSHZAD026_2020-09-04_probe00" in out
