@@ -15,7 +15,7 @@ import numcodecs_ephys as ne
 from numcodecs_ephys._blocks import lib
 
 from conftest import FIXTURES, HERE, fresh_python, simulated, unavailable
-from writers import format2_array
+from writers import format2_array, format3_array
 
 # every codec and filter of our own formats, lossy ones included
 CODECS = [
@@ -88,23 +88,12 @@ def test_zarr_fortran_order_arrays(tmp_path, case):
 @pytest.mark.zarr3
 @pytest.mark.parametrize("order", "FC")
 def test_zarr3_native_codecs_fortran_order(tmp_path, order):
-    import zarr
-
     from numcodecs_ephys import zarr3 as z3
 
     x = simulated(3000, 16, seed=4)
     for serializer, filters in [(z3.WavPack(), [z3.Delta2D()]), (z3.LSB(serializer=z3.FLAC()), []), (z3.WavPack(), [])]:
-        z = zarr.create_array(
-            str(tmp_path / f"{order}{serializer.codec_name}{len(filters)}.zarr"),
-            shape=x.shape,
-            chunks=(1000, 16),
-            dtype="int16",
-            serializer=serializer,
-            filters=filters,
-            compressors=None,
-            config={"order": order},
-        )
-        z[:] = x
+        path = tmp_path / f"{order}{serializer.codec_name}{len(filters)}.zarr"
+        z = format3_array(path, x, (1000, 16), serializer, filters, config={"order": order})
         np.testing.assert_array_equal(z[:], x)
         np.testing.assert_array_equal(z[100:2900, 5:7], x[100:2900, 5:7])
 

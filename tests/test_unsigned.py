@@ -12,7 +12,7 @@ import numcodecs_ephys as ne
 from numcodecs_ephys._blocks import lib
 
 from conftest import require, simulated, unavailable
-from writers import format2_array, read_back
+from writers import format2_array, format3_array, read_back
 
 UNSIGNED = ("uint8", "uint16", "uint32")
 FLAGS_OFFSET = 16  # csrc/chunk.h
@@ -213,15 +213,7 @@ def test_zarr3_serializers(tmp_path, dtype):
     for serializer in (z3.WavPack(block_channels=4), z3.FLAC(block_channels=4), z3.EphysLPC(block_channels=4)):
         if not takes(serializer.numcodecs_codec, dtype):
             continue
-        z = zarr.create_array(
-            str(tmp_path / f"{serializer.codec_name}.zarr"),
-            shape=x.shape,
-            chunks=(500, 20),
-            dtype=dtype,
-            serializer=serializer,
-            compressors=None,
-        )
-        z[:] = x
+        format3_array(tmp_path / f"{serializer.codec_name}.zarr", x, (500, 20), serializer)
         z = zarr.open_array(str(tmp_path / f"{serializer.codec_name}.zarr"), mode="r")
         assert z.dtype == x.dtype and np.array_equal(z[:], x), serializer
         assert np.array_equal(z[:, [2, 17]], x[:, [2, 17]])  # partial decoding: a few channel blocks

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import fresh_python, load_real, require, simulated
-from writers import expected_chunked, read_back
+from writers import expected_chunked, format3_array, read_back
 
 pytestmark = pytest.mark.zarr3
 
@@ -239,15 +239,7 @@ def test_sharding_with_filters(zarr, tmp_path):
         ("lsb", [z3.LSB(offsets=1.0, steps=3.0, serializer=z3.FLAC(num_threads=1))]),
     ]:
         path = tmp_path / f"{name}.zarr"
-        a = zarr.create_array(
-            str(path),
-            shape=x.shape,
-            chunks=(1000, 16),
-            dtype="int16",
-            serializer=ShardingCodec(chunk_shape=(250, 16), codecs=codecs),
-            compressors=None,
-        )
-        a[:] = x
+        format3_array(path, x, (1000, 16), ShardingCodec(chunk_shape=(250, 16), codecs=codecs))
         paths.append(path)
     got = read_back(
         tmp_path,

@@ -51,6 +51,25 @@ def format2_array(path, data, chunks, compressor=None, filters=None, **kwargs):
     return z
 
 
+def format3_array(path, data, chunks, serializer, filters=(), **kwargs):
+    """A new zarr 3 (format 3) array holding data, written through zarr 3 codecs; kwargs go
+    to zarr.create_array (config=...)."""
+    import zarr
+
+    z = zarr.create_array(
+        str(path),
+        shape=data.shape,
+        chunks=chunks,
+        dtype=data.dtype,
+        serializer=serializer,
+        filters=filters,
+        compressors=None,
+        **kwargs,
+    )
+    z[:] = data
+    return z
+
+
 def roundtrip(data, compressor=None, filters=()):
     """What a numcodecs chain returns for one chunk in this process."""
     enc = data
