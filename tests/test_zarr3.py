@@ -86,20 +86,11 @@ def test_zarr3_roundtrip_fresh_process(zarr, tmp_path, data_name, store_kind):
         zarr.storage.ZipStore(str(p), mode="w") if store_kind == "zip" else zarr.storage.LocalStore(str(p))
         for p in paths
     )
-    root = zarr.open_group(store, mode="w", zarr_format=3)
+    zarr.open_group(store, mode="w", zarr_format=3)
     expected = {}
     for name, (serializer, filters, compressors, lossy) in v3_chains(data_name, data).items():
         chunks = (CHUNKS[0], data.shape[1]) if "lsb" in name else CHUNKS
-        a = root.create_array(
-            name,
-            shape=data.shape,
-            chunks=chunks,
-            dtype=data.dtype,
-            serializer=serializer,
-            filters=filters,
-            compressors=compressors,
-        )
-        a[:] = data
+        format3_array(store, data, chunks, serializer, filters, compressors, name=name)
         expected[name] = data if lossy is None else expected_chunked(data, chunks, *lossy)
     # format-2 arrays in zarr 3: the numcodecs classes
     root2 = zarr.open_group(store2, mode="w", zarr_format=2)

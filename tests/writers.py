@@ -51,19 +51,19 @@ def format2_array(path, data, chunks, compressor=None, filters=None, **kwargs):
     return z
 
 
-def format3_array(path, data, chunks, serializer, filters=(), **kwargs):
-    """A new zarr 3 (format 3) array holding data, written through zarr 3 codecs; kwargs go
-    to zarr.create_array (config=...)."""
+def format3_array(store, data, chunks, serializer, filters=(), compressors=None, **kwargs):
+    """A new zarr 3 (format 3) array holding data, written through zarr 3 codecs; store is
+    a path or a zarr store, kwargs go to zarr.create_array (name=..., config=...)."""
     import zarr
 
     z = zarr.create_array(
-        str(path),
+        store,
         shape=data.shape,
         chunks=chunks,
         dtype=data.dtype,
         serializer=serializer,
         filters=filters,
-        compressors=None,
+        compressors=compressors,
         **kwargs,
     )
     z[:] = data
