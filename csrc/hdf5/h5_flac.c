@@ -35,7 +35,7 @@ static int dtype_ok(int dtype)
            || (dtype == EPHYS_DTYPE_INT32 && ephys_flac_max_bits_per_sample() >= 32);
 }
 
-static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const uint64_t *shape,
+static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const uint64_t *shape, int num_threads,
                   uint8_t **out, size_t *out_len)
 {
     ephys_flac_params_t p;
@@ -43,17 +43,12 @@ static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const ui
     p.blocksize = o[1];
     p.channels_per_stream = o[2];
     p.exhaustive_stereo = (int)o[5];
-    return ephys_flac_encode(&p, src, ndim, shape, 0, o[3], ephys_h5_threads(o[4]), out, out_len);
-}
-
-static int decode(const unsigned *o, const uint8_t *buf, size_t len, const ephys_view_t *dst)
-{
-    return ephys_flac_decode(buf, len, dst, ephys_h5_threads(o[4]));
+    return ephys_flac_encode(&p, src, ndim, shape, 0, o[3], num_threads, out, out_len);
 }
 
 static const ephys_h5_codec_t codec = {
     FLAC_H5_FILTER_ID, "numcodecs-ephys FLAC", 6, {5, 4096, 2, 16, 0, 0},
-    check_options, dtype_ok, encode, ephys_flac_info, decode,
+    check_options, dtype_ok, encode, ephys_flac_info, ephys_flac_decode,
 };
 
 EPHYS_H5_PLUGIN(codec, FLAC_H5_FILTER_ID, "numcodecs-ephys FLAC")

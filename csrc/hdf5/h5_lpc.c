@@ -26,23 +26,18 @@ static int check_options(const unsigned *o)
 
 static int dtype_ok(int dtype) { return dtype == EPHYS_DTYPE_INT8 || dtype == EPHYS_DTYPE_INT16 || dtype == EPHYS_DTYPE_INT32; }
 
-static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const uint64_t *shape,
+static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const uint64_t *shape, int num_threads,
                   uint8_t **out, size_t *out_len)
 {
     ephys_lpc_params_t p;
     int err = ephys_lpc_default_params((int)o[0], o[1], &p);
     if (err) return err;
-    return ephys_lpc_encode(&p, src, ndim, shape, 0, o[2], ephys_h5_threads(o[3]), out, out_len);
-}
-
-static int decode(const unsigned *o, const uint8_t *buf, size_t len, const ephys_view_t *dst)
-{
-    return ephys_lpc_decode(buf, len, dst, ephys_h5_threads(o[3]));
+    return ephys_lpc_encode(&p, src, ndim, shape, 0, o[2], num_threads, out, out_len);
 }
 
 static const ephys_h5_codec_t codec = {
     LPC_H5_FILTER_ID, "numcodecs-ephys EphysLPC", 4, {2, 0, 32, 0},
-    check_options, dtype_ok, encode, ephys_lpc_info, decode,
+    check_options, dtype_ok, encode, ephys_lpc_info, ephys_lpc_decode,
 };
 
 EPHYS_H5_PLUGIN(codec, LPC_H5_FILTER_ID, "numcodecs-ephys EphysLPC")

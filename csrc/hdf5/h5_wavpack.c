@@ -32,7 +32,7 @@ static int check_options(const unsigned *o)
 
 static int dtype_ok(int dtype) { return ephys_dtype_size(dtype) != 0; }
 
-static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const uint64_t *shape,
+static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const uint64_t *shape, int num_threads,
                   uint8_t **out, size_t *out_len)
 {
     ephys_wavpack_params_t p;
@@ -40,17 +40,12 @@ static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const ui
     p.bps = o[1] / 1000.0;
     p.dynamic_shaping = (int)o[2];
     p.shaping_weight = (int32_t)o[3] / 1000.0;
-    return ephys_wavpack_encode(&p, src, ndim, shape, 0, o[4], ephys_h5_threads(o[5]), out, out_len);
-}
-
-static int decode(const unsigned *o, const uint8_t *buf, size_t len, const ephys_view_t *dst)
-{
-    return ephys_wavpack_decode(buf, len, dst, ephys_h5_threads(o[5]));
+    return ephys_wavpack_encode(&p, src, ndim, shape, 0, o[4], num_threads, out, out_len);
 }
 
 static const ephys_h5_codec_t codec = {
     WAVPACK_H5_FILTER_ID, "numcodecs-ephys WavPack", 6, {2, 0, 1, 0, 16, 0},
-    check_options, dtype_ok, encode, ephys_wavpack_info, decode,
+    check_options, dtype_ok, encode, ephys_wavpack_info, ephys_wavpack_decode,
 };
 
 EPHYS_H5_PLUGIN(codec, WAVPACK_H5_FILTER_ID, "numcodecs-ephys WavPack")

@@ -94,9 +94,8 @@ static const h5_api_t *h5_api(const void *caller)
  * the value that numcodecs-ephys 0.1.0 stored in cd_values is ignored, and the
  * process's NUMCODECS_EPHYS_NUM_THREADS (what numcodecs_ephys.set_num_threads
  * sets) or else every core is used. */
-int ephys_h5_threads(unsigned stored)
+static int process_threads(void)
 {
-    (void)stored;
     const char *env = getenv("NUMCODECS_EPHYS_NUM_THREADS");
     char *end = NULL;
     long n = env && *env ? strtol(env, &end, 10) : 0;
@@ -234,7 +233,7 @@ size_t ephys_h5_filter(const ephys_h5_codec_t *codec, const void *caller, unsign
         void *out = h5_alloc(api, l.nbytes);
         if (!out) return 0;
         view.base = out;
-        if (codec->decode(l.opts, *buf, nbytes, &view) != EPHYS_OK) {
+        if (codec->decode(*buf, nbytes, &view, process_threads()) != EPHYS_OK) {
             h5_free(api, out);
             return 0;
         }
@@ -249,7 +248,7 @@ size_t ephys_h5_filter(const ephys_h5_codec_t *codec, const void *caller, unsign
     view.base = *buf;
     uint8_t *coded = NULL;
     size_t coded_len = 0;
-    if (codec->encode(l.opts, &view, l.ndim, l.shape, &coded, &coded_len) != EPHYS_OK) return 0;
+    if (codec->encode(l.opts, &view, l.ndim, l.shape, process_threads(), &coded, &coded_len) != EPHYS_OK) return 0;
     void *out = h5_alloc(api, coded_len);
     if (!out) {
         free(coded);

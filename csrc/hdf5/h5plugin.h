@@ -37,9 +37,10 @@ typedef struct {
     /* nonzero when the codec codes that stream dtype (signed or float32) */
     int (*dtype_ok)(int dtype);
     int (*encode)(const unsigned *opts, const ephys_view_t *src, int ndim, const uint64_t *shape,
-                  uint8_t **out, size_t *out_len);
+                  int num_threads, uint8_t **out, size_t *out_len);
+    /* the codec's own ephys_*_info and ephys_*_decode: decoding needs no option */
     int (*info)(const uint8_t *buf, size_t len, ephys_chunk_info_t *info);
-    int (*decode)(const unsigned *opts, const uint8_t *buf, size_t len, const ephys_view_t *dst);
+    int (*decode)(const uint8_t *buf, size_t len, const ephys_view_t *dst, int num_threads);
 } ephys_h5_codec_t;
 
 /* The callbacks, given the address HDF5 called from (to find that libhdf5). */
@@ -47,11 +48,6 @@ htri_t ephys_h5_can_apply(const ephys_h5_codec_t *codec, const void *caller, hid
 herr_t ephys_h5_set_local(const ephys_h5_codec_t *codec, const void *caller, hid_t dcpl, hid_t type);
 size_t ephys_h5_filter(const ephys_h5_codec_t *codec, const void *caller, unsigned flags, size_t cd_nelmts,
                        const unsigned cd_values[], size_t nbytes, size_t *buf_size, void **buf);
-
-/* Threads for an option value: 0 = every core this process may use. */
-/* Threads for one chunk: NUMCODECS_EPHYS_NUM_THREADS, else every core (the
- * value stored in cd_values by 0.1.0 is ignored). */
-int ephys_h5_threads(unsigned stored);
 
 /* The H5Z_class2_t, its three callbacks and the two exported H5PL functions. */
 #define EPHYS_H5_PLUGIN(CODEC, ID, NAME)                                                           \
