@@ -104,12 +104,9 @@ int ephys_bittruncation_encode(const void *in, size_t in_len, int itemsize, int 
 {
     if (!bits_ok(itemsize, bits)) return EPHYS_ERR_ARGS;
     ephys_filter_info_t info;
-    int err = ephys_filter_layout(EPHYS_FILTER_BITTRUNCATION, itemsize, ndim, shape, bits, 0, 0, &info);
+    int err = ephys_filter_begin_encode(EPHYS_FILTER_BITTRUNCATION, itemsize, ndim, shape, bits, in, in_len, out,
+                                        out_len, &info);
     if (err) return err;
-    uint64_t count = info.n_channels * info.n_samples;
-    if (!out || out_len != info.total_bytes || in_len != count * (uint64_t)itemsize || (count && !in))
-        return EPHYS_ERR_ARGS;
-    ephys_filter_write_header(&info, out);
     err = ephys_bittruncation_apply(in, out + info.payload_offset, in_len, itemsize, bits, num_threads);
     ephys_filter_pad_header(&info, out);
     return err;

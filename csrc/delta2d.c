@@ -197,11 +197,9 @@ int ephys_delta2d_encode(const void *in, size_t in_len, int itemsize, int ndim, 
 {
     if (axis < EPHYS_DELTA_TIME || axis > EPHYS_DELTA_TIME_SPACE) return EPHYS_ERR_ARGS;
     ephys_filter_info_t info;
-    int err = ephys_filter_layout(EPHYS_FILTER_DELTA2D, itemsize, ndim, shape, axis, 0, 0, &info);
+    int err = ephys_filter_begin_encode(EPHYS_FILTER_DELTA2D, itemsize, ndim, shape, axis, in, in_len, out, out_len,
+                                        &info);
     if (err) return err;
-    uint64_t data_bytes = info.n_channels * info.n_samples * (uint64_t)itemsize;
-    if (!out || out_len != info.total_bytes || in_len != data_bytes || (data_bytes && !in)) return EPHYS_ERR_ARGS;
-    ephys_filter_write_header(&info, out);
     err = ephys_delta2d_apply(in, out + info.payload_offset, in_len, itemsize, info.n_samples, info.n_channels,
                               axis, num_threads);
     ephys_filter_pad_header(&info, out);

@@ -101,6 +101,18 @@ void ephys_filter_write_header(const ephys_filter_info_t *info, uint8_t *out)
     for (int d = 0; d < info->ndim; d++) ephys_put_le64(out + so + 8 * d, info->shape[d]);
 }
 
+int ephys_filter_begin_encode(int filter, int itemsize, int ndim, const uint64_t *shape, int param,
+                              const void *in, size_t in_len, uint8_t *out, size_t out_len,
+                              ephys_filter_info_t *info)
+{
+    int err = ephys_filter_layout(filter, itemsize, ndim, shape, param, 0, 0, info);
+    if (err) return err;
+    uint64_t data_bytes = info->n_channels * info->n_samples * (uint64_t)itemsize;
+    if (!out || out_len != info->total_bytes || in_len != data_bytes || (data_bytes && !in)) return EPHYS_ERR_ARGS;
+    ephys_filter_write_header(info, out);
+    return EPHYS_OK;
+}
+
 static uint8_t pad_byte(const ephys_filter_info_t *info, const uint8_t *buf, uint64_t i)
 {
     uint64_t start = info->header_rows * info->row_bytes;

@@ -27,4 +27,12 @@ int ephys_filter_overlap(const void *a, const void *b, size_t len);
 void ephys_filter_write_header(const ephys_filter_info_t *info, uint8_t *out);
 void ephys_filter_pad_header(const ephys_filter_info_t *info, uint8_t *out);
 
+/* The start of encoding for a filter whose kernel maps samples one to one
+ * (Delta2D, BitTruncation): lays out the chunk of in (in_len bytes of samples
+ * of shape), checks the buffers against it and writes the header into out; the
+ * caller then writes the samples at out + info->payload_offset and pads the header. */
+int ephys_filter_begin_encode(int filter, int itemsize, int ndim, const uint64_t *shape, int param,
+                              const void *in, size_t in_len, uint8_t *out, size_t out_len,
+                              ephys_filter_info_t *info);
+
 #endif
