@@ -13,6 +13,7 @@ typedef struct {
     uint8_t *out;
     uint64_t count;
     int itemsize, bits;
+    int invert; /* 0: x -> q (encoding), 1: q -> x (decoding) */
     size_t parts;
 } job_t;
 
@@ -52,23 +53,16 @@ static void range(const job_t *j, size_t i, uint64_t *lo, uint64_t *hi)
         }                                                                                  \
     } while (0)
 
-static int encode_part(void *arg, size_t i)
+static int part(void *arg, size_t i)
 {
     job_t *j = arg;
     uint64_t lo, hi;
     range(j, i, &lo, &hi);
-    if (j->itemsize == 2) ENCODE(int16_t, INT16_MIN, INT16_MAX);
+    if (j->invert) {
+        if (j->itemsize == 2) DECODE(int16_t, INT16_MIN, INT16_MAX);
+        else DECODE(int32_t, INT32_MIN, INT32_MAX);
+    } else if (j->itemsize == 2) ENCODE(int16_t, INT16_MIN, INT16_MAX);
     else ENCODE(int32_t, INT32_MIN, INT32_MAX);
-    return EPHYS_OK;
-}
-
-static int decode_part(void *arg, size_t i)
-{
-    job_t *j = arg;
-    uint64_t lo, hi;
-    range(j, i, &lo, &hi);
-    if (j->itemsize == 2) DECODE(int16_t, INT16_MIN, INT16_MAX);
-    else DECODE(int32_t, INT32_MIN, INT32_MAX);
     return EPHYS_OK;
 }
 
@@ -77,26 +71,25 @@ static int bits_ok(int itemsize, int bits)
     return (itemsize == 2 || itemsize == 4) && bits >= 0 && bits < 8 * itemsize;
 }
 
-static int run(int (*part)(void *, size_t), const void *in, void *out, size_t len, int itemsize, int bits,
-               int num_threads)
+static int run(int invert, const void *in, void *out, size_t len, int itemsize, int bits, int num_threads)
 {
     if (!bits_ok(itemsize, bits) || len % (size_t)itemsize) return EPHYS_ERR_ARGS;
     if (!len) return EPHYS_OK;
     /* element by element: the same buffer is fine, a shifted one is not */
     if (!in || !out || ephys_filter_overlap(in, out, len)) return EPHYS_ERR_ARGS;
     uint64_t count = len / (size_t)itemsize;
-    job_t job = {in, out, count, itemsize, bits, (count + PIECE - 1) / PIECE};
+    job_t job = {in, out, count, itemsize, bits, invert, (count + PIECE - 1) / PIECE};
     return ephys_parallel_for(job.parts, ephys_filter_threads(len, num_threads), part, &job);
 }
 
 int ephys_bittruncation_apply(const void *in, void *out, size_t len, int itemsize, int bits, int num_threads)
 {
-    return run(encode_part, in, out, len, itemsize, bits, num_threads);
+    return run(0, in, out, len, itemsize, bits, num_threads);
 }
 
 int ephys_bittruncation_invert(const void *in, void *out, size_t len, int itemsize, int bits, int num_threads)
 {
-    return run(decode_part, in, out, len, itemsize, bits, num_threads);
+    return run(1, in, out, len, itemsize, bits, num_threads);
 }
 
 int ephys_bittruncation_encode(const void *in, size_t in_len, int itemsize, int ndim, const uint64_t *shape,

@@ -27,6 +27,16 @@ static void split(uint64_t total, size_t parts, size_t i, uint64_t align, uint64
     *hi = per * (i + 1) < total ? per * (i + 1) : total;
 }
 
+/* OP(T) for the unsigned type T of the samples' width, in which the
+ * differences and sums wrap around */
+#define BY_ITEMSIZE(itemsize, OP)                                                          \
+    switch (itemsize) {                                                                    \
+    case 1: OP(uint8_t); break;                                                            \
+    case 2: OP(uint16_t); break;                                                           \
+    case 4: OP(uint32_t); break;                                                           \
+    default: OP(uint64_t);                                                                 \
+    }
+
 #define ENCODE_ROWS(T)                                                                     \
     do {                                                                                   \
         const T *x = (const T *)j->in;                                                     \
@@ -57,12 +67,7 @@ static int encode_part(void *arg, size_t i)
     job_t *j = arg;
     uint64_t t0, t1;
     split(j->n, j->parts, i, 1, &t0, &t1);
-    switch (j->itemsize) {
-    case 1: ENCODE_ROWS(uint8_t); break;
-    case 2: ENCODE_ROWS(uint16_t); break;
-    case 4: ENCODE_ROWS(uint32_t); break;
-    default: ENCODE_ROWS(uint64_t);
-    }
+    BY_ITEMSIZE(j->itemsize, ENCODE_ROWS);
     return EPHYS_OK;
 }
 
@@ -81,12 +86,7 @@ static int space_part(void *arg, size_t i)
     job_t *j = arg;
     uint64_t t0, t1;
     split(j->n, j->parts, i, 1, &t0, &t1);
-    switch (j->itemsize) {
-    case 1: SPACE_SUM(uint8_t); break;
-    case 2: SPACE_SUM(uint16_t); break;
-    case 4: SPACE_SUM(uint32_t); break;
-    default: SPACE_SUM(uint64_t);
-    }
+    BY_ITEMSIZE(j->itemsize, SPACE_SUM);
     return EPHYS_OK;
 }
 
@@ -107,12 +107,7 @@ static int time_part(void *arg, size_t i)
     uint64_t c0, c1;
     split(j->c, j->parts, i, 64, &c0, &c1);
     if (c0 >= c1) return EPHYS_OK;
-    switch (j->itemsize) {
-    case 1: TIME_SUM(uint8_t); break;
-    case 2: TIME_SUM(uint16_t); break;
-    case 4: TIME_SUM(uint32_t); break;
-    default: TIME_SUM(uint64_t);
-    }
+    BY_ITEMSIZE(j->itemsize, TIME_SUM);
     return EPHYS_OK;
 }
 
@@ -133,12 +128,7 @@ static int time_part(void *arg, size_t i)
 
 static void time_space_sum(job_t *j)
 {
-    switch (j->itemsize) {
-    case 1: TIME_SPACE_SUM(uint8_t); break;
-    case 2: TIME_SPACE_SUM(uint16_t); break;
-    case 4: TIME_SPACE_SUM(uint32_t); break;
-    default: TIME_SPACE_SUM(uint64_t);
-    }
+    BY_ITEMSIZE(j->itemsize, TIME_SPACE_SUM);
 }
 
 static size_t parts_for(uint64_t units, uint64_t bytes, int num_threads)
