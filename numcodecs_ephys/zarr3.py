@@ -82,7 +82,10 @@ except ImportError as exc:  # zarr 2 (or no zarr): this module is only for zarr-
 from . import _filters as F
 from . import bittruncation as _bittruncation
 from . import delta2d as _delta2d
+from . import flac as _flac
+from . import lpc as _lpc
 from . import lsb as _lsb
+from . import wavpack as _wavpack
 from .bittruncation import BitTruncation as _NcBitTruncation
 from .delta2d import Delta2D as _NcDelta2D
 from .flac import FLAC as _NcFLAC
@@ -162,6 +165,15 @@ class _Wrapper:
 
     _numcodecs_cls: ClassVar[type]
     codec_name: ClassVar[str]
+    _supported: ClassVar[tuple]  # the dtypes of the arrays it takes
+
+    def validate(self, *, shape, dtype, chunk_grid):
+        native = _native(dtype)
+        if native not in self._supported:
+            names = ", ".join(str(d) for d in self._supported)
+            raise ValueError(
+                f"{type(self).__name__} (zarr codec {self.codec_name!r}) supports dtypes {names}; the array is {native}"
+            )
 
     def __post_init__(self):
         codec = self._numcodecs_cls(**self._params())
@@ -238,20 +250,6 @@ class _Serializer(_Wrapper, ArrayBytesCodec):
     def compute_encoded_size(self, input_byte_length, chunk_spec):
         raise NotImplementedError  # variable-size output
 
-    def validate(self, *, shape, dtype, chunk_grid):
-        supported = self._supported_dtypes()
-        native = _native(dtype)
-        if native not in supported:
-            names = ", ".join(str(d) for d in supported)
-            raise ValueError(
-                f"{type(self).__name__} (zarr codec {self.codec_name!r}) supports dtypes {names}; the array is {native}"
-            )
-
-    def _supported_dtypes(self):
-        from .wavpack import SUPPORTED_DTYPES
-
-        return SUPPORTED_DTYPES
-
 
 class _ChannelBlockSerializer(_Serializer, ArrayBytesCodecPartialDecodeMixin):
     """A serializer of the chunk container: a read of some channels decodes only the channel
@@ -286,6 +284,7 @@ class WavPack(_ChannelBlockSerializer):
 
     _numcodecs_cls: ClassVar[type] = _NcWavPack
     codec_name: ClassVar[str] = NAME_PREFIX + "wavpack"
+    _supported: ClassVar[tuple] = _wavpack.SUPPORTED_DTYPES
 
 
 @dataclass(frozen=True)
@@ -301,11 +300,7 @@ class FLAC(_ChannelBlockSerializer):
 
     _numcodecs_cls: ClassVar[type] = _NcFLAC
     codec_name: ClassVar[str] = NAME_PREFIX + "flac"
-
-    def _supported_dtypes(self):
-        from .flac import _supported_dtypes
-
-        return _supported_dtypes()
+    _supported: ClassVar[tuple] = _flac._supported_dtypes()  # this libFLAC's
 
 
 @dataclass(frozen=True)
@@ -319,11 +314,7 @@ class EphysLPC(_Serializer):
 
     _numcodecs_cls: ClassVar[type] = _NcEphysLPC
     codec_name: ClassVar[str] = NAME_PREFIX + "lpc"
-
-    def _supported_dtypes(self):
-        from .lpc import SUPPORTED_DTYPES
-
-        return SUPPORTED_DTYPES
+    _supported: ClassVar[tuple] = _lpc.SUPPORTED_DTYPES
 
 
 @dataclass(frozen=True)
@@ -339,11 +330,7 @@ class WavPackLegacy(_Serializer):
 
     _numcodecs_cls: ClassVar[type] = _NcWavPackLegacy
     codec_name: ClassVar[str] = NAME_PREFIX + "wavpack_legacy"
-
-    def _supported_dtypes(self):
-        from .wavpack import STREAM_DTYPES  # a bare stream cannot say its samples were unsigned
-
-        return STREAM_DTYPES
+    _supported: ClassVar[tuple] = _wavpack.STREAM_DTYPES  # a bare stream cannot say its samples were unsigned
 
 
 @dataclass(frozen=True)
@@ -357,9 +344,7 @@ class FLACLegacy(_Serializer):
 
     _numcodecs_cls: ClassVar[type] = _NcFLACLegacy
     codec_name: ClassVar[str] = NAME_PREFIX + "flac_legacy"
-
-    def _supported_dtypes(self):
-        return (np.dtype("int16"),)
+    _supported: ClassVar[tuple] = (np.dtype("int16"),)
 
 
 class _Filter(_Wrapper, ArrayArrayCodec):
@@ -367,15 +352,6 @@ class _Filter(_Wrapper, ArrayArrayCodec):
     dtype, as declared (see the module docstring). Stores written by 0.1.0 hold the same bytes."""
 
     is_fixed_size = True
-    _supported: ClassVar[tuple]
-
-    def validate(self, *, shape, dtype, chunk_grid):
-        native = _native(dtype)
-        if native not in self._supported:
-            names = ", ".join(str(d) for d in self._supported)
-            raise ValueError(
-                f"{type(self).__name__} (zarr codec {self.codec_name!r}) supports dtypes {names}; the array is {native}"
-            )
 
     def compute_encoded_size(self, input_byte_length, chunk_spec):
         return input_byte_length
