@@ -37,7 +37,7 @@ from tabulate import tabulate
 
 from numcodecs_ephys import BitTruncation, WavPack
 
-from .cases import HYBRID_BPS, TRUNCATION_BITS
+from .cases import HYBRID_BPS, PAPER_TRUNCATION_CR, TRUNCATION_BITS
 from .measure import split
 
 FS = 30000.0
@@ -62,32 +62,24 @@ PROBES = {
 SIZES = {"default": dict(channels=32, duration=20.0, units=8), "full": dict(channels=384, duration=600.0, units=100)}
 SEEDS = {"np1": 1, "np2": 2}
 
-# the paper's simulated ground truth (reference/paper.md; Kilosort 2.5): (mode, value) -> (CR, accuracy)
+# the paper's simulated ground truth (reference/paper.md; Kilosort 2.5): (mode, value) -> (CR, accuracy).
+# The bit-truncation CRs are cases.PAPER_TRUNCATION_CR (bits 0, 2, 4, 5, 6, 7); here their accuracies.
+_PAPER_TRUNCATION_ACCURACY = {"np1": (0.998, 0.998, 0.998, 0.93, 0.42, 0.16), "np2": (0.998,) * 5 + (0.93,)}
+_PAPER_HYBRID = {  # bps -> (CR, accuracy)
+    "np1": {2.25: (6.94, 0.998), 3: (5.48, 0.998), 4: (4.42, 0.998)},
+    "np2": {2.25: (6.88, 0.998), 3: (5.16, 0.998), 4: (3.91, 0.998)},
+}
+_PAPER_LOSSLESS_CR = {"np1": 3.59, "np2": 2.26}
 PAPER_GT = {
-    "np1": {
-        ("bit-truncation", 0): (3.34, 0.998),
-        ("bit-truncation", 2): (5.83, 0.998),
-        ("bit-truncation", 4): (29.9, 0.998),
-        ("bit-truncation", 5): (307, 0.93),
-        ("bit-truncation", 6): (1710, 0.42),
-        ("bit-truncation", 7): (4420, 0.16),
-        ("wavpack-hybrid", 2.25): (6.94, 0.998),
-        ("wavpack-hybrid", 3): (5.48, 0.998),
-        ("wavpack-hybrid", 4): (4.42, 0.998),
-        ("lossless", None): (3.59, ""),
-    },
-    "np2": {
-        ("bit-truncation", 0): (2.45, 0.998),
-        ("bit-truncation", 2): (3.53, 0.998),
-        ("bit-truncation", 4): (6.31, 0.998),
-        ("bit-truncation", 5): (10.7, 0.998),
-        ("bit-truncation", 6): (31.0, 0.998),
-        ("bit-truncation", 7): (220, 0.93),
-        ("wavpack-hybrid", 2.25): (6.88, 0.998),
-        ("wavpack-hybrid", 3): (5.16, 0.998),
-        ("wavpack-hybrid", 4): (3.91, 0.998),
-        ("lossless", None): (2.26, ""),
-    },
+    probe: {
+        **{
+            ("bit-truncation", bits): (cr, accuracy)
+            for (bits, cr), accuracy in zip(PAPER_TRUNCATION_CR[probe].items(), _PAPER_TRUNCATION_ACCURACY[probe])
+        },
+        **{("wavpack-hybrid", bps): figures for bps, figures in _PAPER_HYBRID[probe].items()},
+        ("lossless", None): (_PAPER_LOSSLESS_CR[probe], ""),
+    }
+    for probe in ("np1", "np2")
 }
 
 
