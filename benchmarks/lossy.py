@@ -94,6 +94,15 @@ class Setting:
     value: object
     chains: dict = field(default_factory=dict)  # name -> callable
 
+    def columns(self, crs):
+        """The columns of a result row that name this setting, and its CR (the first chain's)."""
+        return dict(
+            setting=self.name,
+            mode=self.mode,
+            value="" if self.value is None else self.value,
+            cr=next(iter(crs.values())),
+        )
+
 
 def lossy_settings(threads=1):
     """Lossless WavPack, then every lossy mode of the package: one line per mode."""
@@ -309,10 +318,7 @@ def ground_truth_benchmark(kinds, channels, duration, units, workdir, n_jobs=1, 
             paper_cr, paper_acc = PAPER_GT[kind].get((s.mode, s.value), ("", ""))
             row = dict(
                 probe=kind,
-                setting=s.name,
-                mode=s.mode,
-                value="" if s.value is None else s.value,
-                cr=next(iter(crs.values())),
+                **s.columns(crs),
                 **{f"cr_{k}": v for k, v in crs.items()},
                 paper_cr=paper_cr,
                 rmse_steps=float(np.sqrt(np.mean(np.square(diff), dtype=np.float64))),
@@ -386,10 +392,7 @@ def experimental_benchmark(recordings, workdir, n_jobs=1, settings=None, log=pri
             diff = decoded.astype(np.float32) - traces
             row = dict(
                 recording=name,
-                setting=s.name,
-                mode=s.mode,
-                value="" if s.value is None else s.value,
-                cr=next(iter(crs.values())),
+                **s.columns(crs),
                 rmse_uv=float(np.sqrt(np.mean(np.square(diff), dtype=np.float64))) * uv,
                 units=len(sorting.unit_ids),
                 lossless_units=len(reference.unit_ids),
