@@ -260,7 +260,14 @@ def filter_speed_table(run, rec):
         np.subtract(x[1:], x[:-1], out=out[1:])
 
     grid = LSB.from_data(x)
-    rows = [["numpy diff / cumsum (time)", "1", gbs(np_diff), gbs(lambda: np.cumsum(x, axis=0, dtype=np.int16))]]
+    rows = [
+        dict(
+            case="numpy diff / cumsum (time)",
+            threads=1,
+            enc_gbs=gbs(np_diff),
+            dec_gbs=gbs(lambda: np.cumsum(x, axis=0, dtype=np.int16)),
+        )
+    ]
     filters = [
         (f"Delta2D {axis}", lambda n, a=axis: Delta2D(a, num_threads=n)) for axis in ("time", "space", "time+space")
     ]
@@ -272,22 +279,17 @@ def filter_speed_table(run, rec):
         for n in sorted({1, run.threads}):
             f = make(n)
             enc = f.encode(x)
-            rows.append([name, str(n), gbs(lambda: f.encode(x)), gbs(lambda: f.decode(enc))])
-    for name, n, e, d in rows:
-        run.rows.append(
-            dict(
-                table="filter speed",
-                dataset=rec.name,
-                case=name,
-                threads=n,
-                enc_gbs=e,
-                dec_gbs=d,
-                chunk_s=rec.duration,
-                peer_of="",
+            rows.append(
+                dict(case=name, threads=n, enc_gbs=gbs(lambda: f.encode(x)), dec_gbs=gbs(lambda: f.decode(enc)))
             )
-        )
-    print(f"\n## Filter speed, {rec.name} {x.shape} int16 (GB/s of raw data, median of 5 after a warm-up)\n")
-    print(tabulate(rows, headers=["filter", "threads", "encode GB/s", "decode GB/s"], floatfmt=".3g"))
+    run.rows.extend(
+        dict(table="filter speed", dataset=rec.name, **row, chunk_s=rec.duration, peer_of="") for row in rows
+    )
+    show(
+        f"Filter speed, {rec.name} {x.shape} int16 (GB/s of raw data, median of 5 after a warm-up)",
+        rows,
+        [("case", "filter"), ("threads", "threads"), ("enc_gbs", "encode GB/s"), ("dec_gbs", "decode GB/s")],
+    )
 
 
 def partial_decode_table(run, recs, passes=3):
@@ -313,27 +315,28 @@ def partial_decode_table(run, recs, passes=3):
                     full.append(median_time(lambda: codec.decode(enc), 1))
                     part.append(median_time(lambda: codec.decode_channels(enc, channels), 1))
                 full_s, part_s = min(full), min(part)
-                rows.append([rec.name, name, str(n), codec.block_channels, 1e3 * full_s, 1e3 * part_s, full_s / part_s])
-                run.rows.append(
-                    dict(
-                        table="partial decode",
-                        dataset=rec.name,
-                        case=name,
-                        threads=n,
-                        full_decode_ms=1e3 * full_s,
-                        channels_decode_ms=1e3 * part_s,
-                        partial_speedup=full_s / part_s,
-                        chunk_s=1.0,
-                        peer_of="",
-                    )
+                row = dict(
+                    table="partial decode",
+                    dataset=rec.name,
+                    case=name,
+                    threads=n,
+                    full_decode_ms=1e3 * full_s,
+                    channels_decode_ms=1e3 * part_s,
+                    partial_speedup=full_s / part_s,
+                    chunk_s=1.0,
+                    peer_of="",
                 )
-    print(f"\n## Channel-subset decoding: 4 of 384 channels of a 1 s chunk (best of {passes} interleaved passes)\n")
-    print(
-        tabulate(
-            rows,
-            headers=["recording", "codec", "threads", "block_channels", "full decode ms", "4 channels ms", "speed-up"],
-            floatfmt=".3g",
-        )
+                run.rows.append(row)
+                rows.append(dict(row, block_channels=codec.block_channels))
+    show(
+        f"Channel-subset decoding: 4 of 384 channels of a 1 s chunk (best of {passes} interleaved passes)",
+        rows,
+        [("dataset", "recording"), ("case", "codec"), ("threads", "threads"), ("block_channels", "block_channels")]
+        + [
+            ("full_decode_ms", "full decode ms"),
+            ("channels_decode_ms", "4 channels ms"),
+            ("partial_speedup", "speed-up"),
+        ],
     )
 
 
