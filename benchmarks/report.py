@@ -431,6 +431,28 @@ def hdf5_table(run, recs):
     )
 
 
+def interleaved_columns(codecs, rec, passes):
+    """The codecs taking turns on 1 s of all the recording's channels (repeated or cut to
+    1 s) in every pass: for each codec, the columns of its row (CR and the speeds of its best
+    pass); and {codec: (encode times, decode times)} of every pass."""
+    chunk = np.resize(rec.traces, (int(round(rec.fs)), rec.traces.shape[1]))
+    mb, secs = chunk.nbytes / 1e6, len(chunk) / rec.fs
+    encoded, times = interleaved_times(codecs, chunk, passes)
+    columns = {}
+    for k in codecs:
+        enc_mbs, dec_mbs = mb / min(times[k][0]), mb / min(times[k][1])
+        columns[k] = dict(
+            chunk_s=secs,
+            cr=chunk.nbytes / len(memoryview(encoded[k]).cast("B")),
+            enc_mbs=enc_mbs,
+            dec_mbs=dec_mbs,
+            enc_xrt=enc_mbs / mb * secs,
+            dec_xrt=dec_mbs / mb * secs,
+            timed_passes=passes,
+        )
+    return columns, times
+
+
 def versus_table(run, recs, passes):
     """WavPack and FLAC against the released peers on 1 s chunks of all channels: ours on
     all threads and on one, the peer, taking turns in every pass. Speeds are those of the
@@ -439,9 +461,6 @@ def versus_table(run, recs, passes):
     neighbour on the shared machine does not change, unlike the gain on all threads."""
     rows = []
     for rec in recs:
-        n = int(round(rec.fs))
-        chunk = np.resize(rec.traces, (n, rec.traces.shape[1]))  # the recording repeated or cut to 1 s
-        mb, secs = chunk.nbytes / 1e6, len(chunk) / rec.fs
         for family, level in (("flac", "medium"), ("wavpack", "medium")):
             peer = C.peer(family, level)
             if peer is None:
@@ -451,8 +470,7 @@ def versus_table(run, recs, passes):
             if run.threads > 1:
                 codecs[f"{name} (1 thread)"] = C.ours(family, level, 1)[0]
             codecs[f"peer:{name}"] = peer[0]
-            encoded, times = interleaved_times(codecs, chunk, passes)
-            best = {k: [mb / min(t) for t in times[k]] for k in codecs}
+            columns, times = interleaved_columns(codecs, rec, passes)
             for k in codecs:
                 row = dict(
                     table="versus",
@@ -460,19 +478,13 @@ def versus_table(run, recs, passes):
                     case=k,
                     family=family,
                     level=level,
-                    chunk_s=secs,
-                    cr=chunk.nbytes / len(memoryview(encoded[k]).cast("B")),
-                    enc_mbs=best[k][0],
-                    dec_mbs=best[k][1],
-                    enc_xrt=best[k][0] / mb * secs,
-                    dec_xrt=best[k][1] / mb * secs,
-                    timed_passes=passes,
+                    **columns[k],
                     threads=run.threads if k == name else 1,
                     peer_of=name if k.startswith("peer:") else "",
                 )
                 if not k.startswith("peer:"):
                     for i, op in enumerate(("enc", "dec")):
-                        row[f"{op}_x_peer"] = best[k][i] / best[f"peer:{name}"][i]
+                        row[f"{op}_x_peer"] = row[f"{op}_mbs"] / columns[f"peer:{name}"][f"{op}_mbs"]
                         row[f"{op}_x_peer_paired"] = float(
                             np.median([p / o for o, p in zip(times[k][i], times[f"peer:{name}"][i])])
                         )
@@ -565,9 +577,6 @@ def lpc_speed_table(run, recs, passes):
     and ours and the audio codecs also on all threads. Speeds of the best pass."""
     rows = []
     for rec in recs:
-        n = int(round(rec.fs))
-        chunk = np.resize(rec.traces, (n, rec.traces.shape[1]))
-        mb, secs = chunk.nbytes / 1e6, len(chunk) / rec.fs
         codecs = {
             "lpc-2 (1 thread)": C.lpc("medium", 1)[0],
             "flac-5 (1 thread)": C.ours("flac", "medium", 1)[0],
@@ -585,21 +594,15 @@ def lpc_speed_table(run, recs, passes):
                     f"wavpack-2 ({run.threads} threads)": C.ours("wavpack", "medium", run.threads)[0],
                 }
             )
-        encoded, times = interleaved_times(codecs, chunk, passes)
-        best = {k: (mb / min(times[k][0]), mb / min(times[k][1])) for k in codecs}
+        columns, _ = interleaved_columns(codecs, rec, passes)
+        best = {k: (c["enc_mbs"], c["dec_mbs"]) for k, c in columns.items()}
         for k in codecs:
             row = dict(
                 table="lpc speed",
                 dataset=rec.name,
                 case=k,
                 family=k.split("-")[0],
-                chunk_s=secs,
-                cr=chunk.nbytes / len(memoryview(encoded[k]).cast("B")),
-                enc_mbs=best[k][0],
-                dec_mbs=best[k][1],
-                enc_xrt=best[k][0] / mb * secs,
-                dec_xrt=best[k][1] / mb * secs,
-                timed_passes=passes,
+                **columns[k],
                 threads=run.threads if "threads)" in k else 1,
                 peer_of="",
                 enc_x_flac=best[k][0] / best["flac-5 (1 thread)"][0],
