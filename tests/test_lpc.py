@@ -252,11 +252,11 @@ def test_fixtures_hold_both_stream_versions():
     assert versions == {"codec.00": 1, "codec.03": 2, "near": 1, "near stream 2": 2}
 
 
-def test_new_chunks_are_stream_version_2_and_later_versions_are_refused():
+def test_new_chunks_are_stream_version_3_and_later_versions_are_refused():
     chunk = EphysLPC().encode(simulated(300, 5))
     start = first_stream_at(chunk)[0]
-    assert stream_version(chunk) == 2
-    for version in (0, 3, 255):
+    assert stream_version(chunk) == 3
+    for version in (0, 4, 255):
         data = bytearray(chunk)
         data[start] = version
         with pytest.raises(ValueError):
