@@ -291,9 +291,32 @@ void ephys_view_load(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0,
             for (uint32_t c = 0; c < nc; c++) ephys_store_##T(o + (int64_t)c * cs, (T)ephys_clamp_i32(s[c], LO, HI)); \
     }
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+/* int16 rows of adjacent channels: packssdw saturates exactly as the clamp does. */
+static void store_rows_int16(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0, uint32_t nc,
+                             const int32_t *block)
+{
+    for (uint64_t t = t0; t < t0 + nt; t++) {
+        char *o = EPHYS_AT(v, int16_t, t, c0);
+        const int32_t *s = block + (t - t0) * nc;
+        uint32_t c = 0;
+        for (; c + 8 <= nc; c += 8) {
+            __m128i a = _mm_loadu_si128((const __m128i *)(s + c)), b = _mm_loadu_si128((const __m128i *)(s + c + 4));
+            _mm_storeu_si128((__m128i *)(o + 2 * c), _mm_packs_epi32(a, b));
+        }
+        for (; c < nc; c++) ephys_store_int16_t(o + 2 * c, (int16_t)ephys_clamp_i32(s[c], INT16_MIN, INT16_MAX));
+    }
+}
+#endif
+
 void ephys_view_store(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0, uint32_t nc, const int32_t *block)
 {
     int64_t cs = v->channel_stride * (int64_t)ephys_dtype_size(v->dtype); /* bytes */
+#if defined(__SSE2__)
+    if (v->dtype == EPHYS_DTYPE_INT16 && cs == 2) store_rows_int16(v, t0, nt, c0, nc, block);
+    else
+#endif
     switch (v->dtype) {
     case EPHYS_DTYPE_INT8: STORE_ROWS(int8_t, INT8_MIN, INT8_MAX) break;
     case EPHYS_DTYPE_INT16: STORE_ROWS(int16_t, INT16_MIN, INT16_MAX) break;
@@ -505,7 +528,7 @@ static int encode_one(void *arg, size_t b)
         err = job->codec->encode_block(job->params, src, c0, nc, &job->outs[b]);
     } else { /* unsigned: the codec codes a flipped copy of the block */
         ephys_view_t flipped = {malloc(src->n_samples * nc * item), ephys_stream_dtype(src->dtype),
-                                src->n_samples, nc, nc, 1};
+                                src->n_samples, nc, nc, 1, NULL};
         if (!flipped.base) return EPHYS_ERR_NOMEM;
         flip_copy(src, c0, &flipped, 0, nc);
         err = job->codec->encode_block(job->params, &flipped, 0, nc, &job->outs[b]);
@@ -516,7 +539,7 @@ static int encode_one(void *arg, size_t b)
         return err;
     }
     /* lossy: the checksum is of what decoding gives */
-    ephys_view_t decoded = {malloc(src->n_samples * nc * item), src->dtype, src->n_samples, nc, nc, 1};
+    ephys_view_t decoded = {malloc(src->n_samples * nc * item), src->dtype, src->n_samples, nc, nc, 1, NULL};
     if (!decoded.base) return EPHYS_ERR_NOMEM;
     err = decode_block_into(job->codec, job->outs[b].data, job->outs[b].len, &decoded, 0, nc);
     job->crcs[b] = ephys_view_crc32c(&decoded, 0, nc);

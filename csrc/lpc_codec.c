@@ -30,6 +30,9 @@
 #define MAX_PARTITION_LOG2 12
 #define MAX_NEIGHBOURS 8
 
+/* Version 3: channels [0, h) have their unary parts in area A, the rest in B. */
+static inline uint32_t unary_split(uint32_t nc) { return nc - nc / 2; }
+
 
 /* Two's complement conversions without implementation-defined behaviour. */
 static inline int32_t i32_of_u32(uint32_t v) { return v <= INT32_MAX ? (int32_t)v : -(int32_t)(~v) - 1; }
@@ -90,16 +93,6 @@ typedef struct {
 
 /* acc = init + sum_i w_i x[t - 1 - i] for the row x[t] of every channel: in
  * int32 where the caller proved it cannot overflow, otherwise in int64. */
-ATTR_INLINE void accumulate32(const int32_t *row, uint32_t nc, const int32_t *coef, int order, const int32_t *init,
-                              int32_t *acc)
-{
-    for (uint32_t c = 0; c < nc; c++) acc[c] = init[c];
-    for (int i = 0; i < order; i++) {
-        const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
-        for (uint32_t c = 0; c < nc; c++) acc[c] += w[c] * past[c];
-    }
-}
-
 ATTR_INLINE void accumulate64(const int32_t *row, uint32_t nc, const int32_t *coef, int order, const int64_t *init,
                               int64_t *acc)
 {
@@ -110,21 +103,78 @@ ATTR_INLINE void accumulate64(const int32_t *row, uint32_t nc, const int32_t *co
     }
 }
 
-ATTR_INLINE void residual_body(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order,
-                               int shift, int wide, int32_t lo, int32_t hi, const acc_init_t *init,
-                               int32_t *acc32, int64_t *acc64, int32_t *e)
+/* int32 prediction of one row with a compile-time order (the switches below
+ * call it with constants): each channel's sum stays in a register, where the
+ * generic accumulate64 passes over memory once per weight. */
+ATTR_INLINE int32_t predict32(const int32_t *row, uint32_t nc, uint32_t c, const int32_t *coef, int order,
+                              const int32_t *init)
+{
+    int32_t acc = init[c];
+    for (int i = 0; i < order; i++) acc += coef[(size_t)i * nc + c] * row[c - (size_t)(i + 1) * nc];
+    return acc;
+}
+
+#define ORDER_SWITCH(CALL) /* CALL(order) for the orders the default levels use */                 \
+    switch (order) {                                                                                \
+    case 0: CALL(0); break;                                                                         \
+    case 1: CALL(1); break;                                                                         \
+    case 2: CALL(2); break;                                                                         \
+    case 3: CALL(3); break;                                                                         \
+    case 4: CALL(4); break;                                                                         \
+    case 8: CALL(8); break;                                                                         \
+    default: CALL(order);                                                                           \
+    }
+
+ATTR_INLINE void residual32_rows(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order,
+                                 int shift, int32_t lo, int32_t hi, const int32_t *init, int32_t *e)
 {
     for (size_t t = 0; t < nt; t++) {
         const int32_t *row = x + t * nc;
         int32_t *out = e + t * nc;
-        if (!wide) {
-            accumulate32(row, nc, coef, order, init->i32, acc32);
-            for (uint32_t c = 0; c < nc; c++) {
-                int32_t p = acc32[c] >> shift; /* arithmetic shift: gcc, clang, msvc */
-                p = p < lo ? lo : p > hi ? hi : p;
-                out[c] = (int32_t)((uint32_t)row[c] - (uint32_t)p);
-            }
-        } else {
+        for (uint32_t c = 0; c < nc; c++) {
+            int32_t p = predict32(row, nc, c, coef, order, init) >> shift; /* arithmetic shift: gcc, clang, msvc */
+            p = p < lo ? lo : p > hi ? hi : p;
+            out[c] = (int32_t)((uint32_t)row[c] - (uint32_t)p);
+        }
+    }
+}
+
+/* Lossless int32 synthesis; returns nonzero if a sample falls outside [lo, hi]
+ * (corrupt: the stored value is clamped so that the next predictions stay in range). */
+ATTR_INLINE int synth32_rows(int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order, int shift,
+                             int32_t lo, int32_t hi, const int32_t *init, const int32_t *e)
+{
+    int bad = 0;
+    for (size_t t = 0; t < nt; t++) {
+        int32_t *row = x + t * nc;
+        const int32_t *res = e + t * nc;
+        for (uint32_t c = 0; c < nc; c++) {
+            int32_t p = predict32(row, nc, c, coef, order, init) >> shift;
+            p = p < lo ? lo : p > hi ? hi : p;
+            /* a valid residual is at most hi - lo in size; a larger one is corrupt and
+             * the wrapped sum only keeps the arithmetic defined */
+            int32_t v = (int32_t)((uint32_t)p + (uint32_t)res[c]);
+            bad |= (v < lo) | (v > hi) | (res[c] > hi - lo) | (res[c] < lo - hi);
+            row[c] = v < lo ? lo : v > hi ? hi : v;
+        }
+    }
+    return bad;
+}
+
+ATTR_INLINE void residual_body(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order,
+                               int shift, int wide, int32_t lo, int32_t hi, const acc_init_t *init,
+                               int32_t *acc32, int64_t *acc64, int32_t *e)
+{
+    if (!wide) {
+#define RESIDUAL32(K) residual32_rows(x, nt, nc, coef, K, shift, lo, hi, init->i32, e)
+        ORDER_SWITCH(RESIDUAL32)
+        return;
+    }
+    (void)acc32;
+    for (size_t t = 0; t < nt; t++) {
+        const int32_t *row = x + t * nc;
+        int32_t *out = e + t * nc;
+        {
             accumulate64(row, nc, coef, order, init->i64, acc64);
             for (uint32_t c = 0; c < nc; c++) {
                 int64_t p = floor_shift(acc64[c], shift);
@@ -143,21 +193,16 @@ ATTR_INLINE int synth_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *co
                            int64_t *acc64, const int32_t *e)
 {
     int bad = 0;
+    if (!wide) {
+#define SYNTH32(K) bad = synth32_rows(x, nt, nc, coef, K, shift, lo, hi, init->i32, e)
+        ORDER_SWITCH(SYNTH32)
+        return bad;
+    }
+    (void)acc32;
     for (size_t t = 0; t < nt; t++) {
         int32_t *row = x + t * nc;
         const int32_t *res = e + t * nc;
-        if (!wide) {
-            accumulate32(row, nc, coef, order, init->i32, acc32);
-            for (uint32_t c = 0; c < nc; c++) {
-                int32_t p = acc32[c] >> shift;
-                p = p < lo ? lo : p > hi ? hi : p;
-                /* a valid residual is at most hi - lo in size; a larger one is corrupt and
-                 * the wrapped sum only keeps the arithmetic defined */
-                int32_t v = (int32_t)((uint32_t)p + (uint32_t)res[c]);
-                bad |= (v < lo) | (v > hi) | (res[c] > hi - lo) | (res[c] < lo - hi);
-                row[c] = v < lo ? lo : v > hi ? hi : v;
-            }
-        } else {
+        {
             accumulate64(row, nc, coef, order, init->i64, acc64);
             for (uint32_t c = 0; c < nc; c++) {
                 int64_t p = floor_shift(acc64[c], shift);
@@ -279,10 +324,6 @@ ATTR_INLINE void transpose_body(const uint32_t *cm, size_t pn, uint32_t nc, int3
                                      const uint32_t *leaving, int m)                                          \
     {                                                                                                         \
         column_body(col, pn, gain, sum, leaving, m);                                                          \
-    }                                                                                                         \
-    ATTR static void transpose_##SUFFIX(const uint32_t *cm, size_t pn, uint32_t nc, int32_t *e)                \
-    {                                                                                                         \
-        transpose_body(cm, pn, nc, e);                                                                        \
     }
 
 typedef struct {
@@ -304,12 +345,51 @@ typedef struct {
 #endif
 KERNEL_SET(scalar, ATTR_SCALAR)
 KERNEL_SET(vector, )
+ATTR_SCALAR static void transpose_scalar(const uint32_t *cm, size_t pn, uint32_t nc, int32_t *e)
+{
+    transpose_body(cm, pn, nc, e);
+}
+static void transpose_vector(const uint32_t *cm, size_t pn, uint32_t nc, int32_t *e) { transpose_body(cm, pn, nc, e); }
 static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar, column_scalar, transpose_scalar};
 static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector, column_vector, transpose_vector};
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_X86 1
+#include <immintrin.h>
 KERNEL_SET(avx2, __attribute__((target("avx2"))))
+
+/* transpose_body in 8 x 8 tiles of registers. */
+__attribute__((target("avx2"))) static void transpose_avx2(const uint32_t *cm, size_t pn, uint32_t nc, int32_t *e)
+{
+    uint32_t c0 = 0;
+    size_t j0 = 0;
+    for (; c0 + 8 <= nc; c0 += 8) {
+        for (j0 = 0; j0 + 8 <= pn; j0 += 8) {
+            __m256i r[8], a[8], b[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_si256((const __m256i *)(cm + (c0 + i) * pn + j0));
+            for (int i = 0; i < 8; i += 2) {
+                a[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
+                a[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
+            }
+            for (int i = 0; i < 8; i += 4) {
+                b[i] = _mm256_unpacklo_epi64(a[i], a[i + 2]);
+                b[i + 1] = _mm256_unpackhi_epi64(a[i], a[i + 2]);
+                b[i + 2] = _mm256_unpacklo_epi64(a[i + 1], a[i + 3]);
+                b[i + 3] = _mm256_unpackhi_epi64(a[i + 1], a[i + 3]);
+            }
+            for (int i = 0; i < 4; i++) {
+                int32_t *lo = e + (j0 + i) * nc + c0, *hi = e + (j0 + i + 4) * nc + c0;
+                _mm256_storeu_si256((__m256i *)lo, _mm256_permute2x128_si256(b[i], b[i + 4], 0x20));
+                _mm256_storeu_si256((__m256i *)hi, _mm256_permute2x128_si256(b[i], b[i + 4], 0x31));
+            }
+        }
+        for (size_t j = j0; j < pn; j++)
+            for (uint32_t c = c0; c < c0 + 8; c++) e[j * nc + c] = i32_of_u32(cm[c * pn + j]);
+    }
+    for (size_t j = 0; j < pn; j++)
+        for (uint32_t c = c0; c < nc; c++) e[j * nc + c] = i32_of_u32(cm[c * pn + j]);
+}
+
 static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_avx2, column_avx2, transpose_avx2};
 #else
 #define HAVE_X86 0
@@ -598,7 +678,7 @@ ATTR_INLINE int rice4_body(bitreader_t *r, const int *k, int32_t *out, size_t pn
 RICE_SET(scalar, ATTR_SCALAR)
 RICE_SET(vector, )
 #if HAVE_X86
-RICE_SET(avx2, __attribute__((target("avx2,bmi,bmi2,lzcnt"))))
+RICE_SET(avx2, __attribute__((target("avx2,bmi,bmi2,lzcnt,popcnt"))))
 #endif
 
 static int rice_partition4(bitreader_t *r, const int *k, int32_t *out, size_t pn, uint32_t nc)
@@ -613,38 +693,95 @@ static int rice_partition4(bitreader_t *r, const int *k, int32_t *out, size_t pn
 }
 
 /* Version 3: one channel's partition is pn low parts of k bits each (in the
- * partition's low-bits area) and pn unary parts (in its unary area).  The unary
- * parts are parsed a 56-bit window at a time: each one bit ends a value, so
- * the values of a window are the gaps between its one bits (tzcnt, then clear
- * the lowest one bit), with no serial shift of a bit buffer per value. */
-ATTR_INLINE int unary3_body(const uint8_t *buf, size_t len, uint64_t *pos, uint32_t *q, size_t pn)
+ * partition's low-bits area) and pn unary parts (in one of its two unary
+ * areas).  The unary parts are parsed a 56-bit window at a time: each one bit
+ * ends a value, so the values of a window are the gaps between its one bits
+ * (tzcnt, then clear the lowest one bit), with no serial shift of a bit
+ * buffer per value. */
+#define UNARY_WINDOW (((uint64_t)1 << 56) - 1)
+
+/* The first n (8 or 16) values of window w into q; *end: the bits they take;
+ * returns their OR (ESCAPE_Q or more: the window holds an escape). */
+ATTR_INLINE uint32_t take_values(uint64_t w, uint32_t *q, int n, uint32_t *end)
 {
-    const uint64_t window = ((uint64_t)1 << 56) - 1, nbits = 8 * (uint64_t)len;
-    uint64_t p = *pos;
-    size_t j = 0;
-    while (j < pn) {
-        uint64_t w = peek_bits(buf, len, p) & window;
-        int last = -1, escape = !w; /* 56 zero bits: an escape */
-        while (w && j < pn) {
-            int b = __builtin_ctzll(w);
-            uint32_t gap = (uint32_t)(b - last - 1);
-            if (gap >= ESCAPE_Q) {
-                escape = 1;
-                break;
-            }
-            q[j++] = gap;
-            last = b;
-            w &= w - 1;
-        }
-        p += (uint64_t)(last + 1);
-        if (escape) { /* ESCAPE_Q zero bits, then u >> k in 32 bits */
-            if (p + ESCAPE_Q + 32 > nbits) return 0;
-            q[j++] = (uint32_t)peek_bits(buf, len, p + ESCAPE_Q);
-            p += ESCAPE_Q + 32;
+    uint32_t start = 0, any = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == n) break;
+        uint32_t b = (uint32_t)__builtin_ctzll(w);
+        q[i] = b - start;
+        any |= b - start;
+        start = b + 1;
+        w &= w - 1;
+    }
+    *end = start;
+    return any;
+}
+
+/* The values of one window at *pos (up to pn - *j of them) into q + *j;
+ * returns 0 on a corrupt stream. */
+ATTR_INLINE int unary_window(const uint8_t *buf, size_t len, uint64_t *pos, uint32_t *q, size_t *jp, size_t pn)
+{
+    uint64_t p = *pos, w = peek_bits(buf, len, p) & UNARY_WINDOW;
+    size_t j = *jp;
+    int ones = __builtin_popcountll(w);
+    if (ones >= 8 && j + 8 <= pn) { /* the common case: no branch per value */
+        int n = ones >= 16 && j + 16 <= pn ? 16 : 8;
+        uint32_t end;
+        if (take_values(w, q + j, n, &end) < ESCAPE_Q) {
+            *pos = p + end;
+            *jp = j + (size_t)n;
+            return 1;
         }
     }
+    int last = -1, escape = !w; /* 56 zero bits: an escape */
+    while (w && j < pn) {
+        int b = __builtin_ctzll(w);
+        uint32_t gap = (uint32_t)(b - last - 1);
+        if (gap >= ESCAPE_Q) {
+            escape = 1;
+            break;
+        }
+        q[j++] = gap;
+        last = b;
+        w &= w - 1;
+    }
+    p += (uint64_t)(last + 1);
+    if (escape) { /* ESCAPE_Q zero bits, then u >> k in 32 bits */
+        if (p + ESCAPE_Q + 32 > 8 * (uint64_t)len) return 0;
+        q[j++] = (uint32_t)peek_bits(buf, len, p + ESCAPE_Q);
+        p += ESCAPE_Q + 32;
+    }
     *pos = p;
-    return p <= nbits;
+    *jp = j;
+    return 1;
+}
+
+/* Two channels' unary parts, from the two unary areas side by side: their
+ * serial parsing chains overlap.  Either q may be NULL (no channel). */
+ATTR_INLINE int unary3_body(const uint8_t *buf, size_t len, uint64_t *pos_a, uint32_t *qa, uint64_t *pos_b,
+                            uint32_t *qb, size_t pn)
+{
+    size_t ja = qa ? 0 : pn, jb = qb ? 0 : pn;
+    while (ja + 16 <= pn && jb + 16 <= pn) {
+        uint64_t wa = peek_bits(buf, len, *pos_a) & UNARY_WINDOW, wb = peek_bits(buf, len, *pos_b) & UNARY_WINDOW;
+        if (__builtin_popcountll(wa) >= 16 && __builtin_popcountll(wb) >= 16) {
+            uint32_t end_a, end_b;
+            uint32_t any_a = take_values(wa, qa + ja, 16, &end_a), any_b = take_values(wb, qb + jb, 16, &end_b);
+            if ((any_a | any_b) < ESCAPE_Q) {
+                *pos_a += end_a;
+                *pos_b += end_b;
+                ja += 16;
+                jb += 16;
+                continue;
+            }
+        }
+        if (!unary_window(buf, len, pos_a, qa, &ja, pn) || !unary_window(buf, len, pos_b, qb, &jb, pn)) return 0;
+    }
+    while (ja < pn)
+        if (!unary_window(buf, len, pos_a, qa, &ja, pn)) return 0;
+    while (jb < pn)
+        if (!unary_window(buf, len, pos_b, qb, &jb, pn)) return 0;
+    return 1;
 }
 
 /* u = (q << k) | the k low bits at bit lpos (q is u's high part); returns
@@ -670,32 +807,30 @@ ATTR_INLINE int lows3_body(const uint8_t *buf, size_t len, uint64_t lpos, int k,
 }
 
 #define UNARY_SET(SUFFIX, ATTR)                                                                               \
-    ATTR static int unary3_##SUFFIX(const uint8_t *buf, size_t len, uint64_t *pos, uint32_t *q, size_t pn)    \
+    ATTR static int unary3_##SUFFIX(const uint8_t *buf, size_t len, uint64_t *pos_a, uint32_t *qa,             \
+                                    uint64_t *pos_b, uint32_t *qb, size_t pn)                                 \
     {                                                                                                         \
-        return unary3_body(buf, len, pos, q, pn);                                                             \
-    }                                                                                                         \
+        return unary3_body(buf, len, pos_a, qa, pos_b, qb, pn);                                               \
+    }
+#define LOWS_SET(SUFFIX, ATTR)                                                                                \
     ATTR static int lows3_##SUFFIX(const uint8_t *buf, size_t len, uint64_t lpos, int k, uint32_t *u, size_t pn) \
     {                                                                                                         \
         return lows3_body(buf, len, lpos, k, u, pn);                                                          \
     }
 UNARY_SET(scalar, ATTR_SCALAR)
+LOWS_SET(scalar, ATTR_SCALAR)
 UNARY_SET(vector, )
+LOWS_SET(vector, )
 #if HAVE_X86
-#include <immintrin.h>
-UNARY_SET(avx2_tail, __attribute__((target("avx2,bmi,bmi2,lzcnt"))))
+#define ATTR_AVX2_BITS __attribute__((target("avx2,bmi,bmi2,lzcnt,popcnt")))
+UNARY_SET(avx2, ATTR_AVX2_BITS)
+LOWS_SET(avx2_tail, ATTR_AVX2_BITS)
 
 /* lows3 eight values at a time: the eight k-bit fields of a group start at
  * bits phase + i k of the group's first byte; each lane gathers the 4 bytes
  * holding its field (vpshufb within 128-bit halves, the upper half loaded from
  * the byte of field 4) and shifts it into place.  Fields up to 25 bits. */
-__attribute__((target("avx2,bmi,bmi2,lzcnt"))) static int unary3_avx2(const uint8_t *buf, size_t len, uint64_t *pos,
-                                                                      uint32_t *q, size_t pn)
-{
-    return unary3_avx2_tail(buf, len, pos, q, pn);
-}
-
-__attribute__((target("avx2,bmi,bmi2,lzcnt"))) static int lows3_avx2(const uint8_t *buf, size_t len, uint64_t lpos,
-                                                                     int k, uint32_t *u, size_t pn)
+ATTR_AVX2_BITS static int lows3_avx2(const uint8_t *buf, size_t len, uint64_t lpos, int k, uint32_t *u, size_t pn)
 {
     size_t j = 0;
     if (k >= 1 && k <= 25) {
@@ -730,16 +865,27 @@ __attribute__((target("avx2,bmi,bmi2,lzcnt"))) static int lows3_avx2(const uint8
 }
 #endif
 
-/* One channel's partition (version 3) into u; returns 0 on a corrupt stream. */
-static int read_column3(const uint8_t *buf, size_t len, uint64_t *upos, uint64_t lpos, int k, uint32_t *u, size_t pn)
+/* Kernel dispatch of the version 3 entropy decoding; 0 on a corrupt stream. */
+static int read_unary3(const uint8_t *buf, size_t len, uint64_t *pos_a, uint32_t *qa, uint64_t *pos_b, uint32_t *qb,
+                       size_t pn)
 {
     switch (ephys_lpc_kernel()) {
 #if HAVE_X86
-    case EPHYS_LPC_KERNEL_AVX2: return unary3_avx2(buf, len, upos, u, pn) && !lows3_avx2(buf, len, lpos, k, u, pn);
+    case EPHYS_LPC_KERNEL_AVX2: return unary3_avx2(buf, len, pos_a, qa, pos_b, qb, pn);
 #endif
-    case EPHYS_LPC_KERNEL_SCALAR:
-        return unary3_scalar(buf, len, upos, u, pn) && !lows3_scalar(buf, len, lpos, k, u, pn);
-    default: return unary3_vector(buf, len, upos, u, pn) && !lows3_vector(buf, len, lpos, k, u, pn);
+    case EPHYS_LPC_KERNEL_SCALAR: return unary3_scalar(buf, len, pos_a, qa, pos_b, qb, pn);
+    default: return unary3_vector(buf, len, pos_a, qa, pos_b, qb, pn);
+    }
+}
+
+static int read_lows3(const uint8_t *buf, size_t len, uint64_t lpos, int k, uint32_t *u, size_t pn)
+{
+    switch (ephys_lpc_kernel()) {
+#if HAVE_X86
+    case EPHYS_LPC_KERNEL_AVX2: return !lows3_avx2(buf, len, lpos, k, u, pn);
+#endif
+    case EPHYS_LPC_KERNEL_SCALAR: return !lows3_scalar(buf, len, lpos, k, u, pn);
+    default: return !lows3_vector(buf, len, lpos, k, u, pn);
     }
 }
 
@@ -767,9 +913,10 @@ static uint64_t min_stream_bits(const stream_t *s)
     uint64_t f = (uint64_t)1 << s->frame_log2, part = (uint64_t)1 << s->partition_log2, bits = 0;
     uint64_t full = s->n_samples / f, rest = s->n_samples % f;
     uint64_t head = s->version >= 2 ? 6 + 5 : 6; /* order, m */
+    uint64_t area = s->version >= 3 ? 32 : 0; /* per partition: the length of unary area A */
     bits += s->nc; /* grid flags */
-    bits += full * s->nc * (head + 5 * (f / part));
-    if (rest) bits += (uint64_t)s->nc * (head + 5 * ((rest + part - 1) / part));
+    bits += full * (s->nc * (head + 5 * (f / part)) + area * (f / part));
+    if (rest) bits += (uint64_t)s->nc * (head + 5 * ((rest + part - 1) / part)) + area * ((rest + part - 1) / part);
     return bits;
 }
 
@@ -1173,35 +1320,45 @@ static void centre(work_t *w, int first, size_t nt, uint32_t nc, int dtype)
 
 /* Version 3 partition: every channel's Rice parameter, then every channel's
  * low bits, then every channel's unary parts (lpc_codec.h).  cm: nc x pn scratch. */
+static void write_unary(bitwriter_t *bw, const uint32_t *u, size_t pn, int k)
+{
+    for (size_t j = 0; j < pn; j++) {
+        uint32_t q = u[j] >> k;
+        if (q < ESCAPE_Q) {
+            bw_put(bw, 1u << q, (int)q + 1);
+        } else {
+            bw_put(bw, 0, ESCAPE_Q);
+            bw_put(bw, q, 32);
+        }
+    }
+}
+
 static void write_partition(bitwriter_t *bw, const int32_t *e, size_t pn, uint32_t nc, uint32_t *cm, int *rice)
 {
+    uint32_t h = unary_split(nc);
+    uint64_t area_a = 0;
     for (uint32_t c = 0; c < nc; c++) {
         uint32_t *u = cm + (size_t)c * pn;
         for (size_t j = 0; j < pn; j++) u[j] = zigzag(e[j * nc + c]);
         rice[c] = rice_parameter(u, pn);
         bw_put(bw, (uint32_t)rice[c], 5);
+        if (c < h && rice[c] != ZERO_PARTITION)
+            for (size_t j = 0; j < pn; j++) {
+                uint32_t q = u[j] >> rice[c];
+                area_a += q < ESCAPE_Q ? q + 1 : ESCAPE_Q + 32;
+            }
     }
+    if (area_a > UINT32_MAX) bw->err = EPHYS_ERR_ARGS; /* a partition of 2^12 x 2^16 channels at the most */
+    bw_put(bw, (uint32_t)area_a, 32);
     for (uint32_t c = 0; c < nc; c++) {
-        const uint32_t *u = cm + (size_t)c * pn;
         int k = rice[c];
         if (k == ZERO_PARTITION || k == 0) continue;
+        const uint32_t *u = cm + (size_t)c * pn;
         uint32_t mask = (1u << k) - 1;
         for (size_t j = 0; j < pn; j++) bw_put(bw, u[j] & mask, k);
     }
-    for (uint32_t c = 0; c < nc; c++) {
-        const uint32_t *u = cm + (size_t)c * pn;
-        int k = rice[c];
-        if (k == ZERO_PARTITION) continue;
-        for (size_t j = 0; j < pn; j++) {
-            uint32_t q = u[j] >> k;
-            if (q < ESCAPE_Q) {
-                bw_put(bw, 1u << q, (int)q + 1);
-            } else {
-                bw_put(bw, 0, ESCAPE_Q);
-                bw_put(bw, q, 32);
-            }
-        }
-    }
+    for (uint32_t c = 0; c < nc; c++)
+        if (rice[c] != ZERO_PARTITION) write_unary(bw, cm + (size_t)c * pn, pn, rice[c]);
 }
 
 /* d: 5 bits n, then n bits of zigzag(d) (n = 0: d = 0). */
@@ -1409,10 +1566,11 @@ static int read_partition(bitreader_t *brs, uint32_t g, int32_t *dst_e, size_t p
 }
 
 /* One version 3 partition (pn rows of every channel) into w->e, rows
- * interleaved: Rice parameters, then the low-bits area, then the unary area. */
+ * interleaved: Rice parameters, the length of unary area A, the low-bits area,
+ * unary area A (channels [0, h)), unary area B (channels [h, nc)). */
 static int read_partition3(posreader_t *r, const kernels_t *kern, const stream_t *s, work_t *w, size_t pn)
 {
-    uint32_t nc = s->nc;
+    uint32_t nc = s->nc, h = unary_split(nc);
     int m = s->neighbours;
     uint64_t lows = 0;
     for (uint32_t c = 0; c < nc; c++) {
@@ -1420,8 +1578,19 @@ static int read_partition3(posreader_t *r, const kernels_t *kern, const stream_t
         if (k != ZERO_PARTITION) lows += (uint64_t)k * pn;
         w->rice[c] = k;
     }
-    uint64_t lpos = r->pos, upos = r->pos + lows;
-    if (r->err || upos > 8 * (uint64_t)r->len) return EPHYS_ERR_CORRUPT;
+    uint64_t area_a = pr_get(r, 32), nbits = 8 * (uint64_t)r->len;
+    uint64_t lpos = r->pos, pos_a = r->pos + lows, pos_b = pos_a + area_a;
+    if (r->err || pos_b > nbits) return EPHYS_ERR_CORRUPT;
+    /* the unary parts, a channel of each area at a time (zero partitions have none) */
+    uint32_t ca = 0, cb = h;
+    for (;;) {
+        while (ca < h && w->rice[ca] == ZERO_PARTITION) ca++;
+        while (cb < nc && w->rice[cb] == ZERO_PARTITION) cb++;
+        if (ca == h && cb == nc) break;
+        uint32_t *qa = ca < h ? w->cm + (size_t)ca++ * pn : NULL, *qb = cb < nc ? w->cm + (size_t)cb++ * pn : NULL;
+        if (!read_unary3(r->buf, r->len, &pos_a, qa, &pos_b, qb, pn)) return EPHYS_ERR_CORRUPT;
+    }
+    if (pos_a != r->pos + lows + area_a || pos_b > nbits) return EPHYS_ERR_CORRUPT;
     if (m) memset(w->sum, 0, pn * sizeof(uint32_t));
     for (uint32_t c = 0; c < nc; c++) {
         uint32_t *col = w->cm + (size_t)c * pn;
@@ -1429,12 +1598,12 @@ static int read_partition3(posreader_t *r, const kernels_t *kern, const stream_t
         if (k == ZERO_PARTITION) {
             memset(col, 0, pn * sizeof(uint32_t));
         } else {
-            if (!read_column3(r->buf, r->len, &upos, lpos, k, col, pn)) return EPHYS_ERR_CORRUPT;
+            if (!read_lows3(r->buf, r->len, lpos, k, col, pn)) return EPHYS_ERR_CORRUPT;
             lpos += (uint64_t)k * pn;
         }
         kern->column(col, pn, w->gain[c], w->sum, m && c >= (uint32_t)m ? col - (size_t)m * pn : NULL, m);
     }
-    r->pos = upos;
+    r->pos = pos_b;
     kern->transpose(w->cm, pn, nc, w->e);
     return EPHYS_OK;
 }
@@ -1558,7 +1727,7 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
 /* The stream header against the container's claim, before the output is allocated. */
 static int lpc_check_block(const uint8_t *in, size_t len, uint64_t n_samples, uint32_t nc, int dtype)
 {
-    ephys_view_t claim = {NULL, dtype, n_samples, nc, 0, 0};
+    ephys_view_t claim = {NULL, dtype, n_samples, nc, 0, 0, NULL};
     stream_t s;
     return parse_stream(in, len, &claim, nc, &s);
 }
