@@ -700,21 +700,23 @@ static int rice_partition4(bitreader_t *r, const int *k, int32_t *out, size_t pn
  * buffer per value. */
 #define UNARY_WINDOW (((uint64_t)1 << 56) - 1)
 
-/* The first n (8 or 16) values of window w into q; *end: the bits they take;
- * returns their OR (ESCAPE_Q or more: the window holds an escape). */
-ATTR_INLINE uint32_t take_values(uint64_t w, uint32_t *q, int n, uint32_t *end)
+/* Whole values of 8 (16) one bits within the first 39 (47) bits of a window
+ * have at most 31 zero bits between them: no escape among them. */
+#define FAST8(w) (__builtin_popcountll((w) & (((uint64_t)1 << 39) - 1)) >= 8)
+#define FAST16(w) (__builtin_popcountll((w) & (((uint64_t)1 << 47) - 1)) >= 16)
+
+/* The first n (8 or 16) values of window w into q; returns the bits they take. */
+ATTR_INLINE uint32_t take_values(uint64_t w, uint32_t *q, int n)
 {
-    uint32_t start = 0, any = 0;
+    uint32_t start = 0;
     for (int i = 0; i < 16; i++) {
         if (i == n) break;
         uint32_t b = (uint32_t)__builtin_ctzll(w);
         q[i] = b - start;
-        any |= b - start;
         start = b + 1;
         w &= w - 1;
     }
-    *end = start;
-    return any;
+    return start;
 }
 
 /* The values of one window at *pos (up to pn - *j of them) into q + *j;
@@ -723,15 +725,11 @@ ATTR_INLINE int unary_window(const uint8_t *buf, size_t len, uint64_t *pos, uint
 {
     uint64_t p = *pos, w = peek_bits(buf, len, p) & UNARY_WINDOW;
     size_t j = *jp;
-    int ones = __builtin_popcountll(w);
-    if (ones >= 8 && j + 8 <= pn) { /* the common case: no branch per value */
-        int n = ones >= 16 && j + 16 <= pn ? 16 : 8;
-        uint32_t end;
-        if (take_values(w, q + j, n, &end) < ESCAPE_Q) {
-            *pos = p + end;
-            *jp = j + (size_t)n;
-            return 1;
-        }
+    if (j + 8 <= pn && FAST8(w)) { /* the common case: no branch per value */
+        int n = j + 16 <= pn && FAST16(w) ? 16 : 8;
+        *pos = p + take_values(w, q + j, n);
+        *jp = j + (size_t)n;
+        return 1;
     }
     int last = -1, escape = !w; /* 56 zero bits: an escape */
     while (w && j < pn) {
@@ -762,25 +760,24 @@ ATTR_INLINE int unary3_body(const uint8_t *buf, size_t len, uint64_t *pos_a, uin
                             uint32_t *qb, size_t pn)
 {
     size_t ja = qa ? 0 : pn, jb = qb ? 0 : pn;
+    uint64_t pa = *pos_a, pb = *pos_b;
     while (ja + 16 <= pn && jb + 16 <= pn) {
-        uint64_t wa = peek_bits(buf, len, *pos_a) & UNARY_WINDOW, wb = peek_bits(buf, len, *pos_b) & UNARY_WINDOW;
-        if (__builtin_popcountll(wa) >= 16 && __builtin_popcountll(wb) >= 16) {
-            uint32_t end_a, end_b;
-            uint32_t any_a = take_values(wa, qa + ja, 16, &end_a), any_b = take_values(wb, qb + jb, 16, &end_b);
-            if ((any_a | any_b) < ESCAPE_Q) {
-                *pos_a += end_a;
-                *pos_b += end_b;
-                ja += 16;
-                jb += 16;
-                continue;
-            }
+        uint64_t wa = peek_bits(buf, len, pa) & UNARY_WINDOW, wb = peek_bits(buf, len, pb) & UNARY_WINDOW;
+        if (FAST16(wa) && FAST16(wb)) {
+            pa += take_values(wa, qa + ja, 16);
+            pb += take_values(wb, qb + jb, 16);
+            ja += 16;
+            jb += 16;
+            continue;
         }
-        if (!unary_window(buf, len, pos_a, qa, &ja, pn) || !unary_window(buf, len, pos_b, qb, &jb, pn)) return 0;
+        if (!unary_window(buf, len, &pa, qa, &ja, pn) || !unary_window(buf, len, &pb, qb, &jb, pn)) return 0;
     }
     while (ja < pn)
-        if (!unary_window(buf, len, pos_a, qa, &ja, pn)) return 0;
+        if (!unary_window(buf, len, &pa, qa, &ja, pn)) return 0;
     while (jb < pn)
-        if (!unary_window(buf, len, pos_b, qb, &jb, pn)) return 0;
+        if (!unary_window(buf, len, &pb, qb, &jb, pn)) return 0;
+    *pos_a = pa;
+    *pos_b = pb;
     return 1;
 }
 
