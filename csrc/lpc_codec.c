@@ -489,6 +489,75 @@ static inline void bw_put(bitwriter_t *w, uint32_t v, int nbits) /* nbits <= 32,
     w->n += nbits;
 }
 
+/* Room for extra more bytes, plus the 8 a flush may write; nonzero on failure. */
+static int bw_reserve(bitwriter_t *w, size_t extra)
+{
+    ephys_buf_t *b = w->out;
+    if (w->err) return w->err;
+    if (b->cap - b->len >= extra + 16) return 0;
+    size_t cap = b->cap ? 2 * b->cap : 4096;
+    while (cap - b->len < extra + 16) cap *= 2;
+    uint8_t *p = realloc(b->data, cap);
+    if (!p) return w->err = EPHYS_ERR_NOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* Bulk writes keep the pending bits in locals (fewer than 32 of them between
+ * values) and store 4 bytes at a time; room is reserved beforehand. */
+#define BULK_BEGIN(W, BYTES)                                                                       \
+    bw_flush(W);                                                                                   \
+    if (bw_reserve(W, BYTES)) return;                                                              \
+    uint8_t *o = (W)->out->data + (W)->out->len;                                                   \
+    uint64_t acc = (W)->acc;                                                                       \
+    int n = (W)->n
+#define BULK_SPILL()                                                                               \
+    if (n >= 32) {                                                                                 \
+        ephys_put_le32(o, (uint32_t)acc);                                                          \
+        o += 4;                                                                                    \
+        acc >>= 32;                                                                                \
+        n -= 32;                                                                                   \
+    }
+#define BULK_END(W)                                                                                \
+    (W)->out->len = (size_t)(o - (W)->out->data);                                                  \
+    (W)->acc = acc;                                                                                \
+    (W)->n = n
+
+/* The k low bits of each of u[0..count) (0 < k < 32). */
+static void bw_lows(bitwriter_t *w, const uint32_t *u, size_t count, int k)
+{
+    BULK_BEGIN(w, count * (size_t)k / 8);
+    uint32_t mask = (1u << k) - 1;
+    for (size_t j = 0; j < count; j++) {
+        acc |= (uint64_t)(u[j] & mask) << n;
+        n += k;
+        BULK_SPILL();
+    }
+    BULK_END(w);
+}
+
+/* The unary parts u >> k of u[0..count): q zero bits and a one bit, or an
+ * escape (ESCAPE_Q zero bits, then q in 32 bits). */
+static void bw_unary(bitwriter_t *w, const uint32_t *u, size_t count, int k)
+{
+    BULK_BEGIN(w, count * (ESCAPE_Q + 32) / 8);
+    for (size_t j = 0; j < count; j++) {
+        uint32_t q = u[j] >> k;
+        if (q < ESCAPE_Q) {
+            acc |= (uint64_t)1 << (n + (int)q);
+            n += (int)q + 1;
+        } else {
+            n += ESCAPE_Q;
+            BULK_SPILL();
+            acc |= (uint64_t)q << n;
+            n += 32;
+        }
+        BULK_SPILL();
+    }
+    BULK_END(w);
+}
+
 static void bw_signed(bitwriter_t *w, int32_t v, int nbits)
 {
     bw_put(w, (uint32_t)v & (uint32_t)(((uint64_t)1 << nbits) - 1), nbits);
@@ -1094,12 +1163,16 @@ static void neighbours_forward(int32_t *e, size_t nt, uint32_t nc, int m, const 
                                int64_t *sums)
 {
     if (!m) return;
+    uint32_t *restrict s32 = (uint32_t *)sums; /* the sums modulo 2^32 are all the version 3 term needs */
     for (size_t t = 0; t < nt; t++) {
-        int32_t *row = e + t * nc;
-        neighbour_sums(row, nc, m, prefix, sums);
+        int32_t *restrict row = e + t * nc;
+        for (uint32_t c = 0; c < nc; c++) s32[c] = 0;
+        for (int i = 1; i <= m; i++) /* across channels: the compiler vectorizes this */
+            for (uint32_t c = (uint32_t)i; c < nc; c++) s32[c] += (uint32_t)row[c - i];
         for (uint32_t c = 0; c < nc; c++)
-            row[c] = i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term32(gain[c], (uint32_t)sums[c]));
+            row[c] = i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term32(gain[c], s32[c]));
     }
+    (void)prefix;
 }
 
 /* Decoder: v -> e in place.  Each row is a serial chain across channels, so
@@ -1317,26 +1390,15 @@ static void centre(work_t *w, int first, size_t nt, uint32_t nc, int dtype)
 
 /* Version 3 partition: every channel's Rice parameter, then every channel's
  * low bits, then every channel's unary parts (lpc_codec.h).  cm: nc x pn scratch. */
-static void write_unary(bitwriter_t *bw, const uint32_t *u, size_t pn, int k)
-{
-    for (size_t j = 0; j < pn; j++) {
-        uint32_t q = u[j] >> k;
-        if (q < ESCAPE_Q) {
-            bw_put(bw, 1u << q, (int)q + 1);
-        } else {
-            bw_put(bw, 0, ESCAPE_Q);
-            bw_put(bw, q, 32);
-        }
-    }
-}
-
-static void write_partition(bitwriter_t *bw, const int32_t *e, size_t pn, uint32_t nc, uint32_t *cm, int *rice)
+static void write_partition(bitwriter_t *bw, const kernels_t *kern, const int32_t *e, size_t pn, uint32_t nc,
+                            uint32_t *cm, int *rice)
 {
     uint32_t h = unary_split(nc);
     uint64_t area_a = 0;
+    kern->transpose((const uint32_t *)e, nc, (uint32_t)pn, (int32_t *)cm); /* rows -> columns */
     for (uint32_t c = 0; c < nc; c++) {
         uint32_t *u = cm + (size_t)c * pn;
-        for (size_t j = 0; j < pn; j++) u[j] = zigzag(e[j * nc + c]);
+        for (size_t j = 0; j < pn; j++) u[j] = zigzag(i32_of_u32(u[j]));
         rice[c] = rice_parameter(u, pn);
         bw_put(bw, (uint32_t)rice[c], 5);
         if (c < h && rice[c] != ZERO_PARTITION)
@@ -1351,11 +1413,10 @@ static void write_partition(bitwriter_t *bw, const int32_t *e, size_t pn, uint32
         int k = rice[c];
         if (k == ZERO_PARTITION || k == 0) continue;
         const uint32_t *u = cm + (size_t)c * pn;
-        uint32_t mask = (1u << k) - 1;
-        for (size_t j = 0; j < pn; j++) bw_put(bw, u[j] & mask, k);
+        bw_lows(bw, u, pn, k);
     }
     for (uint32_t c = 0; c < nc; c++)
-        if (rice[c] != ZERO_PARTITION) write_unary(bw, cm + (size_t)c * pn, pn, rice[c]);
+        if (rice[c] != ZERO_PARTITION) bw_unary(bw, cm + (size_t)c * pn, pn, rice[c]);
 }
 
 /* d: 5 bits n, then n bits of zigzag(d) (n = 0: d = 0). */
@@ -1455,7 +1516,7 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
         /* partition by partition, so that a decoder works on a few rows of
          * every channel at a time */
         for (size_t ps = 0; ps < nt; ps += part)
-            write_partition(&bw, w.e + ps * nc, nt - ps < part ? nt - ps : part, nc, w.cm, w.rice);
+            write_partition(&bw, kern, w.e + ps * nc, nt - ps < part ? nt - ps : part, nc, w.cm, w.rice);
         if (bw.err) err = bw.err;
         shift_history(&w, nt, nc);
     }
