@@ -278,6 +278,15 @@ void ephys_view_load(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0,
     case EPHYS_DTYPE_INT16: LOAD_ROWS(int16_t) break;
     default: LOAD_ROWS(int32_t)
     }
+    /* rows read again are already counted; a gap loses the count */
+    ephys_row_crc_t *r = v->row_crc;
+    if (!r || r->next_row == UINT64_MAX || t0 + nt <= r->next_row) return;
+    if (t0 <= r->next_row && r->c0 == c0 && r->nc == nc) {
+        r->crc = view_rows_crc32c(v, r->next_row, t0 + nt - r->next_row, c0, nc, r->crc);
+        r->next_row = t0 + nt;
+    } else {
+        r->next_row = UINT64_MAX;
+    }
 }
 
 
@@ -524,8 +533,11 @@ static int encode_one(void *arg, size_t b)
     size_t item = ephys_sample_size(src->dtype);
     if (src->n_samples > SIZE_MAX / item / nc) return EPHYS_ERR_NOMEM;
     int err;
+    ephys_row_crc_t rows = {0, 0, c0, nc}; /* signed samples are checksummed as the encoder reads them */
     if (ephys_stream_dtype(src->dtype) == src->dtype) {
-        err = job->codec->encode_block(job->params, src, c0, nc, &job->outs[b]);
+        ephys_view_t counted = *src;
+        counted.row_crc = &rows;
+        err = job->codec->encode_block(job->params, &counted, c0, nc, &job->outs[b]);
     } else { /* unsigned: the codec codes a flipped copy of the block */
         ephys_view_t flipped = {malloc(src->n_samples * nc * item), ephys_stream_dtype(src->dtype),
                                 src->n_samples, nc, nc, 1, NULL};
@@ -535,7 +547,7 @@ static int encode_one(void *arg, size_t b)
         free(flipped.base);
     }
     if (err || !job->codec->is_lossy || !job->codec->is_lossy(job->params)) {
-        job->crcs[b] = ephys_view_crc32c(src, c0, nc);
+        job->crcs[b] = rows.next_row == src->n_samples ? rows.crc : ephys_view_crc32c(src, c0, nc);
         return err;
     }
     /* lossy: the checksum is of what decoding gives */

@@ -296,6 +296,30 @@ ATTR_INLINE void transpose_body(const uint32_t *cm, size_t pn, uint32_t nc, int3
         for (uint32_t c = c0; c < nc; c++) e[j * nc + c] = i32_of_u32(cm[c * pn + j]);
 }
 
+/* The Rice parameter with the fewest bits for a partition's values u
+ * (ZERO_PARTITION if all are 0): of the three around log2 of their mean. */
+ATTR_INLINE int rice_parameter_body(const uint32_t *u, size_t n)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) sum += u[i];
+    if (!sum) return ZERO_PARTITION;
+    uint64_t mean = sum / n;
+    int k0 = 0;
+    while (k0 < 29 && (mean >> (k0 + 1))) k0++;
+    if (k0 > 0) k0--; /* candidates k0, k0 + 1, k0 + 2 */
+    uint64_t cost[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        uint32_t q0 = u[i] >> k0, q1 = q0 >> 1, q2 = q0 >> 2;
+        cost[0] += q0 >= ESCAPE_Q ? 64 - 1 - (uint32_t)k0 : q0;
+        cost[1] += q1 >= ESCAPE_Q ? 64 - 2 - (uint32_t)k0 : q1;
+        cost[2] += q2 >= ESCAPE_Q ? 64 - 3 - (uint32_t)k0 : q2;
+    }
+    int best = 0;
+    for (int i = 1; i < 3; i++)
+        if (cost[i] + (uint64_t)i * n < cost[best] + (uint64_t)best * n) best = i;
+    return k0 + best;
+}
+
 #define KERNEL_SET(SUFFIX, ATTR)                                                                              \
     ATTR static void residual_##SUFFIX(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef,          \
                                        int order, int shift, int wide, int32_t lo, int32_t hi,                \
@@ -320,6 +344,7 @@ ATTR_INLINE void transpose_body(const uint32_t *cm, size_t pn, uint32_t nc, int3
     {                                                                                                         \
         autocorr_body(x, nt, nc, order, d, r);                                                                \
     }                                                                                                         \
+    ATTR static int rice_parameter_##SUFFIX(const uint32_t *u, size_t n) { return rice_parameter_body(u, n); } \
     ATTR static void column_##SUFFIX(uint32_t *col, size_t pn, int32_t gain, uint32_t *sum,                    \
                                      const uint32_t *leaving, int m)                                          \
     {                                                                                                         \
@@ -335,6 +360,7 @@ typedef struct {
                  int64_t *, int32_t *, const int32_t *, int64_t);
     void (*autocorr)(const int32_t *, size_t, uint32_t, int, const int32_t *, double *);
     void (*column)(uint32_t *, size_t, int32_t, uint32_t *, const uint32_t *, int);
+    int (*rice_parameter)(const uint32_t *, size_t);
     void (*transpose)(const uint32_t *, size_t, uint32_t, int32_t *);
 } kernels_t;
 
@@ -350,8 +376,8 @@ ATTR_SCALAR static void transpose_scalar(const uint32_t *cm, size_t pn, uint32_t
     transpose_body(cm, pn, nc, e);
 }
 static void transpose_vector(const uint32_t *cm, size_t pn, uint32_t nc, int32_t *e) { transpose_body(cm, pn, nc, e); }
-static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar, column_scalar, transpose_scalar};
-static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector, column_vector, transpose_vector};
+static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar, column_scalar, rice_parameter_scalar, transpose_scalar};
+static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector, column_vector, rice_parameter_vector, transpose_vector};
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_X86 1
@@ -390,7 +416,7 @@ __attribute__((target("avx2"))) static void transpose_avx2(const uint32_t *cm, s
         for (uint32_t c = c0; c < nc; c++) e[j * nc + c] = i32_of_u32(cm[c * pn + j]);
 }
 
-static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_avx2, column_avx2, transpose_avx2};
+static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_avx2, column_avx2, rice_parameter_avx2, transpose_avx2};
 #else
 #define HAVE_X86 0
 #endif
@@ -1052,8 +1078,7 @@ typedef struct {
     int *order;     /* per channel */
     int *bits;      /* per channel coefficient bits */
     int32_t *gain;  /* per channel neighbour gain */
-    int64_t *nsum;  /* encoder: neighbour sums S of one row */
-    int64_t *prefix; /* nc + 1 prefix sums of one row */
+    uint32_t *nsum; /* encoder: neighbour sums S of one row */
     uint32_t *scale, *base; /* per channel grid: x = y * scale + base */
     int32_t *mean;  /* per channel offset d of the frame (its rounded mean) */
     acc_init_t init; /* per channel accumulator start */
@@ -1065,7 +1090,7 @@ typedef struct {
 static void work_free(work_t *w)
 {
     free(w->x); free(w->e); free(w->orig); free(w->coef); free(w->acc32); free(w->acc64);
-    free(w->order); free(w->bits); free(w->gain); free(w->nsum); free(w->prefix); free(w->scale); free(w->base);
+    free(w->order); free(w->bits); free(w->gain); free(w->nsum); free(w->scale); free(w->base);
     free(w->mean); free(w->init.i32); free(w->init.i64); free(w->cm); free(w->sum); free(w->rice);
 }
 
@@ -1082,8 +1107,7 @@ static int work_alloc(work_t *w, size_t f, size_t part, uint32_t nc, int near_en
     w->order = malloc(nc * sizeof(int));
     w->bits = malloc(nc * sizeof(int));
     w->gain = malloc(nc * sizeof(int32_t));
-    w->nsum = malloc(nc * sizeof(int64_t));
-    w->prefix = malloc(((size_t)nc + 1) * sizeof(int64_t));
+    w->nsum = malloc(nc * sizeof(uint32_t));
     w->scale = malloc(nc * sizeof(uint32_t));
     w->base = malloc(nc * sizeof(uint32_t));
     w->mean = calloc(nc, sizeof(int32_t));
@@ -1093,7 +1117,7 @@ static int work_alloc(work_t *w, size_t f, size_t part, uint32_t nc, int near_en
     w->sum = malloc(part * sizeof(uint32_t));
     w->rice = malloc(nc * sizeof(int));
     if (!w->cm || !w->sum || !w->rice ||!w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->acc32 || !w->acc64 || !w->order ||
-        !w->bits || !w->gain || !w->nsum || !w->prefix || !w->scale || !w->base || !w->mean || !w->init.i32 ||
+        !w->bits || !w->gain || !w->nsum || !w->scale || !w->base || !w->mean || !w->init.i32 ||
         !w->init.i64) {
         work_free(w);
         return EPHYS_ERR_NOMEM;
@@ -1141,38 +1165,47 @@ static void fill_history(work_t *w, uint32_t nc)
 
 /* Neighbour prediction.  Channel c's residual e is predicted from
  * S_c = sum of e over channels [c - m, c) at the same sample; the coded value is
- * v = wrap(e - ((G_c S_c + 64) >> 7)).  S comes from prefix sums, so the
- * encoder's loops run across channels. */
+ * v = wrap(e - ((G_c S_c + 64) >> 7)), in int64 (versions 1, 2) or modulo 2^32
+ * (version 3: neighbour_term32). */
 static inline int32_t neighbour_term(int32_t gain, int64_t sum)
 {
     return wrap32(floor_shift(gain * sum + (1 << (GAIN_SHIFT - 1)), GAIN_SHIFT));
 }
 
-/* S for one row: sums[c] = e_{c-1} + ... + e_{max(0, c-m)}, from prefix sums. */
-static void neighbour_sums(const int32_t *row, uint32_t nc, int m, int64_t *prefix, int64_t *sums)
+/* sums[c] = e_{c-1} + ... + e_{max(0, c-m)} modulo 2^32 (all the version 3 term
+ * needs); inlined with a constant m, the loop over channels vectorizes. */
+ATTR_INLINE void window_sums(const int32_t *row, uint32_t nc, int m, uint32_t *sums)
 {
-    prefix[0] = 0;
-    for (uint32_t c = 0; c < nc; c++) prefix[c + 1] = prefix[c] + row[c];
     uint32_t head = nc < (uint32_t)m ? nc : (uint32_t)m;
-    for (uint32_t c = 0; c < head; c++) sums[c] = prefix[c];
-    for (uint32_t c = head; c < nc; c++) sums[c] = prefix[c] - prefix[c - m];
+    for (uint32_t c = 0; c < head; c++) {
+        sums[c] = 0;
+        for (uint32_t i = 1; i <= c; i++) sums[c] += (uint32_t)row[c - i];
+    }
+    for (uint32_t c = head; c < nc; c++) {
+        uint32_t acc = 0;
+        for (int i = 1; i <= m; i++) acc += (uint32_t)row[c - (uint32_t)i];
+        sums[c] = acc;
+    }
+}
+
+static void neighbour_sums(const int32_t *row, uint32_t nc, int m, uint32_t *sums)
+{
+    switch (m) { /* the default neighbours as a constant */
+    case 4: window_sums(row, nc, 4, sums); break;
+    default: window_sums(row, nc, m, sums);
+    }
 }
 
 /* Encoder: e -> v in place (sums: nc scratch values). */
-static void neighbours_forward(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain, int64_t *prefix,
-                               int64_t *sums)
+static void neighbours_forward(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain, uint32_t *sums)
 {
     if (!m) return;
-    uint32_t *restrict s32 = (uint32_t *)sums; /* the sums modulo 2^32 are all the version 3 term needs */
     for (size_t t = 0; t < nt; t++) {
-        int32_t *restrict row = e + t * nc;
-        for (uint32_t c = 0; c < nc; c++) s32[c] = 0;
-        for (int i = 1; i <= m; i++) /* across channels: the compiler vectorizes this */
-            for (uint32_t c = (uint32_t)i; c < nc; c++) s32[c] += (uint32_t)row[c - i];
+        int32_t *row = e + t * nc;
+        neighbour_sums(row, nc, m, sums);
         for (uint32_t c = 0; c < nc; c++)
-            row[c] = i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term32(gain[c], s32[c]));
+            row[c] = i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term32(gain[c], sums[c]));
     }
-    (void)prefix;
 }
 
 /* Decoder: v -> e in place.  Each row is a serial chain across channels, so
@@ -1211,7 +1244,7 @@ __attribute__((noinline)) static void neighbours_inverse(int32_t *e, size_t nt, 
  * kept only where it lowers the sum of absolute values (what Rice coding pays
  * for): on faint noise the rounding of the term costs more than the
  * correlation saves.  Fitted on every GAIN_ROW_STEP-th row. */
-__attribute__((noinline)) static int fit_gains(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *gain, int64_t *prefix, int64_t *sums)
+__attribute__((noinline)) static int fit_gains(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *gain, uint32_t *sums)
 {
     for (uint32_t c = 0; c < nc; c++) gain[c] = 0;
     if (!m || nc < 2) return EPHYS_OK;
@@ -1220,9 +1253,9 @@ __attribute__((noinline)) static int fit_gains(const int32_t *e, size_t nt, uint
     double *den = num + nc;
     for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
         const int32_t *row = e + t * nc;
-        neighbour_sums(row, nc, m, prefix, sums);
+        neighbour_sums(row, nc, m, sums);
         for (uint32_t c = 0; c < nc; c++) {
-            double sv = (double)sums[c];
+            double sv = (double)i32_of_u32(sums[c]); /* exact for int8 and int16 samples */
             num[c] += sv * row[c];
             den[c] += sv * sv;
         }
@@ -1237,9 +1270,9 @@ __attribute__((noinline)) static int fit_gains(const int32_t *e, size_t nt, uint
     for (uint32_t c = 0; c < nc; c++) with[c] = without[c] = 0;
     for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
         const int32_t *row = e + t * nc;
-        neighbour_sums(row, nc, m, prefix, sums);
+        neighbour_sums(row, nc, m, sums);
         for (uint32_t c = 0; c < nc; c++) {
-            int64_t v = (int64_t)row[c] - neighbour_term32(gain[c], (uint32_t)sums[c]);
+            int64_t v = (int64_t)row[c] - neighbour_term32(gain[c], sums[c]);
             with[c] += v < 0 ? -v : v;
             without[c] += row[c] < 0 ? -(int64_t)row[c] : row[c];
         }
@@ -1250,27 +1283,6 @@ __attribute__((noinline)) static int fit_gains(const int32_t *e, size_t nt, uint
     return EPHYS_OK;
 }
 
-__attribute__((noinline)) static int rice_parameter(const uint32_t *u, size_t n)
-{
-    uint64_t sum = 0;
-    for (size_t i = 0; i < n; i++) sum += u[i];
-    if (!sum) return ZERO_PARTITION;
-    uint64_t mean = sum / n;
-    int k0 = 0;
-    while (k0 < 29 && (mean >> (k0 + 1))) k0++;
-    if (k0 > 0) k0--; /* candidates k0, k0 + 1, k0 + 2 */
-    uint64_t cost[3] = {0, 0, 0};
-    for (size_t i = 0; i < n; i++) {
-        uint32_t q0 = u[i] >> k0, q1 = q0 >> 1, q2 = q0 >> 2;
-        cost[0] += q0 >= ESCAPE_Q ? 64 - 1 - (uint32_t)k0 : q0;
-        cost[1] += q1 >= ESCAPE_Q ? 64 - 2 - (uint32_t)k0 : q1;
-        cost[2] += q2 >= ESCAPE_Q ? 64 - 3 - (uint32_t)k0 : q2;
-    }
-    int best = 0;
-    for (int i = 1; i < 3; i++)
-        if (cost[i] + (uint64_t)i * n < cost[best] + (uint64_t)best * n) best = i;
-    return k0 + best;
-}
 
 /* ---- per-channel grids ----
  * Samples that all sit on a grid x = y * scale + base (data scaled by a constant
@@ -1399,7 +1411,7 @@ static void write_partition(bitwriter_t *bw, const kernels_t *kern, const int32_
     for (uint32_t c = 0; c < nc; c++) {
         uint32_t *u = cm + (size_t)c * pn;
         for (size_t j = 0; j < pn; j++) u[j] = zigzag(i32_of_u32(u[j]));
-        rice[c] = rice_parameter(u, pn);
+        rice[c] = kern->rice_parameter(u, pn);
         bw_put(bw, (uint32_t)rice[c], 5);
         if (c < h && rice[c] != ZERO_PARTITION)
             for (size_t j = 0; j < pn; j++) {
@@ -1499,8 +1511,8 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
         else
             kern->residual(rows, nt, nc, w.coef, top, p->coef_shift, wide, lo, hi, &w.init, w.acc32, w.acc64,
                            w.e);
-        if ((err = fit_gains(w.e, nt, nc, m, w.gain, w.prefix, w.nsum))) break;
-        neighbours_forward(w.e, nt, nc, m, w.gain, w.prefix, w.nsum);
+        if ((err = fit_gains(w.e, nt, nc, m, w.gain, w.nsum))) break;
+        neighbours_forward(w.e, nt, nc, m, w.gain, w.nsum);
         for (uint32_t c = 0; c < nc; c++) {
             bw_put(&bw, (uint32_t)w.order[c], 6);
             if (w.order[c]) {
