@@ -8,6 +8,7 @@
  * three times (scalar, SSE2, AVX2) from one body; they are integer-exact, so
  * every kernel writes the same bytes. */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -307,13 +308,16 @@ ATTR_INLINE int rice_parameter_body(const uint32_t *u, size_t n)
     int k0 = 0;
     while (k0 < 29 && (mean >> (k0 + 1))) k0++;
     if (k0 > 0) k0--; /* candidates k0, k0 + 1, k0 + 2 */
-    uint64_t cost[3] = {0, 0, 0};
+    /* bits beyond k + 1 per value: the unary part, or 63 for an escape (n <= 2^12:
+     * no overflow in 32 bits) */
+    uint32_t c0 = 0, c1 = 0, c2 = 0; /* scalars, so that the compiler sees reductions */
     for (size_t i = 0; i < n; i++) {
         uint32_t q0 = u[i] >> k0, q1 = q0 >> 1, q2 = q0 >> 2;
-        cost[0] += q0 >= ESCAPE_Q ? 64 - 1 - (uint32_t)k0 : q0;
-        cost[1] += q1 >= ESCAPE_Q ? 64 - 2 - (uint32_t)k0 : q1;
-        cost[2] += q2 >= ESCAPE_Q ? 64 - 3 - (uint32_t)k0 : q2;
+        c0 += q0 >= ESCAPE_Q ? ESCAPE_Q + 31 : q0;
+        c1 += q1 >= ESCAPE_Q ? ESCAPE_Q + 31 : q1;
+        c2 += q2 >= ESCAPE_Q ? ESCAPE_Q + 31 : q2;
     }
+    uint32_t cost[3] = {c0, c1, c2};
     int best = 0;
     for (int i = 1; i < 3; i++)
         if (cost[i] + (uint64_t)i * n < cost[best] + (uint64_t)best * n) best = i;
@@ -1174,16 +1178,17 @@ static inline int32_t neighbour_term(int32_t gain, int64_t sum)
 
 /* sums[c] = e_{c-1} + ... + e_{max(0, c-m)} modulo 2^32 (all the version 3 term
  * needs); inlined with a constant m, the loop over channels vectorizes. */
-ATTR_INLINE void window_sums(const int32_t *row, uint32_t nc, int m, uint32_t *sums)
+ATTR_INLINE void window_sums(const int32_t *restrict row, uint32_t nc, int m, uint32_t *restrict sums)
 {
     uint32_t head = nc < (uint32_t)m ? nc : (uint32_t)m;
     for (uint32_t c = 0; c < head; c++) {
         sums[c] = 0;
         for (uint32_t i = 1; i <= c; i++) sums[c] += (uint32_t)row[c - i];
     }
-    for (uint32_t c = head; c < nc; c++) {
+    for (size_t c = head; c < nc; c++) {
+        const int32_t *at = row + c;
         uint32_t acc = 0;
-        for (int i = 1; i <= m; i++) acc += (uint32_t)row[c - (uint32_t)i];
+        for (ptrdiff_t i = 1; i <= m; i++) acc += (uint32_t)at[-i];
         sums[c] = acc;
     }
 }
