@@ -298,31 +298,42 @@ ATTR_INLINE void transpose_body(const uint32_t *cm, size_t pn, uint32_t nc, int3
 }
 
 /* The Rice parameter with the fewest bits for a partition's values u
- * (ZERO_PARTITION if all are 0): of the three around log2 of their mean. */
-ATTR_INLINE int rice_parameter_body(const uint32_t *u, size_t n)
+ * (ZERO_PARTITION if all are 0): of k0, k0 + 1, k0 + 2 around log2 of their
+ * mean, with cost[i] the bits of k0 + i beyond k0 + i + 1 per value: the unary
+ * part, or 63 for an escape (n <= 2^12: no overflow in 32 bits). */
+ATTR_INLINE int rice_k0(const uint32_t *u, size_t n)
 {
     uint64_t sum = 0;
     for (size_t i = 0; i < n; i++) sum += u[i];
-    if (!sum) return ZERO_PARTITION;
+    if (!sum) return -1;
     uint64_t mean = sum / n;
     int k0 = 0;
     while (k0 < 29 && (mean >> (k0 + 1))) k0++;
-    if (k0 > 0) k0--; /* candidates k0, k0 + 1, k0 + 2 */
-    /* bits beyond k + 1 per value: the unary part, or 63 for an escape (n <= 2^12:
-     * no overflow in 32 bits) */
-    uint32_t c0 = 0, c1 = 0, c2 = 0; /* scalars, so that the compiler sees reductions */
+    return k0 > 0 ? k0 - 1 : 0;
+}
+
+ATTR_INLINE void rice_costs(const uint32_t *u, size_t n, int k0, uint32_t *cost)
+{
     for (size_t i = 0; i < n; i++) {
         uint32_t q0 = u[i] >> k0, q1 = q0 >> 1, q2 = q0 >> 2;
-        c0 += q0 >= ESCAPE_Q ? ESCAPE_Q + 31 : q0;
-        c1 += q1 >= ESCAPE_Q ? ESCAPE_Q + 31 : q1;
-        c2 += q2 >= ESCAPE_Q ? ESCAPE_Q + 31 : q2;
+        cost[0] += q0 >= ESCAPE_Q ? ESCAPE_Q + 31 : q0;
+        cost[1] += q1 >= ESCAPE_Q ? ESCAPE_Q + 31 : q1;
+        cost[2] += q2 >= ESCAPE_Q ? ESCAPE_Q + 31 : q2;
     }
-    uint32_t cost[3] = {c0, c1, c2};
+}
+
+static int rice_choice(const uint32_t *cost, size_t n, int k0)
+{
     int best = 0;
     for (int i = 1; i < 3; i++)
         if (cost[i] + (uint64_t)i * n < cost[best] + (uint64_t)best * n) best = i;
     return k0 + best;
 }
+
+#define RICE_PARAMETER_BODY(u, n)                                                                             \
+    int k0 = rice_k0(u, n);                                                                                   \
+    if (k0 < 0) return ZERO_PARTITION;                                                                        \
+    uint32_t cost[3] = {0, 0, 0}
 
 #define KERNEL_SET(SUFFIX, ATTR)                                                                              \
     ATTR static void residual_##SUFFIX(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef,          \
@@ -348,7 +359,6 @@ ATTR_INLINE int rice_parameter_body(const uint32_t *u, size_t n)
     {                                                                                                         \
         autocorr_body(x, nt, nc, order, d, r);                                                                \
     }                                                                                                         \
-    ATTR static int rice_parameter_##SUFFIX(const uint32_t *u, size_t n) { return rice_parameter_body(u, n); } \
     ATTR static void column_##SUFFIX(uint32_t *col, size_t pn, int32_t gain, uint32_t *sum,                    \
                                      const uint32_t *leaving, int m)                                          \
     {                                                                                                         \
@@ -380,6 +390,18 @@ ATTR_SCALAR static void transpose_scalar(const uint32_t *cm, size_t pn, uint32_t
     transpose_body(cm, pn, nc, e);
 }
 static void transpose_vector(const uint32_t *cm, size_t pn, uint32_t nc, int32_t *e) { transpose_body(cm, pn, nc, e); }
+ATTR_SCALAR static int rice_parameter_scalar(const uint32_t *u, size_t n)
+{
+    RICE_PARAMETER_BODY(u, n);
+    rice_costs(u, n, k0, cost);
+    return rice_choice(cost, n, k0);
+}
+static int rice_parameter_vector(const uint32_t *u, size_t n)
+{
+    RICE_PARAMETER_BODY(u, n);
+    rice_costs(u, n, k0, cost);
+    return rice_choice(cost, n, k0);
+}
 static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar, column_scalar, rice_parameter_scalar, transpose_scalar};
 static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector, column_vector, rice_parameter_vector, transpose_vector};
 
@@ -418,6 +440,30 @@ __attribute__((target("avx2"))) static void transpose_avx2(const uint32_t *cm, s
     }
     for (size_t j = 0; j < pn; j++)
         for (uint32_t c = c0; c < nc; c++) e[j * nc + c] = i32_of_u32(cm[c * pn + j]);
+}
+
+/* rice_costs 8 values at a time (the compilers leave its loop scalar). */
+__attribute__((target("avx2"))) static int rice_parameter_avx2(const uint32_t *u, size_t n)
+{
+    RICE_PARAMETER_BODY(u, n);
+    const __m256i esc = _mm256_set1_epi32(ESCAPE_Q), esc_cost = _mm256_set1_epi32(ESCAPE_Q + 31);
+    const __m128i shift = _mm_cvtsi32_si128(k0);
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i q0 = _mm256_srl_epi32(_mm256_loadu_si256((const __m256i *)(u + i)), shift);
+        __m256i q1 = _mm256_srli_epi32(q0, 1), q2 = _mm256_srli_epi32(q0, 2);
+        a0 = _mm256_add_epi32(a0, _mm256_blendv_epi8(q0, esc_cost, _mm256_cmpeq_epi32(_mm256_min_epu32(q0, esc), esc)));
+        a1 = _mm256_add_epi32(a1, _mm256_blendv_epi8(q1, esc_cost, _mm256_cmpeq_epi32(_mm256_min_epu32(q1, esc), esc)));
+        a2 = _mm256_add_epi32(a2, _mm256_blendv_epi8(q2, esc_cost, _mm256_cmpeq_epi32(_mm256_min_epu32(q2, esc), esc)));
+    }
+    uint32_t lanes[3][8];
+    _mm256_storeu_si256((__m256i *)lanes[0], a0);
+    _mm256_storeu_si256((__m256i *)lanes[1], a1);
+    _mm256_storeu_si256((__m256i *)lanes[2], a2);
+    for (int l = 0; l < 8; l++) cost[0] += lanes[0][l], cost[1] += lanes[1][l], cost[2] += lanes[2][l];
+    rice_costs(u + i, n - i, k0, cost);
+    return rice_choice(cost, n, k0);
 }
 
 static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_avx2, column_avx2, rice_parameter_avx2, transpose_avx2};
