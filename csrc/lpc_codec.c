@@ -126,8 +126,9 @@ ATTR_INLINE int32_t predict32(const int32_t *row, uint32_t nc, uint32_t c, const
     default: CALL(order);                                                                           \
     }
 
-ATTR_INLINE void residual32_rows(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order,
-                                 int shift, int32_t lo, int32_t hi, const int32_t *init, int32_t *e)
+ATTR_INLINE void residual32_rows(const int32_t *restrict x, size_t nt, uint32_t nc, const int32_t *restrict coef,
+                                 int order, int shift, int32_t lo, int32_t hi, const int32_t *restrict init,
+                                 int32_t *restrict e)
 {
     for (size_t t = 0; t < nt; t++) {
         const int32_t *row = x + t * nc;
@@ -142,10 +143,11 @@ ATTR_INLINE void residual32_rows(const int32_t *x, size_t nt, uint32_t nc, const
 
 /* Lossless int32 synthesis; returns nonzero if a sample falls outside [lo, hi]
  * (corrupt: the stored value is clamped so that the next predictions stay in range). */
-ATTR_INLINE int synth32_rows(int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order, int shift,
-                             int32_t lo, int32_t hi, const int32_t *init, const int32_t *e)
+ATTR_INLINE int synth32_rows(int32_t *restrict x, size_t nt, uint32_t nc, const int32_t *restrict coef, int order,
+                             int shift, int32_t lo, int32_t hi, const int32_t *restrict init,
+                             const int32_t *restrict e, int32_t *restrict flags)
 {
-    int bad = 0;
+    for (uint32_t c = 0; c < nc; c++) flags[c] = 0;
     for (size_t t = 0; t < nt; t++) {
         int32_t *row = x + t * nc;
         const int32_t *res = e + t * nc;
@@ -155,10 +157,12 @@ ATTR_INLINE int synth32_rows(int32_t *x, size_t nt, uint32_t nc, const int32_t *
             /* a valid residual is at most hi - lo in size; a larger one is corrupt and
              * the wrapped sum only keeps the arithmetic defined */
             int32_t v = (int32_t)((uint32_t)p + (uint32_t)res[c]);
-            bad |= (v < lo) | (v > hi) | (res[c] > hi - lo) | (res[c] < lo - hi);
+            flags[c] |= (v < lo) | (v > hi) | (res[c] > hi - lo) | (res[c] < lo - hi); /* per lane: no reduction per row */
             row[c] = v < lo ? lo : v > hi ? hi : v;
         }
     }
+    int bad = 0;
+    for (uint32_t c = 0; c < nc; c++) bad |= flags[c];
     return bad;
 }
 
@@ -195,11 +199,10 @@ ATTR_INLINE int synth_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *co
 {
     int bad = 0;
     if (!wide) {
-#define SYNTH32(K) bad = synth32_rows(x, nt, nc, coef, K, shift, lo, hi, init->i32, e)
+#define SYNTH32(K) bad = synth32_rows(x, nt, nc, coef, K, shift, lo, hi, init->i32, e, acc32)
         ORDER_SWITCH(SYNTH32)
         return bad;
     }
-    (void)acc32;
     for (size_t t = 0; t < nt; t++) {
         int32_t *row = x + t * nc;
         const int32_t *res = e + t * nc;
