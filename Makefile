@@ -57,8 +57,8 @@ lpc-fuzz:
 	mkdir -p build
 	cc -O1 -g -std=c99 -D_POSIX_C_SOURCE=200809L -fsanitize=address,undefined -fno-sanitize-recover=all \
 	  -Icsrc csrc/chunk.c csrc/lpc_codec.c tests/fuzz/lpc_mutations.c -lpthread -lm -o build/lpc_mutations
-	build/lpc_mutations $(LPC_FUZZ) 1 tests/fixtures/fixture/ephys_lpc/codec.0[0-2]/encoded.0[0-5].dat \
-	  tests/fixtures/lossy/ephys_lpc_near/chunk.bin
+	build/lpc_mutations $(LPC_FUZZ) 1 tests/fixtures/fixture/ephys_lpc/codec.0*/encoded.0*.dat \
+	  tests/fixtures/lossy/ephys_lpc_near*/chunk.bin
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

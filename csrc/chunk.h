@@ -88,6 +88,15 @@ typedef struct {
     uint32_t n_blocks;
 } ephys_chunk_info_t;
 
+/* The CRC-32C of a block's samples, accumulated while a decoder stores them
+ * in row order (so that they are checked while still in cache). */
+typedef struct {
+    uint32_t crc;
+    uint64_t next_row; /* UINT64_MAX once the rows came out of order */
+    uint64_t c0;
+    uint32_t nc;
+} ephys_row_crc_t;
+
 /* A 2-D strided view of the samples: element (t, c) is at
  * base + (t * sample_stride + c * channel_stride) * itemsize. */
 typedef struct {
@@ -97,6 +106,7 @@ typedef struct {
     uint64_t n_channels;
     int64_t sample_stride;
     int64_t channel_stride;
+    ephys_row_crc_t *row_crc; /* NULL, or where ephys_view_store accumulates */
 } ephys_view_t;
 
 const char *ephys_strerror(int code);

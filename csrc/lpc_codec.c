@@ -8,6 +8,7 @@
  * three times (scalar, SSE2, AVX2) from one body; they are integer-exact, so
  * every kernel writes the same bytes. */
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +16,9 @@
 #include "block_codec.h"
 #include "lpc_codec.h"
 
-#define STREAM_VERSION 2 /* written; 1 (no channel offsets m) still decodes */
+#define STREAM_VERSION 3 /* written; 1 and 2 still decode */
 #define STREAM_HEADER 20
-#define LANES 4 /* channel c is coded in bit stream c % LANES */
+#define LANES 4 /* versions 1 and 2: channel c is coded in bit stream c % LANES */
 #define LANE_TABLE (4 * LANES)
 #define HIST EPHYS_LPC_MAX_ORDER /* rows of history kept before a frame */
 #define GAIN_BITS 10
@@ -29,6 +30,9 @@
 #define MAX_FRAME_LOG2 16
 #define MAX_PARTITION_LOG2 12
 #define MAX_NEIGHBOURS 8
+
+/* Version 3: channels [0, h) have their unary parts in area A, the rest in B. */
+static inline uint32_t unary_split(uint32_t nc) { return nc - nc / 2; }
 
 
 /* Two's complement conversions without implementation-defined behaviour. */
@@ -90,16 +94,6 @@ typedef struct {
 
 /* acc = init + sum_i w_i x[t - 1 - i] for the row x[t] of every channel: in
  * int32 where the caller proved it cannot overflow, otherwise in int64. */
-ATTR_INLINE void accumulate32(const int32_t *row, uint32_t nc, const int32_t *coef, int order, const int32_t *init,
-                              int32_t *acc)
-{
-    for (uint32_t c = 0; c < nc; c++) acc[c] = init[c];
-    for (int i = 0; i < order; i++) {
-        const int32_t *past = row - (size_t)(i + 1) * nc, *w = coef + (size_t)i * nc;
-        for (uint32_t c = 0; c < nc; c++) acc[c] += w[c] * past[c];
-    }
-}
-
 ATTR_INLINE void accumulate64(const int32_t *row, uint32_t nc, const int32_t *coef, int order, const int64_t *init,
                               int64_t *acc)
 {
@@ -110,21 +104,82 @@ ATTR_INLINE void accumulate64(const int32_t *row, uint32_t nc, const int32_t *co
     }
 }
 
-ATTR_INLINE void residual_body(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order,
-                               int shift, int wide, int32_t lo, int32_t hi, const acc_init_t *init,
-                               int32_t *acc32, int64_t *acc64, int32_t *e)
+/* int32 prediction of one row with a compile-time order (the switches below
+ * call it with constants): each channel's sum stays in a register, where the
+ * generic accumulate64 passes over memory once per weight. */
+ATTR_INLINE int32_t predict32(const int32_t *row, uint32_t nc, uint32_t c, const int32_t *coef, int order,
+                              const int32_t *init)
+{
+    int32_t acc = init[c];
+    for (int i = 0; i < order; i++) acc += coef[(size_t)i * nc + c] * row[c - (size_t)(i + 1) * nc];
+    return acc;
+}
+
+#define ORDER_SWITCH(CALL) /* CALL(order) for the orders the default levels use */                 \
+    switch (order) {                                                                                \
+    case 0: CALL(0); break;                                                                         \
+    case 1: CALL(1); break;                                                                         \
+    case 2: CALL(2); break;                                                                         \
+    case 3: CALL(3); break;                                                                         \
+    case 4: CALL(4); break;                                                                         \
+    case 8: CALL(8); break;                                                                         \
+    default: CALL(order);                                                                           \
+    }
+
+ATTR_INLINE void residual32_rows(const int32_t *restrict x, size_t nt, uint32_t nc, const int32_t *restrict coef,
+                                 int order, int shift, int32_t lo, int32_t hi, const int32_t *restrict init,
+                                 int32_t *restrict e)
 {
     for (size_t t = 0; t < nt; t++) {
         const int32_t *row = x + t * nc;
         int32_t *out = e + t * nc;
-        if (!wide) {
-            accumulate32(row, nc, coef, order, init->i32, acc32);
-            for (uint32_t c = 0; c < nc; c++) {
-                int32_t p = acc32[c] >> shift; /* arithmetic shift: gcc, clang, msvc */
-                p = p < lo ? lo : p > hi ? hi : p;
-                out[c] = (int32_t)((uint32_t)row[c] - (uint32_t)p);
-            }
-        } else {
+        for (uint32_t c = 0; c < nc; c++) {
+            int32_t p = predict32(row, nc, c, coef, order, init) >> shift; /* arithmetic shift: gcc, clang, msvc */
+            p = p < lo ? lo : p > hi ? hi : p;
+            out[c] = (int32_t)((uint32_t)row[c] - (uint32_t)p);
+        }
+    }
+}
+
+/* Lossless int32 synthesis; returns nonzero if a sample falls outside [lo, hi]
+ * (corrupt: the stored value is clamped so that the next predictions stay in range). */
+ATTR_INLINE int synth32_rows(int32_t *restrict x, size_t nt, uint32_t nc, const int32_t *restrict coef, int order,
+                             int shift, int32_t lo, int32_t hi, const int32_t *restrict init,
+                             const int32_t *restrict e, int32_t *restrict flags)
+{
+    for (uint32_t c = 0; c < nc; c++) flags[c] = 0;
+    for (size_t t = 0; t < nt; t++) {
+        int32_t *row = x + t * nc;
+        const int32_t *res = e + t * nc;
+        for (uint32_t c = 0; c < nc; c++) {
+            int32_t p = predict32(row, nc, c, coef, order, init) >> shift;
+            p = p < lo ? lo : p > hi ? hi : p;
+            /* a valid residual is at most hi - lo in size; a larger one is corrupt and
+             * the wrapped sum only keeps the arithmetic defined */
+            int32_t v = (int32_t)((uint32_t)p + (uint32_t)res[c]);
+            flags[c] |= (v < lo) | (v > hi) | (res[c] > hi - lo) | (res[c] < lo - hi); /* per lane: no reduction per row */
+            row[c] = v < lo ? lo : v > hi ? hi : v;
+        }
+    }
+    int bad = 0;
+    for (uint32_t c = 0; c < nc; c++) bad |= flags[c];
+    return bad;
+}
+
+ATTR_INLINE void residual_body(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order,
+                               int shift, int wide, int32_t lo, int32_t hi, const acc_init_t *init,
+                               int32_t *acc32, int64_t *acc64, int32_t *e)
+{
+    if (!wide) {
+#define RESIDUAL32(K) residual32_rows(x, nt, nc, coef, K, shift, lo, hi, init->i32, e)
+        ORDER_SWITCH(RESIDUAL32)
+        return;
+    }
+    (void)acc32;
+    for (size_t t = 0; t < nt; t++) {
+        const int32_t *row = x + t * nc;
+        int32_t *out = e + t * nc;
+        {
             accumulate64(row, nc, coef, order, init->i64, acc64);
             for (uint32_t c = 0; c < nc; c++) {
                 int64_t p = floor_shift(acc64[c], shift);
@@ -143,21 +198,15 @@ ATTR_INLINE int synth_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *co
                            int64_t *acc64, const int32_t *e)
 {
     int bad = 0;
+    if (!wide) {
+#define SYNTH32(K) bad = synth32_rows(x, nt, nc, coef, K, shift, lo, hi, init->i32, e, acc32)
+        ORDER_SWITCH(SYNTH32)
+        return bad;
+    }
     for (size_t t = 0; t < nt; t++) {
         int32_t *row = x + t * nc;
         const int32_t *res = e + t * nc;
-        if (!wide) {
-            accumulate32(row, nc, coef, order, init->i32, acc32);
-            for (uint32_t c = 0; c < nc; c++) {
-                int32_t p = acc32[c] >> shift;
-                p = p < lo ? lo : p > hi ? hi : p;
-                /* a valid residual is at most hi - lo in size; a larger one is corrupt and
-                 * the wrapped sum only keeps the arithmetic defined */
-                int32_t v = (int32_t)((uint32_t)p + (uint32_t)res[c]);
-                bad |= (v < lo) | (v > hi) | (res[c] > hi - lo) | (res[c] < lo - hi);
-                row[c] = v < lo ? lo : v > hi ? hi : v;
-            }
-        } else {
+        {
             accumulate64(row, nc, coef, order, init->i64, acc64);
             for (uint32_t c = 0; c < nc; c++) {
                 int64_t p = floor_shift(acc64[c], shift);
@@ -215,6 +264,80 @@ ATTR_INLINE void autocorr_body(const int32_t *x, size_t nt, uint32_t nc, int ord
     }
 }
 
+/* Version 3 neighbour term: S and G S + 64 wrap modulo 2^32 (for int8 and
+ * int16 samples they never do), so the decoder's loops run in 32-bit lanes. */
+ATTR_INLINE int32_t neighbour_term32(int32_t gain, uint32_t sum)
+{
+    return i32_of_u32((uint32_t)gain * sum + (1u << (GAIN_SHIFT - 1))) >> GAIN_SHIFT;
+}
+
+/* One channel's column of a version 3 partition: coded values u -> residuals
+ * e in place, with S (sum) the running sum of the m channels before it;
+ * leaving is the column of channel c - m (dropped from S), or NULL. */
+ATTR_INLINE void column_body(uint32_t *col, size_t pn, int32_t gain, uint32_t *sum, const uint32_t *leaving, int m)
+{
+    for (size_t j = 0; j < pn; j++) {
+        uint32_t u = col[j];
+        uint32_t e = ((u >> 1) ^ (0u - (u & 1))) + (uint32_t)neighbour_term32(gain, sum[j]);
+        col[j] = e;
+        if (m) sum[j] += e - (leaving ? leaving[j] : 0);
+    }
+}
+
+/* Channel-major columns (nc x pn) -> interleaved rows (pn x nc), in 8 x 8 tiles. */
+ATTR_INLINE void transpose_body(const uint32_t *cm, size_t pn, uint32_t nc, int32_t *e)
+{
+    size_t j0 = 0;
+    uint32_t c0 = 0;
+    for (; c0 + 8 <= nc; c0 += 8) {
+        for (j0 = 0; j0 + 8 <= pn; j0 += 8)
+            for (size_t j = j0; j < j0 + 8; j++)
+                for (uint32_t c = c0; c < c0 + 8; c++) e[j * nc + c] = i32_of_u32(cm[c * pn + j]);
+        for (size_t j = j0; j < pn; j++)
+            for (uint32_t c = c0; c < c0 + 8; c++) e[j * nc + c] = i32_of_u32(cm[c * pn + j]);
+    }
+    for (size_t j = 0; j < pn; j++)
+        for (uint32_t c = c0; c < nc; c++) e[j * nc + c] = i32_of_u32(cm[c * pn + j]);
+}
+
+/* The Rice parameter with the fewest bits for a partition's values u
+ * (ZERO_PARTITION if all are 0): of k0, k0 + 1, k0 + 2 around log2 of their
+ * mean, with cost[i] the bits of k0 + i beyond k0 + i + 1 per value: the unary
+ * part, or 63 for an escape (n <= 2^12: no overflow in 32 bits). */
+ATTR_INLINE int rice_k0(const uint32_t *u, size_t n)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) sum += u[i];
+    if (!sum) return -1;
+    uint64_t mean = sum / n;
+    int k0 = 0;
+    while (k0 < 29 && (mean >> (k0 + 1))) k0++;
+    return k0 > 0 ? k0 - 1 : 0;
+}
+
+ATTR_INLINE void rice_costs(const uint32_t *u, size_t n, int k0, uint32_t *cost)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint32_t q0 = u[i] >> k0, q1 = q0 >> 1, q2 = q0 >> 2;
+        cost[0] += q0 >= ESCAPE_Q ? ESCAPE_Q + 31 : q0;
+        cost[1] += q1 >= ESCAPE_Q ? ESCAPE_Q + 31 : q1;
+        cost[2] += q2 >= ESCAPE_Q ? ESCAPE_Q + 31 : q2;
+    }
+}
+
+static int rice_choice(const uint32_t *cost, size_t n, int k0)
+{
+    int best = 0;
+    for (int i = 1; i < 3; i++)
+        if (cost[i] + (uint64_t)i * n < cost[best] + (uint64_t)best * n) best = i;
+    return k0 + best;
+}
+
+#define RICE_PARAMETER_BODY(u, n)                                                                             \
+    int k0 = rice_k0(u, n);                                                                                   \
+    if (k0 < 0) return ZERO_PARTITION;                                                                        \
+    uint32_t cost[3] = {0, 0, 0}
+
 #define KERNEL_SET(SUFFIX, ATTR)                                                                              \
     ATTR static void residual_##SUFFIX(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef,          \
                                        int order, int shift, int wide, int32_t lo, int32_t hi,                \
@@ -238,6 +361,11 @@ ATTR_INLINE void autocorr_body(const int32_t *x, size_t nt, uint32_t nc, int ord
                                        double *r)                                                             \
     {                                                                                                         \
         autocorr_body(x, nt, nc, order, d, r);                                                                \
+    }                                                                                                         \
+    ATTR static void column_##SUFFIX(uint32_t *col, size_t pn, int32_t gain, uint32_t *sum,                    \
+                                     const uint32_t *leaving, int m)                                          \
+    {                                                                                                         \
+        column_body(col, pn, gain, sum, leaving, m);                                                          \
     }
 
 typedef struct {
@@ -248,6 +376,9 @@ typedef struct {
     void (*near)(int32_t *, size_t, uint32_t, const int32_t *, int, int, int32_t, int32_t, const acc_init_t *,
                  int64_t *, int32_t *, const int32_t *, int64_t);
     void (*autocorr)(const int32_t *, size_t, uint32_t, int, const int32_t *, double *);
+    void (*column)(uint32_t *, size_t, int32_t, uint32_t *, const uint32_t *, int);
+    int (*rice_parameter)(const uint32_t *, size_t);
+    void (*transpose)(const uint32_t *, size_t, uint32_t, int32_t *);
 } kernels_t;
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -257,13 +388,88 @@ typedef struct {
 #endif
 KERNEL_SET(scalar, ATTR_SCALAR)
 KERNEL_SET(vector, )
-static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar};
-static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector};
+ATTR_SCALAR static void transpose_scalar(const uint32_t *cm, size_t pn, uint32_t nc, int32_t *e)
+{
+    transpose_body(cm, pn, nc, e);
+}
+static void transpose_vector(const uint32_t *cm, size_t pn, uint32_t nc, int32_t *e) { transpose_body(cm, pn, nc, e); }
+ATTR_SCALAR static int rice_parameter_scalar(const uint32_t *u, size_t n)
+{
+    RICE_PARAMETER_BODY(u, n);
+    rice_costs(u, n, k0, cost);
+    return rice_choice(cost, n, k0);
+}
+static int rice_parameter_vector(const uint32_t *u, size_t n)
+{
+    RICE_PARAMETER_BODY(u, n);
+    rice_costs(u, n, k0, cost);
+    return rice_choice(cost, n, k0);
+}
+static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar, column_scalar, rice_parameter_scalar, transpose_scalar};
+static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector, column_vector, rice_parameter_vector, transpose_vector};
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_X86 1
+#include <immintrin.h>
 KERNEL_SET(avx2, __attribute__((target("avx2"))))
-static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_avx2};
+
+/* transpose_body in 8 x 8 tiles of registers. */
+__attribute__((target("avx2"))) static void transpose_avx2(const uint32_t *cm, size_t pn, uint32_t nc, int32_t *e)
+{
+    uint32_t c0 = 0;
+    size_t j0 = 0;
+    for (; c0 + 8 <= nc; c0 += 8) {
+        for (j0 = 0; j0 + 8 <= pn; j0 += 8) {
+            __m256i r[8], a[8], b[8];
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_si256((const __m256i *)(cm + (c0 + i) * pn + j0));
+            for (int i = 0; i < 8; i += 2) {
+                a[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
+                a[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
+            }
+            for (int i = 0; i < 8; i += 4) {
+                b[i] = _mm256_unpacklo_epi64(a[i], a[i + 2]);
+                b[i + 1] = _mm256_unpackhi_epi64(a[i], a[i + 2]);
+                b[i + 2] = _mm256_unpacklo_epi64(a[i + 1], a[i + 3]);
+                b[i + 3] = _mm256_unpackhi_epi64(a[i + 1], a[i + 3]);
+            }
+            for (int i = 0; i < 4; i++) {
+                int32_t *lo = e + (j0 + i) * nc + c0, *hi = e + (j0 + i + 4) * nc + c0;
+                _mm256_storeu_si256((__m256i *)lo, _mm256_permute2x128_si256(b[i], b[i + 4], 0x20));
+                _mm256_storeu_si256((__m256i *)hi, _mm256_permute2x128_si256(b[i], b[i + 4], 0x31));
+            }
+        }
+        for (size_t j = j0; j < pn; j++)
+            for (uint32_t c = c0; c < c0 + 8; c++) e[j * nc + c] = i32_of_u32(cm[c * pn + j]);
+    }
+    for (size_t j = 0; j < pn; j++)
+        for (uint32_t c = c0; c < nc; c++) e[j * nc + c] = i32_of_u32(cm[c * pn + j]);
+}
+
+/* rice_costs 8 values at a time (the compilers leave its loop scalar). */
+__attribute__((target("avx2"))) static int rice_parameter_avx2(const uint32_t *u, size_t n)
+{
+    RICE_PARAMETER_BODY(u, n);
+    const __m256i esc = _mm256_set1_epi32(ESCAPE_Q), esc_cost = _mm256_set1_epi32(ESCAPE_Q + 31);
+    const __m128i shift = _mm_cvtsi32_si128(k0);
+    __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i q0 = _mm256_srl_epi32(_mm256_loadu_si256((const __m256i *)(u + i)), shift);
+        __m256i q1 = _mm256_srli_epi32(q0, 1), q2 = _mm256_srli_epi32(q0, 2);
+        a0 = _mm256_add_epi32(a0, _mm256_blendv_epi8(q0, esc_cost, _mm256_cmpeq_epi32(_mm256_min_epu32(q0, esc), esc)));
+        a1 = _mm256_add_epi32(a1, _mm256_blendv_epi8(q1, esc_cost, _mm256_cmpeq_epi32(_mm256_min_epu32(q1, esc), esc)));
+        a2 = _mm256_add_epi32(a2, _mm256_blendv_epi8(q2, esc_cost, _mm256_cmpeq_epi32(_mm256_min_epu32(q2, esc), esc)));
+    }
+    uint32_t lanes[3][8];
+    _mm256_storeu_si256((__m256i *)lanes[0], a0);
+    _mm256_storeu_si256((__m256i *)lanes[1], a1);
+    _mm256_storeu_si256((__m256i *)lanes[2], a2);
+    for (int l = 0; l < 8; l++) cost[0] += lanes[0][l], cost[1] += lanes[1][l], cost[2] += lanes[2][l];
+    rice_costs(u + i, n - i, k0, cost);
+    return rice_choice(cost, n, k0);
+}
+
+static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_avx2, column_avx2, rice_parameter_avx2, transpose_avx2};
 #else
 #define HAVE_X86 0
 #endif
@@ -310,7 +516,17 @@ static const kernels_t *kernels(void)
     }
 }
 
-/* ---- bit writer (MSB first) ---- */
+/* ---- bit writer (version 3: least significant bit first) ---- */
+
+ATTR_INLINE uint64_t load_le64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
 
 typedef struct {
     ephys_buf_t *out;
@@ -338,17 +554,87 @@ static void bw_flush(bitwriter_t *w)
         b->data = p;
         b->cap = cap;
     }
-    uint64_t v = w->n ? __builtin_bswap64(w->acc << (64 - w->n)) : 0;
-    memcpy(b->data + b->len, &v, 8);
-    b->len += (size_t)(w->n >> 3);
+    ephys_put_le64(b->data + b->len, w->acc);
+    int bytes = w->n >> 3;
+    b->len += (size_t)bytes;
+    w->acc = bytes == 8 ? 0 : w->acc >> (8 * bytes);
     w->n &= 7;
 }
 
-static inline void bw_put(bitwriter_t *w, uint32_t v, int nbits) /* nbits <= 32 */
+static inline void bw_put(bitwriter_t *w, uint32_t v, int nbits) /* nbits <= 32, v < 2^nbits */
 {
     if (w->n + nbits > 64) bw_flush(w);
-    w->acc = nbits == 0 ? w->acc : (w->acc << nbits) | v;
+    w->acc |= (uint64_t)v << (w->n & 63); /* n == 64 only with nbits == 0, v == 0 */
     w->n += nbits;
+}
+
+/* Room for extra more bytes, plus the 8 a flush may write; nonzero on failure. */
+static int bw_reserve(bitwriter_t *w, size_t extra)
+{
+    ephys_buf_t *b = w->out;
+    if (w->err) return w->err;
+    if (b->cap - b->len >= extra + 16) return 0;
+    size_t cap = b->cap ? 2 * b->cap : 4096;
+    while (cap - b->len < extra + 16) cap *= 2;
+    uint8_t *p = realloc(b->data, cap);
+    if (!p) return w->err = EPHYS_ERR_NOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* Bulk writes keep the pending bits in locals (fewer than 32 of them between
+ * values) and store 4 bytes at a time; room is reserved beforehand. */
+#define BULK_BEGIN(W, BYTES)                                                                       \
+    bw_flush(W);                                                                                   \
+    if (bw_reserve(W, BYTES)) return;                                                              \
+    uint8_t *o = (W)->out->data + (W)->out->len;                                                   \
+    uint64_t acc = (W)->acc;                                                                       \
+    int n = (W)->n
+#define BULK_SPILL()                                                                               \
+    if (n >= 32) {                                                                                 \
+        ephys_put_le32(o, (uint32_t)acc);                                                          \
+        o += 4;                                                                                    \
+        acc >>= 32;                                                                                \
+        n -= 32;                                                                                   \
+    }
+#define BULK_END(W)                                                                                \
+    (W)->out->len = (size_t)(o - (W)->out->data);                                                  \
+    (W)->acc = acc;                                                                                \
+    (W)->n = n
+
+/* The k low bits of each of u[0..count) (0 < k < 32). */
+static void bw_lows(bitwriter_t *w, const uint32_t *u, size_t count, int k)
+{
+    BULK_BEGIN(w, count * (size_t)k / 8);
+    uint32_t mask = (1u << k) - 1;
+    for (size_t j = 0; j < count; j++) {
+        acc |= (uint64_t)(u[j] & mask) << n;
+        n += k;
+        BULK_SPILL();
+    }
+    BULK_END(w);
+}
+
+/* The unary parts u >> k of u[0..count): q zero bits and a one bit, or an
+ * escape (ESCAPE_Q zero bits, then q in 32 bits). */
+static void bw_unary(bitwriter_t *w, const uint32_t *u, size_t count, int k)
+{
+    BULK_BEGIN(w, count * (ESCAPE_Q + 32) / 8);
+    for (size_t j = 0; j < count; j++) {
+        uint32_t q = u[j] >> k;
+        if (q < ESCAPE_Q) {
+            acc |= (uint64_t)1 << (n + (int)q);
+            n += (int)q + 1;
+        } else {
+            n += ESCAPE_Q;
+            BULK_SPILL();
+            acc |= (uint64_t)q << n;
+            n += 32;
+        }
+        BULK_SPILL();
+    }
+    BULK_END(w);
 }
 
 static void bw_signed(bitwriter_t *w, int32_t v, int nbits)
@@ -362,21 +648,40 @@ static void bw_finish(bitwriter_t *w)
     bw_flush(w);
 }
 
-static inline void bw_rice(bitwriter_t *w, uint32_t u, int k)
+/* ---- bit reader (version 3: least significant bit first) ----
+ * A position in a byte buffer; reads past the end see zero bits and set err. */
+
+typedef struct {
+    const uint8_t *buf;
+    size_t len;   /* bytes */
+    uint64_t pos; /* bits read */
+    int err;
+} posreader_t;
+
+/* At least 57 bits from bit position pos (zeros past the end). */
+ATTR_INLINE uint64_t peek_bits(const uint8_t *buf, size_t len, uint64_t pos)
 {
-    uint32_t q = u >> k;
-    if (q >= ESCAPE_Q) {
-        bw_put(w, 0, 32);
-        bw_put(w, u, 32);
-    } else if ((int)q + 1 + k <= 32) {
-        bw_put(w, (1u << k) | (u & ((1u << k) - 1)), (int)q + 1 + k);
-    } else {
-        bw_put(w, 0, (int)q);
-        bw_put(w, (1u << k) | (u & ((1u << k) - 1)), 1 + k);
-    }
+    size_t b = (size_t)(pos >> 3);
+    uint64_t v = 0;
+    if (b + 8 <= len)
+        v = load_le64(buf + b);
+    else
+        for (size_t i = 0; b + i < len && i < 8; i++) v |= (uint64_t)buf[b + i] << (8 * i);
+    return v >> (pos & 7);
 }
 
-/* ---- bit reader (MSB first) ---- */
+static uint32_t pr_get(posreader_t *r, int nbits) /* 0 <= nbits <= 32 */
+{
+    if (r->pos + (uint64_t)nbits > 8 * (uint64_t)r->len) {
+        r->err = 1;
+        return 0;
+    }
+    uint32_t v = (uint32_t)(peek_bits(r->buf, r->len, r->pos) & (((uint64_t)1 << nbits) - 1));
+    r->pos += (uint64_t)nbits;
+    return v;
+}
+
+/* ---- bit reader (versions 1 and 2: most significant bit first) ---- */
 
 typedef struct {
     const uint8_t *p, *end;
@@ -417,12 +722,6 @@ static inline uint32_t br_get(bitreader_t *r, int nbits) /* 1 <= nbits <= 32 */
     return v;
 }
 
-static int32_t br_signed(bitreader_t *r, int nbits)
-{
-    uint32_t v = br_get(r, nbits), sign = 1u << (nbits - 1);
-    return i32_of_u32((v ^ sign) - sign);
-}
-
 static inline uint32_t br_rice(bitreader_t *r, int k)
 {
     if (r->n < ESCAPE_Q + 1) br_refill(r); /* then any unary part but an escape is in acc */
@@ -458,12 +757,7 @@ typedef struct {
     int n;
 } lane_t;
 
-ATTR_INLINE uint64_t load_be64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return __builtin_bswap64(v);
-}
+ATTR_INLINE uint64_t load_be64(const uint8_t *p) { return __builtin_bswap64(load_le64(p)); }
 
 ATTR_INLINE void lane_refill(lane_t *l)
 {
@@ -532,7 +826,7 @@ ATTR_INLINE int rice4_body(bitreader_t *r, const int *k, int32_t *out, size_t pn
 RICE_SET(scalar, ATTR_SCALAR)
 RICE_SET(vector, )
 #if HAVE_X86
-RICE_SET(avx2, __attribute__((target("avx2,bmi,bmi2,lzcnt"))))
+RICE_SET(avx2, __attribute__((target("avx2,bmi,bmi2,lzcnt,popcnt"))))
 #endif
 
 static int rice_partition4(bitreader_t *r, const int *k, int32_t *out, size_t pn, uint32_t nc)
@@ -543,6 +837,200 @@ static int rice_partition4(bitreader_t *r, const int *k, int32_t *out, size_t pn
 #endif
     case EPHYS_LPC_KERNEL_SCALAR: return rice4_scalar(r, k, out, pn, nc);
     default: return rice4_vector(r, k, out, pn, nc);
+    }
+}
+
+/* Version 3: one channel's partition is pn low parts of k bits each (in the
+ * partition's low-bits area) and pn unary parts (in one of its two unary
+ * areas).  The unary parts are parsed a 56-bit window at a time: each one bit
+ * ends a value, so the values of a window are the gaps between its one bits
+ * (tzcnt, then clear the lowest one bit), with no serial shift of a bit
+ * buffer per value. */
+#define UNARY_WINDOW (((uint64_t)1 << 56) - 1)
+
+/* Whole values of 8 (16) one bits within the first 39 (47) bits of a window
+ * have at most 31 zero bits between them: no escape among them. */
+#define FAST8(w) (__builtin_popcountll((w) & (((uint64_t)1 << 39) - 1)) >= 8)
+#define FAST16(w) (__builtin_popcountll((w) & (((uint64_t)1 << 47) - 1)) >= 16)
+
+/* The first n (8 or 16) values of window w into q; returns the bits they take. */
+ATTR_INLINE uint32_t take_values(uint64_t w, uint32_t *q, int n)
+{
+    uint32_t start = 0;
+    for (int i = 0; i < 16; i++) {
+        if (i == n) break;
+        uint32_t b = (uint32_t)__builtin_ctzll(w);
+        q[i] = b - start;
+        start = b + 1;
+        w &= w - 1;
+    }
+    return start;
+}
+
+/* The values of one window at *pos (up to pn - *j of them) into q + *j;
+ * returns 0 on a corrupt stream. */
+ATTR_INLINE int unary_window(const uint8_t *buf, size_t len, uint64_t *pos, uint32_t *q, size_t *jp, size_t pn)
+{
+    uint64_t p = *pos, w = peek_bits(buf, len, p) & UNARY_WINDOW;
+    size_t j = *jp;
+    if (j + 8 <= pn && FAST8(w)) { /* the common case: no branch per value */
+        int n = j + 16 <= pn && FAST16(w) ? 16 : 8;
+        *pos = p + take_values(w, q + j, n);
+        *jp = j + (size_t)n;
+        return 1;
+    }
+    int last = -1, escape = !w; /* 56 zero bits: an escape */
+    while (w && j < pn) {
+        int b = __builtin_ctzll(w);
+        uint32_t gap = (uint32_t)(b - last - 1);
+        if (gap >= ESCAPE_Q) {
+            escape = 1;
+            break;
+        }
+        q[j++] = gap;
+        last = b;
+        w &= w - 1;
+    }
+    p += (uint64_t)(last + 1);
+    if (escape) { /* ESCAPE_Q zero bits, then u >> k in 32 bits */
+        if (p + ESCAPE_Q + 32 > 8 * (uint64_t)len) return 0;
+        q[j++] = (uint32_t)peek_bits(buf, len, p + ESCAPE_Q);
+        p += ESCAPE_Q + 32;
+    }
+    *pos = p;
+    *jp = j;
+    return 1;
+}
+
+/* Two channels' unary parts, from the two unary areas side by side: their
+ * serial parsing chains overlap.  Either q may be NULL (no channel). */
+ATTR_INLINE int unary3_body(const uint8_t *buf, size_t len, uint64_t *pos_a, uint32_t *qa, uint64_t *pos_b,
+                            uint32_t *qb, size_t pn)
+{
+    size_t ja = qa ? 0 : pn, jb = qb ? 0 : pn;
+    uint64_t pa = *pos_a, pb = *pos_b;
+    while (ja + 16 <= pn && jb + 16 <= pn) {
+        uint64_t wa = peek_bits(buf, len, pa) & UNARY_WINDOW, wb = peek_bits(buf, len, pb) & UNARY_WINDOW;
+        if (FAST16(wa) && FAST16(wb)) {
+            pa += take_values(wa, qa + ja, 16);
+            pb += take_values(wb, qb + jb, 16);
+            ja += 16;
+            jb += 16;
+            continue;
+        }
+        if (!unary_window(buf, len, &pa, qa, &ja, pn) || !unary_window(buf, len, &pb, qb, &jb, pn)) return 0;
+    }
+    while (ja < pn)
+        if (!unary_window(buf, len, &pa, qa, &ja, pn)) return 0;
+    while (jb < pn)
+        if (!unary_window(buf, len, &pb, qb, &jb, pn)) return 0;
+    *pos_a = pa;
+    *pos_b = pb;
+    return 1;
+}
+
+/* u = (q << k) | the k low bits at bit lpos (q is u's high part); returns
+ * nonzero if a u does not fit 32 bits (corrupt). */
+ATTR_INLINE int lows3_body(const uint8_t *buf, size_t len, uint64_t lpos, int k, uint32_t *u, size_t pn)
+{
+    uint64_t over = 0, mask = ((uint64_t)1 << k) - 1;
+    if (((lpos + (uint64_t)pn * k) >> 3) + 8 <= len) {
+        for (size_t j = 0; j < pn; j++) {
+            uint64_t at = lpos + (uint64_t)j * k;
+            uint64_t v = ((uint64_t)u[j] << k) | ((load_le64(buf + (at >> 3)) >> (at & 7)) & mask);
+            over |= v >> 32;
+            u[j] = (uint32_t)v;
+        }
+    } else {
+        for (size_t j = 0; j < pn; j++) {
+            uint64_t v = ((uint64_t)u[j] << k) | (peek_bits(buf, len, lpos + (uint64_t)j * k) & mask);
+            over |= v >> 32;
+            u[j] = (uint32_t)v;
+        }
+    }
+    return over != 0;
+}
+
+#define UNARY_SET(SUFFIX, ATTR)                                                                               \
+    ATTR static int unary3_##SUFFIX(const uint8_t *buf, size_t len, uint64_t *pos_a, uint32_t *qa,             \
+                                    uint64_t *pos_b, uint32_t *qb, size_t pn)                                 \
+    {                                                                                                         \
+        return unary3_body(buf, len, pos_a, qa, pos_b, qb, pn);                                               \
+    }
+#define LOWS_SET(SUFFIX, ATTR)                                                                                \
+    ATTR static int lows3_##SUFFIX(const uint8_t *buf, size_t len, uint64_t lpos, int k, uint32_t *u, size_t pn) \
+    {                                                                                                         \
+        return lows3_body(buf, len, lpos, k, u, pn);                                                          \
+    }
+UNARY_SET(scalar, ATTR_SCALAR)
+LOWS_SET(scalar, ATTR_SCALAR)
+UNARY_SET(vector, )
+LOWS_SET(vector, )
+#if HAVE_X86
+#define ATTR_AVX2_BITS __attribute__((target("avx2,bmi,bmi2,lzcnt,popcnt")))
+UNARY_SET(avx2, ATTR_AVX2_BITS)
+LOWS_SET(avx2_tail, ATTR_AVX2_BITS)
+
+/* lows3 eight values at a time: the eight k-bit fields of a group start at
+ * bits phase + i k of the group's first byte; each lane gathers the 4 bytes
+ * holding its field (vpshufb within 128-bit halves, the upper half loaded from
+ * the byte of field 4) and shifts it into place.  Fields up to 25 bits. */
+ATTR_AVX2_BITS static int lows3_avx2(const uint8_t *buf, size_t len, uint64_t lpos, int k, uint32_t *u, size_t pn)
+{
+    size_t j = 0;
+    if (k >= 1 && k <= 25) {
+        int phase = (int)(lpos & 7), upper = (phase + 4 * k) >> 3;
+        uint8_t shuffle[32];
+        uint32_t shift[8];
+        for (int i = 0; i < 8; i++) {
+            int off = phase + i * k, first = (off >> 3) - (i < 4 ? 0 : upper);
+            for (int b = 0; b < 4; b++) shuffle[4 * i + b] = (uint8_t)(first + b);
+            shift[i] = (uint32_t)(off & 7);
+        }
+        __m256i shuf = _mm256_loadu_si256((const __m256i *)shuffle);
+        __m256i sh = _mm256_loadu_si256((const __m256i *)shift);
+        __m256i mask = _mm256_set1_epi32((int)((1u << k) - 1));
+        __m128i kk = _mm_cvtsi32_si128(k), top = _mm_cvtsi32_si128(32 - k);
+        __m256i over = _mm256_setzero_si256();
+        /* the group's loads end at byte (lpos >> 3) + g k + upper + 16 */
+        size_t groups = pn / 8, byte0 = (size_t)(lpos >> 3);
+        while (groups && byte0 + (groups - 1) * (size_t)k + (size_t)upper + 16 > len) groups--;
+        for (size_t g = 0; g < groups; g++) {
+            const uint8_t *at = buf + byte0 + g * (size_t)k;
+            __m256i v = _mm256_loadu2_m128i((const __m128i *)(at + upper), (const __m128i *)at);
+            __m256i low = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, shuf), sh), mask);
+            __m256i hi = _mm256_loadu_si256((const __m256i *)(u + 8 * g));
+            over = _mm256_or_si256(over, _mm256_srl_epi32(hi, top));
+            _mm256_storeu_si256((__m256i *)(u + 8 * g), _mm256_or_si256(_mm256_sll_epi32(hi, kk), low));
+        }
+        if (!_mm256_testz_si256(over, over)) return 1;
+        j = 8 * groups;
+    }
+    return lows3_avx2_tail(buf, len, lpos + (uint64_t)j * k, k, u + j, pn - j);
+}
+#endif
+
+/* Kernel dispatch of the version 3 entropy decoding; 0 on a corrupt stream. */
+static int read_unary3(const uint8_t *buf, size_t len, uint64_t *pos_a, uint32_t *qa, uint64_t *pos_b, uint32_t *qb,
+                       size_t pn)
+{
+    switch (ephys_lpc_kernel()) {
+#if HAVE_X86
+    case EPHYS_LPC_KERNEL_AVX2: return unary3_avx2(buf, len, pos_a, qa, pos_b, qb, pn);
+#endif
+    case EPHYS_LPC_KERNEL_SCALAR: return unary3_scalar(buf, len, pos_a, qa, pos_b, qb, pn);
+    default: return unary3_vector(buf, len, pos_a, qa, pos_b, qb, pn);
+    }
+}
+
+static int read_lows3(const uint8_t *buf, size_t len, uint64_t lpos, int k, uint32_t *u, size_t pn)
+{
+    switch (ephys_lpc_kernel()) {
+#if HAVE_X86
+    case EPHYS_LPC_KERNEL_AVX2: return !lows3_avx2(buf, len, lpos, k, u, pn);
+#endif
+    case EPHYS_LPC_KERNEL_SCALAR: return !lows3_scalar(buf, len, lpos, k, u, pn);
+    default: return !lows3_vector(buf, len, lpos, k, u, pn);
     }
 }
 
@@ -570,16 +1058,17 @@ static uint64_t min_stream_bits(const stream_t *s)
     uint64_t f = (uint64_t)1 << s->frame_log2, part = (uint64_t)1 << s->partition_log2, bits = 0;
     uint64_t full = s->n_samples / f, rest = s->n_samples % f;
     uint64_t head = s->version >= 2 ? 6 + 5 : 6; /* order, m */
+    uint64_t area = s->version >= 3 ? 32 : 0; /* per partition: the length of unary area A */
     bits += s->nc; /* grid flags */
-    bits += full * s->nc * (head + 5 * (f / part));
-    if (rest) bits += (uint64_t)s->nc * (head + 5 * ((rest + part - 1) / part));
+    bits += full * (s->nc * (head + 5 * (f / part)) + area * (f / part));
+    if (rest) bits += (uint64_t)s->nc * (head + 5 * ((rest + part - 1) / part)) + area * ((rest + part - 1) / part);
     return bits;
 }
 
 static uint64_t lpc_min_bytes(uint64_t n_samples, uint64_t n_channels)
 {
     if (!n_samples || !n_channels) return 0;
-    return STREAM_HEADER + LANE_TABLE + (n_channels * 12 + 7) / 8; /* grid flag, one frame, one partition */
+    return STREAM_HEADER + (n_channels * 12 + 7) / 8; /* grid flag, one frame, one partition */
 }
 
 /* ---- analysis (encoder only; scalar double arithmetic, one path) ---- */
@@ -642,22 +1131,24 @@ typedef struct {
     int *order;     /* per channel */
     int *bits;      /* per channel coefficient bits */
     int32_t *gain;  /* per channel neighbour gain */
-    int64_t *nsum;  /* encoder: neighbour sums S of one row */
-    int64_t *prefix; /* nc + 1 prefix sums of one row */
+    uint32_t *nsum; /* encoder: neighbour sums S of one row */
     uint32_t *scale, *base; /* per channel grid: x = y * scale + base */
     int32_t *mean;  /* per channel offset d of the frame (its rounded mean) */
     acc_init_t init; /* per channel accumulator start */
+    uint32_t *cm;   /* version 3: one partition channel-major (nc x P), coded values */
+    uint32_t *sum;  /* version 3 decoder: P running neighbour sums */
+    int *rice;      /* version 3: per channel Rice parameter of a partition */
 } work_t;
 
 static void work_free(work_t *w)
 {
     free(w->x); free(w->e); free(w->orig); free(w->coef); free(w->acc32); free(w->acc64);
-    free(w->order); free(w->bits); free(w->gain); free(w->nsum); free(w->prefix); free(w->scale); free(w->base);
-    free(w->mean); free(w->init.i32); free(w->init.i64);
+    free(w->order); free(w->bits); free(w->gain); free(w->nsum); free(w->scale); free(w->base);
+    free(w->mean); free(w->init.i32); free(w->init.i64); free(w->cm); free(w->sum); free(w->rice);
 }
 
 /* near_encoder: 1 near-lossless encoder, 0 lossless encoder, -1 decoder */
-static int work_alloc(work_t *w, size_t f, uint32_t nc, int near_encoder)
+static int work_alloc(work_t *w, size_t f, size_t part, uint32_t nc, int near_encoder)
 {
     memset(w, 0, sizeof(*w));
     w->x = calloc((HIST + f) * nc, sizeof(int32_t));
@@ -669,15 +1160,17 @@ static int work_alloc(work_t *w, size_t f, uint32_t nc, int near_encoder)
     w->order = malloc(nc * sizeof(int));
     w->bits = malloc(nc * sizeof(int));
     w->gain = malloc(nc * sizeof(int32_t));
-    w->nsum = malloc(nc * sizeof(int64_t));
-    w->prefix = malloc(((size_t)nc + 1) * sizeof(int64_t));
+    w->nsum = malloc(nc * sizeof(uint32_t));
     w->scale = malloc(nc * sizeof(uint32_t));
     w->base = malloc(nc * sizeof(uint32_t));
     w->mean = calloc(nc, sizeof(int32_t));
     w->init.i32 = malloc(nc * sizeof(int32_t));
     w->init.i64 = malloc(nc * sizeof(int64_t));
-    if (!w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->acc32 || !w->acc64 || !w->order ||
-        !w->bits || !w->gain || !w->nsum || !w->prefix || !w->scale || !w->base || !w->mean || !w->init.i32 ||
+    w->cm = malloc(part * nc * sizeof(uint32_t));
+    w->sum = malloc(part * sizeof(uint32_t));
+    w->rice = malloc(nc * sizeof(int));
+    if (!w->cm || !w->sum || !w->rice ||!w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->acc32 || !w->acc64 || !w->order ||
+        !w->bits || !w->gain || !w->nsum || !w->scale || !w->base || !w->mean || !w->init.i32 ||
         !w->init.i64) {
         work_free(w);
         return EPHYS_ERR_NOMEM;
@@ -725,33 +1218,47 @@ static void fill_history(work_t *w, uint32_t nc)
 
 /* Neighbour prediction.  Channel c's residual e is predicted from
  * S_c = sum of e over channels [c - m, c) at the same sample; the coded value is
- * v = wrap(e - ((G_c S_c + 64) >> 7)).  S comes from prefix sums, so the
- * encoder's loops run across channels. */
+ * v = wrap(e - ((G_c S_c + 64) >> 7)), in int64 (versions 1, 2) or modulo 2^32
+ * (version 3: neighbour_term32). */
 static inline int32_t neighbour_term(int32_t gain, int64_t sum)
 {
     return wrap32(floor_shift(gain * sum + (1 << (GAIN_SHIFT - 1)), GAIN_SHIFT));
 }
 
-/* S for one row: sums[c] = e_{c-1} + ... + e_{max(0, c-m)}, from prefix sums. */
-static void neighbour_sums(const int32_t *row, uint32_t nc, int m, int64_t *prefix, int64_t *sums)
+/* sums[c] = e_{c-1} + ... + e_{max(0, c-m)} modulo 2^32 (all the version 3 term
+ * needs); inlined with a constant m, the loop over channels vectorizes. */
+ATTR_INLINE void window_sums(const int32_t *restrict row, uint32_t nc, int m, uint32_t *restrict sums)
 {
-    prefix[0] = 0;
-    for (uint32_t c = 0; c < nc; c++) prefix[c + 1] = prefix[c] + row[c];
     uint32_t head = nc < (uint32_t)m ? nc : (uint32_t)m;
-    for (uint32_t c = 0; c < head; c++) sums[c] = prefix[c];
-    for (uint32_t c = head; c < nc; c++) sums[c] = prefix[c] - prefix[c - m];
+    for (uint32_t c = 0; c < head; c++) {
+        sums[c] = 0;
+        for (uint32_t i = 1; i <= c; i++) sums[c] += (uint32_t)row[c - i];
+    }
+    for (size_t c = head; c < nc; c++) {
+        const int32_t *at = row + c;
+        uint32_t acc = 0;
+        for (ptrdiff_t i = 1; i <= m; i++) acc += (uint32_t)at[-i];
+        sums[c] = acc;
+    }
+}
+
+static void neighbour_sums(const int32_t *row, uint32_t nc, int m, uint32_t *sums)
+{
+    switch (m) { /* the default neighbours as a constant */
+    case 4: window_sums(row, nc, 4, sums); break;
+    default: window_sums(row, nc, m, sums);
+    }
 }
 
 /* Encoder: e -> v in place (sums: nc scratch values). */
-static void neighbours_forward(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain, int64_t *prefix,
-                               int64_t *sums)
+static void neighbours_forward(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain, uint32_t *sums)
 {
     if (!m) return;
     for (size_t t = 0; t < nt; t++) {
         int32_t *row = e + t * nc;
-        neighbour_sums(row, nc, m, prefix, sums);
+        neighbour_sums(row, nc, m, sums);
         for (uint32_t c = 0; c < nc; c++)
-            row[c] = i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term(gain[c], sums[c]));
+            row[c] = i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term32(gain[c], sums[c]));
     }
 }
 
@@ -791,7 +1298,7 @@ __attribute__((noinline)) static void neighbours_inverse(int32_t *e, size_t nt, 
  * kept only where it lowers the sum of absolute values (what Rice coding pays
  * for): on faint noise the rounding of the term costs more than the
  * correlation saves.  Fitted on every GAIN_ROW_STEP-th row. */
-__attribute__((noinline)) static int fit_gains(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *gain, int64_t *prefix, int64_t *sums)
+__attribute__((noinline)) static int fit_gains(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *gain, uint32_t *sums)
 {
     for (uint32_t c = 0; c < nc; c++) gain[c] = 0;
     if (!m || nc < 2) return EPHYS_OK;
@@ -800,9 +1307,9 @@ __attribute__((noinline)) static int fit_gains(const int32_t *e, size_t nt, uint
     double *den = num + nc;
     for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
         const int32_t *row = e + t * nc;
-        neighbour_sums(row, nc, m, prefix, sums);
+        neighbour_sums(row, nc, m, sums);
         for (uint32_t c = 0; c < nc; c++) {
-            double sv = (double)sums[c];
+            double sv = (double)i32_of_u32(sums[c]); /* exact for int8 and int16 samples */
             num[c] += sv * row[c];
             den[c] += sv * sv;
         }
@@ -817,9 +1324,9 @@ __attribute__((noinline)) static int fit_gains(const int32_t *e, size_t nt, uint
     for (uint32_t c = 0; c < nc; c++) with[c] = without[c] = 0;
     for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
         const int32_t *row = e + t * nc;
-        neighbour_sums(row, nc, m, prefix, sums);
+        neighbour_sums(row, nc, m, sums);
         for (uint32_t c = 0; c < nc; c++) {
-            int64_t v = (int64_t)row[c] - neighbour_term(gain[c], sums[c]);
+            int64_t v = (int64_t)row[c] - neighbour_term32(gain[c], sums[c]);
             with[c] += v < 0 ? -v : v;
             without[c] += row[c] < 0 ? -(int64_t)row[c] : row[c];
         }
@@ -830,27 +1337,6 @@ __attribute__((noinline)) static int fit_gains(const int32_t *e, size_t nt, uint
     return EPHYS_OK;
 }
 
-__attribute__((noinline)) static int rice_parameter(const uint32_t *u, size_t n)
-{
-    uint64_t sum = 0;
-    for (size_t i = 0; i < n; i++) sum += u[i];
-    if (!sum) return ZERO_PARTITION;
-    uint64_t mean = sum / n;
-    int k0 = 0;
-    while (k0 < 29 && (mean >> (k0 + 1))) k0++;
-    if (k0 > 0) k0--; /* candidates k0, k0 + 1, k0 + 2 */
-    uint64_t cost[3] = {0, 0, 0};
-    for (size_t i = 0; i < n; i++) {
-        uint32_t q0 = u[i] >> k0, q1 = q0 >> 1, q2 = q0 >> 2;
-        cost[0] += q0 >= ESCAPE_Q ? 64 - 1 - (uint32_t)k0 : q0;
-        cost[1] += q1 >= ESCAPE_Q ? 64 - 2 - (uint32_t)k0 : q1;
-        cost[2] += q2 >= ESCAPE_Q ? 64 - 3 - (uint32_t)k0 : q2;
-    }
-    int best = 0;
-    for (int i = 1; i < 3; i++)
-        if (cost[i] + (uint64_t)i * n < cost[best] + (uint64_t)best * n) best = i;
-    return k0 + best;
-}
 
 /* ---- per-channel grids ----
  * Samples that all sit on a grid x = y * scale + base (data scaled by a constant
@@ -968,6 +1454,37 @@ static void centre(work_t *w, int first, size_t nt, uint32_t nc, int dtype)
     if (first) fill_history(w, nc);
 }
 
+/* Version 3 partition: every channel's Rice parameter, then every channel's
+ * low bits, then every channel's unary parts (lpc_codec.h).  cm: nc x pn scratch. */
+static void write_partition(bitwriter_t *bw, const kernels_t *kern, const int32_t *e, size_t pn, uint32_t nc,
+                            uint32_t *cm, int *rice)
+{
+    uint32_t h = unary_split(nc);
+    uint64_t area_a = 0;
+    kern->transpose((const uint32_t *)e, nc, (uint32_t)pn, (int32_t *)cm); /* rows -> columns */
+    for (uint32_t c = 0; c < nc; c++) {
+        uint32_t *u = cm + (size_t)c * pn;
+        for (size_t j = 0; j < pn; j++) u[j] = zigzag(i32_of_u32(u[j]));
+        rice[c] = kern->rice_parameter(u, pn);
+        bw_put(bw, (uint32_t)rice[c], 5);
+        if (c < h && rice[c] != ZERO_PARTITION)
+            for (size_t j = 0; j < pn; j++) {
+                uint32_t q = u[j] >> rice[c];
+                area_a += q < ESCAPE_Q ? q + 1 : ESCAPE_Q + 32;
+            }
+    }
+    if (area_a > UINT32_MAX) bw->err = EPHYS_ERR_ARGS; /* a partition of 2^12 x 2^16 channels at the most */
+    bw_put(bw, (uint32_t)area_a, 32);
+    for (uint32_t c = 0; c < nc; c++) {
+        int k = rice[c];
+        if (k == ZERO_PARTITION || k == 0) continue;
+        const uint32_t *u = cm + (size_t)c * pn;
+        bw_lows(bw, u, pn, k);
+    }
+    for (uint32_t c = 0; c < nc; c++)
+        if (rice[c] != ZERO_PARTITION) bw_unary(bw, cm + (size_t)c * pn, pn, rice[c]);
+}
+
 /* d: 5 bits n, then n bits of zigzag(d) (n = 0: d = 0). */
 static void bw_mean(bitwriter_t *w, int32_t mean)
 {
@@ -1008,22 +1525,19 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
     int err = ephys_buf_append(out, header, sizeof(header));
     if (err) return err;
     work_t w;
-    if ((err = work_alloc(&w, fl, nc, near))) return err;
+    if ((err = work_alloc(&w, fl, fl < part ? fl : part, nc, near))) return err;
     double *r = malloc((size_t)(p->max_order + 1) * nc * sizeof(double));
-    uint32_t *u = malloc(part * sizeof(uint32_t));
-    if (!r || !u) err = EPHYS_ERR_NOMEM;
-    ephys_buf_t lanes[LANES];
-    bitwriter_t bws[LANES];
-    memset(lanes, 0, sizeof(lanes));
-    for (int l = 0; l < LANES; l++) bws[l] = (bitwriter_t){&lanes[l], 0, 0, 0};
+    if (!r) err = EPHYS_ERR_NOMEM;
+    ephys_buf_t payload = {0};
+    bitwriter_t bw = {&payload, 0, 0, 0};
     /* lossless only: on a grid, an error bound on y would be scale times larger on x */
     int grids = !err && !near && find_grids(src, c0, nc, w.e, fl, w.scale, w.base);
     for (uint32_t c = 0; c < nc && !err; c++) {
         if (!grids) w.scale[c] = 1, w.base[c] = 0;
-        bw_put(&bws[c % LANES], w.scale[c] > 1, 1);
+        bw_put(&bw, w.scale[c] > 1, 1);
         if (w.scale[c] > 1) {
-            bw_put(&bws[c % LANES], w.scale[c], 32);
-            bw_put(&bws[c % LANES], w.base[c], 32);
+            bw_put(&bw, w.scale[c], 32);
+            bw_put(&bw, w.base[c], 32);
         }
     }
     for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
@@ -1051,50 +1565,34 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
         else
             kern->residual(rows, nt, nc, w.coef, top, p->coef_shift, wide, lo, hi, &w.init, w.acc32, w.acc64,
                            w.e);
-        if ((err = fit_gains(w.e, nt, nc, m, w.gain, w.prefix, w.nsum))) break;
-        neighbours_forward(w.e, nt, nc, m, w.gain, w.prefix, w.nsum);
+        if ((err = fit_gains(w.e, nt, nc, m, w.gain, w.nsum))) break;
+        neighbours_forward(w.e, nt, nc, m, w.gain, w.nsum);
         for (uint32_t c = 0; c < nc; c++) {
-            bitwriter_t *bw = &bws[c % LANES];
-            bw_put(bw, (uint32_t)w.order[c], 6);
+            bw_put(&bw, (uint32_t)w.order[c], 6);
             if (w.order[c]) {
-                bw_put(bw, (uint32_t)(w.bits[c] - 1), 4);
-                for (int i = 0; i < w.order[c]; i++) bw_signed(bw, w.coef[(size_t)i * nc + c], w.bits[c]);
+                bw_put(&bw, (uint32_t)(w.bits[c] - 1), 4);
+                for (int i = 0; i < w.order[c]; i++) bw_signed(&bw, w.coef[(size_t)i * nc + c], w.bits[c]);
             }
-            bw_mean(bw, w.mean[c]);
+            bw_mean(&bw, w.mean[c]);
             if (m && c > 0) {
-                bw_put(bw, w.gain[c] != 0, 1);
-                if (w.gain[c]) bw_signed(bw, w.gain[c], GAIN_BITS);
+                bw_put(&bw, w.gain[c] != 0, 1);
+                if (w.gain[c]) bw_signed(&bw, w.gain[c], GAIN_BITS);
             }
         }
         /* partition by partition, so that a decoder works on a few rows of
          * every channel at a time */
-        for (size_t ps = 0; ps < nt; ps += part) {
-            size_t pn = nt - ps < part ? nt - ps : part;
-            for (uint32_t c = 0; c < nc; c++) {
-                bitwriter_t *bw = &bws[c % LANES];
-                for (size_t j = 0; j < pn; j++) u[j] = zigzag(w.e[(ps + j) * nc + c]);
-                int k = rice_parameter(u, pn);
-                bw_put(bw, (uint32_t)k, 5);
-                if (k != ZERO_PARTITION)
-                    for (size_t j = 0; j < pn; j++) bw_rice(bw, u[j], k);
-            }
-        }
-        for (int l = 0; l < LANES; l++) if (bws[l].err) err = bws[l].err;
+        for (size_t ps = 0; ps < nt; ps += part)
+            write_partition(&bw, kern, w.e + ps * nc, nt - ps < part ? nt - ps : part, nc, w.cm, w.rice);
+        if (bw.err) err = bw.err;
         shift_history(&w, nt, nc);
     }
-    uint8_t table[LANE_TABLE];
-    for (int l = 0; l < LANES && !err; l++) {
-        bw_finish(&bws[l]);
-        err = bws[l].err;
-        if (!err && lanes[l].len > UINT32_MAX) err = EPHYS_ERR_ARGS;
-        ephys_put_le32(table + 4 * l, (uint32_t)lanes[l].len);
+    if (!err) {
+        bw_finish(&bw);
+        err = bw.err;
     }
-    if (!err) err = ephys_buf_append(out, table, sizeof(table));
-    for (int l = 0; l < LANES && !err; l++)
-        if (lanes[l].len) err = ephys_buf_append(out, lanes[l].data, lanes[l].len);
-    for (int l = 0; l < LANES; l++) free(lanes[l].data);
+    if (!err) err = ephys_buf_append(out, payload.data, payload.len);
+    free(payload.data);
     free(r);
-    free(u);
     work_free(&w);
     return err;
 }
@@ -1103,8 +1601,10 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
 
 static int parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, uint32_t nc, stream_t *s)
 {
-    if (len < STREAM_HEADER + LANE_TABLE) return EPHYS_ERR_TRUNCATED;
+    if (len < STREAM_HEADER) return EPHYS_ERR_TRUNCATED;
     if (in[0] < 1 || in[0] > STREAM_VERSION) return EPHYS_ERR_VERSION;
+    size_t payload = STREAM_HEADER + (in[0] < 3 ? LANE_TABLE : 0);
+    if (len < payload) return EPHYS_ERR_TRUNCATED;
     s->version = in[0];
     s->dtype = in[1];
     s->frame_log2 = in[2];
@@ -1119,33 +1619,52 @@ static int parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, 
         s->partition_log2 > MAX_PARTITION_LOG2 || s->partition_log2 > s->frame_log2 || s->shift < 1 ||
         s->shift > 15 || s->dtype < EPHYS_DTYPE_INT8 || s->dtype > EPHYS_DTYPE_INT32 || s->neighbours > MAX_NEIGHBOURS || s->max_error > EPHYS_LPC_MAX_ERROR)
         return EPHYS_ERR_CORRUPT;
-    if (min_stream_bits(s) > 8 * (uint64_t)(len - STREAM_HEADER - LANE_TABLE)) return EPHYS_ERR_CORRUPT;
+    if (min_stream_bits(s) > 8 * (uint64_t)(len - payload)) return EPHYS_ERR_CORRUPT;
     return EPHYS_OK;
 }
 
+/* Header fields in either bit order: msb (versions 1, 2) or lsb (version 3). */
+typedef struct {
+    bitreader_t *msb;
+    posreader_t *lsb;
+} fields_t;
+
+static uint32_t field(fields_t *f, int nbits)
+{
+    return f->lsb ? pr_get(f->lsb, nbits) : br_get(f->msb, nbits);
+}
+
+static int32_t field_signed(fields_t *f, int nbits)
+{
+    uint32_t v = field(f, nbits), sign = 1u << (nbits - 1);
+    return i32_of_u32((v ^ sign) - sign);
+}
+
+static int fields_err(const fields_t *f) { return f->lsb ? f->lsb->err : f->msb->err; }
+
 /* One channel's frame header (order, weights, offset d, neighbour gain). */
-static int read_channel_header(bitreader_t *br, const stream_t *s, work_t *w, uint32_t c)
+static int read_channel_header(fields_t *br, const stream_t *s, work_t *w, uint32_t c)
 {
     uint32_t nc = s->nc;
     int32_t lo, hi;
     dtype_range(s->dtype, &lo, &hi);
-    int order = (int)br_get(br, 6);
+    int order = (int)field(br, 6);
     if (order > EPHYS_LPC_MAX_ORDER) return EPHYS_ERR_CORRUPT;
     w->order[c] = order;
     if (order) {
-        int bits = (int)br_get(br, 4) + 1;
-        for (int q = 0; q < order; q++) w->coef[(size_t)q * nc + c] = br_signed(br, bits);
+        int bits = (int)field(br, 4) + 1;
+        for (int q = 0; q < order; q++) w->coef[(size_t)q * nc + c] = field_signed(br, bits);
     }
     w->mean[c] = 0;
     if (s->version >= 2) {
-        int nb = (int)br_get(br, 5);
-        int64_t mean = nb ? unzigzag(br_get(br, nb)) : 0;
+        int nb = (int)field(br, 5);
+        int64_t mean = nb ? unzigzag(field(br, nb)) : 0;
         if (mean < lo || mean > hi) return EPHYS_ERR_CORRUPT;
         w->mean[c] = (int32_t)mean;
     }
     w->gain[c] = 0;
-    if (s->neighbours && c > 0 && br_get(br, 1)) w->gain[c] = br_signed(br, GAIN_BITS);
-    return br->err ? EPHYS_ERR_CORRUPT : EPHYS_OK;
+    if (s->neighbours && c > 0 && field(br, 1)) w->gain[c] = field_signed(br, GAIN_BITS);
+    return fields_err(br) ? EPHYS_ERR_CORRUPT : EPHYS_OK;
 }
 
 /* One partition (pn rows) of g <= LANES consecutive channels, lane i holding
@@ -1170,6 +1689,49 @@ static int read_partition(bitreader_t *brs, uint32_t g, int32_t *dst_e, size_t p
     return EPHYS_OK;
 }
 
+/* One version 3 partition (pn rows of every channel) into w->e, rows
+ * interleaved: Rice parameters, the length of unary area A, the low-bits area,
+ * unary area A (channels [0, h)), unary area B (channels [h, nc)). */
+static int read_partition3(posreader_t *r, const kernels_t *kern, const stream_t *s, work_t *w, size_t pn)
+{
+    uint32_t nc = s->nc, h = unary_split(nc);
+    int m = s->neighbours;
+    uint64_t lows = 0;
+    for (uint32_t c = 0; c < nc; c++) {
+        int k = (int)pr_get(r, 5);
+        if (k != ZERO_PARTITION) lows += (uint64_t)k * pn;
+        w->rice[c] = k;
+    }
+    uint64_t area_a = pr_get(r, 32), nbits = 8 * (uint64_t)r->len;
+    uint64_t lpos = r->pos, pos_a = r->pos + lows, pos_b = pos_a + area_a;
+    if (r->err || pos_b > nbits) return EPHYS_ERR_CORRUPT;
+    /* the unary parts, a channel of each area at a time (zero partitions have none) */
+    uint32_t ca = 0, cb = h;
+    for (;;) {
+        while (ca < h && w->rice[ca] == ZERO_PARTITION) ca++;
+        while (cb < nc && w->rice[cb] == ZERO_PARTITION) cb++;
+        if (ca == h && cb == nc) break;
+        uint32_t *qa = ca < h ? w->cm + (size_t)ca++ * pn : NULL, *qb = cb < nc ? w->cm + (size_t)cb++ * pn : NULL;
+        if (!read_unary3(r->buf, r->len, &pos_a, qa, &pos_b, qb, pn)) return EPHYS_ERR_CORRUPT;
+    }
+    if (pos_a != r->pos + lows + area_a || pos_b > nbits) return EPHYS_ERR_CORRUPT;
+    if (m) memset(w->sum, 0, pn * sizeof(uint32_t));
+    for (uint32_t c = 0; c < nc; c++) {
+        uint32_t *col = w->cm + (size_t)c * pn;
+        int k = w->rice[c];
+        if (k == ZERO_PARTITION) {
+            memset(col, 0, pn * sizeof(uint32_t));
+        } else {
+            if (!read_lows3(r->buf, r->len, lpos, k, col, pn)) return EPHYS_ERR_CORRUPT;
+            lpos += (uint64_t)k * pn;
+        }
+        kern->column(col, pn, w->gain[c], w->sum, m && c >= (uint32_t)m ? col - (size_t)m * pn : NULL, m);
+    }
+    r->pos = pos_b;
+    kern->transpose(w->cm, pn, nc, w->e);
+    return EPHYS_OK;
+}
+
 /* Rows [t, t + nt) of the block from their coded values in w->e (which this
  * consumes) into dst; the rows' history sits before them in w->x. */
 static int synthesize(work_t *w, const kernels_t *kern, const stream_t *s, size_t t, size_t nt, int top, int wide,
@@ -1178,7 +1740,7 @@ static int synthesize(work_t *w, const kernels_t *kern, const stream_t *s, size_
     int32_t lo, hi;
     dtype_range(s->dtype, &lo, &hi);
     int32_t *rows = w->x + (size_t)(HIST + t % ((size_t)1 << s->frame_log2)) * nc;
-    neighbours_inverse(w->e, nt, nc, s->neighbours, w->gain);
+    if (s->version < 3) neighbours_inverse(w->e, nt, nc, s->neighbours, w->gain);
     if (s->max_error)
         kern->near(rows, nt, nc, w->coef, top, s->shift, lo, hi, &w->init, w->acc64, w->e, NULL,
                    2 * (int64_t)s->max_error + 1);
@@ -1187,6 +1749,12 @@ static int synthesize(work_t *w, const kernels_t *kern, const stream_t *s, size_
     if (grids && from_grid(rows, nt, nc, w->scale, w->base, lo, hi, w->e)) return EPHYS_ERR_CORRUPT;
     ephys_view_store(dst, t, nt, c0, nc, grids ? w->e : rows);
     return EPHYS_OK;
+}
+
+/* The fields of channel c come from lane c % LANES (versions 1, 2) or from the one stream. */
+static fields_t channel_fields(bitreader_t *brs, posreader_t *pr, const stream_t *s, uint32_t c)
+{
+    return s->version >= 3 ? (fields_t){NULL, pr} : (fields_t){&brs[c % LANES], NULL};
 }
 
 static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
@@ -1199,9 +1767,10 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
     size_t fl = n < frame ? n : frame;
     int near = s.max_error > 0;
     work_t w;
-    if ((err = work_alloc(&w, fl, nc, -1))) return err;
+    if ((err = work_alloc(&w, fl, fl < part ? fl : part, nc, -1))) return err;
     bitreader_t brs[LANES];
-    {
+    posreader_t pr = {in + STREAM_HEADER, len - STREAM_HEADER, 0, 0};
+    if (s.version < 3) {
         const uint8_t *at = in + STREAM_HEADER + LANE_TABLE, *end = in + len;
         for (int l = 0; l < LANES; l++) {
             uint32_t lane_len = ephys_get_le32(in + STREAM_HEADER + 4 * l);
@@ -1214,15 +1783,15 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
     }
     int grids = 0;
     for (uint32_t c = 0; c < nc && !err; c++) {
-        bitreader_t *br = &brs[c % LANES];
+        fields_t f = channel_fields(brs, &pr, &s, c);
         w.scale[c] = 1, w.base[c] = 0;
-        if (br_get(br, 1)) {
-            w.scale[c] = br_get(br, 32);
-            w.base[c] = br_get(br, 32);
+        if (field(&f, 1)) {
+            w.scale[c] = field(&f, 32);
+            w.base[c] = field(&f, 32);
             if (w.scale[c] < 2 || w.base[c] >= w.scale[c] || near) err = EPHYS_ERR_CORRUPT;
             grids = 1;
         }
-        if (br->err) err = EPHYS_ERR_CORRUPT;
+        if (fields_err(&f)) err = EPHYS_ERR_CORRUPT;
     }
     for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
         size_t nt = n - t0 < frame ? n - t0 : frame;
@@ -1231,7 +1800,10 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
         if (s.version == 1) { /* channel groups one after the other, each whole frame */
             for (uint32_t cg = 0; cg < nc && !err; cg += LANES) {
                 uint32_t g = nc - cg < LANES ? nc - cg : LANES;
-                for (uint32_t c = cg; c < cg + g && !err; c++) err = read_channel_header(&brs[c % LANES], &s, &w, c);
+                for (uint32_t c = cg; c < cg + g && !err; c++) {
+                    fields_t f = channel_fields(brs, &pr, &s, c);
+                    err = read_channel_header(&f, &s, &w, c);
+                }
                 for (size_t ps = 0; !err && ps < nt; ps += part) {
                     size_t pn = nt - ps < part ? nt - ps : part;
                     err = read_partition(brs, g, w.e + ps * nc + cg, pn, nc);
@@ -1242,20 +1814,30 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
                 err = synthesize(&w, kern, &s, t0, nt, top, wide, grids, dst, c0, nc);
             }
         } else { /* headers, then partition by partition: a few rows of every channel at a time */
-            for (uint32_t c = 0; c < nc && !err; c++) err = read_channel_header(&brs[c % LANES], &s, &w, c);
+            for (uint32_t c = 0; c < nc && !err; c++) {
+                fields_t f = channel_fields(brs, &pr, &s, c);
+                err = read_channel_header(&f, &s, &w, c);
+            }
             if (!err && t0 == 0) fill_history(&w, nc);
             if (!err) top = frame_setup(&w, nc, s.dtype, s.shift, &wide);
             for (size_t ps = 0; !err && ps < nt; ps += part) {
                 size_t pn = nt - ps < part ? nt - ps : part;
-                for (uint32_t cg = 0; cg < nc && !err; cg += LANES)
-                    err = read_partition(brs, nc - cg < LANES ? nc - cg : LANES, w.e + cg, pn, nc);
+                if (s.version >= 3)
+                    err = read_partition3(&pr, kern, &s, &w, pn);
+                else
+                    for (uint32_t cg = 0; cg < nc && !err; cg += LANES)
+                        err = read_partition(brs, nc - cg < LANES ? nc - cg : LANES, w.e + cg, pn, nc);
                 if (!err) err = synthesize(&w, kern, &s, t0 + ps, pn, top, wide, grids, dst, c0, nc);
             }
         }
         shift_history(&w, nt, nc);
     }
-    /* every lane must end here: fewer than 8 padding bits, all zero */
-    for (int l = 0; l < LANES && !err; l++) {
+    /* every stream must end here: fewer than 8 padding bits, all zero */
+    if (!err && s.version >= 3) {
+        uint64_t rest = 8 * (uint64_t)pr.len - pr.pos;
+        if (pr.err || rest >= 8 || (rest && pr_get(&pr, (int)rest))) err = EPHYS_ERR_CORRUPT;
+    }
+    for (int l = 0; l < LANES && !err && s.version < 3; l++) {
         bitreader_t *br = &brs[l];
         br_refill(br);
         if (br->p != br->end || br->n >= 8 || (br->n && (br->acc >> (64 - br->n)))) err = EPHYS_ERR_CORRUPT;
@@ -1269,7 +1851,7 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
 /* The stream header against the container's claim, before the output is allocated. */
 static int lpc_check_block(const uint8_t *in, size_t len, uint64_t n_samples, uint32_t nc, int dtype)
 {
-    ephys_view_t claim = {NULL, dtype, n_samples, nc, 0, 0};
+    ephys_view_t claim = {NULL, dtype, n_samples, nc, 0, 0, NULL};
     stream_t s;
     return parse_stream(in, len, &claim, nc, &s);
 }

@@ -3,8 +3,7 @@
  *
  * Each block of channels is one stream.  Stream layout (little endian):
  *
- *   0   1  stream version (2; version 1, written by 0.2.0.dev0 before channel
- *          offsets existed, still decodes: it has no d fields and every d is 0)
+ *   0   1  stream version (3; versions 1 and 2 still decode, see below)
  *   1   1  dtype (EPHYS_DTYPE_INT8/16/32), equal to the container's
  *   2   1  log2 of the frame length F in samples (4..16)
  *   3   1  log2 of the Rice partition length P in samples (4..min(12, log2 F))
@@ -14,27 +13,34 @@
  *   8   4  samples, equal to the container's
  *   12  4  channels, equal to the container's block
  *   16  4  max_error k (0 lossless; at most EPHYS_LPC_MAX_ERROR)
- *   20  16 byte lengths of the 4 lanes
- *   36     the 4 lanes back to back, ending exactly at the end of the stream.
+ *   20     one bit stream to the end of the stream: each field is stored least
+ *          significant bit first, from the lowest bit of each byte up; the
+ *          stream is zero-padded to a byte.
  *
- * A lane is a bit stream, most significant bit first, zero-padded to a byte.
- * Channel c of the block is coded in lane c % 4 (four independent streams let
- * a decoder parse four channels at once).  Each lane starts with, for each of
- * its channels in order, 1 bit: 1 if the channel sits on a grid, then 32 bits
- * scale (>= 2) and 32 bits base (< scale): the channel's samples are
- * x = y * scale + base and the codec codes y (lossless mode only; without a
- * grid, y = x).  Then come the frames (samples [f F, (f + 1) F)) in order and,
- * in each frame, the lane's channels in order:
+ * The bit stream holds, for each channel of the block in order, 1 bit: 1 if
+ * the channel sits on a grid, then 32 bits scale (>= 2) and 32 bits base
+ * (< scale): the channel's samples are x = y * scale + base and the codec
+ * codes y (lossless mode only; without a grid, y = x).  Then come the frames
+ * (samples [f F, (f + 1) F)) in order.  A frame is every channel's header in
+ * channel order:
  *   6 bits  order p (0..32)
  *   if p:   4 bits b - 1, then p weights a_1..a_p of b bits each (two's complement)
  *   5 bits n, then (if n) n bits zigzag(d): the channel's offset d in this frame,
  *           which must lie in [lo, hi] (the encoder writes the frame's rounded mean)
  *   if m and the channel is not the block's first: 1 bit g; if g, 10 bits gain G
  *           (two's complement)
- *   per partition of P samples (the frame's last may be shorter): 5 bits Rice
- *   parameter r; r = 31 means every value of the partition is 0, otherwise each
- *   value u is coded as q = u >> r zero bits, a one bit and the r low bits of u,
- *   or, when q >= 32, as 32 zero bits and the 32 bits of u.
+ * then the frame's partitions of P samples (the last may be shorter, pn
+ * samples) in order.  A partition is:
+ *   5 bits per channel: its Rice parameter r; r = 31: every value of the channel
+ *           in this partition is 0 (it has no low bits and no unary parts)
+ *   32 bits: the length in bits of unary area A
+ *   the low-bits area: per channel in order, the r low bits of each of its pn values
+ *   unary area A: the unary parts of channels [0, h), h = nc - nc / 2, in order
+ *   unary area B: the unary parts of channels [h, nc), in order
+ * The unary part of a value u is q = u >> r zero bits and a one bit, or, when
+ * q >= 32, an escape: 32 zero bits, then q in 32 bits.  (Two areas let a decoder
+ * parse two channels at once; the low bits apart from the unary parts let it
+ * unpack them 8 at a time.)
  *
  * Decoding channel c at sample t (x: decoded samples; before the first, the
  * channel's d of the first frame; [lo, hi]: the dtype's range; arithmetic in
@@ -43,13 +49,27 @@
  *          (that is d plus the prediction of x - d: a probe channel's DC offset
  *          costs the predictor nothing)
  *   v    = zigzag^-1(u)                      (0, -1, 1, -2 ... from u = 0, 1, 2, 3 ...)
- *   e    = wrap(v + ((G * sum of e of the m channels before c, same t, same block) + 64) >> 7)
+ *   S    = the sum of e of the m channels before c (same t, same block), modulo 2^32
+ *   e    = wrap(v + (wrap(G S + 64) >> 7))
  *   lossless:   y = wrap(pred + e), which must lie in [lo, hi]; x = y * scale + base,
  *               which must lie in [lo, hi]
  *   max_error k: x = clamp(pred + e (2k + 1), lo, hi)
  * (pred is computed from the channel's earlier y; x stands for y in the first lines.)
  * In near-lossless mode the encoder quantizes inside this loop (JPEG-LS), so
  * every decoded sample is within k of the original.
+ *
+ * Versions 1 and 2 (written by 0.2.0.dev0) differ in the entropy layout and
+ * the neighbour term.  After the header come the byte lengths of 4 lanes (4
+ * bytes each), then the lanes back to back.  A lane is a bit stream, most
+ * significant bit first; channel c is coded in lane c % 4, which holds the
+ * grid fields and frame headers of its channels.  Each value is coded whole:
+ * q zero bits, a one bit and the r low bits, or for q >= 32 32 zero bits and
+ * the 32 bits of u.  Version 2 stores a frame's channel headers first and then
+ * partition by partition (each partition: per channel its 5-bit r and its
+ * values); version 1 stores channel group by channel group (4 channels, one
+ * per lane), each with its headers and then its partitions, and has no offset
+ * fields (every d is 0).  Their neighbour term is ((G S + 64) >> 7) in int64,
+ * wrapped.
  *
  * The declarations below are read by cffi (preprocessor lines are skipped).
  */

@@ -31,7 +31,7 @@ CODECS = [
 def test_crc32c():
     assert lib.ephys_crc32c(0, b"123456789", 9) == 0xE3069283  # the CRC-32C check value
     data = np.random.default_rng(0).integers(0, 256, 10007, dtype=np.uint8).tobytes()
-    for n in (0, 1, 7, 8, 9, 100, 10007):
+    for n in (0, 1, 7, 8, 9, 100, 767, 768, 769, 1543, 10007):
         assert lib.ephys_crc32c(0, data, n) == lib.ephys_crc32c_portable(0, data, n)
     assert lib.ephys_crc32c(lib.ephys_crc32c(0, data, 100), data[100:], 900) == lib.ephys_crc32c(0, data, 1000)
 

@@ -267,25 +267,37 @@ def stream_version(chunk):
     return chunk[first_stream_at(chunk)[0]]
 
 
-def test_fixtures_hold_both_stream_versions():
-    """The frozen chunks (make_fixtures.FROZEN / FROZEN_LOSSY) keep stream version 1 (no channel
-    offsets) beside version 2, so that both stay decodable."""
+def test_fixtures_hold_every_stream_version():
+    """The frozen chunks (make_fixtures.FROZEN / FROZEN_LOSSY) keep stream versions 1 (no channel
+    offsets), 2 (four most-significant-bit-first lanes) and 3, so that all stay decodable."""
     fixtures = HERE / "fixtures"
+    lpc = fixtures / "fixture" / "ephys_lpc"
     chunks = {
-        "codec.00": fixtures / "fixture" / "ephys_lpc" / "codec.00" / "encoded.00.dat",
-        "codec.03": fixtures / "fixture" / "ephys_lpc" / "codec.03" / "encoded.00.dat",
+        "codec.00": lpc / "codec.00" / "encoded.00.dat",
+        "codec.03": lpc / "codec.03" / "encoded.00.dat",
+        "codec.04": lpc / "codec.04" / "encoded.00.dat",
+        "array.07": lpc / "codec.00" / "encoded.07.dat",
         "near": fixtures / "lossy" / "ephys_lpc_near" / "chunk.bin",
         "near stream 2": fixtures / "lossy" / "ephys_lpc_near_stream2" / "chunk.bin",
+        "near stream 3": fixtures / "lossy" / "ephys_lpc_near_stream3" / "chunk.bin",
     }
     versions = {name: stream_version(path.read_bytes()) for name, path in chunks.items()}
-    assert versions == {"codec.00": 1, "codec.03": 2, "near": 1, "near stream 2": 2}
+    assert versions == {
+        "codec.00": 1,
+        "codec.03": 2,
+        "codec.04": 3,
+        "array.07": 3,
+        "near": 1,
+        "near stream 2": 2,
+        "near stream 3": 3,
+    }
 
 
-def test_new_chunks_are_stream_version_2_and_later_versions_are_refused():
+def test_new_chunks_are_stream_version_3_and_later_versions_are_refused():
     chunk = EphysLPC().encode(simulated(300, 5))
     start = first_stream_at(chunk)[0]
-    assert stream_version(chunk) == 2
-    for version in (0, 3, 255):
+    assert stream_version(chunk) == 3
+    for version in (0, 4, 255):
         data = bytearray(chunk)
         data[start] = version
         with pytest.raises(ValueError):
