@@ -277,10 +277,12 @@ ATTR_INLINE int32_t neighbour_term32(int32_t gain, uint32_t sum)
 ATTR_INLINE void column_body(uint32_t *col, size_t pn, int32_t gain, uint32_t *sum, const uint32_t *leaving, int m)
 {
     for (size_t j = 0; j < pn; j++) {
-        uint32_t u = col[j];
-        uint32_t e = ((u >> 1) ^ (0u - (u & 1))) + (uint32_t)neighbour_term32(gain, sum[j]);
+        uint32_t u = col[j], e = (u >> 1) ^ (0u - (u & 1));
+        if (m) { /* without neighbours the gain is 0 and sum is not kept */
+            e += (uint32_t)neighbour_term32(gain, sum[j]);
+            sum[j] += e - (leaving ? leaving[j] : 0);
+        }
         col[j] = e;
-        if (m) sum[j] += e - (leaving ? leaving[j] : 0);
     }
 }
 
@@ -975,7 +977,13 @@ LOWS_SET(avx2_tail, ATTR_AVX2_BITS)
  * bits phase + i k of the group's first byte; each lane gathers the 4 bytes
  * holding its field (vpshufb within 128-bit halves, the upper half loaded from
  * the byte of field 4) and shifts it into place.  Fields up to 25 bits. */
-ATTR_AVX2_BITS static int lows3_avx2(const uint8_t *buf, size_t len, uint64_t lpos, int k, uint32_t *u, size_t pn)
+/* lows3 and column fused, eight values at a time: the eight k-bit fields of
+ * a group start at bits phase + i k of the group's first byte; each lane
+ * gathers the 4 bytes holding its field (vpshufb within 128-bit halves, the
+ * upper half loaded from the byte of field 4) and shifts it into place.
+ * Fields up to 25 bits; the rest, and the tail, in the scalar bodies. */
+ATTR_AVX2_BITS static int column3_avx2(const uint8_t *buf, size_t len, uint64_t lpos, int k, uint32_t *u, size_t pn,
+                                       int32_t gain, uint32_t *sum, const uint32_t *leaving, int m)
 {
     size_t j = 0;
     if (k >= 1 && k <= 25) {
@@ -987,26 +995,39 @@ ATTR_AVX2_BITS static int lows3_avx2(const uint8_t *buf, size_t len, uint64_t lp
             for (int b = 0; b < 4; b++) shuffle[4 * i + b] = (uint8_t)(first + b);
             shift[i] = (uint32_t)(off & 7);
         }
-        __m256i shuf = _mm256_loadu_si256((const __m256i *)shuffle);
-        __m256i sh = _mm256_loadu_si256((const __m256i *)shift);
-        __m256i mask = _mm256_set1_epi32((int)((1u << k) - 1));
-        __m128i kk = _mm_cvtsi32_si128(k), top = _mm_cvtsi32_si128(32 - k);
+        const __m256i shuf = _mm256_loadu_si256((const __m256i *)shuffle);
+        const __m256i sh = _mm256_loadu_si256((const __m256i *)shift);
+        const __m256i mask = _mm256_set1_epi32((int)((1u << k) - 1)), one = _mm256_set1_epi32(1);
+        const __m256i g = _mm256_set1_epi32(gain), round = _mm256_set1_epi32(1 << (GAIN_SHIFT - 1));
+        const __m128i kk = _mm_cvtsi32_si128(k), top = _mm_cvtsi32_si128(32 - k);
         __m256i over = _mm256_setzero_si256();
         /* the group's loads end at byte (lpos >> 3) + g k + upper + 16 */
         size_t groups = pn / 8, byte0 = (size_t)(lpos >> 3);
         while (groups && byte0 + (groups - 1) * (size_t)k + (size_t)upper + 16 > len) groups--;
-        for (size_t g = 0; g < groups; g++) {
-            const uint8_t *at = buf + byte0 + g * (size_t)k;
+        for (size_t gi = 0; gi < groups; gi++) {
+            const uint8_t *at = buf + byte0 + gi * (size_t)k;
             __m256i v = _mm256_loadu2_m128i((const __m128i *)(at + upper), (const __m128i *)at);
             __m256i low = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, shuf), sh), mask);
-            __m256i hi = _mm256_loadu_si256((const __m256i *)(u + 8 * g));
+            __m256i hi = _mm256_loadu_si256((const __m256i *)(u + 8 * gi));
             over = _mm256_or_si256(over, _mm256_srl_epi32(hi, top));
-            _mm256_storeu_si256((__m256i *)(u + 8 * g), _mm256_or_si256(_mm256_sll_epi32(hi, kk), low));
+            __m256i uu = _mm256_or_si256(_mm256_sll_epi32(hi, kk), low);
+            __m256i e = _mm256_xor_si256(_mm256_srli_epi32(uu, 1), _mm256_sub_epi32(_mm256_setzero_si256(),
+                                                                                   _mm256_and_si256(uu, one)));
+            if (m) {
+                __m256i s = _mm256_loadu_si256((const __m256i *)(sum + 8 * gi));
+                e = _mm256_add_epi32(e, _mm256_srai_epi32(_mm256_add_epi32(_mm256_mullo_epi32(g, s), round), GAIN_SHIFT));
+                s = _mm256_add_epi32(s, e);
+                if (leaving) s = _mm256_sub_epi32(s, _mm256_loadu_si256((const __m256i *)(leaving + 8 * gi)));
+                _mm256_storeu_si256((__m256i *)(sum + 8 * gi), s);
+            }
+            _mm256_storeu_si256((__m256i *)(u + 8 * gi), e);
         }
         if (!_mm256_testz_si256(over, over)) return 1;
         j = 8 * groups;
     }
-    return lows3_avx2_tail(buf, len, lpos + (uint64_t)j * k, k, u + j, pn - j);
+    if (lows3_avx2_tail(buf, len, lpos + (uint64_t)j * k, k, u + j, pn - j)) return 1;
+    column_avx2(u + j, pn - j, gain, sum + j, leaving ? leaving + j : NULL, m);
+    return 0;
 }
 #endif
 
@@ -1023,15 +1044,21 @@ static int read_unary3(const uint8_t *buf, size_t len, uint64_t *pos_a, uint32_t
     }
 }
 
-static int read_lows3(const uint8_t *buf, size_t len, uint64_t lpos, int k, uint32_t *u, size_t pn)
+/* A channel's low bits joined to its unary parts in u, then its column
+ * (kern->column) in place; 0 on a corrupt stream. */
+static int read_lows3(const kernels_t *kern, const uint8_t *buf, size_t len, uint64_t lpos, int k, uint32_t *u,
+                      size_t pn, int32_t gain, uint32_t *sum, const uint32_t *leaving, int m)
 {
+    int bad;
     switch (ephys_lpc_kernel()) {
 #if HAVE_X86
-    case EPHYS_LPC_KERNEL_AVX2: return !lows3_avx2(buf, len, lpos, k, u, pn);
+    case EPHYS_LPC_KERNEL_AVX2: return !column3_avx2(buf, len, lpos, k, u, pn, gain, sum, leaving, m);
 #endif
-    case EPHYS_LPC_KERNEL_SCALAR: return !lows3_scalar(buf, len, lpos, k, u, pn);
-    default: return !lows3_vector(buf, len, lpos, k, u, pn);
+    case EPHYS_LPC_KERNEL_SCALAR: bad = lows3_scalar(buf, len, lpos, k, u, pn); break;
+    default: bad = lows3_vector(buf, len, lpos, k, u, pn);
     }
+    if (!bad) kern->column(u, pn, gain, sum, leaving, m);
+    return !bad;
 }
 
 /* Decode one partition into a strided column; the reader lives in locals. */
@@ -1717,15 +1744,16 @@ static int read_partition3(posreader_t *r, const kernels_t *kern, const stream_t
     if (pos_a != r->pos + lows + area_a || pos_b > nbits) return EPHYS_ERR_CORRUPT;
     if (m) memset(w->sum, 0, pn * sizeof(uint32_t));
     for (uint32_t c = 0; c < nc; c++) {
-        uint32_t *col = w->cm + (size_t)c * pn;
+        uint32_t *col = w->cm + (size_t)c * pn, *leaving = m && c >= (uint32_t)m ? col - (size_t)m * pn : NULL;
         int k = w->rice[c];
         if (k == ZERO_PARTITION) {
             memset(col, 0, pn * sizeof(uint32_t));
+            kern->column(col, pn, w->gain[c], w->sum, leaving, m);
         } else {
-            if (!read_lows3(r->buf, r->len, lpos, k, col, pn)) return EPHYS_ERR_CORRUPT;
+            if (!read_lows3(kern, r->buf, r->len, lpos, k, col, pn, w->gain[c], w->sum, leaving, m))
+                return EPHYS_ERR_CORRUPT;
             lpos += (uint64_t)k * pn;
         }
-        kern->column(col, pn, w->gain[c], w->sum, m && c >= (uint32_t)m ? col - (size_t)m * pn : NULL, m);
     }
     r->pos = pos_b;
     kern->transpose(w->cm, pn, nc, w->e);
