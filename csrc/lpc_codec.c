@@ -286,20 +286,20 @@ ATTR_INLINE void column_body(uint32_t *col, size_t pn, int32_t gain, uint32_t *s
     }
 }
 
-/* Channel-major columns (nc x pn) -> interleaved rows (pn x nc), in 8 x 8 tiles. */
-ATTR_INLINE void transpose_body(const uint32_t *cm, size_t pn, uint32_t nc, int32_t *e)
+/* Channel-major columns (nc of pn values, stride apart) -> interleaved rows (pn x nc), in 8 x 8 tiles. */
+ATTR_INLINE void transpose_body(const uint32_t *cm, size_t stride, size_t pn, uint32_t nc, int32_t *e)
 {
     size_t j0 = 0;
     uint32_t c0 = 0;
     for (; c0 + 8 <= nc; c0 += 8) {
         for (j0 = 0; j0 + 8 <= pn; j0 += 8)
             for (size_t j = j0; j < j0 + 8; j++)
-                for (uint32_t c = c0; c < c0 + 8; c++) e[j * nc + c] = i32_of_u32(cm[c * pn + j]);
+                for (uint32_t c = c0; c < c0 + 8; c++) e[j * nc + c] = i32_of_u32(cm[c * stride + j]);
         for (size_t j = j0; j < pn; j++)
-            for (uint32_t c = c0; c < c0 + 8; c++) e[j * nc + c] = i32_of_u32(cm[c * pn + j]);
+            for (uint32_t c = c0; c < c0 + 8; c++) e[j * nc + c] = i32_of_u32(cm[c * stride + j]);
     }
     for (size_t j = 0; j < pn; j++)
-        for (uint32_t c = c0; c < nc; c++) e[j * nc + c] = i32_of_u32(cm[c * pn + j]);
+        for (uint32_t c = c0; c < nc; c++) e[j * nc + c] = i32_of_u32(cm[c * stride + j]);
 }
 
 /* The Rice parameter with the fewest bits for a partition's values u
@@ -380,7 +380,7 @@ typedef struct {
     void (*autocorr)(const int32_t *, size_t, uint32_t, int, const int32_t *, double *);
     void (*column)(uint32_t *, size_t, int32_t, uint32_t *, const uint32_t *, int);
     int (*rice_parameter)(const uint32_t *, size_t);
-    void (*transpose)(const uint32_t *, size_t, uint32_t, int32_t *);
+    void (*transpose)(const uint32_t *, size_t, size_t, uint32_t, int32_t *);
 } kernels_t;
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -390,11 +390,14 @@ typedef struct {
 #endif
 KERNEL_SET(scalar, ATTR_SCALAR)
 KERNEL_SET(vector, )
-ATTR_SCALAR static void transpose_scalar(const uint32_t *cm, size_t pn, uint32_t nc, int32_t *e)
+ATTR_SCALAR static void transpose_scalar(const uint32_t *cm, size_t stride, size_t pn, uint32_t nc, int32_t *e)
 {
-    transpose_body(cm, pn, nc, e);
+    transpose_body(cm, stride, pn, nc, e);
 }
-static void transpose_vector(const uint32_t *cm, size_t pn, uint32_t nc, int32_t *e) { transpose_body(cm, pn, nc, e); }
+static void transpose_vector(const uint32_t *cm, size_t stride, size_t pn, uint32_t nc, int32_t *e)
+{
+    transpose_body(cm, stride, pn, nc, e);
+}
 ATTR_SCALAR static int rice_parameter_scalar(const uint32_t *u, size_t n)
 {
     RICE_PARAMETER_BODY(u, n);
@@ -416,14 +419,15 @@ static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vec
 KERNEL_SET(avx2, __attribute__((target("avx2"))))
 
 /* transpose_body in 8 x 8 tiles of registers. */
-__attribute__((target("avx2"))) static void transpose_avx2(const uint32_t *cm, size_t pn, uint32_t nc, int32_t *e)
+__attribute__((target("avx2"))) static void transpose_avx2(const uint32_t *cm, size_t stride, size_t pn, uint32_t nc,
+                                                           int32_t *e)
 {
     uint32_t c0 = 0;
     size_t j0 = 0;
     for (; c0 + 8 <= nc; c0 += 8) {
         for (j0 = 0; j0 + 8 <= pn; j0 += 8) {
             __m256i r[8], a[8], b[8];
-            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_si256((const __m256i *)(cm + (c0 + i) * pn + j0));
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_si256((const __m256i *)(cm + (c0 + i) * stride + j0));
             for (int i = 0; i < 8; i += 2) {
                 a[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
                 a[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
@@ -441,10 +445,10 @@ __attribute__((target("avx2"))) static void transpose_avx2(const uint32_t *cm, s
             }
         }
         for (size_t j = j0; j < pn; j++)
-            for (uint32_t c = c0; c < c0 + 8; c++) e[j * nc + c] = i32_of_u32(cm[c * pn + j]);
+            for (uint32_t c = c0; c < c0 + 8; c++) e[j * nc + c] = i32_of_u32(cm[c * stride + j]);
     }
     for (size_t j = 0; j < pn; j++)
-        for (uint32_t c = c0; c < nc; c++) e[j * nc + c] = i32_of_u32(cm[c * pn + j]);
+        for (uint32_t c = c0; c < nc; c++) e[j * nc + c] = i32_of_u32(cm[c * stride + j]);
 }
 
 /* rice_costs 8 values at a time (the compilers leave its loop scalar). */
@@ -1165,13 +1169,14 @@ typedef struct {
     uint32_t *cm;   /* version 3: one partition channel-major (nc x P), coded values */
     uint32_t *sum;  /* version 3 decoder: P running neighbour sums */
     int *rice;      /* version 3: per channel Rice parameter of a partition */
+    uint64_t *lows_at; /* version 3 decoder: per channel bit position of its low bits in the partition */
 } work_t;
 
 static void work_free(work_t *w)
 {
     free(w->x); free(w->e); free(w->orig); free(w->coef); free(w->acc32); free(w->acc64);
     free(w->order); free(w->bits); free(w->gain); free(w->nsum); free(w->scale); free(w->base);
-    free(w->mean); free(w->init.i32); free(w->init.i64); free(w->cm); free(w->sum); free(w->rice);
+    free(w->mean); free(w->init.i32); free(w->init.i64); free(w->cm); free(w->sum); free(w->rice); free(w->lows_at);
 }
 
 /* near_encoder: 1 near-lossless encoder, 0 lossless encoder, -1 decoder */
@@ -1196,7 +1201,8 @@ static int work_alloc(work_t *w, size_t f, size_t part, uint32_t nc, int near_en
     w->cm = malloc(part * nc * sizeof(uint32_t));
     w->sum = malloc(part * sizeof(uint32_t));
     w->rice = malloc(nc * sizeof(int));
-    if (!w->cm || !w->sum || !w->rice ||!w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->acc32 || !w->acc64 || !w->order ||
+    w->lows_at = malloc(nc * sizeof(uint64_t));
+    if (!w->cm || !w->sum || !w->rice || !w->lows_at ||!w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->acc32 || !w->acc64 || !w->order ||
         !w->bits || !w->gain || !w->nsum || !w->scale || !w->base || !w->mean || !w->init.i32 ||
         !w->init.i64) {
         work_free(w);
@@ -1488,7 +1494,7 @@ static void write_partition(bitwriter_t *bw, const kernels_t *kern, const int32_
 {
     uint32_t h = unary_split(nc);
     uint64_t area_a = 0;
-    kern->transpose((const uint32_t *)e, nc, (uint32_t)pn, (int32_t *)cm); /* rows -> columns */
+    kern->transpose((const uint32_t *)e, nc, nc, (uint32_t)pn, (int32_t *)cm); /* rows -> columns */
     for (uint32_t c = 0; c < nc; c++) {
         uint32_t *u = cm + (size_t)c * pn;
         for (size_t j = 0; j < pn; j++) u[j] = zigzag(i32_of_u32(u[j]));
@@ -1716,50 +1722,6 @@ static int read_partition(bitreader_t *brs, uint32_t g, int32_t *dst_e, size_t p
     return EPHYS_OK;
 }
 
-/* One version 3 partition (pn rows of every channel) into w->e, rows
- * interleaved: Rice parameters, the length of unary area A, the low-bits area,
- * unary area A (channels [0, h)), unary area B (channels [h, nc)). */
-static int read_partition3(posreader_t *r, const kernels_t *kern, const stream_t *s, work_t *w, size_t pn)
-{
-    uint32_t nc = s->nc, h = unary_split(nc);
-    int m = s->neighbours;
-    uint64_t lows = 0;
-    for (uint32_t c = 0; c < nc; c++) {
-        int k = (int)pr_get(r, 5);
-        if (k != ZERO_PARTITION) lows += (uint64_t)k * pn;
-        w->rice[c] = k;
-    }
-    uint64_t area_a = pr_get(r, 32), nbits = 8 * (uint64_t)r->len;
-    uint64_t lpos = r->pos, pos_a = r->pos + lows, pos_b = pos_a + area_a;
-    if (r->err || pos_b > nbits) return EPHYS_ERR_CORRUPT;
-    /* the unary parts, a channel of each area at a time (zero partitions have none) */
-    uint32_t ca = 0, cb = h;
-    for (;;) {
-        while (ca < h && w->rice[ca] == ZERO_PARTITION) ca++;
-        while (cb < nc && w->rice[cb] == ZERO_PARTITION) cb++;
-        if (ca == h && cb == nc) break;
-        uint32_t *qa = ca < h ? w->cm + (size_t)ca++ * pn : NULL, *qb = cb < nc ? w->cm + (size_t)cb++ * pn : NULL;
-        if (!read_unary3(r->buf, r->len, &pos_a, qa, &pos_b, qb, pn)) return EPHYS_ERR_CORRUPT;
-    }
-    if (pos_a != r->pos + lows + area_a || pos_b > nbits) return EPHYS_ERR_CORRUPT;
-    if (m) memset(w->sum, 0, pn * sizeof(uint32_t));
-    for (uint32_t c = 0; c < nc; c++) {
-        uint32_t *col = w->cm + (size_t)c * pn, *leaving = m && c >= (uint32_t)m ? col - (size_t)m * pn : NULL;
-        int k = w->rice[c];
-        if (k == ZERO_PARTITION) {
-            memset(col, 0, pn * sizeof(uint32_t));
-            kern->column(col, pn, w->gain[c], w->sum, leaving, m);
-        } else {
-            if (!read_lows3(kern, r->buf, r->len, lpos, k, col, pn, w->gain[c], w->sum, leaving, m))
-                return EPHYS_ERR_CORRUPT;
-            lpos += (uint64_t)k * pn;
-        }
-    }
-    r->pos = pos_b;
-    kern->transpose(w->cm, pn, nc, w->e);
-    return EPHYS_OK;
-}
-
 /* Rows [t, t + nt) of the block from their coded values in w->e (which this
  * consumes) into dst; the rows' history sits before them in w->x. */
 static int synthesize(work_t *w, const kernels_t *kern, const stream_t *s, size_t t, size_t nt, int top, int wide,
@@ -1778,6 +1740,61 @@ static int synthesize(work_t *w, const kernels_t *kern, const stream_t *s, size_
     ephys_view_store(dst, t, nt, c0, nc, grids ? w->e : rows);
     return EPHYS_OK;
 }
+
+#define SUB_ROWS 256 /* rows of a partition taken from its columns to the output at a time: they stay in L1 */
+
+/* One version 3 partition (rows [t, t + pn) of every channel) into dst: Rice
+ * parameters, the length of unary area A, the low-bits area, unary area A
+ * (channels [0, h)), unary area B (channels [h, nc)).  The unary parts of the
+ * whole partition first, then SUB_ROWS rows at a time: low bits and the
+ * neighbour term per channel, to rows, synthesis. */
+static int read_partition3(posreader_t *r, const kernels_t *kern, const stream_t *s, work_t *w, size_t t, size_t pn,
+                           int top, int wide, int grids, const ephys_view_t *dst, uint64_t c0)
+{
+    uint32_t nc = s->nc, h = unary_split(nc);
+    int m = s->neighbours;
+    uint64_t lows = 0;
+    for (uint32_t c = 0; c < nc; c++) {
+        int k = (int)pr_get(r, 5);
+        w->lows_at[c] = r->pos + 5 * (uint64_t)(nc - 1 - c) + 32 + lows; /* where its low bits start */
+        if (k != ZERO_PARTITION) lows += (uint64_t)k * pn;
+        w->rice[c] = k;
+    }
+    uint64_t area_a = pr_get(r, 32), nbits = 8 * (uint64_t)r->len;
+    uint64_t pos_a = r->pos + lows, pos_b = pos_a + area_a;
+    if (r->err || pos_b > nbits) return EPHYS_ERR_CORRUPT;
+    /* the unary parts, a channel of each area at a time (zero partitions have none) */
+    uint32_t ca = 0, cb = h;
+    for (;;) {
+        while (ca < h && w->rice[ca] == ZERO_PARTITION) ca++;
+        while (cb < nc && w->rice[cb] == ZERO_PARTITION) cb++;
+        if (ca == h && cb == nc) break;
+        uint32_t *qa = ca < h ? w->cm + (size_t)ca++ * pn : NULL, *qb = cb < nc ? w->cm + (size_t)cb++ * pn : NULL;
+        if (!read_unary3(r->buf, r->len, &pos_a, qa, &pos_b, qb, pn)) return EPHYS_ERR_CORRUPT;
+    }
+    if (pos_a != r->pos + lows + area_a || pos_b > nbits) return EPHYS_ERR_CORRUPT;
+    if (m) memset(w->sum, 0, pn * sizeof(uint32_t));
+    r->pos = pos_b;
+    for (size_t j0 = 0; j0 < pn; j0 += SUB_ROWS) {
+        size_t len = pn - j0 < SUB_ROWS ? pn - j0 : SUB_ROWS;
+        for (uint32_t c = 0; c < nc; c++) {
+            uint32_t *col = w->cm + (size_t)c * pn + j0, *leaving = m && c >= (uint32_t)m ? col - (size_t)m * pn : NULL;
+            int k = w->rice[c];
+            if (k == ZERO_PARTITION) {
+                memset(col, 0, len * sizeof(uint32_t));
+                kern->column(col, len, w->gain[c], w->sum + j0, leaving, m);
+            } else if (!read_lows3(kern, r->buf, r->len, w->lows_at[c] + (uint64_t)j0 * k, k, col, len, w->gain[c],
+                                  w->sum + j0, leaving, m)) {
+                return EPHYS_ERR_CORRUPT;
+            }
+        }
+        kern->transpose(w->cm + j0, pn, len, nc, w->e);
+        int err = synthesize(w, kern, s, t + j0, len, top, wide, grids, dst, c0, nc);
+        if (err) return err;
+    }
+    return EPHYS_OK;
+}
+
 
 /* The fields of channel c come from lane c % LANES (versions 1, 2) or from the one stream. */
 static fields_t channel_fields(bitreader_t *brs, posreader_t *pr, const stream_t *s, uint32_t c)
@@ -1850,11 +1867,12 @@ static int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *d
             if (!err) top = frame_setup(&w, nc, s.dtype, s.shift, &wide);
             for (size_t ps = 0; !err && ps < nt; ps += part) {
                 size_t pn = nt - ps < part ? nt - ps : part;
-                if (s.version >= 3)
-                    err = read_partition3(&pr, kern, &s, &w, pn);
-                else
-                    for (uint32_t cg = 0; cg < nc && !err; cg += LANES)
-                        err = read_partition(brs, nc - cg < LANES ? nc - cg : LANES, w.e + cg, pn, nc);
+                if (s.version >= 3) {
+                    err = read_partition3(&pr, kern, &s, &w, t0 + ps, pn, top, wide, grids, dst, c0);
+                    continue;
+                }
+                for (uint32_t cg = 0; cg < nc && !err; cg += LANES)
+                    err = read_partition(brs, nc - cg < LANES ? nc - cg : LANES, w.e + cg, pn, nc);
                 if (!err) err = synthesize(&w, kern, &s, t0 + ps, pn, top, wide, grids, dst, c0, nc);
             }
         }
