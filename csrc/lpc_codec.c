@@ -154,11 +154,12 @@ ATTR_INLINE int synth32_rows(int32_t *restrict x, size_t nt, uint32_t nc, const 
         for (uint32_t c = 0; c < nc; c++) {
             int32_t p = predict32(row, nc, c, coef, order, init) >> shift;
             p = p < lo ? lo : p > hi ? hi : p;
-            /* a valid residual is at most hi - lo in size; a larger one is corrupt and
-             * the wrapped sum only keeps the arithmetic defined */
-            int32_t v = (int32_t)((uint32_t)p + (uint32_t)res[c]);
-            flags[c] |= (v < lo) | (v > hi) | (res[c] > hi - lo) | (res[c] < lo - hi); /* per lane: no reduction per row */
-            row[c] = v < lo ? lo : v > hi ? hi : v;
+            /* int8 / int16 samples here (int32 ones take the int64 path): a sum of the
+             * prediction and a residual outside [lo, hi] marks a corrupt stream, even
+             * when it wraps, and the clamped value keeps the next predictions in range */
+            int32_t v = (int32_t)((uint32_t)p + (uint32_t)res[c]), kept = v < lo ? lo : v > hi ? hi : v;
+            flags[c] |= v ^ kept; /* per lane: no reduction per row */
+            row[c] = kept;
         }
     }
     int bad = 0;
