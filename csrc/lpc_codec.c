@@ -5,8 +5,10 @@
  * Samples of a block live in an interleaved int32 buffer (time outside,
  * channels inside), so the prediction loops run across channels: one SIMD
  * register holds the same sample of 4 or 8 channels.  Those loops are compiled
- * three times (scalar, SSE2, AVX2) from one body; they are integer-exact, so
- * every kernel writes the same bytes. */
+ * three times (scalar, SSE2, AVX2) from one body; a few that compilers leave
+ * scalar (the 8 x 8 transpose, the low-bits unpacking, the Rice costs) have an
+ * AVX2 version written with intrinsics beside that body, which stays the
+ * reference.  All are integer-exact, so every kernel writes the same bytes. */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
