@@ -248,43 +248,22 @@ ATTR_INLINE void near_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *co
     }
 }
 
-/* Autocorrelation lags 0..order of every channel's x - d over the rows of a
- * frame, history included: r[l * nc + c].  The rows are made doubles once,
- * AUTOCORR_ROWS at a time, in xd ((AUTOCORR_ROWS + order) x nc).  Summed per
- * channel in row order whatever the kernel, so the result does not depend on
- * it (no reassociation, no FMA contraction). */
-#define AUTOCORR_ROWS 64
-ATTR_INLINE void autocorr_body(const int32_t *x, size_t nt, uint32_t nc, int order, const int32_t *d, double *r,
-                               double *xd)
+/* Autocorrelation lags 0..order of every channel's x - d over every ROW_STEP-th
+ * row of a frame (an estimate is all the predictor fit needs), history
+ * included: r[l * nc + c].  Summed per channel in row order whatever the
+ * kernel, so the result does not depend on it (no reassociation, no FMA
+ * contraction). */
+#define ROW_STEP 1
+ATTR_INLINE void autocorr_body(const int32_t *x, size_t nt, uint32_t nc, int order, const int32_t *d, double *r)
 {
     for (size_t i = 0; i < (size_t)(order + 1) * nc; i++) r[i] = 0;
-    for (size_t t0 = 0; t0 < nt; t0 += AUTOCORR_ROWS) {
-        size_t n = nt - t0 < AUTOCORR_ROWS ? nt - t0 : AUTOCORR_ROWS;
-        const int32_t *first = x + t0 * nc - (size_t)order * nc;
-        for (size_t i = 0; i < n + (size_t)order; i++)
-            for (uint32_t c = 0; c < nc; c++) xd[i * nc + c] = (double)(first[i * nc + c] - d[c]);
-        for (size_t i = (size_t)order; i < n + (size_t)order; i++) {
-            const double *row = xd + i * nc;
-            for (int l = 0; l <= order; l++) {
-                const double *past = row - (size_t)l * nc;
-                double *acc = r + (size_t)l * nc;
-                for (uint32_t c = 0; c < nc; c++) acc[c] += row[c] * past[c];
-            }
+    for (size_t t = 0; t < nt; t += ROW_STEP) {
+        const int32_t *row = x + t * nc;
+        for (int l = 0; l <= order; l++) {
+            const int32_t *past = row - (size_t)l * nc;
+            double *acc = r + (size_t)l * nc;
+            for (uint32_t c = 0; c < nc; c++) acc[c] += (double)(row[c] - d[c]) * (double)(past[c] - d[c]);
         }
-    }
-}
-
-/* Each channel's sum over rows [0, nt) (int8 and int16 samples: partial sums
- * of 2^15 rows fit int32). */
-ATTR_INLINE void row_sums_body(const int32_t *x, size_t nt, uint32_t nc, int32_t *part, int64_t *sum)
-{
-    for (uint32_t c = 0; c < nc; c++) sum[c] = 0;
-    for (size_t t0 = 0; t0 < nt; t0 += 32768) {
-        size_t end = nt - t0 < 32768 ? nt : t0 + 32768;
-        for (uint32_t c = 0; c < nc; c++) part[c] = 0;
-        for (size_t t = t0; t < end; t++)
-            for (uint32_t c = 0; c < nc; c++) part[c] += x[t * nc + c];
-        for (uint32_t c = 0; c < nc; c++) sum[c] += part[c];
     }
 }
 
@@ -293,13 +272,6 @@ ATTR_INLINE void row_sums_body(const int32_t *x, size_t nt, uint32_t nc, int32_t
 ATTR_INLINE int32_t neighbour_term32(int32_t gain, uint32_t sum)
 {
     return i32_of_u32((uint32_t)gain * sum + (1u << (GAIN_SHIFT - 1))) >> GAIN_SHIFT;
-}
-
-/* Encoder side of the neighbour term: v = e - term(G, S) for one row. */
-ATTR_INLINE void neighbour_row_body(int32_t *row, uint32_t nc, const int32_t *gain, const uint32_t *sums)
-{
-    for (uint32_t c = 0; c < nc; c++)
-        row[c] = i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term32(gain[c], sums[c]));
 }
 
 /* One channel's column of a version 3 partition: coded values u -> residuals
@@ -391,17 +363,9 @@ static int rice_choice(const uint32_t *cost, size_t n, int k0)
         near_body(x, nt, nc, coef, order, shift, lo, hi, init, a64, q, orig, step);                           \
     }                                                                                                         \
     ATTR static void autocorr_##SUFFIX(const int32_t *x, size_t nt, uint32_t nc, int order, const int32_t *d, \
-                                       double *r, double *xd)                                                 \
+                                       double *r)                                                             \
     {                                                                                                         \
-        autocorr_body(x, nt, nc, order, d, r, xd);                                                            \
-    }                                                                                                         \
-    ATTR static void row_sums_##SUFFIX(const int32_t *x, size_t nt, uint32_t nc, int32_t *part, int64_t *sum)  \
-    {                                                                                                         \
-        row_sums_body(x, nt, nc, part, sum);                                                                  \
-    }                                                                                                         \
-    ATTR static void neighbour_row_##SUFFIX(int32_t *row, uint32_t nc, const int32_t *gain, const uint32_t *sums) \
-    {                                                                                                         \
-        neighbour_row_body(row, nc, gain, sums);                                                              \
+        autocorr_body(x, nt, nc, order, d, r);                                                                \
     }                                                                                                         \
     ATTR static void column_##SUFFIX(uint32_t *col, size_t pn, int32_t gain, uint32_t *sum,                    \
                                      const uint32_t *leaving, int m)                                          \
@@ -416,9 +380,7 @@ typedef struct {
                  const acc_init_t *, int32_t *, int64_t *, const int32_t *);
     void (*near)(int32_t *, size_t, uint32_t, const int32_t *, int, int, int32_t, int32_t, const acc_init_t *,
                  int64_t *, int32_t *, const int32_t *, int64_t);
-    void (*autocorr)(const int32_t *, size_t, uint32_t, int, const int32_t *, double *, double *);
-    void (*row_sums)(const int32_t *, size_t, uint32_t, int32_t *, int64_t *);
-    void (*neighbour_row)(int32_t *, uint32_t, const int32_t *, const uint32_t *);
+    void (*autocorr)(const int32_t *, size_t, uint32_t, int, const int32_t *, double *);
     void (*column)(uint32_t *, size_t, int32_t, uint32_t *, const uint32_t *, int);
     int (*rice_parameter)(const uint32_t *, size_t);
     void (*transpose)(const uint32_t *, size_t, size_t, uint32_t, int32_t *);
@@ -451,8 +413,8 @@ static int rice_parameter_vector(const uint32_t *u, size_t n)
     rice_costs(u, n, k0, cost);
     return rice_choice(cost, n, k0);
 }
-static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar, row_sums_scalar, neighbour_row_scalar, column_scalar, rice_parameter_scalar, transpose_scalar};
-static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector, row_sums_vector, neighbour_row_vector, column_vector, rice_parameter_vector, transpose_vector};
+static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar, column_scalar, rice_parameter_scalar, transpose_scalar};
+static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector, column_vector, rice_parameter_vector, transpose_vector};
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_X86 1
@@ -516,7 +478,7 @@ __attribute__((target("avx2"))) static int rice_parameter_avx2(const uint32_t *u
     return rice_choice(cost, n, k0);
 }
 
-static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_avx2, row_sums_avx2, neighbour_row_avx2, column_avx2, rice_parameter_avx2, transpose_avx2};
+static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_avx2, column_avx2, rice_parameter_avx2, transpose_avx2};
 #else
 #define HAVE_X86 0
 #endif
@@ -1211,14 +1173,13 @@ typedef struct {
     uint32_t *sum;  /* version 3 decoder: P running neighbour sums */
     int *rice;      /* version 3: per channel Rice parameter of a partition */
     uint64_t *lows_at; /* version 3 decoder: per channel bit position of its low bits in the partition */
-    double *xd;     /* encoder: (AUTOCORR_ROWS + max order) x nc rows as doubles */
 } work_t;
 
 static void work_free(work_t *w)
 {
     free(w->x); free(w->e); free(w->orig); free(w->coef); free(w->acc32); free(w->acc64);
     free(w->order); free(w->bits); free(w->gain); free(w->nsum); free(w->scale); free(w->base);
-    free(w->mean); free(w->init.i32); free(w->init.i64); free(w->cm); free(w->sum); free(w->rice); free(w->lows_at); free(w->xd);
+    free(w->mean); free(w->init.i32); free(w->init.i64); free(w->cm); free(w->sum); free(w->rice); free(w->lows_at);
 }
 
 /* near_encoder: 1 near-lossless encoder, 0 lossless encoder, -1 decoder */
@@ -1244,8 +1205,7 @@ static int work_alloc(work_t *w, size_t f, size_t part, uint32_t nc, int near_en
     w->sum = malloc(part * sizeof(uint32_t));
     w->rice = malloc(nc * sizeof(int));
     w->lows_at = malloc(nc * sizeof(uint64_t));
-    w->xd = near_encoder >= 0 ? malloc((AUTOCORR_ROWS + (size_t)EPHYS_LPC_MAX_ORDER) * nc * sizeof(double)) : NULL;
-    if (!w->cm || !w->sum || !w->rice || !w->lows_at || (near_encoder >= 0 && !w->xd) ||!w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->acc32 || !w->acc64 || !w->order ||
+    if (!w->cm || !w->sum || !w->rice || !w->lows_at ||!w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->acc32 || !w->acc64 || !w->order ||
         !w->bits || !w->gain || !w->nsum || !w->scale || !w->base || !w->mean || !w->init.i32 ||
         !w->init.i64) {
         work_free(w);
@@ -1327,14 +1287,14 @@ static void neighbour_sums(const int32_t *row, uint32_t nc, int m, uint32_t *sum
 }
 
 /* Encoder: e -> v in place (sums: nc scratch values). */
-static void neighbours_forward(const kernels_t *kern, int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain,
-                               uint32_t *sums)
+static void neighbours_forward(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain, uint32_t *sums)
 {
     if (!m) return;
     for (size_t t = 0; t < nt; t++) {
         int32_t *row = e + t * nc;
         neighbour_sums(row, nc, m, sums);
-        kern->neighbour_row(row, nc, gain, sums);
+        for (uint32_t c = 0; c < nc; c++)
+            row[c] = i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term32(gain[c], sums[c]));
     }
 }
 
@@ -1516,13 +1476,15 @@ static int from_grid(const int32_t *rows, size_t nt, uint32_t nc, const uint32_t
 /* The frame's offset d per channel: its rounded mean (0 for int32 samples,
  * whose differences could overflow); the history of a block's first frame is
  * set to d. */
-static void centre(work_t *w, const kernels_t *kern, int first, size_t nt, uint32_t nc, int dtype)
+static void centre(work_t *w, int first, size_t nt, uint32_t nc, int dtype)
 {
     const int32_t *rows = w->x + (size_t)HIST * nc;
     for (uint32_t c = 0; c < nc; c++) w->mean[c] = 0;
     if (dtype != EPHYS_DTYPE_INT32) {
         int64_t *sum = w->acc64;
-        kern->row_sums(rows, nt, nc, w->acc32, sum);
+        for (uint32_t c = 0; c < nc; c++) sum[c] = 0;
+        for (size_t t = 0; t < nt; t++)
+            for (uint32_t c = 0; c < nc; c++) sum[c] += rows[t * nc + c];
         for (uint32_t c = 0; c < nc; c++) w->mean[c] = (int32_t)floor((double)sum[c] / (double)nt + 0.5);
     }
     if (first) fill_history(w, nc);
@@ -1622,8 +1584,8 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
         if (near) memcpy(w.orig, rows, nt * nc * sizeof(int32_t));
         /* predictor per channel, fitted around the channel's mean: a constant
          * offset (the DC of a probe channel) would otherwise cost prediction */
-        centre(&w, kern, t0 == 0, nt, nc, src->dtype);
-        kern->autocorr(rows, nt, nc, p->max_order, w.mean, r, w.xd);
+        centre(&w, t0 == 0, nt, nc, src->dtype);
+        kern->autocorr(rows, nt, nc, p->max_order, w.mean, r);
         memset(w.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
         for (uint32_t c = 0; c < nc; c++) {
             double rc[EPHYS_LPC_MAX_ORDER + 1];
@@ -1640,7 +1602,7 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
             kern->residual(rows, nt, nc, w.coef, top, p->coef_shift, wide, lo, hi, &w.init, w.acc32, w.acc64,
                            w.e);
         if ((err = fit_gains(w.e, nt, nc, m, w.gain, w.nsum))) break;
-        neighbours_forward(kern, w.e, nt, nc, m, w.gain, w.nsum);
+        neighbours_forward(w.e, nt, nc, m, w.gain, w.nsum);
         for (uint32_t c = 0; c < nc; c++) {
             bw_put(&bw, (uint32_t)w.order[c], 6);
             if (w.order[c]) {
