@@ -170,25 +170,22 @@ ATTR_INLINE int synth32_rows(int32_t *restrict x, size_t nt, uint32_t nc, const 
 }
 
 ATTR_INLINE void residual_body(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order,
-                               int shift, int wide, int32_t lo, int32_t hi, const acc_init_t *init,
-                               int32_t *acc32, int64_t *acc64, int32_t *e)
+                               int shift, int wide, int32_t lo, int32_t hi, const acc_init_t *init, int64_t *acc64,
+                               int32_t *e)
 {
     if (!wide) {
 #define RESIDUAL32(K) residual32_rows(x, nt, nc, coef, K, shift, lo, hi, init->i32, e)
         ORDER_SWITCH(RESIDUAL32)
         return;
     }
-    (void)acc32;
     for (size_t t = 0; t < nt; t++) {
         const int32_t *row = x + t * nc;
         int32_t *out = e + t * nc;
-        {
-            accumulate64(row, nc, coef, order, init->i64, acc64);
-            for (uint32_t c = 0; c < nc; c++) {
-                int64_t p = floor_shift(acc64[c], shift);
-                p = p < lo ? lo : p > hi ? hi : p;
-                out[c] = wrap32((int64_t)row[c] - p);
-            }
+        accumulate64(row, nc, coef, order, init->i64, acc64);
+        for (uint32_t c = 0; c < nc; c++) {
+            int64_t p = floor_shift(acc64[c], shift);
+            p = p < lo ? lo : p > hi ? hi : p;
+            out[c] = wrap32((int64_t)row[c] - p);
         }
     }
 }
@@ -197,27 +194,25 @@ ATTR_INLINE void residual_body(const int32_t *x, size_t nt, uint32_t nc, const i
  * sample falls outside [lo, hi] (the stream is corrupt; the stored value is
  * clamped so that the next predictions stay in range). */
 ATTR_INLINE int synth_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order, int shift,
-                           int wide, int32_t lo, int32_t hi, const acc_init_t *init, int32_t *acc32,
+                           int wide, int32_t lo, int32_t hi, const acc_init_t *init, int32_t *flags,
                            int64_t *acc64, const int32_t *e)
 {
     int bad = 0;
     if (!wide) {
-#define SYNTH32(K) bad = synth32_rows(x, nt, nc, coef, K, shift, lo, hi, init->i32, e, acc32)
+#define SYNTH32(K) bad = synth32_rows(x, nt, nc, coef, K, shift, lo, hi, init->i32, e, flags)
         ORDER_SWITCH(SYNTH32)
         return bad;
     }
     for (size_t t = 0; t < nt; t++) {
         int32_t *row = x + t * nc;
         const int32_t *res = e + t * nc;
-        {
-            accumulate64(row, nc, coef, order, init->i64, acc64);
-            for (uint32_t c = 0; c < nc; c++) {
-                int64_t p = floor_shift(acc64[c], shift);
-                p = p < lo ? lo : p > hi ? hi : p;
-                int64_t v = (lo == INT32_MIN) ? wrap32(p + res[c]) : p + res[c];
-                bad |= (v < lo) | (v > hi);
-                row[c] = (int32_t)(v < lo ? lo : v > hi ? hi : v);
-            }
+        accumulate64(row, nc, coef, order, init->i64, acc64);
+        for (uint32_t c = 0; c < nc; c++) {
+            int64_t p = floor_shift(acc64[c], shift);
+            p = p < lo ? lo : p > hi ? hi : p;
+            int64_t v = (lo == INT32_MIN) ? wrap32(p + res[c]) : p + res[c];
+            bad |= (v < lo) | (v > hi);
+            row[c] = (int32_t)(v < lo ? lo : v > hi ? hi : v);
         }
     }
     return bad;
@@ -338,23 +333,27 @@ static int rice_choice(const uint32_t *cost, size_t n, int k0)
     return k0 + best;
 }
 
-#define RICE_PARAMETER_BODY(u, n)                                                                             \
-    int k0 = rice_k0(u, n);                                                                                   \
-    if (k0 < 0) return ZERO_PARTITION;                                                                        \
-    uint32_t cost[3] = {0, 0, 0}
+ATTR_INLINE int rice_parameter_body(const uint32_t *u, size_t n)
+{
+    int k0 = rice_k0(u, n);
+    uint32_t cost[3] = {0, 0, 0};
+    if (k0 < 0) return ZERO_PARTITION;
+    rice_costs(u, n, k0, cost);
+    return rice_choice(cost, n, k0);
+}
 
 #define KERNEL_SET(SUFFIX, ATTR)                                                                              \
     ATTR static void residual_##SUFFIX(const int32_t *x, size_t nt, uint32_t nc, const int32_t *coef,          \
                                        int order, int shift, int wide, int32_t lo, int32_t hi,                \
-                                       const acc_init_t *init, int32_t *a32, int64_t *a64, int32_t *e)        \
+                                       const acc_init_t *init, int64_t *a64, int32_t *e)                      \
     {                                                                                                         \
-        residual_body(x, nt, nc, coef, order, shift, wide, lo, hi, init, a32, a64, e);                        \
+        residual_body(x, nt, nc, coef, order, shift, wide, lo, hi, init, a64, e);                             \
     }                                                                                                         \
     ATTR static int synth_##SUFFIX(int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order,         \
                                    int shift, int wide, int32_t lo, int32_t hi, const acc_init_t *init,       \
-                                   int32_t *a32, int64_t *a64, const int32_t *e)                              \
+                                   int32_t *flags, int64_t *a64, const int32_t *e)                            \
     {                                                                                                         \
-        return synth_body(x, nt, nc, coef, order, shift, wide, lo, hi, init, a32, a64, e);                    \
+        return synth_body(x, nt, nc, coef, order, shift, wide, lo, hi, init, flags, a64, e);                  \
     }                                                                                                         \
     ATTR static void near_##SUFFIX(int32_t *x, size_t nt, uint32_t nc, const int32_t *coef, int order,         \
                                    int shift, int32_t lo, int32_t hi, const acc_init_t *init, int64_t *a64,   \
@@ -375,7 +374,7 @@ static int rice_choice(const uint32_t *cost, size_t n, int k0)
 
 typedef struct {
     void (*residual)(const int32_t *, size_t, uint32_t, const int32_t *, int, int, int, int32_t, int32_t,
-                     const acc_init_t *, int32_t *, int64_t *, int32_t *);
+                     const acc_init_t *, int64_t *, int32_t *);
     int (*synth)(int32_t *, size_t, uint32_t, const int32_t *, int, int, int, int32_t, int32_t,
                  const acc_init_t *, int32_t *, int64_t *, const int32_t *);
     void (*near)(int32_t *, size_t, uint32_t, const int32_t *, int, int, int32_t, int32_t, const acc_init_t *,
@@ -401,18 +400,8 @@ static void transpose_vector(const uint32_t *cm, size_t stride, size_t pn, uint3
 {
     transpose_body(cm, stride, pn, nc, e);
 }
-ATTR_SCALAR static int rice_parameter_scalar(const uint32_t *u, size_t n)
-{
-    RICE_PARAMETER_BODY(u, n);
-    rice_costs(u, n, k0, cost);
-    return rice_choice(cost, n, k0);
-}
-static int rice_parameter_vector(const uint32_t *u, size_t n)
-{
-    RICE_PARAMETER_BODY(u, n);
-    rice_costs(u, n, k0, cost);
-    return rice_choice(cost, n, k0);
-}
+ATTR_SCALAR static int rice_parameter_scalar(const uint32_t *u, size_t n) { return rice_parameter_body(u, n); }
+static int rice_parameter_vector(const uint32_t *u, size_t n) { return rice_parameter_body(u, n); }
 static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar, column_scalar, rice_parameter_scalar, transpose_scalar};
 static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector, column_vector, rice_parameter_vector, transpose_vector};
 
@@ -457,7 +446,9 @@ __attribute__((target("avx2"))) static void transpose_avx2(const uint32_t *cm, s
 /* rice_costs 8 values at a time (the compilers leave its loop scalar). */
 __attribute__((target("avx2"))) static int rice_parameter_avx2(const uint32_t *u, size_t n)
 {
-    RICE_PARAMETER_BODY(u, n);
+    int k0 = rice_k0(u, n);
+    uint32_t cost[3] = {0, 0, 0};
+    if (k0 < 0) return ZERO_PARTITION;
     const __m256i esc = _mm256_set1_epi32(ESCAPE_Q), esc_cost = _mm256_set1_epi32(ESCAPE_Q + 31);
     const __m128i shift = _mm_cvtsi32_si128(k0);
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0;
@@ -544,24 +535,29 @@ typedef struct {
     int err;
 } bitwriter_t;
 
+/* Room for extra more bytes, plus the 8 a flush may write; nonzero on failure. */
+static int bw_reserve(bitwriter_t *w, size_t extra)
+{
+    ephys_buf_t *b = w->out;
+    if (w->err) return w->err;
+    if (b->cap - b->len >= extra + 16) return 0;
+    size_t cap = b->cap ? 2 * b->cap : 4096;
+    while (cap - b->len < extra + 16) cap *= 2;
+    uint8_t *p = realloc(b->data, cap);
+    if (!p) return w->err = EPHYS_ERR_NOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
 /* Writes the whole bytes of the pending bits as one 8-byte store (the bytes
- * past them are rewritten by the next flush); the buffer keeps 8 bytes spare. */
+ * past them are rewritten by the next flush). */
 static void bw_flush(bitwriter_t *w)
 {
     ephys_buf_t *b = w->out;
-    if (w->err) {
+    if (bw_reserve(w, 0)) {
         w->n &= 7;
         return;
-    }
-    if (b->cap - b->len < 8) {
-        size_t cap = b->cap ? 2 * b->cap : 4096;
-        uint8_t *p = cap > b->cap ? realloc(b->data, cap) : NULL;
-        if (!p) {
-            w->err = EPHYS_ERR_NOMEM;
-            return;
-        }
-        b->data = p;
-        b->cap = cap;
     }
     ephys_put_le64(b->data + b->len, w->acc);
     int bytes = w->n >> 3;
@@ -577,20 +573,6 @@ static inline void bw_put(bitwriter_t *w, uint32_t v, int nbits) /* nbits <= 32,
     w->n += nbits;
 }
 
-/* Room for extra more bytes, plus the 8 a flush may write; nonzero on failure. */
-static int bw_reserve(bitwriter_t *w, size_t extra)
-{
-    ephys_buf_t *b = w->out;
-    if (w->err) return w->err;
-    if (b->cap - b->len >= extra + 16) return 0;
-    size_t cap = b->cap ? 2 * b->cap : 4096;
-    while (cap - b->len < extra + 16) cap *= 2;
-    uint8_t *p = realloc(b->data, cap);
-    if (!p) return w->err = EPHYS_ERR_NOMEM;
-    b->data = p;
-    b->cap = cap;
-    return 0;
-}
 
 /* Bulk writes keep the pending bits in locals (fewer than 32 of them between
  * values) and store 4 bytes at a time; room is reserved beforehand. */
@@ -1160,7 +1142,7 @@ typedef struct {
     int32_t *e;     /* F x nc residuals / symbols */
     int32_t *orig;  /* near-lossless encoder: F x nc original samples */
     int32_t *coef;  /* order x nc weights of the frame */
-    int32_t *acc32;
+    int32_t *flags; /* decoder: per channel corruption flags of the int32 synthesis */
     int64_t *acc64;
     int *order;     /* per channel */
     int *bits;      /* per channel coefficient bits */
@@ -1177,7 +1159,7 @@ typedef struct {
 
 static void work_free(work_t *w)
 {
-    free(w->x); free(w->e); free(w->orig); free(w->coef); free(w->acc32); free(w->acc64);
+    free(w->x); free(w->e); free(w->orig); free(w->coef); free(w->flags); free(w->acc64);
     free(w->order); free(w->bits); free(w->gain); free(w->nsum); free(w->scale); free(w->base);
     free(w->mean); free(w->init.i32); free(w->init.i64); free(w->cm); free(w->sum); free(w->rice); free(w->lows_at);
 }
@@ -1190,7 +1172,7 @@ static int work_alloc(work_t *w, size_t f, size_t part, uint32_t nc, int near_en
     w->e = malloc(f * nc * sizeof(int32_t));
     w->orig = near_encoder > 0 ? malloc(f * nc * sizeof(int32_t)) : NULL;
     w->coef = malloc((size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
-    w->acc32 = malloc(nc * sizeof(int32_t));
+    w->flags = malloc(nc * sizeof(int32_t));
     w->acc64 = malloc(nc * sizeof(int64_t));
     w->order = malloc(nc * sizeof(int));
     w->bits = malloc(nc * sizeof(int));
@@ -1205,7 +1187,7 @@ static int work_alloc(work_t *w, size_t f, size_t part, uint32_t nc, int near_en
     w->sum = malloc(part * sizeof(uint32_t));
     w->rice = malloc(nc * sizeof(int));
     w->lows_at = malloc(nc * sizeof(uint64_t));
-    if (!w->cm || !w->sum || !w->rice || !w->lows_at ||!w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->acc32 || !w->acc64 || !w->order ||
+    if (!w->cm || !w->sum || !w->rice || !w->lows_at || !w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->flags || !w->acc64 || !w->order ||
         !w->bits || !w->gain || !w->nsum || !w->scale || !w->base || !w->mean || !w->init.i32 ||
         !w->init.i64) {
         work_free(w);
@@ -1599,7 +1581,7 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
             kern->near(rows, nt, nc, w.coef, top, p->coef_shift, lo, hi, &w.init, w.acc64, w.e, w.orig,
                        2 * (int64_t)p->max_error + 1);
         else
-            kern->residual(rows, nt, nc, w.coef, top, p->coef_shift, wide, lo, hi, &w.init, w.acc32, w.acc64,
+            kern->residual(rows, nt, nc, w.coef, top, p->coef_shift, wide, lo, hi, &w.init, w.acc64,
                            w.e);
         if ((err = fit_gains(w.e, nt, nc, m, w.gain, w.nsum))) break;
         neighbours_forward(w.e, nt, nc, m, w.gain, w.nsum);
@@ -1737,7 +1719,7 @@ static int synthesize(work_t *w, const kernels_t *kern, const stream_t *s, size_
     if (s->max_error)
         kern->near(rows, nt, nc, w->coef, top, s->shift, lo, hi, &w->init, w->acc64, w->e, NULL,
                    2 * (int64_t)s->max_error + 1);
-    else if (kern->synth(rows, nt, nc, w->coef, top, s->shift, wide, lo, hi, &w->init, w->acc32, w->acc64, w->e))
+    else if (kern->synth(rows, nt, nc, w->coef, top, s->shift, wide, lo, hi, &w->init, w->flags, w->acc64, w->e))
         return EPHYS_ERR_CORRUPT;
     if (grids && from_grid(rows, nt, nc, w->scale, w->base, lo, hi, w->e)) return EPHYS_ERR_CORRUPT;
     ephys_view_store(dst, t, nt, c0, nc, grids ? w->e : rows);
