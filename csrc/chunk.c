@@ -256,6 +256,24 @@ uint32_t ephys_view_crc32c(const ephys_view_t *v, uint64_t c0, uint32_t nc)
     return view_rows_crc32c(v, 0, v->n_samples, c0, nc, 0);
 }
 
+/* Extends the view's running checksum (row_crc) by rows [t0, t0 + nt) of
+ * channels [c0, c0 + nc) as a codec loads or stores them.  Rows counted
+ * already are skipped when they were only read again (reread); storing them
+ * again, other channels or a gap lose the count, and the caller reads back. */
+static void count_rows(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0, uint32_t nc, int reread)
+{
+    ephys_row_crc_t *r = v->row_crc;
+    if (!r || r->next_row == UINT64_MAX) return;
+    uint64_t from = r->next_row;
+    if (r->c0 != c0 || r->nc != nc || t0 > from || (t0 < from && !reread)) {
+        r->next_row = UINT64_MAX;
+        return;
+    }
+    if (t0 + nt <= from) return;
+    r->crc = view_rows_crc32c(v, from, t0 + nt - from, c0, nc, r->crc);
+    r->next_row = t0 + nt;
+}
+
 /* ---- strided view <-> interleaved int32 block ----
  * Rows (time) outside, channels inside: a C-order chunk is then read and
  * written sequentially, which matters far more than the loop order suggests. */
@@ -278,15 +296,7 @@ void ephys_view_load(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0,
     case EPHYS_DTYPE_INT16: LOAD_ROWS(int16_t) break;
     default: LOAD_ROWS(int32_t)
     }
-    /* rows read again are already counted; a gap loses the count */
-    ephys_row_crc_t *r = v->row_crc;
-    if (!r || r->next_row == UINT64_MAX || t0 + nt <= r->next_row) return;
-    if (t0 <= r->next_row && r->c0 == c0 && r->nc == nc) {
-        r->crc = view_rows_crc32c(v, r->next_row, t0 + nt - r->next_row, c0, nc, r->crc);
-        r->next_row = t0 + nt;
-    } else {
-        r->next_row = UINT64_MAX;
-    }
+    count_rows(v, t0, nt, c0, nc, 1);
 }
 
 
@@ -331,13 +341,7 @@ void ephys_view_store(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0
     case EPHYS_DTYPE_INT16: STORE_ROWS(int16_t, INT16_MIN, INT16_MAX) break;
     default: STORE_ROWS(int32_t, INT32_MIN, INT32_MAX)
     }
-    ephys_row_crc_t *r = v->row_crc;
-    if (r && r->next_row == t0 && r->c0 == c0 && r->nc == nc) {
-        r->crc = view_rows_crc32c(v, t0, nt, c0, nc, r->crc);
-        r->next_row += nt;
-    } else if (r) {
-        r->next_row = UINT64_MAX;
-    }
+    count_rows(v, t0, nt, c0, nc, 0);
 }
 
 /* ---- unsigned samples <-> signed streams ----
