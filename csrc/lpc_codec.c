@@ -32,6 +32,7 @@
 #define MAX_FRAME_LOG2 16
 #define MAX_PARTITION_LOG2 12
 #define MAX_NEIGHBOURS 8
+#define ATTR_INLINE static inline __attribute__((always_inline))
 
 /* Version 3: channels [0, h) have their unary parts in area A, the rest in B. */
 static inline uint32_t unary_split(uint32_t nc) { return nc - nc / 2; }
@@ -79,13 +80,167 @@ static int params_ok(const ephys_lpc_params_t *p)
            p->neighbours >= 0 && p->neighbours <= MAX_NEIGHBOURS && p->max_error <= EPHYS_LPC_MAX_ERROR;
 }
 
+/* ---- bit writer (version 3: least significant bit first) ---- */
+
+ATTR_INLINE uint64_t load_le64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+typedef struct {
+    ephys_buf_t *out;
+    uint64_t acc; /* the low n bits are pending */
+    int n;
+    int err;
+} bitwriter_t;
+
+/* Room for extra more bytes, plus the 8 a flush may write; nonzero on failure. */
+static int bw_reserve(bitwriter_t *w, size_t extra)
+{
+    ephys_buf_t *b = w->out;
+    if (w->err) return w->err;
+    if (b->cap - b->len >= extra + 16) return 0;
+    size_t cap = b->cap ? 2 * b->cap : 4096;
+    while (cap - b->len < extra + 16) cap *= 2;
+    uint8_t *p = realloc(b->data, cap);
+    if (!p) return w->err = EPHYS_ERR_NOMEM;
+    b->data = p;
+    b->cap = cap;
+    return 0;
+}
+
+/* Writes the whole bytes of the pending bits as one 8-byte store (the bytes
+ * past them are rewritten by the next flush). */
+static void bw_flush(bitwriter_t *w)
+{
+    ephys_buf_t *b = w->out;
+    if (bw_reserve(w, 0)) {
+        w->n &= 7;
+        return;
+    }
+    ephys_put_le64(b->data + b->len, w->acc);
+    int bytes = w->n >> 3;
+    b->len += (size_t)bytes;
+    w->acc = bytes == 8 ? 0 : w->acc >> (8 * bytes);
+    w->n &= 7;
+}
+
+static inline void bw_put(bitwriter_t *w, uint32_t v, int nbits) /* nbits <= 32, v < 2^nbits */
+{
+    if (w->n + nbits > 64) bw_flush(w);
+    w->acc |= (uint64_t)v << (w->n & 63); /* n == 64 only with nbits == 0, v == 0 */
+    w->n += nbits;
+}
+
+
+/* Bulk writes keep the pending bits in a local copy (fewer than 32 of them
+ * between values) and store 4 bytes at a time; room is reserved beforehand. */
+typedef struct {
+    uint8_t *o;
+    uint64_t acc;
+    int n;
+} bulk_t;
+
+ATTR_INLINE int bulk_begin(bitwriter_t *w, size_t bytes, bulk_t *b)
+{
+    bw_flush(w);
+    if (bw_reserve(w, bytes)) return 1;
+    b->o = w->out->data + w->out->len;
+    b->acc = w->acc;
+    b->n = w->n;
+    return 0;
+}
+
+ATTR_INLINE void bulk_spill(bulk_t *b)
+{
+    if (b->n >= 32) {
+        ephys_put_le32(b->o, (uint32_t)b->acc);
+        b->o += 4;
+        b->acc >>= 32;
+        b->n -= 32;
+    }
+}
+
+ATTR_INLINE void bulk_end(bitwriter_t *w, const bulk_t *b)
+{
+    w->out->len = (size_t)(b->o - w->out->data);
+    w->acc = b->acc;
+    w->n = b->n;
+}
+
+ATTR_INLINE void bulk_low(bulk_t *b, uint32_t v, int k) /* v < 2^k */
+{
+    b->acc |= (uint64_t)v << b->n;
+    b->n += k;
+    bulk_spill(b);
+}
+
+/* q zero bits and a one bit, or an escape (ESCAPE_Q zero bits, then q in 32 bits). */
+ATTR_INLINE void bulk_unary(bulk_t *b, uint32_t q)
+{
+    if (q < ESCAPE_Q) {
+        b->acc |= (uint64_t)1 << (b->n + (int)q);
+        b->n += (int)q + 1;
+    } else {
+        b->n += ESCAPE_Q;
+        bulk_spill(b);
+        b->acc |= (uint64_t)q << b->n;
+        b->n += 32;
+    }
+    bulk_spill(b);
+}
+
+/* For writers that add whole words of bits (b->n + bits < 64): stores 8 bytes,
+ * keeps fewer than 8 bits pending. */
+ATTR_INLINE void bulk_word(bulk_t *b, uint64_t word, int bits)
+{
+    b->acc |= word << b->n;
+    b->n += bits;
+    ephys_put_le64(b->o, b->acc);
+    b->o += b->n >> 3;
+    b->acc >>= b->n & 56;
+    b->n &= 7;
+}
+
+/* The k low bits of each of u[0..count) (0 < k < 32). */
+static void bw_lows(bitwriter_t *w, const uint32_t *u, size_t count, int k)
+{
+    bulk_t b;
+    if (bulk_begin(w, count * (size_t)k / 8, &b)) return;
+    for (size_t j = 0; j < count; j++) bulk_low(&b, u[j] & ((1u << k) - 1), k);
+    bulk_end(w, &b);
+}
+
+/* The unary parts u >> k of u[0..count). */
+static void bw_unary(bitwriter_t *w, const uint32_t *u, size_t count, int k)
+{
+    bulk_t b;
+    if (bulk_begin(w, count * (ESCAPE_Q + 32) / 8, &b)) return;
+    for (size_t j = 0; j < count; j++) bulk_unary(&b, u[j] >> k);
+    bulk_end(w, &b);
+}
+
+static void bw_signed(bitwriter_t *w, int32_t v, int nbits)
+{
+    bw_put(w, (uint32_t)v & (uint32_t)(((uint64_t)1 << nbits) - 1), nbits);
+}
+
+static void bw_finish(bitwriter_t *w)
+{
+    if (w->n & 7) bw_put(w, 0, 8 - (w->n & 7));
+    bw_flush(w);
+}
+
 /* ---- kernels ----
  * x points at the frame's first row of an interleaved buffer that holds HIST
  * rows of history before it; coef is [order][nc] (weight of x[t - 1 - i]),
  * zero where a channel's own order is lower.  int32 accumulation is used only
  * where the caller proved it cannot overflow (wide == 0). */
-
-#define ATTR_INLINE static inline __attribute__((always_inline))
 
 /* Each channel's accumulator starts at 2^(s-1) (rounding) plus its offset term
  * d (2^s - sum a_i); both widths are filled, for the int32 and int64 paths. */
@@ -383,6 +538,8 @@ typedef struct {
     void (*column)(uint32_t *, size_t, int32_t, uint32_t *, const uint32_t *, int);
     int (*rice_parameter)(const uint32_t *, size_t);
     void (*transpose)(const uint32_t *, size_t, size_t, uint32_t, int32_t *);
+    void (*lows)(bitwriter_t *, const uint32_t *, size_t, int);
+    void (*unary)(bitwriter_t *, const uint32_t *, size_t, int);
 } kernels_t;
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -402,8 +559,8 @@ static void transpose_vector(const uint32_t *cm, size_t stride, size_t pn, uint3
 }
 ATTR_SCALAR static int rice_parameter_scalar(const uint32_t *u, size_t n) { return rice_parameter_body(u, n); }
 static int rice_parameter_vector(const uint32_t *u, size_t n) { return rice_parameter_body(u, n); }
-static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar, column_scalar, rice_parameter_scalar, transpose_scalar};
-static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector, column_vector, rice_parameter_vector, transpose_vector};
+static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar, column_scalar, rice_parameter_scalar, transpose_scalar, bw_lows, bw_unary};
+static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector, column_vector, rice_parameter_vector, transpose_vector, bw_lows, bw_unary};
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_X86 1
@@ -469,7 +626,74 @@ __attribute__((target("avx2"))) static int rice_parameter_avx2(const uint32_t *u
     return rice_choice(cost, n, k0);
 }
 
-static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_avx2, column_avx2, rice_parameter_avx2, transpose_avx2};
+/* The OR of a register's four 64-bit lanes. */
+__attribute__((target("avx2"))) static inline uint64_t or_lanes(__m256i v)
+{
+    __m128i x = _mm_or_si128(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    return (uint64_t)_mm_cvtsi128_si64(_mm_or_si128(x, _mm_unpackhi_epi64(x, x)));
+}
+
+/* bw_lows 8 values at a time: for k <= 14, 4 values make one word of 4k bits
+ * (for k <= 7, 8 values one word of 8k bits), placed by 64-bit variable shifts. */
+__attribute__((target("avx2"))) static void bw_lows_avx2(bitwriter_t *w, const uint32_t *u, size_t count, int k)
+{
+    bulk_t b;
+    if (bulk_begin(w, count * (size_t)k / 8, &b)) return;
+    const uint32_t mask = (1u << k) - 1;
+    size_t j = 0;
+    if (k <= 14) {
+        const int one_word = k <= 7;
+        const __m256i m = _mm256_set1_epi32((int)mask), at = _mm256_setr_epi64x(0, k, 2 * k, 3 * k);
+        const __m256i at_hi = _mm256_add_epi64(at, _mm256_set1_epi64x(one_word ? 4 * k : 0));
+        bulk_word(&b, 0, 0); /* fewer than 8 bits pending: room for 56 */
+        for (; j + 8 <= count; j += 8) {
+            __m256i v = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(u + j)), m);
+            __m256i lo = _mm256_sllv_epi64(_mm256_cvtepu32_epi64(_mm256_castsi256_si128(v)), at);
+            __m256i hi = _mm256_sllv_epi64(_mm256_cvtepu32_epi64(_mm256_extracti128_si256(v, 1)), at_hi);
+            if (one_word) {
+                bulk_word(&b, or_lanes(_mm256_or_si256(lo, hi)), 8 * k);
+            } else {
+                bulk_word(&b, or_lanes(lo), 4 * k);
+                bulk_word(&b, or_lanes(hi), 4 * k);
+            }
+        }
+    }
+    for (; j < count; j++) bulk_low(&b, u[j] & mask, k);
+    bulk_end(w, &b);
+}
+
+/* bw_unary 8 values at a time: where none escapes and their codes fit beside
+ * the pending bits, the 8 codes are one word with a one bit at each inclusive
+ * prefix sum of the code lengths q + 1, less one. */
+__attribute__((target("avx2"))) static void bw_unary_avx2(bitwriter_t *w, const uint32_t *u, size_t count, int k)
+{
+    bulk_t b;
+    if (bulk_begin(w, count * (ESCAPE_Q + 32) / 8, &b)) return;
+    const __m128i shift = _mm_cvtsi32_si128(k);
+    const __m256i one = _mm256_set1_epi32(1), one64 = _mm256_set1_epi64x(1);
+    const __m256i escapes = _mm256_set1_epi32(-ESCAPE_Q); /* bits of q >= ESCAPE_Q (a power of 2) */
+    size_t j = 0;
+    for (; j + 8 <= count; j += 8) {
+        __m256i q = _mm256_srl_epi32(_mm256_loadu_si256((const __m256i *)(u + j)), shift);
+        __m256i end = _mm256_add_epi32(q, one);
+        end = _mm256_add_epi32(end, _mm256_slli_si256(end, 4));
+        end = _mm256_add_epi32(end, _mm256_slli_si256(end, 8));
+        end = _mm256_add_epi32(end, _mm256_shuffle_epi32(_mm256_permute2x128_si256(end, end, 0x08), 0xFF));
+        int bits = _mm256_extract_epi32(end, 7);
+        if (!_mm256_testz_si256(q, escapes) || b.n + bits >= 64) {
+            for (int i = 0; i < 8; i++) bulk_unary(&b, u[j + i] >> k);
+            continue;
+        }
+        end = _mm256_sub_epi32(end, one);
+        __m256i ones = _mm256_or_si256(_mm256_sllv_epi64(one64, _mm256_cvtepu32_epi64(_mm256_castsi256_si128(end))),
+                                       _mm256_sllv_epi64(one64, _mm256_cvtepu32_epi64(_mm256_extracti128_si256(end, 1))));
+        bulk_word(&b, or_lanes(ones), bits);
+    }
+    for (; j < count; j++) bulk_unary(&b, u[j] >> k);
+    bulk_end(w, &b);
+}
+
+static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_avx2, column_avx2, rice_parameter_avx2, transpose_avx2, bw_lows_avx2, bw_unary_avx2};
 #else
 #define HAVE_X86 0
 #endif
@@ -514,129 +738,6 @@ static const kernels_t *kernels(void)
     case EPHYS_LPC_KERNEL_SCALAR: return &kernels_scalar;
     default: return &kernels_vector; /* SSE2 is the x86-64 baseline the default code is built for */
     }
-}
-
-/* ---- bit writer (version 3: least significant bit first) ---- */
-
-ATTR_INLINE uint64_t load_le64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    v = __builtin_bswap64(v);
-#endif
-    return v;
-}
-
-typedef struct {
-    ephys_buf_t *out;
-    uint64_t acc; /* the low n bits are pending */
-    int n;
-    int err;
-} bitwriter_t;
-
-/* Room for extra more bytes, plus the 8 a flush may write; nonzero on failure. */
-static int bw_reserve(bitwriter_t *w, size_t extra)
-{
-    ephys_buf_t *b = w->out;
-    if (w->err) return w->err;
-    if (b->cap - b->len >= extra + 16) return 0;
-    size_t cap = b->cap ? 2 * b->cap : 4096;
-    while (cap - b->len < extra + 16) cap *= 2;
-    uint8_t *p = realloc(b->data, cap);
-    if (!p) return w->err = EPHYS_ERR_NOMEM;
-    b->data = p;
-    b->cap = cap;
-    return 0;
-}
-
-/* Writes the whole bytes of the pending bits as one 8-byte store (the bytes
- * past them are rewritten by the next flush). */
-static void bw_flush(bitwriter_t *w)
-{
-    ephys_buf_t *b = w->out;
-    if (bw_reserve(w, 0)) {
-        w->n &= 7;
-        return;
-    }
-    ephys_put_le64(b->data + b->len, w->acc);
-    int bytes = w->n >> 3;
-    b->len += (size_t)bytes;
-    w->acc = bytes == 8 ? 0 : w->acc >> (8 * bytes);
-    w->n &= 7;
-}
-
-static inline void bw_put(bitwriter_t *w, uint32_t v, int nbits) /* nbits <= 32, v < 2^nbits */
-{
-    if (w->n + nbits > 64) bw_flush(w);
-    w->acc |= (uint64_t)v << (w->n & 63); /* n == 64 only with nbits == 0, v == 0 */
-    w->n += nbits;
-}
-
-
-/* Bulk writes keep the pending bits in locals (fewer than 32 of them between
- * values) and store 4 bytes at a time; room is reserved beforehand. */
-#define BULK_BEGIN(W, BYTES)                                                                       \
-    bw_flush(W);                                                                                   \
-    if (bw_reserve(W, BYTES)) return;                                                              \
-    uint8_t *o = (W)->out->data + (W)->out->len;                                                   \
-    uint64_t acc = (W)->acc;                                                                       \
-    int n = (W)->n
-#define BULK_SPILL()                                                                               \
-    if (n >= 32) {                                                                                 \
-        ephys_put_le32(o, (uint32_t)acc);                                                          \
-        o += 4;                                                                                    \
-        acc >>= 32;                                                                                \
-        n -= 32;                                                                                   \
-    }
-#define BULK_END(W)                                                                                \
-    (W)->out->len = (size_t)(o - (W)->out->data);                                                  \
-    (W)->acc = acc;                                                                                \
-    (W)->n = n
-
-/* The k low bits of each of u[0..count) (0 < k < 32). */
-static void bw_lows(bitwriter_t *w, const uint32_t *u, size_t count, int k)
-{
-    BULK_BEGIN(w, count * (size_t)k / 8);
-    uint32_t mask = (1u << k) - 1;
-    for (size_t j = 0; j < count; j++) {
-        acc |= (uint64_t)(u[j] & mask) << n;
-        n += k;
-        BULK_SPILL();
-    }
-    BULK_END(w);
-}
-
-/* The unary parts u >> k of u[0..count): q zero bits and a one bit, or an
- * escape (ESCAPE_Q zero bits, then q in 32 bits). */
-static void bw_unary(bitwriter_t *w, const uint32_t *u, size_t count, int k)
-{
-    BULK_BEGIN(w, count * (ESCAPE_Q + 32) / 8);
-    for (size_t j = 0; j < count; j++) {
-        uint32_t q = u[j] >> k;
-        if (q < ESCAPE_Q) {
-            acc |= (uint64_t)1 << (n + (int)q);
-            n += (int)q + 1;
-        } else {
-            n += ESCAPE_Q;
-            BULK_SPILL();
-            acc |= (uint64_t)q << n;
-            n += 32;
-        }
-        BULK_SPILL();
-    }
-    BULK_END(w);
-}
-
-static void bw_signed(bitwriter_t *w, int32_t v, int nbits)
-{
-    bw_put(w, (uint32_t)v & (uint32_t)(((uint64_t)1 << nbits) - 1), nbits);
-}
-
-static void bw_finish(bitwriter_t *w)
-{
-    if (w->n & 7) bw_put(w, 0, 8 - (w->n & 7));
-    bw_flush(w);
 }
 
 /* ---- bit reader (version 3: least significant bit first) ----
@@ -1497,10 +1598,10 @@ static void write_partition(bitwriter_t *bw, const kernels_t *kern, const int32_
         int k = rice[c];
         if (k == ZERO_PARTITION || k == 0) continue;
         const uint32_t *u = cm + (size_t)c * pn;
-        bw_lows(bw, u, pn, k);
+        kern->lows(bw, u, pn, k);
     }
     for (uint32_t c = 0; c < nc; c++)
-        if (rice[c] != ZERO_PARTITION) bw_unary(bw, cm + (size_t)c * pn, pn, rice[c]);
+        if (rice[c] != ZERO_PARTITION) kern->unary(bw, cm + (size_t)c * pn, pn, rice[c]);
 }
 
 /* d: 5 bits n, then n bits of zigzag(d) (n = 0: d = 0). */

@@ -138,6 +138,7 @@ def test_kernels_write_identical_bytes():
         simulated(3000, 9, seed=2, dtype="int32", std=1e6),
         simulated(8192 + 3000, 5, seed=4) + 700,
         simulated(2000, 8, seed=3, dtype="int8", std=10.0),
+        simulated(3000, 12, seed=5, std=2000.0),  # Rice parameters of 8 to 14
         np.random.default_rng(0).integers(-(2**31), 2**31, (500, 8), dtype="int32"),
     ]
     codecs = [EphysLPC(), EphysLPC(level=3), EphysLPC(max_error=3)]
