@@ -517,8 +517,9 @@ ATTR_INLINE int rice_parameter_body(const uint32_t *u, size_t n)
         near_body(x, nt, nc, coef, order, shift, lo, hi, init, a64, q, orig, step);                           \
     }                                                                                                         \
     ATTR static void autocorr_##SUFFIX(const int32_t *x, size_t nt, uint32_t nc, int order, const int32_t *d, \
-                                       double *r)                                                             \
+                                       double *r, uint32_t *scratch)                                          \
     {                                                                                                         \
+        (void)scratch;                                                                                        \
         autocorr_body(x, nt, nc, order, d, r);                                                                \
     }                                                                                                         \
     ATTR static void column_##SUFFIX(uint32_t *col, size_t pn, int32_t gain, uint32_t *sum,                    \
@@ -534,7 +535,7 @@ typedef struct {
                  const acc_init_t *, int32_t *, int64_t *, const int32_t *);
     void (*near)(int32_t *, size_t, uint32_t, const int32_t *, int, int, int32_t, int32_t, const acc_init_t *,
                  int64_t *, int32_t *, const int32_t *, int64_t);
-    void (*autocorr)(const int32_t *, size_t, uint32_t, int, const int32_t *, double *);
+    void (*autocorr)(const int32_t *, size_t, uint32_t, int, const int32_t *, double *, uint32_t *);
     void (*column)(uint32_t *, size_t, int32_t, uint32_t *, const uint32_t *, int);
     int (*rice_parameter)(const uint32_t *, size_t);
     void (*transpose)(const uint32_t *, size_t, size_t, uint32_t, int32_t *);
@@ -626,6 +627,80 @@ __attribute__((target("avx2"))) static int rice_parameter_avx2(const uint32_t *u
     return rice_choice(cost, n, k0);
 }
 
+/* autocorr_body with int16 products where every x - d of the frame and of
+ * its history is within +-AUTOCORR_INT16_MAX (so 2 (x - d)^2 < 2^31): for 8
+ * channels, vpmaddwd multiplies each channel's samples (t, t + 1) by its
+ * samples (t - l, t + 1 - l) and adds the two products; the int32 sums go to
+ * int64 before they could overflow.  They are exact, as the double sums of
+ * autocorr_body are (below 2^53), so r is the same.  scratch: (HIST + nt) x 8. */
+#define AUTOCORR_INT16_MAX 23170
+__attribute__((target("avx2"))) ATTR_INLINE void pair_products(const uint32_t *pairs, size_t nt, int order,
+                                                               size_t run, int64_t *sums)
+{
+    __m256i acc[EPHYS_LPC_MAX_ORDER + 1];
+    for (size_t t0 = 0; t0 < nt; t0 += 2 * run) {
+        size_t t1 = nt - t0 < 2 * run ? nt : t0 + 2 * run;
+        for (int l = 0; l <= order; l++) acc[l] = _mm256_setzero_si256();
+        for (size_t t = t0; t < t1; t += 2) {
+            const uint32_t *now = pairs + 8 * t;
+            __m256i v = _mm256_loadu_si256((const __m256i *)now);
+            for (int l = 0; l <= order; l++)
+                acc[l] = _mm256_add_epi32(
+                    acc[l], _mm256_madd_epi16(v, _mm256_loadu_si256((const __m256i *)(now - 8 * l))));
+        }
+        for (int l = 0; l <= order; l++) {
+            __m256i *lo = (__m256i *)(sums + 8 * l), *hi = lo + 1;
+            _mm256_storeu_si256(lo, _mm256_add_epi64(_mm256_loadu_si256(lo),
+                                                     _mm256_cvtepi32_epi64(_mm256_castsi256_si128(acc[l]))));
+            _mm256_storeu_si256(hi, _mm256_add_epi64(_mm256_loadu_si256(hi),
+                                                     _mm256_cvtepi32_epi64(_mm256_extracti128_si256(acc[l], 1))));
+        }
+    }
+}
+
+__attribute__((target("avx2"))) static void autocorr_int16_avx2(const int32_t *x, size_t nt, uint32_t nc, int order,
+                                                                const int32_t *d, double *r, uint32_t *scratch)
+{
+    const int32_t *first = x - (size_t)order * nc;
+    size_t rows = (size_t)order + nt;
+    uint32_t most = 0, c8 = nc - nc % 8;
+    for (size_t i = 0; i < rows; i++)
+        for (uint32_t c = 0; c < nc; c++) {
+            uint32_t a = (uint32_t)(first[i * nc + c] - d[c]); /* d = 0 for int32 samples: no overflow */
+            a = a >> 31 ? 0u - a : a;
+            most = a > most ? a : most;
+        }
+    if (most > AUTOCORR_INT16_MAX) {
+        autocorr_avx2(x, nt, nc, order, d, r, scratch);
+        return;
+    }
+    size_t run = most ? (size_t)INT32_MAX / (2 * (size_t)most * most) : nt; /* row pairs per int32 sum */
+    int64_t sums[(EPHYS_LPC_MAX_ORDER + 1) * 8];
+    for (uint32_t c0 = 0; c0 < c8; c0 += 8) {
+        const __m256i dv = _mm256_loadu_si256((const __m256i *)(d + c0)), low = _mm256_set1_epi32(0xffff);
+        __m256i y = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(first + c0)), dv);
+        for (size_t i = 0; i < rows; i++) { /* pairs (t, t + 1) as int16, t + 1 = nt as 0 */
+            __m256i next = _mm256_setzero_si256();
+            if (i + 1 < rows) next = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(first + (i + 1) * nc + c0)), dv);
+            _mm256_storeu_si256((__m256i *)(scratch + 8 * i), _mm256_or_si256(_mm256_and_si256(y, low), _mm256_slli_epi32(next, 16)));
+            y = next;
+        }
+        memset(sums, 0, sizeof(sums));
+        const uint32_t *pairs = scratch + 8 * (size_t)order;
+#define PAIR_PRODUCTS(K) pair_products(pairs, nt, K, run, sums)
+        ORDER_SWITCH(PAIR_PRODUCTS)
+        for (int l = 0; l <= order; l++)
+            for (int i = 0; i < 8; i++) r[(size_t)l * nc + c0 + i] = (double)sums[8 * l + i];
+    }
+    for (uint32_t c = c8; c < nc; c++)
+        for (int l = 0; l <= order; l++) {
+            int64_t s = 0;
+            for (size_t t = 0; t < nt; t++)
+                s += (int64_t)(x[t * nc + c] - d[c]) * (x[((ptrdiff_t)t - l) * (ptrdiff_t)nc + c] - d[c]);
+            r[(size_t)l * nc + c] = (double)s;
+        }
+}
+
 /* The OR of a register's four 64-bit lanes. */
 __attribute__((target("avx2"))) static inline uint64_t or_lanes(__m256i v)
 {
@@ -693,7 +768,7 @@ __attribute__((target("avx2"))) static void bw_unary_avx2(bitwriter_t *w, const 
     bulk_end(w, &b);
 }
 
-static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_avx2, column_avx2, rice_parameter_avx2, transpose_avx2, bw_lows_avx2, bw_unary_avx2};
+static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_int16_avx2, column_avx2, rice_parameter_avx2, transpose_avx2, bw_lows_avx2, bw_unary_avx2};
 #else
 #define HAVE_X86 0
 #endif
@@ -1270,7 +1345,7 @@ static int work_alloc(work_t *w, size_t f, size_t part, uint32_t nc, int near_en
 {
     memset(w, 0, sizeof(*w));
     w->x = calloc((HIST + f) * nc, sizeof(int32_t));
-    w->e = malloc(f * nc * sizeof(int32_t));
+    w->e = malloc((HIST + f) * nc * sizeof(int32_t)); /* HIST more: autocorr scratch */
     w->orig = near_encoder > 0 ? malloc(f * nc * sizeof(int32_t)) : NULL;
     w->coef = malloc((size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
     w->flags = malloc(nc * sizeof(int32_t));
@@ -1668,7 +1743,7 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
         /* predictor per channel, fitted around the channel's mean: a constant
          * offset (the DC of a probe channel) would otherwise cost prediction */
         centre(&w, t0 == 0, nt, nc, src->dtype);
-        kern->autocorr(rows, nt, nc, p->max_order, w.mean, r);
+        kern->autocorr(rows, nt, nc, p->max_order, w.mean, r, (uint32_t *)w.e);
         memset(w.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
         for (uint32_t c = 0; c < nc; c++) {
             double rc[EPHYS_LPC_MAX_ORDER + 1];

@@ -139,6 +139,9 @@ def test_kernels_write_identical_bytes():
         simulated(8192 + 3000, 5, seed=4) + 700,
         simulated(2000, 8, seed=3, dtype="int8", std=10.0),
         simulated(3000, 12, seed=5, std=2000.0),  # Rice parameters of 8 to 14
+        np.tile(np.array([[23170], [-23170]], "int16"), (700, 11)),  # the largest int16 autocorrelation terms
+        np.tile(np.array([[23171], [-23171]], "int16"), (700, 11)),
+        np.tile(np.array([[32767], [-32768]], "int16"), (700, 11)),
         np.random.default_rng(0).integers(-(2**31), 2**31, (500, 8), dtype="int32"),
     ]
     codecs = [EphysLPC(), EphysLPC(level=3), EphysLPC(max_error=3)]
