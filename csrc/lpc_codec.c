@@ -439,6 +439,90 @@ ATTR_INLINE void column_body(uint32_t *col, size_t pn, int32_t gain, uint32_t *s
     }
 }
 
+/* sums[c] = e_{c-1} + ... + e_{max(0, c-m)} modulo 2^32 (all the version 3 term
+ * needs); inlined with a constant m, the loop over channels vectorizes. */
+ATTR_INLINE void window_sums(const int32_t *restrict row, uint32_t nc, int m, uint32_t *restrict sums)
+{
+    uint32_t head = nc < (uint32_t)m ? nc : (uint32_t)m;
+    for (uint32_t c = 0; c < head; c++) {
+        sums[c] = 0;
+        for (uint32_t i = 1; i <= c; i++) sums[c] += (uint32_t)row[c - i];
+    }
+    for (size_t c = head; c < nc; c++) {
+        const int32_t *at = row + c;
+        uint32_t acc = 0;
+        for (ptrdiff_t i = 1; i <= m; i++) acc += (uint32_t)at[-i];
+        sums[c] = acc;
+    }
+}
+
+ATTR_INLINE void neighbour_sums(const int32_t *row, uint32_t nc, int m, uint32_t *sums)
+{
+    switch (m) { /* the default neighbours as a constant */
+    case 4: window_sums(row, nc, 4, sums); break;
+    default: window_sums(row, nc, m, sums);
+    }
+}
+
+/* Encoder: residuals e -> coded values zigzag(e - neighbour term) in place
+ * (sums: nc scratch values). */
+ATTR_INLINE void code_rows_body(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain, uint32_t *sums)
+{
+    if (!m) {
+        for (size_t i = 0; i < nt * nc; i++) e[i] = (int32_t)zigzag(e[i]);
+        return;
+    }
+    for (size_t t = 0; t < nt; t++) {
+        int32_t *row = e + t * nc;
+        neighbour_sums(row, nc, m, sums);
+        for (uint32_t c = 0; c < nc; c++)
+            row[c] = (int32_t)zigzag(i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term32(gain[c], sums[c])));
+    }
+}
+
+/* Least-squares gain of each channel's residual on S, quantized to GAIN_BITS,
+ * kept only where it lowers the sum of absolute values (what Rice coding pays
+ * for): on faint noise the rounding of the term costs more than the
+ * correlation saves.  Fitted on every GAIN_ROW_STEP-th row. */
+ATTR_INLINE int fit_gains_body(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *gain, uint32_t *sums)
+{
+    for (uint32_t c = 0; c < nc; c++) gain[c] = 0;
+    if (!m || nc < 2) return EPHYS_OK;
+    double *num = calloc(2 * (size_t)nc, sizeof(double));
+    if (!num) return EPHYS_ERR_NOMEM;
+    double *den = num + nc;
+    for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
+        const int32_t *row = e + t * nc;
+        neighbour_sums(row, nc, m, sums);
+        for (uint32_t c = 0; c < nc; c++) {
+            double sv = (double)i32_of_u32(sums[c]); /* exact for int8 and int16 samples */
+            num[c] += sv * row[c];
+            den[c] += sv * sv;
+        }
+    }
+    int32_t lim = (1 << (GAIN_BITS - 1)) - 1;
+    for (uint32_t c = 1; c < nc; c++) {
+        if (!(den[c] > 0)) continue;
+        double g = floor(num[c] / den[c] * (1 << GAIN_SHIFT) + 0.5);
+        gain[c] = (int32_t)(g > lim ? lim : g < -lim - 1 ? -lim - 1 : g);
+    }
+    int64_t *with = (int64_t *)num, *without = (int64_t *)den; /* same size as double */
+    for (uint32_t c = 0; c < nc; c++) with[c] = without[c] = 0;
+    for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
+        const int32_t *row = e + t * nc;
+        neighbour_sums(row, nc, m, sums);
+        for (uint32_t c = 0; c < nc; c++) {
+            int64_t v = (int64_t)row[c] - neighbour_term32(gain[c], sums[c]);
+            with[c] += v < 0 ? -v : v;
+            without[c] += row[c] < 0 ? -(int64_t)row[c] : row[c];
+        }
+    }
+    for (uint32_t c = 0; c < nc; c++)
+        if (!(with[c] < without[c] - 4)) gain[c] = 0;
+    free(num);
+    return EPHYS_OK;
+}
+
 /* Channel-major columns (nc of pn values, stride apart) -> interleaved rows (pn x nc), in 8 x 8 tiles. */
 ATTR_INLINE void transpose_body(const uint32_t *cm, size_t stride, size_t pn, uint32_t nc, int32_t *e)
 {
@@ -480,21 +564,25 @@ ATTR_INLINE void rice_costs(const uint32_t *u, size_t n, int k0, uint32_t *cost)
     }
 }
 
-static int rice_choice(const uint32_t *cost, size_t n, int k0)
+/* Also the bits of the unary parts with the chosen parameter (q + 1 per
+ * value, ESCAPE_Q + 32 per escape). */
+static int rice_choice(const uint32_t *cost, size_t n, int k0, uint64_t *unary_bits)
 {
     int best = 0;
     for (int i = 1; i < 3; i++)
         if (cost[i] + (uint64_t)i * n < cost[best] + (uint64_t)best * n) best = i;
+    *unary_bits = cost[best] + (uint64_t)n;
     return k0 + best;
 }
 
-ATTR_INLINE int rice_parameter_body(const uint32_t *u, size_t n)
+ATTR_INLINE int rice_parameter_body(const uint32_t *u, size_t n, uint64_t *unary_bits)
 {
     int k0 = rice_k0(u, n);
     uint32_t cost[3] = {0, 0, 0};
+    *unary_bits = 0;
     if (k0 < 0) return ZERO_PARTITION;
     rice_costs(u, n, k0, cost);
-    return rice_choice(cost, n, k0);
+    return rice_choice(cost, n, k0, unary_bits);
 }
 
 #define KERNEL_SET(SUFFIX, ATTR)                                                                              \
@@ -526,6 +614,16 @@ ATTR_INLINE int rice_parameter_body(const uint32_t *u, size_t n)
                                      const uint32_t *leaving, int m)                                          \
     {                                                                                                         \
         column_body(col, pn, gain, sum, leaving, m);                                                          \
+    }                                                                                                         \
+    ATTR static int fit_gains_##SUFFIX(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *gain,         \
+                                       uint32_t *sums)                                                        \
+    {                                                                                                         \
+        return fit_gains_body(e, nt, nc, m, gain, sums);                                                      \
+    }                                                                                                         \
+    ATTR static void code_rows_##SUFFIX(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain,        \
+                                        uint32_t *sums)                                                       \
+    {                                                                                                         \
+        code_rows_body(e, nt, nc, m, gain, sums);                                                             \
     }
 
 typedef struct {
@@ -537,10 +635,12 @@ typedef struct {
                  int64_t *, int32_t *, const int32_t *, int64_t);
     void (*autocorr)(const int32_t *, size_t, uint32_t, int, const int32_t *, double *, uint32_t *);
     void (*column)(uint32_t *, size_t, int32_t, uint32_t *, const uint32_t *, int);
-    int (*rice_parameter)(const uint32_t *, size_t);
+    int (*rice_parameter)(const uint32_t *, size_t, uint64_t *);
     void (*transpose)(const uint32_t *, size_t, size_t, uint32_t, int32_t *);
     void (*lows)(bitwriter_t *, const uint32_t *, size_t, int);
     void (*unary)(bitwriter_t *, const uint32_t *, size_t, int);
+    int (*fit_gains)(const int32_t *, size_t, uint32_t, int, int32_t *, uint32_t *);
+    void (*code_rows)(int32_t *, size_t, uint32_t, int, const int32_t *, uint32_t *);
 } kernels_t;
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -558,10 +658,16 @@ static void transpose_vector(const uint32_t *cm, size_t stride, size_t pn, uint3
 {
     transpose_body(cm, stride, pn, nc, e);
 }
-ATTR_SCALAR static int rice_parameter_scalar(const uint32_t *u, size_t n) { return rice_parameter_body(u, n); }
-static int rice_parameter_vector(const uint32_t *u, size_t n) { return rice_parameter_body(u, n); }
-static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar, column_scalar, rice_parameter_scalar, transpose_scalar, bw_lows, bw_unary};
-static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector, column_vector, rice_parameter_vector, transpose_vector, bw_lows, bw_unary};
+ATTR_SCALAR static int rice_parameter_scalar(const uint32_t *u, size_t n, uint64_t *unary_bits)
+{
+    return rice_parameter_body(u, n, unary_bits);
+}
+static int rice_parameter_vector(const uint32_t *u, size_t n, uint64_t *unary_bits)
+{
+    return rice_parameter_body(u, n, unary_bits);
+}
+static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar, column_scalar, rice_parameter_scalar, transpose_scalar, bw_lows, bw_unary, fit_gains_scalar, code_rows_scalar};
+static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector, column_vector, rice_parameter_vector, transpose_vector, bw_lows, bw_unary, fit_gains_vector, code_rows_vector};
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_X86 1
@@ -602,10 +708,11 @@ __attribute__((target("avx2"))) static void transpose_avx2(const uint32_t *cm, s
 }
 
 /* rice_costs 8 values at a time (the compilers leave its loop scalar). */
-__attribute__((target("avx2"))) static int rice_parameter_avx2(const uint32_t *u, size_t n)
+__attribute__((target("avx2"))) static int rice_parameter_avx2(const uint32_t *u, size_t n, uint64_t *unary_bits)
 {
     int k0 = rice_k0(u, n);
     uint32_t cost[3] = {0, 0, 0};
+    *unary_bits = 0;
     if (k0 < 0) return ZERO_PARTITION;
     const __m256i esc = _mm256_set1_epi32(ESCAPE_Q), esc_cost = _mm256_set1_epi32(ESCAPE_Q + 31);
     const __m128i shift = _mm_cvtsi32_si128(k0);
@@ -624,7 +731,7 @@ __attribute__((target("avx2"))) static int rice_parameter_avx2(const uint32_t *u
     _mm256_storeu_si256((__m256i *)lanes[2], a2);
     for (int l = 0; l < 8; l++) cost[0] += lanes[0][l], cost[1] += lanes[1][l], cost[2] += lanes[2][l];
     rice_costs(u + i, n - i, k0, cost);
-    return rice_choice(cost, n, k0);
+    return rice_choice(cost, n, k0, unary_bits);
 }
 
 /* autocorr_body with int16 products where every x - d of the frame and of
@@ -768,7 +875,7 @@ __attribute__((target("avx2"))) static void bw_unary_avx2(bitwriter_t *w, const 
     bulk_end(w, &b);
 }
 
-static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_int16_avx2, column_avx2, rice_parameter_avx2, transpose_avx2, bw_lows_avx2, bw_unary_avx2};
+static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_int16_avx2, column_avx2, rice_parameter_avx2, transpose_avx2, bw_lows_avx2, bw_unary_avx2, fit_gains_avx2, code_rows_avx2};
 #else
 #define HAVE_X86 0
 #endif
@@ -1419,43 +1526,6 @@ static inline int32_t neighbour_term(int32_t gain, int64_t sum)
     return wrap32(floor_shift(gain * sum + (1 << (GAIN_SHIFT - 1)), GAIN_SHIFT));
 }
 
-/* sums[c] = e_{c-1} + ... + e_{max(0, c-m)} modulo 2^32 (all the version 3 term
- * needs); inlined with a constant m, the loop over channels vectorizes. */
-ATTR_INLINE void window_sums(const int32_t *restrict row, uint32_t nc, int m, uint32_t *restrict sums)
-{
-    uint32_t head = nc < (uint32_t)m ? nc : (uint32_t)m;
-    for (uint32_t c = 0; c < head; c++) {
-        sums[c] = 0;
-        for (uint32_t i = 1; i <= c; i++) sums[c] += (uint32_t)row[c - i];
-    }
-    for (size_t c = head; c < nc; c++) {
-        const int32_t *at = row + c;
-        uint32_t acc = 0;
-        for (ptrdiff_t i = 1; i <= m; i++) acc += (uint32_t)at[-i];
-        sums[c] = acc;
-    }
-}
-
-static void neighbour_sums(const int32_t *row, uint32_t nc, int m, uint32_t *sums)
-{
-    switch (m) { /* the default neighbours as a constant */
-    case 4: window_sums(row, nc, 4, sums); break;
-    default: window_sums(row, nc, m, sums);
-    }
-}
-
-/* Encoder: e -> v in place (sums: nc scratch values). */
-static void neighbours_forward(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain, uint32_t *sums)
-{
-    if (!m) return;
-    for (size_t t = 0; t < nt; t++) {
-        int32_t *row = e + t * nc;
-        neighbour_sums(row, nc, m, sums);
-        for (uint32_t c = 0; c < nc; c++)
-            row[c] = i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term32(gain[c], sums[c]));
-    }
-}
-
 /* Decoder: v -> e in place.  Each row is a serial chain across channels, so
  * four rows run side by side for the CPU to overlap them. */
 #define NB_ROWS 4
@@ -1487,50 +1557,6 @@ __attribute__((noinline)) static void neighbours_inverse(int32_t *e, size_t nt, 
         }
     }
 }
-
-/* Least-squares gain of each channel's residual on S, quantized to GAIN_BITS,
- * kept only where it lowers the sum of absolute values (what Rice coding pays
- * for): on faint noise the rounding of the term costs more than the
- * correlation saves.  Fitted on every GAIN_ROW_STEP-th row. */
-__attribute__((noinline)) static int fit_gains(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *gain, uint32_t *sums)
-{
-    for (uint32_t c = 0; c < nc; c++) gain[c] = 0;
-    if (!m || nc < 2) return EPHYS_OK;
-    double *num = calloc(2 * (size_t)nc, sizeof(double));
-    if (!num) return EPHYS_ERR_NOMEM;
-    double *den = num + nc;
-    for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
-        const int32_t *row = e + t * nc;
-        neighbour_sums(row, nc, m, sums);
-        for (uint32_t c = 0; c < nc; c++) {
-            double sv = (double)i32_of_u32(sums[c]); /* exact for int8 and int16 samples */
-            num[c] += sv * row[c];
-            den[c] += sv * sv;
-        }
-    }
-    int32_t lim = (1 << (GAIN_BITS - 1)) - 1;
-    for (uint32_t c = 1; c < nc; c++) {
-        if (!(den[c] > 0)) continue;
-        double g = floor(num[c] / den[c] * (1 << GAIN_SHIFT) + 0.5);
-        gain[c] = (int32_t)(g > lim ? lim : g < -lim - 1 ? -lim - 1 : g);
-    }
-    int64_t *with = (int64_t *)num, *without = (int64_t *)den; /* same size as double */
-    for (uint32_t c = 0; c < nc; c++) with[c] = without[c] = 0;
-    for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
-        const int32_t *row = e + t * nc;
-        neighbour_sums(row, nc, m, sums);
-        for (uint32_t c = 0; c < nc; c++) {
-            int64_t v = (int64_t)row[c] - neighbour_term32(gain[c], sums[c]);
-            with[c] += v < 0 ? -v : v;
-            without[c] += row[c] < 0 ? -(int64_t)row[c] : row[c];
-        }
-    }
-    for (uint32_t c = 0; c < nc; c++)
-        if (!(with[c] < without[c] - 4)) gain[c] = 0;
-    free(num);
-    return EPHYS_OK;
-}
-
 
 /* ---- per-channel grids ----
  * Samples that all sit on a grid x = y * scale + base (data scaled by a constant
@@ -1649,23 +1675,18 @@ static void centre(work_t *w, int first, size_t nt, uint32_t nc, int dtype)
 }
 
 /* Version 3 partition: every channel's Rice parameter, then every channel's
- * low bits, then every channel's unary parts (lpc_codec.h).  cm: nc x pn scratch. */
-static void write_partition(bitwriter_t *bw, const kernels_t *kern, const int32_t *e, size_t pn, uint32_t nc,
+ * low bits, then every channel's unary parts (lpc_codec.h).  u: the coded
+ * values, pn rows; cm: nc x pn scratch. */
+static void write_partition(bitwriter_t *bw, const kernels_t *kern, const int32_t *u, size_t pn, uint32_t nc,
                             uint32_t *cm, int *rice)
 {
     uint32_t h = unary_split(nc);
-    uint64_t area_a = 0;
-    kern->transpose((const uint32_t *)e, nc, nc, (uint32_t)pn, (int32_t *)cm); /* rows -> columns */
+    uint64_t area_a = 0, unary_bits;
+    kern->transpose((const uint32_t *)u, nc, nc, (uint32_t)pn, (int32_t *)cm); /* rows -> columns */
     for (uint32_t c = 0; c < nc; c++) {
-        uint32_t *u = cm + (size_t)c * pn;
-        for (size_t j = 0; j < pn; j++) u[j] = zigzag(i32_of_u32(u[j]));
-        rice[c] = kern->rice_parameter(u, pn);
+        rice[c] = kern->rice_parameter(cm + (size_t)c * pn, pn, &unary_bits);
         bw_put(bw, (uint32_t)rice[c], 5);
-        if (c < h && rice[c] != ZERO_PARTITION)
-            for (size_t j = 0; j < pn; j++) {
-                uint32_t q = u[j] >> rice[c];
-                area_a += q < ESCAPE_Q ? q + 1 : ESCAPE_Q + 32;
-            }
+        if (c < h) area_a += unary_bits;
     }
     if (area_a > UINT32_MAX) bw->err = EPHYS_ERR_ARGS; /* a partition of 2^12 x 2^16 channels at the most */
     bw_put(bw, (uint32_t)area_a, 32);
@@ -1759,8 +1780,8 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
         else
             kern->residual(rows, nt, nc, w.coef, top, p->coef_shift, wide, lo, hi, &w.init, w.acc64,
                            w.e);
-        if ((err = fit_gains(w.e, nt, nc, m, w.gain, w.nsum))) break;
-        neighbours_forward(w.e, nt, nc, m, w.gain, w.nsum);
+        if ((err = kern->fit_gains(w.e, nt, nc, m, w.gain, w.nsum))) break;
+        kern->code_rows(w.e, nt, nc, m, w.gain, w.nsum);
         for (uint32_t c = 0; c < nc; c++) {
             bw_put(&bw, (uint32_t)w.order[c], 6);
             if (w.order[c]) {
