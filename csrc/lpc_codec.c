@@ -1664,8 +1664,8 @@ static void centre(work_t *w, int first, size_t nt, uint32_t nc, int dtype)
 {
     const int32_t *rows = w->x + (size_t)HIST * nc;
     for (uint32_t c = 0; c < nc; c++) w->mean[c] = 0;
-    if (dtype != EPHYS_DTYPE_INT32) {
-        int64_t *sum = w->acc64;
+    if (dtype != EPHYS_DTYPE_INT32) { /* int8 / int16: a frame's sum fits in int32 (2^16 x 2^15) */
+        int32_t *sum = w->flags;
         for (uint32_t c = 0; c < nc; c++) sum[c] = 0;
         for (size_t t = 0; t < nt; t++)
             for (uint32_t c = 0; c < nc; c++) sum[c] += rows[t * nc + c];
@@ -1743,8 +1743,7 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
     if ((err = work_alloc(&w, fl, fl < part ? fl : part, nc, near))) return err;
     double *r = malloc((size_t)(p->max_order + 1) * nc * sizeof(double));
     if (!r) err = EPHYS_ERR_NOMEM;
-    ephys_buf_t payload = {0};
-    bitwriter_t bw = {&payload, 0, 0, 0};
+    bitwriter_t bw = {out, 0, 0, 0}; /* after the header */
     /* lossless only: on a grid, an error bound on y would be scale times larger on x */
     int grids = !err && !near && find_grids(src, c0, nc, w.e, fl, w.scale, w.base);
     for (uint32_t c = 0; c < nc && !err; c++) {
@@ -1805,8 +1804,6 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
         bw_finish(&bw);
         err = bw.err;
     }
-    if (!err) err = ephys_buf_append(out, payload.data, payload.len);
-    free(payload.data);
     free(r);
     work_free(&w);
     return err;
