@@ -543,15 +543,20 @@ ATTR_INLINE void transpose_body(const uint32_t *cm, size_t stride, size_t pn, ui
  * (ZERO_PARTITION if all are 0): of k0, k0 + 1, k0 + 2 around log2 of their
  * mean, with cost[i] the bits of k0 + i beyond k0 + i + 1 per value: the unary
  * part, or 63 for an escape (n <= 2^12: no overflow in 32 bits). */
-ATTR_INLINE int rice_k0(const uint32_t *u, size_t n)
+ATTR_INLINE int rice_k0_of_sum(uint64_t sum, size_t n)
 {
-    uint64_t sum = 0;
-    for (size_t i = 0; i < n; i++) sum += u[i];
     if (!sum) return -1;
     uint64_t mean = sum / n;
     int k0 = 0;
     while (k0 < 29 && (mean >> (k0 + 1))) k0++;
     return k0 > 0 ? k0 - 1 : 0;
+}
+
+ATTR_INLINE int rice_k0(const uint32_t *u, size_t n)
+{
+    uint64_t sum = 0;
+    for (size_t i = 0; i < n; i++) sum += u[i];
+    return rice_k0_of_sum(sum, n);
 }
 
 ATTR_INLINE void rice_costs(const uint32_t *u, size_t n, int k0, uint32_t *cost)
@@ -710,14 +715,36 @@ __attribute__((target("avx2"))) static void transpose_avx2(const uint32_t *cm, s
 /* rice_costs 8 values at a time (the compilers leave its loop scalar). */
 __attribute__((target("avx2"))) static int rice_parameter_avx2(const uint32_t *u, size_t n, uint64_t *unary_bits)
 {
-    int k0 = rice_k0(u, n);
+    __m256i sum = _mm256_setzero_si256(), most = sum;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(u + i));
+        most = _mm256_max_epu32(most, v);
+        sum = _mm256_add_epi64(sum, _mm256_add_epi64(_mm256_cvtepu32_epi64(_mm256_castsi256_si128(v)),
+                                                     _mm256_cvtepu32_epi64(_mm256_extracti128_si256(v, 1))));
+    }
+    uint64_t sums[4], total = 0;
+    uint32_t maxima[8], top = 0;
+    _mm256_storeu_si256((__m256i *)sums, sum);
+    _mm256_storeu_si256((__m256i *)maxima, most);
+    for (int l = 0; l < 4; l++) total += sums[l];
+    for (int l = 0; l < 8; l++) top = maxima[l] > top ? maxima[l] : top;
+    for (; i < n; i++) total += u[i], top = u[i] > top ? u[i] : top;
+    int k0 = rice_k0_of_sum(total, n);
     uint32_t cost[3] = {0, 0, 0};
     *unary_bits = 0;
     if (k0 < 0) return ZERO_PARTITION;
     const __m256i esc = _mm256_set1_epi32(ESCAPE_Q), esc_cost = _mm256_set1_epi32(ESCAPE_Q + 31);
     const __m128i shift = _mm_cvtsi32_si128(k0);
+    const int escapes = (top >> k0) >= ESCAPE_Q;
     __m256i a0 = _mm256_setzero_si256(), a1 = a0, a2 = a0;
-    size_t i = 0;
+    i = 0;
+    for (; !escapes && i + 8 <= n; i += 8) { /* the common case: no value escapes with k0 */
+        __m256i q0 = _mm256_srl_epi32(_mm256_loadu_si256((const __m256i *)(u + i)), shift);
+        a0 = _mm256_add_epi32(a0, q0);
+        a1 = _mm256_add_epi32(a1, _mm256_srli_epi32(q0, 1));
+        a2 = _mm256_add_epi32(a2, _mm256_srli_epi32(q0, 2));
+    }
     for (; i + 8 <= n; i += 8) {
         __m256i q0 = _mm256_srl_epi32(_mm256_loadu_si256((const __m256i *)(u + i)), shift);
         __m256i q1 = _mm256_srli_epi32(q0, 1), q2 = _mm256_srli_epi32(q0, 2);
