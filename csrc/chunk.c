@@ -290,7 +290,8 @@ static void count_rows(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c
     }
 
 /* The hardware prefetchers stop at page ends, and a channel block's rows are
- * short pieces of long ones: each row asks for the one LOAD_AHEAD rows on.
+ * short pieces of long ones: each row loaded or stored asks for the one
+ * LOAD_AHEAD rows on.
  * Integer arithmetic: the address may lie past the view (a prefetch never faults). */
 #define LOAD_AHEAD 8
 static inline void prefetch_row(const char *row, int64_t ahead, size_t bytes)
@@ -328,6 +329,7 @@ void ephys_view_load(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0,
     for (uint64_t t = t0; t < t0 + nt; t++) {                                              \
         char *o = EPHYS_AT(v, T, t, c0);                                                   \
         const int32_t *s = block + (t - t0) * nc;                                          \
+        prefetch_row(o, ahead, (size_t)nc * sizeof(T));                                    \
         if (cs == sizeof(T))                                                               \
             for (uint32_t c = 0; c < nc; c++) ephys_store_##T(o + c * sizeof(T), (T)ephys_clamp_i32(s[c], LO, HI)); \
         else                                                                               \
@@ -340,9 +342,11 @@ void ephys_view_load(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0,
 static void store_rows_int16(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0, uint32_t nc,
                              const int32_t *block)
 {
+    int64_t ahead = LOAD_AHEAD * v->sample_stride * (int64_t)sizeof(int16_t);
     for (uint64_t t = t0; t < t0 + nt; t++) {
         char *o = EPHYS_AT(v, int16_t, t, c0);
         const int32_t *s = block + (t - t0) * nc;
+        prefetch_row(o, ahead, (size_t)nc * sizeof(int16_t));
         uint32_t c = 0;
         for (; c + 8 <= nc; c += 8) {
             __m128i a = _mm_loadu_si128((const __m128i *)(s + c)), b = _mm_loadu_si128((const __m128i *)(s + c + 4));
@@ -356,6 +360,7 @@ static void store_rows_int16(const ephys_view_t *v, uint64_t t0, size_t nt, uint
 void ephys_view_store(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0, uint32_t nc, const int32_t *block)
 {
     int64_t cs = v->channel_stride * (int64_t)ephys_dtype_size(v->dtype); /* bytes */
+    int64_t ahead = LOAD_AHEAD * v->sample_stride * (int64_t)ephys_dtype_size(v->dtype);
 #if defined(__SSE2__)
     if (v->dtype == EPHYS_DTYPE_INT16 && cs == 2) store_rows_int16(v, t0, nt, c0, nc, block);
     else
