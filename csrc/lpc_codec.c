@@ -242,6 +242,13 @@ static void bw_finish(bitwriter_t *w)
  * zero where a channel's own order is lower.  int32 accumulation is used only
  * where the caller proved it cannot overflow (wide == 0). */
 
+/* v limited to [lo, hi], written as max then min (vpmaxsd, vpminsd). */
+ATTR_INLINE int32_t clamp32(int32_t v, int32_t lo, int32_t hi)
+{
+    v = v < lo ? lo : v;
+    return v > hi ? hi : v;
+}
+
 /* Each channel's accumulator starts at 2^(s-1) (rounding) plus its offset term
  * d (2^s - sum a_i); both widths are filled, for the int32 and int64 paths. */
 typedef struct {
@@ -291,8 +298,7 @@ ATTR_INLINE void residual32_rows(const int32_t *restrict x, size_t nt, uint32_t 
         const int32_t *row = x + t * nc;
         int32_t *out = e + t * nc;
         for (uint32_t c = 0; c < nc; c++) {
-            int32_t p = predict32(row, nc, c, coef, order, init) >> shift; /* arithmetic shift: gcc, clang, msvc */
-            p = p < lo ? lo : p > hi ? hi : p;
+            int32_t p = clamp32(predict32(row, nc, c, coef, order, init) >> shift, lo, hi); /* arithmetic shift */
             out[c] = (int32_t)((uint32_t)row[c] - (uint32_t)p);
         }
     }
@@ -309,12 +315,11 @@ ATTR_INLINE int synth32_rows(int32_t *restrict x, size_t nt, uint32_t nc, const 
         int32_t *row = x + t * nc;
         const int32_t *res = e + t * nc;
         for (uint32_t c = 0; c < nc; c++) {
-            int32_t p = predict32(row, nc, c, coef, order, init) >> shift;
-            p = p < lo ? lo : p > hi ? hi : p;
+            int32_t p = clamp32(predict32(row, nc, c, coef, order, init) >> shift, lo, hi);
             /* int8 / int16 samples here (int32 ones take the int64 path): a sum of the
              * prediction and a residual outside [lo, hi] marks a corrupt stream, even
              * when it wraps, and the clamped value keeps the next predictions in range */
-            int32_t v = (int32_t)((uint32_t)p + (uint32_t)res[c]), kept = v < lo ? lo : v > hi ? hi : v;
+            int32_t v = (int32_t)((uint32_t)p + (uint32_t)res[c]), kept = clamp32(v, lo, hi);
             flags[c] |= v ^ kept; /* per lane: no reduction per row */
             row[c] = kept;
         }
