@@ -279,6 +279,9 @@ ATTR_INLINE int32_t predict32(const int32_t *row, uint32_t nc, uint32_t c, const
     return acc;
 }
 
+/* With the default channel block as a constant, the rows' offsets become
+ * immediates, freeing the registers that held them. */
+#define DEFAULT_BLOCK EPHYS_LPC_BLOCK_CHANNELS
 #define ORDER_SWITCH(CALL) /* CALL(order) for the orders the default levels use */                 \
     switch (order) {                                                                                \
     case 0: CALL(0); break;                                                                         \
@@ -335,7 +338,12 @@ ATTR_INLINE void residual_body(const int32_t *x, size_t nt, uint32_t nc, const i
 {
     if (!wide) {
 #define RESIDUAL32(K) residual32_rows(x, nt, nc, coef, K, shift, lo, hi, init->i32, e)
-        ORDER_SWITCH(RESIDUAL32)
+#define RESIDUAL32_NC(K) residual32_rows(x, nt, DEFAULT_BLOCK, coef, K, shift, lo, hi, init->i32, e)
+        if (nc == DEFAULT_BLOCK) {
+            ORDER_SWITCH(RESIDUAL32_NC)
+        } else {
+            ORDER_SWITCH(RESIDUAL32)
+        }
         return;
     }
     for (size_t t = 0; t < nt; t++) {
@@ -360,7 +368,12 @@ ATTR_INLINE int synth_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *co
     int bad = 0;
     if (!wide) {
 #define SYNTH32(K) bad = synth32_rows(x, nt, nc, coef, K, shift, lo, hi, init->i32, e, flags)
-        ORDER_SWITCH(SYNTH32)
+#define SYNTH32_NC(K) bad = synth32_rows(x, nt, DEFAULT_BLOCK, coef, K, shift, lo, hi, init->i32, e, flags)
+        if (nc == DEFAULT_BLOCK) {
+            ORDER_SWITCH(SYNTH32_NC)
+        } else {
+            ORDER_SWITCH(SYNTH32)
+        }
         return bad;
     }
     for (size_t t = 0; t < nt; t++) {

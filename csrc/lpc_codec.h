@@ -79,6 +79,9 @@
 
 #define EPHYS_LPC_MAX_ORDER 32
 #define EPHYS_LPC_MAX_ERROR 65535
+/* Channels per block by default (EphysLPC's block_channels): the prediction
+ * kernels have a version for this count as a constant. */
+#define EPHYS_LPC_BLOCK_CHANNELS 32
 
 /* How the encoder codes; ephys_lpc_default_params fills it from a level. */
 typedef struct {

@@ -247,7 +247,7 @@ class LPCH5(_EphysFilter):
     filter_id = LPC_FILTER_ID
     _codec_cls = _lpc.EphysLPC
 
-    def __init__(self, level=2, max_error=0, block_channels=32, num_threads=None):
+    def __init__(self, level=2, max_error=0, block_channels=_lpc.BLOCK_CHANNELS, num_threads=None):
         self._take_options(self._codec_cls(level, max_error, block_channels))
         self.filter_options = (self.level, self.max_error, self.block_channels, _no_stored_threads(num_threads))
 

@@ -10,6 +10,7 @@ from ._filters import refuse_filtered
 SUPPORTED_DTYPES = _blocks.accepted_dtypes((np.dtype("int8"), np.dtype("int16"), np.dtype("int32")))
 LEVELS = (1, 2, 3)
 MAX_ERROR = lib.EPHYS_LPC_MAX_ERROR
+BLOCK_CHANNELS = lib.EPHYS_LPC_BLOCK_CHANNELS
 MAX_BLOCK_CHANNELS = 1 << 20
 KERNELS = {
     "auto": lib.EPHYS_LPC_KERNEL_AUTO,
@@ -79,7 +80,7 @@ class EphysLPC(ChunkCodec):
     _c_info, _c_decode, _c_decode_blocks = lib.ephys_lpc_info, lib.ephys_lpc_decode, lib.ephys_lpc_decode_blocks
 
     def __init__(
-        self, level: int = 2, max_error: int = 0, block_channels: int = 32, num_threads: int | None = None
+        self, level: int = 2, max_error: int = 0, block_channels: int = BLOCK_CHANNELS, num_threads: int | None = None
     ) -> None:
         self.level = _check_int("level", level, LEVELS[0], LEVELS[-1])
         self.max_error = _check_int("max_error", max_error, 0, MAX_ERROR)
