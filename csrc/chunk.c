@@ -357,13 +357,42 @@ static void store_rows_int16(const ephys_view_t *v, uint64_t t0, size_t nt, uint
 }
 #endif
 
+/* store_rows_int16 for rows that continue the running checksum: they are
+ * packed into a buffer first, counted there and copied out, so that the
+ * checksum does not read them back while their destination lines are still
+ * on their way for the stores.  Returns 0 (storing nothing) for other rows. */
+static int store_counted_int16(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0, uint32_t nc,
+                               const int32_t *block)
+{
+    ephys_row_crc_t *r = v->row_crc;
+    uint8_t packed[8192];
+    size_t row_bytes = 2 * (size_t)nc, batch = sizeof(packed) / row_bytes;
+    if (!r || r->next_row != t0 || r->c0 != c0 || r->nc != nc || !batch) return 0;
+    int64_t ahead = LOAD_AHEAD * v->sample_stride * (int64_t)sizeof(int16_t);
+    for (size_t i = 0; i < nt; i += batch) {
+        size_t k = nt - i < batch ? nt - i : batch;
+        ephys_view_t rows = {packed, EPHYS_DTYPE_INT16, k, nc, nc, 1, NULL};
+        store_rows_int16(&rows, 0, k, 0, nc, block + i * nc);
+        r->crc = ephys_crc32c(r->crc, packed, k * row_bytes);
+        for (size_t j = 0; j < k; j++) {
+            char *o = EPHYS_AT(v, int16_t, t0 + i + j, c0);
+            prefetch_row(o, ahead, row_bytes);
+            memcpy(o, packed + j * row_bytes, row_bytes);
+        }
+    }
+    r->next_row = t0 + nt;
+    return 1;
+}
+
 void ephys_view_store(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0, uint32_t nc, const int32_t *block)
 {
     int64_t cs = v->channel_stride * (int64_t)ephys_dtype_size(v->dtype); /* bytes */
     int64_t ahead = LOAD_AHEAD * v->sample_stride * (int64_t)ephys_dtype_size(v->dtype);
 #if defined(__SSE2__)
-    if (v->dtype == EPHYS_DTYPE_INT16 && cs == 2) store_rows_int16(v, t0, nt, c0, nc, block);
-    else
+    if (v->dtype == EPHYS_DTYPE_INT16 && cs == 2) {
+        if (store_counted_int16(v, t0, nt, c0, nc, block)) return;
+        store_rows_int16(v, t0, nt, c0, nc, block);
+    } else
 #endif
     switch (v->dtype) {
     case EPHYS_DTYPE_INT8: STORE_ROWS(int8_t, INT8_MIN, INT8_MAX) break;
