@@ -42,6 +42,7 @@ static inline uint32_t unary_split(uint32_t nc) { return nc - nc / 2; }
 static inline int32_t i32_of_u32(uint32_t v) { return v <= INT32_MAX ? (int32_t)v : -(int32_t)(~v) - 1; }
 static inline int32_t wrap32(int64_t v) { return i32_of_u32((uint32_t)(uint64_t)v); }
 static inline int64_t floor_shift(int64_t v, int s) { return v >= 0 ? v >> s : -((-v - 1) >> s) - 1; }
+static inline int64_t floor_div(int64_t v, int64_t g) { return v >= 0 ? v / g : -((-v - 1) / g) - 1; } /* g > 0 */
 static inline uint32_t zigzag(int32_t v) { return ((uint32_t)v << 1) ^ (0u - ((uint32_t)v >> 31)); }
 static inline int32_t unzigzag(uint32_t u) { return i32_of_u32((u >> 1) ^ (0u - (u & 1))); }
 
@@ -541,6 +542,24 @@ ATTR_INLINE int fit_gains_body(const int32_t *e, size_t nt, uint32_t nc, int m, 
     return EPHYS_OK;
 }
 
+/* from_grid's samples: x = y scale + base modulo 2^32, where y lies within
+ * [bounds[c], bounds[nc + c]]; returns nonzero if one does not. */
+ATTR_INLINE int grid_body(const int32_t *restrict y, size_t nt, uint32_t nc, const uint32_t *restrict scale,
+                          const uint32_t *restrict base, const int32_t *restrict bounds, int32_t *restrict x)
+{
+    const int32_t *first = bounds, *last = bounds + nc;
+    int32_t bad = 0;
+    for (size_t t = 0; t < nt; t++) {
+        const int32_t *in = y + t * nc;
+        int32_t *out = x + t * nc;
+        for (uint32_t c = 0; c < nc; c++) {
+            bad |= (in[c] < first[c]) | (in[c] > last[c]);
+            out[c] = i32_of_u32((uint32_t)in[c] * scale[c] + base[c]);
+        }
+    }
+    return bad;
+}
+
 /* Channel-major columns (nc of pn values, stride apart) -> interleaved rows (pn x nc), in 8 x 8 tiles. */
 ATTR_INLINE void transpose_body(const uint32_t *cm, size_t stride, size_t pn, uint32_t nc, int32_t *e)
 {
@@ -643,6 +662,11 @@ ATTR_INLINE int rice_parameter_body(const uint32_t *u, size_t n, uint64_t *unary
     {                                                                                                         \
         return fit_gains_body(e, nt, nc, m, gain, sums);                                                      \
     }                                                                                                         \
+    ATTR static int from_grid_##SUFFIX(const int32_t *y, size_t nt, uint32_t nc, const uint32_t *scale,       \
+                                       const uint32_t *base, const int32_t *bounds, int32_t *x)                \
+    {                                                                                                         \
+        return grid_body(y, nt, nc, scale, base, bounds, x);                                                  \
+    }                                                                                                         \
     ATTR static void code_rows_##SUFFIX(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain,        \
                                         uint32_t *sums)                                                       \
     {                                                                                                         \
@@ -664,6 +688,8 @@ typedef struct {
     void (*unary)(bitwriter_t *, const uint32_t *, size_t, int);
     int (*fit_gains)(const int32_t *, size_t, uint32_t, int, int32_t *, uint32_t *);
     void (*code_rows)(int32_t *, size_t, uint32_t, int, const int32_t *, uint32_t *);
+    int (*from_grid)(const int32_t *, size_t, uint32_t, const uint32_t *, const uint32_t *, const int32_t *,
+                     int32_t *);
 } kernels_t;
 
 #if defined(__GNUC__) && !defined(__clang__)
@@ -689,8 +715,8 @@ static int rice_parameter_vector(const uint32_t *u, size_t n, uint64_t *unary_bi
 {
     return rice_parameter_body(u, n, unary_bits);
 }
-static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar, column_scalar, rice_parameter_scalar, transpose_scalar, bw_lows, bw_unary, fit_gains_scalar, code_rows_scalar};
-static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector, column_vector, rice_parameter_vector, transpose_vector, bw_lows, bw_unary, fit_gains_vector, code_rows_vector};
+static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar, column_scalar, rice_parameter_scalar, transpose_scalar, bw_lows, bw_unary, fit_gains_scalar, code_rows_scalar, from_grid_scalar};
+static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector, column_vector, rice_parameter_vector, transpose_vector, bw_lows, bw_unary, fit_gains_vector, code_rows_vector, from_grid_vector};
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HAVE_X86 1
@@ -920,7 +946,7 @@ __attribute__((target("avx2"))) static void bw_unary_avx2(bitwriter_t *w, const 
     bulk_end(w, &b);
 }
 
-static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_int16_avx2, column_avx2, rice_parameter_avx2, transpose_avx2, bw_lows_avx2, bw_unary_avx2, fit_gains_avx2, code_rows_avx2};
+static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_int16_avx2, column_avx2, rice_parameter_avx2, transpose_avx2, bw_lows_avx2, bw_unary_avx2, fit_gains_avx2, code_rows_avx2, from_grid_avx2};
 #else
 #define HAVE_X86 0
 #endif
@@ -1688,18 +1714,21 @@ static void to_grid(int32_t *rows, size_t nt, uint32_t nc, const uint32_t *scale
                 rows[t * nc + c] = (int32_t)exact_div((int64_t)rows[t * nc + c] - base[c], scale[c]);
 }
 
-/* y -> x into out; returns nonzero if an x falls outside [lo, hi] (corrupt). */
-static int from_grid(const int32_t *rows, size_t nt, uint32_t nc, const uint32_t *scale, const uint32_t *base,
-                     int32_t lo, int32_t hi, int32_t *out)
+/* y -> x into out; returns nonzero if an x falls outside [lo, hi] (corrupt).
+ * Each channel's range of y whose x is in [lo, hi] comes first (into bounds:
+ * 2 nc values), so that the kernel runs in 32-bit lanes: y scale + base is
+ * exact modulo 2^32 for those y. */
+static int from_grid(const kernels_t *kern, const int32_t *rows, size_t nt, uint32_t nc, const uint32_t *scale,
+                     const uint32_t *base, int32_t lo, int32_t hi, int32_t *out, int32_t *bounds)
 {
-    int bad = 0;
-    for (size_t t = 0; t < nt; t++)
-        for (uint32_t c = 0; c < nc; c++) {
-            int64_t v = (int64_t)rows[t * nc + c] * scale[c] + base[c];
-            bad |= (v < lo) | (v > hi);
-            out[t * nc + c] = (int32_t)(v < lo ? lo : v > hi ? hi : v);
-        }
-    return bad;
+    for (uint32_t c = 0; c < nc; c++) {
+        int64_t g = scale[c], a = (int64_t)lo - base[c], b = (int64_t)hi - base[c];
+        int64_t first = -floor_div(-a, g), last = floor_div(b, g);
+        if (first > last || first > INT32_MAX || last < INT32_MIN) first = 1, last = 0; /* no y */
+        bounds[c] = (int32_t)(first < INT32_MIN ? INT32_MIN : first);
+        bounds[nc + c] = (int32_t)(last > INT32_MAX ? INT32_MAX : last);
+    }
+    return kern->from_grid(rows, nt, nc, scale, base, bounds, out);
 }
 
 /* The frame's offset d per channel: its rounded mean (0 for int32 samples,
@@ -1960,7 +1989,8 @@ static int synthesize(work_t *w, const kernels_t *kern, const stream_t *s, size_
                    2 * (int64_t)s->max_error + 1);
     else if (kern->synth(rows, nt, nc, w->coef, top, s->shift, wide, lo, hi, &w->init, w->flags, w->acc64, w->e))
         return EPHYS_ERR_CORRUPT;
-    if (grids && from_grid(rows, nt, nc, w->scale, w->base, lo, hi, w->e)) return EPHYS_ERR_CORRUPT;
+    if (grids && from_grid(kern, rows, nt, nc, w->scale, w->base, lo, hi, w->e, (int32_t *)w->acc64))
+        return EPHYS_ERR_CORRUPT;
     ephys_view_store(dst, t, nt, c0, nc, grids ? w->e : rows);
     return EPHYS_OK;
 }

@@ -142,6 +142,7 @@ def test_kernels_write_identical_bytes():
         np.tile(np.array([[23170], [-23170]], "int16"), (700, 11)),  # the largest int16 autocorrelation terms
         np.tile(np.array([[23171], [-23171]], "int16"), (700, 11)),
         np.tile(np.array([[32767], [-32768]], "int16"), (700, 11)),
+        simulated(3000, 40, seed=6) * 12 + 5,  # on a grid
         np.random.default_rng(0).integers(-(2**31), 2**31, (500, 8), dtype="int32"),
     ]
     codecs = [EphysLPC(), EphysLPC(level=3), EphysLPC(max_error=3)]
