@@ -61,13 +61,16 @@ int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *
 {
     /* Measured on the real recordings: ephys traces are low-order processes, so
      * orders above 4 and weights finer than 1/16 gain less than their bits cost;
-     * long frames and partitions keep the side information small. */
-    static const int orders[] = {0, 2, 4, 8}, shifts[] = {0, 4, 4, 5};
+     * long frames and partitions keep the side information small, except where
+     * the amplitude swings within a frame (LFP bands: 64-sample partitions gain
+     * 5% there), which level 3 tries too. */
+    static const int orders[] = {0, 2, 4, 4};
     if (!p || level < 1 || level > 3 || max_error > EPHYS_LPC_MAX_ERROR) return EPHYS_ERR_ARGS;
     p->max_order = orders[level];
     p->frame_log2 = 13;
     p->partition_log2 = 11;
-    p->coef_shift = shifts[level];
+    p->alt_partition_log2 = level == 3 ? 6 : 0;
+    p->coef_shift = 4;
     p->neighbours = 4;
     p->max_error = max_error;
     return EPHYS_OK;
@@ -78,6 +81,8 @@ static int params_ok(const ephys_lpc_params_t *p)
     return p && p->max_order >= 0 && p->max_order <= EPHYS_LPC_MAX_ORDER && p->frame_log2 >= MIN_FRAME_LOG2 &&
            p->frame_log2 <= MAX_FRAME_LOG2 && p->partition_log2 >= 4 && p->partition_log2 <= MAX_PARTITION_LOG2 &&
            p->partition_log2 <= p->frame_log2 && p->coef_shift >= 1 && p->coef_shift <= 15 &&
+           (!p->alt_partition_log2 || (p->alt_partition_log2 >= 4 && p->alt_partition_log2 <= MAX_PARTITION_LOG2 &&
+                                       p->alt_partition_log2 <= p->frame_log2)) &&
            p->neighbours >= 0 && p->neighbours <= MAX_NEIGHBOURS && p->max_error <= EPHYS_LPC_MAX_ERROR;
 }
 
@@ -1798,9 +1803,9 @@ static void write_header(uint8_t *h, const ephys_lpc_params_t *p, int dtype, uin
     ephys_put_le32(h + 16, p->max_error);
 }
 
-static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, uint32_t nc, ephys_buf_t *out)
+static int encode_stream(const ephys_lpc_params_t *p, const ephys_view_t *src, uint64_t c0, uint32_t nc,
+                         ephys_buf_t *out)
 {
-    const ephys_lpc_params_t *p = params;
     const kernels_t *kern = kernels();
     size_t n = src->n_samples, frame = (size_t)1 << p->frame_log2, part = (size_t)1 << p->partition_log2;
     size_t fl = n < frame ? n : frame;
@@ -1880,6 +1885,26 @@ static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_
     }
     free(r);
     work_free(&w);
+    return err;
+}
+
+/* With a second partition length, the block is coded twice and the shorter
+ * stream kept (its header names its partition length). */
+static int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, uint32_t nc, ephys_buf_t *out)
+{
+    const ephys_lpc_params_t *p = params;
+    size_t at = out->len;
+    int err = encode_stream(p, src, c0, nc, out);
+    if (err || !p->alt_partition_log2) return err;
+    ephys_lpc_params_t alt = *p;
+    alt.partition_log2 = p->alt_partition_log2;
+    ephys_buf_t other = {0};
+    err = encode_stream(&alt, src, c0, nc, &other);
+    if (!err && other.len < out->len - at) {
+        out->len = at;
+        err = ephys_buf_append(out, other.data, other.len);
+    }
+    free(other.data);
     return err;
 }
 

@@ -88,6 +88,7 @@ typedef struct {
     int max_order;       /* 0..EPHYS_LPC_MAX_ORDER: the highest LPC order tried per frame */
     int frame_log2;      /* frame length 2^frame_log2 samples */
     int partition_log2;  /* Rice partition length 2^partition_log2 samples */
+    int alt_partition_log2; /* 0, or a second partition length: each block is coded with both and the shorter kept */
     int coef_shift;      /* precision of the predictor weights */
     int neighbours;      /* channels used to predict each channel's residual */
     uint32_t max_error;  /* 0: lossless */

@@ -57,9 +57,11 @@ class EphysLPC(ChunkCodec):
     Parameters
     ----------
     level : int
-        1 (fastest: prediction order up to 2), 2 (default: up to 4), 3 (up to 8, finer
-        weights). Measured on Neuropixels recordings, higher orders gain less than
-        their weights cost.
+        1 (fastest: prediction order up to 2), 2 (default: up to 4), 3 (as 2, and each
+        block is also coded with 64-sample Rice partitions, keeping the shorter: 5% more
+        on LFP-band data, whose amplitude swings within a frame; half the encoding
+        speed). Measured on Neuropixels recordings, orders above 4 gain less than their
+        weights cost.
     max_error : int
         0 (default): lossless. k > 0: every decoded sample is within k of the original
         (the quantization sits inside the prediction loop, so errors never add up).
