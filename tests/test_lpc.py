@@ -79,6 +79,19 @@ def test_levels_and_dtypes(level, dtype):
     roundtrip(simulated(5000, 12, seed=level, dtype=dtype, std=std), EphysLPC(level=level, block_channels=5))
 
 
+def test_level_3_keeps_the_shorter_partitioning():
+    """Level 3 codes each block with long and with 64-sample Rice partitions: bursts of
+    large amplitude (as LFP bands have) take the short ones, steady noise the long ones."""
+    rng = np.random.default_rng(7)
+    bursts = 1 + 40 * (np.sin(np.arange(8192) / 40.0) > 0.95)
+    bursty = (rng.normal(size=(8192, 8)) * bursts[:, None]).astype("int16")
+    steady = simulated(8192, 8, seed=7)
+    for arr in (bursty, steady):
+        roundtrip(arr, EphysLPC(level=3))
+    assert len(EphysLPC(level=3).encode(bursty)) < 0.97 * len(EphysLPC(level=2).encode(bursty))
+    assert EphysLPC(level=3).encode(steady) == EphysLPC(level=2).encode(steady)
+
+
 def _edge_cases():
     i16, i32 = np.iinfo(np.int16), np.iinfo(np.int32)
     rng = np.random.default_rng(3)
