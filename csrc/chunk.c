@@ -208,7 +208,9 @@ uint32_t ephys_crc32c_portable(uint32_t crc, const void *data, size_t len)
 
 /* The block's samples in row order, gathered into a buffer of a few KB so
  * that the CRC runs on long stretches (a row of a channel block is often only
- * 32 samples). */
+ * 32 samples).  Loads and counted stores go in batches of the same size, so
+ * that the checksum finds their rows in the L1 cache. */
+#define ROW_BATCH_BYTES 8192
 #define GATHER(T)                                                                          \
     for (uint32_t c = 0; c < nc; c++) ephys_store_##T(at + c * sizeof(T), ephys_load_##T(row + (int64_t)c * cs))
 
@@ -218,7 +220,7 @@ static uint32_t view_rows_crc32c(const ephys_view_t *v, uint64_t t0, uint64_t nt
 {
     size_t item = ephys_sample_size(v->dtype), row_bytes = nc * item;
     int64_t ss = v->sample_stride * (int64_t)item, cs = v->channel_stride * (int64_t)item; /* bytes */
-    uint8_t gather[8192], *at = gather;
+    uint8_t gather[ROW_BATCH_BYTES], *at = gather;
     for (uint64_t t = t0; t < t0 + nt; t++) {
         const char *row = (const char *)v->base + (int64_t)t * ss + (int64_t)c0 * cs;
         if (row_bytes > sizeof(gather) && (cs == (int64_t)item || nc == 1)) {
@@ -294,6 +296,11 @@ static void count_rows(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c
  * LOAD_AHEAD rows on.
  * Integer arithmetic: the address may lie past the view (a prefetch never faults). */
 #define LOAD_AHEAD 8
+static int64_t prefetch_distance(const ephys_view_t *v) /* bytes */
+{
+    return LOAD_AHEAD * v->sample_stride * (int64_t)ephys_dtype_size(v->dtype);
+}
+
 static inline void prefetch_row(const char *row, int64_t ahead, size_t bytes)
 {
     uintptr_t at = (uintptr_t)row + (uintptr_t)ahead;
@@ -304,7 +311,7 @@ static inline void prefetch_row(const char *row, int64_t ahead, size_t bytes)
 static void load_rows(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0, uint32_t nc, int32_t *block)
 {
     int64_t cs = v->channel_stride * (int64_t)ephys_dtype_size(v->dtype); /* bytes */
-    int64_t ahead = LOAD_AHEAD * v->sample_stride * (int64_t)ephys_dtype_size(v->dtype);
+    int64_t ahead = prefetch_distance(v);
     switch (v->dtype) {
     case EPHYS_DTYPE_INT8: LOAD_ROWS(int8_t) break;
     case EPHYS_DTYPE_INT16: LOAD_ROWS(int16_t) break;
@@ -316,7 +323,7 @@ static void load_rows(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0
  * the L1 cache still holds it. */
 void ephys_view_load(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0, uint32_t nc, int32_t *block)
 {
-    size_t batch = 1 + 8192 / ((size_t)nc * ephys_sample_size(v->dtype));
+    size_t batch = 1 + ROW_BATCH_BYTES / ((size_t)nc * ephys_sample_size(v->dtype));
     for (size_t i = 0; i < nt; i += batch) {
         size_t k = nt - i < batch ? nt - i : batch;
         load_rows(v, t0 + i, k, c0, nc, block + i * nc);
@@ -342,7 +349,7 @@ void ephys_view_load(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0,
 static void store_rows_int16(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0, uint32_t nc,
                              const int32_t *block)
 {
-    int64_t ahead = LOAD_AHEAD * v->sample_stride * (int64_t)sizeof(int16_t);
+    int64_t ahead = prefetch_distance(v);
     for (uint64_t t = t0; t < t0 + nt; t++) {
         char *o = EPHYS_AT(v, int16_t, t, c0);
         const int32_t *s = block + (t - t0) * nc;
@@ -365,10 +372,10 @@ static int store_counted_int16(const ephys_view_t *v, uint64_t t0, size_t nt, ui
                                const int32_t *block)
 {
     ephys_row_crc_t *r = v->row_crc;
-    uint8_t packed[8192];
+    uint8_t packed[ROW_BATCH_BYTES];
     size_t row_bytes = 2 * (size_t)nc, batch = sizeof(packed) / row_bytes;
     if (!r || r->next_row != t0 || r->c0 != c0 || r->nc != nc || !batch) return 0;
-    int64_t ahead = LOAD_AHEAD * v->sample_stride * (int64_t)sizeof(int16_t);
+    int64_t ahead = prefetch_distance(v);
     for (size_t i = 0; i < nt; i += batch) {
         size_t k = nt - i < batch ? nt - i : batch;
         ephys_view_t rows = {packed, EPHYS_DTYPE_INT16, k, nc, nc, 1, NULL};
@@ -387,7 +394,7 @@ static int store_counted_int16(const ephys_view_t *v, uint64_t t0, size_t nt, ui
 void ephys_view_store(const ephys_view_t *v, uint64_t t0, size_t nt, uint64_t c0, uint32_t nc, const int32_t *block)
 {
     int64_t cs = v->channel_stride * (int64_t)ephys_dtype_size(v->dtype); /* bytes */
-    int64_t ahead = LOAD_AHEAD * v->sample_stride * (int64_t)ephys_dtype_size(v->dtype);
+    int64_t ahead = prefetch_distance(v);
 #if defined(__SSE2__)
     if (v->dtype == EPHYS_DTYPE_INT16 && cs == 2) {
         if (store_counted_int16(v, t0, nt, c0, nc, block)) return;

@@ -285,9 +285,6 @@ ATTR_INLINE int32_t predict32(const int32_t *row, uint32_t nc, uint32_t c, const
     return acc;
 }
 
-/* With the default channel block as a constant, the rows' offsets become
- * immediates, freeing the registers that held them. */
-#define DEFAULT_BLOCK EPHYS_LPC_BLOCK_CHANNELS
 #define ORDER_SWITCH(CALL) /* CALL(order) for the orders the default levels use */                 \
     switch (order) {                                                                                \
     case 0: CALL(0); break;                                                                         \
@@ -344,8 +341,10 @@ ATTR_INLINE void residual_body(const int32_t *x, size_t nt, uint32_t nc, const i
 {
     if (!wide) {
 #define RESIDUAL32(K) residual32_rows(x, nt, nc, coef, K, shift, lo, hi, init->i32, e)
-#define RESIDUAL32_NC(K) residual32_rows(x, nt, DEFAULT_BLOCK, coef, K, shift, lo, hi, init->i32, e)
-        if (nc == DEFAULT_BLOCK) {
+/* with the default channel block as a constant, the rows' offsets become
+ * immediates, freeing the registers that held them */
+#define RESIDUAL32_NC(K) residual32_rows(x, nt, EPHYS_LPC_BLOCK_CHANNELS, coef, K, shift, lo, hi, init->i32, e)
+        if (nc == EPHYS_LPC_BLOCK_CHANNELS) {
             ORDER_SWITCH(RESIDUAL32_NC)
         } else {
             ORDER_SWITCH(RESIDUAL32)
@@ -374,8 +373,8 @@ ATTR_INLINE int synth_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *co
     int bad = 0;
     if (!wide) {
 #define SYNTH32(K) bad = synth32_rows(x, nt, nc, coef, K, shift, lo, hi, init->i32, e, flags)
-#define SYNTH32_NC(K) bad = synth32_rows(x, nt, DEFAULT_BLOCK, coef, K, shift, lo, hi, init->i32, e, flags)
-        if (nc == DEFAULT_BLOCK) {
+#define SYNTH32_NC(K) bad = synth32_rows(x, nt, EPHYS_LPC_BLOCK_CHANNELS, coef, K, shift, lo, hi, init->i32, e, flags)
+        if (nc == EPHYS_LPC_BLOCK_CHANNELS) { /* as in residual_body */
             ORDER_SWITCH(SYNTH32_NC)
         } else {
             ORDER_SWITCH(SYNTH32)
@@ -2014,6 +2013,7 @@ static int synthesize(work_t *w, const kernels_t *kern, const stream_t *s, size_
                    2 * (int64_t)s->max_error + 1);
     else if (kern->synth(rows, nt, nc, w->coef, top, s->shift, wide, lo, hi, &w->init, w->flags, w->acc64, w->e))
         return EPHYS_ERR_CORRUPT;
+    /* acc64 (nc int64 of scratch, free once synthesis is done) holds the 2 nc bounds */
     if (grids && from_grid(kern, rows, nt, nc, w->scale, w->base, lo, hi, w->e, (int32_t *)w->acc64))
         return EPHYS_ERR_CORRUPT;
     ephys_view_store(dst, t, nt, c0, nc, grids ? w->e : rows);
