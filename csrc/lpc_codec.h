@@ -3,13 +3,14 @@
  *
  * Each block of channels is one stream.  Stream layout (little endian):
  *
- *   0   1  stream version (3; versions 1 and 2 still decode, see below)
+ *   0   1  stream version (4; versions 1 to 3 still decode, see below)
  *   1   1  dtype (EPHYS_DTYPE_INT8/16/32), equal to the container's
  *   2   1  log2 of the frame length F in samples (4..16)
  *   3   1  log2 of the Rice partition length P in samples (4..min(12, log2 F))
  *   4   1  coefficient shift s (1..15): predictor weights are integers / 2^s
  *   5   1  neighbours m (0..8): channels whose residuals predict the next one
- *   6   2  zero
+ *   6   1  capped: 1 if each channel's partition header carries a cap b (below), else 0
+ *   7   1  zero
  *   8   4  samples, equal to the container's
  *   12  4  channels, equal to the container's block
  *   16  4  max_error k (0 lossless; at most EPHYS_LPC_MAX_ERROR)
@@ -31,16 +32,22 @@
  *           (two's complement)
  * then the frame's partitions of P samples (the last may be shorter, pn
  * samples) in order.  A partition is:
- *   5 bits per channel: its Rice parameter r; r = 31: every value of the channel
- *           in this partition is 0 (it has no low bits and no unary parts)
+ *   per channel: 5 bits, its Rice parameter r; r = 31: every value of the
+ *           channel in this partition is 0 (it has no fields and no unary
+ *           parts); else, if capped, 2 bits: its cap b (0..3; r + b <= 25 when b > 0)
  *   32 bits: the length in bits of unary area A
- *   the low-bits area: per channel in order, the r low bits of each of its pn values
+ *   the low-bits area: per channel in order, a field of r + b bits for each of
+ *           its pn values u (q = u >> r is u's high part, T = 2^b - 1):
+ *           (min(q, T) << r) | (the r low bits of u)
  *   unary area A: the unary parts of channels [0, h), h = nc - nc / 2, in order
  *   unary area B: the unary parts of channels [h, nc), in order
- * The unary part of a value u is q = u >> r zero bits and a one bit, or, when
- * q >= 32, an escape: 32 zero bits, then q in 32 bits.  (Two areas let a decoder
- * parse two channels at once; the low bits apart from the unary parts let it
- * unpack them 8 at a time.)
+ * A channel has a unary part for each value whose field's top b bits are all
+ * ones (q >= T; with b = 0, every value), in order: q - T zero bits and a one
+ * bit, or, when q - T >= 32, an escape: 32 zero bits, then q - T in 32 bits.
+ * So b = 0 is Rice coding; b = 2 or 3 codes the first T high parts in b bits
+ * (flat, as near-Gaussian residuals want: 1.5-3% below Rice there) and the
+ * rest in unary.  (Two areas let a decoder parse two channels at once; the
+ * fields apart from the unary parts let it unpack them 8 at a time.)
  *
  * Decoding channel c at sample t (x: decoded samples; before the first, the
  * channel's d of the first frame; [lo, hi]: the dtype's range; arithmetic in
@@ -58,6 +65,7 @@
  * In near-lossless mode the encoder quantizes inside this loop (JPEG-LS), so
  * every decoded sample is within k of the original.
  *
+ * Version 3 (0.2.0.dev0) is version 4 with byte 6 zero: no caps, Rice coding.
  * Versions 1 and 2 (written by 0.2.0.dev0) differ in the entropy layout and
  * the neighbour term.  After the header come the byte lengths of 4 lanes (4
  * bytes each), then the lanes back to back.  A lane is a bit stream, most
@@ -89,6 +97,7 @@ typedef struct {
     int frame_log2;      /* frame length 2^frame_log2 samples */
     int partition_log2;  /* Rice partition length 2^partition_log2 samples */
     int alt_partition_log2; /* 0, or a second partition length: each block is coded with both and the shorter kept */
+    int capped;          /* 1: a channel's partition may cap the high parts in 2 or 3 bits of the low fields (version 4) */
     int coef_shift;      /* precision of the predictor weights */
     int neighbours;      /* channels used to predict each channel's residual */
     uint32_t max_error;  /* 0: lossless */

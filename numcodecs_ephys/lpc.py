@@ -49,7 +49,8 @@ class EphysLPC(ChunkCodec):
     Each channel is predicted from its own past around its offset (linear prediction,
     order and offset chosen per frame of 8192 samples) and its prediction residual from
     the residuals of the channels just before it (which share reference noise); the
-    rest is Rice coded.
+    rest is Rice coded, or, where the residual is near-Gaussian, with the first values
+    of each high part in 2 or 3 bits of the low fields and only the larger ones in unary.
     Channels are cut into blocks of ``block_channels`` coded independently on
     ``num_threads`` C threads with the GIL released; the output does not depend on
     the thread count.
@@ -57,7 +58,8 @@ class EphysLPC(ChunkCodec):
     Parameters
     ----------
     level : int
-        1 (fastest: prediction order up to 2), 2 (default: up to 4), 3 (as 2, and each
+        1 (fastest: prediction order up to 2, Rice codes only), 2 (default: up to 4, capped
+        low fields where they are shorter: 1-3% of CR, ~10% of the encoding speed), 3 (as 2, and each
         block is also coded with 64-sample Rice partitions, keeping the shorter: 5% more
         on LFP-band data, whose amplitude swings within a frame; half the encoding
         speed). Measured on Neuropixels recordings, orders above 4 gain less than their

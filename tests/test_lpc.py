@@ -92,6 +92,24 @@ def test_level_3_keeps_the_shorter_partitioning():
     assert EphysLPC(level=3).encode(steady) == EphysLPC(level=2).encode(steady)
 
 
+def test_capped_low_fields_code_gaussian_residuals_shorter():
+    """Levels 2 and 3 let a channel's partition keep the first values of each high part in 2
+    or 3 bits of its low fields (a flat code) and send only the values over that cap in unary:
+    on white Gaussian noise that is 1.5% below Rice, which level 1 keeps. Escapes among the
+    values over the cap and values at the int32 limits come back exact."""
+    rng = np.random.default_rng(11)
+    gaussian = np.round(rng.normal(size=(8192, 16)) * 40).astype("int16")
+    assert len(EphysLPC(level=2).encode(gaussian)) < 0.99 * len(EphysLPC(level=1).encode(gaussian))
+    spiky = gaussian.copy()
+    spiky[::61, 5] = 30000
+    wide = np.round(rng.normal(size=(3000, 4)) * 2e8).astype("int32")
+    wide[::97, 1] = np.iinfo("int32").max
+    wide[::89, 2] = np.iinfo("int32").min
+    for arr in (gaussian, spiky, wide):
+        for level in (2, 3):
+            roundtrip(arr, EphysLPC(level=level))
+
+
 def _edge_cases():
     i16, i32 = np.iinfo(np.int16), np.iinfo(np.int32)
     rng = np.random.default_rng(3)
@@ -157,7 +175,9 @@ def test_kernels_write_identical_bytes():
         np.tile(np.array([[32767], [-32768]], "int16"), (700, 11)),
         simulated(3000, 40, seed=6) * 12 + 5,  # on a grid
         np.random.default_rng(0).integers(-(2**31), 2**31, (500, 8), dtype="int32"),
+        np.round(np.random.default_rng(8).normal(size=(3000, 16)) * 40).astype("int16"),  # capped low fields
     ]
+    arrays[-1][::61, 5] = 30000  # escapes among the values over the cap
     codecs = [EphysLPC(), EphysLPC(level=3), EphysLPC(max_error=3)]
     names = available_kernels()
     assert "scalar" in names
@@ -287,7 +307,8 @@ def stream_version(chunk):
 
 def test_fixtures_hold_every_stream_version():
     """The frozen chunks (make_fixtures.FROZEN / FROZEN_LOSSY) keep stream versions 1 (no channel
-    offsets), 2 (four most-significant-bit-first lanes) and 3, so that all stay decodable."""
+    offsets), 2 (four most-significant-bit-first lanes), 3 (split entropy areas) and 4 (capped
+    low fields), so that all stay decodable."""
     fixtures = HERE / "fixtures"
     lpc = fixtures / "fixture" / "ephys_lpc"
     chunks = {
@@ -295,9 +316,12 @@ def test_fixtures_hold_every_stream_version():
         "codec.03": lpc / "codec.03" / "encoded.00.dat",
         "codec.04": lpc / "codec.04" / "encoded.00.dat",
         "array.07": lpc / "codec.00" / "encoded.07.dat",
+        "codec.05": lpc / "codec.05" / "encoded.00.dat",
+        "array.08": lpc / "codec.00" / "encoded.08.dat",
         "near": fixtures / "lossy" / "ephys_lpc_near" / "chunk.bin",
         "near stream 2": fixtures / "lossy" / "ephys_lpc_near_stream2" / "chunk.bin",
         "near stream 3": fixtures / "lossy" / "ephys_lpc_near_stream3" / "chunk.bin",
+        "near stream 4": fixtures / "lossy" / "ephys_lpc_near_stream4" / "chunk.bin",
     }
     versions = {name: stream_version(path.read_bytes()) for name, path in chunks.items()}
     assert versions == {
@@ -305,17 +329,24 @@ def test_fixtures_hold_every_stream_version():
         "codec.03": 2,
         "codec.04": 3,
         "array.07": 3,
+        "codec.05": 4,
+        "array.08": 4,
         "near": 1,
         "near stream 2": 2,
         "near stream 3": 3,
+        "near stream 4": 4,
     }
+    # version 4's default streams say that their partitions may cap (byte 6 of the stream header)
+    for name in ("codec.05", "array.08", "near stream 4"):
+        chunk = chunks[name].read_bytes()
+        assert chunk[first_stream_at(chunk)[0] + 6] == 1, name
 
 
-def test_new_chunks_are_stream_version_3_and_later_versions_are_refused():
+def test_new_chunks_are_stream_version_4_and_later_versions_are_refused():
     chunk = EphysLPC().encode(simulated(300, 5))
     start = first_stream_at(chunk)[0]
-    assert stream_version(chunk) == 3
-    for version in (0, 4, 255):
+    assert stream_version(chunk) == 4
+    for version in (0, 5, 255):
         data = bytearray(chunk)
         data[start] = version
         with pytest.raises(ValueError):
