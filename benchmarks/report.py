@@ -611,6 +611,10 @@ def lpc_speed_table(run, recs, passes):
             if "pcodec-8 channel-major" in best:
                 row["enc_x_pcodec"] = best[k][0] / best["pcodec-8 channel-major"][0]
                 row["dec_x_pcodec"] = best[k][1] / best["pcodec-8 channel-major"][1]
+            one_thread = k.split(" (")[0] + " (1 thread)"
+            if row["threads"] > 1 and one_thread in best:  # the scaling over the same codec's 1 thread
+                row["enc_x_1thr"] = best[k][0] / best[one_thread][0]
+                row["dec_x_1thr"] = best[k][1] / best[one_thread][1]
             rows.append(row)
     run.rows.extend(rows)
     if rows:
@@ -625,6 +629,8 @@ def lpc_speed_table(run, recs, passes):
                 ("dec_x_flac", "dec x FLAC-5 1 thr"),
                 ("enc_x_pcodec", "enc x pcodec-8"),
                 ("dec_x_pcodec", "dec x pcodec-8"),
+                ("enc_x_1thr", "enc x 1 thread"),
+                ("dec_x_1thr", "dec x 1 thread"),
             ],
         )
 

@@ -743,10 +743,6 @@ ATTR_INLINE size_t cap_split_body(uint32_t *u, size_t pn, int k, int b, uint32_t
     ATTR static void cap_costs_##SUFFIX(const uint32_t *u, size_t n, int r, uint32_t *bits)                    \
     {                                                                                                         \
         cap_costs_body(u, n, r, bits);                                                                        \
-    }                                                                                                         \
-    ATTR static size_t cap_split_##SUFFIX(uint32_t *u, size_t pn, int k, int b, uint32_t *fields)              \
-    {                                                                                                         \
-        return cap_split_body(u, pn, k, b, fields);                                                           \
     }
 
 typedef struct {
@@ -792,6 +788,14 @@ ATTR_SCALAR static int rice_parameter_scalar(const uint32_t *u, size_t n, uint64
 static int rice_parameter_vector(const uint32_t *u, size_t n, uint64_t *unary_bits)
 {
     return rice_parameter_body(u, n, unary_bits);
+}
+ATTR_SCALAR static size_t cap_split_scalar(uint32_t *u, size_t pn, int k, int b, uint32_t *fields)
+{
+    return cap_split_body(u, pn, k, b, fields);
+}
+static size_t cap_split_vector(uint32_t *u, size_t pn, int k, int b, uint32_t *fields)
+{
+    return cap_split_body(u, pn, k, b, fields);
 }
 static const kernels_t kernels_scalar = {residual_scalar, synth_scalar, near_scalar, autocorr_scalar, column_scalar, rice_parameter_scalar, transpose_scalar, bw_lows, bw_unary, fit_gains_scalar, code_rows_scalar, from_grid_scalar, cap_costs_scalar, cap_split_scalar};
 static const kernels_t kernels_vector = {residual_vector, synth_vector, near_vector, autocorr_vector, column_vector, rice_parameter_vector, transpose_vector, bw_lows, bw_unary, fit_gains_vector, code_rows_vector, from_grid_vector, cap_costs_vector, cap_split_vector};
@@ -1035,7 +1039,7 @@ __attribute__((target("avx2,bmi2"))) static inline __m256i packed_lanes(uint32_t
 /* cap_split_body eight values at a time: the fields with a blend, the values
  * over the cap packed with a lane permutation (stores at u + held <= u + j
  * overwrite only values loaded already). */
-__attribute__((target("avx2,bmi2,popcnt"))) static size_t cap_split_avx2_groups(uint32_t *u, size_t pn, int k, int b,
+__attribute__((target("avx2,bmi2,popcnt"))) static size_t cap_split_avx2(uint32_t *u, size_t pn, int k, int b,
                                                                                uint32_t *fields)
 {
     const uint32_t t = (1u << b) - 1;
@@ -1063,7 +1067,7 @@ __attribute__((target("avx2,bmi2,popcnt"))) static size_t cap_split_avx2_groups(
     return held;
 }
 
-static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_int16_avx2, column_avx2, rice_parameter_avx2, transpose_avx2, bw_lows_avx2, bw_unary_avx2, fit_gains_avx2, code_rows_avx2, from_grid_avx2, cap_costs_avx2, cap_split_avx2_groups};
+static const kernels_t kernels_avx2 = {residual_avx2, synth_avx2, near_avx2, autocorr_int16_avx2, column_avx2, rice_parameter_avx2, transpose_avx2, bw_lows_avx2, bw_unary_avx2, fit_gains_avx2, code_rows_avx2, from_grid_avx2, cap_costs_avx2, cap_split_avx2};
 #else
 #define HAVE_X86 0
 #endif
@@ -1391,21 +1395,22 @@ ATTR_INLINE int unary3_body(const uint8_t *buf, size_t len, uint64_t *pos_a, uin
     return 1;
 }
 
-/* u = (q << k) | the k low bits at bit lpos (q is u's high part); returns
+/* u = (q << k) | the k low bits at bit lpos (q: u's high part); returns
  * nonzero if a u does not fit 32 bits (corrupt). */
-ATTR_INLINE int lows3_body(const uint8_t *buf, size_t len, uint64_t lpos, int k, uint32_t *u, size_t pn)
+ATTR_INLINE int lows3_body(const uint8_t *buf, size_t len, uint64_t lpos, int k, const uint32_t *q, uint32_t *u,
+                           size_t pn)
 {
     uint64_t over = 0, mask = ((uint64_t)1 << k) - 1;
     if (((lpos + (uint64_t)pn * k) >> 3) + 8 <= len) {
         for (size_t j = 0; j < pn; j++) {
             uint64_t at = lpos + (uint64_t)j * k;
-            uint64_t v = ((uint64_t)u[j] << k) | ((load_le64(buf + (at >> 3)) >> (at & 7)) & mask);
+            uint64_t v = ((uint64_t)q[j] << k) | ((load_le64(buf + (at >> 3)) >> (at & 7)) & mask);
             over |= v >> 32;
             u[j] = (uint32_t)v;
         }
     } else {
         for (size_t j = 0; j < pn; j++) {
-            uint64_t v = ((uint64_t)u[j] << k) | (peek_bits(buf, len, lpos + (uint64_t)j * k) & mask);
+            uint64_t v = ((uint64_t)q[j] << k) | (peek_bits(buf, len, lpos + (uint64_t)j * k) & mask);
             over |= v >> 32;
             u[j] = (uint32_t)v;
         }
@@ -1451,9 +1456,10 @@ ATTR_INLINE int add_held_body(uint32_t *col, size_t pn, int k, int b, const uint
         return unary3_body(buf, len, pos_a, qa, na, pos_b, qb, nb);                                           \
     }
 #define LOWS_SET(SUFFIX, ATTR)                                                                                \
-    ATTR static int lows3_##SUFFIX(const uint8_t *buf, size_t len, uint64_t lpos, int k, uint32_t *u, size_t pn) \
+    ATTR static int lows3_##SUFFIX(const uint8_t *buf, size_t len, uint64_t lpos, int k, const uint32_t *q,    \
+                                   uint32_t *u, size_t pn)                                                    \
     {                                                                                                         \
-        return lows3_body(buf, len, lpos, k, u, pn);                                                          \
+        return lows3_body(buf, len, lpos, k, q, u, pn);                                                       \
     }
 #define CAPPED_SET(SUFFIX, ATTR)                                                                              \
     ATTR static size_t capped_fields_##SUFFIX(const uint8_t *buf, size_t len, uint64_t lpos, int k, int b,     \
@@ -1551,7 +1557,8 @@ ATTR_AVX2_BITS static int add_held_avx2(uint32_t *col, size_t pn, int k, int b, 
  * gathers the 4 bytes holding its field (vpshufb within 128-bit halves, the
  * upper half loaded from the byte of field 4) and shifts it into place.
  * Fields up to 25 bits; the rest, and the tail, in the scalar bodies. */
-ATTR_AVX2_BITS static int column3_avx2(const uint8_t *buf, size_t len, uint64_t lpos, int k, uint32_t *u, size_t pn,
+ATTR_AVX2_BITS static int column3_avx2(const uint8_t *buf, size_t len, uint64_t lpos, int k, const uint32_t *q,
+                                       uint32_t *u, size_t pn,
                                        int32_t gain, uint32_t *sum, const uint32_t *leaving, int m)
 {
     size_t j = 0;
@@ -1577,7 +1584,7 @@ ATTR_AVX2_BITS static int column3_avx2(const uint8_t *buf, size_t len, uint64_t 
             const uint8_t *at = buf + byte0 + gi * (size_t)k;
             __m256i v = _mm256_loadu2_m128i((const __m128i *)(at + upper), (const __m128i *)at);
             __m256i low = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, shuf), sh), mask);
-            __m256i hi = _mm256_loadu_si256((const __m256i *)(u + 8 * gi));
+            __m256i hi = _mm256_loadu_si256((const __m256i *)(q + 8 * gi));
             over = _mm256_or_si256(over, _mm256_srl_epi32(hi, top));
             __m256i uu = _mm256_or_si256(_mm256_sll_epi32(hi, kk), low);
             __m256i e = _mm256_xor_si256(_mm256_srli_epi32(uu, 1), _mm256_sub_epi32(_mm256_setzero_si256(),
@@ -1594,7 +1601,7 @@ ATTR_AVX2_BITS static int column3_avx2(const uint8_t *buf, size_t len, uint64_t 
         if (!_mm256_testz_si256(over, over)) return 1;
         j = 8 * groups;
     }
-    if (lows3_avx2_tail(buf, len, lpos + (uint64_t)j * k, k, u + j, pn - j)) return 1;
+    if (lows3_avx2_tail(buf, len, lpos + (uint64_t)j * k, k, q + j, u + j, pn - j)) return 1;
     column_avx2(u + j, pn - j, gain, sum + j, leaving ? leaving + j : NULL, m);
     return 0;
 }
@@ -1615,16 +1622,16 @@ static int read_unary3(const uint8_t *buf, size_t len, uint64_t *pos_a, uint32_t
 
 /* A channel's low bits joined to its unary parts in u, then its column
  * (kern->column) in place; 0 on a corrupt stream. */
-static int read_lows3(const kernels_t *kern, const uint8_t *buf, size_t len, uint64_t lpos, int k, uint32_t *u,
-                      size_t pn, int32_t gain, uint32_t *sum, const uint32_t *leaving, int m)
+static int read_lows3(const kernels_t *kern, const uint8_t *buf, size_t len, uint64_t lpos, int k, const uint32_t *q,
+                      uint32_t *u, size_t pn, int32_t gain, uint32_t *sum, const uint32_t *leaving, int m)
 {
     int bad;
     switch (ephys_lpc_kernel()) {
 #if HAVE_X86
-    case EPHYS_LPC_KERNEL_AVX2: return !column3_avx2(buf, len, lpos, k, u, pn, gain, sum, leaving, m);
+    case EPHYS_LPC_KERNEL_AVX2: return !column3_avx2(buf, len, lpos, k, q, u, pn, gain, sum, leaving, m);
 #endif
-    case EPHYS_LPC_KERNEL_SCALAR: bad = lows3_scalar(buf, len, lpos, k, u, pn); break;
-    default: bad = lows3_vector(buf, len, lpos, k, u, pn);
+    case EPHYS_LPC_KERNEL_SCALAR: bad = lows3_scalar(buf, len, lpos, k, q, u, pn); break;
+    default: bad = lows3_vector(buf, len, lpos, k, q, u, pn);
     }
     if (!bad) kern->column(u, pn, gain, sum, leaving, m);
     return !bad;
@@ -1758,7 +1765,8 @@ typedef struct {
     uint32_t *sum;  /* version 3 decoder: P running neighbour sums */
     int *rice;      /* version 3: per channel Rice parameter of a partition */
     int *cap;       /* version 4: per channel cap b of a partition (0: plain Rice) */
-    uint32_t *held; /* version 4: encoder, per channel the values over the cap; decoder, 2 (P + 8) scratch */
+    uint32_t *held; /* encoder: per channel its values over the cap; decoder: the unary parts' values (areas A, B) */
+    size_t *held_at; /* decoder: per channel where its values start in its area */
     uint32_t *fields; /* version 4 encoder: P capped low fields */
     uint64_t *lows_at; /* version 3 decoder: per channel bit position of its low bits in the partition */
 } work_t;
@@ -1768,7 +1776,7 @@ static void work_free(work_t *w)
     free(w->x); free(w->e); free(w->orig); free(w->coef); free(w->flags); free(w->acc64);
     free(w->order); free(w->bits); free(w->gain); free(w->nsum); free(w->scale); free(w->base);
     free(w->mean); free(w->init.i32); free(w->init.i64); free(w->cm); free(w->sum); free(w->rice); free(w->lows_at);
-    free(w->cap); free(w->held); free(w->fields);
+    free(w->cap); free(w->held); free(w->held_at); free(w->fields);
 }
 
 /* near_encoder: 1 near-lossless encoder, 0 lossless encoder, -1 decoder */
@@ -1795,9 +1803,10 @@ static int work_alloc(work_t *w, size_t f, size_t part, uint32_t nc, int near_en
     w->rice = malloc(nc * sizeof(int));
     w->lows_at = malloc(nc * sizeof(uint64_t));
     w->cap = calloc(nc, sizeof(int));
-    w->held = calloc(nc > 2 * (part + 8) ? nc : 2 * (part + 8), sizeof(uint32_t));
+    w->held = calloc(nc * part + 16, sizeof(uint32_t)); /* + 8 after each area: the AVX2 expand reads 8 at a time */
+    w->held_at = malloc(nc * sizeof(size_t));
     w->fields = malloc(part * sizeof(uint32_t));
-    if (!w->cap || !w->held || !w->fields || !w->cm || !w->sum || !w->rice || !w->lows_at || !w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->flags || !w->acc64 || !w->order ||
+    if (!w->cap || !w->held || !w->held_at || !w->fields || !w->cm || !w->sum || !w->rice || !w->lows_at || !w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->flags || !w->acc64 || !w->order ||
         !w->bits || !w->gain || !w->nsum || !w->scale || !w->base || !w->mean || !w->init.i32 ||
         !w->init.i64) {
         work_free(w);
@@ -2334,31 +2343,24 @@ static int read_partition3(posreader_t *r, const kernels_t *kern, const stream_t
     uint64_t pos_a = r->pos + lows, pos_b = pos_a + area_a;
     if (r->err || pos_b > nbits) return EPHYS_ERR_CORRUPT;
     for (uint32_t c = 0; c < nc; c++) w->lows_at[c] += r->pos;
-    /* the unary parts, a channel of each area at a time (zero partitions have none) */
-    uint32_t ca = 0, cb = h;
-    for (;;) {
-        while (ca < h && w->rice[ca] == ZERO_PARTITION) ca++;
-        while (cb < nc && w->rice[cb] == ZERO_PARTITION) cb++;
-        if (ca == h && cb == nc) break;
-        uint32_t pair[2] = {ca < h ? ca++ : nc, cb < nc ? cb++ : nc}, *q[2] = {NULL, NULL};
-        size_t n[2] = {0, 0};
-        for (int i = 0; i < 2; i++) {
-            uint32_t c = pair[i];
-            if (c == nc) continue;
-            q[i] = w->cm + (size_t)c * pn;
-            n[i] = pn;
-            if (w->cap[c]) {
-                n[i] = read_capped_fields(r->buf, r->len, w->lows_at[c], w->rice[c], w->cap[c], q[i], pn);
-                q[i] = w->held + (size_t)i * (pn + 8);
-            }
-        }
-        if (!read_unary3(r->buf, r->len, &pos_a, q[0], n[0], &pos_b, q[1], n[1])) return EPHYS_ERR_CORRUPT;
-        for (int i = 0; i < 2; i++) {
-            uint32_t c = pair[i];
-            if (c < nc && w->cap[c] && !add_held(w->cm + (size_t)c * pn, pn, w->rice[c], w->cap[c], q[i]))
-                return EPHYS_ERR_CORRUPT;
-        }
+    /* the unary parts: each area parsed whole (its channels' values back to
+     * back, so that the two parsing chains overlap all along), after the
+     * capped channels' fields, which say how many values each has */
+    uint32_t *qa = w->held, *qb = w->held + (size_t)h * pn + 8;
+    size_t na = 0, nb = 0;
+    for (uint32_t c = 0; c < nc; c++) {
+        if (w->rice[c] == ZERO_PARTITION) continue;
+        size_t n = w->cap[c] ? read_capped_fields(r->buf, r->len, w->lows_at[c], w->rice[c], w->cap[c],
+                                                  w->cm + (size_t)c * pn, pn)
+                             : pn;
+        w->held_at[c] = c < h ? na : nb;
+        *(c < h ? &na : &nb) += n;
     }
+    if (!read_unary3(r->buf, r->len, &pos_a, qa, na, &pos_b, qb, nb)) return EPHYS_ERR_CORRUPT;
+    for (uint32_t c = 0; c < nc; c++)
+        if (w->rice[c] != ZERO_PARTITION && w->cap[c] &&
+            !add_held(w->cm + (size_t)c * pn, pn, w->rice[c], w->cap[c], (c < h ? qa : qb) + w->held_at[c]))
+            return EPHYS_ERR_CORRUPT;
     if (pos_a != r->pos + lows + area_a || pos_b > nbits) return EPHYS_ERR_CORRUPT;
     if (m) memset(w->sum, 0, pn * sizeof(uint32_t));
     r->pos = pos_b;
@@ -2370,8 +2372,9 @@ static int read_partition3(posreader_t *r, const kernels_t *kern, const stream_t
             if (k == ZERO_PARTITION || w->cap[c]) { /* a capped column is whole already */
                 if (k == ZERO_PARTITION) memset(col, 0, len * sizeof(uint32_t));
                 kern->column(col, len, w->gain[c], w->sum + j0, leaving, m);
-            } else if (!read_lows3(kern, r->buf, r->len, w->lows_at[c] + (uint64_t)j0 * k, k, col, len, w->gain[c],
-                                  w->sum + j0, leaving, m)) {
+            } else if (!read_lows3(kern, r->buf, r->len, w->lows_at[c] + (uint64_t)j0 * k, k,
+                                  (c < h ? qa : qb) + w->held_at[c] + j0, col, len, w->gain[c], w->sum + j0, leaving,
+                                  m)) {
                 return EPHYS_ERR_CORRUPT;
             }
         }
