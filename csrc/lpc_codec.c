@@ -1434,8 +1434,10 @@ ATTR_INLINE size_t capped_fields_body(const uint8_t *buf, size_t len, uint64_t l
 }
 
 /* The unary parts of the capped values (held, in order) added to their high
- * parts; 0 if a value does not fit 32 bits.  held has room for 8 more. */
-ATTR_INLINE int add_held_body(uint32_t *col, size_t pn, int k, int b, const uint32_t *held)
+ * parts; returns how many were taken, or HELD_OVERFLOW if a value does not fit
+ * 32 bits.  held has room for 8 more. */
+#define HELD_OVERFLOW SIZE_MAX
+ATTR_INLINE size_t add_held_body(uint32_t *col, size_t pn, int k, int b, const uint32_t *held)
 {
     uint32_t t = (1u << b) - 1;
     uint64_t over = 0;
@@ -1446,7 +1448,7 @@ ATTR_INLINE int add_held_body(uint32_t *col, size_t pn, int k, int b, const uint
         col[j] = (uint32_t)v;
         i += capped;
     }
-    return over == 0;
+    return over ? HELD_OVERFLOW : i;
 }
 
 #define UNARY_SET(SUFFIX, ATTR)                                                                               \
@@ -1467,7 +1469,7 @@ ATTR_INLINE int add_held_body(uint32_t *col, size_t pn, int k, int b, const uint
     {                                                                                                         \
         return capped_fields_body(buf, len, lpos, k, b, col, pn);                                             \
     }                                                                                                         \
-    ATTR static int add_held_##SUFFIX(uint32_t *col, size_t pn, int k, int b, const uint32_t *held)            \
+    ATTR static size_t add_held_##SUFFIX(uint32_t *col, size_t pn, int k, int b, const uint32_t *held)         \
     {                                                                                                         \
         return add_held_body(col, pn, k, b, held);                                                            \
     }
@@ -1527,7 +1529,7 @@ ATTR_AVX2_BITS static size_t capped_fields_avx2(const uint8_t *buf, size_t len, 
 /* add_held_body eight values at a time: each capped lane takes the next held
  * value (its rank among the capped lanes, by BMI2 deposit, picks the lane of
  * a permutation). */
-ATTR_AVX2_BITS static int add_held_avx2(uint32_t *col, size_t pn, int k, int b, const uint32_t *held)
+ATTR_AVX2_BITS static size_t add_held_avx2(uint32_t *col, size_t pn, int k, int b, const uint32_t *held)
 {
     const __m256i t = _mm256_set1_epi32((int)((1u << b) - 1));
     const __m128i kk = _mm_cvtsi32_si128(k), top = _mm_cvtsi32_si128(32 - k);
@@ -1549,7 +1551,8 @@ ATTR_AVX2_BITS static int add_held_avx2(uint32_t *col, size_t pn, int k, int b, 
         _mm256_storeu_si256((__m256i *)(col + j), add);
         i += (size_t)__builtin_popcount(mask);
     }
-    return _mm256_testz_si256(over, over) && add_held_avx2_tail(col + j, pn - j, k, b, held + i);
+    size_t tail = add_held_avx2_tail(col + j, pn - j, k, b, held + i);
+    return _mm256_testz_si256(over, over) && tail != HELD_OVERFLOW ? i + tail : HELD_OVERFLOW;
 }
 
 /* lows3 and column fused, eight values at a time: the eight k-bit fields of
@@ -1649,7 +1652,7 @@ static size_t read_capped_fields(const uint8_t *buf, size_t len, uint64_t lpos, 
     }
 }
 
-static int add_held(uint32_t *col, size_t pn, int k, int b, const uint32_t *held)
+static size_t add_held(uint32_t *col, size_t pn, int k, int b, const uint32_t *held)
 {
     switch (ephys_lpc_kernel()) {
 #if HAVE_X86
@@ -2357,10 +2360,6 @@ static int read_partition3(posreader_t *r, const kernels_t *kern, const stream_t
         *(c < h ? &na : &nb) += n;
     }
     if (!read_unary3(r->buf, r->len, &pos_a, qa, na, &pos_b, qb, nb)) return EPHYS_ERR_CORRUPT;
-    for (uint32_t c = 0; c < nc; c++)
-        if (w->rice[c] != ZERO_PARTITION && w->cap[c] &&
-            !add_held(w->cm + (size_t)c * pn, pn, w->rice[c], w->cap[c], (c < h ? qa : qb) + w->held_at[c]))
-            return EPHYS_ERR_CORRUPT;
     if (pos_a != r->pos + lows + area_a || pos_b > nbits) return EPHYS_ERR_CORRUPT;
     if (m) memset(w->sum, 0, pn * sizeof(uint32_t));
     r->pos = pos_b;
@@ -2369,8 +2368,14 @@ static int read_partition3(posreader_t *r, const kernels_t *kern, const stream_t
         for (uint32_t c = 0; c < nc; c++) {
             uint32_t *col = w->cm + (size_t)c * pn + j0, *leaving = m && c >= (uint32_t)m ? col - (size_t)m * pn : NULL;
             int k = w->rice[c];
-            if (k == ZERO_PARTITION || w->cap[c]) { /* a capped column is whole already */
-                if (k == ZERO_PARTITION) memset(col, 0, len * sizeof(uint32_t));
+            if (k == ZERO_PARTITION || w->cap[c]) { /* a capped column holds its fields */
+                if (k == ZERO_PARTITION) {
+                    memset(col, 0, len * sizeof(uint32_t));
+                } else { /* its next values over the cap, while these rows are in L1 */
+                    size_t taken = add_held(col, len, k, w->cap[c], (c < h ? qa : qb) + w->held_at[c]);
+                    if (taken == HELD_OVERFLOW) return EPHYS_ERR_CORRUPT;
+                    w->held_at[c] += taken;
+                }
                 kern->column(col, len, w->gain[c], w->sum + j0, leaving, m);
             } else if (!read_lows3(kern, r->buf, r->len, w->lows_at[c] + (uint64_t)j0 * k, k,
                                   (c < h ? qa : qb) + w->held_at[c] + j0, col, len, w->gain[c], w->sum + j0, leaving,
