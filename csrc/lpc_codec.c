@@ -1786,7 +1786,7 @@ static void work_free(work_t *w)
 static int work_alloc(work_t *w, size_t f, size_t part, uint32_t nc, int near_encoder)
 {
     memset(w, 0, sizeof(*w));
-    w->x = calloc((HIST + f) * nc, sizeof(int32_t));
+    w->x = malloc((HIST + f) * nc * sizeof(int32_t)); /* each frame row is written before it is read */
     w->e = malloc((HIST + f) * nc * sizeof(int32_t)); /* HIST more: autocorr scratch */
     w->orig = near_encoder > 0 ? malloc(f * nc * sizeof(int32_t)) : NULL;
     w->coef = malloc((size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
@@ -1815,6 +1815,7 @@ static int work_alloc(work_t *w, size_t f, size_t part, uint32_t nc, int near_en
         work_free(w);
         return EPHYS_ERR_NOMEM;
     }
+    memset(w->x, 0, (size_t)HIST * nc * sizeof(int32_t)); /* version 1 streams start from zeros */
     return EPHYS_OK;
 }
 
