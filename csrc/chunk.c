@@ -384,7 +384,10 @@ static int store_counted_int16(const ephys_view_t *v, uint64_t t0, size_t nt, ui
         for (size_t j = 0; j < k; j++) {
             char *o = EPHYS_AT(v, int16_t, t0 + i + j, c0);
             prefetch_row(o, ahead, row_bytes);
-            memcpy(o, packed + j * row_bytes, row_bytes);
+            if (row_bytes == 64) /* the default LPC block's row: an inlined copy */
+                memcpy(o, packed + j * 64, 64);
+            else
+                memcpy(o, packed + j * row_bytes, row_bytes);
         }
     }
     r->next_row = t0 + nt;

@@ -1806,7 +1806,7 @@ static int work_alloc(work_t *w, size_t f, size_t part, uint32_t nc, int near_en
     w->rice = malloc(nc * sizeof(int));
     w->lows_at = malloc(nc * sizeof(uint64_t));
     w->cap = calloc(nc, sizeof(int));
-    w->held = calloc(nc * part + 16, sizeof(uint32_t)); /* + 8 after each area: the AVX2 expand reads 8 at a time */
+    w->held = malloc((nc * part + 16) * sizeof(uint32_t)); /* + 8 after each area: the AVX2 expand reads 8 at a time */
     w->held_at = malloc(nc * sizeof(size_t));
     w->fields = malloc(part * sizeof(uint32_t));
     if (!w->cap || !w->held || !w->held_at || !w->fields || !w->cm || !w->sum || !w->rice || !w->lows_at || !w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->flags || !w->acc64 || !w->order ||
@@ -2361,6 +2361,8 @@ static int read_partition3(posreader_t *r, const kernels_t *kern, const stream_t
         *(c < h ? &na : &nb) += n;
     }
     if (!read_unary3(r->buf, r->len, &pos_a, qa, na, &pos_b, qb, nb)) return EPHYS_ERR_CORRUPT;
+    memset(qa + na, 0, 8 * sizeof(uint32_t)); /* read (and masked) by the AVX2 expand */
+    memset(qb + nb, 0, 8 * sizeof(uint32_t));
     if (pos_a != r->pos + lows + area_a || pos_b > nbits) return EPHYS_ERR_CORRUPT;
     if (m) memset(w->sum, 0, pn * sizeof(uint32_t));
     r->pos = pos_b;
