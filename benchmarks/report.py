@@ -135,9 +135,12 @@ class Runner:
         return row
 
 
-def show(title, rows, columns):
+def show(title, rows, columns, floatfmt=".3g"):
+    """floatfmt: one format for every column, or one per column."""
     print(f"\n## {title}\n")
-    print(tabulate([[r.get(k, "") for k, _ in columns] for r in rows], headers=[h for _, h in columns], floatfmt=".3g"))
+    print(
+        tabulate([[r.get(k, "") for k, _ in columns] for r in rows], headers=[h for _, h in columns], floatfmt=floatfmt)
+    )
 
 
 SPEED_COLS = [
@@ -565,6 +568,7 @@ def lpc_ratio_table(run, recs):
             ("x_best", "level 2 / best"),
             ("x_best_high", "level 3 / best"),
         ],
+        floatfmt=[".3g"] * 7 + [".4f"] * 2,  # ratios close to 1: 3 digits would print 1.0023 as 1
     )
     if ratios:
         gm = np.exp(np.mean(np.log(ratios), axis=0))
