@@ -66,8 +66,8 @@ int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *
      * orders above 4 and weights finer than 1/16 gain less than their bits cost;
      * long frames and partitions keep the side information small, except where
      * the amplitude swings within a frame (LFP bands: 64-sample partitions gain
-     * 5% there), which level 3 tries too.  Capped low fields gain 1-3% on
-     * near-Gaussian residuals for ~10% of level 1's encoding speed. */
+     * 5% there), which level 3 tries too.  Capped low fields gain 0.4-2.6% on
+     * near-Gaussian residuals for ~5% of the encoding speed. */
     static const int orders[] = {0, 2, 4, 4};
     if (!p || level < 1 || level > 3 || max_error > EPHYS_LPC_MAX_ERROR) return EPHYS_ERR_ARGS;
     p->max_order = orders[level];

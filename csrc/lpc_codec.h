@@ -45,7 +45,7 @@
  * ones (q >= T; with b = 0, every value), in order: q - T zero bits and a one
  * bit, or, when q - T >= 32, an escape: 32 zero bits, then q - T in 32 bits.
  * So b = 0 is Rice coding; b = 2 or 3 codes the first T high parts in b bits
- * (flat, as near-Gaussian residuals want: 1.5-3% below Rice there) and the
+ * (flat, as near-Gaussian residuals want: 1.5-2.6% below Rice there) and the
  * rest in unary.  (Two areas let a decoder parse two channels at once; the
  * fields apart from the unary parts let it unpack them 8 at a time.)
  *

@@ -59,7 +59,7 @@ class EphysLPC(ChunkCodec):
     ----------
     level : int
         1 (fastest: prediction order up to 2, Rice codes only), 2 (default: up to 4, capped
-        low fields where they are shorter: 1-3% of CR, ~10% of the encoding speed), 3 (as 2, and each
+        low fields where they are shorter: 0.4-2.6% of CR, ~5% of the encoding speed), 3 (as 2, and each
         block is also coded with 64-sample Rice partitions, keeping the shorter: 5% more
         on LFP-band data, whose amplitude swings within a frame; half the encoding
         speed). Measured on Neuropixels recordings, orders above 4 gain less than their
