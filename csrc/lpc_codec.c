@@ -1028,12 +1028,24 @@ __attribute__((target("avx2"))) static void bw_unary_avx2(bitwriter_t *w, const 
     bulk_end(w, &b);
 }
 
-/* The lane indices of the set bits of an 8-bit mask, packed to the front
- * (BMI2: each mask bit widened to a byte selects its lane's index). */
+/* Lane permutations from an 8-bit lane mask (BMI2): each mask bit widened to a
+ * byte selects (pext) or places (pdep) the lane indices 0..7. */
+#define LANE_INDICES 0x0706050403020100ull
+__attribute__((target("avx2,bmi2"))) static inline uint64_t mask_bytes(uint32_t mask)
+{
+    return _pdep_u64(mask, 0x0101010101010101ull) * 0xff;
+}
+
+/* The indices of the set lanes, packed to the front. */
 __attribute__((target("avx2,bmi2"))) static inline __m256i packed_lanes(uint32_t mask)
 {
-    uint64_t bytes = _pdep_u64(mask, 0x0101010101010101ull) * 0xff;
-    return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)_pext_u64(0x0706050403020100ull, bytes)));
+    return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)_pext_u64(LANE_INDICES, mask_bytes(mask))));
+}
+
+/* For each set lane, its rank among the set lanes (the inverse of packed_lanes). */
+__attribute__((target("avx2,bmi2"))) static inline __m256i lane_ranks(uint32_t mask)
+{
+    return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)_pdep_u64(LANE_INDICES, mask_bytes(mask))));
 }
 
 /* cap_split_body eight values at a time: the fields with a blend, the values
@@ -1485,21 +1497,38 @@ UNARY_SET(avx2, ATTR_AVX2_BITS)
 LOWS_SET(avx2_tail, ATTR_AVX2_BITS)
 CAPPED_SET(avx2_tail, ATTR_AVX2_BITS)
 
-/* The byte shuffle and shifts that gather eight fields of width w (1..25)
- * starting at bit phase of a group's first byte into eight lanes; the upper
- * four are loaded from byte upper of the group (see column3_avx2). */
-ATTR_AVX2_BITS static void field_gather(int phase, int w, __m256i *shuf, __m256i *shift, int *upper)
+/* Fields of width w (1..25) from bit lpos, eight a group: the eight fields of a
+ * group start at bits phase + i w of the group's first byte; each lane gathers
+ * the 4 bytes holding its field (vpshufb within 128-bit halves, the upper half
+ * loaded from the byte of field 4) and shifts it into place.  groups: how many
+ * whole groups lie in the buffer (the loads of group g end at byte
+ * byte0 + g w + upper + 16); the rest is for the scalar bodies. */
+typedef struct {
+    __m256i shuf, shift, mask;
+    size_t byte0, groups, w, upper;
+} fields8_t;
+
+ATTR_AVX2_BITS static fields8_t fields8_begin(size_t len, uint64_t lpos, int w, size_t pn)
 {
     uint8_t shuffle[32];
     uint32_t sh[8];
-    *upper = (phase + 4 * w) >> 3;
+    int phase = (int)(lpos & 7), upper = (phase + 4 * w) >> 3;
     for (int i = 0; i < 8; i++) {
-        int off = phase + i * w, first = (off >> 3) - (i < 4 ? 0 : *upper);
+        int off = phase + i * w, first = (off >> 3) - (i < 4 ? 0 : upper);
         for (int j = 0; j < 4; j++) shuffle[4 * i + j] = (uint8_t)(first + j);
         sh[i] = (uint32_t)(off & 7);
     }
-    *shuf = _mm256_loadu_si256((const __m256i *)shuffle);
-    *shift = _mm256_loadu_si256((const __m256i *)sh);
+    fields8_t g = {_mm256_loadu_si256((const __m256i *)shuffle), _mm256_loadu_si256((const __m256i *)sh),
+                   _mm256_set1_epi32((int)((1u << w) - 1)), (size_t)(lpos >> 3), pn / 8, (size_t)w, (size_t)upper};
+    while (g.groups && g.byte0 + (g.groups - 1) * g.w + g.upper + 16 > len) g.groups--;
+    return g;
+}
+
+ATTR_AVX2_BITS static inline __m256i fields8_at(const fields8_t *g, const uint8_t *buf, size_t gi)
+{
+    const uint8_t *at = buf + g->byte0 + gi * g->w;
+    __m256i v = _mm256_loadu2_m128i((const __m128i *)(at + g->upper), (const __m128i *)at);
+    return _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, g->shuf), g->shift), g->mask);
 }
 
 /* capped_fields_body eight fields at a time (fields of up to 25 bits: r + b
@@ -1507,22 +1536,18 @@ ATTR_AVX2_BITS static void field_gather(int phase, int w, __m256i *shuf, __m256i
 ATTR_AVX2_BITS static size_t capped_fields_avx2(const uint8_t *buf, size_t len, uint64_t lpos, int k, int b,
                                                 uint32_t *col, size_t pn)
 {
-    int w = k + b, upper;
-    __m256i shuf, sh;
-    field_gather((int)(lpos & 7), w, &shuf, &sh, &upper);
-    const __m256i mask = _mm256_set1_epi32((int)((1u << w) - 1)), t = _mm256_set1_epi32((int)((1u << b) - 1));
+    int w = k + b;
+    fields8_t g = fields8_begin(len, lpos, w, pn);
+    const __m256i t = _mm256_set1_epi32((int)((1u << b) - 1));
     const __m128i kk = _mm_cvtsi32_si128(k);
-    size_t groups = pn / 8, byte0 = (size_t)(lpos >> 3), held = 0;
-    while (groups && byte0 + (groups - 1) * (size_t)w + (size_t)upper + 16 > len) groups--;
-    for (size_t gi = 0; gi < groups; gi++) {
-        const uint8_t *at = buf + byte0 + gi * (size_t)w;
-        __m256i v = _mm256_loadu2_m128i((const __m128i *)(at + upper), (const __m128i *)at);
-        __m256i f = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, shuf), sh), mask);
+    size_t held = 0;
+    for (size_t gi = 0; gi < g.groups; gi++) {
+        __m256i f = fields8_at(&g, buf, gi);
         _mm256_storeu_si256((__m256i *)(col + 8 * gi), f);
         __m256i capped = _mm256_cmpeq_epi32(_mm256_srl_epi32(f, kk), t);
         held += (size_t)__builtin_popcount((uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(capped)));
     }
-    size_t j = 8 * groups;
+    size_t j = 8 * g.groups;
     return held + capped_fields_avx2_tail(buf, len, lpos + (uint64_t)j * (uint64_t)w, k, b, col + j, pn - j);
 }
 
@@ -1539,10 +1564,8 @@ ATTR_AVX2_BITS static size_t add_held_avx2(uint32_t *col, size_t pn, int k, int 
         __m256i v = _mm256_loadu_si256((const __m256i *)(col + j));
         __m256i capped = _mm256_cmpeq_epi32(_mm256_srl_epi32(v, kk), t);
         uint32_t mask = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(capped));
-        uint64_t bytes = _pdep_u64(mask, 0x0101010101010101ull) * 0xff;
-        __m256i rank = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)_pdep_u64(0x0706050403020100ull, bytes)));
-        __m256i h = _mm256_and_si256(_mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(held + i)), rank),
-                                     capped);
+        __m256i h = _mm256_and_si256(
+            _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(held + i)), lane_ranks(mask)), capped);
         /* h << k must fit, and so must the sum (k = 0: the shift test is 0, the carry test is not) */
         __m256i add = _mm256_add_epi32(v, _mm256_sll_epi32(h, kk));
         over = _mm256_or_si256(over, _mm256_srl_epi32(h, top));
@@ -1555,38 +1578,21 @@ ATTR_AVX2_BITS static size_t add_held_avx2(uint32_t *col, size_t pn, int k, int 
     return _mm256_testz_si256(over, over) && tail != HELD_OVERFLOW ? i + tail : HELD_OVERFLOW;
 }
 
-/* lows3 and column fused, eight values at a time: the eight k-bit fields of
- * a group start at bits phase + i k of the group's first byte; each lane
- * gathers the 4 bytes holding its field (vpshufb within 128-bit halves, the
- * upper half loaded from the byte of field 4) and shifts it into place.
- * Fields up to 25 bits; the rest, and the tail, in the scalar bodies. */
+/* lows3 and column fused, eight values at a time (fields8_t: fields up to 25
+ * bits; the rest, and the tail, in the scalar bodies). */
 ATTR_AVX2_BITS static int column3_avx2(const uint8_t *buf, size_t len, uint64_t lpos, int k, const uint32_t *q,
                                        uint32_t *u, size_t pn,
                                        int32_t gain, uint32_t *sum, const uint32_t *leaving, int m)
 {
     size_t j = 0;
     if (k >= 1 && k <= 25) {
-        int phase = (int)(lpos & 7), upper = (phase + 4 * k) >> 3;
-        uint8_t shuffle[32];
-        uint32_t shift[8];
-        for (int i = 0; i < 8; i++) {
-            int off = phase + i * k, first = (off >> 3) - (i < 4 ? 0 : upper);
-            for (int b = 0; b < 4; b++) shuffle[4 * i + b] = (uint8_t)(first + b);
-            shift[i] = (uint32_t)(off & 7);
-        }
-        const __m256i shuf = _mm256_loadu_si256((const __m256i *)shuffle);
-        const __m256i sh = _mm256_loadu_si256((const __m256i *)shift);
-        const __m256i mask = _mm256_set1_epi32((int)((1u << k) - 1)), one = _mm256_set1_epi32(1);
+        fields8_t fg = fields8_begin(len, lpos, k, pn);
+        const __m256i one = _mm256_set1_epi32(1);
         const __m256i g = _mm256_set1_epi32(gain), round = _mm256_set1_epi32(1 << (GAIN_SHIFT - 1));
         const __m128i kk = _mm_cvtsi32_si128(k), top = _mm_cvtsi32_si128(32 - k);
         __m256i over = _mm256_setzero_si256();
-        /* the group's loads end at byte (lpos >> 3) + g k + upper + 16 */
-        size_t groups = pn / 8, byte0 = (size_t)(lpos >> 3);
-        while (groups && byte0 + (groups - 1) * (size_t)k + (size_t)upper + 16 > len) groups--;
-        for (size_t gi = 0; gi < groups; gi++) {
-            const uint8_t *at = buf + byte0 + gi * (size_t)k;
-            __m256i v = _mm256_loadu2_m128i((const __m128i *)(at + upper), (const __m128i *)at);
-            __m256i low = _mm256_and_si256(_mm256_srlv_epi32(_mm256_shuffle_epi8(v, shuf), sh), mask);
+        for (size_t gi = 0; gi < fg.groups; gi++) {
+            __m256i low = fields8_at(&fg, buf, gi);
             __m256i hi = _mm256_loadu_si256((const __m256i *)(q + 8 * gi));
             over = _mm256_or_si256(over, _mm256_srl_epi32(hi, top));
             __m256i uu = _mm256_or_si256(_mm256_sll_epi32(hi, kk), low);
@@ -1602,7 +1608,7 @@ ATTR_AVX2_BITS static int column3_avx2(const uint8_t *buf, size_t len, uint64_t 
             _mm256_storeu_si256((__m256i *)(u + 8 * gi), e);
         }
         if (!_mm256_testz_si256(over, over)) return 1;
-        j = 8 * groups;
+        j = 8 * fg.groups;
     }
     if (lows3_avx2_tail(buf, len, lpos + (uint64_t)j * k, k, q + j, u + j, pn - j)) return 1;
     column_avx2(u + j, pn - j, gain, sum + j, leaving ? leaving + j : NULL, m);
@@ -1769,7 +1775,7 @@ typedef struct {
     int *rice;      /* version 3: per channel Rice parameter of a partition */
     int *cap;       /* version 4: per channel cap b of a partition (0: plain Rice) */
     uint32_t *held; /* encoder: per channel its values over the cap; decoder: the unary parts' values (areas A, B) */
-    size_t *held_at; /* decoder: per channel where its values start in its area */
+    uint32_t **held_at; /* decoder: per channel its next unary parts' values (in area A or B of held) */
     uint32_t *fields; /* version 4 encoder: P capped low fields */
     uint64_t *lows_at; /* version 3 decoder: per channel bit position of its low bits in the partition */
 } work_t;
@@ -1807,7 +1813,7 @@ static int work_alloc(work_t *w, size_t f, size_t part, uint32_t nc, int near_en
     w->lows_at = malloc(nc * sizeof(uint64_t));
     w->cap = calloc(nc, sizeof(int));
     w->held = malloc((nc * part + 16) * sizeof(uint32_t)); /* + 8 after each area: the AVX2 expand reads 8 at a time */
-    w->held_at = malloc(nc * sizeof(size_t));
+    w->held_at = malloc(nc * sizeof(uint32_t *));
     w->fields = malloc(part * sizeof(uint32_t));
     if (!w->cap || !w->held || !w->held_at || !w->fields || !w->cm || !w->sum || !w->rice || !w->lows_at || !w->x || !w->e || (near_encoder > 0 && !w->orig) || !w->coef || !w->flags || !w->acc64 || !w->order ||
         !w->bits || !w->gain || !w->nsum || !w->scale || !w->base || !w->mean || !w->init.i32 ||
@@ -2357,8 +2363,9 @@ static int read_partition3(posreader_t *r, const kernels_t *kern, const stream_t
         size_t n = w->cap[c] ? read_capped_fields(r->buf, r->len, w->lows_at[c], w->rice[c], w->cap[c],
                                                   w->cm + (size_t)c * pn, pn)
                              : pn;
-        w->held_at[c] = c < h ? na : nb;
-        *(c < h ? &na : &nb) += n;
+        size_t *count = c < h ? &na : &nb;
+        w->held_at[c] = (c < h ? qa : qb) + *count;
+        *count += n;
     }
     if (!read_unary3(r->buf, r->len, &pos_a, qa, na, &pos_b, qb, nb)) return EPHYS_ERR_CORRUPT;
     memset(qa + na, 0, 8 * sizeof(uint32_t)); /* read (and masked) by the AVX2 expand */
@@ -2371,20 +2378,19 @@ static int read_partition3(posreader_t *r, const kernels_t *kern, const stream_t
         for (uint32_t c = 0; c < nc; c++) {
             uint32_t *col = w->cm + (size_t)c * pn + j0, *leaving = m && c >= (uint32_t)m ? col - (size_t)m * pn : NULL;
             int k = w->rice[c];
-            if (k == ZERO_PARTITION || w->cap[c]) { /* a capped column holds its fields */
-                if (k == ZERO_PARTITION) {
-                    memset(col, 0, len * sizeof(uint32_t));
-                } else { /* its next values over the cap, while these rows are in L1 */
-                    size_t taken = add_held(col, len, k, w->cap[c], (c < h ? qa : qb) + w->held_at[c]);
-                    if (taken == HELD_OVERFLOW) return EPHYS_ERR_CORRUPT;
-                    w->held_at[c] += taken;
-                }
-                kern->column(col, len, w->gain[c], w->sum + j0, leaving, m);
-            } else if (!read_lows3(kern, r->buf, r->len, w->lows_at[c] + (uint64_t)j0 * k, k,
-                                  (c < h ? qa : qb) + w->held_at[c] + j0, col, len, w->gain[c], w->sum + j0, leaving,
-                                  m)) {
-                return EPHYS_ERR_CORRUPT;
+            if (k == ZERO_PARTITION) {
+                memset(col, 0, len * sizeof(uint32_t));
+            } else if (w->cap[c]) { /* col holds its fields; its next values over the cap, while in L1 */
+                size_t taken = add_held(col, len, k, w->cap[c], w->held_at[c]);
+                if (taken == HELD_OVERFLOW) return EPHYS_ERR_CORRUPT;
+                w->held_at[c] += taken;
+            } else { /* low bits and column fused */
+                if (!read_lows3(kern, r->buf, r->len, w->lows_at[c] + (uint64_t)j0 * k, k, w->held_at[c] + j0, col,
+                                len, w->gain[c], w->sum + j0, leaving, m))
+                    return EPHYS_ERR_CORRUPT;
+                continue;
             }
+            kern->column(col, len, w->gain[c], w->sum + j0, leaving, m);
         }
         kern->transpose(w->cm + j0, pn, len, nc, w->e);
         int err = synthesize(w, kern, s, t + j0, len, top, wide, grids, dst, c0, nc);
