@@ -4,7 +4,7 @@ and against mtscomp, and peak memory against file size.
 A real SpikeGLX recording (../shared/data/real, the NP Ultra file) is tiled into a file of
 ``--files-gb`` GB (default 2) in a temporary folder (``--files-dir``), then:
 
-- each codec of numcodecs_ephys.files.CODECS compresses the whole file (default check on,
+- each codec of numcodecs_ephys.recordings.stores.CODECS compresses the whole file (default check on,
   and --no-check), beside the same codec encoding (and decoding) the file's first chunks
   in memory: whole-file speed / in-memory speed is the cost of reading, writing and
   checking;
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 from tabulate import tabulate
 
-from numcodecs_ephys import files as ephys_files
 from numcodecs_ephys import get_num_threads
+from numcodecs_ephys.recordings import stores as ephys_files
 
 from .datasets import REAL
 

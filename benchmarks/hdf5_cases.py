@@ -91,7 +91,7 @@ def hdf5_rows(recordings, chunk_duration=1.0, repeats=3, threads=None, directory
     import numcodecs_ephys
 
     rows = []
-    previous = os.environ.get(numcodecs_ephys._blocks.NUM_THREADS_ENV)
+    previous = os.environ.get(numcodecs_ephys._threads.NUM_THREADS_ENV)
     numcodecs_ephys.set_num_threads(threads)  # the filter plugins take it from the process
     try:
         for name, family, factory in hdf5_cases():

@@ -6,7 +6,8 @@ and NeuroConv find them by id.
 
 from numcodecs.registry import codec_registry, register_codec
 
-from ._blocks import get_num_threads, set_num_threads
+from ._threads import get_num_threads, set_num_threads
+from ._version import __version__ as __version__  # (the alias re-exports it)
 from .bittruncation import BitTruncation
 from .delta2d import Delta2D
 from .flac import FLAC, FLACLegacy, FLACNumcodecsFormat
@@ -14,7 +15,6 @@ from .lpc import EphysLPC
 from .lsb import LSB, estimate_lsb
 from .wavpack import WavPack, WavPackLegacy, WavPackNumcodecsFormat
 
-__version__ = "0.2.0.dev0"
 __all__ = [
     "WavPack",
     "WavPackNumcodecsFormat",
@@ -40,6 +40,6 @@ for _peer in (WavPackNumcodecsFormat, FLACNumcodecsFormat):
     if _peer.codec_id not in codec_registry:
         register_codec(_peer)
 
-from .files import compress_file, decompress_file, open_recording  # noqa: E402  (whole recordings; zarr on use)
+from .recordings.stores import compress_file, decompress_file, open_recording  # noqa: E402  (whole recordings; zarr on use)
 
 __all__ += ["compress_file", "decompress_file", "open_recording"]

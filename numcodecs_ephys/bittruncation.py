@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _filters as F
-from ._codec import ConfigCodec
-from ._filters import lib
+from . import _filter_frame as F
+from . import _threads
+from ._codec_base import ConfigCodec
+from ._extension import lib
 
 SUPPORTED_DTYPES = (np.dtype("int16"), np.dtype("int32"))
 MAX_BITS = {dt.itemsize: 8 * dt.itemsize - 1 for dt in SUPPORTED_DTYPES}  # q * 2**bits must fit the dtype
@@ -34,7 +35,7 @@ class BitTruncation(ConfigCodec):
                 f"bits must be an integer from 0 to {MAX_BITS[2]} (int16) or {MAX_BITS[4]} (int32), got {bits!r}"
             )
         self.bits = int(bits)
-        self.num_threads = F.validate_num_threads(num_threads)
+        self.num_threads = _threads.validate_num_threads(num_threads)
 
     def encode(self, buf):
         arr, order = F.as_input(buf, "BitTruncation", SUPPORTED_DTYPES)

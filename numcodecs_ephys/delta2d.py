@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _filters as F
-from ._codec import ConfigCodec
-from ._filters import lib
+from . import _filter_frame as F
+from . import _threads
+from ._codec_base import ConfigCodec
+from ._extension import lib
 
 AXES = {"time": lib.EPHYS_DELTA_TIME, "space": lib.EPHYS_DELTA_SPACE, "time+space": lib.EPHYS_DELTA_TIME_SPACE}
 SUPPORTED_DTYPES = tuple(np.dtype(t) for t in ("int8", "int16", "int32", "int64"))
@@ -35,7 +36,7 @@ class Delta2D(ConfigCodec):
         if axis not in AXES:
             raise ValueError(f"axis must be one of {', '.join(map(repr, AXES))}; got {axis!r}")
         self.axis = axis
-        self.num_threads = F.validate_num_threads(num_threads)
+        self.num_threads = _threads.validate_num_threads(num_threads)
 
     def encode(self, buf):
         arr, order = F.as_input(buf, "Delta2D", SUPPORTED_DTYPES)

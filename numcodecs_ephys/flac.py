@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 
 import numpy as np
+from numcodecs.compat import ensure_ndarray_like
 
-from . import _blocks
-from ._blocks import ffi, lib
-from ._codec import ChunkCodec, ConfigCodec
+from . import _container, _threads
+from ._codec_base import ChunkCodec, ConfigCodec
+from ._extension import check, ffi, lib
 
 MAX_CHANNELS_PER_STREAM = lib.EPHYS_FLAC_MAX_CHANNELS  # FLAC's own limit: 8
 MIN_BLOCKSIZE = lib.EPHYS_FLAC_MIN_BLOCKSIZE  # 16
@@ -26,11 +27,11 @@ def _supported_dtypes():
     """int8, int16, uint8 and uint16 always; int32 and uint32 when this libFLAC encodes
     32-bit samples (>= 1.4)."""
     max_bits = lib.ephys_flac_max_bits_per_sample()
-    return _blocks.accepted_dtypes(d for d in _ALL_INTS if 8 * d.itemsize <= max_bits)
+    return _container.accepted_dtypes(d for d in _ALL_INTS if 8 * d.itemsize <= max_bits)
 
 
 def _as_int_samples(buf):
-    arr = _blocks.ensure_ndarray_like(buf)
+    arr = ensure_ndarray_like(buf)
     dtype = np.dtype(getattr(arr, "dtype", np.asarray(arr).dtype))
     if dtype.kind not in "iu":
         raise ValueError(
@@ -43,7 +44,7 @@ def _as_int_samples(buf):
             f"this libFLAC ({library_version()}) encodes samples of at most {max_bits} bits, "
             f"so {dtype} is not supported; libFLAC >= 1.4 is needed for 32-bit samples"
         )
-    return _blocks.as_samples(arr, "FLAC", _supported_dtypes())
+    return _container.as_samples(arr, "FLAC", _supported_dtypes())
 
 
 def _check_int(name, value, lo, hi, what=""):
@@ -109,7 +110,7 @@ class FLAC(ChunkCodec):
             "channels_per_stream", channels_per_stream, 1, MAX_CHANNELS_PER_STREAM, " (FLAC's limit)"
         )
         self.block_channels = _check_int("block_channels", block_channels, 1, MAX_BLOCK_CHANNELS)
-        self.num_threads = _blocks.validate_num_threads(num_threads)
+        self.num_threads = _threads.validate_num_threads(num_threads)
         if not isinstance(exhaustive_stereo, (bool, np.bool_)):
             raise ValueError(f"exhaustive_stereo must be True or False, got {exhaustive_stereo!r}")
         self.exhaustive_stereo = bool(exhaustive_stereo)
@@ -153,7 +154,7 @@ class FLACNumcodecsFormat(ConfigCodec):
         self._max_blocksize = self._max_blocksizes[0] if self.sample_rate <= 48000 else self._max_blocksizes[1]
 
     def encode(self, buf):
-        arr = _blocks.as_samples(buf, "flac-numcodecs (codec id 'flac')", (np.dtype("int16"),))
+        arr = _container.as_samples(buf, "flac-numcodecs (codec id 'flac')", (np.dtype("int16"),))
         if arr.size == 0:
             raise ValueError("flac-numcodecs chunks cannot be empty; use numcodecs_ephys.FLAC")
         if arr.ndim == 1:
@@ -169,24 +170,24 @@ class FLACNumcodecsFormat(ConfigCodec):
             blocksize = min(self.blocksize, self._max_blocksize)
         params = ffi.new("ephys_flac_stream_params_t *")
         params.level, params.blocksize, params.sample_rate = self.level, blocksize, self.sample_rate
-        view, keep = _blocks.make_view(data)
+        view, keep = _container.make_view(data)
         out_pp, out_len = ffi.new("uint8_t **"), ffi.new("size_t *")
         err = lib.ephys_flac_stream_encode(params, view, out_pp, out_len)
         del keep
-        _blocks.check(err, "encoding failed")
-        return _blocks.take_output(out_pp, out_len)
+        check(err, "encoding failed")
+        return _container.take_output(out_pp, out_len)
 
     def decode(self, buf, out=None):
-        src, ptr, nbytes = _blocks.input_bytes(buf)
+        src, ptr, nbytes = _container.input_bytes(buf)
         n, nc, bps = ffi.new("uint64_t *"), ffi.new("uint32_t *"), ffi.new("uint32_t *")
-        _blocks.check(lib.ephys_flac_stream_info(ptr, nbytes, n, nc, bps), "cannot decode FLAC file")
+        check(lib.ephys_flac_stream_info(ptr, nbytes, n, nc, bps), "cannot decode FLAC file")
         dtype = np.dtype("int16") if bps[0] <= 16 else np.dtype("int32")
-        return _blocks.decode_into(
+        return _container.decode_into(
             out,
             dtype,
             (n[0], nc[0]),
             "C",
-            lambda view: _blocks.check(lib.ephys_flac_stream_decode(ptr, nbytes, view), "cannot decode FLAC file"),
+            lambda view: check(lib.ephys_flac_stream_decode(ptr, nbytes, view), "cannot decode FLAC file"),
         )
 
     def get_config(self):

@@ -2,12 +2,12 @@
 
 import numpy as np
 
-from . import _blocks
-from ._blocks import ffi, lib
-from ._codec import ChunkCodec
-from ._filters import refuse_filtered
+from . import _container, _threads
+from ._codec_base import ChunkCodec
+from ._extension import check, ffi, lib
+from ._filter_frame import refuse_filtered
 
-SUPPORTED_DTYPES = _blocks.accepted_dtypes((np.dtype("int8"), np.dtype("int16"), np.dtype("int32")))
+SUPPORTED_DTYPES = _container.accepted_dtypes((np.dtype("int8"), np.dtype("int16"), np.dtype("int32")))
 LEVELS = (1, 2, 3)
 MAX_ERROR = lib.EPHYS_LPC_MAX_ERROR
 BLOCK_CHANNELS = lib.EPHYS_LPC_BLOCK_CHANNELS
@@ -27,7 +27,7 @@ def set_kernel(name: str) -> None:
     Raises ValueError if this CPU cannot run the kernel."""
     if name not in KERNELS:
         raise ValueError(f"kernel must be one of {sorted(KERNELS)}, got {name!r}")
-    _blocks.check(lib.ephys_lpc_set_kernel(KERNELS[name]), f"kernel {name!r} is not available on this CPU")
+    check(lib.ephys_lpc_set_kernel(KERNELS[name]), f"kernel {name!r} is not available on this CPU")
 
 
 def kernel() -> str:
@@ -89,12 +89,12 @@ class EphysLPC(ChunkCodec):
         self.level = _check_int("level", level, LEVELS[0], LEVELS[-1])
         self.max_error = _check_int("max_error", max_error, 0, MAX_ERROR)
         self.block_channels = _check_int("block_channels", block_channels, 1, MAX_BLOCK_CHANNELS)
-        self.num_threads = _blocks.validate_num_threads(num_threads)
+        self.num_threads = _threads.validate_num_threads(num_threads)
         self._params = ffi.new("ephys_lpc_params_t *")
-        _blocks.check(lib.ephys_lpc_default_params(self.level, self.max_error, self._params), "bad parameters")
+        check(lib.ephys_lpc_default_params(self.level, self.max_error, self._params), "bad parameters")
 
     def encode(self, buf):
-        arr = _blocks.as_samples(buf, "EphysLPC", SUPPORTED_DTYPES)
+        arr = _container.as_samples(buf, "EphysLPC", SUPPORTED_DTYPES)
         if self.max_error:
             refuse_filtered(arr, "EphysLPC near-lossless (max_error > 0)")
-        return _blocks.encode_chunk(lib.ephys_lpc_encode, self._params, arr, self.block_channels, self.num_threads)
+        return _container.encode_chunk(lib.ephys_lpc_encode, self._params, arr, self.block_channels, self.num_threads)

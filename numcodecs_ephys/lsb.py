@@ -14,9 +14,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _filters as F
-from ._codec import ConfigCodec
-from ._filters import ffi, lib
+from . import _filter_frame as F
+from . import _threads
+from ._codec_base import ConfigCodec
+from ._extension import check, ffi, lib
 
 SUPPORTED_DTYPES = (np.dtype("int16"), np.dtype("int32"))  # integer samples (ADC values on a grid)
 FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))  # scaled samples on a grid (SpikeInterface)
@@ -88,7 +89,7 @@ class LSB(ConfigCodec):
     ) -> None:
         self.offsets = _validate_params("offsets", offsets, -MAX_OFFSET, MAX_OFFSET)
         self.steps = _validate_params("steps", steps, 0.0, MAX_STEP, above_lo=True)
-        self.num_threads = F.validate_num_threads(num_threads)
+        self.num_threads = _threads.validate_num_threads(num_threads)
         self._cache: dict[int, tuple] = {}  # per-channel cffi arrays of the last channel count
 
     @classmethod
@@ -131,9 +132,9 @@ class LSB(ConfigCodec):
                     f"LSB with steps below {MIN_INTEGER_STEP} takes float samples; this chunk is "
                     f"{arr.dtype}, whose grid steps are at least {MIN_INTEGER_STEP} (got {low})"
                 )
-            encode, threads = lib.ephys_lsb_encode, (F.threads(self.num_threads),)
+            encode, threads = lib.ephys_lsb_encode, (_threads.threads(self.num_threads),)
         args = (ffi.from_buffer(arr), arr.nbytes, arr.itemsize, arr.ndim, shape, offsets, steps, n)
-        F.check(encode(*args, *threads, out_pp, out_len, n_esc), "LSB encoding failed")
+        check(encode(*args, *threads, out_pp, out_len, n_esc), "LSB encoding failed")
         # the C buffer becomes the array's memory (no copy); freed with the array
         owned = ffi.gc(out_pp[0], lib.ephys_free, size=out_len[0])
         F.seal(owned, out_len[0], order, arr)
@@ -159,9 +160,16 @@ class LSB(ConfigCodec):
         # the header's parameter byte: 0 for integer samples, else the float samples' itemsize
         dtype = np.dtype(f"<f{info.param}").newbyteorder("=") if info.param else F.info_dtype(info)
         result = np.empty(shape, dtype)
-        F.check(
+        check(
             lib.ephys_lsb_decode(
-                ptr, src.nbytes, offsets, steps, n, ffi.from_buffer(result), result.nbytes, F.threads(self.num_threads)
+                ptr,
+                src.nbytes,
+                offsets,
+                steps,
+                n,
+                ffi.from_buffer(result),
+                result.nbytes,
+                _threads.threads(self.num_threads),
             ),
             "cannot decode LSB chunk",
         )

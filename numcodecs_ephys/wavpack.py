@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _blocks
-from ._blocks import ffi, lib
-from ._codec import ChunkCodec, ConfigCodec
-from ._filters import refuse_filtered
+from . import _container, _threads
+from ._codec_base import ChunkCodec, ConfigCodec
+from ._extension import CODE_DTYPES, check, ffi, lib
+from ._filter_frame import refuse_filtered
 
 STREAM_DTYPES = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"), np.dtype("float32"))
-SUPPORTED_DTYPES = _blocks.accepted_dtypes(STREAM_DTYPES)
+SUPPORTED_DTYPES = _container.accepted_dtypes(STREAM_DTYPES)
 MAX_CHANNELS_PER_STREAM = 4096  # WavPack's own limit
 MIN_BPS = 2.25  # the lowest bit rate libwavpack's hybrid mode supports
 
@@ -104,11 +104,11 @@ class WavPack(ChunkCodec):
                 f"block_channels must be an integer from 1 to {MAX_CHANNELS_PER_STREAM}, got {block_channels!r}"
             )
         self.block_channels = int(block_channels)
-        self.num_threads = _blocks.validate_num_threads(num_threads)
+        self.num_threads = _threads.validate_num_threads(num_threads)
         self._params = _params(self.level, self.bps, self.dynamic_noise_shaping, self.shaping_weight)
 
     def _samples(self, buf):
-        arr = _blocks.as_samples(buf, "WavPack", SUPPORTED_DTYPES)
+        arr = _container.as_samples(buf, "WavPack", SUPPORTED_DTYPES)
         if self.bps:
             refuse_filtered(arr, "WavPack hybrid (bps=...)")
         return arr
@@ -142,7 +142,7 @@ class WavPackNumcodecsFormat(ConfigCodec):
         self._params = _params(self.level, self.bps, self.dynamic_noise_shaping, self.shaping_weight)
 
     def encode(self, buf):
-        arr = _blocks.as_samples(buf, "WavPack", STREAM_DTYPES)  # a bare stream cannot say "unsigned"
+        arr = _container.as_samples(buf, "WavPack", STREAM_DTYPES)  # a bare stream cannot say "unsigned"
         if arr.ndim > 2 or (arr.ndim == 2 and arr.shape[1] > MAX_CHANNELS_PER_STREAM):
             raise ValueError(
                 "wavpack-numcodecs chunks hold 1-D or 2-D (samples, channels <= 4096) arrays; "
@@ -150,25 +150,23 @@ class WavPackNumcodecsFormat(ConfigCodec):
             )
         if arr.size == 0:
             raise ValueError("wavpack-numcodecs chunks cannot be empty; use numcodecs_ephys.WavPack")
-        view, keep = _blocks.make_view(_blocks.to_2d(arr))
+        view, keep = _container.make_view(_container.to_2d(arr))
         out_pp, out_len = ffi.new("uint8_t **"), ffi.new("size_t *")
-        _blocks.check(lib.ephys_wavpack_stream_encode(self._params, view, out_pp, out_len), "encoding failed")
+        check(lib.ephys_wavpack_stream_encode(self._params, view, out_pp, out_len), "encoding failed")
         del keep
-        return _blocks.take_output(out_pp, out_len)
+        return _container.take_output(out_pp, out_len)
 
     def decode(self, buf, out=None):
-        src, ptr, nbytes = _blocks.input_bytes(buf)
+        src, ptr, nbytes = _container.input_bytes(buf)
         n, nc, code = ffi.new("uint64_t *"), ffi.new("uint32_t *"), ffi.new("int *")
-        _blocks.check(lib.ephys_wavpack_stream_info(ptr, nbytes, n, nc, code), "cannot decode WavPack stream")
+        check(lib.ephys_wavpack_stream_info(ptr, nbytes, n, nc, code), "cannot decode WavPack stream")
         shape = (n[0],) if nc[0] == 1 else (n[0], nc[0])
-        return _blocks.decode_into(
+        return _container.decode_into(
             out,
-            _blocks.CODE_DTYPES[code[0]],
+            CODE_DTYPES[code[0]],
             shape,
             "C",
-            lambda view: _blocks.check(
-                lib.ephys_wavpack_stream_decode(ptr, nbytes, view), "cannot decode WavPack stream"
-            ),
+            lambda view: check(lib.ephys_wavpack_stream_decode(ptr, nbytes, view), "cannot decode WavPack stream"),
         )
 
 

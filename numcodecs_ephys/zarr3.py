@@ -53,7 +53,7 @@ next codec (zarr's ``bytes`` serializer in particular) trusts it when decoding. 
   refused). The bytes stored are those 0.1.0 stored with LSB as a filter before the same
   serializer, and arrays written that way still open (``LSB.from_dict`` reads that form).
 
-Lossy steps after a filter follow one rule on both stacks (``_filters.LOSSY_AFTER_FILTER_RULE``):
+Lossy steps after a filter follow one rule on both stacks (``_filter_frame.LOSSY_AFTER_FILTER_RULE``):
 here a filter's declared spec tells the lossy codec after it, and LSB checks the serializer
 it wraps when the array is created.
 """
@@ -79,13 +79,15 @@ except ImportError as exc:  # zarr 2 (or no zarr): this module is only for zarr-
         "use the numcodecs classes from numcodecs_ephys directly (compressor=..., filters=[...])."
     ) from exc
 
-from . import _filters as F
+from . import _filter_frame as F
+from . import _threads
 from . import bittruncation as _bittruncation
 from . import delta2d as _delta2d
 from . import flac as _flac
 from . import lpc as _lpc
 from . import lsb as _lsb
 from . import wavpack as _wavpack
+from ._extension import check, ffi, lib
 from .bittruncation import BitTruncation as _NcBitTruncation
 from .delta2d import Delta2D as _NcDelta2D
 from .flac import FLAC as _NcFLAC
@@ -390,7 +392,7 @@ class _Filter(_Wrapper, ArrayArrayCodec):
 
 
 def _ptr(arr):
-    return F.ffi.from_buffer(arr)
+    return ffi.from_buffer(arr)
 
 
 @dataclass(frozen=True)
@@ -405,28 +407,28 @@ class Delta2D(_Filter):
     _supported: ClassVar[tuple] = _delta2d.SUPPORTED_DTYPES
 
     def _apply(self, src, out):
-        F.check(
-            F.lib.ephys_delta2d_apply(
+        check(
+            lib.ephys_delta2d_apply(
                 _ptr(src),
                 _ptr(out),
                 src.nbytes,
                 src.itemsize,
                 *F.samples_and_channels(src.shape),
                 _delta2d.AXES[self.axis],
-                F.threads(self.num_threads),
+                _threads.threads(self.num_threads),
             ),
             "Delta2D encoding failed",
         )
 
     def _invert(self, data):
-        F.check(
-            F.lib.ephys_delta2d_invert(
+        check(
+            lib.ephys_delta2d_invert(
                 _ptr(data),
                 data.nbytes,
                 data.itemsize,
                 *F.samples_and_channels(data.shape),
                 _delta2d.AXES[self.axis],
-                F.threads(self.num_threads),
+                _threads.threads(self.num_threads),
             ),
             "cannot decode Delta2D chunk",
         )
@@ -456,17 +458,17 @@ class BitTruncation(_Filter):
         return await super()._encode_single(chunk_array, chunk_spec)
 
     def _apply(self, src, out):
-        F.check(
-            F.lib.ephys_bittruncation_apply(
-                _ptr(src), _ptr(out), src.nbytes, src.itemsize, self.bits, F.threads(self.num_threads)
+        check(
+            lib.ephys_bittruncation_apply(
+                _ptr(src), _ptr(out), src.nbytes, src.itemsize, self.bits, _threads.threads(self.num_threads)
             ),
             "BitTruncation encoding failed",
         )
 
     def _invert(self, data):
-        F.check(
-            F.lib.ephys_bittruncation_invert(
-                _ptr(data), _ptr(data), data.nbytes, data.itemsize, self.bits, F.threads(self.num_threads)
+        check(
+            lib.ephys_bittruncation_invert(
+                _ptr(data), _ptr(data), data.nbytes, data.itemsize, self.bits, _threads.threads(self.num_threads)
             ),
             "cannot decode BitTruncation chunk",
         )

@@ -159,7 +159,7 @@ def reseal(b):
     """Make the header checksum of a damaged chunk of our formats valid again, as a hostile
     writer would, so that the damage reaches the stream decoders behind it and only the
     checksums of the samples stand between it and wrong data."""
-    from numcodecs_ephys._blocks import lib
+    from numcodecs_ephys._extension import lib
 
     if len(b) >= 20 and b[:4] == b"NCEP" and b[4] == 2:
         end = 20 + 4 * b[7] + 8 * int.from_bytes(b[12:16], "little") + 4

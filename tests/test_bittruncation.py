@@ -125,7 +125,7 @@ def test_chain_with_compressors():
 def test_property_kernels_are_the_payload_of_the_numcodecs_chunk(x, bits):
     """apply gives the samples the numcodecs chunk holds after its header; invert (in place
     too) gives what numcodecs decoding gives."""
-    from numcodecs_ephys._filters import ffi, lib
+    from numcodecs_ephys._extension import ffi, lib
 
     x = np.ascontiguousarray(x)
     q = np.empty_like(x)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numcodecs_ephys import FLAC, EphysLPC, WavPack, _channels
+from numcodecs_ephys import FLAC, EphysLPC, WavPack, _partial_decode
 
 from conftest import FIXTURES, load_real, simulated
 
@@ -25,13 +25,13 @@ CODECS = {
 def decoded_blocks(monkeypatch):
     """The channel blocks each partial decode decodes, as sorted lists."""
     calls = []
-    original = _channels._decode_runs
+    original = _partial_decode._decode_runs
 
     def spy(decode_blocks_fn, source, info, channels, target_for, num_threads, what):
         calls.append(sorted({int(c) // int(info.channels_per_block) for c in channels}))
         return original(decode_blocks_fn, source, info, channels, target_for, num_threads, what)
 
-    monkeypatch.setattr(_channels, "_decode_runs", spy)
+    monkeypatch.setattr(_partial_decode, "_decode_runs", spy)
     return calls
 
 

@@ -1,4 +1,4 @@
-"""The numcodecs-ephys command and the whole-recording API (numcodecs_ephys.files).
+"""The numcodecs-ephys command and the whole-recording API (numcodecs_ephys.recordings).
 
 Byte-exact round trips file -> store -> file on every real SpikeGLX and Open Ephys
 recording (locally and through a dask LocalCluster), on a 60 s file tiled from one of
@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from numcodecs_ephys import cli, compress_file, decompress_file, open_recording
-from numcodecs_ephys import files as ephys_files
+from numcodecs_ephys import compress_file, decompress_file, open_recording
+from numcodecs_ephys.recordings import cli, stores
 
 from conftest import REAL, unavailable
 
@@ -68,7 +68,7 @@ def copy_recording(rel, folder):
 def tiled(rel, folder, seconds):
     """A recording `seconds` long made by repeating a real one (with its metadata file)."""
     data_path, meta_path = copy_recording(rel, folder)
-    meta = ephys_files.open_source(data_path)
+    meta = stores.open_source(data_path)
     frame = meta.n_channels * meta.dtype.itemsize
     data = data_path.read_bytes()
     n = int(round(seconds * meta.sampling_frequency)) * frame
@@ -98,7 +98,7 @@ def assert_round_trip(data_path, meta_path, tmp_path, *extra):
 def test_round_trip_real_files(name, tmp_path):
     data_path, meta_path = copy_recording(REAL_INPUTS[name], tmp_path / "in")
     store = assert_round_trip(data_path, meta_path, tmp_path)
-    info = ephys_files.store_info(store)
+    info = stores.store_info(store)
     assert info["lossless"] and info["source_sha1"] == sha1(data_path)
     assert info["compression_ratio"] > 1.5
     if name == "openephys_lfp":  # the non-integer grid is corrected (losslessly)
@@ -129,11 +129,11 @@ def test_round_trip_tiled_60_s(tiled_60_s, tmp_path):
     assert_decompresses_to(store, data_path, meta_path, tmp_path)
 
 
-@pytest.mark.parametrize("codec", sorted(ephys_files.CODECS))
+@pytest.mark.parametrize("codec", sorted(stores.CODECS))
 def test_every_codec_of_the_table(codec, tmp_path):
     data_path, meta_path = copy_recording(SPIKEGLX["np2"], tmp_path / "in")
     store = assert_round_trip(data_path, meta_path, tmp_path, "--codec", codec, "--chunk-duration", 0.01)
-    assert ephys_files.store_info(store)["codec"]["id"] == ephys_files.make_codec(codec).codec_id
+    assert stores.store_info(store)["codec"]["id"] == stores.make_codec(codec).codec_id
 
 
 def test_openephys_folder_layout(tmp_path):
@@ -145,7 +145,7 @@ def test_openephys_folder_layout(tmp_path):
     shutil.copy(src.parent / "structure.oebin", tmp_path / "rec" / "structure.oebin")
     store = tmp_path / "lfp.zarr"
     assert run("compress", stream / "continuous.dat", "-o", store, "-q") == 0
-    assert ephys_files.store_info(store)["metadata_files"] == ["../../structure.oebin"]
+    assert stores.store_info(store)["metadata_files"] == ["../../structure.oebin"]
     out = tmp_path / "out" / "continuous.dat"
     assert run("decompress", store, "-o", out, "-q") == 0
     assert sha1(out) == sha1(src) and sha1(out.parent / "structure.oebin") == sha1(src.parent / "structure.oebin")
@@ -177,7 +177,7 @@ def test_round_trip_raw_partial_last_chunk(tmp_path):
     )
     rec = open_recording(store)
     assert rec.shape == (10000, 10) and rec.chunk_len == 2100 and rec.sampling_frequency == 30000
-    assert ephys_files.store_info(store)["codec"]["level"] == 3
+    assert stores.store_info(store)["codec"]["level"] == 3
     out = tmp_path / "y.bin"
     assert run("decompress", store, "-o", out, "-q") == 0 and sha1(out) == sha1(src)
 
@@ -201,7 +201,7 @@ def _require_distributed():
 def chunk_files(store):
     return sorted(
         p.relative_to(store)
-        for a in (ephys_files.TRACES, ephys_files.OTHER)
+        for a in (stores.TRACES, stores.OTHER)
         for p in (store / a).rglob("*")
         if p.is_file() and not p.name.startswith((".z", "zarr.json"))
     )
@@ -210,7 +210,7 @@ def chunk_files(store):
 @pytest.mark.parametrize("name", sorted(REAL_INPUTS))
 def test_round_trip_through_scheduler(name, scheduler, tmp_path):
     data_path, meta_path = copy_recording(REAL_INPUTS[name], tmp_path / "in")
-    src = ephys_files.open_source(data_path)
+    src = stores.open_source(data_path)
     chunk_duration = src.n_samples / src.sampling_frequency / 3.5  # 4 chunks, the last one partial
     local = tmp_path / "local.zarr"
     assert run("compress", data_path, "-o", local, "-q", "--chunk-duration", chunk_duration) == 0
@@ -231,15 +231,15 @@ def test_round_trip_tiled_60_s_through_scheduler(tiled_60_s, scheduler, tmp_path
     for c in chunk_files(store):
         assert (store / c).read_bytes() == (local / c).read_bytes()
     # chunks and attributes identical to the local store's, which decompresses byte for byte
-    assert {**ephys_files.store_info(store), "store": ""} == {**ephys_files.store_info(local), "store": ""}
+    assert {**stores.store_info(store), "store": ""} == {**stores.store_info(local), "store": ""}
 
 
 def test_several_inputs_at_once(tmp_path):
     a, _ = copy_recording(SPIKEGLX["np2"], tmp_path / "a")
     b, _ = copy_recording(OPENEPHYS, tmp_path / "b")
     assert run("compress", a, b, "-q") == 0
-    assert ephys_files.store_info(a.with_suffix(".zarr"))["source_format"] == "spikeglx"
-    assert ephys_files.store_info(b.with_suffix(".zarr"))["source_format"] == "openephys"
+    assert stores.store_info(a.with_suffix(".zarr"))["source_format"] == "spikeglx"
+    assert stores.store_info(b.with_suffix(".zarr"))["source_format"] == "openephys"
     assert run("compress", a, b, "-o", tmp_path / "x.zarr") == 1
 
 
@@ -270,7 +270,7 @@ def test_mtscomp_archive_transcodes(name, tmp_path):
     ours = tmp_path / "ours.bin"
     assert run("decompress", store, "-o", ours, "-q") == 0
     assert sha1(ours) == sha1(theirs) == sha1(src)
-    info = ephys_files.store_info(store)
+    info = stores.store_info(store)
     assert info["source_format"] == "mtscomp" and info["shape"] == [src.stat().st_size // (2 * n_channels), n_channels]
 
 
@@ -286,7 +286,7 @@ def test_open_recording_slices_lazily(tmp_path):
     assert rec.channel_ids[:2] == ["AP0", "AP1"] and abs(rec.gains_to_uv[0] - 0.6 / 512 / 500 * 1e6) < 1e-9
     assert np.array_equal(rec[1234:2345, [3, 7, 384]], ref[1234:2345][:, [3, 7, 384]])
     # only the chunks needed are read: remove the others and slice again
-    for p in (store / ephys_files.TRACES).iterdir():
+    for p in (store / stores.TRACES).iterdir():
         if p.name[0].isdigit() and not 4 <= int(p.name.split(".")[0]) <= 6:
             p.unlink()
     assert np.array_equal(rec[1300:2000], ref[1300:2000])
@@ -310,20 +310,20 @@ def test_info_and_lossy_bps(tmp_path, capsys):
     assert run("info", store) == 0
     out = capsys.readouterr().out
     assert "lossless             False" in out and "p5_g0_t0.imec0.ap.bin" in out and '"bps": 2.5' in out
-    assert ephys_files.store_info(store)["compression_ratio"] > 5
+    assert stores.store_info(store)["compression_ratio"] > 5
     assert run("verify", store, "-q") == 0
     restored = np.fromfile(decompress_file(store, tmp_path / "lossy.bin"), "int16").reshape(-1, 385)
     ref = np.fromfile(src, "int16").reshape(-1, 385)
     assert restored.shape == ref.shape and 0 < np.abs(restored.astype(int) - ref).mean() < 4
     # lossy is never the default, and only WavPack has it
-    assert ephys_files.store_info(ephys_files.compress_file(src, tmp_path / "default.zarr"))["lossless"]
+    assert stores.store_info(stores.compress_file(src, tmp_path / "default.zarr"))["lossless"]
     assert run("compress", src, "-o", tmp_path / "f.zarr", "--codec", "flac", "--bps", 3) == 1
 
 
 def test_verify_detects_damage(tmp_path, capsys):
     src = real(SPIKEGLX["np_ultra"])
     store = compress_file(src, tmp_path / "p5.zarr", chunk_duration=0.05)
-    chunk = store / ephys_files.TRACES / "1.0"
+    chunk = store / stores.TRACES / "1.0"
     data = bytearray(chunk.read_bytes())
     data[len(data) // 2] ^= 0x10
     chunk.write_bytes(bytes(data))
@@ -442,15 +442,15 @@ def test_overwrite(tmp_path, capsys):
     src = real(SPIKEGLX["np_ultra"])
     store = tmp_path / "p5.zarr"
     assert run("compress", src, "-o", store, "-q") == 0
-    before = ephys_files.store_info(store)
+    before = stores.store_info(store)
     assert run("compress", src, "-o", store, "-q", "--codec", "flac") == 1
     assert "exists; pass --overwrite" in capsys.readouterr().err
-    assert ephys_files.store_info(store) == before
+    assert stores.store_info(store) == before
     # a failing run with --overwrite leaves the old store in place
     assert run("compress", src, "-o", store, "-q", "--overwrite", "--codec", "flac", "--level", 99) == 1
-    assert ephys_files.store_info(store) == before
+    assert stores.store_info(store) == before
     assert run("compress", src, "-o", store, "-q", "--overwrite", "--codec", "flac") == 0
-    assert ephys_files.store_info(store)["codec"]["id"] == "ephys_flac"
+    assert stores.store_info(store)["codec"]["id"] == "ephys_flac"
     out = tmp_path / "p5.bin"
     assert run("decompress", store, "-o", out, "-q") == 0
     assert run("decompress", store, "-o", out, "-q") == 1
@@ -464,7 +464,7 @@ def test_overwrite(tmp_path, capsys):
 def test_failure_mid_run_leaves_nothing(tmp_path, capsys, monkeypatch, failure):
     data_path, _ = tiled(OPENEPHYS, tmp_path / "in", 10)
     digest = sha1(data_path)
-    real_code_chunk = ephys_files._code_chunk
+    real_code_chunk = stores._code_chunk
 
     def failing(source, plan, i, data=None):
         if i == 5:
@@ -473,7 +473,7 @@ def test_failure_mid_run_leaves_nothing(tmp_path, capsys, monkeypatch, failure):
             raise OSError(errno.ENOSPC, "No space left on device")
         return real_code_chunk(source, plan, i, data)
 
-    monkeypatch.setattr(ephys_files, "_code_chunk", failing)
+    monkeypatch.setattr(stores, "_code_chunk", failing)
     store = tmp_path / "out.zarr"
     assert run("compress", data_path, "-o", store, "-q") == 1
     err = capsys.readouterr().err
@@ -578,7 +578,7 @@ def test_readme_command_table(tmp_path, monkeypatch):
         assert run(*args, *(["-q"] if args[0] != "info" else [])) == 0, command
     assert sha1(a / "restored.bin") == sha1(b / "restored.bin") == sha1(src)
     assert (b / "run_g0_t0.imec0.ap.zarr").is_dir()
-    assert ephys_files.store_info(b / "from-mtscomp.zarr")["source_sha1"] == sha1(src)
+    assert stores.store_info(b / "from-mtscomp.zarr")["source_sha1"] == sha1(src)
     assert np.array_equal(
         np.fromfile(b / "part.bin", "int16").reshape(-1, 384),
         np.fromfile(src, "int16").reshape(-1, 385)[1500:3000, :384],

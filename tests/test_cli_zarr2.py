@@ -6,7 +6,7 @@ import pytest
 from test_cli import REAL_INPUTS, assert_round_trip, copy_recording
 
 from numcodecs_ephys import compress_file, open_recording
-from numcodecs_ephys import files as ephys_files
+from numcodecs_ephys.recordings import stores
 
 from conftest import require
 
@@ -27,7 +27,7 @@ def test_spikeinterface_opens_store(name, tmp_path):
     data_path, _ = copy_recording(REAL_INPUTS[name], tmp_path / "in")
     store = compress_file(data_path, tmp_path / "rec.zarr")
     rec = si.load(store) if hasattr(si, "load") else si.load_extractor(store)
-    src = ephys_files.open_source(data_path)
+    src = stores.open_source(data_path)
     traces = np.fromfile(data_path, "int16").reshape(-1, src.n_channels)
     assert rec.get_sampling_frequency() == src.sampling_frequency
     if name == "openephys_lfp":

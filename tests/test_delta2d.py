@@ -115,7 +115,7 @@ def test_zarr2_style_flat_bytes_decode():
 def test_kernels_check_their_arguments():
     """The header-free kernels (what the zarr 3 filters call) refuse impossible sizes and
     overlapping buffers with an error code, never touching memory they were not given."""
-    from numcodecs_ephys._filters import ffi, lib
+    from numcodecs_ephys._extension import ffi, lib
 
     x = simulated(100, 4)
     out = np.empty_like(x)
@@ -151,7 +151,8 @@ def test_kernels_check_their_arguments():
 )
 def test_property_kernels_are_the_payload_of_the_numcodecs_chunk(x, axis):
     """apply gives the samples the numcodecs chunk holds after its header; invert undoes it."""
-    from numcodecs_ephys._filters import ffi, lib, samples_and_channels
+    from numcodecs_ephys._extension import ffi, lib
+    from numcodecs_ephys._filter_frame import samples_and_channels
     from numcodecs_ephys.delta2d import AXES as CODES
 
     x = np.ascontiguousarray(x)

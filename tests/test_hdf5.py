@@ -455,7 +455,7 @@ def test_pth_installed_and_current(eh5):
     import sysconfig
 
     installed = os.path.join(sysconfig.get_paths()["purelib"], "numcodecs_ephys_hdf5.pth")
-    source = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(eh5.__file__))), "numcodecs_ephys_hdf5.pth")
+    source = os.path.join(os.path.dirname(os.path.dirname(eh5.PLUGIN_PATH)), "numcodecs_ephys_hdf5.pth")
     assert os.path.exists(installed), "numcodecs_ephys_hdf5.pth is not installed: reinstall the package"
     if os.path.exists(source):  # a checkout (editable install)
         with open(installed) as a, open(source) as b:

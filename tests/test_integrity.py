@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import numcodecs_ephys as ne
-from numcodecs_ephys._blocks import lib
+from numcodecs_ephys._extension import lib
 
 from conftest import FIXTURES, HERE, fresh_python, simulated, unavailable
 from writers import format2_array, format3_array

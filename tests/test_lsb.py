@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from numcodecs_ephys import LSB, WavPack, estimate_lsb
-from numcodecs_ephys._filters import lib
+from numcodecs_ephys._extension import lib
 
 from conftest import load_real, simulated
 from filter_helpers import chain_roundtrip, check_frozen_chunks_encode_the_same, check_roundtrip

@@ -46,7 +46,7 @@ def h5dump():
 def hook(eh5, tmp_path):
     """A folder holding only the package's start-up hook (for site.addsitedir), and the root
     that the hook's find_spec must find the package under."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(eh5.__file__)))
+    root = os.path.dirname(os.path.dirname(eh5.PLUGIN_PATH))  # <root>/numcodecs_ephys/plugins
     folder = tmp_path / "site"
     folder.mkdir()
     shutil.copyfile(os.path.join(root, PTH), folder / PTH)

@@ -9,7 +9,7 @@ import pytest
 from mutation_campaign import layouts, reseal
 
 import numcodecs_ephys as ne
-from numcodecs_ephys._blocks import lib
+from numcodecs_ephys._extension import lib
 
 from conftest import require, simulated, unavailable
 from writers import format2_array, format3_array, read_back

@@ -5,7 +5,7 @@ import inspect
 
 from numcodecs.abc import Codec
 
-from . import _blocks, _channels
+from . import _container, _partial_decode
 
 
 @functools.cache
@@ -73,19 +73,19 @@ class ChunkCodec(ConfigCodec):
         raise NotImplementedError
 
     def encode(self, buf):
-        return _blocks.encode_chunk(
+        return _container.encode_chunk(
             self._c_encode, self._params, self._samples(buf), self.block_channels, self.num_threads
         )
 
     def decode(self, buf, out=None):
-        return _blocks.decode_chunk(self._c_info, self._c_decode, buf, out, self.num_threads, self._name)
+        return _container.decode_chunk(self._c_info, self._c_decode, buf, out, self.num_threads, self._name)
 
     def decode_channels(self, buf, channels):
         """Only the given channels of a chunk, as a (samples, len(channels)) array: decodes
         just the channel blocks (of ``block_channels``) that hold them, so reading 4 of 384
         channels costs about one block's decode. Channels count the chunk's channel axes
         flattened in C order; negative numbers count from the end."""
-        return _channels.decode_channels(
+        return _partial_decode.decode_channels(
             self._c_info, self._c_decode_blocks, buf, channels, self.num_threads, self._name
         )
 
@@ -93,6 +93,6 @@ class ChunkCodec(ConfigCodec):
         """``decode(buf)[selection]`` for a tuple of one slice, integer or index array per
         axis, decoding only the channel blocks it touches (zarr 3's partial decoding);
         None when ``shape`` is given and the chunk recorded another shape."""
-        return _channels.decode_selection(
+        return _partial_decode.decode_selection(
             self._c_info, self._c_decode_blocks, buf, selection, self.num_threads, self._name, shape
         )

@@ -1,5 +1,5 @@
 """The `numcodecs-ephys` command (also `python -m numcodecs_ephys`): compress, decompress,
-info and verify whole recordings. A thin layer over numcodecs_ephys.files."""
+info and verify whole recordings. A thin layer over numcodecs_ephys.recordings.stores."""
 
 import argparse
 import errno
@@ -7,7 +7,8 @@ import json
 import signal
 import sys
 
-from . import __version__, files
+from .._version import __version__
+from . import stores
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -56,25 +57,25 @@ def build_parser():
     c.add_argument("-o", "--output", help="output store (one INPUT only; default: INPUT with suffix .zarr)")
     c.add_argument(
         "--codec",
-        choices=list(files.CODECS),
-        default=files.DEFAULT_CODEC,
-        help=f"lossless codec (default {files.DEFAULT_CODEC})",
+        choices=list(stores.CODECS),
+        default=stores.DEFAULT_CODEC,
+        help=f"lossless codec (default {stores.DEFAULT_CODEC})",
     )
     c.add_argument("--level", type=int, help="codec level (default: the codec's own)")
     c.add_argument("--bps", type=float, help="LOSSY: WavPack hybrid mode at this many bits per sample")
     c.add_argument(
         "--chunk-duration",
         type=float,
-        default=files.DEFAULT_CHUNK_DURATION,
+        default=stores.DEFAULT_CHUNK_DURATION,
         metavar="SECONDS",
-        help=f"seconds of all channels per chunk (default {files.DEFAULT_CHUNK_DURATION:g})",
+        help=f"seconds of all channels per chunk (default {stores.DEFAULT_CHUNK_DURATION:g})",
     )
     c.add_argument(
         "--zarr-format",
         type=int,
         choices=(2, 3),
-        default=files.DEFAULT_ZARR_FORMAT,
-        help=f"zarr format of the store (default {files.DEFAULT_ZARR_FORMAT}, which SpikeInterface "
+        default=stores.DEFAULT_ZARR_FORMAT,
+        help=f"zarr format of the store (default {stores.DEFAULT_ZARR_FORMAT}, which SpikeInterface "
         "reads in both zarr stacks)",
     )
     c.add_argument("--threads", type=int, help="coding threads (default: all cores; per task with --scheduler: 1)")
@@ -115,7 +116,7 @@ def _compress(args):
     if args.output and len(args.inputs) > 1:
         raise ValueError("-o/--output takes one INPUT; with several, each store goes beside its input")
     for path in args.inputs:
-        out = files.compress_file(
+        out = stores.compress_file(
             path,
             args.output,
             codec=args.codec,
@@ -134,7 +135,7 @@ def _compress(args):
             stream=args.stream,
         )
         if not args.quiet:
-            info = files.store_info(out)
+            info = stores.store_info(out)
             print(
                 f"{path} -> {out}: {info['compression_ratio']:.3f}x "
                 f"({info['source_size']} -> {info['stored_bytes']} bytes, "
@@ -143,7 +144,7 @@ def _compress(args):
 
 
 def _decompress(args):
-    out = files.decompress_file(
+    out = stores.decompress_file(
         args.store,
         args.output,
         start=args.start,
@@ -157,12 +158,12 @@ def _decompress(args):
 
 
 def _info(args):
-    info = files.store_info(args.store)
-    print(json.dumps(info, indent=1) if args.json else files.format_info(info))
+    info = stores.store_info(args.store)
+    print(json.dumps(info, indent=1) if args.json else stores.format_info(info))
 
 
 def _verify(args):
-    info = files.verify_store(args.store, args.original, progress=not args.quiet)
+    info = stores.verify_store(args.store, args.original, progress=not args.quiet)
     if not args.quiet:
         what = "matches its SHA1" if info["lossless"] else "decodes (lossy: no hash to compare)"
         print(f"{args.store}: OK, {what}{' and ' + args.original if args.original else ''}")

@@ -11,14 +11,14 @@ import math
 
 import numpy as np
 
-from . import _blocks
-from ._blocks import CODE_DTYPES, ffi
+from . import _container, _threads
+from ._extension import CODE_DTYPES, check, ffi
 
 
 def _info(info_fn, buf, what):
-    src, ptr, nbytes = _blocks.input_bytes(buf)
+    src, ptr, nbytes = _container.input_bytes(buf)
     info = ffi.new("ephys_chunk_info_t *")
-    _blocks.check(info_fn(ptr, nbytes, info), what)
+    check(info_fn(ptr, nbytes, info), what)
     return (src, ptr, nbytes), info
 
 
@@ -38,11 +38,11 @@ def _decode_runs(decode_blocks_fn, source, info, channels, target_for, num_threa
     (samples, c1 - c0) array for each run of consecutive blocks."""
     _, ptr, nbytes = source
     cpb = int(info.channels_per_block)
-    threads = _blocks.threads(num_threads)
+    threads = _threads.threads(num_threads)
     for first, count in _runs(np.unique(channels // cpb) if len(channels) else []):
         c0, c1 = first * cpb, min(int(info.n_channels), (first + count) * cpb)
-        view, keep = _blocks.make_view(target_for(c0, c1))
-        _blocks.check(decode_blocks_fn(ptr, nbytes, first, count, view, threads), what)
+        view, keep = _container.make_view(target_for(c0, c1))
+        check(decode_blocks_fn(ptr, nbytes, first, count, view, threads), what)
         del keep
 
 

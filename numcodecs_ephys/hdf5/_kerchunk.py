@@ -2,7 +2,7 @@
 
 from kerchunk.hdf import SingleHdf5ToZarr
 
-from .hdf5 import codec_for_filter
+from ._filters import codec_for_filter
 
 
 class _OneFilter:

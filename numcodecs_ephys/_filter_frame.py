@@ -6,7 +6,9 @@ axes), so a following WavPack/FLAC still sees (time, channels); see csrc/filter.
 import numpy as np
 from numcodecs.compat import ensure_contiguous_ndarray
 
-from ._blocks import as_samples, check, copy_into, ffi, lib, memory_order, threads, validate_num_threads  # noqa: F401
+from ._container import as_samples, copy_into, memory_order
+from ._extension import check, ffi, lib
+from ._threads import threads
 
 
 def as_input(buf, name, supported):

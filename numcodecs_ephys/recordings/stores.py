@@ -23,10 +23,14 @@ from typing import Optional
 
 import numpy as np
 
+from .._version import __version__
+from ..flac import FLAC
+from ..lpc import EphysLPC
+from ..wavpack import WavPack
 from .sources import RecordingError, Source, open_source
 
 # --codec name -> class of numcodecs_ephys. Every lossless codec of the package belongs here.
-CODECS = {"wavpack": "WavPack", "flac": "FLAC", "lpc": "EphysLPC"}
+CODECS = {"wavpack": WavPack, "flac": FLAC, "lpc": EphysLPC}
 DEFAULT_CODEC = "wavpack"
 DEFAULT_CHUNK_DURATION = 1.0  # seconds of all channels per chunk
 DEFAULT_ZARR_FORMAT = 2  # what SpikeInterface's zarr 2 stack reads; zarr-python 3 reads it too
@@ -45,13 +49,11 @@ class StoreError(ValueError):
 def make_codec(name=DEFAULT_CODEC, level=None, bps=None, num_threads=None):
     """The numcodecs codec for a --codec name, level and lossy bits per sample (None: lossless);
     num_threads overrides the process-wide thread count for this instance only."""
-    import numcodecs_ephys
-
     if name not in CODECS:
         raise ValueError(f"unknown codec {name!r}; choose from {', '.join(CODECS)}")
     kwargs = {k: v for k, v in (("level", level), ("bps", bps)) if v is not None}
     try:
-        return getattr(numcodecs_ephys, CODECS[name])(num_threads=num_threads, **kwargs)
+        return CODECS[name](num_threads=num_threads, **kwargs)
     except TypeError:
         raise ValueError(
             f"codec {name} has no {' or '.join(kwargs)} option"
@@ -185,7 +187,7 @@ def _write_metadata(root_path, source, plan, codec_config, filter_configs):
         root = zarr.open_group(root_path, mode="w")
     for name, width, array_filters in arrays:
         if plan.zarr_format == 3:
-            from . import zarr3
+            from .. import zarr3
 
             kw = dict(zarr3.from_numcodecs_chain(codec, array_filters), compressors=None)
         elif _zarr3():
@@ -222,8 +224,6 @@ def _write_metadata(root_path, source, plan, codec_config, filter_configs):
 
 
 def _source_attrs(source, plan, sha1, stored_bytes, codec_config, filter_configs, chunk_duration, lossless):
-    from . import __version__
-
     files = []
     for m in source.metadata_files:
         try:
@@ -255,7 +255,7 @@ def _source_attrs(source, plan, sha1, stored_bytes, codec_config, filter_configs
 
 def _lsb_filter(source, chunk_len, num_threads, cols):
     """An LSB filter for channels cols when they sit on a non-integer grid, else None."""
-    from .lsb import LSB, estimate_lsb
+    from ..lsb import LSB, estimate_lsb
 
     n = -(-source.n_samples // chunk_len)
     picks = np.unique(np.linspace(0, n - 1, min(n, LSB_SAMPLE_CHUNKS)).astype(int))

@@ -1,92 +1,15 @@
-"""HDF5 filters for h5py, pynwb and NeuroConv: WavPack (lossless and hybrid), FLAC and EphysLPC.
+"""The HDF5 filters as h5py ``FilterRefBase`` classes, and the table from filter id to numcodecs codec."""
 
-Importing this module registers both filters with h5py's HDF5, so that::
-
-    import numcodecs_ephys.hdf5 as eh5
-    f.create_dataset("data", data=x, chunks=(30000, 64), **eh5.WavPackH5())
-    H5DataIO(x, **eh5.WavPackH5(bps=3), allow_plugin_filters=True)   # pynwb
-
-write and read them. Reading needs no import: the installed ``numcodecs_ephys_hdf5.pth``
-appends :data:`PLUGIN_PATH` to ``HDF5_PLUGIN_PATH`` when Python starts (keeping a path the
-user set), so plain h5py/pynwb read our files in any process of that environment.
-Programs outside it (h5dump, HDFView, MATLAB, netCDF) read the same files when
-``HDF5_PLUGIN_PATH`` names :data:`PLUGIN_PATH`.
-
-Each HDF5 chunk is one numcodecs-ephys chunk, byte-identical to what
-:class:`numcodecs_ephys.WavPack` / :class:`numcodecs_ephys.FLAC` with the same options
-write for that chunk: axis 0 of the dataset is time, the other axes are channels.
-
-:func:`references` builds kerchunk references of a file whose datasets use these filters
-(fsspec ``reference://`` + zarr, xarray); ``EphysHdf5ToZarr`` (imported on first use, it
-needs kerchunk) is kerchunk's ``SingleHdf5ToZarr`` with our filters mapped.
-
-Filter ids (HDF5's private range, 32768-65535): WavPack 58736, FLAC 58737, EphysLPC 58738. The FLAC
-filter does not use FLAC's registered id 32027 because it stores our container (channel
-blocks of stereo-paired FLAC streams), not one plain FLAC stream.
-"""
-
-import ctypes
-import os
 import struct
 import warnings
 
 import h5py
 
-from . import flac as _flac
-from . import lpc as _lpc
-from . import wavpack as _wavpack
-from ._codec import stored_params
-
-__all__ = [
-    "WavPackH5",
-    "FLACH5",
-    "LPCH5",
-    "PLUGIN_PATH",
-    "WAVPACK_FILTER_ID",
-    "FLAC_FILTER_ID",
-    "LPC_FILTER_ID",
-    "FILTERS",
-    "plugin_library",
-    "codec_for_filter",
-    "references",
-]
-
-PLUGIN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "plugins")
-"""Directory of the filter libraries, for ``HDF5_PLUGIN_PATH``."""
-
-WAVPACK_FILTER_ID = 58736
-FLAC_FILTER_ID = 58737
-LPC_FILTER_ID = 58738
-_LIBRARIES = {
-    WAVPACK_FILTER_ID: "libh5ephys_wavpack.so",
-    FLAC_FILTER_ID: "libh5ephys_flac.so",
-    LPC_FILTER_ID: "libh5ephys_lpc.so",
-}
-
-
-def plugin_library(filter_id):
-    """Path of the library of a filter id."""
-    return os.path.join(PLUGIN_PATH, _LIBRARIES[filter_id])
-
-
-def _register(filter_id):
-    """Load a filter library with ctypes and register it with h5py's HDF5 (as hdf5plugin does).
-
-    The library does not link libhdf5: it calls the HDF5 that calls it, so the same file
-    works in h5py (which bundles its own libhdf5) and in programs linked to another one."""
-    if h5py.h5z.filter_avail(filter_id):  # already registered, or found on HDF5_PLUGIN_PATH
-        return None
-    path = plugin_library(filter_id)
-    if not os.path.exists(path):
-        raise ImportError(f"the HDF5 filter library {path} is missing; reinstall numcodecs-ephys")
-    lib = ctypes.CDLL(path)
-    lib.H5PLget_plugin_info.restype = ctypes.c_void_p
-    if not h5py.h5z.register_filter(lib.H5PLget_plugin_info()):
-        raise ImportError(f"HDF5 refused to register the filter in {path}")
-    return lib
-
-
-_libraries = {fid: _register(fid) for fid in _LIBRARIES}  # keep the libraries loaded
+from .. import flac as _flac
+from .. import lpc as _lpc
+from .. import wavpack as _wavpack
+from .._codec_base import stored_params
+from ._plugins import FLAC_FILTER_ID, LPC_FILTER_ID, WAVPACK_FILTER_ID
 
 
 def _no_stored_threads(num_threads):
@@ -274,36 +197,3 @@ def codec_for_filter(filter_id, cd_values):
     except (KeyError, ValueError):  # not ours, or a named HDF5 filter ("gzip", "shuffle", ...)
         return None
     return cls.from_cd_values(cd_values).codec()
-
-
-def references(path_or_url, *, inline_threshold=500, error="warn", **storage_options):
-    """kerchunk references (a ``{"version": 1, "refs": ...}`` dict) of an HDF5/NWB file whose
-    datasets may use our filters, for fsspec's ``reference://`` filesystem, zarr and xarray.
-
-    Our HDF5 chunks are byte-identical to the chunks of the numcodecs codecs, so each
-    reference points at the bytes in the file and the zarr metadata names the codec (with the
-    file's options) in ``filters``. Other datasets are translated by kerchunk as usual;
-    ``inline_threshold`` and ``error`` are kerchunk's (``error="warn"``: a dataset kerchunk
-    cannot translate is left out with a warning). ``storage_options`` open ``path_or_url``
-    with fsspec (e.g. ``anon=True`` or ``client_kwargs={"endpoint_url": ...}`` for S3).
-    Needs kerchunk (``pip install numcodecs-ephys[references]``).
-    """
-    from ._kerchunk import EphysHdf5ToZarr
-
-    translator = EphysHdf5ToZarr(
-        path_or_url, inline_threshold=inline_threshold, error=error, storage_options=storage_options
-    )
-    try:
-        return translator.translate()
-    finally:
-        if hasattr(translator, "close"):  # kerchunk >= 0.2.8; 0.2.7 leaves the file to the GC
-            translator.close()
-
-
-def __getattr__(name):
-    # the kerchunk subclass is built on first use: kerchunk (and zarr) stay unimported otherwise
-    if name == "EphysHdf5ToZarr":
-        from ._kerchunk import EphysHdf5ToZarr
-
-        return EphysHdf5ToZarr
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
