@@ -306,7 +306,7 @@ class FLAC(_ChannelBlockSerializer):
 
 
 @dataclass(frozen=True)
-class EphysLPC(_Serializer):
+class EphysLPC(_ChannelBlockSerializer):
     """zarr 3 serializer running :class:`numcodecs_ephys.EphysLPC` (same parameters)."""
 
     level: int = _default(_NcEphysLPC, "level")

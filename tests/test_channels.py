@@ -52,7 +52,7 @@ def test_decode_channels_real(make, decoded_blocks):
     assert decoded_blocks[-1] == []
 
 
-@pytest.mark.parametrize("make", ["wavpack", "flac"])
+@pytest.mark.parametrize("make", ["wavpack", "flac", "lpc"])
 def test_decode_selection_shapes(make):
     codec = CODECS[make](block_channels=5)
     x3 = simulated(800, 24).reshape(800, 4, 6)  # channels: axes 1 and 2 flattened in C order
@@ -107,7 +107,7 @@ def test_corrupted_block_raises(make):
     assert errors >= 25
 
 
-@pytest.mark.parametrize("codec_id", ["ephys_wavpack", "ephys_flac"])
+@pytest.mark.parametrize("codec_id", ["ephys_wavpack", "ephys_flac", "ephys_lpc"])
 def test_fixture_chunks_of_every_format(codec_id):
     """The frozen chunks (formats 1 and 2) decode by channel exactly as whole."""
     import numcodecs
@@ -126,15 +126,19 @@ def test_fixture_chunks_of_every_format(codec_id):
 
 
 @pytest.mark.zarr3
-@pytest.mark.parametrize("make", ["wavpack", "flac"])
+@pytest.mark.parametrize("make", ["wavpack", "flac", "lpc"])
 @pytest.mark.parametrize("shards", [None, (4000, 384)])
 def test_zarr3_partial_decoding(make, shards, decoded_blocks, monkeypatch):
     import zarr
 
-    from numcodecs_ephys import flac, wavpack, zarr3
+    from numcodecs_ephys import flac, lpc, wavpack, zarr3
 
     x = np.resize(load_real("np_ultra"), (4000, 384))
-    serializer = {"wavpack": zarr3.WavPack(block_channels=96), "flac": zarr3.FLAC(block_channels=96)}[make]
+    serializer = {
+        "wavpack": zarr3.WavPack(block_channels=96),
+        "flac": zarr3.FLAC(block_channels=96),
+        "lpc": zarr3.EphysLPC(block_channels=96),
+    }[make]
     a = zarr.create_array(
         zarr.storage.MemoryStore(),
         shape=x.shape,
@@ -149,7 +153,8 @@ def test_zarr3_partial_decoding(make, shards, decoded_blocks, monkeypatch):
     def whole_decode(*args, **kwargs):
         raise AssertionError("the whole chunk was decoded")
 
-    monkeypatch.setattr({"wavpack": wavpack.WavPack, "flac": flac.FLAC}[make], "decode", whole_decode)
+    numcodecs_class = {"wavpack": wavpack.WavPack, "flac": flac.FLAC, "lpc": lpc.EphysLPC}[make]
+    monkeypatch.setattr(numcodecs_class, "decode", whole_decode)
     decoded_blocks.clear()
     assert np.array_equal(a[:, [3, 200]], x[:, [3, 200]])
     assert decoded_blocks == [[0, 2], [0, 2]]  # two chunks (or inner chunks), blocks 0 and 2 of 4
@@ -159,7 +164,7 @@ def test_zarr3_partial_decoding(make, shards, decoded_blocks, monkeypatch):
     assert decoded_blocks == [[0, 3], [0, 3], [1]]
 
 
-@pytest.mark.parametrize("make", ["wavpack", "hybrid", "flac"])
+@pytest.mark.parametrize("make", sorted(CODECS))
 def test_mutated_chunks_never_give_wrong_channels(make):
     """The mutation campaign's damage (tests/mutation_campaign.py) on partial reads: a
     ValueError, or exactly the channels of the original chunk, never other values."""
