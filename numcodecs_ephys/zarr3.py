@@ -16,6 +16,7 @@ class (this module)                         JSON name                  wraps
 ``FLAC``           (serializer)             numcodecs_ephys.flac           ``numcodecs_ephys.FLAC``
 ``WavPackLegacy``  (serializer)             numcodecs_ephys.wavpack_legacy ``WavPackLegacy`` (wavpack-numcodecs chunks)
 ``FLACLegacy``     (serializer)             numcodecs_ephys.flac_legacy    ``FLACLegacy`` (flac-numcodecs chunks)
+``WavPackNumcodecsFormat`` (serializer)     wavpack                        ``WavPackLegacy`` (0.3 arrays)
 ``Delta2D``        (filter)                 numcodecs_ephys.delta2d        ``numcodecs_ephys.Delta2D``
 ``BitTruncation``  (filter)                 numcodecs_ephys.bittruncation  ``numcodecs_ephys.BitTruncation``
 ``LSB``            (serializer, wrapping)   numcodecs_ephys.lsb            ``numcodecs_ephys.LSB``
@@ -102,6 +103,7 @@ __all__ = [
     "FLAC",
     "WavPackLegacy",
     "FLACLegacy",
+    "WavPackNumcodecsFormat",
     "Delta2D",
     "BitTruncation",
     "LSB",
@@ -333,6 +335,54 @@ class WavPackLegacy(_Serializer):
     _numcodecs_cls: ClassVar[type] = _NcWavPackLegacy
     codec_name: ClassVar[str] = NAME_PREFIX + "wavpack_legacy"
     _supported: ClassVar[tuple] = _wavpack.STREAM_DTYPES  # a bare stream cannot say its samples were unsigned
+
+
+@dataclass(frozen=True)
+class WavPackNumcodecsFormat(WavPackLegacy):
+    """The zarr 3 codec of wavpack-numcodecs >= 0.3 (name ``"wavpack"``, its parameters at the
+    top level of the codec entry, not under ``configuration``): the same bare WavPack chunks
+    as :class:`WavPackLegacy`, so that zarr 3 arrays written by that package open with
+    numcodecs-ephys alone. zarr gets this class for the name ``"wavpack"`` only when no other
+    installed package declares that name (:func:`_wavpack_name_owner`). Its thread counts are
+    accepted and not written back: the machine that runs the codec decides."""
+
+    codec_name: ClassVar[str] = "wavpack"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        data = dict(data)
+        if data.pop("name", None) != cls.codec_name:
+            raise ValueError(f"expected a codec entry named {cls.codec_name!r}, got {data!r}")
+        params = data.pop("configuration", None) or {}  # the usual zarr 3 layout reads too
+        params = {**data, **params}
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(params) - names)
+        if unknown:
+            raise ValueError(f"codec 'wavpack': unknown parameters {unknown}; it takes {sorted(names)}")
+        return cls(**params)
+
+    def to_dict(self) -> dict[str, Any]:
+        params = {k: v for k, v in self._params().items() if not k.endswith("_threads")}
+        return {"name": self.codec_name, **params, "bps": params["bps"] or None}
+
+
+def _wavpack_name_owner():
+    """The class zarr registers for the codec name ``"wavpack"`` (the entry point ``wavpack``
+    of pyproject.toml names this function's result): another package's when one declares that
+    name too (wavpack-numcodecs >= 0.3: then zarr finds one class, not two to choose from,
+    and both read the same chunks), :class:`WavPackNumcodecsFormat` otherwise."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group="zarr.codecs", name="wavpack"):
+        if entry.value.replace(" ", "") != f"{__name__}:WavPackByName":
+            return entry.load()
+    return WavPackNumcodecsFormat
+
+
+def __getattr__(name):
+    if name == "WavPackByName":  # resolved when zarr first meets the name "wavpack"
+        return _wavpack_name_owner()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
