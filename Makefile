@@ -39,16 +39,17 @@ test: $(STAMP) $(STAMP2)
 	echo "== zarr 2 stack ($(VENV2))"; $(PY2) -m pytest -q -m "not zarr3" -p no:cacheprovider || rc=1; \
 	exit $$rc
 
+# `make bench` also writes its tables as markdown for the docs (docs/generated/benchmarks.md);
 # `make bench LOSSY=1` adds the ground-truth lossy benchmark (spike sorting, in the
-# SpikeInterface environment .venv-zarr2; about 20 minutes on 2 cores)
+# SpikeInterface environment .venv-zarr2; about 20 minutes on 2 cores; docs/generated/lossy.md)
 bench: $(STAMP) $(if $(LOSSY),$(STAMP2))
-	$(PY) -m benchmarks.report
-	$(if $(LOSSY),$(PY2) -m benchmarks.lossy)
+	$(PY) -m benchmarks.report --markdown docs/generated/benchmarks.md
+	$(if $(LOSSY),$(PY2) -m benchmarks.lossy --markdown docs/generated/lossy.md)
 
 # the README's figures (docs/figures): CR vs speed from .venv, the lossy run from .venv-zarr2
 figures: $(STAMP) $(STAMP2)
-	$(PY) -m benchmarks.figures cr-speed --out docs/figures
-	$(PY2) -m benchmarks.figures lossy --out docs/figures
+	$(PY) -m benchmarks.doc_figures cr-speed --out docs/figures
+	$(PY2) -m benchmarks.doc_figures lossy --out docs/figures
 
 # EphysLPC's decoder under AddressSanitizer and UBSan: 100,000 mutated chunks (LPC_FUZZ=n for more), encoded
 # ones and the stream-version-1 fixtures.

@@ -1,4 +1,15 @@
-"""Benchmark suite of numcodecs-ephys: datasets, codec cases, measurement, report."""
+"""Benchmark suite of numcodecs-ephys, in layers; a module imports only from layers below
+its own (and peer_tables from tables):
+
+- datasets, cases and measurement: datasets.py (simulated probes, real files), s3.py (the
+  paper's sessions), ground_truth.py (simulated sorting ground truth), cases.py (codec
+  cases and the sorting benchmark's settings), measure.py, hdf5_cases.py, sorting.py (sort
+  and score), machine.py (machine and commit), output.py (printing, markdown, CSV);
+- tables: tables.py, peer_tables.py, preprocessing.py, files.py, sorting_tables.py;
+- figures (plotting only): figures.py;
+- drivers: report.py (`make bench`), lossy.py (`make bench LOSSY=1`), doc_figures.py
+  (`make figures`), and the speed suites asv_bench.py and test_speed.py.
+"""
 
 import os
 

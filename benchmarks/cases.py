@@ -2,9 +2,10 @@
 
 A case names a codec family, a level (low/medium/high as in the paper), a shuffle, and a
 factory returning (codec, filters) or None when that codec is not installed here. The
-report (report.py) measures the case lists below; `registry` holds all of them by name,
-and the speed suites (asv_bench.py for asv, test_speed.py for pytest-benchmark) time the
-SPEED_CASES of that registry on `speed_chunk`.
+codec tables (tables.py, peer_tables.py) measure the case lists below; `registry` holds all
+of them by name, and the speed suites (asv_bench.py for asv, test_speed.py for
+pytest-benchmark) time the SPEED_CASES of that registry on `speed_chunk`. The spike-sorting
+benchmark stores its recordings with the `Setting`s of `sorting_settings`.
 """
 
 from dataclasses import dataclass, field
@@ -13,8 +14,12 @@ from typing import Callable, Optional
 import numcodecs
 import numpy as np
 from numcodecs import Blosc, Delta, Shuffle
+from numcodecs.abc import Codec
+from numcodecs.compat import ensure_ndarray
 
-from numcodecs_ephys import FLAC, BitTruncation, Delta2D, EphysLPC, WavPack
+from numcodecs_ephys import FLAC, LSB, BitTruncation, Delta2D, EphysLPC, WavPack, estimate_lsb
+
+from .datasets import on_adc_grid, simulated_recording
 
 LEVELS = ("low", "medium", "high")
 # the paper's levels per family (lz4: acceleration, fastest first)
@@ -401,6 +406,36 @@ def truncation_cases(threads):
     return cases
 
 
+def lsb_filters(rec, threads):
+    """Our lossless LSB filter when the recording sits on a grid coarser than 1, else none."""
+    offsets, steps = estimate_lsb(rec.traces)
+    if np.allclose(steps, 1.0) and np.allclose(offsets, 0.0):
+        return ()
+    return (
+        LSB(
+            offsets=list(map(float, offsets)),
+            steps=steps if np.isscalar(steps) else list(map(float, steps)),
+            num_threads=threads,
+        ),
+    )
+
+
+class LossyLSB(Codec):
+    """spikeinterface's correct_lsb, for comparison: subtract the median, floor-divide by the step."""
+
+    codec_id = "bench_lossy_lsb"
+
+    def __init__(self, medians, step):
+        self.medians, self.step = np.asarray(medians), float(step)
+
+    def encode(self, buf):
+        return np.floor_divide(buf - self.medians, self.step).astype(np.int16)
+
+    def decode(self, buf, out=None):
+        q = ensure_ndarray(buf).view(np.int16).reshape(-1, len(self.medians))
+        return np.round(q * self.step + self.medians).astype(np.int16)
+
+
 def registry(threads=None):
     """Every case of the report's tables, by name (every level and shuffle)."""
     every = (
@@ -438,7 +473,54 @@ def speed_cases(threads=None):
 def speed_chunk(probe, seconds):
     """The chunk the speed suites time: `seconds` of a simulated 384-channel probe in ADC
     steps (the simulated probes sit on an integer grid, as the report's lossy tables use them)."""
-    from .datasets import PROBES, simulated_recording
+    return np.ascontiguousarray(on_adc_grid(simulated_recording(probe, seconds, 384, seed=1)).traces)
 
-    rec = simulated_recording(probe, seconds, 384, seed=1)
-    return np.ascontiguousarray(rec.traces // PROBES[probe]["grid"])
+
+# ---- the spike-sorting benchmark's ways of storing a recording --------------------------------
+
+
+@dataclass
+class Setting:
+    """One way of storing a recording for the sorting benchmark: `chains` maps a label to a
+    factory of (codec, filters); the first chain's decoded data is what gets sorted, the
+    others must decode to the same data (their CR is reported beside)."""
+
+    name: str
+    mode: str
+    value: object
+    chains: dict = field(default_factory=dict)  # name -> callable
+
+    def columns(self, crs):
+        """The columns of a result row that name this setting, and its CR (the first chain's)."""
+        return dict(
+            setting=self.name,
+            mode=self.mode,
+            value="" if self.value is None else self.value,
+            cr=next(iter(crs.values())),
+        )
+
+
+def sorting_settings(threads=1):
+    """Lossless WavPack, then every lossy mode of the package: one line per mode."""
+
+    def truncation(bits):
+        return {
+            "blosc-zstd": lambda: (
+                Blosc("zstd", clevel=9, shuffle=Blosc.BITSHUFFLE),
+                (BitTruncation(bits=bits, num_threads=threads),),
+            ),
+            "wavpack": lambda: (WavPack(num_threads=threads), (BitTruncation(bits=bits, num_threads=threads),)),
+        }
+
+    settings = [Setting("lossless", "lossless", None, {"wavpack": lambda: (WavPack(num_threads=threads), ())})]
+    settings += [
+        Setting(
+            f"wavpack-hybrid-{bps}",
+            "wavpack-hybrid",
+            bps,
+            {"wavpack": lambda b=bps: (WavPack(bps=b, num_threads=threads), ())},
+        )
+        for bps in HYBRID_BPS
+    ]
+    settings += [Setting(f"bittrunc-{bits}", "bit-truncation", bits, truncation(bits)) for bits in TRUNCATION_BITS]
+    return settings

@@ -35,9 +35,10 @@ class Recording:
         return self.traces.shape[0] / self.fs
 
 
-# kind -> noise std (ADC steps), lag-1 autocorrelation of the local noise, common-mode
-# variance fraction, uV per ADC step, ADC bits, int16 counts per ADC step in Open Ephys files
-PROBES = {
+# the simulated probes' noise and ADC: kind -> noise std (ADC steps), lag-1 autocorrelation of
+# the local noise, common-mode variance fraction, uV per ADC step, ADC bits, int16 counts per
+# ADC step in Open Ephys files
+SIMULATED_PROBES = {
     "np1": dict(std=6.0, ar=0.5, common=0.08, uv_per_lsb=2.34, bits=10, grid=12),
     "np2": dict(std=45.0, ar=0.7, common=0.3, uv_per_lsb=0.76, bits=14, grid=3),
 }
@@ -53,7 +54,7 @@ def _ar1(white, coef):
 
 
 def simulated_recording(kind="np1", duration=2.0, n_channels=384, seed=0, n_units=40, rate_hz=6.0):
-    p = PROBES[kind]
+    p = SIMULATED_PROBES[kind]
     rng = np.random.default_rng(seed)
     n = int(duration * FS)
     local = _ar1(rng.standard_normal((n, n_channels)).astype(np.float32), p["ar"])
@@ -98,3 +99,21 @@ def real_recordings():
             traces = np.fromfile(path, dtype="int16").reshape(-1, n_file)[:, :keep]
             out.append(Recording(f"real-{name}", np.ascontiguousarray(traces), fs, "real", uv))
     return out
+
+
+def probe_of(rec):
+    """ "np1" or "np2" when the recording's name says which probe made it (the paper's figures
+    are per probe), else None."""
+    return "np2" if "np2" in rec.name else "np1" if ("np1" in rec.name or "ultra" in rec.name) else None
+
+
+def on_adc_grid(rec):
+    """The recording in ADC steps (exact for the simulated probes' integer grid).
+
+    The lossy tables code ADC steps directly: a lossy codec placed after our LSB filter
+    would alter the filter's header rows, so LSB correction is applied beforehand here,
+    as the paper applied spikeinterface's correct_lsb to the recording."""
+    grid = SIMULATED_PROBES[probe_of(rec)]["grid"] if rec.source == "simulated" else 1
+    if grid == 1:
+        return rec
+    return Recording(rec.name, (rec.traces // grid).astype(np.int16), rec.fs, rec.source, rec.uv_per_count * grid)

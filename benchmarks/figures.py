@@ -1,13 +1,11 @@
 """The benchmark's figures, in the style of the paper's: CR against speed (ours, numcodecs'
 codecs and the released peers in distinct markers, with the Pareto front), and sorting
-accuracy / template feature error against CR for the lossy settings.
-
-    python -m benchmarks.figures cr-speed --out docs/figures   # `make figures`: the README's figures
-    python -m benchmarks.figures lossy --out docs/figures      # (in the environment with SpikeInterface)
+accuracy / template feature error against CR for the lossy settings. Plotting only: each
+function draws rows that a table made (report.py and lossy.py call them; doc_figures.py
+regenerates the docs' copies).
 """
 
-import argparse
-from pathlib import Path
+from .sorting import FEATURES
 
 # who made each codec: marker, fill, legend label
 ORIGIN_STYLE = {
@@ -160,8 +158,6 @@ def accuracy_vs_cr(rows, path):
 
 def feature_error_vs_cr(rows, path):
     plt = _pyplot()
-    from .lossy import FEATURES
-
     probes = list(dict.fromkeys(r["probe"] for r in rows))
     fig, axes = plt.subplots(
         len(probes), len(FEATURES), figsize=(4.2 * len(FEATURES), 3.6 * len(probes)), squeeze=False
@@ -191,39 +187,3 @@ def feature_error_vs_cr(rows, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-def main(argv=None):
-    """Regenerates the README's figures: `cr-speed` runs the lossless table on the simulated
-    NP1 probe, `lossy` the default ground-truth lossy run (whose CSV is kept beside)."""
-    import csv
-    import shutil
-    import tempfile
-
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("which", choices=("cr-speed", "lossy"))
-    ap.add_argument("--out", default="docs/figures")
-    args = ap.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        if args.which == "cr-speed":
-            from . import report
-
-            report.main(["--tables", "lossless", "--no-real", "--out", tmp])
-            rows = [
-                r
-                for r in csv.DictReader(open(Path(tmp) / "results.csv"))
-                if r["table"] == "lossless" and r["dataset"] == "sim-np1"
-            ]
-            cr_vs_speed(rows, out / "cr_vs_speed.png")
-        else:
-            from . import lossy
-
-            lossy.main(["--out", tmp])
-            for name in ("accuracy_vs_cr.png", "feature_error_vs_cr.png", "lossy_gt.csv"):
-                shutil.copy(Path(tmp) / name, out / name)
-
-
-if __name__ == "__main__":
-    main()

@@ -10,6 +10,7 @@ int16 (what SpikeInterface's filters return for an int16 recording).
 import numpy as np
 
 from . import cases
+from .datasets import Recording, on_adc_grid, probe_of
 
 # name -> (btype, cutoff Hz): the paper's filters
 PREPROCESSING = {
@@ -77,11 +78,9 @@ def preprocessing_cases(threads, full=False):
     ]
 
 
-def preprocessing_table(run, recs, show, full=False):
+def preprocessing_table(run, recs, full=False):
     """CR and speed of each case on each 30 kHz recording, raw and after each filter.
     Speeds come from a single pass."""
-    from .report import on_adc_grid, probe_of
-
     rows = []
     for rec in recs:
         if rec.fs != 30000:
@@ -89,7 +88,7 @@ def preprocessing_table(run, recs, show, full=False):
         base = on_adc_grid(rec)  # LSB-corrected, as the paper filtered
         for name in PREPROCESSING:
             traces, impl = filter_traces(base.traces, base.fs, name)
-            filtered = type(base)(base.name, traces, base.fs, base.source, base.uv_per_count)
+            filtered = Recording(base.name, traces, base.fs, base.source, base.uv_per_count)
             lsb = run.lsb(rec) if name == "raw" and rec.source != "simulated" else ()
             for case in preprocessing_cases(run.threads, full):
                 r = run.run("preprocessing", filtered, case, lsb, timed=False, preprocessing=name, filter_impl=impl)
@@ -98,7 +97,7 @@ def preprocessing_table(run, recs, show, full=False):
                 probe = probe_of(rec)
                 r["paper_cr"] = PAPER_PREPROCESSING.get((case.family, name), {}).get(probe, "") if probe else ""
                 rows.append(r)
-    show(
+    run.tables.show(
         "Preprocessing before lossless compression (high levels; LSB-corrected; speeds from one pass)",
         rows,
         [

@@ -28,8 +28,17 @@ def report():
 
 
 def test_report_on_tiny_data(report, tmp_path, capsys):
-    report.main([*TINY_RUN, "--duration", "0.1", "--passes", "1", "--out", str(tmp_path)])
+    markdown = tmp_path / "generated" / "benchmarks.md"
+    report.main([*TINY_RUN, "--duration", "0.1", "--passes", "1", "--out", str(tmp_path), "--markdown", str(markdown)])
     out = capsys.readouterr().out
+    # the markdown file: the machine and commit on top, then every printed table as a markdown table
+    from benchmarks.machine import cpu_model
+
+    md = markdown.read_text()
+    preamble = md.split("\n## ", 1)[0]
+    assert cpu_model() in preamble and f"{os.cpu_count()} cores" in preamble and "at commit " in preamble
+    assert md.count("\n## ") == out.count("\n## ") > 10
+    assert "\n## Lossless, sim-np1, 0.05 s chunks, LSB-corrected\n\n| codec " in md
     for title in (
         "Against the released peers: 1 s chunks",
         "Lossless, sim-np1",
@@ -86,13 +95,13 @@ def test_report_on_tiny_data(report, tmp_path, capsys):
 
 
 def test_simulated_probes_look_like_the_paper():
-    from benchmarks.datasets import PROBES, simulated_recording
+    from benchmarks.datasets import SIMULATED_PROBES, simulated_recording
     from numcodecs_ephys import WavPack
 
     for kind, (lo, hi) in {"np1": (3.2, 4.0), "np2": (2.0, 2.6)}.items():
         rec = simulated_recording(kind, 0.2, 384, seed=3)
         assert rec.traces.dtype == np.int16 and rec.traces.shape == (6000, 384)
-        grid = PROBES[kind]["grid"]
+        grid = SIMULATED_PROBES[kind]["grid"]
         assert not np.any(rec.traces % grid)  # on the Open Ephys grid
         adc = rec.traces // grid
         cr = adc.nbytes / len(WavPack().encode(adc))
