@@ -2,7 +2,9 @@
 
 Each plugin is one library, numcodecs_ephys/plugins/libh5ephys_<codec>.so, made of
 the same C as the numcodecs codec (chunk.c + the codec's block coder) plus the
-filter glue in csrc/hdf5/.  HDF5 loads every "lib*.so" of a plugin directory, so the
+filter glue in csrc/hdf5/, compiled with its filter id from
+numcodecs_ephys/hdf5/_filter_ids.py (one more library per former id of a filter).
+HDF5 loads every "lib*.so" of a plugin directory, so the
 directory holds nothing else.  The plugins link libwavpack / libFLAC but not libhdf5
 (see csrc/hdf5/h5plugin.c), so building them needs no HDF5 headers.
 """
@@ -19,6 +21,15 @@ HERE = Path(__file__).resolve().parent
 PACKAGE_DIR = "numcodecs_ephys.plugins"
 # plugin name -> (codec source, pkg-config library or None)
 PLUGINS = {"wavpack": ("wavpack_codec.c", "wavpack"), "flac": ("flac_codec.c", "flac"), "lpc": ("lpc_codec.c", None)}
+
+
+def _filter_ids():
+    """numcodecs_ephys/hdf5/_filter_ids.py (plain data: read without importing the package)."""
+    path = HERE.parent / "numcodecs_ephys" / "hdf5" / "_filter_ids.py"
+    spec = importlib.util.spec_from_file_location("_ephys_filter_ids", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def _build_native():
@@ -55,7 +66,9 @@ class BuildExt(build_ext):
         return super().get_export_symbols(ext)
 
 
-def plugin_extensions():
+def plugin_extensions(libraries=None):
+    """One PluginExtension per filter id; libraries: filter id -> (filter name, library file
+    name), by default _filter_ids.libraries()."""
     if sys.platform == "win32":  # the plugins resolve HDF5 with dladdr/dlsym: POSIX only
         return []
     native = _build_native()
@@ -65,7 +78,8 @@ def plugin_extensions():
         return os.path.relpath(HERE / p, root)
 
     exts = []
-    for name, (codec_source, library) in PLUGINS.items():
+    for filter_id, (name, library_file) in (libraries or _filter_ids().libraries()).items():
+        codec_source, library = PLUGINS[name]
         flags = (
             native._pkg_config(library)
             if library
@@ -73,9 +87,10 @@ def plugin_extensions():
         )
         exts.append(
             PluginExtension(
-                f"{PACKAGE_DIR}.libh5ephys_{name}",
+                f"{PACKAGE_DIR}.{library_file.removesuffix('.so')}",
                 sources=[rel("hdf5/h5plugin.c"), rel(f"hdf5/h5_{name}.c"), rel("chunk.c"), rel(codec_source)],
                 include_dirs=[rel("."), rel("hdf5")] + flags["include_dirs"],
+                define_macros=[("EPHYS_H5_FILTER_ID", str(int(filter_id)))],
                 library_dirs=flags["library_dirs"],
                 libraries=flags["libraries"] + ["pthread"] + (["dl"] if sys.platform.startswith("linux") else []),
                 extra_compile_args=[

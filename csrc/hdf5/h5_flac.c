@@ -1,5 +1,5 @@
-/* HDF5 filter plugin: FLAC in the numcodecs-ephys chunk container.  Filter id
- * 58737 (private range).  Not the registered FLAC filter 32027: that one
+/* HDF5 filter plugin: FLAC in the numcodecs-ephys chunk container.  Its filter
+ * id: EPHYS_H5_FILTER_ID (h5plugin.h).  Not the registered FLAC filter 32027: that one
  * stores plain FLAC streams, ours a container of FLAC streams (stereo pairs,
  * channel blocks), so it needs an id of its own.
  *
@@ -18,7 +18,6 @@
 #include "h5plugin.h"
 #include "flac_codec.h"
 
-#define FLAC_H5_FILTER_ID 58737
 
 static int check_options(const unsigned *o)
 {
@@ -47,8 +46,8 @@ static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const ui
 }
 
 static const ephys_h5_codec_t codec = {
-    FLAC_H5_FILTER_ID, "numcodecs-ephys FLAC", 6, {5, 4096, 2, 16, 0, 0},
+    EPHYS_H5_FILTER_ID, "numcodecs-ephys FLAC", 6, {5, 4096, 2, 16, 0, 0},
     check_options, dtype_ok, encode, ephys_flac_info, ephys_flac_decode,
 };
 
-EPHYS_H5_PLUGIN(codec, FLAC_H5_FILTER_ID, "numcodecs-ephys FLAC")
+EPHYS_H5_PLUGIN(codec, EPHYS_H5_FILTER_ID, "numcodecs-ephys FLAC")

@@ -1,5 +1,5 @@
 /* HDF5 filter plugin: EphysLPC (lossless and near-lossless) in the numcodecs-ephys
- * chunk container.  Filter id 58738 (private range; see README "HDF5 / NWB").
+ * chunk container.  Its filter id: EPHYS_H5_FILTER_ID (h5plugin.h).
  *
  * Codec options, cd_values[0..3] (then the set_local part, see h5plugin.h):
  *   0  level: 1, 2 (default) or 3
@@ -14,7 +14,6 @@
 #include "h5plugin.h"
 #include "lpc_codec.h"
 
-#define LPC_H5_FILTER_ID 58738
 
 static int check_options(const unsigned *o)
 {
@@ -36,8 +35,8 @@ static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const ui
 }
 
 static const ephys_h5_codec_t codec = {
-    LPC_H5_FILTER_ID, "numcodecs-ephys EphysLPC", 4, {2, 0, 32, 0},
+    EPHYS_H5_FILTER_ID, "numcodecs-ephys EphysLPC", 4, {2, 0, 32, 0},
     check_options, dtype_ok, encode, ephys_lpc_info, ephys_lpc_decode,
 };
 
-EPHYS_H5_PLUGIN(codec, LPC_H5_FILTER_ID, "numcodecs-ephys EphysLPC")
+EPHYS_H5_PLUGIN(codec, EPHYS_H5_FILTER_ID, "numcodecs-ephys EphysLPC")

@@ -1,5 +1,5 @@
 /* HDF5 filter plugin: WavPack (lossless and hybrid) in the numcodecs-ephys
- * chunk container.  Filter id 58736 (private range; see README "HDF5 / NWB").
+ * chunk container.  Its filter id: EPHYS_H5_FILTER_ID (h5plugin.h).
  *
  * Codec options, cd_values[0..5] (then the set_local part, see h5plugin.h):
  *   0  level: 1 fast, 2 normal (default), 3 high, 4 very high
@@ -18,7 +18,6 @@
 #include "h5plugin.h"
 #include "wavpack_codec.h"
 
-#define WAVPACK_H5_FILTER_ID 58736
 
 static int check_options(const unsigned *o)
 {
@@ -44,8 +43,8 @@ static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const ui
 }
 
 static const ephys_h5_codec_t codec = {
-    WAVPACK_H5_FILTER_ID, "numcodecs-ephys WavPack", 6, {2, 0, 1, 0, 16, 0},
+    EPHYS_H5_FILTER_ID, "numcodecs-ephys WavPack", 6, {2, 0, 1, 0, 16, 0},
     check_options, dtype_ok, encode, ephys_wavpack_info, ephys_wavpack_decode,
 };
 
-EPHYS_H5_PLUGIN(codec, WAVPACK_H5_FILTER_ID, "numcodecs-ephys WavPack")
+EPHYS_H5_PLUGIN(codec, EPHYS_H5_FILTER_ID, "numcodecs-ephys WavPack")

@@ -22,6 +22,13 @@
 #include "h5_abi.h"
 #include "block_codec.h" /* chunk.h, ephys_stream_dtype, ephys_sample_size */
 
+/* The filter id of the plugin being compiled: the build passes it (-DEPHYS_H5_FILTER_ID=...)
+ * from numcodecs_ephys/hdf5/_filter_ids.py, the one place that states the ids, so that one
+ * source makes a library for each id a filter has (its current one and any former one). */
+#ifndef EPHYS_H5_FILTER_ID
+#error "EPHYS_H5_FILTER_ID is not defined: build the plugins with csrc/build_hdf5_plugins.py"
+#endif
+
 #define EPHYS_H5_EXPORT __attribute__((visibility("default")))
 #define EPHYS_H5_LOCAL_VERSION 1
 #define EPHYS_H5_MAX_OPTIONS 8

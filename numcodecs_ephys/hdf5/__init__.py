@@ -20,7 +20,9 @@ write for that chunk: axis 0 of the dataset is time, the other axes are channels
 (fsspec ``reference://`` + zarr, xarray); ``EphysHdf5ToZarr`` (imported on first use, it
 needs kerchunk) is kerchunk's ``SingleHdf5ToZarr`` with our filters mapped.
 
-Filter ids (HDF5's private range, 32768-65535): WavPack 58736, FLAC 58737, EphysLPC 58738. The FLAC
+Filter ids: :data:`WAVPACK_FILTER_ID`, :data:`FLAC_FILTER_ID`, :data:`LPC_FILTER_ID`, in HDF5's
+untracked range 32768-65535 (their values, and how registered ids would be adopted while files
+with these still read: ``_filter_ids.py``; the request: docs/hdf5-filter-registration.md). The FLAC
 filter does not use FLAC's registered id 32027 because it stores our container (channel
 blocks of stereo-paired FLAC streams), not one plain FLAC stream.
 """

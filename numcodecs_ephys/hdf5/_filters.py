@@ -9,6 +9,7 @@ from .. import flac as _flac
 from .. import lpc as _lpc
 from .. import wavpack as _wavpack
 from .._codec_base import stored_params
+from ._filter_ids import FILTER_IDS, FORMER_IDS
 from ._plugins import FLAC_FILTER_ID, LPC_FILTER_ID, WAVPACK_FILTER_ID
 
 
@@ -182,8 +183,9 @@ class LPCH5(_EphysFilter):
 
 
 FILTERS = {cls.filter_id: cls for cls in (WavPackH5, FLACH5, LPCH5)}
-"""Our filter classes by HDF5 filter id: what maps a dataset's filter to a numcodecs codec
-(references, :func:`codec_for_filter`). A new filter class is one more entry here."""
+FILTERS.update({fid: FILTERS[FILTER_IDS[name]] for fid, name in FORMER_IDS.items()})
+"""Our filter classes by HDF5 filter id, former ids included: what maps a dataset's filter to a
+numcodecs codec (references, :func:`codec_for_filter`). A new filter class is one more entry here."""
 
 
 def codec_for_filter(filter_id, cd_values):

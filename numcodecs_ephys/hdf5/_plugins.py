@@ -5,18 +5,16 @@ import os
 
 import h5py
 
+from ._filter_ids import FILTER_IDS, libraries
+
 PLUGIN_PATH = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "plugins")
 """Directory of the filter libraries, for ``HDF5_PLUGIN_PATH``: numcodecs_ephys/plugins, which
 the build fills (csrc/build_hdf5_plugins.py) and numcodecs_ephys_hdf5.pth finds."""
 
-WAVPACK_FILTER_ID = 58736
-FLAC_FILTER_ID = 58737
-LPC_FILTER_ID = 58738
-_LIBRARIES = {
-    WAVPACK_FILTER_ID: "libh5ephys_wavpack.so",
-    FLAC_FILTER_ID: "libh5ephys_flac.so",
-    LPC_FILTER_ID: "libh5ephys_lpc.so",
-}
+WAVPACK_FILTER_ID = FILTER_IDS["wavpack"]
+FLAC_FILTER_ID = FILTER_IDS["flac"]
+LPC_FILTER_ID = FILTER_IDS["lpc"]
+_LIBRARIES = {fid: library for fid, (_, library) in libraries().items()}  # current and former ids
 
 
 def plugin_library(filter_id):
