@@ -1,5 +1,6 @@
 """FLAC codec: round trips, compression on the real recordings, flac-numcodecs
-compatibility, hostile input, parameter checks (what every codec owes: test_codec_contract.py)."""
+compatibility, hostile input (what every codec owes, threads and refused dtypes and
+parameters included: test_codec_contract.py)."""
 
 import json
 
@@ -31,11 +32,9 @@ def roundtrip(codec, arr):
 # ---- real recordings ----
 
 
-def test_real_roundtrip_and_threads(real_recording):
+def test_real_roundtrip(real_recording):
     name, x = real_recording
-    enc1 = roundtrip(FLAC(num_threads=1), x)
-    enc2 = roundtrip(FLAC(num_threads=2), x)
-    assert enc1 == enc2, "output must not depend on the thread count"
+    roundtrip(FLAC(), x)
     # a block of channels decodes from a chunk written with any layout parameters
     roundtrip(FLAC(channels_per_stream=3, block_channels=50, blocksize=1000, level=1), x)
 
@@ -131,41 +130,6 @@ def test_pairs_compress_better_than_single_channels():
     assert len(FLAC().encode(x)) < len(FLAC(channels_per_stream=1).encode(x))
 
 
-@pytest.mark.parametrize("dtype", ["float32", "float64", "uint64", "int64", "bool", "complex64"])
-def test_refused_dtypes(dtype):
-    with pytest.raises(ValueError, match="FLAC"):
-        FLAC().encode(np.zeros((10, 2), dtype))
-
-
-def test_refused_shapes():
-    with pytest.raises(ValueError, match="dimensions"):
-        FLAC().encode(np.array(5, np.int16))
-    with pytest.raises(ValueError, match="dimensions"):
-        FLAC().encode(np.zeros((2,) * 9, np.int16))
-
-
-# num_threads, for every codec: test_threads.py
-BAD_PARAMETERS = {
-    "level": [-1, 9, 5.5, True, "5"],
-    "blocksize": [15, 65536, None],
-    "channels_per_stream": [0, 9],
-    "block_channels": [0, 2.5],
-    "exhaustive_stereo": ["yes"],
-}
-
-
-@pytest.mark.parametrize(("name", "value"), [(k, v) for k, values in BAD_PARAMETERS.items() for v in values])
-def test_bad_parameters(name, value):
-    with pytest.raises(ValueError, match=name):
-        FLAC(**{name: value})
-
-
-@pytest.mark.parametrize("kwargs", [dict(level=9), dict(blocksize=8), dict(sample_rate=0)])
-def test_legacy_bad_parameters(kwargs):
-    with pytest.raises(ValueError, match=next(iter(kwargs))):
-        FLACNumcodecsFormat(**kwargs)
-
-
 def test_decode_wrong_codec_and_garbage():
     from numcodecs_ephys import WavPack
 
@@ -234,9 +198,7 @@ def test_peer_live(peer, shape):
         np.testing.assert_array_equal(ours.decode(enc_theirs).reshape(x.shape), x)
 
 
-def test_legacy_refuses():
-    with pytest.raises(ValueError, match="int16"):
-        FLACNumcodecsFormat().encode(np.zeros((10, 2), np.int32))
+def test_legacy_refuses_empty_chunks():
     with pytest.raises(ValueError, match="empty"):
         FLACNumcodecsFormat().encode(np.zeros((0, 2), np.int16))
 

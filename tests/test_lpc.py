@@ -1,8 +1,9 @@
 """EphysLPC: exact round trips (real, simulated, edge cases, hypothesis), ratio against the
 best peer on the real recordings, kernels writing identical bytes, the error bound of
-near-lossless mode at every sample, hostile input, threads, parameters, format stability."""
+near-lossless mode at every sample, hostile input, format stability (what every codec owes,
+threads and refused dtypes and parameters included: test_codec_contract.py; HDF5:
+test_hdf5.py; zarr 3: test_zarr3.py)."""
 
-import json
 import sys
 from pathlib import Path
 
@@ -258,40 +259,7 @@ def mutation_loop(chunk, seed, n):
     return wrong
 
 
-# ---- threads, layouts ----
-
-
-def test_threads_give_identical_bytes():
-    arr = simulated(3000, 100)
-    one = EphysLPC(num_threads=1, block_channels=16).encode(arr)
-    assert EphysLPC(num_threads=4, block_channels=16).encode(arr) == one
-
-
-# ---- parameters, registry, format ----
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [
-        dict(level=0),
-        dict(level=4),
-        dict(level=True),
-        dict(max_error=-1),
-        dict(max_error=65536),
-        dict(max_error=1.5),
-        dict(block_channels=0),
-        dict(num_threads=0),
-    ],
-)
-def test_bad_parameters(kwargs):
-    with pytest.raises(ValueError):
-        EphysLPC(**kwargs)
-
-
-@pytest.mark.parametrize("dtype", ["float32", "uint64", "float64"])
-def test_refused_dtypes(dtype):
-    with pytest.raises(ValueError):
-        EphysLPC().encode(np.zeros((10, 2), dtype))
+# ---- format ----
 
 
 def first_stream_at(chunk):
@@ -351,75 +319,3 @@ def test_new_chunks_are_stream_version_4_and_later_versions_are_refused():
         data[start] = version
         with pytest.raises(ValueError):
             EphysLPC().decode(bytes(data))
-
-
-# ---- HDF5 filter ----
-
-
-def test_hdf5_filter(tmp_path):
-    import h5py
-
-    import numcodecs_ephys.hdf5 as eh5
-
-    x = simulated(3000, 40)
-    for flt, bound in ((eh5.LPCH5(), 0), (eh5.LPCH5(level=1, max_error=3, block_channels=7), 3)):
-        with h5py.File(tmp_path / "a.h5", "w") as f:
-            f.create_dataset("x", data=x, chunks=(1000, 16), **flt)
-        with h5py.File(tmp_path / "a.h5") as f:
-            y = f["x"][:]
-            opts = f["x"]._filters[str(eh5.LPC_FILTER_ID)]
-            stored = f["x"].id.read_direct_chunk((0, 0))[1]
-        assert np.abs(y.astype(np.int64) - x).max() <= bound
-        n = len(flt.filter_options)
-        assert opts[:n] == flt.filter_options and opts[n:] == (1, 2, 2, 1000, 16)
-        assert bytes(stored) == flt.codec().encode(np.ascontiguousarray(x[:1000, :16]))
-    assert eval(repr(eh5.LPCH5(max_error=2)), {"LPCH5": eh5.LPCH5}) == eh5.LPCH5(max_error=2)
-    with pytest.raises(ValueError):
-        eh5.LPCH5(level=9)
-
-
-# ---- zarr 3 ----
-
-
-@pytest.mark.zarr3
-def test_zarr3_serializer(tmp_path):
-    import zarr
-    from zarr.registry import get_codec_class
-
-    from numcodecs_ephys import zarr3 as z3
-
-    assert get_codec_class("numcodecs_ephys.lpc") is z3.EphysLPC
-    x = simulated(2500, 100, seed=4)
-    for serializer, filters, bound in (
-        (z3.EphysLPC(), [], 0),
-        (z3.EphysLPC(max_error=2, level=3), [], 2),
-        (z3.EphysLPC(num_threads=1), [z3.Delta2D()], 0),
-    ):
-        a = zarr.create_array(
-            str(tmp_path / "a.zarr"),
-            shape=x.shape,
-            chunks=(1000, 64),
-            dtype="int16",
-            serializer=serializer,
-            filters=filters,
-            compressors=None,
-            overwrite=True,
-        )
-        a[:] = x
-        y = zarr.open_array(str(tmp_path / "a.zarr"))[:]
-        assert np.abs(y.astype(np.int64) - x).max() <= bound
-    meta = json.loads((tmp_path / "a.zarr" / "zarr.json").read_text())
-    assert meta["codecs"][-1] == {
-        "name": "numcodecs_ephys.lpc",
-        "configuration": {"level": 2, "max_error": 0, "block_channels": 32},
-    }  # no thread count: the machine decides
-    assert z3.from_numcodecs(EphysLPC(max_error=1)) == z3.EphysLPC(max_error=1)
-    with pytest.raises(ValueError):
-        zarr.create_array(
-            str(tmp_path / "f.zarr"),
-            shape=(10, 2),
-            chunks=(10, 2),
-            dtype="float32",
-            serializer=z3.EphysLPC(),
-            compressors=None,
-        )

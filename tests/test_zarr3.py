@@ -45,6 +45,9 @@ def v3_chains(data_name, data):
         "bytes_bittrunc": ("auto", [z3.BitTruncation(bits=1)], None, (None, [ne.BitTruncation(bits=1)])),
         "wavpack_hybrid": (z3.WavPack(bps=3), [], None, (ne.WavPack(bps=3), [])),
         "wavpack_legacy": (z3.WavPackLegacy(), [], None, None),
+        "lpc": (z3.EphysLPC(), [], None, None),
+        "lpc_delta": (z3.EphysLPC(num_threads=1), [z3.Delta2D()], None, None),
+        "lpc_near": (z3.EphysLPC(max_error=2, level=3), [], None, (ne.EphysLPC(max_error=2, level=3), [])),
     }
     if data_name == "openephys_lfp":
         lsb = ne.LSB.from_data(data)
@@ -122,6 +125,7 @@ def test_metadata_names_and_entry_points(zarr, tmp_path):
         (z3.Delta2D, "delta2d"),
         (z3.BitTruncation, "bittruncation"),
         (z3.LSB, "lsb"),
+        (z3.EphysLPC, "lpc"),
     ]:
         assert cls.codec_name == "numcodecs_ephys." + name
         assert get_codec_class(cls.codec_name) is cls
@@ -151,6 +155,13 @@ def test_metadata_names_and_entry_points(zarr, tmp_path):
         }
     ]
     assert a.metadata.codecs[0] == z3.LSB(offsets=[0, 1, 2, 3], steps=2, serializer=z3.WavPack(level=3))
+    zarr.create_array(
+        str(tmp_path / "b.zarr"), shape=(100, 4), dtype="int16", serializer=z3.EphysLPC(num_threads=2), compressors=None
+    )
+    meta = json.loads((tmp_path / "b.zarr" / "zarr.json").read_text())
+    assert meta["codecs"] == [
+        {"name": "numcodecs_ephys.lpc", "configuration": {"level": 2, "max_error": 0, "block_channels": 32}}
+    ]  # no thread count: the machine that reads decides
 
 
 @pytest.mark.parametrize(
@@ -164,6 +175,7 @@ def test_metadata_names_and_entry_points(zarr, tmp_path):
         "BitTruncation(bits=3)",
         "LSB(offsets=[1.5, 2.5], steps=[24.04, 24.04])",
         "LSB(steps=3.0, serializer=z3.FLAC(level=2))",
+        "EphysLPC(level=3, max_error=2, block_channels=7)",
     ],
 )
 def test_config_roundtrip_and_pickle(zarr, codec):
@@ -195,6 +207,8 @@ def test_invalid_parameters_and_dtypes(zarr, tmp_path):
         zarr.create_array(str(tmp_path / "f.zarr"), shape=(10,), dtype="float64", serializer=z3.WavPack())
     with pytest.raises(ValueError, match="supports dtypes"):
         zarr.create_array(str(tmp_path / "g.zarr"), shape=(10,), dtype="float32", serializer=z3.FLAC())
+    with pytest.raises(ValueError, match="supports dtypes"):
+        zarr.create_array(str(tmp_path / "i.zarr"), shape=(10, 2), dtype="int64", serializer=z3.EphysLPC())
     with pytest.raises(ValueError, match="3 offsets but the array's chunks have 4 channels"):
         zarr.create_array(
             str(tmp_path / "h.zarr"), shape=(10, 8), chunks=(5, 4), dtype="int16", serializer=z3.LSB(offsets=[0, 0, 0])
