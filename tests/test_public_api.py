@@ -55,6 +55,7 @@ ZARR3 = {
     "FLAC",
     "WavPackLegacy",
     "FLACLegacy",
+    "WavPackNumcodecsFormat",
     "Delta2D",
     "BitTruncation",
     "LSB",
@@ -72,11 +73,13 @@ NUMCODECS_IDS = {
     "ephys_lsb": "LSB",
     "ephys_lpc": "EphysLPC",
 }
+# zarr.codecs entry point name -> the attribute of numcodecs_ephys.zarr3 it names
 ZARR3_NAMES = {
     "numcodecs_ephys.wavpack": "WavPack",
     "numcodecs_ephys.flac": "FLAC",
     "numcodecs_ephys.wavpack_legacy": "WavPackLegacy",
     "numcodecs_ephys.flac_legacy": "FLACLegacy",
+    "wavpack": "WavPackByName",  # wavpack-numcodecs 0.3's arrays (its own class when it is installed)
     "numcodecs_ephys.delta2d": "Delta2D",
     "numcodecs_ephys.bittruncation": "BitTruncation",
     "numcodecs_ephys.lsb": "LSB",
@@ -134,8 +137,8 @@ def test_entry_points_resolve():
 def test_zarr3_entry_points_resolve():
     require("numcodecs_ephys.zarr3")
     for name, value in pyproject()["project"]["entry-points"]["zarr.codecs"].items():
-        cls = resolve(value)
-        assert cls.__name__ == ZARR3_NAMES[name] and cls.__module__ == "numcodecs_ephys.zarr3"
+        assert value == f"numcodecs_ephys.zarr3:{ZARR3_NAMES[name]}"
+        assert resolve(value).codec_name == name
 
 
 def test_import_registers_every_codec_id():
