@@ -128,6 +128,22 @@ def s3_endpoint(monkeypatch):
         server.stop()
 
 
+@pytest.fixture
+def s3(s3_endpoint, monkeypatch):
+    """An fsspec S3 filesystem on the local S3 server, with an empty bucket 'lab'; every fsspec
+    URL of the test (zarr's too) goes to that server through AWS_ENDPOINT_URL."""
+    import s3fs
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    s3fs.S3FileSystem.clear_instance_cache()  # an instance cached by an earlier test knows another port
+    fs = s3fs.S3FileSystem()
+    if fs.exists("lab"):  # moto keeps its buckets for the whole process, across servers
+        fs.rm("lab", recursive=True)
+    fs.mkdir("lab")
+    yield fs
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
 def decode_or_valueerror(codec, data, expected=None):
     """Decode any bytes: a ValueError, or an array; with expected (what the intact chunk
     decodes to), an array must hold exactly those values."""

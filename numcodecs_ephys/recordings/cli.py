@@ -1,5 +1,6 @@
 """The `numcodecs-ephys` command (also `python -m numcodecs_ephys`): compress, decompress,
-info and verify whole recordings. A thin layer over numcodecs_ephys.recordings.stores."""
+info and verify whole recordings and NWB files. A thin layer over
+numcodecs_ephys.recordings.stores (zarr stores), .nwb (NWB files) and .batch (many inputs)."""
 
 import argparse
 import errno
@@ -8,7 +9,7 @@ import signal
 import sys
 
 from .._version import __version__
-from . import stores
+from . import batch, nwb, stores
 
 EXIT_ERROR = 1
 EXIT_INTERRUPTED = 130
@@ -51,10 +52,20 @@ def build_parser():
         "compress",
         help="compress recording files into zarr stores",
         description="INPUT: a SpikeGLX .bin (with its .meta), an Open Ephys .dat (with "
-        "structure.oebin), an mtscomp .cbin (with its .ch), or a raw file with -n/-s/-d.",
+        "structure.oebin), an mtscomp .cbin (with its .ch), a raw file with -n/-s/-d, or an NWB "
+        "file (.nwb: its ElectricalSeries are rewritten with our HDF5 filter). Local paths or fsspec "
+        "URLs (s3://, gs://, file://), glob patterns included; with several, each one that fails is "
+        "reported and the others go on.",
     )
-    c.add_argument("inputs", nargs="+", metavar="INPUT")
-    c.add_argument("-o", "--output", help="output store (one INPUT only; default: INPUT with suffix .zarr)")
+    c.add_argument("inputs", nargs="*", metavar="INPUT")
+    c.add_argument("--inputs-from", metavar="FILE", help="a manifest: one INPUT (path or URL) per line, # for comments")
+    c.add_argument(
+        "-o",
+        "--output",
+        help="output store or file, path or URL (one INPUT only; default: INPUT with suffix .zarr, "
+        "session.nwb -> session.ephys.nwb)",
+    )
+    c.add_argument("--output-dir", metavar="DIR", help="folder or URL prefix for the outputs of every INPUT")
     c.add_argument(
         "--codec",
         choices=list(stores.CODECS),
@@ -79,13 +90,27 @@ def build_parser():
         "reads in both zarr stacks)",
     )
     c.add_argument("--threads", type=int, help="coding threads (default: all cores; per task with --scheduler: 1)")
-    c.add_argument("--overwrite", action="store_true", help="replace existing stores")
+    c.add_argument(
+        "--overwrite", action="store_true", help="replace existing stores (an object store: removed before writing)"
+    )
+    c.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run of the same command: check the chunks it wrote, write the missing ones",
+    )
     c.add_argument("--no-check", action="store_true", help="do not read back and compare each written chunk")
     c.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler that codes the chunks")
     c.add_argument("-n", "--n-channels", type=int, help="raw input: number of channels")
     c.add_argument("-s", "--sample-rate", type=float, help="raw input: sample rate in Hz")
     c.add_argument("-d", "--dtype", help="raw input: sample type (int16, int32, float32...)")
     c.add_argument("--stream", help="Open Ephys: the stream's folder name, when the .dat's location does not say")
+    c.add_argument("--zarr", action="store_true", help="NWB input: write NWB-Zarr (hdmf-zarr) instead of NWB HDF5")
+    c.add_argument(
+        "--series",
+        action="append",
+        metavar="NAME",
+        help="NWB input: rewrite the TimeSeries of this name instead of every ElectricalSeries (repeatable)",
+    )
     c.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary")
 
     d = sub.add_parser("decompress", help="write a store back as the original file (and its .meta / .oebin)")
@@ -105,7 +130,10 @@ def build_parser():
     i.add_argument("store")
     i.add_argument("--json", action="store_true", help="as JSON")
 
-    v = sub.add_parser("verify", help="decode a store and check it against its hash (and the original)")
+    v = sub.add_parser(
+        "verify",
+        help="decode a store (or NWB file) and check every chunk against its manifest and hash (and the original)",
+    )
     v.add_argument("store")
     v.add_argument("original", nargs="?", help="the original file to compare with, sample by sample")
     v.add_argument("-q", "--quiet", action="store_true")
@@ -113,12 +141,41 @@ def build_parser():
 
 
 def _compress(args):
-    if args.output and len(args.inputs) > 1:
-        raise ValueError("-o/--output takes one INPUT; with several, each store goes beside its input")
-    for path in args.inputs:
+    listed = batch.read_manifest(args.inputs_from) if args.inputs_from else []
+    inputs = batch.expand(list(args.inputs) + listed)
+    if not inputs:
+        raise ValueError("no INPUT: name recordings, glob patterns, or --inputs-from FILE")
+    if args.output and (len(inputs) > 1 or args.output_dir):
+        raise ValueError(
+            "-o/--output takes one INPUT; with several, use --output-dir or each store goes beside its input"
+        )
+
+    def output_for(path):
+        if args.output or not args.output_dir:
+            return args.output
+        suffix = nwb.output_suffix(args.zarr) if nwb.is_nwb(path) else ".zarr"
+        return batch.output_in(args.output_dir, path, suffix)
+
+    def one(path):
+        if nwb.is_nwb(path):
+            out, reports = nwb.compress_nwb(
+                path,
+                output_for(path),
+                codec=args.codec,
+                level=args.level,
+                bps=args.bps,
+                chunk_duration=args.chunk_duration,
+                zarr=args.zarr,
+                series=args.series,
+                overwrite=args.overwrite,
+                check=not args.no_check,
+            )
+            if not args.quiet:
+                print(f"{path} -> {out}\n{nwb.format_report(reports)}")
+            return out, sum(r.bytes_before for r in reports), sum(r.bytes_after for r in reports)
         out = stores.compress_file(
             path,
-            args.output,
+            output_for(path),
             codec=args.codec,
             level=args.level,
             bps=args.bps,
@@ -129,18 +186,31 @@ def _compress(args):
             check=not args.no_check,
             progress=not args.quiet,
             scheduler=args.scheduler,
+            resume=args.resume,
             n_channels=args.n_channels,
             sample_rate=args.sample_rate,
             dtype=args.dtype,
             stream=args.stream,
         )
+        info = stores.store_info(out)
         if not args.quiet:
-            info = stores.store_info(out)
             print(
                 f"{path} -> {out}: {info['compression_ratio']:.3f}x "
                 f"({info['source_size']} -> {info['stored_bytes']} bytes, "
                 f"{'LOSSY' if not info['lossless'] else 'lossless' if args.no_check else 'lossless, checked'})"
             )
+        return out, info["source_size"], info["stored_bytes"]
+
+    if len(inputs) == 1:  # its error is the command's
+        one(inputs[0])
+        return 0
+    results = batch.run(inputs, one)
+    for r in results:
+        if r.status != "ok":
+            print(f"numcodecs-ephys: error: {r.input}: {r.message}", file=sys.stderr)
+    if not args.quiet:
+        print(batch.summary(results))
+    return EXIT_ERROR if any(r.status != "ok" for r in results) else 0
 
 
 def _decompress(args):
@@ -163,6 +233,12 @@ def _info(args):
 
 
 def _verify(args):
+    if nwb.is_nwb(args.store):
+        compared = nwb.verify_nwb(args.store, args.original)
+        if not args.quiet:
+            against = f"equal to {args.original}" if args.original else "decode"
+            print(f"{args.store}: OK, its {len(compared)} re-encoded datasets {against}")
+        return
     info = stores.verify_store(args.store, args.original, progress=not args.quiet)
     if not args.quiet:
         what = "matches its SHA1" if info["lossless"] else "decodes (lossy: no hash to compare)"
@@ -177,14 +253,18 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)  # kill (TERM) cleans up like Ctrl-C
     run = {"compress": _compress, "decompress": _decompress, "info": _info, "verify": _verify}[args.command]
+    resumable = " (compress --resume continues the run)" if args.command == "compress" else ""
     try:
-        run(args)
+        return run(args) or 0
     except KeyboardInterrupt:
-        print("numcodecs-ephys: interrupted; nothing was written under the output name", file=sys.stderr)
+        print(
+            f"numcodecs-ephys: interrupted; nothing readable was written under the output name{resumable}",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     except OSError as e:
         if e.errno == errno.ENOSPC:
-            msg = "the disk is full; nothing was written under the output name"
+            msg = f"the disk is full; nothing readable was written under the output name{resumable}"
         else:
             msg = str(e)
         print(f"numcodecs-ephys: error: {msg}", file=sys.stderr)
@@ -192,7 +272,6 @@ def main(argv=None):
     except (ValueError, ImportError) as e:
         print(f"numcodecs-ephys: error: {e}", file=sys.stderr)
         return EXIT_ERROR
-    return 0
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 A `Source` describes one recording (shape, rate, dtype, channel ids, gains, the metadata
 files that go with it) and reads any range of samples. It holds no open file when
-pickled, so that dask workers can read their own chunks.
+pickled, so that dask workers can read their own chunks. A recording may sit on a local
+disk or behind an fsspec URL (a bucket): then ``path`` is a RemoteFile and samples are
+read by ranged requests.
 """
 
 import json
@@ -10,9 +12,11 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
+
+from .locations import RemoteFile, location
 
 
 class RecordingError(ValueError):
@@ -34,7 +38,7 @@ class MetadataFile:
 @dataclass
 class Source:
     kind: str  # "spikeglx", "openephys", "raw" or "mtscomp"
-    path: Path  # the data file (.bin / .dat / .cbin)
+    path: Union[Path, RemoteFile]  # the data file (.bin / .dat / .cbin)
     n_channels: int
     sampling_frequency: float
     dtype: np.dtype
@@ -71,9 +75,14 @@ class Source:
         stop = max(start, min(stop, self.n_samples))
         if self.kind == "mtscomp":
             return self._read_mtscomp(start, stop)
+        frame = self.n_channels * self.dtype.itemsize
+        if isinstance(self.path, RemoteFile):
+            data = self.path.read_range(start * frame, stop * frame)
+            if len(data) != (stop - start) * frame:
+                raise RecordingError(f"{self.path} ended early (was it truncated while being read?)")
+            return np.frombuffer(bytearray(data), self.dtype).reshape(stop - start, self.n_channels)
         if self._handle is None:
             self._handle = open(self.path, "rb", buffering=0)
-        frame = self.n_channels * self.dtype.itemsize
         out = np.empty((stop - start, self.n_channels), self.dtype)
         view = memoryview(out.reshape(-1).view(np.uint8))
         done = 0
@@ -101,8 +110,9 @@ class Source:
 def open_source(path, n_channels=None, sample_rate=None, dtype=None, stream=None):
     """The Source for a data file: SpikeGLX .bin (+ .meta), Open Ephys .dat (+ structure.oebin),
     mtscomp .cbin (+ .ch), or any file read as raw when ``n_channels``, ``sample_rate`` and
-    ``dtype`` are given. Raises RecordingError with a clear message for bad input."""
-    path = Path(path)
+    ``dtype`` are given; ``path`` is a local path or an fsspec URL. Raises RecordingError
+    with a clear message for bad input."""
+    path = location(path)
     if not path.is_file():
         raise RecordingError(f"{path}: no such file")
     raw = (n_channels, sample_rate, dtype)
@@ -167,7 +177,7 @@ def _raw(path, n_channels, sample_rate, dtype):
 def read_meta(meta_path):
     """A SpikeGLX .meta file as a dict (keys as written, '~' included)."""
     meta = {}
-    for line in Path(meta_path).read_text(errors="replace").splitlines():
+    for line in location(meta_path).read_text(errors="replace").splitlines():
         if "=" in line:
             key, value = line.split("=", 1)
             meta[key.strip()] = value.strip()
@@ -304,7 +314,15 @@ def _spikeglx_probe(meta_path):
     except ImportError:
         return None
     try:
-        probe = probeinterface.read_spikeglx(meta_path)
+        if isinstance(meta_path, RemoteFile):  # probeinterface reads local files: a copy of the text
+            import tempfile
+
+            with tempfile.TemporaryDirectory() as folder:
+                local = Path(folder) / meta_path.name
+                local.write_bytes(meta_path.read_bytes())
+                probe = probeinterface.read_spikeglx(local)
+        else:
+            probe = probeinterface.read_spikeglx(meta_path)
     except Exception:  # an unknown or partial probe description: the recording itself is still fine
         return None
     group = probeinterface.ProbeGroup()
@@ -361,7 +379,9 @@ def _openephys(path, stream=None):
     except (KeyError, TypeError, ValueError) as e:
         raise RecordingError(f"{oebin}: stream {s.get('folder_name')} lacks {e}") from None
     dtype = np.dtype("int16")
-    relpath = os.path.relpath(oebin, path.parent)
+    relpath = (
+        oebin.relative_to_folder(path.parent) if isinstance(oebin, RemoteFile) else os.path.relpath(oebin, path.parent)
+    )
     return Source(
         "openephys",
         path,
@@ -394,6 +414,8 @@ def _open_mtscomp(cbin, ch):
 
 
 def _mtscomp(path):
+    if isinstance(path, RemoteFile):
+        raise RecordingError(f"{path}: mtscomp archives are read from a local disk (copy it here first)")
     ch = path.with_suffix(".ch")
     if not ch.exists():
         raise RecordingError(f"{path}: its mtscomp header {ch.name} is missing")

@@ -7,9 +7,14 @@ channels), ``channel_ids``, ``properties/gain_to_uV``, ``sampling_frequency``...
 to give back the original file byte for byte (file name, size, SHA1, the .meta / .oebin
 text) is in the root attribute ``numcodecs_ephys``.
 
+Inputs and stores may be local paths or fsspec URLs (``s3://``, ``gs://``, ``file://``).
 Chunks (``chunk_duration`` of all channels) are coded one after the other while the next
-one is read (or as dask tasks with a scheduler), written straight into the store under a
-temporary name, checked, and the store is renamed to its final name only when complete.
+one is read (or as dask tasks with a scheduler), written straight into the store, read
+back and checked; every chunk is written, all-zero ones too, and recorded in the store's
+chunk manifest (manifest.py). The zarr metadata, which makes the store readable, is
+written last (storage.py). Reading (open_recording, decompress_file, verify_store) checks
+every chunk against the manifest: a lost or damaged chunk is an error naming the array,
+the chunk and its time range, never zeros.
 """
 
 import hashlib
@@ -27,7 +32,11 @@ from .._version import __version__
 from ..flac import FLAC
 from ..lpc import EphysLPC
 from ..wavpack import WavPack
+from .locations import RemoteFile, is_url, location
+from .manifest import MANIFEST_KEY, ArrayChunks, Manifest, StoreError, chunk_error, digest
+from .manifest import ChunkError as ChunkError  # re-exported: what reading a damaged store raises
 from .sources import RecordingError, Source, open_source
+from .storage import Output, StoreKeys
 
 # --codec name -> class of numcodecs_ephys. Every lossless codec of the package belongs here.
 CODECS = {"wavpack": WavPack, "flac": FLAC, "lpc": EphysLPC}
@@ -40,10 +49,6 @@ TRACES = "traces_seg0"  # SpikeInterface's name for the traces of segment 0
 # beside the traces, so that SpikeInterface sees exactly the probe's channels (as its SpikeGLX reader does)
 OTHER = "other_channels_seg0"
 LSB_SAMPLE_CHUNKS = 10  # chunks read to estimate an Open Ephys stream's grid
-
-
-class StoreError(ValueError):
-    """A store that is not one of this module's, or whose data does not check out."""
 
 
 def make_codec(name=DEFAULT_CODEC, level=None, bps=None, num_threads=None):
@@ -80,7 +85,7 @@ def _zarr3():
 class _Plan:
     """What every chunk task needs: where and how to write, as plain picklable values."""
 
-    store: str
+    output: Output
     zarr_format: int
     chunk_len: int
     n_samples: int
@@ -90,6 +95,7 @@ class _Plan:
     lossless: bool
     probe_cols: Optional[list] = None  # with other_cols: how the file's channels split between TRACES and OTHER
     other_cols: Optional[list] = None
+    resume: bool = False  # chunks already in the output are checked and kept
 
     @property
     def n_chunks(self):
@@ -98,8 +104,14 @@ class _Plan:
     def bounds(self, i):
         return i * self.chunk_len, min((i + 1) * self.chunk_len, self.n_samples)
 
+    def key_template(self, array):
+        return f"{array}/{{i}}.0" if self.zarr_format == 2 else f"{array}/c/{{i}}/0"
+
     def key(self, i, array=TRACES):
-        return f"{array}/{i}.0" if self.zarr_format == 2 else f"{array}/c/{i}/0"
+        return self.key_template(array).format(i=i)
+
+    def arrays(self):
+        return [TRACES, OTHER] if self.other_cols else [TRACES]
 
     def parts(self, block):
         """(array name, its columns of block, its filters) for each array the block goes to."""
@@ -119,15 +131,15 @@ def _columns(cols):
     return cols
 
 
-def _encode(plan, block, filters):
+def _encode(codec, block, filters):
     x = block
     for f in filters:
         x = f.encode(x)
-    return plan.codec.encode(x)
+    return codec.encode(x)
 
 
-def _decode(plan, buf, shape, dtype, filters):
-    x = plan.codec.decode(buf)
+def _decode(codec, buf, shape, dtype, filters):
+    x = codec.decode(buf)
     for f in reversed(filters):
         x = f.decode(x)
     x = np.asarray(x)
@@ -136,8 +148,22 @@ def _decode(plan, buf, shape, dtype, filters):
     return x.reshape(shape)
 
 
+def _holds(plan, stored, part, filters, n_rows):
+    """Does a chunk found in the output (``--resume``) hold exactly what this run writes?
+    Lossless: it decodes to the samples (the coders are deterministic, and the run's record
+    pins codec, options and version, so its bytes are this run's); lossy: the same bytes."""
+    if not plan.lossless:
+        return stored == _encode(plan.codec, part, filters)
+    try:
+        decoded = _decode(plan.codec, stored, part.shape, part.dtype, filters)
+    except ValueError:  # cut short by the interruption, or damaged
+        return False
+    return np.array_equal(decoded, part)
+
+
 def _code_chunk(source, plan, i, data=None):
-    """Encode chunk i, write it into the store, read it back and check it; its stored size."""
+    """Encode chunk i, write it into the store, read it back and check it.
+    Returns [(array name, stored size, SHA-256 of the stored bytes)] for the manifest."""
     t0, t1 = plan.bounds(i)
     if data is None:
         data = source.read(t0, t1)
@@ -145,24 +171,30 @@ def _code_chunk(source, plan, i, data=None):
     if len(data) < plan.chunk_len:  # zarr codes an edge chunk padded with the fill value (0)
         block = np.zeros((plan.chunk_len, data.shape[1]), data.dtype)
         block[: len(data)] = data
-    stored = 0
+    records = []
     for array, part, filters in plan.parts(block):
-        encoded = _encode(plan, part, filters)
-        path = os.path.join(plan.store, plan.key(i, array))
-        if plan.zarr_format == 3:
-            os.mkdir(os.path.dirname(path))  # not makedirs: a store removed after a failure stays removed
-        with open(path, "wb") as f:
-            f.write(encoded)
-        stored += len(encoded)
+        key = plan.key(i, array)
+        if plan.resume:
+            stored = plan.output.get(key)
+            if stored is not None and _holds(plan, stored, part, filters, len(data)):
+                records.append((array, len(stored), digest(stored)))
+                continue
+        encoded = _encode(plan.codec, part, filters)
+        plan.output.put(key, encoded)
         if plan.check:
-            with open(path, "rb") as f:
-                decoded = _decode(plan, f.read(), part.shape, part.dtype, filters)
+            stored = plan.output.get(key)
+            if stored is None:
+                raise StoreError(f"chunk {i} of {array} (samples {t0}-{t1}) is missing right after it was written")
+            decoded = _decode(plan.codec, stored, part.shape, part.dtype, filters)
             if plan.lossless and not np.array_equal(decoded[: len(data)], part[: len(data)]):
-                raise StoreError(f"chunk {i} (samples {t0}-{t1}) did not decode to the original samples")
-    return stored
+                raise StoreError(f"chunk {i} of {array} (samples {t0}-{t1}) did not decode to the original samples")
+        else:
+            stored = encoded
+        records.append((array, len(stored), digest(stored)))
+    return records
 
 
-# ---------------------------------------------------------------- store creation
+# ---------------------------------------------------------------- store metadata
 
 
 def _create_array(group, name, **kwargs):
@@ -170,9 +202,11 @@ def _create_array(group, name, **kwargs):
     return (group.create_array if _zarr3() else group.create_dataset)(name, **kwargs)
 
 
-def _write_metadata(root_path, source, plan, codec_config, filter_configs):
-    """The zarr hierarchy (SpikeInterface's layout) without chunks; codecs with num_threads=None,
-    since the thread count belongs to the machine that reads, not to the data."""
+def _metadata(source, plan, codec_config, filter_configs, attrs):
+    """The store's zarr hierarchy (SpikeInterface's layout) but the chunks of the recording's
+    arrays, as {key: bytes}, built in memory: the output gets it last. Codecs with
+    num_threads=None, since the thread count belongs to the machine that reads, not to the
+    data. Every chunk of the small arrays is written, all-zero ones included."""
     zarr = _zarr()
     import numcodecs
 
@@ -182,36 +216,64 @@ def _write_metadata(root_path, source, plan, codec_config, filter_configs):
     arrays = [(TRACES, len(cols), filters)] + ([(OTHER, len(plan.other_cols), [])] if plan.other_cols else [])
     ids = np.array([str(source.channel_ids[c]) for c in cols])
     if _zarr3():
-        root = zarr.open_group(root_path, mode="w", zarr_format=plan.zarr_format)
-    else:
-        root = zarr.open_group(root_path, mode="w")
-    for name, width, array_filters in arrays:
-        if plan.zarr_format == 3:
-            from .. import zarr3
+        from zarr.storage import MemoryStore
 
-            kw = dict(zarr3.from_numcodecs_chain(codec, array_filters), compressors=None)
-        elif _zarr3():
-            kw = dict(compressors=codec, filters=array_filters or None)
-        else:
-            kw = dict(compressor=codec, filters=array_filters or None)
-        _create_array(
-            root,
-            name,
-            shape=(source.n_samples, width),
-            chunks=(plan.chunk_len, width),
-            dtype=source.dtype,
-            fill_value=0,
-            **kw,
-        )
-    # format 3 has no fixed-length unicode type in its specification: variable-length strings
-    if plan.zarr_format == 3:
-        root.create_array("channel_ids", shape=ids.shape, dtype=str)[:] = ids
+        store = MemoryStore()
+        root = zarr.open_group(store, mode="w", zarr_format=plan.zarr_format)
+        settings = zarr.config.set({"array.write_empty_chunks": True})
+        small = {}
     else:
-        _create_array(root, "channel_ids", data=ids)
-    props = root.create_group("properties")
-    if source.gains_to_uv is not None:
-        _create_array(props, "gain_to_uV", data=np.asarray(source.gains_to_uv, "float64")[cols])
-        _create_array(props, "offset_to_uV", data=np.asarray(source.offsets_to_uv, "float64")[cols])
+        store = {}
+        root = zarr.open_group(store, mode="w")
+        settings = _nothing()
+        small = {"write_empty_chunks": True}
+    with settings:
+        for name, width, array_filters in arrays:
+            if plan.zarr_format == 3:
+                from .. import zarr3
+
+                kw = dict(zarr3.from_numcodecs_chain(codec, array_filters), compressors=None)
+            elif _zarr3():
+                kw = dict(compressors=codec, filters=array_filters or None)
+            else:
+                kw = dict(compressor=codec, filters=array_filters or None)
+            _create_array(
+                root,
+                name,
+                shape=(source.n_samples, width),
+                chunks=(plan.chunk_len, width),
+                dtype=source.dtype,
+                fill_value=0,
+                **kw,
+            )
+        # format 3 has no fixed-length unicode type in its specification: variable-length strings
+        if plan.zarr_format == 3:
+            root.create_array("channel_ids", shape=ids.shape, dtype=str)[:] = ids
+        else:
+            _create_array(root, "channel_ids", data=ids, **small)
+        props = root.create_group("properties")
+        if source.gains_to_uv is not None:
+            _create_array(props, "gain_to_uV", data=np.asarray(source.gains_to_uv, "float64")[cols], **small)
+            _create_array(props, "offset_to_uV", data=np.asarray(source.offsets_to_uv, "float64")[cols], **small)
+        root.attrs.update(attrs)
+    if plan.zarr_format == 2:  # consolidated metadata is not part of format 3's specification
+        zarr.consolidate_metadata(store)
+    if _zarr3():
+        return {k: v.to_bytes() for k, v in store._store_dict.items()}
+    return {k: bytes(v) for k, v in store.items()}
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def _si_attrs(source, plan):
+    """SpikeInterface's root attributes: rate, segments, probe."""
+    cols = plan.probe_cols or list(range(source.n_channels))
     attrs = {"sampling_frequency": source.sampling_frequency, "num_segments": 1}
     if source.probe is not None:
         # contacts point at columns of TRACES (SpikeInterface's "probe" attribute)
@@ -220,7 +282,7 @@ def _write_metadata(root_path, source, plan, codec_config, filter_configs):
         for p in probe["probes"]:
             p["device_channel_indices"] = [column[int(c)] for c in p["device_channel_indices"]]
         attrs["probe"] = probe
-    return root, attrs
+    return attrs
 
 
 def _source_attrs(source, plan, sha1, stored_bytes, codec_config, filter_configs, chunk_duration, lossless):
@@ -253,6 +315,27 @@ def _source_attrs(source, plan, sha1, stored_bytes, codec_config, filter_configs
     }
 
 
+def _run_record(source, plan, codec_config, filter_configs, chunk_duration):
+    """What a run writes, recorded in the output until it is complete: --resume continues a
+    run only with the same input, codec, options and package version."""
+    return {
+        "version": __version__,
+        "source": {
+            "file_name": source.path.name,
+            "size": source.nbytes,
+            "n_samples": source.n_samples,
+            "n_channels": source.n_channels,
+            "dtype": source.dtype.str,
+        },
+        "codec": codec_config,
+        "filters": filter_configs,
+        "chunk_duration": chunk_duration,
+        "chunk_len": plan.chunk_len,
+        "zarr_format": plan.zarr_format,
+        "columns": [plan.probe_cols, plan.other_cols],
+    }
+
+
 def _lsb_filter(source, chunk_len, num_threads, cols):
     """An LSB filter for channels cols when they sit on a non-integer grid, else None."""
     from ..lsb import LSB, estimate_lsb
@@ -266,23 +349,11 @@ def _lsb_filter(source, chunk_len, num_threads, cols):
     return LSB(offsets=offsets.tolist(), steps=steps.tolist(), num_threads=num_threads)
 
 
-# ---------------------------------------------------------------- temporary names
+# ---------------------------------------------------------------- local files
 
 
 def _temporary(final):
     return final.parent / f".{final.name}.{os.getpid()}.partial"
-
-
-def _remove_stale(final):
-    """Leftovers of runs that were killed outright (no chance to clean up) for this output."""
-    for p in final.parent.glob(f".{final.name}.*.partial"):
-        try:
-            pid = int(p.name.rsplit(".", 2)[-2])
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            _remove(p)
-        except (ValueError, PermissionError):
-            pass
 
 
 def _remove(path):
@@ -295,17 +366,6 @@ def _remove(path):
 def _check_free(final, overwrite):
     if (final.exists() or final.is_symlink()) and not overwrite:
         raise FileExistsError(f"{final} exists; pass --overwrite (overwrite=True) to replace it")
-
-
-def _publish(tmp, final):
-    """Move the finished tmp to its final name (replacing what was there, which was allowed)."""
-    if final.exists() or final.is_symlink():
-        old = final.parent / f".{final.name}.{os.getpid()}.old"
-        os.replace(final, old)
-        os.replace(tmp, final)
-        _remove(old)
-    else:
-        os.replace(tmp, final)
 
 
 class _Progress:
@@ -329,8 +389,9 @@ class _Progress:
 
 
 def default_store_path(path):
-    path = Path(path)
-    return path.with_suffix(".zarr")
+    """INPUT with the suffix .zarr (a URL stays a URL)."""
+    loc = location(path)
+    return loc.with_suffix(".zarr").url if isinstance(loc, RemoteFile) else loc.with_suffix(".zarr")
 
 
 def compress_file(
@@ -347,28 +408,35 @@ def compress_file(
     check=True,
     progress=False,
     scheduler=None,
+    resume=False,
     n_channels=None,
     sample_rate=None,
     dtype=None,
     stream=None,
 ):
-    """Compress a recording file into a zarr store; returns the store's path.
+    """Compress a recording file into a zarr store; returns the store's path (a URL for a URL).
 
     ``path``: a SpikeGLX .bin (with its .meta), an Open Ephys .dat (with structure.oebin; give
     ``stream`` if the file's location does not tell which stream it is), an mtscomp .cbin (with
-    its .ch), or a raw file with ``n_channels``, ``sample_rate`` and ``dtype``. ``output``
-    defaults to the input's name with the suffix ``.zarr``. ``codec`` is a name of
-    ``CODECS``; ``bps`` (WavPack only) makes it lossy. Chunks hold ``chunk_duration`` seconds
-    of all channels. ``check`` reads every written chunk back and compares it with the input.
-    ``scheduler``: a dask.distributed address (or Client) that codes the chunks instead of
-    this process (the store's folder must be reachable from the workers). Bad input raises
-    RecordingError (a ValueError); nothing is left under ``output`` unless it succeeds.
+    its .ch), or a raw file with ``n_channels``, ``sample_rate`` and ``dtype``; a local path or
+    an fsspec URL. ``output`` (a path or URL) defaults to the input's name with the suffix
+    ``.zarr``. ``codec`` is a name of ``CODECS``; ``bps`` (WavPack only) makes it lossy.
+    Chunks hold ``chunk_duration`` seconds of all channels. ``check`` reads every written
+    chunk back and compares it with the input. ``scheduler``: a dask.distributed address (or
+    Client) that codes the chunks instead of this process (the output must be reachable from
+    the workers). Bad input raises RecordingError (a ValueError).
+
+    Nothing readable is left under ``output`` unless it succeeds. A run that is interrupted
+    or stopped by an I/O error keeps the chunks it wrote (unreadable: no zarr metadata) and
+    ``resume=True`` continues it, checking those chunks and writing only the missing ones;
+    the store is then byte for byte the one an uninterrupted run writes.
     """
     source = path if isinstance(path, Source) else open_source(path, n_channels, sample_rate, dtype, stream)
-    final = Path(output) if output is not None else default_store_path(source.path)
-    if final.resolve() == source.path.resolve():
+    final = output if output is not None else default_store_path(source.path)
+    if not is_url(final):
+        final = Path(final)
+    if str(location(final).resolve()) == str(source.path.resolve()):
         raise ValueError(f"the output {final} would replace the input")
-    _check_free(final, overwrite)
     if zarr_format not in (2, 3):
         raise ValueError(f"zarr_format must be 2 or 3, got {zarr_format}")
     if zarr_format == 3 and not _zarr3():
@@ -377,6 +445,7 @@ def compress_file(
         raise ValueError(f"chunk_duration must be positive, got {chunk_duration}")
     if source.n_samples == 0:
         raise RecordingError(f"{source.path} holds no samples")
+    out = Output(final)
     chunk_len = max(1, min(source.n_samples, int(round(chunk_duration * source.sampling_frequency))))
     worker_threads = num_threads if scheduler is None else (num_threads or 1)
     coder = make_codec(codec, level, bps, worker_threads)
@@ -390,52 +459,61 @@ def compress_file(
     filters = [lsb] if lsb is not None else []
     # refuse a dtype/codec mismatch before anything is written
     first = source.read(0, min(chunk_len, 64))
+    trial = _Plan(out, zarr_format, len(first), len(first), filters, coder, False, lossless, probe_cols, other_cols)
     try:
-        trial = _Plan("", zarr_format, len(first), len(first), filters, coder, False, lossless, probe_cols, other_cols)
         for _, part, part_filters in trial.parts(first):
-            _encode(trial, part, part_filters)
+            _encode(coder, part, part_filters)
     except ValueError as e:
         raise RecordingError(f"{source.path}: codec {codec} cannot code this recording: {e}") from None
     codec_config = make_codec(codec, level, bps).get_config()
     filter_configs = [f.get_config() for f in filters]
-
-    final.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale(final)
-    tmp = _temporary(final)
-    _remove(tmp)
-    plan = _Plan(
-        str(tmp), zarr_format, chunk_len, source.n_samples, filters, coder, check, lossless, probe_cols, other_cols
-    )
+    plan = _Plan(out, zarr_format, chunk_len, source.n_samples, filters, coder, check, lossless, probe_cols, other_cols)
+    run = _run_record(source, plan, codec_config, filter_configs, chunk_duration)
+    folders = [a if zarr_format == 2 else f"{a}/c" for a in plan.arrays()]
+    plan.resume = out.start(run, overwrite=overwrite, resume=resume, folders=folders)
     try:
-        root, si_attrs = _write_metadata(str(tmp), source, plan, codec_config, filter_configs)
-        if zarr_format == 3:
-            for array, _, _ in plan.parts(first):
-                os.makedirs(tmp / array / "c", exist_ok=True)
         bar = _Progress(source.nbytes, f"compress {source.path.name}", progress)
         try:
             if scheduler is None:
-                sha1, stored = _run_local(source, plan, bar)
+                sha1, records = _run_local(source, plan, bar)
             else:
-                sha1, stored = _run_dask(source, plan, bar, scheduler)
+                sha1, records = _run_dask(source, plan, bar, scheduler)
         finally:
             bar.close()
-        if check:
-            _check_through_zarr(tmp, source, plan)
         if source.expected_sha1 and source.expected_sha1 != sha1:
             raise RecordingError(
                 f"{source.path}: its SHA1 {sha1} differs from the one its own metadata records "
                 f"({source.expected_sha1}): the file was altered or is damaged"
             )
-        attrs = dict(si_attrs)
+        manifest = Manifest(
+            source.sampling_frequency,
+            {
+                a: ArrayChunks(
+                    plan.key_template(a),
+                    chunk_len,
+                    source.n_samples,
+                    [records[i][a][0] for i in range(plan.n_chunks)],
+                    [records[i][a][1] for i in range(plan.n_chunks)],
+                )
+                for a in plan.arrays()
+            },
+        )
+        manifest_bytes = manifest.to_bytes()
+        stored = sum(sum(a.sizes) for a in manifest.arrays.values())
+        attrs = _si_attrs(source, plan)
         attrs[ATTRS_KEY] = _source_attrs(
             source, plan, sha1, stored, codec_config, filter_configs, chunk_duration, lossless
         )
-        root.attrs.update(attrs)
-        if zarr_format == 2:  # consolidated metadata is not part of format 3's specification
-            _zarr().consolidate_metadata(str(tmp))
-        _publish(tmp, final)
+        attrs[ATTRS_KEY]["manifest"] = {"key": MANIFEST_KEY, "sha256": digest(manifest_bytes)}
+        metadata = _metadata(source, plan, codec_config, filter_configs, attrs)
+        if check:
+            _check_through_zarr(metadata, plan, source)
+        out.put(MANIFEST_KEY, manifest_bytes)
+        out.publish(metadata)
+    except (KeyboardInterrupt, OSError):
+        raise  # its chunks stay, unreadable (no zarr metadata), for --resume
     except BaseException:
-        _remove(tmp)
+        out.discard()
         raise
     finally:
         source.close()
@@ -453,6 +531,10 @@ def _read_ahead(n, read):
             yield data
 
 
+def _by_array(records):
+    return {array: (size, sha) for array, size, sha in records}
+
+
 def _run_local(source, plan, bar):
     sha1 = hashlib.sha1()
 
@@ -461,11 +543,11 @@ def _run_local(source, plan, bar):
         sha1.update(data)
         return data
 
-    stored = 0
+    records = []
     for i, data in enumerate(_read_ahead(plan.n_chunks, read)):
-        stored += _code_chunk(source, plan, i, data)
+        records.append(_by_array(_code_chunk(source, plan, i, data)))
         bar.update(data.nbytes)
-    return sha1.hexdigest(), stored
+    return sha1.hexdigest(), records
 
 
 def _run_dask(source, plan, bar, scheduler):
@@ -479,21 +561,22 @@ def _run_dask(source, plan, bar, scheduler):
         )
 
         # the hash needs the bytes in order: read them here while the workers code
-        def digest():
+        def digest_source():
             sha1 = hashlib.sha1()
             for i in range(plan.n_chunks):
                 sha1.update(source.read(*plan.bounds(i)))
             return sha1.hexdigest()
 
         with ThreadPoolExecutor(1) as pool:
-            hashed = pool.submit(digest)
-            stored = 0
+            hashed = pool.submit(digest_source)
+            records = [None] * plan.n_chunks
             index = {f.key: i for i, f in enumerate(futures)}
             for future in as_completed(futures):
-                stored += future.result()
-                t0, t1 = plan.bounds(index[future.key])
+                i = index[future.key]
+                records[i] = _by_array(future.result())
+                t0, t1 = plan.bounds(i)
                 bar.update((t1 - t0) * source.n_channels * source.dtype.itemsize)
-            return hashed.result(), stored
+            return hashed.result(), records
     except BaseException:
         client.cancel(futures)
         raise
@@ -502,18 +585,51 @@ def _run_dask(source, plan, bar, scheduler):
             client.close()
 
 
-def _check_through_zarr(store, source, plan):
-    """Read the first and the last chunk back through zarr itself (key names, edge padding)."""
-    root = _zarr().open_group(str(store), mode="r")
-    for i in sorted({0, plan.n_chunks - 1}):
+def _check_through_zarr(metadata, plan, source):
+    """Read the first and the last chunk back through zarr itself (key names, edge padding,
+    the metadata's codecs): the metadata in memory with those chunks as the output holds them."""
+    zarr = _zarr()
+    keys = dict(metadata)
+    last = plan.n_chunks - 1
+    for array in plan.arrays():
+        for i in sorted({0, last}):
+            keys[plan.key(i, array)] = plan.output.get(plan.key(i, array))
+    if _zarr3():
+        from zarr.core.buffer import cpu
+        from zarr.storage import MemoryStore
+
+        store = MemoryStore({k: cpu.Buffer.from_bytes(v) for k, v in keys.items()})
+    else:
+        store = keys
+    root = zarr.open_group(store, mode="r")
+    for i in sorted({0, last}):
         t0, t1 = plan.bounds(i)
         for array, want, _ in plan.parts(source.read(t0, t1)):
             got = root[array][t0:t1]
             if got.shape != want.shape or (plan.lossless and not np.array_equal(got, want)):
-                raise StoreError(f"zarr reads chunk {i} of {store}/{array} differently from what was written")
+                raise StoreError(f"zarr reads chunk {i} of {plan.output}/{array} differently from what was written")
 
 
 # ---------------------------------------------------------------- reading stores
+
+
+def _store_manifest(keys, info, arrays, sampling_frequency, where):
+    """The store's chunk manifest, checked against the SHA-256 its attributes record; for a
+    store written before manifests, one that knows each chunk's key but not its bytes."""
+    recorded = info.get("manifest")
+    if recorded is None:
+        out = {}
+        for name, array in arrays.items():
+            v2 = array.metadata.zarr_format == 2 if hasattr(array, "metadata") else True
+            template = f"{name}/{{i}}.0" if v2 else f"{name}/c/{{i}}/0"
+            out[name] = ArrayChunks(template, int(array.chunks[0]), int(array.shape[0]))
+        return Manifest(sampling_frequency, out)
+    data = keys.get(recorded["key"])
+    if data is None:
+        raise StoreError(f"{where}: its chunk manifest {recorded['key']} is missing")
+    if digest(data) != recorded["sha256"]:
+        raise StoreError(f"{where}: its chunk manifest {recorded['key']} differs from the one it was written with")
+    return Manifest.from_bytes(data, where)
 
 
 class Recording:
@@ -523,10 +639,16 @@ class Recording:
     with a probe contact). Attributes: ``shape`` (samples, channels), ``dtype``,
     ``sampling_frequency``, ``channel_ids``, ``gains_to_uv`` (or None), ``duration`` (s),
     ``source`` (what was recorded about the original file), ``chunk_len`` (samples per chunk).
+
+    Every chunk must be in the store with the size its manifest records (checked when the
+    recording is opened) and the SHA-256 (checked as each one is read): anything else raises
+    :class:`ChunkError` naming the array, the chunk and its time range. ``check_listing=False``
+    opens a damaged store (verify_store reports all that is wrong with it).
     """
 
-    def __init__(self, path):
-        self.path = Path(path)
+    def __init__(self, path, check_listing=True):
+        self.path = location(path)
+        self._keys = StoreKeys(str(self.path))
         if not self.path.exists():
             raise StoreError(f"{self.path}: no such store")
         zarr = _zarr()
@@ -535,19 +657,56 @@ class Recording:
             self.attrs = dict(root.attrs)
             self.info = self.attrs[ATTRS_KEY]
             columns = self.info["columns"]
-            self._arrays = [(root[name], np.asarray(cols, dtype=np.intp)) for name, cols in columns.items() if cols]
+            arrays = {name: root[name] for name, cols in columns.items() if cols}
+            self._columns = {name: np.asarray(columns[name], dtype=np.intp) for name in arrays}
         except (KeyError, ValueError, OSError, TypeError) as e:
             raise StoreError(f"{self.path} is not a recording store written by numcodecs-ephys ({e!r})") from None
+        import numcodecs
+
         self.source = self.info["source"]
         self.sampling_frequency = float(self.attrs["sampling_frequency"])
         self.channel_ids = list(self.source["channel_ids"])
         self.gains_to_uv = self.source.get("gains_to_uv")
-        first = self._arrays[0][0]
-        self.shape = (int(first.shape[0]), sum(len(c) for _, c in self._arrays))
+        first = arrays[TRACES]
+        self.shape = (int(first.shape[0]), sum(len(c) for c in self._columns.values()))
         self.dtype = np.dtype(first.dtype)
         self.chunk_len = int(first.chunks[0])
+        self._codec = numcodecs.get_codec(dict(self.info["codec"]))
+        self._filters = {TRACES: [numcodecs.get_codec(dict(c)) for c in self.info.get("filters", [])], OTHER: []}
+        self.manifest = _store_manifest(self._keys, self.info, arrays, self.sampling_frequency, self.path)
+        if check_listing:
+            problems = self.listing_problems()
+            if problems:
+                raise chunk_error(self.path, problems)
 
     duration = property(lambda self: self.shape[0] / self.sampling_frequency)
+
+    def listing_problems(self):
+        """Chunks missing from the store or of another size than the manifest's, one line each."""
+        sizes = {}
+        for name in self._columns:
+            sizes.update(self._keys.listing(name))
+        return self.manifest.listing_problems(sizes)
+
+    def checked_chunk(self, name, i):
+        """(chunk i of array ``name`` decoded, padded to a whole chunk at the end; None) once
+        its bytes check out against the manifest, else (None, what is wrong with it)."""
+        data = self._keys.get(self.manifest.arrays[name].key(i))
+        problem = self.manifest.chunk_problem(name, i, data)
+        if problem:
+            return None, problem
+        shape = (self.chunk_len, len(self._columns[name]))
+        try:
+            return _decode(self._codec, data, shape, self.dtype, self._filters[name]), None
+        except ValueError as e:
+            return None, f"{self.manifest.describe(name, i)} does not decode: {e}"
+
+    def chunk(self, name, i):
+        """Chunk i of array ``name``, decoded; ChunkError when it is missing or damaged."""
+        decoded, problem = self.checked_chunk(name, i)
+        if problem:
+            raise chunk_error(self.path, [problem])
+        return decoded
 
     def __len__(self):
         return self.shape[0]
@@ -556,13 +715,17 @@ class Recording:
         rows, cols = key if isinstance(key, tuple) and len(key) == 2 else (key, slice(None))
         if not isinstance(rows, slice):
             raise TypeError("index the time axis with a slice: rec[t0:t1] or rec[t0:t1, channels]")
-        if len(self._arrays) == 1:
-            out = self._arrays[0][0][rows]
-        else:
-            parts = [(array[rows], c) for array, c in self._arrays]
-            out = np.empty((len(parts[0][0]), self.shape[1]), self.dtype)
-            for part, c in parts:
-                out[:, c] = part
+        lo, hi, step = rows.indices(self.shape[0])
+        if step < 1:
+            raise ValueError("the time axis takes a positive step")
+        hi = max(lo, hi)
+        out = np.empty((hi - lo, self.shape[1]), self.dtype)
+        for i in range(lo // self.chunk_len, -(-hi // self.chunk_len)):
+            c0 = i * self.chunk_len
+            a, b = max(lo, c0), min(hi, c0 + self.chunk_len)
+            for name, columns in self._columns.items():
+                out[a - lo : b - lo, columns] = self.chunk(name, i)[a - c0 : b - c0]
+        out = out[::step]
         return out if isinstance(cols, slice) and cols == slice(None) else out[:, cols]
 
     def __repr__(self):
@@ -573,7 +736,7 @@ class Recording:
 
 
 def open_recording(path):
-    """Open a store written by compress_file as a lazily sliceable :class:`Recording`."""
+    """Open a store written by compress_file (a path or URL) as a lazily sliceable :class:`Recording`."""
     return Recording(path)
 
 
@@ -594,10 +757,52 @@ def _iter_decoded(rec, start, stop, channels):
     return _read_ahead(len(bounds), lambda i: np.ascontiguousarray(rec[bounds[i][0] : bounds[i][1]][:, cols]))
 
 
+class _FileOut:
+    """A file being written at a path or URL: under a temporary name and renamed (local), or
+    uploaded and committed only when complete (fsspec's autocommit=False: an object store
+    shows nothing until then)."""
+
+    def __init__(self, final):
+        self.final = final
+        if isinstance(final, RemoteFile):
+            self.file = final.fs.open(final.path, "wb", autocommit=False)
+        else:
+            self.tmp = _temporary(final)
+            self.file = open(self.tmp, "wb")
+
+    def write(self, data):
+        self.file.write(data)
+
+    def commit(self):
+        self.file.close()
+        if isinstance(self.final, RemoteFile):
+            self.file.commit()
+        else:
+            os.replace(self.tmp, self.final)
+
+    def discard(self):
+        if isinstance(self.final, RemoteFile):
+            self.file.discard()
+        else:
+            self.file.close()
+            _remove(self.tmp)
+
+
+def _write_whole(final, content):
+    out = _FileOut(final)
+    try:
+        out.write(content)
+        out.commit()
+    except BaseException:
+        out.discard()
+        raise
+
+
 def decompress_file(store, output=None, *, start=None, end=None, channels=None, overwrite=False, progress=False):
     """Write the recording in ``store`` back as the original file (byte for byte, and its
     .meta / structure.oebin beside it), or samples [start, end) (seconds) of the given
-    channel indices (then without metadata files). Returns the output path."""
+    channel indices (then without metadata files). ``store`` and ``output`` may be URLs.
+    Returns the output path (or URL)."""
     rec = open_recording(store)
     n = rec.shape[0]
     t0 = 0 if start is None else int(round(start * rec.sampling_frequency))
@@ -605,7 +810,7 @@ def decompress_file(store, output=None, *, start=None, end=None, channels=None, 
     if not 0 <= t0 < t1 <= n:
         raise ValueError(f"time range {start}-{end} s is outside the recording (0-{rec.duration:.6f} s)")
     whole = t0 == 0 and t1 == n and channels is None
-    final = Path(output) if output is not None else rec.path.parent / rec.source["file_name"]
+    final = location(output) if output is not None else rec.path.parent / rec.source["file_name"]
     meta_paths = []
     if whole:
         for m in rec.source.get("metadata_files", []):
@@ -613,55 +818,52 @@ def decompress_file(store, output=None, *, start=None, end=None, channels=None, 
             # and a file that sat in a folder above the data (structure.oebin) goes beside it, never
             # above the output
             same_stem = m["path"] == Path(rec.source["file_name"]).with_suffix(".meta").name
-            relpath = Path(m["path"])
-            path = (
-                final.with_suffix(".meta")
-                if same_stem
-                else final.parent / (relpath.name if ".." in relpath.parts or relpath.is_absolute() else relpath)
-            )
+            parts = m["path"].replace("\\", "/").split("/")
+            beside = parts[-1] if ".." in parts or m["path"].startswith("/") else m["path"]
+            path = final.with_suffix(".meta") if same_stem else final.parent / beside
             meta_paths.append((path, m["text"].encode(m["encoding"])))
     for p in [final] + [p for p, _ in meta_paths]:
         _check_free(p, overwrite)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary(final)
+    if isinstance(final, Path):
+        final.parent.mkdir(parents=True, exist_ok=True)
     sha1 = hashlib.sha1()
     n_cols = rec.shape[1] if channels is None else len(_channel_index(channels, rec.shape[1]))
     bar = _Progress((t1 - t0) * n_cols * rec.dtype.itemsize, f"decompress {rec.path.name}", progress)
+    out = _FileOut(final)
     try:
-        with open(tmp, "wb") as f:
-            for block in _iter_decoded(rec, t0, t1, channels):
-                f.write(block)
-                sha1.update(block)
-                bar.update(block.nbytes)
+        for block in _iter_decoded(rec, t0, t1, channels):
+            out.write(block)
+            sha1.update(block)
+            bar.update(block.nbytes)
         if whole and rec.info.get("lossless") and sha1.hexdigest() != rec.source["sha1"]:
             raise StoreError(
                 f"{store}: the decoded data's SHA1 {sha1.hexdigest()} differs from the original's "
                 f"({rec.source['sha1']}): the store is damaged"
             )
         for p, content in meta_paths:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            ptmp = _temporary(p)
-            ptmp.write_bytes(content)
-            os.replace(ptmp, p)
-        _publish(tmp, final)
+            if isinstance(p, Path):
+                p.parent.mkdir(parents=True, exist_ok=True)
+            _write_whole(p, content)
+        out.commit()
     except BaseException:
-        _remove(tmp)
+        out.discard()
         raise
     finally:
         bar.close()
-    return final
+    return final.url if isinstance(final, RemoteFile) else final
 
 
 def verify_store(store, original=None, progress=False):
-    """Decode all of ``store`` and check it against its recorded SHA1 (lossless stores) and
-    against ``original`` (a path, read as compress_file would) when given. Returns the store's
-    info dict; raises StoreError when anything differs."""
-    rec = open_recording(store)
+    """Decode all of ``store`` and check it against its chunk manifest, its recorded SHA1
+    (lossless stores) and ``original`` (a path or URL, read as compress_file would) when
+    given. Returns the store's info dict; raises StoreError naming every chunk that is
+    missing, damaged or differs (ChunkError for the store's own damage)."""
+    rec = Recording(store, check_listing=False)
     src = None
     if original is not None:
         if isinstance(original, Source):
             src = original
-        elif Path(original).suffix == ".cbin":
+        elif location(original).suffix == ".cbin":
             src = open_source(original)
         else:  # the bytes that decompress writes: the store's samples, as a raw file
             src = open_source(original, rec.shape[1], rec.sampling_frequency, rec.dtype)
@@ -669,20 +871,40 @@ def verify_store(store, original=None, progress=False):
             raise StoreError(
                 f"{original} has {src.n_samples} x {src.n_channels} samples, the store {rec.shape[0]} x {rec.shape[1]}"
             )
+    problems = rec.listing_problems()
+    differs = []
     sha1 = hashlib.sha1()
     bar = _Progress(rec.shape[0] * rec.shape[1] * rec.dtype.itemsize, f"verify {rec.path.name}", progress)
-    t = 0
+
+    def read(i):
+        t0, t1 = i * rec.chunk_len, min((i + 1) * rec.chunk_len, rec.shape[0])
+        block = np.empty((t1 - t0, rec.shape[1]), rec.dtype)
+        damaged = []
+        for name, columns in rec._columns.items():
+            decoded, problem = rec.checked_chunk(name, i)
+            if problem:
+                damaged.append(problem)
+            else:
+                block[:, columns] = decoded[: t1 - t0]
+        return t0, t1, block, damaged
+
     try:
-        for block in _iter_decoded(rec, 0, rec.shape[0], None):
+        for t0, t1, block, damaged in _read_ahead(-(-rec.shape[0] // rec.chunk_len), read):
+            for line in damaged:
+                if line not in problems:
+                    problems.append(line)
             sha1.update(block)
-            if src is not None and not np.array_equal(block, src.read(t, t + len(block))):
-                raise StoreError(f"{store} differs from {original} in samples {t}-{t + len(block)}")
-            t += len(block)
+            if not damaged and src is not None and not np.array_equal(block, src.read(t0, t1)):
+                differs.append(f"samples {t0}-{t1}")
             bar.update(block.nbytes)
     finally:
         bar.close()
         if src is not None:
             src.close()
+    if problems:
+        raise chunk_error(store, problems)
+    if differs:
+        raise StoreError(f"{store} differs from {original} in " + ", ".join(differs[:20]))
     if rec.info.get("lossless") and sha1.hexdigest() != rec.source["sha1"]:
         raise StoreError(
             f"{store}: the decoded data's SHA1 {sha1.hexdigest()} differs from the original's "
@@ -693,7 +915,7 @@ def verify_store(store, original=None, progress=False):
 
 def store_info(store):
     """What a store holds: shape, rate, duration, codec, compression ratio, source file."""
-    rec = open_recording(store)
+    rec = Recording(store, check_listing=False)
     info = rec.info
     stored = info.get("stored_bytes") or 1
     return {
@@ -708,6 +930,7 @@ def store_info(store):
         "lossless": info.get("lossless"),
         "compression_ratio": rec.source["size"] / stored,
         "stored_bytes": info.get("stored_bytes"),
+        "chunk_manifest": "manifest" in info,
         "source_format": rec.source["format"],
         "source_file": rec.source["file_name"],
         "source_size": rec.source["size"],
