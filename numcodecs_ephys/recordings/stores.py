@@ -426,10 +426,11 @@ def compress_file(
     Client) that codes the chunks instead of this process (the output must be reachable from
     the workers). Bad input raises RecordingError (a ValueError).
 
-    Nothing readable is left under ``output`` unless it succeeds. A run that is interrupted
-    or stopped by an I/O error keeps the chunks it wrote (unreadable: no zarr metadata) and
-    ``resume=True`` continues it, checking those chunks and writing only the missing ones;
-    the store is then byte for byte the one an uninterrupted run writes.
+    Nothing readable is left under ``output`` unless it succeeds. A run that fails a check
+    (ValueError) removes what it wrote; one stopped otherwise (interrupted, an I/O or network
+    error) keeps its chunks (unreadable: no zarr metadata) and ``resume=True`` continues it,
+    checking those chunks and writing only the missing ones; the store is then byte for
+    byte the one an uninterrupted run writes.
     """
     source = path if isinstance(path, Source) else open_source(path, n_channels, sample_rate, dtype, stream)
     final = output if output is not None else default_store_path(source.path)
@@ -510,9 +511,10 @@ def compress_file(
             _check_through_zarr(metadata, plan, source)
         out.put(MANIFEST_KEY, manifest_bytes)
         out.publish(metadata)
-    except (KeyboardInterrupt, OSError):
-        raise  # its chunks stay, unreadable (no zarr metadata), for --resume
-    except BaseException:
+    except ValueError:
+        # the data or the codec failed a check: nothing of this run is kept. Anything else
+        # (interruption, I/O, network, a lost worker) leaves the chunks, unreadable (no zarr
+        # metadata), for --resume
         out.discard()
         raise
     finally:
