@@ -29,6 +29,7 @@ from .machine import git_commit, machine_description
 from .output import write_csv
 from .peer_tables import lpc_ratio_table, lpc_speed_table, peer_table, versus_table
 from .preprocessing import preprocessing_table
+from .shape_tables import SHAPE_SAMPLES, shape_table
 from .tables import (
     Runner,
     chunk_duration_table,
@@ -72,10 +73,16 @@ def main(argv=None):
     ap.add_argument("--no-real", action="store_true", help="leave out ../shared/data/real")
     ap.add_argument(
         "--tables",
-        default="versus,lpc,lossless,chunks,lsb,delta,preprocessing,filters,partial,lossy,hdf5",
-        help="comma-separated subset of versus,lpc,lossless,chunks,lsb,delta,preprocessing,filters,partial,lossy,hdf5",
+        default="versus,lpc,shapes,lossless,chunks,lsb,delta,preprocessing,filters,partial,lossy,hdf5",
+        help="comma-separated subset of versus,lpc,shapes,lossless,chunks,lsb,delta,preprocessing,filters,partial,"
+        "lossy,hdf5",
     )
     ap.add_argument("--passes", type=int, default=5, help="interleaved passes of the versus-peers table")
+    ap.add_argument(
+        "--shape-samples",
+        default=",".join(map(str, SHAPE_SAMPLES)),
+        help="comma-separated chunk lengths (samples) of the shape table",
+    )
     s3.add_arguments(ap, 10.0)
     ap.add_argument("--s3-cache", default=None, help="local block cache (default ~/.cache/numcodecs-ephys/s3)")
     ap.add_argument("--out", default="results", help="folder for results.csv and cr_vs_speed.png")
@@ -129,6 +136,13 @@ def main(argv=None):
                 ],
                 args.passes,
             ),
+        ),
+        # the NP Ultra file and the yass 10-channel file tiled to every shape (a simulated probe without them)
+        "shapes": lambda: shape_table(
+            run,
+            [r for r in real if r.name in ("real-np-ultra", "real-yass-10ch")] or sims[:1],
+            args.passes,
+            [int(n) for n in args.shape_samples.split(",")],
         ),
         "lossless": lambda: lossless_table(run, sims + real + s3_recs, args.full),
         "chunks": lambda: chunk_duration_table(run, (sims if args.full else sims[:1]) + s3_recs, args.full),

@@ -15,7 +15,9 @@ from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-TINY_RUN = "--channels 8 --chunk 0.05 --repeats 1 --no-real".split()  # the report's options for a quick run
+TINY_RUN = (
+    "--channels 8 --chunk 0.05 --repeats 1 --no-real --shape-samples 1000".split()
+)  # the report's options for a quick run
 
 
 @pytest.fixture(scope="module")
@@ -41,6 +43,7 @@ def test_report_on_tiny_data(report, tmp_path, capsys):
     assert "\n## Lossless, sim-np1, 0.05 s chunks, LSB-corrected\n\n| codec " in md
     for title in (
         "Against the released peers: 1 s chunks",
+        "at every chunk shape",
         "Lossless, sim-np1",
         "Chunk duration",
         "LSB correction",
@@ -83,6 +86,13 @@ def test_report_on_tiny_data(report, tmp_path, capsys):
     hybrid = by_case[("hybrid", "sim-np1", "wavpack-hybrid-2.25")]
     assert hybrid["exact"] == "False" and float(hybrid["rmse"]) > 0
     assert float(by_case[("bit truncation", "sim-np1", "bittrunc-0+wavpack")]["rmse"]) == 0
+    # the shape table: every channel count at the asked chunk length, ratios of the same run
+    shapes = [r for r in rows if r["table"] == "shapes"]
+    assert sorted(int(r["channels"]) for r in shapes) == [4, 8, 16, 32, 64, 128, 384]
+    assert {r["samples"] for r in shapes} == {"1000"}
+    for r in shapes:
+        assert float(r["dec_x_pcodec"]) == pytest.approx(float(r["lpc_dec_mbs"]) / float(r["pcodec_dec_mbs"]))
+    assert "Shapes where EphysLPC decodes at least as fast as pcodec" in out
     # EphysLPC: ratio and speed tables, lossless rows, near-lossless within its bound
     assert "EphysLPC against the best of" in out and "EphysLPC against FLAC, WavPack and pcodec" in out
     ratio = by_case[("lpc ratio", "sim-np1", "lpc-medium")]
