@@ -15,9 +15,8 @@ from conftest import require
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-TINY_RUN = (
-    "--channels 8 --chunk 0.05 --repeats 1 --no-real --shape-samples 1000".split()
-)  # the report's options for a quick run
+# the report's options for a quick run
+TINY_RUN = "--channels 8 --chunk 0.05 --repeats 1 --no-real --shape-samples 1000".split()
 
 
 @pytest.fixture(scope="module")
