@@ -77,10 +77,14 @@ static int wv_encode(const ephys_wavpack_params_t *p, const ephys_view_t *src, u
     /* An empty wrapper stops libwavpack from making up a RIFF header. */
     else if (!riff_header && !WavpackAddWrapper(wpc, "", 0))
         err = EPHYS_ERR_LIBRARY;
+    const int check_range = p->bps > 0 && config.bytes_per_sample == 4 && src->dtype != EPHYS_DTYPE_FLOAT32;
+    const int32_t hybrid_max = (int32_t)1 << (EPHYS_WAVPACK_HYBRID_INT32_BITS - 1);
     for (size_t t = 0; !err && t < n_samples; t += EPHYS_PIECE) {
         size_t nt = n_samples - t < EPHYS_PIECE ? n_samples - t : EPHYS_PIECE;
         ephys_view_load(src, t, nt, c0, nc, piece);
-        if (!WavpackPackSamples(wpc, piece, (uint32_t)nt)) err = EPHYS_ERR_LIBRARY;
+        for (size_t i = 0; check_range && !err && i < nt * nc; i++)
+            if (piece[i] < -hybrid_max || piece[i] >= hybrid_max) err = EPHYS_ERR_RANGE;
+        if (!err && !WavpackPackSamples(wpc, piece, (uint32_t)nt)) err = EPHYS_ERR_LIBRARY;
     }
     if (!err && !WavpackFlushSamples(wpc)) err = EPHYS_ERR_LIBRARY;
     WavpackCloseFile(wpc);

@@ -4,6 +4,14 @@
 #define EPHYS_WAVPACK_CODEC_H
 #include "chunk.h"
 
+/* Hybrid (lossy) mode takes 32-bit integer samples within this many bits (-2^23 .. 2^23 - 1)
+ * and refuses a block holding others (EPHYS_ERR_RANGE). Wider samples go through libwavpack's
+ * 32-bit extension, where the bit rate no longer bounds the errors: one sample at -2^31 among
+ * small ones (sd 10) adds errors of ~1000 to its neighbours (a sample at -2^23 adds ~7, as
+ * -2^15 does in int16), and full-scale samples of a constant signal lose their low byte.
+ * Lossless mode takes the whole int32 range. */
+#define EPHYS_WAVPACK_HYBRID_INT32_BITS 24
+
 typedef struct {
     int level;             /* 1 fast, 2 normal, 3 high, 4 very high */
     double bps;            /* 0: lossless; >= 2.25: hybrid (lossy) bits per sample */

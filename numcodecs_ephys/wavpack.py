@@ -13,11 +13,28 @@ STREAM_DTYPES = (np.dtype("int8"), np.dtype("int16"), np.dtype("int32"), np.dtyp
 SUPPORTED_DTYPES = _container.accepted_dtypes(STREAM_DTYPES)
 MAX_CHANNELS_PER_STREAM = 4096  # WavPack's own limit
 MIN_BPS = 2.25  # the lowest bit rate libwavpack's hybrid mode supports
+HYBRID_INT32_BITS = lib.EPHYS_WAVPACK_HYBRID_INT32_BITS  # hybrid int32 samples' width (wavpack_codec.h: why)
 
 
 def library_version() -> str:
     """The version of the libwavpack this package runs."""
     return ffi.string(lib.ephys_wavpack_library_version()).decode()
+
+
+def _refuse_wide_int32(arr, who):
+    """Hybrid mode codes 32-bit integer samples only within HYBRID_INT32_BITS bits (unsigned
+    ones as stored: minus 2^31); the C coder refuses others too, with a vaguer message."""
+    if arr.dtype.kind not in "iu" or arr.dtype.itemsize != 4 or not arr.size:
+        return
+    offset = 1 << 31 if arr.dtype.kind == "u" else 0
+    lo, hi = offset - (1 << (HYBRID_INT32_BITS - 1)), offset + (1 << (HYBRID_INT32_BITS - 1)) - 1
+    vmin, vmax = int(arr.min()), int(arr.max())
+    if vmin < lo or vmax > hi:
+        raise ValueError(
+            f"{who} takes {arr.dtype} samples from {lo} to {hi} ({HYBRID_INT32_BITS} bits): wider ones go "
+            f"through libwavpack's 32-bit extension, where the bit rate no longer bounds the errors. This chunk "
+            f"holds {vmin} to {vmax}; use lossless WavPack (bps=None), or scale the data into that range"
+        )
 
 
 def _params(level, bps, dynamic_noise_shaping, shaping_weight):
@@ -111,6 +128,7 @@ class WavPack(ChunkCodec):
         arr = _container.as_samples(buf, "WavPack", SUPPORTED_DTYPES)
         if self.bps:
             refuse_filtered(arr, "WavPack hybrid (bps=...)")
+            _refuse_wide_int32(arr, "WavPack hybrid (bps=...)")
         return arr
 
 
@@ -150,6 +168,8 @@ class WavPackNumcodecsFormat(ConfigCodec):
             )
         if arr.size == 0:
             raise ValueError("wavpack-numcodecs chunks cannot be empty; use numcodecs_ephys.WavPack")
+        if self.bps:
+            _refuse_wide_int32(arr, "WavPack hybrid (bps=...)")
         view, keep = _container.make_view(_container.to_2d(arr))
         out_pp, out_len = ffi.new("uint8_t **"), ffi.new("size_t *")
         check(lib.ephys_wavpack_stream_encode(self._params, view, out_pp, out_len), "encoding failed")
