@@ -1,1 +1,1 @@
-__version__ = "0.2.0.dev0"  # the one version source: pyproject reads it, numcodecs_ephys exports it
+__version__ = "0.2.0"  # the one version source: pyproject reads it, numcodecs_ephys exports it
