@@ -22,6 +22,14 @@ def _time(text):
     return value
 
 
+def _gains(text):
+    """'0.195' or '0.195,0.2,...' -> a list of floats (checked against the channels later)."""
+    try:
+        return [float(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"gains are numbers like 0.195 or 0.195,0.2,..., got {text!r}") from None
+
+
 def _channels(text):
     """'0,5,7' or '0:384' or '10:20,30' -> a list of channel indices."""
     out = []
@@ -103,6 +111,12 @@ def build_parser():
     c.add_argument("-n", "--n-channels", type=int, help="raw input: number of channels")
     c.add_argument("-s", "--sample-rate", type=float, help="raw input: sample rate in Hz")
     c.add_argument("-d", "--dtype", help="raw input: sample type (int16, int32, float32...)")
+    c.add_argument(
+        "--gain-to-uv",
+        type=_gains,
+        metavar="GAIN[,GAIN...]",
+        help="raw input: microvolts per unit, one for all channels or one per channel (SpikeInterface's gains)",
+    )
     c.add_argument("--stream", help="Open Ephys: the stream's folder name, when the .dat's location does not say")
     c.add_argument("--zarr", action="store_true", help="NWB input: write NWB-Zarr (hdmf-zarr) instead of NWB HDF5")
     c.add_argument(
@@ -191,6 +205,7 @@ def _compress(args):
             sample_rate=args.sample_rate,
             dtype=args.dtype,
             stream=args.stream,
+            gain_to_uv=args.gain_to_uv,
         )
         info = stores.store_info(out)
         if not args.quiet:

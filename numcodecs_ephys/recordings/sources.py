@@ -107,19 +107,32 @@ class Source:
             self._handle = None
 
 
-def open_source(path, n_channels=None, sample_rate=None, dtype=None, stream=None):
+INPUTS = (
+    "a recording's data file: a SpikeGLX .bin (beside its .meta), an Open Ephys continuous.dat, "
+    "an mtscomp .cbin, or a raw file with -n/--n-channels, -s/--sample-rate and -d/--dtype"
+)
+
+
+def open_source(path, n_channels=None, sample_rate=None, dtype=None, stream=None, gain_to_uv=None):
     """The Source for a data file: SpikeGLX .bin (+ .meta), Open Ephys .dat (+ structure.oebin),
     mtscomp .cbin (+ .ch), or any file read as raw when ``n_channels``, ``sample_rate`` and
-    ``dtype`` are given; ``path`` is a local path or an fsspec URL. Raises RecordingError
-    with a clear message for bad input."""
+    ``dtype`` are given (``gain_to_uv``: a raw file's microvolts per unit, one number or one
+    per channel); ``path`` is a local path or an fsspec URL. Raises RecordingError with a
+    clear message for bad input."""
     path = location(path)
+    if path.is_dir():
+        raise RecordingError(f"{path} is a directory; give {INPUTS}{_data_files_in(path)}")
     if not path.is_file():
         raise RecordingError(f"{path}: no such file")
     raw = (n_channels, sample_rate, dtype)
     if any(v is not None for v in raw):
         if any(v is None for v in raw):
             raise RecordingError("a raw file needs all of -n/--n-channels, -s/--sample-rate and -d/--dtype")
-        return _raw(path, n_channels, sample_rate, dtype)
+        return _raw(path, n_channels, sample_rate, dtype, gain_to_uv)
+    if gain_to_uv is not None:
+        raise RecordingError(
+            f"{path}: --gain-to-uv is for raw files (with -n, -s and -d); this recording's own metadata gives its gains"
+        )
     if path.suffix == ".cbin":
         return _mtscomp(path)
     if path.with_suffix(".meta").exists() or path.suffix == ".bin":
@@ -130,6 +143,19 @@ def open_source(path, n_channels=None, sample_rate=None, dtype=None, stream=None
         f"{path}: not a SpikeGLX .bin, Open Ephys .dat or mtscomp .cbin; for a raw file "
         "give -n/--n-channels, -s/--sample-rate and -d/--dtype"
     )
+
+
+def _data_files_in(folder, limit=5):
+    """' (it holds ...)' naming the first data files found under a local folder, or ''."""
+    if not isinstance(folder, Path):
+        return ""
+    found = []
+    for p in folder.rglob("*"):
+        if p.suffix in (".bin", ".cbin") or p.name.endswith("continuous.dat"):
+            found.append(str(p))
+            if len(found) == limit:
+                break
+    return f" (it holds {', '.join(sorted(found))}{', ...' if len(found) == limit else ''})" if found else ""
 
 
 def _parse_dtype(dtype):
@@ -156,10 +182,29 @@ def _n_samples(path, n_channels, dtype):
     return size // frame
 
 
-def _raw(path, n_channels, sample_rate, dtype):
+def _raw_gains(gain_to_uv, n_channels):
+    """A raw file's gains: None, or one positive finite number per channel (one given for all)."""
+    if gain_to_uv is None:
+        return None
+    try:
+        gains = [float(g) for g in np.atleast_1d(np.asarray(gain_to_uv, dtype=object)).tolist()]
+    except (TypeError, ValueError):
+        raise RecordingError(f"the gain to uV must be a number or one per channel, got {gain_to_uv!r}") from None
+    if len(gains) == 1:
+        gains *= n_channels
+    if len(gains) != n_channels:
+        raise RecordingError(f"{len(gains)} gains to uV for {n_channels} channels: give one, or one per channel")
+    bad = [g for g in gains if not (np.isfinite(g) and g > 0)]
+    if bad:
+        raise RecordingError(f"a gain to uV must be a positive number, got {bad[0]}")
+    return gains
+
+
+def _raw(path, n_channels, sample_rate, dtype, gain_to_uv=None):
     dt = _parse_dtype(dtype)
     if not sample_rate or float(sample_rate) <= 0:
         raise RecordingError(f"the sample rate must be positive, got {sample_rate}")
+    gains = _raw_gains(gain_to_uv, int(n_channels))
     return Source(
         "raw",
         path,
@@ -168,6 +213,8 @@ def _raw(path, n_channels, sample_rate, dtype):
         dt,
         _n_samples(path, int(n_channels), dt),
         [str(i) for i in range(int(n_channels))],
+        gains_to_uv=gains,
+        offsets_to_uv=[0.0] * int(n_channels) if gains else None,
     )
 
 

@@ -374,7 +374,8 @@ class _Progress:
         if enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=desc, unit="B", unit_scale=True, dynamic_ncols=True)
+            # disable=None: no bar when stderr is not a terminal (a log file gets no carriage returns)
+            self.bar = tqdm(total=total, desc=desc, unit="B", unit_scale=True, dynamic_ncols=True, disable=None)
 
     def update(self, n):
         if self.bar is not None:
@@ -413,15 +414,17 @@ def compress_file(
     sample_rate=None,
     dtype=None,
     stream=None,
+    gain_to_uv=None,
 ):
     """Compress a recording file into a zarr store; returns the store's path (a URL for a URL).
 
     ``path``: a SpikeGLX .bin (with its .meta), an Open Ephys .dat (with structure.oebin; give
     ``stream`` if the file's location does not tell which stream it is), an mtscomp .cbin (with
-    its .ch), or a raw file with ``n_channels``, ``sample_rate`` and ``dtype``; a local path or
-    an fsspec URL. ``output`` (a path or URL) defaults to the input's name with the suffix
-    ``.zarr``. ``codec`` is a name of ``CODECS``; ``bps`` (WavPack only) makes it lossy.
-    Chunks hold ``chunk_duration`` seconds of all channels. ``check`` reads every written
+    its .ch), or a raw file with ``n_channels``, ``sample_rate`` and ``dtype`` (and
+    ``gain_to_uv``, microvolts per unit: one number or one per channel, stored as the
+    recording's gains); a local path or an fsspec URL. ``output`` (a path or URL) defaults
+    to the input's name with the suffix ``.zarr``. ``codec`` is a name of ``CODECS``; ``bps``
+    (WavPack only) makes it lossy. Chunks hold ``chunk_duration`` seconds of all channels. ``check`` reads every written
     chunk back and compares it with the input. ``scheduler``: a dask.distributed address (or
     Client) that codes the chunks instead of this process (the output must be reachable from
     the workers). Bad input raises RecordingError (a ValueError).
@@ -432,7 +435,7 @@ def compress_file(
     checking those chunks and writing only the missing ones; the store is then byte for
     byte the one an uninterrupted run writes.
     """
-    source = path if isinstance(path, Source) else open_source(path, n_channels, sample_rate, dtype, stream)
+    source = path if isinstance(path, Source) else open_source(path, n_channels, sample_rate, dtype, stream, gain_to_uv)
     final = output if output is not None else default_store_path(source.path)
     if not is_url(final):
         final = Path(final)

@@ -1,0 +1,92 @@
+"""The command line with inputs a new user gives: a directory instead of a data file, a raw
+file's gains (--gain-to-uv), and a log file instead of a terminal for the progress bars."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from numcodecs_ephys import compress_file, open_recording
+from numcodecs_ephys.recordings import cli
+from numcodecs_ephys.recordings.sources import RecordingError, open_source
+
+from conftest import require, simulated
+
+
+@pytest.fixture(autouse=True)
+def _zarr():
+    require("zarr")
+
+
+def _raw_file(tmp_path, n_channels=4):
+    x = simulated(3000, n_channels)
+    path = tmp_path / "rec.raw"
+    x.tofile(path)
+    return path, x
+
+
+def test_directory_input_says_so(tmp_path, capsys):
+    run = tmp_path / "run_g0" / "run_g0_imec0"
+    run.mkdir(parents=True)
+    (run / "run_g0_t0.imec0.ap.bin").write_bytes(b"\0" * 8)
+    assert cli.main(["compress", str(tmp_path / "run_g0")]) == cli.EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "run_g0 is a directory" in err and "no such file" not in err, err
+    assert "a SpikeGLX .bin" in err and str(run / "run_g0_t0.imec0.ap.bin") in err, err
+    with pytest.raises(RecordingError, match="is a directory; give a recording's data file"):
+        open_source(tmp_path)  # nothing found in it: no list
+    with pytest.raises(RecordingError, match="no such file"):
+        open_source(tmp_path / "missing.bin")
+
+
+def test_raw_gains(tmp_path):
+    path, x = _raw_file(tmp_path)
+    out = tmp_path / "one.zarr"
+    args = ["compress", path, "-o", out, "-n", 4, "-s", 30000, "-d", "int16", "--gain-to-uv", "0.195", "-q"]
+    assert cli.main([str(a) for a in args]) == 0
+    rec = open_recording(out)
+    assert rec.gains_to_uv == [0.195] * 4 and np.array_equal(rec[:], x)
+    import zarr
+
+    root = zarr.open_group(str(out), mode="r")
+    assert np.array_equal(root["properties"]["gain_to_uV"][:], [0.195] * 4)
+    assert np.array_equal(root["properties"]["offset_to_uV"][:], [0.0] * 4)
+    out = compress_file(
+        path, tmp_path / "per_channel.zarr", n_channels=4, sample_rate=30000, dtype="int16", gain_to_uv=[1, 2, 3, 4.5]
+    )
+    assert open_recording(out).gains_to_uv == [1.0, 2.0, 3.0, 4.5]
+    out = compress_file(path, tmp_path / "none.zarr", n_channels=4, sample_rate=30000, dtype="int16")
+    assert open_recording(out).gains_to_uv is None
+
+
+@pytest.mark.parametrize(
+    "gains, message",
+    [([1, 2], "2 gains to uV for 4 channels"), ([-0.2], "must be a positive number"), ([float("nan")], "positive")],
+)
+def test_raw_gains_checked(tmp_path, gains, message):
+    path, _ = _raw_file(tmp_path)
+    with pytest.raises(RecordingError, match=message):
+        compress_file(path, tmp_path / "x.zarr", n_channels=4, sample_rate=30000, dtype="int16", gain_to_uv=gains)
+    assert not (tmp_path / "x.zarr").exists()
+
+
+def test_gains_only_for_raw_files(tmp_path, capsys):
+    path, _ = _raw_file(tmp_path)
+    renamed = path.rename(tmp_path / "rec.bin")
+    with pytest.raises(RecordingError, match="--gain-to-uv is for raw files"):
+        open_source(renamed, gain_to_uv=0.195)
+    with pytest.raises(SystemExit):
+        cli.main(["compress", str(renamed), "--gain-to-uv", "0.1,x"])
+    assert "gains are numbers" in capsys.readouterr().err
+
+
+def test_no_progress_bar_into_a_log(tmp_path):
+    """stderr redirected to a file (not a terminal): no progress bar, no carriage returns."""
+    path, _ = _raw_file(tmp_path)
+    log = tmp_path / "log.txt"
+    with open(log, "w") as stderr:
+        args = ["compress", str(path), "-n", "4", "-s", "30000", "-d", "int16"]
+        subprocess.run([sys.executable, "-m", "numcodecs_ephys", *args], stderr=stderr, check=True)
+    text = log.read_text()
+    assert "\r" not in text and "compress rec.raw" not in text, text
