@@ -90,3 +90,30 @@ def test_no_progress_bar_into_a_log(tmp_path):
         subprocess.run([sys.executable, "-m", "numcodecs_ephys", *args], stderr=stderr, check=True)
     text = log.read_text()
     assert "\r" not in text and "compress rec.raw" not in text, text
+
+
+def test_verify_reports_lossy_error(tmp_path, capsys):
+    """verify of a lossy store against its source reports the maximum and RMS error (what a
+    user of --bps needs), in uV too when the store has gains."""
+    path, x = _raw_file(tmp_path)
+    out = tmp_path / "lossy.zarr"
+    args = ["compress", path, "-o", out, "-n", 4, "-s", 30000, "-d", "int16", "--bps", 3, "--gain-to-uv", 0.5, "-q"]
+    assert cli.main([str(a) for a in args]) == 0
+    y = open_recording(out)[:].astype(np.int64)
+    err = np.abs(y - x)
+    assert err.max() > 0  # really lossy
+    capsys.readouterr()
+    assert cli.main(["verify", str(out), str(path)]) == 0
+    printed = capsys.readouterr().out
+    c = int(err.max(axis=0).argmax())
+    t = int(err[:, c].argmax())
+    rms = float(np.sqrt((err.astype(float) ** 2).mean()))
+    assert f"max error {err.max():g} = {0.5 * err.max():.4g} uV (sample {t}, channel {c})" in printed, printed
+    assert f"RMS error {rms:.4g} = {0.5 * rms:.4g} uV" in printed, printed
+    from numcodecs_ephys.recordings.stores import verify_store
+
+    info = verify_store(out, path)
+    assert info["error"]["max"] == err.max() and abs(info["error"]["rms"] - rms) < 1e-9
+    # lossless stores keep the exact comparison (no error report)
+    exact = compress_file(path, tmp_path / "exact.zarr", n_channels=4, sample_rate=30000, dtype="int16")
+    assert "error" not in verify_store(exact, path)

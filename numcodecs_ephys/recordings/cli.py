@@ -255,9 +255,19 @@ def _verify(args):
             print(f"{args.store}: OK, its {len(compared)} re-encoded datasets {against}")
         return
     info = stores.verify_store(args.store, args.original, progress=not args.quiet)
-    if not args.quiet:
-        what = "matches its SHA1" if info["lossless"] else "decodes (lossy: no hash to compare)"
-        print(f"{args.store}: OK, {what}{' and ' + args.original if args.original else ''}")
+    if args.quiet:
+        return
+    if "error" in info:  # lossy, against the original
+        e = info["error"]
+        uv = f" = {e['max_uv']:.4g} uV" if "max_uv" in e else ""
+        rms_uv = f" = {e['rms_uv']:.4g} uV" if "rms_uv" in e else ""
+        print(
+            f"{args.store}: decodes (LOSSY); against {args.original}: max error {e['max']:g}{uv} "
+            f"(sample {e['sample']}, channel {e['channel']}), RMS error {e['rms']:.4g}{rms_uv}"
+        )
+        return
+    what = "matches its SHA1" if info["lossless"] else "decodes (lossy: no hash to compare)"
+    print(f"{args.store}: OK, {what}{' and ' + args.original if args.original else ''}")
 
 
 def _terminate(signum, frame):

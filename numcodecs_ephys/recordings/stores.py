@@ -861,8 +861,10 @@ def decompress_file(store, output=None, *, start=None, end=None, channels=None, 
 def verify_store(store, original=None, progress=False):
     """Decode all of ``store`` and check it against its chunk manifest, its recorded SHA1
     (lossless stores) and ``original`` (a path or URL, read as compress_file would) when
-    given. Returns the store's info dict; raises StoreError naming every chunk that is
-    missing, damaged or differs (ChunkError for the store's own damage)."""
+    given. Returns the store's info dict, for a lossy store checked against ``original``
+    with ``error``: the maximum and RMS error (and in uV when the gains are known, see
+    _ErrorStats.summary). Raises StoreError naming every chunk that is missing, damaged or
+    (lossless) differs (ChunkError for the store's own damage)."""
     rec = Recording(store, check_listing=False)
     src = None
     if original is not None:
@@ -878,6 +880,8 @@ def verify_store(store, original=None, progress=False):
             )
     problems = rec.listing_problems()
     differs = []
+    lossy = not rec.info.get("lossless")
+    error = _ErrorStats(rec.shape[1]) if lossy and src is not None else None
     sha1 = hashlib.sha1()
     bar = _Progress(rec.shape[0] * rec.shape[1] * rec.dtype.itemsize, f"verify {rec.path.name}", progress)
 
@@ -899,7 +903,9 @@ def verify_store(store, original=None, progress=False):
                 if line not in problems:
                     problems.append(line)
             sha1.update(block)
-            if not damaged and src is not None and not np.array_equal(block, src.read(t0, t1)):
+            if not damaged and error is not None:
+                error.add(t0, block, src.read(t0, t1))
+            elif not damaged and src is not None and not np.array_equal(block, src.read(t0, t1)):
                 differs.append(f"samples {t0}-{t1}")
             bar.update(block.nbytes)
     finally:
@@ -915,7 +921,46 @@ def verify_store(store, original=None, progress=False):
             f"{store}: the decoded data's SHA1 {sha1.hexdigest()} differs from the original's "
             f"({rec.source['sha1']}): the store is damaged"
         )
-    return store_info(store)
+    info = store_info(store)
+    if error is not None:
+        info["error"] = error.summary(rec.gains_to_uv)
+    return info
+
+
+class _ErrorStats:
+    """A lossy store's error against its source, accumulated chunk by chunk, per channel."""
+
+    def __init__(self, n_channels):
+        self.max = np.zeros(n_channels)
+        self.at = np.zeros(n_channels, dtype=np.int64)  # the sample of each channel's maximum
+        self.squares = np.zeros(n_channels)
+        self.n_samples = 0
+
+    def add(self, t0, decoded, original):
+        wide = np.float64 if decoded.dtype.kind == "f" else np.int64
+        diff = np.abs(decoded.astype(wide) - original.astype(wide)).astype(np.float64)
+        rows = diff.argmax(axis=0)
+        chunk_max = diff[rows, np.arange(diff.shape[1])]
+        better = chunk_max > self.max
+        self.max[better], self.at[better] = chunk_max[better], t0 + rows[better]
+        self.squares += (diff**2).sum(axis=0)
+        self.n_samples += diff.shape[0]
+
+    def summary(self, gains_to_uv=None):
+        """``max`` and ``rms`` in the samples' units, where the maximum is (``sample``,
+        ``channel``), and ``max_uv`` / ``rms_uv`` when the store knows the gains."""
+        c = int(self.max.argmax())
+        out = {
+            "max": float(self.max[c]),
+            "rms": float(np.sqrt(self.squares.sum() / max(1, self.n_samples * len(self.max)))),
+            "sample": int(self.at[c]),
+            "channel": c,
+        }
+        if gains_to_uv is not None:
+            gains = np.abs(np.asarray(gains_to_uv, dtype=np.float64))
+            out["max_uv"] = float((self.max * gains).max())
+            out["rms_uv"] = float(np.sqrt((self.squares * gains**2).sum() / max(1, self.n_samples * len(gains))))
+        return out
 
 
 def store_info(store):
