@@ -69,7 +69,7 @@ LPC_FUZZ ?= 100000
 lpc-fuzz:
 	mkdir -p build
 	cc -O1 -g -std=c99 -D_POSIX_C_SOURCE=200809L -fsanitize=address,undefined -fno-sanitize-recover=all \
-	  -Icsrc csrc/chunk.c csrc/lpc_codec.c tests/fuzz/lpc_mutations.c -lpthread -lm -o build/lpc_mutations
+	  -Icsrc csrc/chunk.c csrc/lpc/*.c tests/fuzz/lpc_mutations.c -lpthread -lm -o build/lpc_mutations
 	build/lpc_mutations $(LPC_FUZZ) 1 tests/fixtures/fixture/ephys_lpc/codec.0*/encoded.0*.dat \
 	  tests/fixtures/lossy/ephys_lpc_near*/chunk.bin
 
@@ -120,7 +120,7 @@ sysdeps:
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES); \
 	fi
 
-$(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h csrc/*.py csrc/hdf5/*.c csrc/hdf5/*.h) | sysdeps
+$(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h csrc/*.py csrc/lpc/*.c csrc/lpc/*.h csrc/hdf5/*.c csrc/hdf5/*.h) | sysdeps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e '.[test,bench,zarr3,references]'
@@ -130,7 +130,7 @@ $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h csrc/*.py csrc/hd
 	$(PY) -m pip install -q --no-deps -c $(ZARR2_CONSTRAINTS) spikeinterface probeinterface
 	touch $(STAMP)
 
-$(STAMP2): pyproject.toml setup.py $(ZARR2_CONSTRAINTS) $(wildcard csrc/*.c csrc/*.h csrc/*.py csrc/hdf5/*.c csrc/hdf5/*.h) | sysdeps $(STAMP)
+$(STAMP2): pyproject.toml setup.py $(ZARR2_CONSTRAINTS) $(wildcard csrc/*.c csrc/*.h csrc/*.py csrc/lpc/*.c csrc/lpc/*.h csrc/hdf5/*.c csrc/hdf5/*.h) | sysdeps $(STAMP)
 	test -x $(PY2) || $(PYTHON) -m venv $(VENV2)
 	$(PY2) -m pip install -q --upgrade pip
 	$(PY2) -m pip install -q -c $(ZARR2_CONSTRAINTS) -e '.[test,bench,zarr2,references,sorting]'

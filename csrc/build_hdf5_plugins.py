@@ -19,8 +19,8 @@ from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
 PACKAGE_DIR = "numcodecs_ephys.plugins"
-# plugin name -> (codec source, pkg-config library or None)
-PLUGINS = {"wavpack": ("wavpack_codec.c", "wavpack"), "flac": ("flac_codec.c", "flac"), "lpc": ("lpc_codec.c", None)}
+# plugin (codec) name -> the pkg-config library it links, or None
+PLUGINS = {"wavpack": "wavpack", "flac": "flac", "lpc": None}
 
 
 def _filter_ids():
@@ -79,7 +79,7 @@ def plugin_extensions(libraries=None):
 
     exts = []
     for filter_id, (name, library_file) in (libraries or _filter_ids().libraries()).items():
-        codec_source, library = PLUGINS[name]
+        library = PLUGINS[name]
         flags = (
             native._pkg_config(library)
             if library
@@ -88,7 +88,7 @@ def plugin_extensions(libraries=None):
         exts.append(
             PluginExtension(
                 f"{PACKAGE_DIR}.{library_file.removesuffix('.so')}",
-                sources=[rel("hdf5/h5plugin.c"), rel(f"hdf5/h5_{name}.c"), rel("chunk.c"), rel(codec_source)],
+                sources=[rel("hdf5/h5plugin.c"), rel(f"hdf5/h5_{name}.c"), rel("chunk.c")] + native.codec_sources(name),
                 include_dirs=[rel("."), rel("hdf5")] + flags["include_dirs"],
                 define_macros=[("EPHYS_H5_FILTER_ID", str(int(filter_id)))],
                 library_dirs=flags["library_dirs"],

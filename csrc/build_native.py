@@ -1,9 +1,10 @@
 """cffi build script (API mode) for numcodecs_ephys._native.
 
-Compiles every csrc/*.c into one extension linked against the system libwavpack
-and libFLAC, found with pkg-config.  Every csrc/*.h except the internal ones is
-plain C declarations, fed to cffi without its preprocessor lines (integer
-#define constants excepted).
+Compiles every csrc/*.c, and every .c of a codec's own folder (csrc/lpc/), into one
+extension linked against the system libwavpack and libFLAC, found with pkg-config.
+Every csrc/*.h except the internal ones, and the one public header of each codec
+folder (<folder>/<folder>_codec.h), is plain C declarations, fed to cffi without its
+preprocessor lines (integer #define constants excepted).
 """
 
 import os
@@ -16,10 +17,26 @@ from pathlib import Path
 from cffi import FFI
 
 HERE = Path(__file__).resolve().parent
+# A codec that outgrew one file has a folder of its own, whose public header is named
+# after it; its other headers are internal.
+CODEC_FOLDERS = sorted(p.parent.name for p in HERE.glob("*/*_codec.h") if p.name == f"{p.parent.name}_codec.h")
 # Every header is a public cffi declaration file except the internal ones;
 # chunk.h goes first because the others use its types.
 INTERNAL_HEADERS = {"block_codec.h", "filter_frame.h"}
-CDEF_HEADERS = ["chunk.h"] + sorted(p.name for p in HERE.glob("*.h") if p.name not in INTERNAL_HEADERS | {"chunk.h"})
+CDEF_HEADERS = (
+    ["chunk.h"]
+    + sorted(p.name for p in HERE.glob("*.h") if p.name not in INTERNAL_HEADERS | {"chunk.h"})
+    + [f"{folder}/{folder}_codec.h" for folder in CODEC_FOLDERS]
+)
+
+
+def codec_sources(codec):
+    """A codec's C files, relative to the project root: csrc/<codec>_codec.c, or every
+    .c of its folder csrc/<codec>/."""
+    paths = sorted((HERE / codec).glob("*.c")) if codec in CODEC_FOLDERS else [HERE / f"{codec}_codec.c"]
+    return [os.path.relpath(p, HERE.parent) for p in paths]
+
+
 # pkg-config name -> how to install the library and its headers
 LIBRARIES = {
     "wavpack": "Debian/Ubuntu: apt-get install libwavpack-dev pkg-config; "
@@ -78,7 +95,8 @@ _flags = _merge(*(_pkg_config(n) for n in LIBRARIES))
 ffibuilder.set_source(
     "numcodecs_ephys._native",
     "\n".join(f'#include "{h}"' for h in CDEF_HEADERS),
-    sources=[os.path.relpath(p, HERE.parent) for p in sorted(HERE.glob("*.c"))],
+    sources=[os.path.relpath(p, HERE.parent) for p in sorted(HERE.glob("*.c"))]
+    + [src for folder in CODEC_FOLDERS for src in codec_sources(folder)],
     include_dirs=[str(HERE.relative_to(HERE.parent))] + _flags.get("include_dirs", []),
     library_dirs=_flags.get("library_dirs", []),
     libraries=_flags.get("libraries", []) + ["pthread", "m"],

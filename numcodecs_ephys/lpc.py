@@ -1,4 +1,4 @@
-"""EphysLPC: our own codec for multichannel ephys, lossless or with a bounded error (C, csrc/lpc_codec.c)."""
+"""EphysLPC: our own codec for multichannel ephys, lossless or with a bounded error (C, csrc/lpc/)."""
 
 import numpy as np
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "h5plugin.h"
-#include "lpc_codec.h"
+#include "lpc/lpc_codec.h"
 
 
 static int check_options(const unsigned *o)

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "chunk.h"
-#include "lpc_codec.h"
+#include "lpc/lpc_codec.h"
 
 static uint64_t rng_state;
 static uint64_t rnd(void)

@@ -1,0 +1,277 @@
+/* The decoder: a stream's header, its grids and its frames, and the
+ * partitions of versions 3 and 4 (those of versions 1 and 2 are in
+ * decode_lanes.c).  A decoder must survive any byte string: every field is
+ * checked before it is used, and a stream that does not end where its last
+ * field ends is corrupt. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "decoder.h"
+
+static void decoder_free(decoder_t *w)
+{
+    lpc_frame_free(&w->fr);
+    free(w->e); free(w->flags); free(w->acc64); free(w->scale); free(w->base);
+    free(w->cm); free(w->sum); free(w->rice); free(w->cap); free(w->lows_at); free(w->unary); free(w->unary_at);
+}
+
+static int decoder_alloc(decoder_t *w, size_t f, size_t part, uint32_t nc)
+{
+    memset(w, 0, sizeof(*w));
+    if (lpc_frame_alloc(&w->fr, f, nc)) return EPHYS_ERR_NOMEM;
+    w->e = malloc(f * nc * sizeof(int32_t));
+    w->flags = malloc(nc * sizeof(int32_t));
+    w->acc64 = malloc(nc * sizeof(int64_t));
+    w->scale = malloc(nc * sizeof(uint32_t));
+    w->base = malloc(nc * sizeof(uint32_t));
+    w->cm = malloc(part * nc * sizeof(uint32_t));
+    w->sum = malloc(part * sizeof(uint32_t));
+    w->rice = malloc(nc * sizeof(int));
+    w->cap = calloc(nc, sizeof(int));
+    w->lows_at = malloc(nc * sizeof(uint64_t));
+    w->unary = malloc((nc * part + 16) * sizeof(uint32_t)); /* + 8 after each area: the AVX2 expand reads 8 at a time */
+    w->unary_at = malloc(nc * sizeof(uint32_t *));
+    if (!w->e || !w->flags || !w->acc64 || !w->scale || !w->base || !w->cm || !w->sum || !w->rice || !w->cap ||
+        !w->lows_at || !w->unary || !w->unary_at) {
+        decoder_free(w);
+        return EPHYS_ERR_NOMEM;
+    }
+    return EPHYS_OK;
+}
+
+/* The fewest bits the frames of a stream can take (every partition a zero one). */
+static uint64_t min_stream_bits(const stream_t *s)
+{
+    uint64_t f = (uint64_t)1 << s->frame_log2, part = (uint64_t)1 << s->partition_log2, bits = 0;
+    uint64_t full = s->n_samples / f, rest = s->n_samples % f;
+    uint64_t head = s->version >= 2 ? 6 + 5 : 6; /* order, m */
+    uint64_t area = s->version >= 3 ? 32 : 0; /* per partition: the length of unary area A */
+    bits += s->nc; /* grid flags */
+    bits += full * (s->nc * (head + 5 * (f / part)) + area * (f / part));
+    if (rest) bits += (uint64_t)s->nc * (head + 5 * ((rest + part - 1) / part)) + area * ((rest + part - 1) / part);
+    return bits;
+}
+
+int lpc_parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, uint32_t nc, stream_t *s)
+{
+    if (len < STREAM_HEADER) return EPHYS_ERR_TRUNCATED;
+    if (in[0] < 1 || in[0] > STREAM_VERSION) return EPHYS_ERR_VERSION;
+    size_t payload = STREAM_HEADER + (in[0] < 3 ? LANE_TABLE : 0);
+    if (len < payload) return EPHYS_ERR_TRUNCATED;
+    s->version = in[0];
+    s->dtype = in[1];
+    s->frame_log2 = in[2];
+    s->partition_log2 = in[3];
+    s->shift = in[4];
+    s->neighbours = in[5];
+    s->n_samples = ephys_get_le32(in + 8);
+    s->nc = ephys_get_le32(in + 12);
+    s->max_error = ephys_get_le32(in + 16);
+    s->capped = in[6];
+    if (s->dtype != dst->dtype || s->n_samples != dst->n_samples || s->nc != nc || in[6] > (s->version >= 4) ||
+        in[7] || s->frame_log2 < MIN_FRAME_LOG2 || s->frame_log2 > MAX_FRAME_LOG2 ||
+        s->partition_log2 < MIN_PARTITION_LOG2 || s->partition_log2 > MAX_PARTITION_LOG2 ||
+        s->partition_log2 > s->frame_log2 || s->shift < 1 || s->shift > MAX_COEF_SHIFT ||
+        s->dtype < EPHYS_DTYPE_INT8 || s->dtype > EPHYS_DTYPE_INT32 || s->neighbours > MAX_NEIGHBOURS ||
+        s->max_error > EPHYS_LPC_MAX_ERROR)
+        return EPHYS_ERR_CORRUPT;
+    if (min_stream_bits(s) > 8 * (uint64_t)(len - payload)) return EPHYS_ERR_CORRUPT;
+    return EPHYS_OK;
+}
+
+int lpc_read_channel_header(fields_t *f, const stream_t *s, decoder_t *w, uint32_t c)
+{
+    uint32_t nc = s->nc;
+    int32_t lo, hi;
+    dtype_range(s->dtype, &lo, &hi);
+    int order = (int)field(f, 6);
+    if (order > EPHYS_LPC_MAX_ORDER) return EPHYS_ERR_CORRUPT;
+    w->fr.order[c] = order;
+    if (order) {
+        int bits = (int)field(f, 4) + 1;
+        for (int q = 0; q < order; q++) w->fr.coef[(size_t)q * nc + c] = field_signed(f, bits);
+    }
+    w->fr.mean[c] = 0;
+    if (s->version >= 2) {
+        int nb = (int)field(f, 5);
+        int64_t mean = nb ? unzigzag(field(f, nb)) : 0;
+        if (mean < lo || mean > hi) return EPHYS_ERR_CORRUPT;
+        w->fr.mean[c] = (int32_t)mean;
+    }
+    w->fr.gain[c] = 0;
+    if (s->neighbours && c > 0 && field(f, 1)) w->fr.gain[c] = field_signed(f, GAIN_BITS);
+    return fields_err(f) ? EPHYS_ERR_CORRUPT : EPHYS_OK;
+}
+
+/* y -> x into out; returns nonzero if an x falls outside [lo, hi] (corrupt).
+ * Each channel's range of y whose x is in [lo, hi] comes first (into bounds:
+ * 2 nc values), so that the kernel runs in 32-bit lanes: y scale + base is
+ * exact modulo 2^32 for those y. */
+static int from_grid(const lpc_kernels_t *kern, const int32_t *rows, size_t nt, uint32_t nc, const uint32_t *scale,
+                     const uint32_t *base, int32_t lo, int32_t hi, int32_t *out, int32_t *bounds)
+{
+    for (uint32_t c = 0; c < nc; c++) {
+        int64_t g = scale[c], a = (int64_t)lo - base[c], b = (int64_t)hi - base[c];
+        int64_t first = -floor_div(-a, g), last = floor_div(b, g);
+        if (first > last || first > INT32_MAX || last < INT32_MIN) first = 1, last = 0; /* no y */
+        bounds[c] = (int32_t)(first < INT32_MIN ? INT32_MIN : first);
+        bounds[nc + c] = (int32_t)(last > INT32_MAX ? INT32_MAX : last);
+    }
+    return kern->from_grid(rows, nt, nc, scale, base, bounds, out);
+}
+
+/* The rows' history sits before them in w->fr.x. */
+int lpc_synthesize(decoder_t *w, const lpc_kernels_t *kern, const stream_t *s, size_t t, size_t nt, int top,
+                   int wide, int grids, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
+{
+    frame_t *fr = &w->fr;
+    int32_t lo, hi;
+    dtype_range(s->dtype, &lo, &hi);
+    int32_t *rows = fr->x + (size_t)(HIST + t % ((size_t)1 << s->frame_log2)) * nc;
+    if (s->max_error)
+        kern->near(rows, nt, nc, fr->coef, top, s->shift, lo, hi, &fr->init, w->acc64, w->e, NULL,
+                   2 * (int64_t)s->max_error + 1);
+    else if (kern->synth(rows, nt, nc, fr->coef, top, s->shift, wide, lo, hi, &fr->init, w->flags, w->acc64, w->e))
+        return EPHYS_ERR_CORRUPT;
+    /* acc64 (nc int64 of scratch, free once synthesis is done) holds the 2 nc bounds */
+    if (grids && from_grid(kern, rows, nt, nc, w->scale, w->base, lo, hi, w->e, (int32_t *)w->acc64))
+        return EPHYS_ERR_CORRUPT;
+    ephys_view_store(dst, t, nt, c0, nc, grids ? w->e : rows);
+    return EPHYS_OK;
+}
+
+#define SUB_ROWS 256 /* rows of a partition taken from its columns to the output at a time: they stay in L1 */
+
+/* One partition (rows [t, t + pn) of every channel) into dst: Rice parameters
+ * (and caps), the length of unary area A, the low-bits area, unary area A
+ * (channels [0, h)), unary area B (channels [h, nc)).  The unary parts of the
+ * whole partition first (a capped channel's fields before them: they say how
+ * many it has), then SUB_ROWS rows at a time: low bits and the neighbour term
+ * per channel, to rows, synthesis. */
+static int decode_partition(posreader_t *r, const lpc_kernels_t *kern, const stream_t *s, decoder_t *w, size_t t,
+                            size_t pn, int top, int wide, int grids, const ephys_view_t *dst, uint64_t c0)
+{
+    uint32_t nc = s->nc, h = unary_split(nc);
+    int m = s->neighbours;
+    uint64_t lows = 0;
+    for (uint32_t c = 0; c < nc; c++) {
+        int k = (int)pr_get(r, 5), b = 0;
+        if (s->capped && k != ZERO_PARTITION) {
+            b = (int)pr_get(r, CAP_BITS);
+            if (b && k + b > MAX_CAPPED_FIELD) return EPHYS_ERR_CORRUPT;
+        }
+        w->lows_at[c] = lows; /* from the low-bits area's start */
+        if (k != ZERO_PARTITION) lows += (uint64_t)(k + b) * pn;
+        w->rice[c] = k;
+        w->cap[c] = b;
+    }
+    uint64_t area_a = pr_get(r, 32), nbits = 8 * (uint64_t)r->len;
+    uint64_t pos_a = r->pos + lows, pos_b = pos_a + area_a;
+    if (r->err || pos_b > nbits) return EPHYS_ERR_CORRUPT;
+    for (uint32_t c = 0; c < nc; c++) w->lows_at[c] += r->pos;
+    /* the unary parts: each area parsed whole (its channels' values back to
+     * back, so that the two parsing chains overlap all along), after the
+     * capped channels' fields, which say how many values each has */
+    uint32_t *qa = w->unary, *qb = w->unary + (size_t)h * pn + 8;
+    size_t na = 0, nb = 0;
+    for (uint32_t c = 0; c < nc; c++) {
+        if (w->rice[c] == ZERO_PARTITION) continue;
+        size_t n = w->cap[c] ? kern->capped_fields(r->buf, r->len, w->lows_at[c], w->rice[c], w->cap[c],
+                                                   w->cm + (size_t)c * pn, pn)
+                             : pn;
+        size_t *count = c < h ? &na : &nb;
+        w->unary_at[c] = (c < h ? qa : qb) + *count;
+        *count += n;
+    }
+    if (!kern->unary_areas(r->buf, r->len, &pos_a, qa, na, &pos_b, qb, nb)) return EPHYS_ERR_CORRUPT;
+    memset(qa + na, 0, 8 * sizeof(uint32_t)); /* read (and masked) by the AVX2 expand */
+    memset(qb + nb, 0, 8 * sizeof(uint32_t));
+    if (pos_a != r->pos + lows + area_a || pos_b > nbits) return EPHYS_ERR_CORRUPT;
+    if (m) memset(w->sum, 0, pn * sizeof(uint32_t));
+    r->pos = pos_b;
+    for (size_t j0 = 0; j0 < pn; j0 += SUB_ROWS) {
+        size_t len = pn - j0 < SUB_ROWS ? pn - j0 : SUB_ROWS;
+        for (uint32_t c = 0; c < nc; c++) {
+            uint32_t *col = w->cm + (size_t)c * pn + j0;
+            uint32_t *leaving = m && c >= (uint32_t)m ? col - (size_t)m * pn : NULL;
+            int k = w->rice[c];
+            int32_t gain = w->fr.gain[c];
+            if (k == ZERO_PARTITION) {
+                memset(col, 0, len * sizeof(uint32_t));
+            } else if (w->cap[c]) { /* col holds its fields; its next values over the cap, while in L1 */
+                size_t taken = kern->add_unary_parts(col, len, k, w->cap[c], w->unary_at[c]);
+                if (taken == UNARY_OVERFLOW) return EPHYS_ERR_CORRUPT;
+                w->unary_at[c] += taken;
+            } else { /* low bits and neighbour term fused */
+                if (kern->lows_column(r->buf, r->len, w->lows_at[c] + (uint64_t)j0 * k, k, w->unary_at[c] + j0, col,
+                                      len, gain, w->sum + j0, leaving, m))
+                    return EPHYS_ERR_CORRUPT;
+                continue;
+            }
+            kern->column_residuals(col, len, gain, w->sum + j0, leaving, m);
+        }
+        kern->transpose(w->cm + j0, pn, len, nc, w->e);
+        int err = lpc_synthesize(w, kern, s, t + j0, len, top, wide, grids, dst, c0, nc);
+        if (err) return err;
+    }
+    return EPHYS_OK;
+}
+
+int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
+{
+    stream_t s;
+    int err = lpc_parse_stream(in, len, dst, nc, &s);
+    if (err) return err;
+    const lpc_kernels_t *kern = lpc_kernels();
+    size_t n = s.n_samples, frame = (size_t)1 << s.frame_log2, part = (size_t)1 << s.partition_log2;
+    size_t fl = n < frame ? n : frame;
+    int near = s.max_error > 0;
+    decoder_t w;
+    if ((err = decoder_alloc(&w, fl, fl < part ? fl : part, nc))) return err;
+    bitreader_t lanes[LANES];
+    posreader_t pr = {in + STREAM_HEADER, len - STREAM_HEADER, 0, 0};
+    if (s.version < 3) err = lpc_lanes_open(lanes, in, len);
+    int grids = 0;
+    for (uint32_t c = 0; c < nc && !err; c++) {
+        fields_t f = channel_fields(lanes, &pr, &s, c);
+        w.scale[c] = 1, w.base[c] = 0;
+        if (field(&f, 1)) {
+            w.scale[c] = field(&f, 32);
+            w.base[c] = field(&f, 32);
+            if (w.scale[c] < 2 || w.base[c] >= w.scale[c] || near) err = EPHYS_ERR_CORRUPT;
+            grids = 1;
+        }
+        if (fields_err(&f)) err = EPHYS_ERR_CORRUPT;
+    }
+    for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
+        size_t nt = n - t0 < frame ? n - t0 : frame;
+        memset(w.fr.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
+        if (s.version == 1) {
+            err = lpc_lanes_grouped_frame(lanes, kern, &s, &w, t0, nt, grids, dst, c0);
+        } else { /* headers, then partition by partition: a few rows of every channel at a time */
+            int wide = 0, top = 0;
+            for (uint32_t c = 0; c < nc && !err; c++) {
+                fields_t f = channel_fields(lanes, &pr, &s, c);
+                err = lpc_read_channel_header(&f, &s, &w, c);
+            }
+            if (!err && t0 == 0) lpc_frame_fill_history(&w.fr, nc);
+            if (!err) top = lpc_frame_setup(&w.fr, nc, s.dtype, s.shift, &wide);
+            for (size_t ps = 0; !err && ps < nt; ps += part) {
+                size_t pn = nt - ps < part ? nt - ps : part;
+                if (s.version >= 3)
+                    err = decode_partition(&pr, kern, &s, &w, t0 + ps, pn, top, wide, grids, dst, c0);
+                else
+                    err = lpc_lanes_partition(lanes, kern, &s, &w, t0 + ps, pn, top, wide, grids, dst, c0);
+            }
+        }
+        lpc_frame_shift_history(&w.fr, nt, nc);
+    }
+    /* every stream must end here: fewer than 8 padding bits, all zero */
+    if (!err && s.version >= 3) {
+        uint64_t rest = 8 * (uint64_t)pr.len - pr.pos;
+        if (pr.err || rest >= 8 || (rest && pr_get(&pr, (int)rest))) err = EPHYS_ERR_CORRUPT;
+    }
+    if (!err && s.version < 3) err = lpc_lanes_end(lanes);
+    decoder_free(&w);
+    return err;
+}

@@ -1,0 +1,78 @@
+/* The decoder's parts: streams of versions 3 and 4 and the frame loop of every
+ * version (decode.c), the lanes of versions 1 and 2 (decode_lanes.c). */
+#ifndef EPHYS_LPC_DECODER_H
+#define EPHYS_LPC_DECODER_H
+#include "frame.h"
+
+/* A block's work areas, for frames of F rows and partitions of P rows. */
+typedef struct {
+    frame_t fr;
+    int32_t *e;          /* F x nc: coded values, then residuals, of the rows being synthesized; then the
+                            samples of the rows on a grid */
+    int32_t *flags;      /* nc: per channel corruption flags of the int32 synthesis */
+    int64_t *acc64;      /* nc: the int64 accumulators of the prediction, then the 2 nc grid bounds */
+    uint32_t *scale, *base; /* per channel grid: x = y * scale + base */
+    /* versions 3 and 4 */
+    uint32_t *cm;        /* nc x P: one partition channel-major */
+    uint32_t *sum;       /* P: the running neighbour sums S */
+    int *rice, *cap;     /* per channel: its Rice parameter and cap b in a partition */
+    uint64_t *lows_at;   /* per channel: bit position of its low bits in the partition */
+    uint32_t *unary;     /* the values of a partition's unary parts: area A, 8 spare, area B, 8 spare */
+    uint32_t **unary_at; /* per channel: its next values in unary */
+} decoder_t;
+
+/* Header fields in either bit order: one lane's, most significant bit first
+ * (versions 1 and 2), or the one bit stream's, least significant bit first. */
+typedef struct {
+    bitreader_t *msb;
+    posreader_t *lsb;
+} fields_t;
+
+/* The fields of channel c: lane c % LANES (versions 1, 2) or the one stream. */
+static inline fields_t channel_fields(bitreader_t *lanes, posreader_t *pr, const stream_t *s, uint32_t c)
+{
+    return s->version >= 3 ? (fields_t){NULL, pr} : (fields_t){&lanes[c % LANES], NULL};
+}
+
+static inline uint32_t field(fields_t *f, int nbits)
+{
+    return f->lsb ? pr_get(f->lsb, nbits) : br_get(f->msb, nbits);
+}
+
+static inline int32_t field_signed(fields_t *f, int nbits)
+{
+    uint32_t v = field(f, nbits), sign = 1u << (nbits - 1);
+    return i32_of_u32((v ^ sign) - sign);
+}
+
+static inline int fields_err(const fields_t *f) { return f->lsb ? f->lsb->err : f->msb->err; }
+
+#pragma GCC visibility push(hidden) /* internal: not exported from the extension */
+/* decode.c */
+/* The stream header against the container's claim (dst's dtype and samples, nc channels). */
+int lpc_parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, uint32_t nc, stream_t *s);
+/* One channel's frame header (order, weights, offset d, neighbour gain). */
+int lpc_read_channel_header(fields_t *f, const stream_t *s, decoder_t *w, uint32_t c);
+/* Rows [t, t + nt) of the block from their residuals in w->e (which this
+ * consumes) into channels [c0, c0 + nc) of dst. */
+int lpc_synthesize(decoder_t *w, const lpc_kernels_t *kern, const stream_t *s, size_t t, size_t nt, int top,
+                   int wide, int grids, const ephys_view_t *dst, uint64_t c0, uint32_t nc);
+/* ephys_block_codec_t.decode_block */
+int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc);
+
+/* decode_lanes.c, versions 1 and 2 */
+/* The lanes after the header, from its table of lane lengths. */
+int lpc_lanes_open(bitreader_t *lanes, const uint8_t *in, size_t len);
+/* Version 1: a frame (rows [t0, t0 + nt)) channel group by channel group,
+ * each group of LANES channels its headers, then its partitions. */
+int lpc_lanes_grouped_frame(bitreader_t *lanes, const lpc_kernels_t *kern, const stream_t *s, decoder_t *w,
+                            size_t t0, size_t nt, int grids, const ephys_view_t *dst, uint64_t c0);
+/* Version 2: the partition of rows [t, t + pn) of every channel, group by group. */
+int lpc_lanes_partition(bitreader_t *lanes, const lpc_kernels_t *kern, const stream_t *s, decoder_t *w, size_t t,
+                        size_t pn, int top, int wide, int grids, const ephys_view_t *dst, uint64_t c0);
+/* Every lane must end where its bits end: fewer than 8 padding bits, all zero. */
+int lpc_lanes_end(bitreader_t *lanes);
+
+#pragma GCC visibility pop
+
+#endif

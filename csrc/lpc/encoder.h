@@ -1,0 +1,27 @@
+/* The encoder's parts: the analysis of a block (analysis.c) and the coding of
+ * its stream (encode.c). */
+#ifndef EPHYS_LPC_ENCODER_H
+#define EPHYS_LPC_ENCODER_H
+#include "frame.h"
+
+#pragma GCC visibility push(hidden) /* internal: not exported from the extension */
+/* Levinson-Durbin over the autocorrelation r: the order with the fewest
+ * estimated bits (at most max_order), its weights quantized to integers / 2^shift
+ * into q, and the bits each weight takes in *coef_bits. */
+int lpc_fit(const double *r, int max_order, size_t nt, int shift, int32_t *q, int *coef_bits);
+/* Each channel's grid x = y * scale + base, if all its samples sit on one
+ * (scale 1 otherwise); returns whether any channel has one.  scratch holds
+ * rows x nc samples. */
+int lpc_find_grids(const ephys_view_t *src, uint64_t c0, uint32_t nc, int32_t *scratch, size_t rows,
+                   uint32_t *scale, uint32_t *base);
+/* x -> y in place. */
+void lpc_to_grid(int32_t *rows, size_t nt, uint32_t nc, const uint32_t *scale, const uint32_t *base);
+/* The frame's offset d per channel (fr->mean) from its nt rows; sums: nc of scratch. */
+void lpc_centre(frame_t *fr, int first, size_t nt, uint32_t nc, int dtype, int32_t *sums);
+
+/* ephys_block_codec_t.encode_block */
+int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, uint32_t nc, ephys_buf_t *out);
+
+#pragma GCC visibility pop
+
+#endif

@@ -1,0 +1,83 @@
+/* EphysLPC as a block codec of the chunk container: its parameters and entry
+ * points (lpc_codec.h). */
+#include "decoder.h"
+#include "encoder.h"
+
+int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *p)
+{
+    /* Ephys traces are low-order processes: orders above 4 and weights finer
+     * than 1/16 gain less than their bits cost on the real recordings.  Long
+     * frames and partitions keep the side information small, except where the
+     * amplitude swings within a frame (LFP bands), which level 3 tries too with
+     * short partitions.  The capped low fields of levels 2 and 3 code
+     * near-Gaussian residuals in fewer bits than Rice codes, at some encoding
+     * speed (docs/benchmarks.md has the measured figures). */
+    static const int orders[] = {0, 2, 4, 4};
+    if (!p || level < 1 || level > 3 || max_error > EPHYS_LPC_MAX_ERROR) return EPHYS_ERR_ARGS;
+    p->max_order = orders[level];
+    p->frame_log2 = 13;
+    p->partition_log2 = 11;
+    p->alt_partition_log2 = level == 3 ? 6 : 0;
+    p->capped = level >= 2;
+    p->coef_shift = 4;
+    p->neighbours = 4;
+    p->max_error = max_error;
+    return EPHYS_OK;
+}
+
+static int params_ok(const ephys_lpc_params_t *p)
+{
+    return p && p->max_order >= 0 && p->max_order <= EPHYS_LPC_MAX_ORDER && p->frame_log2 >= MIN_FRAME_LOG2 &&
+           p->frame_log2 <= MAX_FRAME_LOG2 && p->partition_log2 >= MIN_PARTITION_LOG2 &&
+           p->partition_log2 <= MAX_PARTITION_LOG2 && p->partition_log2 <= p->frame_log2 && p->coef_shift >= 1 &&
+           p->coef_shift <= MAX_COEF_SHIFT &&
+           (!p->alt_partition_log2 || (p->alt_partition_log2 >= MIN_PARTITION_LOG2 &&
+                                       p->alt_partition_log2 <= MAX_PARTITION_LOG2 &&
+                                       p->alt_partition_log2 <= p->frame_log2)) &&
+           p->neighbours >= 0 && p->neighbours <= MAX_NEIGHBOURS && p->max_error <= EPHYS_LPC_MAX_ERROR &&
+           (p->capped == 0 || p->capped == 1);
+}
+
+static uint64_t lpc_min_bytes(uint64_t n_samples, uint64_t n_channels)
+{
+    if (!n_samples || !n_channels) return 0;
+    return STREAM_HEADER + (n_channels * 12 + 7) / 8; /* grid flag, one frame, one partition */
+}
+
+/* The stream header against the container's claim, before the output is allocated. */
+static int lpc_check_block(const uint8_t *in, size_t len, uint64_t n_samples, uint32_t nc, int dtype)
+{
+    ephys_view_t claim = {NULL, dtype, n_samples, nc, 0, 0, NULL};
+    stream_t s;
+    return lpc_parse_stream(in, len, &claim, nc, &s);
+}
+
+static int lpc_is_lossy(const void *params) { return ((const ephys_lpc_params_t *)params)->max_error > 0; }
+
+static const ephys_block_codec_t lpc_codec = {EPHYS_CODEC_LPC, lpc_encode_block, lpc_decode_block, lpc_min_bytes,
+                                              lpc_check_block, lpc_is_lossy};
+
+int ephys_lpc_encode(const ephys_lpc_params_t *params, const ephys_view_t *src,
+                     int ndim, const uint64_t *shape, uint32_t flags, uint32_t channels_per_block,
+                     int num_threads, uint8_t **out, size_t *out_len)
+{
+    if (!params_ok(params) || !src || src->dtype == EPHYS_DTYPE_FLOAT32) return EPHYS_ERR_ARGS;
+    return ephys_chunk_encode(&lpc_codec, params, src, ndim, shape, flags, channels_per_block, num_threads, out,
+                              out_len);
+}
+
+int ephys_lpc_info(const uint8_t *buf, size_t len, ephys_chunk_info_t *info)
+{
+    return ephys_chunk_parse(&lpc_codec, buf, len, info, NULL);
+}
+
+int ephys_lpc_decode(const uint8_t *buf, size_t len, const ephys_view_t *dst, int num_threads)
+{
+    return ephys_chunk_decode(&lpc_codec, buf, len, dst, num_threads);
+}
+
+int ephys_lpc_decode_blocks(const uint8_t *buf, size_t len, uint32_t first_block, uint32_t n_blocks,
+                            const ephys_view_t *dst, int num_threads)
+{
+    return ephys_chunk_decode_blocks(&lpc_codec, buf, len, first_block, n_blocks, dst, num_threads);
+}
