@@ -58,7 +58,7 @@ bench: $(STAMP) $(if $(LOSSY),$(STAMP2))
 	$(PY) -m benchmarks.report --markdown docs/generated/benchmarks.md
 	$(if $(LOSSY),$(PY2) -m benchmarks.lossy --markdown docs/generated/lossy.md)
 
-# the README's figures (docs/figures): CR vs speed from .venv, the lossy run from .venv-zarr2
+# the docs' figures (docs/figures): CR vs speed from .venv, the lossy run from .venv-zarr2
 figures: $(STAMP) $(STAMP2)
 	$(PY) -m benchmarks.doc_figures cr-speed --out docs/figures
 	$(PY2) -m benchmarks.doc_figures lossy --out docs/figures

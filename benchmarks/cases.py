@@ -37,6 +37,9 @@ LEVEL_VALUES = {
 # every level of the peers that the ratio of EphysLPC is measured against
 BEST_OF_LEVELS = {"wavpack": (1, 2, 3, 4), "flac": tuple(range(9)), "pcodec": (8, 12)}
 NEAR_LOSSLESS_ERRORS = (1, 2, 3)
+# EphysLPC's max_error (ADC steps) in the spike-sorting benchmark: from one step to past the
+# error WavPack's hybrid mode reaches at 2.25 bps (7-9 steps)
+SORTING_MAX_ERRORS = (1, 2, 3, 4, 6, 8)
 BLOSC_SHUFFLES = {"none": Blosc.NOSHUFFLE, "byte": Blosc.SHUFFLE, "bit": Blosc.BITSHUFFLE}
 # the shuffle of each family in the paper's main table
 PAPER_SHUFFLE = {
@@ -523,4 +526,8 @@ def sorting_settings(threads=1):
         for bps in HYBRID_BPS
     ]
     settings += [Setting(f"bittrunc-{bits}", "bit-truncation", bits, truncation(bits)) for bits in TRUNCATION_BITS]
+    settings += [
+        Setting(f"lpc-max_error-{k}", "lpc-max-error", k, {"lpc": lambda k=k: lpc("medium", threads, max_error=k)})
+        for k in SORTING_MAX_ERRORS
+    ]
     return settings

@@ -17,6 +17,7 @@ MODE_STYLE = {
     "lossless": dict(marker="*", color="k", label="lossless"),
     "wavpack-hybrid": dict(marker="o", color="tab:blue", label="WavPack hybrid (bps)"),
     "bit-truncation": dict(marker="s", color="tab:red", label="bit truncation (bits)"),
+    "lpc-max-error": dict(marker="^", color="tab:green", label="EphysLPC max_error (ADC steps)"),
 }
 
 
@@ -130,6 +131,9 @@ def _lossy_axes(rows, key, ylabel, path, ylim=None, logy=False):
                         color=style["color"],
                     )
         if key == "accuracy":
+            lossless = [float(r["accuracy"]) for r in rows if r["probe"] == probe and r["mode"] == "lossless"]
+            ax.axhspan(min(lossless), max(lossless), color="k", alpha=0.12, lw=0)
+            ax.axhline(min(lossless), color="k", lw=0.6, ls=":", label="lowest lossless accuracy (sorter seeds)")
             paper = [r for r in rows if r["probe"] == probe and r.get("paper_accuracy") not in ("", None)]
             ax.scatter(
                 [float(r["paper_cr"]) for r in paper],

@@ -4,9 +4,14 @@
     python -m benchmarks.lossy --full                # the whole 384-channel probe, 10 minutes, 100 units
     python -m benchmarks.lossy --s3 aind-np1 --sessions 1 --s3-duration 60   # experimental data
     python -m benchmarks.lossy --markdown docs/generated/lossy.md             # also the tables as markdown
+    python -m benchmarks.lossy --probes np1 --duration 5 --settings lpc-max_error-2   # a quick look
 
-The recordings are described in ground_truth.py, the ways of storing them in
-cases.sorting_settings, the sort and its scores in sorting.py and sorting_tables.py.
+Every setting (lossless WavPack, WavPack hybrid, bit truncation, EphysLPC's max_error) is
+sorted with the same sorter; the lossless recording with each of the sorter's seeds, and the
+answer printed last is the largest max_error, and the lowest hybrid bps, whose accuracy stays
+within that run-to-run spread of lossless. The recordings are described in ground_truth.py,
+the settings in cases.sorting_settings, the sort and its scores in sorting.py and
+sorting_tables.py.
 
 Outputs: lossy_gt.csv / lossy_exp.csv and accuracy_vs_cr.png / feature_error_vs_cr.png in --out.
 """
@@ -19,11 +24,20 @@ import warnings
 from pathlib import Path
 
 from . import figures, s3
+from .cases import sorting_settings
 from .ground_truth import SIZES, s3_recordings
 from .machine import git_commit, machine_description
 from .output import Tables, write_csv
-from .sorting import SORTER_PARAMS, sorter_version
-from .sorting_tables import EXP_COLUMNS, GT_COLUMNS, experimental_benchmark, ground_truth_benchmark, shape_note
+from .sorting import SORTER_PARAMS, SORTER_SEEDS, sorter_version
+from .sorting_tables import (
+    ANSWER_COLUMNS,
+    EXP_COLUMNS,
+    GT_COLUMNS,
+    experimental_benchmark,
+    ground_truth_benchmark,
+    near_lossless_answer,
+    shape_note,
+)
 
 
 def main(argv=None):
@@ -34,6 +48,12 @@ def main(argv=None):
     ap.add_argument("--units", type=int, help="true units of each simulated probe")
     ap.add_argument("--probes", default="np1,np2", help="simulated probes (np1,np2); empty: none")
     ap.add_argument("--n-jobs", type=int, default=1, help="processes of the sorter (default 1)")
+    ap.add_argument(
+        "--settings",
+        help="comma-separated subset of the settings (default all: "
+        + ", ".join(s.name for s in sorting_settings())
+        + "); lossless is always included, first",
+    )
     s3.add_arguments(ap, 60.0, ("aind-np1", "aind-np2", "ibl-np1"))  # experimental sessions
     ap.add_argument("--out", default="results", help="folder for the CSV files and plots")
     ap.add_argument("--markdown", metavar="PATH", help="also write the tables as markdown (machine and commit on top)")
@@ -49,6 +69,13 @@ def main(argv=None):
         "channels."
     )
     print(f"# Lossy compression and spike sorting\n\n{setup}\n", flush=True)
+    settings = sorting_settings()
+    if args.settings:
+        wanted = {"lossless", *args.settings.split(",")}
+        unknown = wanted - {s.name for s in settings}
+        if unknown:
+            ap.error(f"unknown settings: {', '.join(sorted(unknown))}")
+        settings = [s for s in settings if s.name in wanted]
     tables = Tables()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="lossy-") as work:
@@ -61,6 +88,7 @@ def main(argv=None):
                 size["units"],
                 work,
                 args.n_jobs,
+                settings,
                 log=lambda m: print(m, flush=True),
             )
             tables.show(
@@ -76,9 +104,18 @@ def main(argv=None):
             figures.accuracy_vs_cr(rows, out / "accuracy_vs_cr.png")
             figures.feature_error_vs_cr(rows, out / "feature_error_vs_cr.png")
             tables.note("\n" + shape_note(rows))
+            answer, sentences = near_lossless_answer(rows)
+            tables.show(
+                "The answer: the largest EphysLPC max_error and the lowest WavPack hybrid bps whose accuracy, "
+                "and every milder setting's, is at least lossless minus the sorter's run-to-run spread "
+                f"(highest - lowest lossless accuracy over seeds {', '.join(map(str, SORTER_SEEDS))})",
+                answer,
+                ANSWER_COLUMNS,
+            )
+            tables.note("\n" + "\n".join(sentences))
         if args.s3:
-            recs = s3_recordings(args.s3, args.sessions, args.s3_duration, args.s3_endpoint)
-            rows = experimental_benchmark(recs, work, args.n_jobs, log=lambda m: print(m, flush=True))
+            recs = s3_recordings(args.s3, args.sessions, args.s3_duration, args.s3_endpoint, args.s3_cache)
+            rows = experimental_benchmark(recs, work, args.n_jobs, settings, log=lambda m: print(m, flush=True))
             tables.show(
                 "Experimental data: agreement with the lossless sort and units passing "
                 "ISI violation ratio < 0.5, presence ratio > 0.9, amplitude cutoff < 0.1",

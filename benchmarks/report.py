@@ -84,7 +84,6 @@ def main(argv=None):
         help="comma-separated chunk lengths (samples) of the shape table",
     )
     s3.add_arguments(ap, 10.0)
-    ap.add_argument("--s3-cache", default=None, help="local block cache (default ~/.cache/numcodecs-ephys/s3)")
     ap.add_argument("--out", default="results", help="folder for results.csv and cr_vs_speed.png")
     ap.add_argument("--markdown", metavar="PATH", help="also write the tables as markdown (machine and commit on top)")
     ap.add_argument(

@@ -41,6 +41,7 @@ def add_arguments(ap, duration, datasets=DATASETS):
         "--s3-duration", type=float, default=duration, help=f"seconds read from each S3 session (default {duration:g})"
     )
     ap.add_argument("--s3-endpoint", default=None, help="S3 endpoint URL (default: AWS)")
+    ap.add_argument("--s3-cache", default=None, help="local block cache (default ~/.cache/numcodecs-ephys/s3)")
 
 
 def filesystem(endpoint_url=None, cache_dir=CACHE):

@@ -14,8 +14,11 @@ from .measure import split
 
 CHUNK_S = 1.0
 SORTER = "spykingcircus2"
+# the sorter's seeds: the lossless recording is sorted with each (the sorter's run-to-run
+# spread, against which a lossy setting's change is judged), every lossy setting with the first
+SORTER_SEEDS = (42, 43, 44)
 # the sorter's parameters: no motion correction (the simulations do not drift), a fixed seed
-SORTER_PARAMS = dict(apply_motion_correction=False, seed=42, deterministic_peaks_detection=True)
+SORTER_PARAMS = dict(apply_motion_correction=False, seed=SORTER_SEEDS[0], deterministic_peaks_detection=True)
 WELL_DETECTED = 0.8  # accuracy above which a true unit counts as well detected (SpikeInterface's default)
 # the paper's quality thresholds for experimental data
 QUALITY = {"isi_violations_ratio": ("<", 0.5), "presence_ratio": (">", 0.9), "amplitude_cutoff": ("<", 0.1)}
@@ -62,17 +65,19 @@ def compress(traces, setting):
 
 class Sorter:
     """Runs the sorter on int16 traces, once per distinct decoded recording (bits=0 and
-    lossless are the same data), in a temporary folder (the sorter needs a saved recording)."""
+    lossless are the same data) and seed, in a temporary folder (the sorter needs a saved
+    recording)."""
 
     def __init__(self, workdir, n_jobs=1):
         self.workdir, self.n_jobs, self.cache = Path(workdir), n_jobs, {}
 
-    def __call__(self, traces, probe, uv_per_step, fs=FS):
+    def __call__(self, traces, probe, uv_per_step, fs=FS, seed=SORTER_PARAMS["seed"]):
         import spikeinterface.sorters as ss
 
-        key = hashlib.sha1(traces.tobytes()).hexdigest()
+        digest = hashlib.sha1(traces.tobytes()).hexdigest()
+        key = (digest, seed)
         if key not in self.cache:
-            folder = self.workdir / key[:12]
+            folder = self.workdir / f"{digest[:12]}-{seed}"
             rec = recording_of(traces, probe, uv_per_step, fs).save(
                 folder=folder / "recording", n_jobs=1, overwrite=True, verbose=False, progress_bar=False
             )
@@ -89,7 +94,7 @@ class Sorter:
                         remove_existing_folder=True,
                         verbose=False,
                         job_kwargs=dict(n_jobs=self.n_jobs, progress_bar=False),
-                        **SORTER_PARAMS,
+                        **dict(SORTER_PARAMS, seed=seed),
                     )
                 )
                 error = ""
@@ -100,7 +105,8 @@ class Sorter:
                 if "node0" not in str(exc):
                     raise
                 sorting = NumpySorting.from_unit_dict([{}], sampling_frequency=fs)
-                error = str(exc).strip().splitlines()[-1][:200]
+                # (its "You can inspect ..." names the temporary folder, deleted below)
+                error = str(exc).strip().splitlines()[-1].split(" You can inspect")[0][:200]
             self.cache[key] = (sorting, time.perf_counter() - start, error)
             shutil.rmtree(folder, ignore_errors=True)
         return self.cache[key]

@@ -2,7 +2,6 @@
 server (moto), the pytest-benchmark suite and the asv suite in quick mode."""
 
 import csv
-import json
 import os
 import subprocess
 import sys
@@ -120,29 +119,11 @@ def test_simulated_probes_look_like_the_paper():
 @pytest.fixture
 def s3_server(s3_endpoint):
     """A local S3 server (moto) holding a small bucket in the paper's layout."""
-    boto3 = require("boto3")
-    url = s3_endpoint
-    s3 = boto3.client("s3", endpoint_url=url, region_name="us-east-1")
     from benchmarks.datasets import simulated_recording
-    from benchmarks.s3 import BUCKET
 
-    s3.create_bucket(Bucket=BUCKET)  # anonymous read, as the paper's bucket
-    s3.put_bucket_policy(
-        Bucket=BUCKET,
-        Policy=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": "*",
-                        "Action": ["s3:GetObject", "s3:ListBucket"],
-                        "Resource": [f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
-                    }
-                ],
-            }
-        ),
-    )
+    from paper_bucket import public_bucket, put_session
+
+    s3 = public_bucket(s3_endpoint)
     recs = {}
     for dataset, session, kind in [
         ("aind-np1", "625749_2022-08-03_15-15-06_ProbeA", "np1"),
@@ -151,22 +132,8 @@ def s3_server(s3_endpoint):
     ]:
         traces = simulated_recording(kind, 0.2, 32, seed=len(recs)).traces
         recs[(dataset, session)] = traces
-        binary = {
-            "class": "spikeinterface.core.binaryfolder.BinaryFolderRecording",
-            "kwargs": {
-                "file_paths": ["traces_cached_seg0.raw"],
-                "sampling_frequency": 30000.0,
-                "num_channels": 32,
-                "dtype": "<i2",
-                "time_axis": 0,
-                "file_offset": 0,
-            },
-        }
-        prefix = f"{dataset}/{session}"
-        for key, body in (("binary.json", json.dumps(binary).encode()), ("traces_cached_seg0.raw", traces.tobytes())):
-            s3.put_object(Bucket=BUCKET, Key=f"{prefix}/{key}", Body=body, ACL="public-read")
-        s3.put_object(Bucket=BUCKET, Key=f"{prefix}/probe.json", Body=b"{}", ACL="public-read")
-    yield url, recs
+        put_session(s3, dataset, session, traces)
+    yield s3_endpoint, recs
 
 
 def test_s3_loader_against_local_server(s3_server, tmp_path):
