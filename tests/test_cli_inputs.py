@@ -1,6 +1,9 @@
 """The command line with inputs a new user gives: a directory instead of a data file, a raw
-file's gains (--gain-to-uv), and a log file instead of a terminal for the progress bars."""
+file's gains (--gain-to-uv), a log file instead of a terminal for the progress bars, a lossy
+store verified against its source, and stores whose zarr metadata were edited."""
 
+import json
+import shutil
 import subprocess
 import sys
 
@@ -10,6 +13,7 @@ import pytest
 from numcodecs_ephys import compress_file, open_recording
 from numcodecs_ephys.recordings import cli
 from numcodecs_ephys.recordings.sources import RecordingError, open_source
+from numcodecs_ephys.recordings.stores import StoreError, verify_store
 
 from conftest import require, simulated
 
@@ -110,10 +114,49 @@ def test_verify_reports_lossy_error(tmp_path, capsys):
     rms = float(np.sqrt((err.astype(float) ** 2).mean()))
     assert f"max error {err.max():g} = {0.5 * err.max():.4g} uV (sample {t}, channel {c})" in printed, printed
     assert f"RMS error {rms:.4g} = {0.5 * rms:.4g} uV" in printed, printed
-    from numcodecs_ephys.recordings.stores import verify_store
-
     info = verify_store(out, path)
     assert info["error"]["max"] == err.max() and abs(info["error"]["rms"] - rms) < 1e-9
     # lossless stores keep the exact comparison (no error report)
     exact = compress_file(path, tmp_path / "exact.zarr", n_channels=4, sample_rate=30000, dtype="int16")
     assert "error" not in verify_store(exact, path)
+
+
+def _edit_json(path, change):
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_edited_zarr2_metadata_named(tmp_path, capsys):
+    """A store whose zarr 2 metadata were edited: the error names the array and what disagrees
+    (not numpy's reshape error), and .zarray never disagrees silently with .zmetadata."""
+    path, _ = _raw_file(tmp_path)
+    store = compress_file(path, tmp_path / "r.zarr", n_channels=4, sample_rate=30000, dtype="int16", zarr_format=2)
+    assert cli.main(["verify", str(store), "-q"]) == 0
+    both, only = tmp_path / "both.zarr", tmp_path / "only.zarr"
+    shutil.copytree(store, both)
+    shutil.copytree(store, only)
+    for s in (both, only):
+        _edit_json(s / "traces_seg0" / ".zarray", lambda d: d.update(dtype="<i4"))
+    _edit_json(both / ".zmetadata", lambda d: d["metadata"]["traces_seg0/.zarray"].update(dtype="<i4"))
+    capsys.readouterr()
+    for command in (["verify", str(both)], ["info", str(both)], ["decompress", str(both), "-o", str(tmp_path / "b")]):
+        assert cli.main(command) == cli.EXIT_ERROR
+        err = capsys.readouterr().err
+        assert "array 'traces_seg0' is int32 (3000, 4) in its zarr metadata" in err and "recorded int16" in err, err
+        assert "reshape" not in err
+    for command in (["verify", str(only)], ["info", str(only)]):
+        assert cli.main(command) == cli.EXIT_ERROR
+        err = capsys.readouterr().err
+        assert "traces_seg0/.zarray and the consolidated .zmetadata disagree (dtype: '<i4' there, '<i2'" in err, err
+    with pytest.raises(StoreError, match="disagree"):
+        open_recording(only)
+
+
+@pytest.mark.zarr3
+def test_edited_zarr3_metadata_named(tmp_path):
+    path, _ = _raw_file(tmp_path)
+    store = compress_file(path, tmp_path / "r.zarr", n_channels=4, sample_rate=30000, dtype="int16", zarr_format=3)
+    _edit_json(store / "traces_seg0" / "zarr.json", lambda d: d.update(data_type="int32"))
+    with pytest.raises(StoreError, match="array 'traces_seg0' is int32 \\(3000, 4\\) in its zarr metadata"):
+        open_recording(store)

@@ -637,6 +637,52 @@ def _store_manifest(keys, info, arrays, sampling_frequency, where):
     return Manifest.from_bytes(data, where)
 
 
+def _consolidated_agrees(keys, path):
+    """A zarr 2 store's consolidated metadata (.zmetadata, which zarr 3 and SpikeInterface read)
+    must say what each .zarray / .zattrs / .zgroup says (which zarr 2's plain open reads):
+    StoreError naming the key and the fields that differ, never one reader silently right."""
+    raw = keys.get(".zmetadata")
+    if raw is None:
+        return
+    try:
+        consolidated = json.loads(raw)["metadata"]
+    except (ValueError, KeyError, TypeError):
+        raise StoreError(f"{path}: .zmetadata is not zarr's consolidated metadata") from None
+    for key, copy in consolidated.items():
+        own = keys.get(key)
+        if own is None:
+            raise StoreError(f"{path}: .zmetadata describes {key}, which the store does not hold")
+        try:
+            own = json.loads(own)
+        except ValueError:
+            raise StoreError(f"{path}: {key} is not JSON") from None
+        differ = list(_differences(own, copy))
+        if differ:
+            what = "; ".join(f"{where or 'the whole'}: {a!r} there, {b!r} in .zmetadata" for where, a, b in differ[:3])
+            raise StoreError(f"{path}: {key} and the consolidated .zmetadata disagree ({what})")
+
+
+def _differences(a, b, where=""):
+    """(dotted path, value in a, value in b) for each difference of two JSON values; a group's
+    "consolidated_metadata" field, which zarr-python 3 adds to the copies only, is not one."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            if k != "consolidated_metadata":
+                yield from _differences(a.get(k), b.get(k), f"{where}.{k}" if where else k)
+    elif a != b:
+        yield where, a, b
+
+
+def _array_agrees(path, name, array, source_dtype, n_columns):
+    """An array's zarr metadata against what the store recorded when it was written."""
+    if np.dtype(array.dtype) != np.dtype(source_dtype) or len(array.shape) != 2 or array.shape[1] != n_columns:
+        raise StoreError(
+            f"{path}: array {name!r} is {np.dtype(array.dtype)} {tuple(array.shape)} in its zarr metadata, but "
+            f"the store recorded {np.dtype(source_dtype)} samples in {n_columns} columns when it was written "
+            f"(attribute {ATTRS_KEY!r}): its metadata were edited or damaged"
+        )
+
+
 class Recording:
     """A compressed recording, lazily sliced: ``rec[t0:t1, channels]`` decodes only the chunks needed.
 
@@ -656,6 +702,7 @@ class Recording:
         self._keys = StoreKeys(str(self.path))
         if not self.path.exists():
             raise StoreError(f"{self.path}: no such store")
+        _consolidated_agrees(self._keys, self.path)
         zarr = _zarr()
         try:
             root = zarr.open_group(str(self.path), mode="r")
@@ -672,6 +719,8 @@ class Recording:
         self.sampling_frequency = float(self.attrs["sampling_frequency"])
         self.channel_ids = list(self.source["channel_ids"])
         self.gains_to_uv = self.source.get("gains_to_uv")
+        for name, array in arrays.items():
+            _array_agrees(self.path, name, array, self.source["dtype"], len(self._columns[name]))
         first = arrays[TRACES]
         self.shape = (int(first.shape[0]), sum(len(c) for c in self._columns.values()))
         self.dtype = np.dtype(first.dtype)
