@@ -43,7 +43,8 @@ def git_commit(exclude=()):
     def git(*args):
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
 
-    excluded = [f":(exclude){Path(p).resolve()}" for p in exclude]
+    # (a path outside the checkout cannot change it, and git refuses it in a pathspec)
+    excluded = [f":(exclude){Path(p).resolve()}" for p in exclude if Path(p).resolve().is_relative_to(ROOT)]
     try:
         commit = git("rev-parse", "--short=12", "HEAD")
         changed = git("status", "--porcelain", "--untracked-files=no", "--", ".", *excluded)

@@ -32,11 +32,12 @@ def test_report_on_tiny_data(report, tmp_path, capsys):
     report.main([*TINY_RUN, "--duration", "0.1", "--passes", "1", "--out", str(tmp_path), "--markdown", str(markdown)])
     out = capsys.readouterr().out
     # the markdown file: the machine and commit on top, then every printed table as a markdown table
-    from benchmarks.machine import cpu_model
+    from benchmarks.machine import cpu_model, git_commit
 
     md = markdown.read_text()
     preamble = md.split("\n## ", 1)[0]
-    assert cpu_model() in preamble and f"{os.cpu_count()} cores" in preamble and "at commit " in preamble
+    assert cpu_model() in preamble and f"{os.cpu_count()} cores" in preamble
+    assert f"at commit {git_commit().split()[0]}" in preamble  # the checkout's commit (the file is outside it)
     assert md.count("\n## ") == out.count("\n## ") > 10
     assert "\n## Lossless, sim-np1, 0.05 s chunks, LSB-corrected\n\n| codec " in md
     for title in (
