@@ -55,16 +55,16 @@ def test_decode_channels_real(make, decoded_blocks):
 @pytest.mark.parametrize("make", ["wavpack", "flac", "lpc"])
 def test_decode_selection_shapes(make):
     codec = CODECS[make](block_channels=5)
-    x3 = simulated(800, 24).reshape(800, 4, 6)  # channels: axes 1 and 2 flattened in C order
-    enc = codec.encode(np.asfortranarray(x3))  # recorded Fortran order: same values
+    chunk_3d = simulated(800, 24).reshape(800, 4, 6)  # channels: axes 1 and 2 flattened in C order
+    enc = codec.encode(np.asfortranarray(chunk_3d))  # recorded Fortran order: same values
     for sel in [
         (slice(None), 1, slice(2, 5)),
         (slice(10, 20), np.array([0, 3]), 5),
         (3, slice(None), slice(None)),
         (slice(None, None, 7), np.array([[1], [2]]), np.array([[0, 5]])),
     ]:
-        assert np.array_equal(codec.decode_selection(enc, sel), x3[sel]), sel
-    assert np.array_equal(codec.decode_channels(enc, [23, 0]), x3.reshape(800, 24)[:, [23, 0]])
+        assert np.array_equal(codec.decode_selection(enc, sel), chunk_3d[sel]), sel
+    assert np.array_equal(codec.decode_channels(enc, [23, 0]), chunk_3d.reshape(800, 24)[:, [23, 0]])
     assert codec.decode_selection(enc, (slice(None),) * 3, shape=(800, 24)) is None  # another shape
     one = simulated(500, 1)[:, 0]
     assert np.array_equal(codec.decode_selection(codec.encode(one), (slice(5, 9),)), one[5:9])

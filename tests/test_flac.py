@@ -16,7 +16,7 @@ from fixtures.make_fixtures import PEERS
 
 # CR of flac-numcodecs 0.1.2 at level 5 on 2-channel blocks of the whole 384-channel
 # chunk (shared/data/README.md): ours, one chunk, must do at least as well.
-PUBLISHED_2CH_CR = {"np_ultra": 3.79, "np2": 3.50, "np1_noise": 6.37, "yass_10ch": 3.44, "openephys_lfp": 2.03}
+PUBLISHED_PAIRED_CR = {"np_ultra": 3.79, "np2": 3.50, "np1_noise": 6.37, "yass_10ch": 3.44, "openephys_lfp": 2.03}
 # ... and the same peer with its default of flattening everything into one mono stream.
 PUBLISHED_FLAT_CR = {"np_ultra": 2.58, "np2": 1.60, "np1_noise": 1.79, "yass_10ch": 3.17, "openephys_lfp": 1.83}
 
@@ -42,8 +42,8 @@ def test_real_roundtrip(real_recording):
 def test_real_compression_beats_flac_numcodecs(real_recording):
     name, x = real_recording
     cr = x.nbytes / len(FLAC().encode(x))
-    if name in PUBLISHED_2CH_CR:
-        assert cr >= PUBLISHED_2CH_CR[name], f"{name}: CR {cr:.3f} < flac-numcodecs 2-channel blocks"
+    if name in PUBLISHED_PAIRED_CR:
+        assert cr >= PUBLISHED_PAIRED_CR[name], f"{name}: CR {cr:.3f} < flac-numcodecs 2-channel blocks"
         assert cr >= PUBLISHED_FLAT_CR[name]
     else:  # no published figure: compare with one channel per stream
         assert cr >= x.nbytes / len(FLAC(channels_per_stream=1).encode(x))

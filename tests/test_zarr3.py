@@ -85,7 +85,7 @@ np.savez(sys.argv[1], **arrays)
 def test_zarr3_roundtrip_fresh_process(zarr, tmp_path, data_name, store_kind):
     data = recording(data_name)
     paths = [tmp_path / (f"store{v}.zip" if store_kind == "zip" else f"store{v}.zarr") for v in (3, 2)]
-    store, store2 = (
+    store, store_format2 = (
         zarr.storage.ZipStore(str(p), mode="w") if store_kind == "zip" else zarr.storage.LocalStore(str(p))
         for p in paths
     )
@@ -96,15 +96,15 @@ def test_zarr3_roundtrip_fresh_process(zarr, tmp_path, data_name, store_kind):
         format3_array(store, data, chunks, serializer, filters, compressors, name=name)
         expected[name] = data if lossy is None else expected_chunked(data, chunks, *lossy)
     # format-2 arrays in zarr 3: the numcodecs classes
-    root2 = zarr.open_group(store2, mode="w", zarr_format=2)
+    root_format2 = zarr.open_group(store_format2, mode="w", zarr_format=2)
     for name, (compressor, filters, lossless) in v2_chains().items():
-        a = root2.create_array(
+        a = root_format2.create_array(
             name, shape=data.shape, chunks=CHUNKS, dtype=data.dtype, compressors=compressor, filters=filters or None
         )
         a[:] = data
         expected["v2/" + name] = data if lossless else expected_chunked(data, CHUNKS, compressor, filters)
     store.close()
-    store2.close()
+    store_format2.close()
 
     got = read_back(tmp_path, READ, *paths)
     assert sorted(got) == sorted(expected)

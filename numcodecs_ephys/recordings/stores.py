@@ -74,7 +74,8 @@ def _zarr():
     return zarr
 
 
-def _zarr3():
+def _zarr_python_3_installed():
+    """zarr-python 3 or later, whose API (create_array, zarr_format) the writers use when present."""
     return int(_zarr().__version__.split(".")[0]) >= 3
 
 
@@ -199,7 +200,7 @@ def _code_chunk(source, plan, i, data=None):
 
 def _create_array(group, name, **kwargs):
     """A new array in a zarr group: zarr 3's create_array, zarr 2's create_dataset."""
-    return (group.create_array if _zarr3() else group.create_dataset)(name, **kwargs)
+    return (group.create_array if _zarr_python_3_installed() else group.create_dataset)(name, **kwargs)
 
 
 def _metadata(source, plan, codec_config, filter_configs, attrs):
@@ -215,7 +216,7 @@ def _metadata(source, plan, codec_config, filter_configs, attrs):
     cols = plan.probe_cols or list(range(source.n_channels))
     arrays = [(TRACES, len(cols), filters)] + ([(OTHER, len(plan.other_cols), [])] if plan.other_cols else [])
     ids = np.array([str(source.channel_ids[c]) for c in cols])
-    if _zarr3():
+    if _zarr_python_3_installed():
         from zarr.storage import MemoryStore
 
         store = MemoryStore()
@@ -233,7 +234,7 @@ def _metadata(source, plan, codec_config, filter_configs, attrs):
                 from .. import zarr3
 
                 kw = dict(zarr3.from_numcodecs_chain(codec, array_filters), compressors=None)
-            elif _zarr3():
+            elif _zarr_python_3_installed():
                 kw = dict(compressors=codec, filters=array_filters or None)
             else:
                 kw = dict(compressor=codec, filters=array_filters or None)
@@ -258,7 +259,7 @@ def _metadata(source, plan, codec_config, filter_configs, attrs):
         root.attrs.update(attrs)
     if plan.zarr_format == 2:  # consolidated metadata is not part of format 3's specification
         zarr.consolidate_metadata(store)
-    if _zarr3():
+    if _zarr_python_3_installed():
         return {k: v.to_bytes() for k, v in store._store_dict.items()}
     return {k: bytes(v) for k, v in store.items()}
 
@@ -443,7 +444,7 @@ def compress_file(
         raise ValueError(f"the output {final} would replace the input")
     if zarr_format not in (2, 3):
         raise ValueError(f"zarr_format must be 2 or 3, got {zarr_format}")
-    if zarr_format == 3 and not _zarr3():
+    if zarr_format == 3 and not _zarr_python_3_installed():
         raise ValueError("zarr format 3 needs zarr-python >= 3 (this environment has zarr 2)")
     if not chunk_duration or chunk_duration <= 0:
         raise ValueError(f"chunk_duration must be positive, got {chunk_duration}")
@@ -599,7 +600,7 @@ def _check_through_zarr(metadata, plan, source):
     for array in plan.arrays():
         for i in sorted({0, last}):
             keys[plan.key(i, array)] = plan.output.get(plan.key(i, array))
-    if _zarr3():
+    if _zarr_python_3_installed():
         from zarr.core.buffer import cpu
         from zarr.storage import MemoryStore
 
