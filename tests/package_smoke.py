@@ -1,8 +1,9 @@
 """Smoke test of an installed numcodecs-ephys, run by `make package-check` in a fresh venv
 holding only the built wheel or sdist (with its hdf5 extra): the package imports from the
-installation, every codec round-trips and is found by id, the three HDF5 filter plugins
-round-trip through h5py, plain h5py reads without importing us (numcodecs_ephys_hdf5.pth),
-and the system's h5dump, started from this Python, prints the values of each filter's dataset.
+installation (its subpackages included), every codec round-trips and is found by id, the
+three HDF5 filter plugins round-trip through h5py, plain h5py reads without importing us
+(numcodecs_ephys_hdf5.pth), the system's h5dump, started from this Python, prints the values
+of each filter's dataset, and the numcodecs-ephys command runs.
 
 ``--no-h5dump`` leaves out the h5dump check, where no system h5dump is installed (the
 cibuildwheel test environments of pyproject.toml).
@@ -123,6 +124,10 @@ with tempfile.TemporaryDirectory() as tmp:
         printed = np.array([int(v) for v in re.findall(r"-?\d+", values)])
         assert np.array_equal(printed, x.ravel()), f"h5dump printed other values for {name}"
         print(f"h5dump -d {name}: {printed.size} values, equal to the written samples")
+
+command = os.path.join(os.path.dirname(sys.executable), "numcodecs-ephys")
+version = subprocess.run([command, "--version"], check=True, capture_output=True, text=True).stdout
+assert version == f"numcodecs-ephys {ne.__version__}\n", version
 
 if hidden:
     # every binary of the package resolves libwavpack/libFLAC inside the installation ...
