@@ -41,6 +41,8 @@ from .tables import (
     lsb_table,
     partial_decode_table,
 )
+from .wideband import wideband_recordings
+from .wideband_tables import wideband_ratio_table
 
 
 def write_outputs(rows, out):
@@ -73,9 +75,9 @@ def main(argv=None):
     ap.add_argument("--no-real", action="store_true", help="leave out ../shared/data/real")
     ap.add_argument(
         "--tables",
-        default="versus,lpc,shapes,lossless,chunks,lsb,delta,preprocessing,filters,partial,lossy,hdf5",
-        help="comma-separated subset of versus,lpc,shapes,lossless,chunks,lsb,delta,preprocessing,filters,partial,"
-        "lossy,hdf5",
+        default="versus,lpc,wideband,shapes,lossless,chunks,lsb,delta,preprocessing,filters,partial,lossy,hdf5",
+        help="comma-separated subset of versus,lpc,wideband,shapes,lossless,chunks,lsb,delta,preprocessing,filters,"
+        "partial,lossy,hdf5",
     )
     ap.add_argument("--passes", type=int, default=5, help="interleaved passes of the versus-peers table")
     ap.add_argument(
@@ -136,6 +138,8 @@ def main(argv=None):
                 args.passes,
             ),
         ),
+        # simulated wideband recordings (of --duration seconds) and the Open Ephys LFP file as stored
+        "wideband": lambda: wideband_ratio_table(run, wideband_recordings(args.duration, real=not args.no_real)),
         # the NP Ultra file and the yass 10-channel file tiled to every shape (a simulated probe without them)
         "shapes": lambda: shape_table(
             run,

@@ -59,11 +59,13 @@ class EphysLPC(ChunkCodec):
     ----------
     level : int
         1 (fastest: prediction order up to 2, Rice codes only), 2 (default: up to 4, capped
-        low fields where they are shorter: 0.4-2.6% of CR, ~5% of the encoding speed), 3 (as 2, and each
-        block is also coded with 64-sample Rice partitions, keeping the shorter: 5% more
-        on LFP-band data, whose amplitude swings within a frame; half the encoding
-        speed). Measured on Neuropixels recordings, orders above 4 gain less than their
-        weights cost.
+        low fields where they are shorter), 3 (orders up to 32, and each block is coded with
+        weights in 1/16 and in 1/4096 and with 2048- and 64-sample partitions, keeping the
+        shortest: for wideband recordings, whose 1/f spectra under the anti-alias low-pass
+        want high orders and fine weights, and LFP bands, whose amplitude swings within a
+        frame; several times slower to encode). At every level each channel's order is
+        chosen per frame by the bits it would spend; docs/benchmarks.md has the measured
+        figures.
     max_error : int
         0 (default): lossless. k > 0: every decoded sample is within k of the original
         (the quantization sits inside the prediction loop, so errors never add up).

@@ -2,53 +2,116 @@
  * grid and its offset.  Scalar double arithmetic, one path for every kernel, so
  * that the choices, and the bytes, do not depend on the kernel. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "encoder.h"
 
-/* Levinson-Durbin (encoder.h). */
-int lpc_fit(const double *r, int max_order, size_t nt, int shift, int32_t *q, int *coef_bits)
+/* Weights a_1..a_p / 2^shift, rounded with error feedback (as FLAC does): the
+ * rounding errors do not add up along the weights. */
+static int32_t quantize(const double *a, int p, int shift, int32_t *q)
 {
-    double a[EPHYS_LPC_MAX_ORDER + 1][EPHYS_LPC_MAX_ORDER + 1];
-    double err = r[0], best_cost = 0;
-    int best = 0;
-    *coef_bits = 1;
-    if (r[0] <= 0 || max_order == 0) return 0;
-    best_cost = 0.5 * (double)nt * log2(err / (double)nt + 1e-9);
-    double prev[EPHYS_LPC_MAX_ORDER + 1] = {0};
-    for (int m = 1; m <= max_order; m++) {
-        double acc = r[m];
-        for (int i = 1; i < m; i++) acc -= prev[i] * r[m - i];
-        double k = acc / err;
-        if (!(fabs(k) < 1)) break;
-        double cur[EPHYS_LPC_MAX_ORDER + 1];
-        for (int i = 1; i < m; i++) cur[i] = prev[i] - k * prev[m - i];
-        cur[m] = k;
-        err *= 1 - k * k;
-        if (err <= 0) break;
-        memcpy(prev, cur, sizeof(cur));
-        memcpy(a[m], cur, sizeof(cur));
-        double cost = 0.5 * (double)nt * log2(err / (double)nt + 1e-9) + m * (shift + 3);
-        if (cost < best_cost) best_cost = cost, best = m;
-    }
-    if (!best) return 0;
-    /* quantize with error feedback, as FLAC does */
     double carry = 0, lim = 32767;
     int32_t maxabs = 0;
-    for (int i = 1; i <= best; i++) {
-        double v = a[best][i] * (double)(1 << shift) + carry;
+    for (int i = 0; i < p; i++) {
+        double v = a[i] * (double)(1 << shift) + carry;
         double rv = floor(v + 0.5);
         if (rv > lim) rv = lim;
         if (rv < -lim - 1) rv = -lim - 1;
         carry = v - rv;
-        q[i - 1] = (int32_t)rv;
-        int32_t m = q[i - 1] < 0 ? -q[i - 1] - 1 : q[i - 1];
+        q[i] = (int32_t)rv;
+        int32_t m = q[i] < 0 ? -q[i] - 1 : q[i];
         if (m > maxabs) maxabs = m;
     }
+    return maxabs;
+}
+
+static int bits_of(int32_t maxabs)
+{
     int b = 1;
     while (b < 16 && maxabs >= (1 << (b - 1))) b++;
-    *coef_bits = b;
+    return b;
+}
+
+/* Covariance method (encoder.h).  The frame's covariances C[i][j] = sum over
+ * its rows t of y[t - i] y[t - j] (y = x - d, history included) follow from the
+ * autocorrelation r[j] = C[0][j] by C[i][j] = C[i-1][j-1] + y[-i] y[-j] -
+ * y[nt-i] y[nt-j].  A Cholesky factorization L of C[1..P][1..P] gives, with
+ * z = L^-1 C[0][1..P], the least-squares error of every order p at once
+ * (C[0][0] - z_1^2 - ... - z_p^2), and each order's weights by one back
+ * substitution.  Each order is judged by the error of its quantized weights
+ * (the quadratic form of C, exact for the frame) and the bits of the weights:
+ * nt/2 log2(error / nt) + p b.  On steep spectra (wideband recordings) the
+ * least-squares weights of the frame predict far better than Levinson-Durbin's
+ * Toeplitz approximation, and quantization errors grow with the order, so
+ * both are measured rather than assumed.  Each order also pays a toll per
+ * sample (ORDER_TOLL): decoding time grows with the order, and a higher order
+ * must save more than that to be chosen. */
+#define ORDER_TOLL (1.0 / 1024)
+int lpc_fit(const double *r, const int32_t *rows, size_t nt, uint32_t nc, uint32_t c, int32_t d, int max_order,
+            int shift, int32_t *q, int *coef_bits)
+{
+    enum { P1 = EPHYS_LPC_MAX_ORDER + 1 };
+    double cov[P1][P1], low[P1][P1], z[P1], a[P1];
+    int32_t qa[EPHYS_LPC_MAX_ORDER];
+    *coef_bits = 1;
+    if (r[0] <= 0 || max_order == 0) return 0;
+#define Y(t) ((double)rows[(ptrdiff_t)(t) * (ptrdiff_t)nc + (ptrdiff_t)c] - (double)d)
+    for (int j = 0; j <= max_order; j++) cov[0][j] = cov[j][0] = r[j];
+    for (int i = 1; i <= max_order; i++)
+        for (int j = i; j <= max_order; j++)
+            cov[i][j] = cov[j][i] =
+                cov[i - 1][j - 1] + Y(-i) * Y(-j) - Y((ptrdiff_t)nt - i) * Y((ptrdiff_t)nt - j);
+#undef Y
+    /* Cholesky of C[1..P][1..P], one order at a time; it stops where the
+     * matrix is (numerically) singular: no higher order is tried */
+    int top = 0;
+    double err = r[0];
+    for (int i = 1; i <= max_order; i++) {
+        for (int j = 1; j <= i; j++) {
+            double s = cov[i][j];
+            for (int k = 1; k < j; k++) s -= low[i][k] * low[j][k];
+            if (j < i) {
+                low[i][j] = s / low[j][j];
+            } else {
+                if (!(s > 1e-9 * cov[i][i])) break;
+                low[i][i] = sqrt(s);
+                top = i;
+            }
+        }
+        if (top < i) break;
+        double s = cov[0][i];
+        for (int k = 1; k < i; k++) s -= low[i][k] * z[k];
+        z[i] = s / low[i][i];
+        err -= z[i] * z[i];
+        if (!(err > 0)) break;
+    }
+    double best_cost = 0.5 * (double)nt * log2(r[0] / (double)nt + 1e-9);
+    int best = 0;
+    for (int p = 1; p <= top; p++) {
+        for (int i = p; i >= 1; i--) { /* L^T a = z */
+            double s = z[i];
+            for (int k = i + 1; k <= p; k++) s -= low[k][i] * a[k];
+            a[i] = s / low[i][i];
+        }
+        int b = bits_of(quantize(a + 1, p, shift, qa));
+        /* the error of the quantized weights: w^T C w with w = (1, -qa / 2^s) */
+        double w[P1], e = 0;
+        w[0] = 1;
+        for (int i = 1; i <= p; i++) w[i] = -(double)qa[i - 1] / (double)(1 << shift);
+        for (int i = 0; i <= p; i++) {
+            double s = 0;
+            for (int j = 0; j <= p; j++) s += cov[i][j] * w[j];
+            e += w[i] * s;
+        }
+        double cost = 0.5 * (double)nt * log2((e > 0 ? e : 0) / (double)nt + 1e-9) + p * (b + ORDER_TOLL * (double)nt);
+        if (cost < best_cost) {
+            best_cost = cost, best = p;
+            memcpy(q, qa, (size_t)p * sizeof(int32_t));
+            *coef_bits = b;
+        }
+    }
     return best;
 }
 

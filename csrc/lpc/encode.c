@@ -184,7 +184,7 @@ static int encode_stream(const ephys_lpc_params_t *p, const ephys_view_t *src, u
             double rc[EPHYS_LPC_MAX_ORDER + 1];
             int32_t q[EPHYS_LPC_MAX_ORDER];
             for (int l = 0; l <= p->max_order; l++) rc[l] = r[(size_t)l * nc + c];
-            w.fr.order[c] = lpc_fit(rc, p->max_order, nt, p->coef_shift, q, &w.coef_bits[c]);
+            w.fr.order[c] = lpc_fit(rc, rows, nt, nc, c, w.fr.mean[c], p->max_order, p->coef_shift, q, &w.coef_bits[c]);
             for (int i = 0; i < w.fr.order[c]; i++) w.fr.coef[(size_t)i * nc + c] = q[i];
         }
         int wide, top = lpc_frame_setup(&w.fr, nc, src->dtype, p->coef_shift, &wide);
@@ -224,22 +224,27 @@ static int encode_stream(const ephys_lpc_params_t *p, const ephys_view_t *src, u
     return err;
 }
 
-/* With a second partition length, the block is coded twice and the shorter
- * stream kept (its header names its partition length). */
+/* With a second partition length or weight precision, the block is coded
+ * with each combination and the shortest stream kept (its header names both). */
 int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, uint32_t nc, ephys_buf_t *out)
 {
     const ephys_lpc_params_t *p = params;
     size_t at = out->len;
     int err = encode_stream(p, src, c0, nc, out);
-    if (err || !p->alt_partition_log2) return err;
-    ephys_lpc_params_t alt = *p;
-    alt.partition_log2 = p->alt_partition_log2;
-    ephys_buf_t other = {0};
-    err = encode_stream(&alt, src, c0, nc, &other);
-    if (!err && other.len < out->len - at) {
-        out->len = at;
-        err = ephys_buf_append(out, other.data, other.len);
+    const int partitions[2] = {p->partition_log2, p->alt_partition_log2};
+    const int shifts[2] = {p->coef_shift, p->alt_coef_shift};
+    for (int i = 0; i < 4 && !err; i++) {
+        if (!i || !partitions[i & 1] || !shifts[i >> 1]) continue; /* i = 0: the first stream, coded above */
+        ephys_lpc_params_t alt = *p;
+        alt.partition_log2 = partitions[i & 1];
+        alt.coef_shift = shifts[i >> 1];
+        ephys_buf_t other = {0};
+        err = encode_stream(&alt, src, c0, nc, &other);
+        if (!err && other.len < out->len - at) {
+            out->len = at;
+            err = ephys_buf_append(out, other.data, other.len);
+        }
+        free(other.data);
     }
-    free(other.data);
     return err;
 }

@@ -5,10 +5,12 @@
 #include "frame.h"
 
 #pragma GCC visibility push(hidden) /* internal: not exported from the extension */
-/* Levinson-Durbin over the autocorrelation r: the order with the fewest
- * estimated bits (at most max_order), its weights quantized to integers / 2^shift
- * into q, and the bits each weight takes in *coef_bits. */
-int lpc_fit(const double *r, int max_order, size_t nt, int shift, int32_t *q, int *coef_bits);
+/* Channel c's predictor for a frame of nt rows (history before them) from its
+ * autocorrelation r of lags 0..max_order around its offset d: the order with
+ * the fewest estimated bits (at most max_order), its weights quantized to
+ * integers / 2^shift into q, and the bits each weight takes in *coef_bits. */
+int lpc_fit(const double *r, const int32_t *rows, size_t nt, uint32_t nc, uint32_t c, int32_t d, int max_order,
+            int shift, int32_t *q, int *coef_bits);
 /* Each channel's grid x = y * scale + base, if all its samples sit on one
  * (scale 1 otherwise); returns whether any channel has one.  scratch holds
  * rows x nc samples. */

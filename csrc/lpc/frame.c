@@ -50,7 +50,9 @@ int lpc_frame_setup(frame_t *fr, uint32_t nc, int dtype, int shift, int *wide)
         if (sum_abs * 32768 + (start < 0 ? -start : start) >= ((int64_t)1 << 31)) *wide = 1;
     }
     for (uint32_t c = 0; c < nc; c++) fr->init.i32[c] = *wide ? 0 : (int32_t)fr->init.i64[c];
-    return top;
+    /* above 4, the next of 8, 16, 32: the kernels have those orders as constants, and
+     * the weights past a channel's order are zero (the history holds HIST rows) */
+    return top <= 4 ? top : top <= 8 ? 8 : top <= 16 ? 16 : EPHYS_LPC_MAX_ORDER;
 }
 
 void lpc_frame_fill_history(frame_t *fr, uint32_t nc)

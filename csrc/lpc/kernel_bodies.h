@@ -48,7 +48,7 @@ ATTR_INLINE int32_t predict32(const int32_t *row, uint32_t nc, uint32_t c, const
     return acc;
 }
 
-#define ORDER_SWITCH(CALL) /* CALL(order) for the orders the default levels use */                 \
+#define ORDER_SWITCH(CALL) /* CALL(order) for the frame orders lpc_frame_setup returns */          \
     switch (order) {                                                                                \
     case 0: CALL(0); break;                                                                         \
     case 1: CALL(1); break;                                                                         \
@@ -56,6 +56,8 @@ ATTR_INLINE int32_t predict32(const int32_t *row, uint32_t nc, uint32_t c, const
     case 3: CALL(3); break;                                                                         \
     case 4: CALL(4); break;                                                                         \
     case 8: CALL(8); break;                                                                         \
+    case 16: CALL(16); break;                                                                       \
+    case 32: CALL(32); break;                                                                       \
     default: CALL(order);                                                                           \
     }
 

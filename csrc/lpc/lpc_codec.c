@@ -5,14 +5,16 @@
 
 int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *p)
 {
-    /* Ephys traces are low-order processes: orders above 4 and weights finer
-     * than 1/16 gain less than their bits cost on the real recordings.  Long
-     * frames and partitions keep the side information small, except where the
-     * amplitude swings within a frame (LFP bands), which level 3 tries too with
-     * short partitions.  The capped low fields of levels 2 and 3 code
-     * near-Gaussian residuals in fewer bits than Rice codes, at some encoding
-     * speed (docs/benchmarks.md has the measured figures). */
-    static const int orders[] = {0, 2, 4, 4};
+    /* Each channel's order is chosen per frame by the bits it would spend.  On
+     * the AP-band recordings orders above 4 are rarely worth their weights;
+     * wideband recordings (LFP, 1/f spectra under an anti-alias low-pass) may
+     * want up to 32, which level 3 tries, also with finer weights than 1/16.
+     * Long frames and partitions keep the side information small, except
+     * where the amplitude swings within a frame (LFP bands), which level 3
+     * tries too with short partitions.  The capped low fields of levels 2 and
+     * 3 code near-Gaussian residuals in fewer bits than Rice codes, at some
+     * encoding speed (docs/benchmarks.md has the measured figures). */
+    static const int orders[] = {0, 2, 4, EPHYS_LPC_MAX_ORDER};
     if (!p || level < 1 || level > 3 || max_error > EPHYS_LPC_MAX_ERROR) return EPHYS_ERR_ARGS;
     p->max_order = orders[level];
     p->frame_log2 = 13;
@@ -20,6 +22,7 @@ int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *
     p->alt_partition_log2 = level == 3 ? 6 : 0;
     p->capped = level >= 2;
     p->coef_shift = 4;
+    p->alt_coef_shift = level == 3 ? 12 : 0;
     p->neighbours = 4;
     p->max_error = max_error;
     return EPHYS_OK;
@@ -30,7 +33,7 @@ static int params_ok(const ephys_lpc_params_t *p)
     return p && p->max_order >= 0 && p->max_order <= EPHYS_LPC_MAX_ORDER && p->frame_log2 >= MIN_FRAME_LOG2 &&
            p->frame_log2 <= MAX_FRAME_LOG2 && p->partition_log2 >= MIN_PARTITION_LOG2 &&
            p->partition_log2 <= MAX_PARTITION_LOG2 && p->partition_log2 <= p->frame_log2 && p->coef_shift >= 1 &&
-           p->coef_shift <= MAX_COEF_SHIFT &&
+           p->coef_shift <= MAX_COEF_SHIFT && p->alt_coef_shift >= 0 && p->alt_coef_shift <= MAX_COEF_SHIFT &&
            (!p->alt_partition_log2 || (p->alt_partition_log2 >= MIN_PARTITION_LOG2 &&
                                        p->alt_partition_log2 <= MAX_PARTITION_LOG2 &&
                                        p->alt_partition_log2 <= p->frame_log2)) &&

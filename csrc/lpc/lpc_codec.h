@@ -32,7 +32,8 @@ typedef struct {
     int partition_log2;  /* Rice partition length 2^partition_log2 samples */
     int alt_partition_log2; /* 0, or a second partition length: each block is coded with both and the shorter kept */
     int capped;          /* 1: a channel's partition may cap the high parts in 2 or 3 bits of the low fields (version 4) */
-    int coef_shift;      /* precision of the predictor weights */
+    int coef_shift;      /* precision of the predictor weights: integers / 2^coef_shift */
+    int alt_coef_shift;  /* 0, or a second precision: each block is also coded with it and the shortest kept */
     int neighbours;      /* channels used to predict each channel's residual */
     uint32_t max_error;  /* 0: lossless */
 } ephys_lpc_params_t;
