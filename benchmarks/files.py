@@ -9,7 +9,13 @@ A real SpikeGLX recording (../shared/data/real, the NP Ultra file) is tiled into
   in memory: whole-file speed / in-memory speed is the cost of reading, writing and
   checking;
 - mtscomp 1.0.2 compresses the same file on all cores (with and without its own check);
-- peak RSS of the command on a 1 GB and a 4 GB file (each in its own process).
+- peak RSS of the command on a 1 GB and a 4 GB file (each in its own process), to a local
+  store and to an S3 bucket;
+- the same file compressed into and decompressed from a local S3 server (moto, in its own
+  process) beside the local disk, in the same run;
+- an NWB file holding the file's first seconds as a gzip-compressed ElectricalSeries,
+  recompressed with our HDF5 filter: size, time, and the time to read the series, before
+  and after.
 
 Run: ``python -m benchmarks.report --files`` (or ``python -m benchmarks.files``); it
 takes several minutes and needs about 3x ``--files-gb`` GB (5 GB more for the memory rows)
@@ -17,7 +23,10 @@ of free disk.
 """
 
 import argparse
+import contextlib
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -34,6 +43,8 @@ from .datasets import REAL
 
 SOURCE = "spikeglx/p5_g0/p5_g0_imec0/p5_g0_t0.imec0.ap.bin"
 IN_MEMORY_CHUNKS = 20  # chunks of the big file timed in memory (~460 MB at 1 s x 385 channels)
+NWB_SECONDS = 20  # of the big file in the NWB row (460 MB of samples)
+NWB_GZIP_CHUNKS = (30000, 64)  # 1 s x 64 channels, gzip level 4: hdmf's default compression
 
 
 def tile(src, dst, nbytes):
@@ -88,6 +99,130 @@ def peak_rss_mb(args):
         text=True,
     ).stdout
     return int(out.split()[-1]) / 1024
+
+
+@contextlib.contextmanager
+def moto_s3():
+    """A local S3 server (moto) in its own process, so that the objects it holds are not counted
+    in this process's memory; the environment points every S3 client of this process and its
+    children at it. Yields an s3fs filesystem with the bucket 'bench'."""
+    import s3fs
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    env = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    s3fs.S3FileSystem.clear_instance_cache()
+    try:
+        fs = s3fs.S3FileSystem()
+        for _ in range(300):
+            try:
+                fs.mkdir("bench")
+                break
+            except OSError:  # not listening yet
+                time.sleep(0.1)
+        yield fs
+    finally:
+        server.terminate()
+        server.wait()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        s3fs.S3FileSystem.clear_instance_cache()
+
+
+def s3_rows(big, tmp, codec):
+    """The file compressed into and decompressed from the local disk and the S3 server (in
+    that order, each checked as the command does by default): MB/s of each, S3 / local."""
+    size = big.stat().st_size
+    out = {}
+    for where, store in (("local disk", tmp / "roundtrip.zarr"), ("S3 (moto)", "s3://bench/roundtrip.zarr")):
+        back = tmp / f"back-{len(out)}.ap.bin"
+        t_c, _ = timed(lambda: ephys_files.compress_file(big, store, codec=codec, overwrite=True))
+        t_d, _ = timed(lambda: ephys_files.decompress_file(store, back))
+        back.unlink()
+        back.with_suffix(".meta").unlink()
+        out[where] = (size / t_c / 1e6, size / t_d / 1e6)
+    (lc, ld), (sc, sd) = out["local disk"], out["S3 (moto)"]
+    shutil.rmtree(tmp / "roundtrip.zarr")
+    return [
+        {"what": f"{codec}: local disk", "compress MB/s": lc, "decompress MB/s": ld},
+        {
+            "what": f"{codec}: S3 (moto)",
+            "compress MB/s": sc,
+            "decompress MB/s": sd,
+            "S3 / local": f"{sc / lc:.3f} / {sd / ld:.3f}",
+        },
+    ]
+
+
+def nwb_rows(big, tmp, codecs):
+    """An NWB file (NWB's layout for one ElectricalSeries, written with h5py) holding the first
+    NWB_SECONDS of the file gzip-compressed as hdmf does by default, recompressed with each codec."""
+    import h5py
+
+    from numcodecs_ephys.recordings import nwb
+
+    src = ephys_files.open_source(big)
+    n = min(src.n_samples, int(NWB_SECONDS * src.sampling_frequency))
+    path = tmp / "session.nwb"
+    with h5py.File(path, "w") as f:
+        f.attrs.update(neurodata_type="NWBFile", namespace="core", nwb_version="2.8.0")
+        series = f.create_group("acquisition/ElectricalSeriesAP")
+        series.attrs.update(neurodata_type="ElectricalSeries", namespace="core")
+        data = series.create_dataset(
+            "data", (n, src.n_channels), "int16", chunks=NWB_GZIP_CHUNKS, compression="gzip", compression_opts=4
+        )
+        for t0 in range(0, n, NWB_GZIP_CHUNKS[0]):
+            data[t0 : t0 + NWB_GZIP_CHUNKS[0]] = src.read(t0, min(n, t0 + NWB_GZIP_CHUNKS[0]))
+        series.create_dataset("starting_time", data=0.0).attrs.update(rate=src.sampling_frequency, unit="seconds")
+    src.close()
+    raw = n * src.n_channels * 2
+    second = int(src.sampling_frequency)
+
+    def read_series(p):
+        with h5py.File(p, "r") as f:
+            ds = f["acquisition/ElectricalSeriesAP/data"]
+            for t0 in range(0, n, second):
+                ds[t0 : t0 + second]
+
+    t_before, _ = timed(lambda: read_series(path))
+    before = path.stat().st_size
+    rows = [{"what": "NWB, gzip 4 (the source)", "file MB": before / 1e6, "read MB/s": raw / t_before / 1e6}]
+    for codec in codecs:
+        out = tmp / f"session.{codec}.nwb"
+        t, _ = timed(lambda: nwb.compress_nwb(path, out, codec=codec))
+        t_after, _ = timed(lambda: read_series(out))
+        after = out.stat().st_size
+        rows.append(
+            {
+                "what": f"NWB, recompressed: {codec}",
+                "file MB": after / 1e6,
+                "size / gzip": after / before,
+                "recompress MB/s": raw / t / 1e6,
+                "read MB/s": raw / t_after / 1e6,
+            }
+        )
+        out.unlink()
+    path.unlink()
+    print(f"\n### NWB recompression: {n / second:.0f} s x {src.n_channels} channels ({raw / 1e6:.0f} MB of samples)\n")
+    cols = ["what", "file MB", "size / gzip", "recompress MB/s", "read MB/s"]
+    print(tabulate([[r.get(c, "") for c in cols] for r in rows], headers=cols, floatfmt=".4g"))
+    return rows
 
 
 def files_table(size_gb=2.0, folder=None, memory=True):
@@ -161,19 +296,31 @@ def files_table(size_gb=2.0, folder=None, memory=True):
             "command decodes every chunk it wrote to check it); mtscomp with its defaults (on all cores, "
             "checked after compressing)."
         )
-        big.unlink()
-        if memory:
-            rss = {}
-            for gb in (1, 4):
-                f = tile(src, tmp / f"rss{gb}.ap.bin", gb * 10**9)
-                rss[gb] = peak_rss_mb(["compress", f, "-q", "--codec", "wavpack", "--level", "1"])
-                shutil.rmtree(f.with_suffix(".zarr"))
-                f.unlink()
-            print(
-                f"\npeak RSS of `numcodecs-ephys compress --level 1`: {rss[1]:.0f} MB (1 GB file), "
-                f"{rss[4]:.0f} MB (4 GB file): 4 GB / 1 GB = {rss[4] / rss[1]:.3f}"
-            )
-            rows.append({"what": "peak RSS MB, 1 GB / 4 GB file", "MB/s": rss[1], "CR": rss[4]})
+        rows += nwb_rows(big, tmp, ["lpc", "wavpack"])
+        with moto_s3() as s3:
+            s3 = s3_rows(big, tmp, "lpc")
+            print(f"\n### S3 round trip: the same {size / 1e9:.2f} GB file, compressed and decompressed\n")
+            cols = ["what", "compress MB/s", "decompress MB/s", "S3 / local"]
+            print(tabulate([[r.get(c, "") for c in cols] for r in s3], headers=cols, floatfmt=".4g"))
+            rows += s3
+            big.unlink()
+            if memory:
+                rss = {}
+                for gb in (1, 4):
+                    f = tile(src, tmp / f"rss{gb}.ap.bin", gb * 10**9)
+                    rss[gb] = peak_rss_mb(["compress", f, "-q", "--codec", "wavpack", "--level", "1"])
+                    rss["s3", gb] = peak_rss_mb(
+                        ["compress", f, "-q", "--codec", "wavpack", "--level", "1", "-o", f"s3://bench/rss{gb}.zarr"]
+                    )
+                    shutil.rmtree(f.with_suffix(".zarr"))
+                    f.unlink()
+                for where, key in (("", None), (" to S3", "s3")):
+                    one, four = rss[key, 1] if key else rss[1], rss[key, 4] if key else rss[4]
+                    print(
+                        f"\npeak RSS of `numcodecs-ephys compress --level 1`{where}: {one:.0f} MB (1 GB file), "
+                        f"{four:.0f} MB (4 GB file): 4 GB / 1 GB = {four / one:.3f}"
+                    )
+                    rows.append({"what": f"peak RSS MB{where}, 1 GB / 4 GB file", "MB/s": one, "CR": four})
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return rows

@@ -464,16 +464,16 @@ def test_overwrite(tmp_path, capsys):
 def test_failure_mid_run_leaves_nothing(tmp_path, capsys, monkeypatch, failure):
     data_path, _ = tiled(OPENEPHYS, tmp_path / "in", 10)
     digest = sha1(data_path)
-    real_code_chunk = stores._code_chunk
+    real_store_parts = stores._store_parts
 
-    def failing(source, plan, i, data=None):
+    def failing(plan, i, n_rows, parts):
         if i == 5:
             if failure == "codec":
                 raise ValueError("WavPack encoding failed (simulated)")
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real_code_chunk(source, plan, i, data)
+        return real_store_parts(plan, i, n_rows, parts)
 
-    monkeypatch.setattr(stores, "_code_chunk", failing)
+    monkeypatch.setattr(stores, "_store_parts", failing)
     store = tmp_path / "out.zarr"
     assert run("compress", data_path, "-o", store, "-q") == 1
     err = capsys.readouterr().err

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,7 @@ TRACES = "traces_seg0"  # SpikeInterface's name for the traces of segment 0
 # beside the traces, so that SpikeInterface sees exactly the probe's channels (as its SpikeGLX reader does)
 OTHER = "other_channels_seg0"
 LSB_SAMPLE_CHUNKS = 10  # chunks read to estimate an Open Ephys stream's grid
+STORE_BEHIND = 1  # chunks being stored and checked while the next one is coded (memory: a few chunks)
 
 
 def make_codec(name=DEFAULT_CODEC, level=None, bps=None, num_threads=None):
@@ -162,37 +164,51 @@ def _holds(plan, stored, part, filters, n_rows):
     return np.array_equal(decoded, part)
 
 
-def _code_chunk(source, plan, i, data=None):
-    """Encode chunk i, write it into the store, read it back and check it.
-    Returns [(array name, stored size, SHA-256 of the stored bytes)] for the manifest."""
-    t0, t1 = plan.bounds(i)
-    if data is None:
-        data = source.read(t0, t1)
+def _encode_parts(plan, i, data):
+    """The coding half of chunk i (samples ``data``): for each array, (array, key, the part,
+    its filters, its encoded bytes or None, the bytes already stored that --resume keeps or None)."""
     block = data
     if len(data) < plan.chunk_len:  # zarr codes an edge chunk padded with the fill value (0)
         block = np.zeros((plan.chunk_len, data.shape[1]), data.dtype)
         block[: len(data)] = data
-    records = []
+    parts = []
     for array, part, filters in plan.parts(block):
         key = plan.key(i, array)
         if plan.resume:
             stored = plan.output.get(key)
             if stored is not None and _holds(plan, stored, part, filters, len(data)):
-                records.append((array, len(stored), digest(stored)))
+                parts.append((array, key, part, filters, None, stored))
                 continue
-        encoded = _encode(plan.codec, part, filters)
+        parts.append((array, key, part, filters, _encode(plan.codec, part, filters), None))
+    return parts
+
+
+def _store_parts(plan, i, n_rows, parts):
+    """The storing half of chunk i: write each encoded part, read it back and check it.
+    Returns [(array name, stored size, SHA-256 of the stored bytes)] for the manifest."""
+    records = []
+    t0, t1 = plan.bounds(i)
+    for array, key, part, filters, encoded, kept in parts:
+        if kept is not None:
+            records.append((array, len(kept), digest(kept)))
+            continue
         plan.output.put(key, encoded)
+        stored = encoded
         if plan.check:
             stored = plan.output.get(key)
             if stored is None:
                 raise StoreError(f"chunk {i} of {array} (samples {t0}-{t1}) is missing right after it was written")
             decoded = _decode(plan.codec, stored, part.shape, part.dtype, filters)
-            if plan.lossless and not np.array_equal(decoded[: len(data)], part[: len(data)]):
+            if plan.lossless and not np.array_equal(decoded[:n_rows], part[:n_rows]):
                 raise StoreError(f"chunk {i} of {array} (samples {t0}-{t1}) did not decode to the original samples")
-        else:
-            stored = encoded
         records.append((array, len(stored), digest(stored)))
     return records
+
+
+def _code_chunk(source, plan, i):
+    """Chunk i, read, coded, stored and checked (a dask task)."""
+    data = source.read(*plan.bounds(i))
+    return _store_parts(plan, i, len(data), _encode_parts(plan, i, data))
 
 
 # ---------------------------------------------------------------- store metadata
@@ -542,6 +558,9 @@ def _by_array(records):
 
 
 def _run_local(source, plan, bar):
+    """Chunks in a pipeline: the next one read and hashed, this one coded, the previous one
+    written, read back, checked and hashed, each stage on its own thread (the codecs' C
+    threads and hashlib run without the GIL), so that the command runs at the codec's speed."""
     sha1 = hashlib.sha1()
 
     def read(i):
@@ -549,10 +568,17 @@ def _run_local(source, plan, bar):
         sha1.update(data)
         return data
 
-    records = []
-    for i, data in enumerate(_read_ahead(plan.n_chunks, read)):
-        records.append(_by_array(_code_chunk(source, plan, i, data)))
-        bar.update(data.nbytes)
+    records, storing = [], deque()
+    store = ThreadPoolExecutor(1)
+    try:
+        for i, data in enumerate(_read_ahead(plan.n_chunks, read)):
+            storing.append((store.submit(_store_parts, plan, i, len(data), _encode_parts(plan, i, data)), data.nbytes))
+            while len(storing) > STORE_BEHIND or (storing and i == plan.n_chunks - 1):
+                future, nbytes = storing.popleft()
+                records.append(_by_array(future.result()))
+                bar.update(nbytes)
+    finally:
+        store.shutdown(wait=True, cancel_futures=True)  # a chunk being written is finished, no new one started
     return sha1.hexdigest(), records
 
 
