@@ -45,6 +45,7 @@ size_t ephys_dtype_size(int dtype)
     case EPHYS_DTYPE_INT8: return 1;
     case EPHYS_DTYPE_INT16: return 2;
     case EPHYS_DTYPE_INT32: case EPHYS_DTYPE_FLOAT32: return 4;
+    case EPHYS_DTYPE_FLOAT64: return 8;
     default: return 0;
     }
 }
@@ -246,6 +247,7 @@ static uint32_t view_rows_crc32c(const ephys_view_t *v, uint64_t t0, uint64_t nt
         } else switch (item) {
             case 1: GATHER(uint8_t); break;
             case 2: GATHER(uint16_t); break;
+            case 8: GATHER(uint64_t); break;
             default: GATHER(uint32_t); break;
             }
         at += row_bytes;

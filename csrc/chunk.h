@@ -7,7 +7,7 @@
  *   0   4  magic "NCEP"
  *   4   1  format version (2)
  *   5   1  codec id (EPHYS_CODEC_*)
- *   6   1  dtype of the block streams (EPHYS_DTYPE_INT8/16/32, FLOAT32)
+ *   6   1  dtype of the block streams (EPHYS_DTYPE_INT8/16/32, FLOAT32, FLOAT64)
  *   7   1  ndim (1..EPHYS_MAX_NDIM); axis 0 is time, the others are channels
  *   8   4  channels per block
  *   12  4  number of blocks = ceil(channels / channels per block), 0 if empty
@@ -18,7 +18,7 @@
  *          the streams hold each sample with its top bit flipped (u XOR 2^(b-1)
  *          maps 0..2^b-1 in order onto the signed range, so the codecs see
  *          the same signal shifted by -2^(b-1)), and decoding flips it back;
- *          never with float32.  The other bits are zero.  A reader refuses a
+ *          never with float32 or float64.  The other bits are zero.  A reader refuses a
  *          chunk with a bit it does not know (EPHYS_ERR_FLAGS), as every
  *          format-2 reader has, so a new flag needs no new format version:
  *          older readers refuse unsigned chunks instead of decoding them as
@@ -67,6 +67,9 @@ enum {
 };
 
 enum { EPHYS_DTYPE_INT8 = 1, EPHYS_DTYPE_INT16 = 2, EPHYS_DTYPE_INT32 = 3, EPHYS_DTYPE_FLOAT32 = 4 };
+/* float64 (EphysLPC only; numcodecs-ephys 0.3): a code older readers do not know,
+ * so they refuse such a chunk (EPHYS_ERR_HEADER) instead of misreading it. */
+enum { EPHYS_DTYPE_FLOAT64 = 8 };
 /* Unsigned samples, in the views given to the container (ephys_*_encode,
  * *_decode, *_decode_blocks) and in ephys_chunk_info_t only: the container
  * stores them as the signed dtype of their width with EPHYS_CHUNK_UNSIGNED

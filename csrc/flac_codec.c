@@ -537,7 +537,7 @@ static int flac_check_block(const uint8_t *in, size_t len, uint64_t n_samples, u
 {
     uint32_t bits = 8 * (uint32_t)ephys_dtype_size(dtype), ch = 0;
     size_t pos = 0;
-    if (dtype == EPHYS_DTYPE_FLOAT32) return EPHYS_ERR_HEADER;
+    if (dtype == EPHYS_DTYPE_FLOAT32 || dtype == EPHYS_DTYPE_FLOAT64) return EPHYS_ERR_HEADER;
     while (ch < nc) {
         if (len - pos < STREAM_LEN_BYTES) return EPHYS_ERR_CORRUPT;
         uint64_t n = ephys_get_le32(in + pos);

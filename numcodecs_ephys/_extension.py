@@ -16,6 +16,7 @@ DTYPE_CODES = {
     np.dtype("int16"): lib.EPHYS_DTYPE_INT16,
     np.dtype("int32"): lib.EPHYS_DTYPE_INT32,
     np.dtype("float32"): lib.EPHYS_DTYPE_FLOAT32,
+    np.dtype("float64"): lib.EPHYS_DTYPE_FLOAT64,
     np.dtype("uint8"): lib.EPHYS_DTYPE_UINT8,
     np.dtype("uint16"): lib.EPHYS_DTYPE_UINT16,
     np.dtype("uint32"): lib.EPHYS_DTYPE_UINT32,

@@ -1,4 +1,7 @@
-"""EphysLPC: our own codec for multichannel ephys, lossless or with a bounded error (C, csrc/lpc/)."""
+"""EphysLPC: our own codec for multichannel ephys, lossless or with a bounded error (C, csrc/lpc/;
+float chunks csrc/lpc/floats.c)."""
+
+import math
 
 import numpy as np
 
@@ -7,7 +10,8 @@ from ._codec_base import ChunkCodec
 from ._extension import check, ffi, lib
 from ._filter_frame import refuse_filtered
 
-SUPPORTED_DTYPES = _container.accepted_dtypes((np.dtype("int8"), np.dtype("int16"), np.dtype("int32")))
+FLOAT_DTYPES = (np.dtype("float32"), np.dtype("float64"))
+SUPPORTED_DTYPES = _container.accepted_dtypes((np.dtype("int8"), np.dtype("int16"), np.dtype("int32"))) + FLOAT_DTYPES
 LEVELS = (1, 2, 3)
 MAX_ERROR = lib.EPHYS_LPC_MAX_ERROR
 BLOCK_CHANNELS = lib.EPHYS_LPC_BLOCK_CHANNELS
@@ -34,6 +38,18 @@ def kernel() -> str:
     """The kernel in use."""
     code = lib.ephys_lpc_kernel()
     return next(k for k, v in KERNELS.items() if v == code)
+
+
+def _check_max_error(value):
+    """An integer 0..MAX_ERROR (a bound in units of integer samples, and for float chunks in
+    their units), or a finite non-negative float (float chunks only: a bound in their units)."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return _check_int("max_error", value, 0, MAX_ERROR)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and value >= 0:
+        return float(value)
+    raise ValueError(
+        f"max_error must be an integer from 0 to {MAX_ERROR} or a finite float >= 0 (float chunks), got {value!r}"
+    )
 
 
 def _check_int(name, value, lo, hi):
@@ -66,9 +82,12 @@ class EphysLPC(ChunkCodec):
         frame; several times slower to encode). At every level each channel's order is
         chosen per frame by the bits it would spend; docs/benchmarks.md has the measured
         figures.
-    max_error : int
+    max_error : int or float
         0 (default): lossless. k > 0: every decoded sample is within k of the original
-        (the quantization sits inside the prediction loop, so errors never add up).
+        (the quantization sits inside the prediction loop, so errors never add up). For
+        float chunks, an absolute bound in the data's units (``0.25`` for a quarter of a
+        microvolt): every finite sample is decoded within it, and NaN and infinities
+        exactly. A non-integer bound takes float chunks only.
     block_channels : int
         Channels per independent block (the unit of threading and of partial reads);
         default 32: 12 blocks for a 384-channel probe, at 0.05% of CR against 64 on the
@@ -77,8 +96,16 @@ class EphysLPC(ChunkCodec):
         C threads over channel blocks for this instance, in this process: overrides
         :func:`numcodecs_ephys.set_num_threads` (default: every core); never stored.
 
-    Chunks may be int8, int16 or int32 (or unsigned) and have 1 dimension (one channel) or more:
-    axis 0 is time and all other axes are channels.
+    Chunks may be int8, int16 or int32 (or unsigned), float32 or float64, and have 1 dimension
+    (one channel) or more: axis 0 is time and all other axes are channels.
+
+    Float chunks are lossless bit for bit (NaN payloads, -0.0, infinities, subnormals): a
+    grid found in the data (scaled traces: int16 x gain + offset, exact or up to rounding,
+    also with converter levels that skip grid points) turns each block into integer grid
+    indices coded as integer samples are, with the samples the grid does not give back
+    exactly listed apart; without a grid (filtered, whitened data), each float's top
+    mantissa bits, at the block's common exponent, are the integers, and the bits below
+    them are stored as they are.
     """
 
     codec_id = "ephys_lpc"
@@ -86,17 +113,38 @@ class EphysLPC(ChunkCodec):
     _c_info, _c_decode, _c_decode_blocks = lib.ephys_lpc_info, lib.ephys_lpc_decode, lib.ephys_lpc_decode_blocks
 
     def __init__(
-        self, level: int = 2, max_error: int = 0, block_channels: int = BLOCK_CHANNELS, num_threads: int | None = None
+        self,
+        level: int = 2,
+        max_error: int | float = 0,
+        block_channels: int = BLOCK_CHANNELS,
+        num_threads: int | None = None,
     ) -> None:
         self.level = _check_int("level", level, LEVELS[0], LEVELS[-1])
-        self.max_error = _check_int("max_error", max_error, 0, MAX_ERROR)
+        self.max_error = _check_max_error(max_error)
         self.block_channels = _check_int("block_channels", block_channels, 1, MAX_BLOCK_CHANNELS)
         self.num_threads = _threads.validate_num_threads(num_threads)
         self._params = ffi.new("ephys_lpc_params_t *")
-        check(lib.ephys_lpc_default_params(self.level, self.max_error, self._params), "bad parameters")
+        self._float_params = ffi.new("ephys_lpc_params_t *")
+        check(lib.ephys_lpc_default_params(self.level, 0, self._float_params), "bad parameters")
+        if isinstance(self.max_error, int):
+            check(lib.ephys_lpc_default_params(self.level, self.max_error, self._params), "bad parameters")
+        else:
+            self._params = None  # integer chunks take integer bounds only
 
     def encode(self, buf):
         arr = _container.as_samples(buf, "EphysLPC", SUPPORTED_DTYPES)
         if self.max_error:
             refuse_filtered(arr, "EphysLPC near-lossless (max_error > 0)")
+        if arr.dtype in FLOAT_DTYPES:
+            bound = float(self.max_error)
+
+            def encode_float(params, *rest):
+                return lib.ephys_lpc_encode_float(params, bound, *rest)
+
+            return _container.encode_chunk(encode_float, self._float_params, arr, self.block_channels, self.num_threads)
+        if self._params is None:
+            raise ValueError(
+                f"EphysLPC max_error={self.max_error!r} is a bound for float chunks; integer chunks "
+                f"({arr.dtype}) take a whole number of units"
+            )
         return _container.encode_chunk(lib.ephys_lpc_encode, self._params, arr, self.block_channels, self.num_threads)

@@ -223,7 +223,9 @@ def estimate_lsb(
     reproduces the most distinct values bit for bit under the decoder's rule (k * step +
     offset in the data's precision) is chosen among the float neighbours of the fit and
     the grid points near it (offset 0 first). A channel whose values are not on a grid
-    (fewer than 90% reproduced) raises ValueError: LSB would store them as escapes.
+    (fewer than 90% reproduced, up to 4 ulps of rounding) raises ValueError saying what
+    fraction was off the grid: LSB would store them as escapes; EphysLPC takes such float
+    data directly.
     """
     if hasattr(data, "get_traces"):
         data = _sample_traces(data, num_chunks, chunk_size, seed)
@@ -273,11 +275,15 @@ def estimate_lsb(
     return offsets, steps
 
 
-def _exact_on_grid(u, offset, step):
+def _exact_on_grid(u, offset, step, ulps=0):
     """How many of the distinct float values u the decoder's rule k * step + offset (numpy
-    computes it in u's precision, as the C decoder does) reproduces exactly."""
+    computes it in u's precision, as the C decoder does) reproduces exactly, or within
+    ``ulps`` units in the last place."""
     k = np.clip(np.rint((u.astype(np.float64) - float(offset)) / float(step)), -(2.0**31), 2.0**31 - 1)
-    return int(np.count_nonzero(k.astype(u.dtype) * step + offset == u))
+    rec = k.astype(u.dtype) * step + offset
+    if not ulps:
+        return int(np.count_nonzero(rec == u))
+    return int(np.count_nonzero(np.abs(rec.astype(np.float64) - u) <= ulps * np.spacing(np.abs(u))))
 
 
 def _float_grid(x, channel, previous=None, min_on_grid=0.9, probe=4096):
@@ -300,6 +306,12 @@ def _float_grid(x, channel, previous=None, min_on_grid=0.9, probe=4096):
     if best[0] < len(sample):
         wide = u.astype(np.float64)
         d = np.diff(wide)
+        d = d[d > 16 * np.spacing(kind(np.abs(wide).max()))]  # gaps of a few ulps: nudges off the grid
+        if not len(d):
+            raise ValueError(
+                f"channel {channel}: 100% of its distinct float values are off any grid (they differ by rounding "
+                "only); EphysLPC codes float chunks directly: EphysLPC() or EphysLPC(max_error=...)"
+            )
         a, s = _fit(wide, float(d[d < 1.5 * d.min()].mean()))
 
         def neighbours(v, n):
@@ -327,11 +339,15 @@ def _float_grid(x, channel, previous=None, min_on_grid=0.9, probe=4096):
                         break
             if best[0] == len(sample):
                 break
-    exact = _exact_on_grid(u, kind(best[1]), kind(best[2]))
-    if exact < min_on_grid * len(u):
+    # values on the grid up to rounding (computed in float64, rounded to float32; or nudged
+    # by a few ulps) keep the grid: LSB stores the ones its rule misses as escapes
+    near = _exact_on_grid(u, kind(best[1]), kind(best[2]), ulps=4)
+    if near < min_on_grid * len(u):
         raise ValueError(
-            f"channel {channel}: its float samples are not on a grid (best found: step {best[2]}, "
-            f"offset {best[1]}, {exact} of {len(u)} distinct values); LSB would escape them"
+            f"channel {channel}: {1 - near / len(u):.1%} of its distinct float values are off the best grid "
+            f"found (step {best[2]}, offset {best[1]}), even allowing 4 ulps of rounding; LSB would store them "
+            "as escapes. EphysLPC codes float chunks directly, losslessly (grids up to rounding included) or "
+            "within an absolute bound: EphysLPC() or EphysLPC(max_error=...)"
         )
     return best[1], best[2]
 

@@ -171,8 +171,11 @@ def test_unsigned_float_chunks_are_refused():
 
 
 @pytest.mark.parametrize("codec", [ne.WavPack(), ne.FLAC(), ne.EphysLPC()], ids=["wavpack", "flac", "lpc"])
-@pytest.mark.parametrize("dtype", ["uint64", "int64", "float64"])
+@pytest.mark.parametrize("dtype", ["uint64", "int64", "float64", "float16"])
 def test_other_dtypes_refused(codec, dtype):
+    if isinstance(codec, ne.EphysLPC) and dtype == "float64":  # EphysLPC codes floats (test_lpc_float.py)
+        assert codec.decode(codec.encode(np.zeros((10, 2), dtype))).dtype == np.float64
+        return
     with pytest.raises(ValueError):
         codec.encode(np.zeros((10, 2), dtype))
 

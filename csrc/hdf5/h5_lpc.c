@@ -6,31 +6,51 @@
  *   1  max_error: 0 lossless (default), else every sample within that many units
  *      (at most EPHYS_LPC_MAX_ERROR)
  *   2  channels per block (independent stream): 1..2^20, default 32
- *   3  unused, 0 (the plugin takes the thread count from the process that runs
- *      it: h5plugin.c)
+ *   3  float datasets: 0, or the bit pattern of a float32 absolute bound (a
+ *      non-integer max_error, which then takes the place of option 1; integer
+ *      datasets refuse it).  (Never a thread count: the plugin takes it from
+ *      the process that runs it, h5plugin.c.)
  */
+#include <math.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "h5plugin.h"
 #include "lpc/lpc_codec.h"
 
+
+static double float_bound(const unsigned *o)
+{
+    uint32_t bits = o[3];
+    float bound;
+    memcpy(&bound, &bits, 4);
+    return bits ? bound : (double)o[1];
+}
 
 static int check_options(const unsigned *o)
 {
     ephys_lpc_params_t p;
     if (ephys_lpc_default_params((int)o[0], o[1], &p)) return EPHYS_ERR_ARGS;
     if (o[2] < 1 || o[2] > (1u << 20)) return EPHYS_ERR_ARGS;
+    if (o[3] && (o[1] || !(float_bound(o) > 0) || !isfinite(float_bound(o)))) return EPHYS_ERR_ARGS;
     return EPHYS_OK;
 }
 
-static int dtype_ok(int dtype) { return dtype == EPHYS_DTYPE_INT8 || dtype == EPHYS_DTYPE_INT16 || dtype == EPHYS_DTYPE_INT32; }
+static int dtype_ok(int dtype)
+{
+    return dtype == EPHYS_DTYPE_INT8 || dtype == EPHYS_DTYPE_INT16 || dtype == EPHYS_DTYPE_INT32 ||
+           dtype == EPHYS_DTYPE_FLOAT32 || dtype == EPHYS_DTYPE_FLOAT64;
+}
 
 static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const uint64_t *shape, int num_threads,
                   uint8_t **out, size_t *out_len)
 {
     ephys_lpc_params_t p;
-    int err = ephys_lpc_default_params((int)o[0], o[1], &p);
+    int is_float = src->dtype == EPHYS_DTYPE_FLOAT32 || src->dtype == EPHYS_DTYPE_FLOAT64;
+    if (o[3] && !is_float) return EPHYS_ERR_ARGS;
+    int err = ephys_lpc_default_params((int)o[0], is_float ? 0 : o[1], &p);
     if (err) return err;
+    if (is_float) return ephys_lpc_encode_float(&p, float_bound(o), src, ndim, shape, 0, o[2], num_threads, out, out_len);
     return ephys_lpc_encode(&p, src, ndim, shape, 0, o[2], num_threads, out, out_len);
 }
 

@@ -29,7 +29,7 @@ static int check_options(const unsigned *o)
     return EPHYS_OK;
 }
 
-static int dtype_ok(int dtype) { return ephys_dtype_size(dtype) != 0; }
+static int dtype_ok(int dtype) { return ephys_dtype_size(dtype) != 0 && dtype != EPHYS_DTYPE_FLOAT64; }
 
 static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const uint64_t *shape, int num_threads,
                   uint8_t **out, size_t *out_len)

@@ -126,6 +126,7 @@ static int dtype_of(const h5_api_t *api, hid_t type)
         }
     }
     if (cls == H5T_FLOAT && size == 4) return EPHYS_DTYPE_FLOAT32;
+    if (cls == H5T_FLOAT && size == 8) return EPHYS_DTYPE_FLOAT64;
     return 0;
 }
 

@@ -1,7 +1,10 @@
 /* EphysLPC as a block codec of the chunk container: its parameters and entry
  * points (lpc_codec.h). */
+#include <float.h>
+
 #include "decoder.h"
 #include "encoder.h"
+#include "floats.h"
 
 int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *p)
 {
@@ -57,15 +60,62 @@ static int lpc_check_block(const uint8_t *in, size_t len, uint64_t n_samples, ui
 
 static int lpc_is_lossy(const void *params) { return ((const ephys_lpc_params_t *)params)->max_error > 0; }
 
-static const ephys_block_codec_t lpc_codec = {EPHYS_CODEC_LPC, lpc_encode_block, lpc_decode_block, lpc_min_bytes,
+/* The integer streams alone: what the float layer (floats.c) codes its grid indices with. */
+static const ephys_block_codec_t int_codec = {EPHYS_CODEC_LPC, lpc_encode_block, lpc_decode_block, lpc_min_bytes,
                                               lpc_check_block, lpc_is_lossy};
+
+/* Every stream, integer or float (stream version 5), by the container's dtype. */
+static int any_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
+{
+    if (ephys_float_is_dtype(dst->dtype)) return ephys_lpc_float_decode_block(&int_codec, in, len, dst, c0, nc);
+    return lpc_decode_block(in, len, dst, c0, nc);
+}
+
+static int any_check_block(const uint8_t *in, size_t len, uint64_t n_samples, uint32_t nc, int dtype)
+{
+    if (ephys_float_is_dtype(dtype)) return ephys_lpc_float_check_block(&int_codec, in, len, n_samples, nc, dtype);
+    return lpc_check_block(in, len, n_samples, nc, dtype);
+}
+
+static const ephys_block_codec_t lpc_codec = {EPHYS_CODEC_LPC, lpc_encode_block, any_decode_block, lpc_min_bytes,
+                                              any_check_block, lpc_is_lossy};
+
+static int float_encode_block(const void *coding, const ephys_view_t *src, uint64_t c0, uint32_t nc, ephys_buf_t *out)
+{
+    return ephys_lpc_float_encode_block(coding, src, c0, nc, out);
+}
+
+static int float_is_lossy(const void *coding) { return ((const ephys_float_coding_t *)coding)->max_error > 0; }
+
+static const ephys_block_codec_t float_codec = {EPHYS_CODEC_LPC, float_encode_block, any_decode_block, lpc_min_bytes,
+                                                any_check_block, float_is_lossy};
 
 int ephys_lpc_encode(const ephys_lpc_params_t *params, const ephys_view_t *src,
                      int ndim, const uint64_t *shape, uint32_t flags, uint32_t channels_per_block,
                      int num_threads, uint8_t **out, size_t *out_len)
 {
-    if (!params_ok(params) || !src || src->dtype == EPHYS_DTYPE_FLOAT32) return EPHYS_ERR_ARGS;
+    if (!params_ok(params) || !src || ephys_float_is_dtype(src->dtype)) return EPHYS_ERR_ARGS;
     return ephys_chunk_encode(&lpc_codec, params, src, ndim, shape, flags, channels_per_block, num_threads, out,
+                              out_len);
+}
+
+int ephys_lpc_encode_float(const ephys_lpc_params_t *params, double max_error, const ephys_view_t *src, int ndim,
+                           const uint64_t *shape, uint32_t flags, uint32_t channels_per_block, int num_threads,
+                           uint8_t **out, size_t *out_len)
+{
+    if (!params_ok(params) || params->max_error || !src || !ephys_float_is_dtype(src->dtype) || !(max_error >= 0) ||
+        !(max_error <= DBL_MAX))
+        return EPHYS_ERR_ARGS;
+    /* noise-like planes (a float's top mantissa bits, quantized filtered
+     * data) are coded shorter with orders up to 12 and weights in 1/256,
+     * unlike the integer recordings (docs/benchmarks.md) */
+    ephys_lpc_params_t wide = *params, near;
+    if (wide.max_order >= 4) wide.max_order = 12;
+    wide.coef_shift = 8;
+    near = wide;
+    near.max_error = EPHYS_LPC_FLOAT_LOOP_K;
+    ephys_float_coding_t coding = {&int_codec, params, &wide, max_error > 0 ? &near : NULL, max_error};
+    return ephys_chunk_encode(&float_codec, &coding, src, ndim, shape, flags, channels_per_block, num_threads, out,
                               out_len);
 }
 

@@ -50,6 +50,14 @@ int ephys_lpc_kernel(void);
 int ephys_lpc_encode(const ephys_lpc_params_t *params, const ephys_view_t *src,
                      int ndim, const uint64_t *shape, uint32_t flags, uint32_t channels_per_block,
                      int num_threads, uint8_t **out, size_t *out_len);
+/* Float32 / float64 chunks (stream version 5, floats.h): lossless with
+ * max_error 0, else every finite sample within max_error (an absolute bound
+ * in the data's units) and NaN and infinities exact.  params as for integer
+ * chunks, with params->max_error 0.  ephys_lpc_info / _decode / _decode_blocks
+ * read them as any other chunk. */
+int ephys_lpc_encode_float(const ephys_lpc_params_t *params, double max_error, const ephys_view_t *src, int ndim,
+                           const uint64_t *shape, uint32_t flags, uint32_t channels_per_block, int num_threads,
+                           uint8_t **out, size_t *out_len);
 int ephys_lpc_info(const uint8_t *buf, size_t len, ephys_chunk_info_t *info);
 int ephys_lpc_decode(const uint8_t *buf, size_t len, const ephys_view_t *dst, int num_threads);
 /* Decode channel blocks [first_block, first_block + n_blocks) into dst (their channels only). */

@@ -4,6 +4,7 @@ import struct
 import warnings
 
 import h5py
+import numpy as np
 
 from .. import flac as _flac
 from .. import lpc as _lpc
@@ -162,23 +163,38 @@ class FLACH5(_EphysFilter):
 class LPCH5(_EphysFilter):
     """HDF5 filter: EphysLPC, lossless or near-lossless; the options of :class:`numcodecs_ephys.EphysLPC`.
 
-    Integer data (int8, int16, int32, uint8, uint16, uint32). Threads as for :class:`WavPackH5`.
+    Integer data (int8, int16, int32, uint8, uint16, uint32) and float32 / float64. Threads
+    as for :class:`WavPackH5`.
 
-    cd_values: ``(level, max_error, block_channels, 0)``, then layout version 1, dtype code,
-    chunk rank and chunk dims.
+    cd_values: ``(level, max_error, block_channels, float bound)``, then layout version 1,
+    dtype code, chunk rank and chunk dims. A non-integer ``max_error`` (float datasets only)
+    is stored as the bit pattern of a float32 in the fourth value (the second is then 0):
+    it is rounded down to a float32, so that the bound written is never above the one asked.
     """
 
     filter_id = LPC_FILTER_ID
     _codec_cls = _lpc.EphysLPC
 
     def __init__(self, level=2, max_error=0, block_channels=_lpc.BLOCK_CHANNELS, num_threads=None):
+        _no_stored_threads(num_threads)
+        if isinstance(max_error, (float, np.floating)) and float(max_error).is_integer():
+            max_error = int(max_error)
+        if isinstance(max_error, (float, np.floating)):
+            bound = np.float32(max_error)
+            if float(bound) > max_error:  # never a looser bound than asked
+                bound = np.nextafter(bound, np.float32(0))
+            max_error = float(bound)
         self._take_options(self._codec_cls(level, max_error, block_channels))
-        self.filter_options = (self.level, self.max_error, self.block_channels, _no_stored_threads(num_threads))
+        float_bits = int(np.float32(self.max_error).view(np.uint32)) if isinstance(self.max_error, float) else 0
+        int_bound = 0 if float_bits else self.max_error
+        self.filter_options = (self.level, int_bound, self.block_channels, float_bits)
 
     @classmethod
     def from_cd_values(cls, cd_values):
         """The filter of a dataset, from its cd_values (``dataset._filters[str(filter_id)]``)."""
-        level, max_error, block_channels, _ = _user_values(cls, cd_values)
+        level, max_error, block_channels, float_bits = _user_values(cls, cd_values)
+        if float_bits:
+            max_error = float(np.array(float_bits, np.uint32).view(np.float32))
         return cls(level=level, max_error=max_error, block_channels=block_channels)
 
 
