@@ -50,7 +50,8 @@ TRACES = "traces_seg0"  # SpikeInterface's name for the traces of segment 0
 # beside the traces, so that SpikeInterface sees exactly the probe's channels (as its SpikeGLX reader does)
 OTHER = "other_channels_seg0"
 LSB_SAMPLE_CHUNKS = 10  # chunks read to estimate an Open Ephys stream's grid
-STORE_BEHIND = 1  # chunks being stored and checked while the next one is coded (memory: a few chunks)
+STORE_BEHIND = 1  # chunks being stored and checked (per thread) while the next one is coded
+REMOTE_DEPTH = 4  # chunks in flight per stage when a bucket is read or written (round trips overlap)
 
 
 def make_codec(name=DEFAULT_CODEC, level=None, bps=None, num_threads=None):
@@ -542,15 +543,21 @@ def compress_file(
     return final
 
 
-def _read_ahead(n, read):
-    """read(i) for i in range(n), in order, each one read while the previous one is used."""
-    with ThreadPoolExecutor(1) as pool:
-        future = pool.submit(read, 0) if n else None
+def _read_ahead(n, read, depth=1):
+    """read(i) for i in range(n), in order, the next ``depth`` ones read while this one is used
+    (on as many threads: a bucket answers each request after a round trip)."""
+    with ThreadPoolExecutor(depth) as pool:
+        pending = deque(pool.submit(read, i) for i in range(min(depth, n)))
         for i in range(n):
-            data = future.result()
-            if i + 1 < n:
-                future = pool.submit(read, i + 1)
+            data = pending.popleft().result()
+            if i + depth < n:
+                pending.append(pool.submit(read, i + depth))
             yield data
+
+
+def _depth(*locations):
+    """Chunks in flight at each stage: one on a local disk, REMOTE_DEPTH where a bucket is involved."""
+    return REMOTE_DEPTH if any(isinstance(loc, RemoteFile) or is_url(loc) for loc in locations) else 1
 
 
 def _by_array(records):
@@ -558,27 +565,26 @@ def _by_array(records):
 
 
 def _run_local(source, plan, bar):
-    """Chunks in a pipeline: the next one read and hashed, this one coded, the previous one
-    written, read back, checked and hashed, each stage on its own thread (the codecs' C
-    threads and hashlib run without the GIL), so that the command runs at the codec's speed."""
+    """Chunks in a pipeline: the next ones read, this one coded, the previous ones written,
+    read back, checked and hashed, and the input hashed in order, each stage on threads of
+    its own (the codecs' C threads and hashlib run without the GIL), so that the command
+    runs at the codec's speed. ``depth`` chunks in flight per stage: memory stays flat."""
     sha1 = hashlib.sha1()
-
-    def read(i):
-        data = source.read(*plan.bounds(i))
-        sha1.update(data)
-        return data
-
+    depth = _depth(source.path, str(plan.output))
+    last = plan.n_chunks - 1
     records, storing = [], deque()
-    store = ThreadPoolExecutor(1)
+    store, hasher = ThreadPoolExecutor(depth), ThreadPoolExecutor(1)  # one hasher: in order
     try:
-        for i, data in enumerate(_read_ahead(plan.n_chunks, read)):
+        for i, data in enumerate(_read_ahead(plan.n_chunks, lambda i: source.read(*plan.bounds(i)), depth)):
+            hasher.submit(sha1.update, data)
             storing.append((store.submit(_store_parts, plan, i, len(data), _encode_parts(plan, i, data)), data.nbytes))
-            while len(storing) > STORE_BEHIND or (storing and i == plan.n_chunks - 1):
+            while len(storing) > depth * STORE_BEHIND or (storing and i == last):
                 future, nbytes = storing.popleft()
                 records.append(_by_array(future.result()))
                 bar.update(nbytes)
     finally:
         store.shutdown(wait=True, cancel_futures=True)  # a chunk being written is finished, no new one started
+        hasher.shutdown(wait=True)
     return sha1.hexdigest(), records
 
 
@@ -835,7 +841,11 @@ def _iter_decoded(rec, start, stop, channels):
     edges = [start, *range(start - start % step + step, stop, step), stop]
     bounds = list(zip(edges[:-1], edges[1:]))
     cols = _channel_index(channels, rec.shape[1])
-    return _read_ahead(len(bounds), lambda i: np.ascontiguousarray(rec[bounds[i][0] : bounds[i][1]][:, cols]))
+
+    def read(i):
+        return np.ascontiguousarray(rec[bounds[i][0] : bounds[i][1]][:, cols])
+
+    return _read_ahead(len(bounds), read, _depth(rec.path))
 
 
 class _FileOut:
@@ -974,7 +984,7 @@ def verify_store(store, original=None, progress=False):
         return t0, t1, block, damaged
 
     try:
-        for t0, t1, block, damaged in _read_ahead(-(-rec.shape[0] // rec.chunk_len), read):
+        for t0, t1, block, damaged in _read_ahead(-(-rec.shape[0] // rec.chunk_len), read, _depth(rec.path)):
             for line in damaged:
                 if line not in problems:
                     problems.append(line)
