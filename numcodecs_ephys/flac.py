@@ -81,9 +81,11 @@ class FLAC(ChunkCodec):
         Two-channel streams: True tries all four stereo modes (left/right, left/side,
         side/right, mid/side) in every frame, as libFLAC's own presets do at levels 2
         and 5-8. False (default) lets libFLAC pick the mode from a cheap estimate (its
-        "loose mid-side" mode): about 1.3x faster encoding for at most 0.1% larger
-        output on the real Neuropixels recordings. Decoding is the same either way.
+        "loose mid-side" mode): faster encoding for slightly larger output (the
+        benchmarks page of the docs has the figures). Decoding is the same either way.
 
+    Notes
+    -----
     Chunks may be int8, int16, int32, uint8, uint16 or uint32 (the 32-bit types need
     libFLAC >= 1.4; unsigned samples are stored losslessly as the signed type with the top
     bit flipped) and have 1 dimension (one channel) or more: axis 0 is time and all other

@@ -90,12 +90,14 @@ class EphysLPC(ChunkCodec):
         exactly. A non-integer bound takes float chunks only.
     block_channels : int
         Channels per independent block (the unit of threading and of partial reads);
-        default 32: 12 blocks for a 384-channel probe, at 0.05% of CR against 64 on the
-        real recordings (each channel is predicted from the channels before it in its block).
+        default 32: 12 blocks for a 384-channel probe (each channel is predicted from the
+        channels before it in its block, so smaller blocks cost some compression).
     num_threads : int or None
         C threads over channel blocks for this instance, in this process: overrides
         :func:`numcodecs_ephys.set_num_threads` (default: every core); never stored.
 
+    Notes
+    -----
     Chunks may be int8, int16 or int32 (or unsigned), float32 or float64, and have 1 dimension
     (one channel) or more: axis 0 is time and all other axes are channels.
 

@@ -68,6 +68,8 @@ class LSB(ConfigCodec):
     num_threads : int or None
         C threads (None = all cores); the output does not depend on it.
 
+    Notes
+    -----
     Decoding reconstructs r(k) = offset + k * step, computed in IEEE double without
     fused multiply-add, rounded half away from zero and saturated to the dtype, then
     adds a per-chunk correction for each (channel, k) where the data is not exactly on

@@ -69,7 +69,7 @@ class WavPack(ChunkCodec):
         1 fast, 2 normal (default), 3 high, 4 very high.
     bps : float or None
         None or 0: lossless. Otherwise hybrid (lossy) mode at this many bits per sample,
-        from 2.25 (the library minimum, ~7x on Neuropixels data) up.
+        from 2.25 (the library minimum) up.
     dynamic_noise_shaping : bool
         Hybrid mode only. True (default): WavPack moves the quantization noise up or down
         in frequency following the signal. False: fixed shaping by ``shaping_weight``.
@@ -84,6 +84,8 @@ class WavPack(ChunkCodec):
         C threads over channel blocks for this instance, in this process: overrides
         :func:`numcodecs_ephys.set_num_threads` (default: every core); never stored.
 
+    Notes
+    -----
     Chunks may be int8, int16, int32, float32, uint8, uint16 or uint32 (stored losslessly
     as the signed type with the top bit flipped) and have 1 dimension (one channel)
     or more: axis 0 is time and all other axes are channels, so a (time, rows, cols)

@@ -1,0 +1,116 @@
+"""The documentation site: it builds with warnings as errors, and its pages hold what they must.
+
+The site is built once per session with ``mkdocs build --strict`` (the ``docs`` extra,
+installed in .venv: these tests carry the ``zarr3`` marker of that stack, and are
+deselected in .venv-zarr2). Outside CI a missing mkdocs skips; under CI=true it fails.
+"""
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import require
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = ROOT / "docs"
+
+pytestmark = pytest.mark.zarr3
+
+
+def nav():
+    """(title, markdown file) of each page in mkdocs.yml's nav, in order."""
+    return re.findall(r"^\s*- (.+?):\s*([\w/.-]+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), re.M)
+
+
+def nav_pages():
+    return [page for _, page in nav()]
+
+
+def url_path(page):
+    """Where mkdocs puts a page (directory URLs): "codecs.md" -> "codecs/"."""
+    return "" if page == "index.md" else page[: -len(".md")] + "/"
+
+
+@pytest.fixture(scope="session")
+def site(tmp_path_factory):
+    """The site built with --strict into a temporary folder; its path."""
+    require("mkdocs")
+    require("material")
+    require("mkdocstrings_handlers.python")
+    out = tmp_path_factory.mktemp("site")
+    env = dict(os.environ, NO_MKDOCS_2_WARNING="1")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    if proc.returncode:
+        raise AssertionError(f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}")
+    return out
+
+
+def test_every_page_is_in_the_nav():
+    """A page left out of the nav is unreachable; a nav entry without a page breaks the build."""
+    pages = {str(p.relative_to(DOCS)) for p in DOCS.rglob("*.md") if "generated" not in p.parts}
+    assert pages == set(nav_pages())
+
+
+def test_site_builds_strict(site):
+    for page in nav_pages():
+        assert (site / url_path(page) / "index.html").is_file(), f"{page} was not built"
+
+
+def public_names(module):
+    """The names in a module's ``__all__`` (``__all__ = [...]`` and ``+= [...]``), read from its source."""
+    path = ROOT / "numcodecs_ephys" / f"{module}.py"
+    if not path.exists():
+        path = ROOT / "numcodecs_ephys" / module / "__init__.py"
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        target = getattr(node, "target", None) or (node.targets[0] if isinstance(node, ast.Assign) else None)
+        if isinstance(target, ast.Name) and target.id == "__all__":
+            names += ast.literal_eval(node.value)
+    return names
+
+
+# 0.1.0's names of two classes, named in the page's text
+ALIASES = {"WavPackLegacy", "FLACLegacy"}
+
+
+@pytest.mark.parametrize(
+    "page, module, qualified",
+    [
+        ("api/numcodecs_ephys", "__init__", "numcodecs_ephys"),
+        ("api/zarr3", "zarr3", "numcodecs_ephys.zarr3"),
+        ("api/hdf5", "hdf5", "numcodecs_ephys.hdf5"),
+    ],
+)
+def test_api_reference_covers_the_public_api(site, page, module, qualified):
+    """Every name of the module's __all__ has its docstring rendered by mkdocstrings."""
+    html = (site / page / "index.html").read_text()
+    names = public_names(module)
+    assert len(names) >= 6
+    for name in names:
+        if module == "__init__" and name in ALIASES:
+            assert f"<code>{name}</code>" in html, f"{name} is not mentioned on {page}"
+        else:
+            assert f'id="{qualified}.{name}"' in html, f"{qualified}.{name} is missing from {page}"
+    assert "Parameters" in (site / "api/numcodecs_ephys/index.html").read_text()  # numpy sections parsed
+    assert ":class:" not in html and ":func:" not in html  # the Sphinx roles were turned into code
+
+
+def test_benchmark_tables_are_included(site):
+    """docs/benchmarks.md includes the generated tables, which name their machine and commit."""
+    html = (site / "benchmarks" / "index.html").read_text()
+    generated = (DOCS / "generated" / "benchmarks.md").read_text()
+    assert re.search(r"commit `?[0-9a-f]{7,40}", generated), "the generated tables name no commit"
+    first_row = next(line for line in generated.splitlines() if line.startswith("|") and "---" not in line)
+    assert first_row.split("|")[1].strip() in html
