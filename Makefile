@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := build-essential pkg-config python3 python3-dev python3-venv libwavpack-dev libflac-dev wavpack hdf5-tools
+APT_PACKAGES := build-essential pkg-config python3 python3-dev python3-venv libwavpack-dev libflac-dev wavpack hdf5-tools chromium chromium-driver
 # Released peers, measured beside ours and used to make compatibility fixtures.
 PEERS := wavpack-numcodecs==0.1.5 flac-numcodecs==0.1.2 mtscomp==1.0.2
 STAMP := $(VENV)/.installed
@@ -119,6 +119,7 @@ release: package-check
 sysdeps:
 	@if ! command -v $(PYTHON) >/dev/null || ! command -v cc >/dev/null || ! command -v wavpack >/dev/null \
 	    || ! command -v pkg-config >/dev/null || ! pkg-config --exists wavpack flac || ! command -v h5dump >/dev/null \
+	    || ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null \
 	    || ! $(PYTHON) -c 'import ensurepip, os, sysconfig; assert os.path.exists(sysconfig.get_paths()["include"] + "/Python.h")' 2>/dev/null; then \
 	  echo "Installing system packages: $(APT_PACKAGES)"; \
 	  $(SUDO) apt-get update -qq && \

@@ -1,20 +1,27 @@
-"""The documentation site: it builds with warnings as errors, and its pages hold what they must.
+"""The documentation site: it builds with warnings as errors, its pages hold what they must,
+and each page renders in a real browser.
 
 The site is built once per session with ``mkdocs build --strict`` (the ``docs`` extra,
 installed in .venv: these tests carry the ``zarr3`` marker of that stack, and are
-deselected in .venv-zarr2). Outside CI a missing mkdocs skips; under CI=true it fails.
+deselected in .venv-zarr2), then served on 127.0.0.1 and opened in headless Chromium
+(Debian's ``chromium`` and ``chromium-driver``, driven by selenium; no browser is
+downloaded). Outside CI a missing mkdocs or browser skips; under CI=true it fails.
 """
 
 import ast
+import functools
+import http.server
 import os
 import re
+import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
-from conftest import require
+from conftest import require, unavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -114,3 +121,74 @@ def test_benchmark_tables_are_included(site):
     assert re.search(r"commit `?[0-9a-f]{7,40}", generated), "the generated tables name no commit"
     first_row = next(line for line in generated.splitlines() if line.startswith("|") and "---" not in line)
     assert first_row.split("|")[1].strip() in html
+
+
+CHROMIUM = ("/usr/bin/chromium", "/usr/bin/chromedriver")  # Debian's chromium and chromium-driver
+
+
+@pytest.fixture(scope="session")
+def served(site):
+    """The built site served over HTTP on 127.0.0.1; its base URL."""
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(site)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium through chromedriver, keeping the pages' console messages."""
+    webdriver = require("selenium.webdriver")
+    binary, driver = (shutil.which(Path(p).name) or p for p in CHROMIUM)
+    if not (os.access(binary, os.X_OK) and os.access(driver, os.X_OK)):
+        unavailable("chromium and chromium-driver are not installed (apt-get install chromium chromium-driver)")
+    os.environ["SE_OFFLINE"] = "true"  # selenium must never fetch a browser or a driver
+    options = webdriver.ChromeOptions()
+    options.binary_location = binary
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1280,900"):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    chrome = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver))
+    try:
+        yield chrome
+    finally:
+        chrome.quit()
+
+
+@pytest.mark.parametrize("title, page", nav())
+def test_page_renders_in_chromium(served, browser, title, page):
+    """The page loads with its title and the site's navigation, its images load, and the
+    browser's console has no error."""
+    from selenium.webdriver.common.by import By
+
+    browser.get_log("browser")  # drop what earlier pages left
+    browser.get(served + url_path(page))
+    assert browser.execute_script("return document.readyState") == "complete"
+    assert browser.title == ("numcodecs-ephys" if page == "index.md" else f"{title} - numcodecs-ephys")
+    assert browser.find_element(By.CSS_SELECTOR, "article h1").text.strip(), f"{page}: no heading"
+    links = browser.find_elements(By.CSS_SELECTOR, "nav.md-nav--primary a.md-nav__link[href]")
+    targets = {link.get_attribute("href").split("#")[0] for link in links}
+    assert {served + url_path(p) for p in nav_pages()} <= targets, f"{page}: the navigation misses pages"
+    broken = browser.execute_script(
+        "return [...document.images].filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.src)"
+    )
+    assert not broken, f"{page}: images that did not load: {broken}"
+    errors = [entry for entry in browser.get_log("browser") if entry["level"] == "SEVERE"]
+    assert not errors, f"{page}: console errors: {errors}"
+
+
+def test_the_browser_sees_console_errors(served, browser):
+    """The check above can fail: a page that logs an error is seen as one."""
+    browser.get(served)
+    browser.get_log("browser")
+    browser.execute_script("console.error('docs-test probe')")
+    assert any("docs-test probe" in e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE")
