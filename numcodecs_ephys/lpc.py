@@ -67,6 +67,9 @@ class EphysLPC(ChunkCodec):
     the residuals of the channels just before it (which share reference noise); the
     rest is Rice coded, or, where the residual is near-Gaussian, with the first values
     of each high part in 2 or 3 bits of the low fields and only the larger ones in unary.
+    A channel whose values sit on a grid is coded as its grid index: an integer grid
+    (data scaled by a constant) by its step, a non-integer one (Open Ephys files store
+    ADC steps of ~24.04 counts) by the rank of each value among the channel's values.
     Channels are cut into blocks of ``block_channels`` coded independently on
     ``num_threads`` C threads with the GIL released; the output does not depend on
     the thread count.

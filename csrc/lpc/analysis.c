@@ -198,6 +198,158 @@ void lpc_to_grid(int32_t *rows, size_t nt, uint32_t nc, const uint32_t *scale, c
                 rows[t * nc + c] = (int32_t)exact_div((int64_t)rows[t * nc + c] - base[c], scale[c]);
 }
 
+/* Per-channel value dictionaries (version 6).  A channel whose values are
+ * sparse on the integer line (a non-integer grid, such as Open Ephys files
+ * that store ADC steps of ~24.04 counts) is coded as the rank of each value
+ * among its distinct values: the ranks follow the grid's index, so the
+ * predictor sees ADC steps, and the stream carries the values once. */
+
+/* Rice bits of the gaps g[0..n) with parameter r (escapes: ESCAPE_Q + 32). */
+static uint64_t gap_bits(const uint32_t *g, size_t n, int r)
+{
+    uint64_t bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t q = g[i] >> r;
+        bits += q >= ESCAPE_Q ? ESCAPE_Q + 32 : q + 1 + (uint64_t)r;
+    }
+    return bits;
+}
+
+void lpc_dictionary_free(lpc_dictionary_t *d)
+{
+    free(d->values);
+    free(d->rank);
+    memset(d, 0, sizeof(*d));
+}
+
+#define BITMAP_WORDS (65536 / 64) /* one bit per int16 value */
+#define DICTIONARY_GROUP 64         /* candidate channels whose bitmaps are filled in one pass over the rows */
+#define DICTIONARY_PROBE_ROWS 1024  /* rows that decide which channels are candidates */
+
+/* The distinct values of bitmap seen and how many of them have their next
+ * value (v + 1) seen too. */
+static size_t bitmap_count(const uint64_t *seen, size_t *adjacent)
+{
+    size_t count = 0;
+    *adjacent = 0;
+    for (size_t i = 0; i < BITMAP_WORDS; i++) {
+        uint64_t w = seen[i], next = i + 1 < BITMAP_WORDS ? seen[i + 1] & 1 : 0;
+        count += (size_t)__builtin_popcountll(w);
+        *adjacent += (size_t)__builtin_popcountll(w & ((w >> 1) | (next << 63)));
+    }
+    return count;
+}
+
+/* Sparse: most gaps between neighbouring distinct values at least 2. */
+static int sparse(size_t count, size_t adjacent) { return count >= 2 && 2 * adjacent < count - 1; }
+
+static void bitmap_add(uint64_t *seen, const int32_t *rows, size_t nt, uint32_t stride, uint32_t c)
+{
+    for (size_t t = 0; t < nt; t++) {
+        uint32_t v = (uint32_t)(rows[t * stride + c] + 32768);
+        seen[v >> 6] |= (uint64_t)1 << (v & 63);
+    }
+}
+
+/* Whether a channel with the values of bitmap seen (n samples) gets a
+ * dictionary: its distinct values must be sparse and the bits saved on the
+ * samples (log2 of the mean gap each) at least twice the dictionary's.
+ * Fills d if so. */
+static int choose_dictionary(const uint64_t *seen, size_t n, lpc_dictionary_t *d)
+{
+    size_t adjacent, count = bitmap_count(seen, &adjacent);
+    if (!sparse(count, adjacent) || count > n / 2) return EPHYS_OK;
+    d->values = malloc(count * sizeof(int32_t));
+    uint32_t *gaps = malloc((count - 1) * sizeof(uint32_t));
+    if (!d->values || !gaps) {
+        free(gaps);
+        return EPHYS_ERR_NOMEM;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < BITMAP_WORDS; i++)
+        for (uint64_t w = seen[i]; w; w &= w - 1) d->values[k++] = (int32_t)(64 * i + (size_t)__builtin_ctzll(w)) - 32768;
+    for (size_t i = 1; i < count; i++) gaps[i - 1] = (uint32_t)(d->values[i] - d->values[i - 1] - 1);
+    uint64_t best = UINT64_MAX;
+    for (int r = 0; r <= 16; r++) {
+        uint64_t bits = gap_bits(gaps, count - 1, r);
+        if (bits < best) best = bits, d->gap_rice = r;
+    }
+    free(gaps);
+    double mean_gap = (double)(d->values[count - 1] - d->values[0]) / (double)(count - 1);
+    double saved = (double)n * log2(mean_gap), cost = (double)best + DICTIONARY_HEADER_BITS;
+    if (saved < 2 * cost) {
+        lpc_dictionary_free(d);
+        return EPHYS_OK;
+    }
+    d->count = (uint32_t)count;
+    d->rank = malloc(((size_t)(d->values[count - 1] - d->values[0]) + 1) * sizeof(int32_t));
+    if (!d->rank) return EPHYS_ERR_NOMEM;
+    for (size_t i = 0; i < count; i++) d->rank[d->values[i] - d->values[0]] = (int32_t)i - (int32_t)(count / 2);
+    return EPHYS_OK;
+}
+
+/* The first DICTIONARY_PROBE_ROWS rows pick the candidates (sparse there, no
+ * grid): continuous signals are dropped at that cost.  Then the candidates'
+ * bitmaps over all rows, DICTIONARY_GROUP channels per pass. */
+int lpc_find_dictionaries(const ephys_view_t *src, uint64_t c0, uint32_t nc, int32_t *scratch, size_t rows,
+                          const uint32_t *scale, lpc_dictionary_t *dict, int *any)
+{
+    size_t n = src->n_samples, probe = n < DICTIONARY_PROBE_ROWS ? n : DICTIONARY_PROBE_ROWS;
+    int err = EPHYS_OK;
+    *any = 0;
+    for (uint32_t c = 0; c < nc; c++) memset(&dict[c], 0, sizeof(dict[c]));
+    if ((src->dtype != EPHYS_DTYPE_INT8 && src->dtype != EPHYS_DTYPE_INT16) || !n) return EPHYS_OK;
+    uint32_t *candidates = malloc(nc * sizeof(uint32_t));
+    uint64_t *seen = malloc(BITMAP_WORDS * sizeof(uint64_t));
+    if (!candidates || !seen) {
+        free(candidates);
+        free(seen);
+        return EPHYS_ERR_NOMEM;
+    }
+    if (probe > rows) probe = rows;
+    ephys_view_load(src, 0, probe, c0, nc, scratch);
+    uint32_t n_candidates = 0;
+    for (uint32_t c = 0; c < nc; c++) {
+        size_t adjacent, count;
+        if (scale[c] > 1) continue;
+        memset(seen, 0, BITMAP_WORDS * sizeof(uint64_t));
+        bitmap_add(seen, scratch, probe, nc, c);
+        count = bitmap_count(seen, &adjacent);
+        if (sparse(count, adjacent)) candidates[n_candidates++] = c;
+    }
+    uint32_t group = n_candidates < DICTIONARY_GROUP ? n_candidates : DICTIONARY_GROUP;
+    if (group > 1) {
+        uint64_t *more = realloc(seen, (size_t)group * BITMAP_WORDS * sizeof(uint64_t));
+        if (!more) err = EPHYS_ERR_NOMEM;
+        else seen = more;
+    }
+    for (uint32_t g0 = 0; g0 < n_candidates && !err; g0 += group) {
+        uint32_t gn = n_candidates - g0 < group ? n_candidates - g0 : group;
+        memset(seen, 0, (size_t)gn * BITMAP_WORDS * sizeof(uint64_t));
+        for (size_t t0 = 0; t0 < n; t0 += rows) {
+            size_t nt = n - t0 < rows ? n - t0 : rows;
+            ephys_view_load(src, t0, nt, c0, nc, scratch);
+            for (uint32_t i = 0; i < gn; i++) bitmap_add(seen + (size_t)i * BITMAP_WORDS, scratch, nt, nc, candidates[g0 + i]);
+        }
+        for (uint32_t i = 0; i < gn && !err; i++) {
+            lpc_dictionary_t *d = &dict[candidates[g0 + i]];
+            err = choose_dictionary(seen + (size_t)i * BITMAP_WORDS, n, d);
+            *any |= d->count > 0;
+        }
+    }
+    free(candidates);
+    free(seen);
+    return err;
+}
+
+void lpc_to_dictionary(int32_t *rows, size_t nt, uint32_t nc, const lpc_dictionary_t *dict)
+{
+    for (uint32_t c = 0; c < nc; c++) {
+        if (!dict[c].count) continue;
+        for (size_t t = 0; t < nt; t++) rows[t * nc + c] = dict[c].rank[rows[t * nc + c] - dict[c].values[0]];
+    }
+}
+
 /* The frame's offset d per channel: its rounded mean (0 for int32 samples,
  * whose differences could overflow); the history of a block's first frame is
  * set to d. */

@@ -1,4 +1,4 @@
-/* The bit readers: a position in the one bit stream of versions 3 and 4 (least
+/* The bit readers: a position in the one bit stream of versions 3, 4 and 6 (least
  * significant bit first), and the lane readers of versions 1 and 2 (most
  * significant bit first).  Both see zero bits past the end and set err. */
 #ifndef EPHYS_LPC_BITREADER_H
@@ -19,7 +19,7 @@ ATTR_INLINE uint64_t load_le64(const uint8_t *p)
 
 ATTR_INLINE uint64_t load_be64(const uint8_t *p) { return __builtin_bswap64(load_le64(p)); }
 
-/* ---- versions 3 and 4: least significant bit first ---- */
+/* ---- versions 3, 4 and 6: least significant bit first ---- */
 
 typedef struct {
     const uint8_t *buf;

@@ -1,4 +1,4 @@
-/* The bit writer of stream versions 3 and 4: each field least significant bit
+/* The bit writer of stream versions 3, 4 and 6: each field least significant bit
  * first, from the lowest bit of each byte up, into a growable buffer. */
 #ifndef EPHYS_LPC_BITWRITER_H
 #define EPHYS_LPC_BITWRITER_H

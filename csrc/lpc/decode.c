@@ -7,9 +7,12 @@
 #include <string.h>
 
 #include "decoder.h"
+#include "floats.h" /* its stream version, which integer streams skip */
 
 static void decoder_free(decoder_t *w)
 {
+    for (uint32_t c = 0; w->dict_values && c < w->nc; c++) free(w->dict_values[c]);
+    free(w->dict_values); free(w->dict_count);
     lpc_frame_free(&w->fr);
     free(w->e); free(w->flags); free(w->acc64); free(w->scale); free(w->base);
     free(w->cm); free(w->sum); free(w->rice); free(w->cap); free(w->lows_at); free(w->unary); free(w->unary_at);
@@ -31,7 +34,10 @@ static int decoder_alloc(decoder_t *w, size_t f, size_t part, uint32_t nc)
     w->lows_at = malloc(nc * sizeof(uint64_t));
     w->unary = malloc((nc * part + 16) * sizeof(uint32_t)); /* + 8 after each area: the AVX2 expand reads 8 at a time */
     w->unary_at = malloc(nc * sizeof(uint32_t *));
-    if (!w->e || !w->flags || !w->acc64 || !w->scale || !w->base || !w->cm || !w->sum || !w->rice || !w->cap ||
+    w->nc = nc;
+    w->dict_count = calloc(nc, sizeof(uint32_t));
+    w->dict_values = calloc(nc, sizeof(int32_t *));
+    if (!w->dict_count || !w->dict_values || !w->e || !w->flags || !w->acc64 || !w->scale || !w->base || !w->cm || !w->sum || !w->rice || !w->cap ||
         !w->lows_at || !w->unary || !w->unary_at) {
         decoder_free(w);
         return EPHYS_ERR_NOMEM;
@@ -46,7 +52,7 @@ static uint64_t min_stream_bits(const stream_t *s)
     uint64_t full = s->n_samples / f, rest = s->n_samples % f;
     uint64_t head = s->version >= 2 ? 6 + 5 : 6; /* order, m */
     uint64_t area = s->version >= 3 ? 32 : 0; /* per partition: the length of unary area A */
-    bits += s->nc; /* grid flags */
+    bits += (uint64_t)s->nc * (s->version >= 6 ? MAP_BITS : 1); /* each channel's map (grid flag) */
     bits += full * (s->nc * (head + 5 * (f / part)) + area * (f / part));
     if (rest) bits += (uint64_t)s->nc * (head + 5 * ((rest + part - 1) / part)) + area * ((rest + part - 1) / part);
     return bits;
@@ -55,7 +61,7 @@ static uint64_t min_stream_bits(const stream_t *s)
 int lpc_parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, uint32_t nc, stream_t *s)
 {
     if (len < STREAM_HEADER) return EPHYS_ERR_TRUNCATED;
-    if (in[0] < 1 || in[0] > STREAM_VERSION) return EPHYS_ERR_VERSION;
+    if (in[0] < 1 || in[0] > STREAM_VERSION || in[0] == EPHYS_LPC_FLOAT_VERSION) return EPHYS_ERR_VERSION;
     size_t payload = STREAM_HEADER + (in[0] < 3 ? LANE_TABLE : 0);
     if (len < payload) return EPHYS_ERR_TRUNCATED;
     s->version = in[0];
@@ -120,6 +126,50 @@ static int from_grid(const lpc_kernels_t *kern, const int32_t *rows, size_t nt, 
     return kern->from_grid(rows, nt, nc, scale, base, bounds, out);
 }
 
+/* Version 6: a channel's dictionary (encode.c writes it), its values checked
+ * to rise within the dtype's range; the bits left must hold one per value
+ * before they are allocated. */
+static int read_dictionary(posreader_t *r, int dtype, uint32_t *count, int32_t **values)
+{
+    int32_t lo, hi;
+    dtype_range(dtype, &lo, &hi);
+    uint32_t n = pr_get(r, DICTIONARY_COUNT_BITS) + 1;
+    int64_t v = i32_of_u32(pr_get(r, 32));
+    int rice = (int)pr_get(r, 5);
+    if (r->err || v < lo || v > hi || n - 1 > 8 * (uint64_t)r->len - r->pos) return EPHYS_ERR_CORRUPT;
+    int32_t *out = malloc(n * sizeof(int32_t));
+    if (!out) return EPHYS_ERR_NOMEM;
+    *values = out;
+    *count = n;
+    out[0] = (int32_t)v;
+    for (uint32_t i = 1; i < n; i++) {
+        uint32_t q = 0;
+        while (q < ESCAPE_Q && !r->err && !pr_get(r, 1)) q++;
+        int64_t g = q < ESCAPE_Q ? ((int64_t)q << rice) | (rice ? pr_get(r, rice) : 0) : pr_get(r, 32);
+        v += g + 1;
+        if (r->err || v > hi) return EPHYS_ERR_CORRUPT;
+        out[i] = (int32_t)v;
+    }
+    return EPHYS_OK;
+}
+
+/* y -> x of the channels with a dictionary, in rows (nt x nc); nonzero if a y
+ * has no value (corrupt). */
+static int from_dictionaries(const decoder_t *w, int32_t *rows, size_t nt, uint32_t nc)
+{
+    for (uint32_t c = 0; c < nc; c++) {
+        uint32_t n = w->dict_count[c];
+        const int32_t *values = w->dict_values[c];
+        if (!n) continue;
+        for (size_t t = 0; t < nt; t++) {
+            int64_t at = (int64_t)rows[t * nc + c] + n / 2;
+            if (at < 0 || at >= n) return 1;
+            rows[t * nc + c] = values[at];
+        }
+    }
+    return 0;
+}
+
 /* The rows' history sits before them in w->fr.x. */
 int lpc_synthesize(decoder_t *w, const lpc_kernels_t *kern, const stream_t *s, size_t t, size_t nt, int top,
                    int wide, int grids, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
@@ -136,6 +186,7 @@ int lpc_synthesize(decoder_t *w, const lpc_kernels_t *kern, const stream_t *s, s
     /* acc64 (nc int64 of scratch, free once synthesis is done) holds the 2 nc bounds */
     if (grids && from_grid(kern, rows, nt, nc, w->scale, w->base, lo, hi, w->e, (int32_t *)w->acc64))
         return EPHYS_ERR_CORRUPT;
+    if (w->dictionaries && from_dictionaries(w, w->e, nt, nc)) return EPHYS_ERR_CORRUPT;
     ephys_view_store(dst, t, nt, c0, nc, grids ? w->e : rows);
     return EPHYS_OK;
 }
@@ -235,11 +286,17 @@ int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uin
     for (uint32_t c = 0; c < nc && !err; c++) {
         fields_t f = channel_fields(lanes, &pr, &s, c);
         w.scale[c] = 1, w.base[c] = 0;
-        if (field(&f, 1)) {
+        uint32_t map = field(&f, s.version >= 6 ? MAP_BITS : 1);
+        if (map == MAP_GRID) {
             w.scale[c] = field(&f, 32);
             w.base[c] = field(&f, 32);
             if (w.scale[c] < 2 || w.base[c] >= w.scale[c] || near) err = EPHYS_ERR_CORRUPT;
             grids = 1;
+        } else if (map == MAP_DICTIONARY && !near) {
+            err = read_dictionary(&pr, s.dtype, &w.dict_count[c], &w.dict_values[c]);
+            grids = w.dictionaries = 1;
+        } else if (map != MAP_NONE) {
+            err = EPHYS_ERR_CORRUPT;
         }
         if (fields_err(&f)) err = EPHYS_ERR_CORRUPT;
     }

@@ -1,4 +1,4 @@
-/* The decoder's parts: streams of versions 3 and 4 and the frame loop of every
+/* The decoder's parts: streams of versions 3, 4 and 6 and the frame loop of every
  * version (decode.c), the lanes of versions 1 and 2 (decode_lanes.c). */
 #ifndef EPHYS_LPC_DECODER_H
 #define EPHYS_LPC_DECODER_H
@@ -12,7 +12,11 @@ typedef struct {
     int32_t *flags;      /* nc: per channel corruption flags of the int32 synthesis */
     int64_t *acc64;      /* nc: the int64 accumulators of the prediction, then the 2 nc grid bounds */
     uint32_t *scale, *base; /* per channel grid: x = y * scale + base */
-    /* versions 3 and 4 */
+    uint32_t *dict_count; /* version 6, per channel: the values of its dictionary (0: none) */
+    int32_t **dict_values; /* version 6, per channel: x = dict_values[c][y + dict_count[c] / 2] */
+    int dictionaries;      /* whether any channel has one */
+    uint32_t nc;           /* channels of the block */
+    /* versions 3, 4 and 6 */
     uint32_t *cm;        /* nc x P: one partition channel-major */
     uint32_t *sum;       /* P: the running neighbour sums S */
     int *rice, *cap;     /* per channel: its Rice parameter and cap b in a partition */

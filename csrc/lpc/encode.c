@@ -1,5 +1,5 @@
 /* The encoder: one block of channels into one stream of the current version
- * (4), frame by frame: analysis (analysis.c), prediction and the neighbour term
+ * (6), frame by frame: analysis (analysis.c), prediction and the neighbour term
  * (kernels), then each partition's Rice parameters, caps, low fields and unary
  * parts. */
 #include <stdlib.h>
@@ -55,6 +55,28 @@ static int encoder_alloc(encoder_t *w, size_t f, size_t part, uint32_t nc, int n
         return EPHYS_ERR_NOMEM;
     }
     return EPHYS_OK;
+}
+
+/* A dictionary: its count - 1, its first value, the Rice parameter r of the
+ * gaps g = v_i - v_(i-1) - 1 between its values, then each gap: g >> r zero
+ * bits and a one bit, then g's r low bits; or, when g >> r >= ESCAPE_Q,
+ * ESCAPE_Q zero bits and g in 32 bits. */
+static void write_dictionary(bitwriter_t *bw, const lpc_dictionary_t *d)
+{
+    int r = d->gap_rice;
+    bw_put(bw, d->count - 1, DICTIONARY_COUNT_BITS);
+    bw_put(bw, (uint32_t)d->values[0], 32);
+    bw_put(bw, (uint32_t)r, 5);
+    for (uint32_t i = 1; i < d->count; i++) {
+        uint32_t g = (uint32_t)(d->values[i] - d->values[i - 1] - 1), q = g >> r;
+        if (q >= ESCAPE_Q) {
+            bw_put(bw, 0, ESCAPE_Q);
+            bw_put(bw, g, 32);
+            continue;
+        }
+        bw_put(bw, 1u << q, (int)q + 1);
+        if (r) bw_put(bw, g & ((1u << r) - 1), r);
+    }
 }
 
 /* One partition: every channel's Rice parameter r (and cap b), then every
@@ -159,14 +181,20 @@ static int encode_stream(const ephys_lpc_params_t *p, const ephys_view_t *src, u
     double *r = malloc((size_t)(p->max_order + 1) * nc * sizeof(double));
     if (!r) err = EPHYS_ERR_NOMEM;
     bitwriter_t bw = {out, 0, 0, 0}; /* after the header */
-    /* lossless only: on a grid, an error bound on y would be scale times larger on x */
-    int grids = !err && !near && lpc_find_grids(src, c0, nc, w.e, fl, w.scale, w.base);
+    /* lossless only: on a grid or a dictionary, an error bound on y would not bound x */
+    int grids = !err && !near && lpc_find_grids(src, c0, nc, w.e, fl, w.scale, w.base), dictionaries = 0;
+    lpc_dictionary_t *dict = calloc(nc, sizeof(lpc_dictionary_t));
+    if (!err && !dict) err = EPHYS_ERR_NOMEM;
+    for (uint32_t c = 0; c < nc && !grids && !err; c++) w.scale[c] = 1, w.base[c] = 0;
+    if (!err && !near) err = lpc_find_dictionaries(src, c0, nc, w.e, fl, w.scale, dict, &dictionaries);
     for (uint32_t c = 0; c < nc && !err; c++) {
-        if (!grids) w.scale[c] = 1, w.base[c] = 0;
-        bw_put(&bw, w.scale[c] > 1, 1);
-        if (w.scale[c] > 1) {
+        int map = w.scale[c] > 1 ? MAP_GRID : dict[c].count ? MAP_DICTIONARY : MAP_NONE;
+        bw_put(&bw, (uint32_t)map, MAP_BITS);
+        if (map == MAP_GRID) {
             bw_put(&bw, w.scale[c], 32);
             bw_put(&bw, w.base[c], 32);
+        } else if (map == MAP_DICTIONARY) {
+            write_dictionary(&bw, &dict[c]);
         }
     }
     for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
@@ -174,6 +202,7 @@ static int encode_stream(const ephys_lpc_params_t *p, const ephys_view_t *src, u
         int32_t *rows = w.fr.x + (size_t)HIST * nc;
         ephys_view_load(src, t0, nt, c0, nc, rows);
         if (grids) lpc_to_grid(rows, nt, nc, w.scale, w.base);
+        if (dictionaries) lpc_to_dictionary(rows, nt, nc, dict);
         if (near) memcpy(w.orig, rows, nt * nc * sizeof(int32_t));
         /* predictor per channel, fitted around the channel's mean: a constant
          * offset (the DC of a probe channel) would otherwise cost prediction */
@@ -220,6 +249,8 @@ static int encode_stream(const ephys_lpc_params_t *p, const ephys_view_t *src, u
         err = bw.err;
     }
     free(r);
+    for (uint32_t c = 0; dict && c < nc; c++) lpc_dictionary_free(&dict[c]);
+    free(dict);
     encoder_free(&w);
     return err;
 }

@@ -16,6 +16,21 @@ int lpc_fit(const double *r, const int32_t *rows, size_t nt, uint32_t nc, uint32
  * rows x nc samples. */
 int lpc_find_grids(const ephys_view_t *src, uint64_t c0, uint32_t nc, int32_t *scratch, size_t rows,
                    uint32_t *scale, uint32_t *base);
+/* Version 6: a channel coded as the ranks of its values among its distinct
+ * values (count of them, sorted in values; rank maps x - values[0] to its
+ * rank - count / 2, the y the stream codes); count 0: none. */
+typedef struct {
+    uint32_t count;
+    int gap_rice; /* the Rice parameter of the gaps between values, as written */
+    int32_t *values, *rank;
+} lpc_dictionary_t;
+/* Each channel's dictionary where one pays (int8 and int16 samples without a
+ * grid); *any: whether any channel has one.  scratch holds rows x nc samples. */
+int lpc_find_dictionaries(const ephys_view_t *src, uint64_t c0, uint32_t nc, int32_t *scratch, size_t rows,
+                          const uint32_t *scale, lpc_dictionary_t *dict, int *any);
+void lpc_dictionary_free(lpc_dictionary_t *d);
+/* x -> rank in place, for the channels with a dictionary. */
+void lpc_to_dictionary(int32_t *rows, size_t nt, uint32_t nc, const lpc_dictionary_t *dict);
 /* x -> y in place. */
 void lpc_to_grid(int32_t *rows, size_t nt, uint32_t nc, const uint32_t *scale, const uint32_t *base);
 /* The frame's offset d per channel (fr->mean) from its nt rows; sums: nc of scratch. */

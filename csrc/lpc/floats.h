@@ -2,7 +2,7 @@
  * plane of int32 "grid indices" coded by the integer LPC stream, plus what
  * gives every float back bit for bit.  Stream layout (little endian):
  *
- *   0   1  stream version 5 (a float stream; integer streams are versions 1-4,
+ *   0   1  stream version 5 (a float stream; integer streams are versions 1-4 and 6,
  *          so a reader older than float streams refuses it as a newer version)
  *   1   1  dtype: EPHYS_DTYPE_FLOAT32 or EPHYS_DTYPE_FLOAT64, equal to the container's
  *   2   1  mode: 1 grid, 2 split, 3 bounded (below)
@@ -14,7 +14,7 @@
  *   28  2  top exponent E (split mode, else 0): a biased exponent of a normal number
  *   30  2  zero
  *   32  4  length L of the integer stream
- *   36  L  an EphysLPC integer stream (version 4, dtype int32) of the block's
+ *   36  L  an EphysLPC integer stream (version 4 or 6, dtype int32) of the block's
  *          samples x channels grid indices k
  *   ..  4  number of exceptions X (at most samples x channels)
  *   ..     one bit stream to the end (fields least significant bit first, from

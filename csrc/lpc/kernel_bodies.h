@@ -205,7 +205,7 @@ ATTR_INLINE void autocorr_body(const int32_t *x, size_t nt, uint32_t nc, int ord
     }
 }
 
-/* ---- the neighbour term (versions 3 and 4) ---- */
+/* ---- the neighbour term (versions 3, 4 and 6) ---- */
 
 /* (G S + 64) >> 7, with S and G S + 64 wrapping modulo 2^32 (for int8 and int16
  * samples they never do), so that the decoder's loops run in 32-bit lanes. */
@@ -214,7 +214,7 @@ ATTR_INLINE int32_t neighbour_term32(int32_t gain, uint32_t sum)
     return i32_of_u32((uint32_t)gain * sum + (1u << (GAIN_SHIFT - 1))) >> GAIN_SHIFT;
 }
 
-/* One channel's column of a partition (versions 3, 4): coded values u -> residuals
+/* One channel's column of a partition (versions 3, 4 and 6): coded values u -> residuals
  * e in place, with S (sum) the running sum of the m channels before it;
  * leaving is the column of channel c - m (dropped from S), or NULL. */
 ATTR_INLINE void column_residuals_body(uint32_t *col, size_t pn, int32_t gain, uint32_t *sum, const uint32_t *leaving,
@@ -230,7 +230,7 @@ ATTR_INLINE void column_residuals_body(uint32_t *col, size_t pn, int32_t gain, u
     }
 }
 
-/* sums[c] = e_{c-1} + ... + e_{max(0, c-m)} modulo 2^32 (all the term of versions 3, 4
+/* sums[c] = e_{c-1} + ... + e_{max(0, c-m)} modulo 2^32 (all the term of versions 3, 4 and 6
  * needs); inlined with a constant m, the loop over channels vectorizes. */
 ATTR_INLINE void window_sums(const int32_t *restrict row, uint32_t nc, int m, uint32_t *restrict sums)
 {
@@ -510,7 +510,7 @@ ATTR_INLINE int rice_lanes_body(bitreader_t *r, const int *k, int32_t *out, size
     return 1;
 }
 
-/* ---- decoder, versions 3 and 4 ---- */
+/* ---- decoder, versions 3, 4 and 6 ---- */
 
 /* One channel's partition is pn low parts of k bits each (in the
  * partition's low-bits area) and pn unary parts (in one of its two unary

@@ -62,7 +62,7 @@ typedef struct {
     /* encoder: the k low bits of each value; the unary parts u >> k */
     void (*write_lows)(bitwriter_t *w, const uint32_t *u, size_t count, int k);
     void (*write_unary)(bitwriter_t *w, const uint32_t *u, size_t count, int k);
-    /* decoder, versions 3 and 4: the unary parts of the two areas; 0 on a corrupt stream */
+    /* decoder, versions 3, 4 and 6: the unary parts of the two areas; 0 on a corrupt stream */
     int (*unary_areas)(const uint8_t *buf, size_t len, uint64_t *pos_a, uint32_t *qa, size_t na, uint64_t *pos_b,
                        uint32_t *qb, size_t nb);
     /* decoder: a Rice column's low bits joined to its high parts q, then its

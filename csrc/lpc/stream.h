@@ -9,7 +9,7 @@
 #include "block_codec.h"
 #include "lpc_codec.h"
 
-#define STREAM_VERSION 4 /* written; 1 to 3 still decode */
+#define STREAM_VERSION 6 /* written; 1 to 4 still decode; 5 is the float stream (floats.h) */
 #define STREAM_HEADER 20
 #define LANES 4 /* versions 1 and 2: channel c is coded in bit stream c % LANES */
 #define LANE_TABLE (4 * LANES)
@@ -26,6 +26,11 @@
 #define MAX_PARTITION_LOG2 12
 #define MAX_COEF_SHIFT 15
 #define MAX_NEIGHBOURS 8
+/* Version 6: each channel's map from coded y to samples x, 2 bits */
+enum { MAP_NONE = 0, MAP_GRID = 1, MAP_DICTIONARY = 2 };
+#define MAP_BITS 2
+#define DICTIONARY_COUNT_BITS 16 /* count - 1 of a dictionary's values (at most 65536) */
+#define DICTIONARY_HEADER_BITS (DICTIONARY_COUNT_BITS + 32 + 5) /* count - 1, first value, gap parameter */
 #define ATTR_INLINE static inline __attribute__((always_inline))
 
 /* A stream's header, parsed (decoder). */
