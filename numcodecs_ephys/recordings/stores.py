@@ -152,7 +152,7 @@ def _decode(codec, buf, shape, dtype, filters):
     return x.reshape(shape)
 
 
-def _holds(plan, stored, part, filters, n_rows):
+def _holds(plan, stored, part, filters):
     """Does a chunk found in the output (``--resume``) hold exactly what this run writes?
     Lossless: it decodes to the samples (the coders are deterministic, and the run's record
     pins codec, options and version, so its bytes are this run's); lossy: the same bytes."""
@@ -177,7 +177,7 @@ def _encode_parts(plan, i, data):
         key = plan.key(i, array)
         if plan.resume:
             stored = plan.output.get(key)
-            if stored is not None and _holds(plan, stored, part, filters, len(data)):
+            if stored is not None and _holds(plan, stored, part, filters):
                 parts.append((array, key, part, filters, None, stored))
                 continue
         parts.append((array, key, part, filters, _encode(plan.codec, part, filters), None))
