@@ -25,6 +25,7 @@ from . import s3
 from .datasets import real_recordings, simulated_recording
 from .figures import cr_vs_speed
 from .files import files_table
+from .floats import float_table
 from .machine import git_commit, machine_description
 from .output import write_csv
 from .peer_tables import lpc_ratio_table, lpc_speed_table, peer_table, versus_table
@@ -75,9 +76,9 @@ def main(argv=None):
     ap.add_argument("--no-real", action="store_true", help="leave out ../shared/data/real")
     ap.add_argument(
         "--tables",
-        default="versus,lpc,wideband,shapes,lossless,chunks,lsb,delta,preprocessing,filters,partial,lossy,hdf5",
-        help="comma-separated subset of versus,lpc,wideband,shapes,lossless,chunks,lsb,delta,preprocessing,filters,"
-        "partial,lossy,hdf5",
+        default="versus,lpc,wideband,floats,shapes,lossless,chunks,lsb,delta,preprocessing,filters,partial,lossy,hdf5",
+        help="comma-separated subset of versus,lpc,wideband,floats,shapes,lossless,chunks,lsb,delta,preprocessing,"
+        "filters,partial,lossy,hdf5",
     )
     ap.add_argument("--passes", type=int, default=5, help="interleaved passes of the versus-peers table")
     ap.add_argument(
@@ -141,6 +142,7 @@ def main(argv=None):
         # simulated wideband recordings (of --duration seconds) and the Open Ephys LFP file as stored
         "wideband": lambda: wideband_ratio_table(run, wideband_recordings(args.duration, real=not args.no_real)),
         # the NP Ultra file and the yass 10-channel file tiled to every shape (a simulated probe without them)
+        "floats": lambda: float_table(run, args.passes),  # floats.py: float32 chunks, lossless and bounded
         "shapes": lambda: shape_table(
             run,
             [r for r in real if r.name in ("real-np-ultra", "real-yass-10ch")] or sims[:1],

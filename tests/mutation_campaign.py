@@ -51,7 +51,10 @@ CODECS = {
     "HDF5 FLAC": True,
     "EphysLPC": True,
     "EphysLPC near-lossless": True,
+    "EphysLPC float": True,
+    "EphysLPC float bounded": True,
     "HDF5 EphysLPC": True,
+    "HDF5 EphysLPC float": True,
 }
 OUTCOMES = ("decodes", "ValueError", "correct", "other valid", "wrong data", "other error", "crash")
 
@@ -119,7 +122,34 @@ def codec_cases(name, rng):
         )
     if name == "EphysLPC near-lossless":
         return ne.EphysLPC(max_error=2, block_channels=3), i16, ("int8", "int16", "int32")
+    if name == "EphysLPC float":  # every stream mode: grid (exact, up to rounding, gappy), split; specials
+        return ne.EphysLPC(block_channels=3), float_chunks(rng), ("float32", "float64")
+    if name == "EphysLPC float bounded":
+        return ne.EphysLPC(max_error=0.25, block_channels=3), float_chunks(rng)[2:], ("float32", "float64")
     raise KeyError(name)
+
+
+def with_specials(rng, x):
+    """x with NaNs (with payloads), infinities, -0.0 and subnormals written over a few samples."""
+    x = np.array(x)
+    bits = x.view(f"u{x.itemsize}").reshape(-1)
+    nan, inf, negative_zero = np.array([np.nan, np.inf, -0.0], x.dtype).view(bits.dtype)
+    specials = [nan | 5, inf, inf | negative_zero, bits.dtype.type(1), negative_zero]  # NaN payload 5, +-inf, 1 ulp, -0
+    for v in specials:
+        bits[int(rng.integers(bits.size))] = v
+    return x
+
+
+def float_chunks(rng):
+    """Float chunks of every stream-version-5 mode, with special values."""
+    counts = np.round(signal(rng, 300, 5, "float64"))
+    return [
+        with_specials(rng, (counts * 0.195 + 1.5).astype("float32")),  # grid, up to rounding
+        (np.round(counts / 24.04) * 24.04 * 0.195).astype("float32"),  # gappy grid
+        with_specials(rng, signal(rng, 300, 5, "float32") / 3.7),  # split
+        with_specials(rng, counts * 2.34375),  # float64 grid
+        with_specials(rng, signal(rng, 200, 4, "float64") / 3.7),  # float64 split
+    ]
 
 
 def layouts(x):
@@ -229,7 +259,7 @@ def run_codec(name, decodes, seed):
         arr = np.asarray(got)
         if arr.shape != original.shape or arr.dtype != original.dtype:
             counts["other valid"] += 1
-        elif np.array_equal(arr, original, equal_nan=arr.dtype.kind == "f"):
+        elif np.ascontiguousarray(arr).tobytes() == np.ascontiguousarray(original).tobytes():  # NaN payloads too
             counts["correct"] += 1
         else:
             counts["wrong data"] += 1
@@ -252,6 +282,8 @@ def run_hdf5(name, decodes, rng, counts):
         else eh5.FLACH5(block_channels=2, blocksize=64)
     )
     x = signal(rng, 256, 4, ("int16", "uint16")[int(rng.integers(2))])
+    if "float" in name:
+        x = with_specials(rng, signal(rng, 256, 4, ("float32", "float64")[int(rng.integers(2))]))
     failures = []
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "c.h5")
@@ -266,7 +298,7 @@ def run_hdf5(name, decodes, rng, counts):
                 except OSError:  # HDF5: "filter returned failure"
                     counts["ValueError"] += 1
                     continue
-                counts["correct" if np.array_equal(got, x) else "wrong data"] += 1
+                counts["correct" if got.tobytes() == x.tobytes() else "wrong data"] += 1
     return counts, failures
 
 

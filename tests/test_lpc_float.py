@@ -363,3 +363,70 @@ def test_fixtures_hold_every_float_mode():
         stream = first_stream((FIXTURES / "lossy" / name / "chunk.bin").read_bytes())
         seen.add((stream[1], stream[2]))
     assert seen >= {(4, 1), (4, 2), (8, 1), (8, 2), (4, 3), (8, 3)}, seen
+
+
+# ---- the command line ----
+
+
+def _compress(*args):
+    from numcodecs_ephys.recordings import cli
+
+    return cli.main([str(a) for a in args])
+
+
+def test_cli_compresses_raw_float32_losslessly_and_within_a_bound(tmp_path):
+    from numcodecs_ephys import decompress_file, open_recording
+
+    x = fc.sprinkle(fc.filtered(3000, 8), seed=13)
+    raw = tmp_path / "x.f32"
+    x.tofile(raw)
+    store = tmp_path / "x.zarr"
+    assert _compress("compress", raw, "-n", 8, "-s", 30000, "-d", "float32", "--codec", "lpc", "-o", store, "-q") == 0
+    assert fc.same_bits(open_recording(store)[:, :], x)
+    assert decompress_file(store, tmp_path / "back.f32").read_bytes() == raw.read_bytes()
+    bounded = tmp_path / "b.zarr"
+    args = ("compress", raw, "-n", 8, "-s", 30000, "-d", "float32", "--codec", "lpc", "-o", bounded, "-q")
+    assert _compress(*args, "--max-error", 0.25) == 0
+    assert fc.within(open_recording(bounded)[:, :], x, 0.25)
+    assert _compress("verify", bounded, "-q") == 0
+
+
+def test_cli_max_error_reaches_lpc_for_integers(tmp_path):
+    from numcodecs_ephys import open_recording
+
+    x = simulated(3000, 6)
+    raw = tmp_path / "x.i16"
+    x.tofile(raw)
+    common = ("compress", raw, "-n", 6, "-s", 30000, "-d", "int16", "-q")
+    assert _compress(*common, "--codec", "lpc", "--max-error", 2, "-o", tmp_path / "a.zarr") == 0
+    got = open_recording(tmp_path / "a.zarr")[:, :]
+    assert 0 < np.abs(got.astype(int) - x).max() <= 2
+    assert _compress(*common, "--codec", "lpc", "--max-error", 0.5, "-o", tmp_path / "b.zarr") == 1  # not whole
+    assert _compress(*common, "--codec", "wavpack", "--max-error", 2, "-o", tmp_path / "c.zarr") == 1  # not LPC
+
+
+# ---- make bench's float table ----
+
+
+def test_float_table_rows(monkeypatch):
+    """benchmarks/floats.py on small chunks: our rows and the peers', SZ3/ZFP missing without their
+    environment, every bounded row of ours within its bound."""
+    from benchmarks import floats as bench_floats
+    from benchmarks.output import Tables
+
+    monkeypatch.setattr(
+        bench_floats.float_datasets,
+        "float_recordings",
+        lambda dtype: {"bandpass": fc.filtered(2000, 8), "near-grid": fc.near_grid(2000, 4)},
+    )
+    monkeypatch.setattr(bench_floats, "PEERS_PYTHON", "/nonexistent/python")
+
+    class Run:
+        threads, rows, tables = 1, [], Tables()
+
+    bench_floats.float_table(Run(), passes=1)
+    lossless = [r for r in Run.rows if r["table"] == "float lossless"]
+    assert {r["codec"] for r in lossless} >= {"EphysLPC", "zlib 9", "blosc zstd bitshuffle", "WavPack float"}
+    bounded = [r for r in Run.rows if r["table"] == "float bounded"]
+    assert all(r["max_error"] <= r["bound"] for r in bounded if r["codec"] == "EphysLPC max_error")
+    assert {r["codec"] for r in bounded if r["missing"]} == {"SZ3", "ZFP"}

@@ -83,6 +83,13 @@ def build_parser():
     c.add_argument("--level", type=int, help="codec level (default: the codec's own)")
     c.add_argument("--bps", type=float, help="LOSSY: WavPack hybrid mode at this many bits per sample")
     c.add_argument(
+        "--max-error",
+        type=float,
+        metavar="BOUND",
+        help="LOSSY, with --codec lpc: every sample within BOUND of the original, in units of the samples "
+        "(a whole number for integer samples; float samples take any bound, e.g. 0.25 for float uV)",
+    )
+    c.add_argument(
         "--chunk-duration",
         type=float,
         default=stores.DEFAULT_CHUNK_DURATION,
@@ -171,6 +178,8 @@ def _compress(args):
         return batch.output_in(args.output_dir, path, suffix)
 
     def one(path):
+        if nwb.is_nwb(path) and args.max_error:
+            raise ValueError(f"{path}: --max-error takes recording files to zarr stores, not NWB files")
         if nwb.is_nwb(path):
             out, reports = nwb.compress_nwb(
                 path,
@@ -206,6 +215,7 @@ def _compress(args):
             dtype=args.dtype,
             stream=args.stream,
             gain_to_uv=args.gain_to_uv,
+            max_error=args.max_error,
         )
         info = stores.store_info(out)
         if not args.quiet:

@@ -54,18 +54,33 @@ STORE_BEHIND = 1  # chunks being stored and checked (per thread) while the next 
 REMOTE_DEPTH = 4  # chunks in flight per stage when a bucket is read or written (round trips overlap)
 
 
-def make_codec(name=DEFAULT_CODEC, level=None, bps=None, num_threads=None):
-    """The numcodecs codec for a --codec name, level and lossy bits per sample (None: lossless);
-    num_threads overrides the process-wide thread count for this instance only."""
+def _identical(a, b):
+    """Equal bit for bit: float samples too (NaN payloads, -0.0), which == would not tell apart."""
+    a, b = np.asarray(a), np.asarray(b)
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.dtype.kind == "f":
+        a, b = a.view(f"u{a.itemsize}"), b.view(f"u{b.itemsize}")
+    return bool(np.array_equal(a, b))
+
+
+def make_codec(name=DEFAULT_CODEC, level=None, bps=None, num_threads=None, max_error=None):
+    """The numcodecs codec for a --codec name, level and lossy bits per sample or error bound
+    (None: lossless); num_threads overrides the process-wide thread count for this instance only.
+    ``max_error`` (EphysLPC): a whole number is the bound for integer and float samples alike, a
+    fraction (0.25) takes float samples only, in their units."""
     if name not in CODECS:
         raise ValueError(f"unknown codec {name!r}; choose from {', '.join(CODECS)}")
-    kwargs = {k: v for k, v in (("level", level), ("bps", bps)) if v is not None}
+    if isinstance(max_error, float) and max_error.is_integer():
+        max_error = int(max_error)
+    kwargs = {k: v for k, v in (("level", level), ("bps", bps), ("max_error", max_error)) if v is not None}
     try:
         return CODECS[name](num_threads=num_threads, **kwargs)
     except TypeError:
         raise ValueError(
             f"codec {name} has no {' or '.join(kwargs)} option"
             f"{' (bps is WavPack hybrid mode)' if 'bps' in kwargs else ''}"
+            f"{' (max_error is EphysLPC: --codec lpc)' if 'max_error' in kwargs else ''}"
         ) from None
 
 
@@ -162,7 +177,7 @@ def _holds(plan, stored, part, filters):
         decoded = _decode(plan.codec, stored, part.shape, part.dtype, filters)
     except ValueError:  # cut short by the interruption, or damaged
         return False
-    return np.array_equal(decoded, part)
+    return _identical(decoded, part)
 
 
 def _encode_parts(plan, i, data):
@@ -200,7 +215,7 @@ def _store_parts(plan, i, n_rows, parts):
             if stored is None:
                 raise StoreError(f"chunk {i} of {array} (samples {t0}-{t1}) is missing right after it was written")
             decoded = _decode(plan.codec, stored, part.shape, part.dtype, filters)
-            if plan.lossless and not np.array_equal(decoded[:n_rows], part[:n_rows]):
+            if plan.lossless and not _identical(decoded[:n_rows], part[:n_rows]):
                 raise StoreError(f"chunk {i} of {array} (samples {t0}-{t1}) did not decode to the original samples")
         records.append((array, len(stored), digest(stored)))
     return records
@@ -433,6 +448,7 @@ def compress_file(
     dtype=None,
     stream=None,
     gain_to_uv=None,
+    max_error=None,
 ):
     """Compress a recording file into a zarr store; returns the store's path (a URL for a URL).
 
@@ -442,7 +458,9 @@ def compress_file(
     ``gain_to_uv``, microvolts per unit: one number or one per channel, stored as the
     recording's gains); a local path or an fsspec URL. ``output`` (a path or URL) defaults
     to the input's name with the suffix ``.zarr``. ``codec`` is a name of ``CODECS``; ``bps``
-    (WavPack only) makes it lossy. Chunks hold ``chunk_duration`` seconds of all channels. ``check`` reads every written
+    (WavPack only) makes it lossy, as ``max_error`` does (EphysLPC only: every sample within that
+    bound, in units of the samples, 0.25 for a quarter of a microvolt of float uV). Chunks hold
+    ``chunk_duration`` seconds of all channels. ``check`` reads every written
     chunk back and compares it with the input. ``scheduler``: a dask.distributed address (or
     Client) that codes the chunks instead of this process (the output must be reachable from
     the workers). Bad input raises RecordingError (a ValueError).
@@ -470,8 +488,8 @@ def compress_file(
     out = Output(final)
     chunk_len = max(1, min(source.n_samples, int(round(chunk_duration * source.sampling_frequency))))
     worker_threads = num_threads if scheduler is None else (num_threads or 1)
-    coder = make_codec(codec, level, bps, worker_threads)
-    lossless = bps is None
+    coder = make_codec(codec, level, bps, worker_threads, max_error)
+    lossless = bps is None and not max_error
     probe_cols = source.probe_channels
     other_cols = [c for c in range(source.n_channels) if c not in set(probe_cols)] if probe_cols else None
     if not other_cols:
@@ -487,7 +505,7 @@ def compress_file(
             _encode(coder, part, part_filters)
     except ValueError as e:
         raise RecordingError(f"{source.path}: codec {codec} cannot code this recording: {e}") from None
-    codec_config = make_codec(codec, level, bps).get_config()
+    codec_config = make_codec(codec, level, bps, max_error=max_error).get_config()
     filter_configs = [f.get_config() for f in filters]
     plan = _Plan(out, zarr_format, chunk_len, source.n_samples, filters, coder, check, lossless, probe_cols, other_cols)
     run = _run_record(source, plan, codec_config, filter_configs, chunk_duration)
@@ -644,7 +662,7 @@ def _check_through_zarr(metadata, plan, source):
         t0, t1 = plan.bounds(i)
         for array, want, _ in plan.parts(source.read(t0, t1)):
             got = root[array][t0:t1]
-            if got.shape != want.shape or (plan.lossless and not np.array_equal(got, want)):
+            if got.shape != want.shape or (plan.lossless and not _identical(got, want)):
                 raise StoreError(f"zarr reads chunk {i} of {plan.output}/{array} differently from what was written")
 
 
@@ -991,7 +1009,7 @@ def verify_store(store, original=None, progress=False):
             sha1.update(block)
             if not damaged and error is not None:
                 error.add(t0, block, src.read(t0, t1))
-            elif not damaged and src is not None and not np.array_equal(block, src.read(t0, t1)):
+            elif not damaged and src is not None and not _identical(block, src.read(t0, t1)):
                 differs.append(f"samples {t0}-{t1}")
             bar.update(block.nbytes)
     finally:

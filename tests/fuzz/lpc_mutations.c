@@ -5,6 +5,7 @@
  * undefined behaviour.  Chunk files named after the seed (the frozen fixtures of
  * older stream versions) are mutated the same way.
  * Usage: lpc_mutations [iterations] [seed] [chunk files...]. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,11 @@ static uint64_t rnd(void)
 }
 
 typedef struct { int dtype; uint64_t n, nc; uint32_t cpb; uint32_t max_error; int level; } case_t;
+
+static size_t item_size(int dtype)
+{
+    return dtype == EPHYS_DTYPE_INT8 ? 1 : dtype == EPHYS_DTYPE_INT16 ? 2 : dtype == EPHYS_DTYPE_FLOAT64 ? 8 : 4;
+}
 
 /* Decode iterations damaged copies of chunk into dv (bit flips, byte overwrites, truncations). */
 static void mutate(const uint8_t *chunk, size_t len, const ephys_view_t *dv, long iterations, long *failures,
@@ -68,7 +74,7 @@ static int mutate_file(const char *path, long iterations, long *failures, long *
         free(chunk);
         return 1;
     }
-    size_t item = info.dtype == EPHYS_DTYPE_INT8 ? 1 : info.dtype == EPHYS_DTYPE_INT16 ? 2 : 4;
+    size_t item = item_size(info.dtype);
     uint8_t *dst = malloc(info.n_samples * info.n_channels * item + 1);
     ephys_view_t dv = {dst, info.dtype, info.n_samples, info.n_channels, (int64_t)info.n_channels, 1};
     bad = ephys_lpc_decode(chunk, (size_t)len, &dv, 1) != EPHYS_OK;
@@ -117,6 +123,55 @@ int main(int argc, char **argv)
         }
         if (ephys_lpc_decode(chunk, len, &dv, 1) || (!k->max_error && memcmp(src, dst, count * item))) {
             fprintf(stderr, "round trip failed\n");
+            return 2;
+        }
+        mutate(chunk, len, &dv, iterations / n_cases, &failures, &decoded);
+        ephys_free(chunk);
+        free(src);
+        free(dst);
+    }
+    /* float chunks (stream version 5): grid (exact and with gaps), split, bounded; special values */
+    const struct { int dtype; uint64_t n, nc; uint32_t cpb; int kind; double max_error; } floats[] = {
+        {EPHYS_DTYPE_FLOAT32, 600, 5, 3, 0, 0}, {EPHYS_DTYPE_FLOAT32, 500, 4, 4, 1, 0},
+        {EPHYS_DTYPE_FLOAT32, 700, 6, 3, 2, 0}, {EPHYS_DTYPE_FLOAT64, 400, 3, 2, 0, 0},
+        {EPHYS_DTYPE_FLOAT64, 300, 4, 3, 2, 0}, {EPHYS_DTYPE_FLOAT32, 600, 5, 3, 2, 0.25},
+        {EPHYS_DTYPE_FLOAT64, 300, 3, 3, 0, 0.5},
+    };
+    const int n_floats = sizeof(floats) / sizeof(floats[0]);
+    for (int ci = 0; ci < n_floats; ci++) {
+        size_t item = item_size(floats[ci].dtype), count = floats[ci].n * floats[ci].nc;
+        uint8_t *src = malloc(count * item), *dst = malloc(count * item);
+        double level = 0;
+        for (size_t i = 0; i < count; i++) {
+            if (i % floats[ci].nc == 0) level = 0.9 * level + (double)(int64_t)(rnd() % 41) - 20;
+            double k = floor(level) + (double)(int64_t)(rnd() % 9) - 4, v;
+            switch (floats[ci].kind) {
+            case 0: v = k * 0.195 + 1.5; break;                /* on a grid, up to rounding */
+            case 1: v = floor(k / 24.04) * 24.04 * 0.195; break; /* a gappy grid */
+            default: v = level / 3.7 + (double)(rnd() % 1000) / 997.0; /* no grid */
+            }
+            if (item == 4) { float x = (float)v; memcpy(src + 4 * i, &x, 4); }
+            else memcpy(src + 8 * i, &v, 8);
+            if (rnd() % 89 == 0) { /* NaN with a payload, -inf, -0.0, a subnormal */
+                uint64_t r = rnd() % 4, bits = item == 4 ? (r == 0 ? 0x7fc00005u : r == 1 ? 0xff800000u : r == 2 ? 0x80000000u : 1u)
+                                                         : (r == 0 ? 0x7ff8000000000005ull : r == 1 ? 0xfff0000000000000ull
+                                                                  : r == 2 ? 0x8000000000000000ull : 1ull);
+                memcpy(src + item * i, &bits, item);
+            }
+        }
+        ephys_view_t sv = {src, floats[ci].dtype, floats[ci].n, floats[ci].nc, (int64_t)floats[ci].nc, 1};
+        ephys_view_t dv = {dst, floats[ci].dtype, floats[ci].n, floats[ci].nc, (int64_t)floats[ci].nc, 1};
+        ephys_lpc_params_t p;
+        uint64_t shape[2] = {floats[ci].n, floats[ci].nc};
+        uint8_t *chunk;
+        size_t len;
+        if (ephys_lpc_default_params(2, 0, &p) ||
+            ephys_lpc_encode_float(&p, floats[ci].max_error, &sv, 2, shape, 0, floats[ci].cpb, 1, &chunk, &len)) {
+            fprintf(stderr, "float encode failed\n");
+            return 2;
+        }
+        if (ephys_lpc_decode(chunk, len, &dv, 1) || (!floats[ci].max_error && memcmp(src, dst, count * item))) {
+            fprintf(stderr, "float round trip failed\n");
             return 2;
         }
         mutate(chunk, len, &dv, iterations / n_cases, &failures, &decoded);
