@@ -117,6 +117,8 @@ def codec_cases(name, rng):
                 signal(rng, 80, 2, "int8"),
                 signal(rng, 200, 4, "int16") * 12,
                 signal(rng, 150, 5, "uint16"),
+                # values on a grid of ~24.04 counts: value dictionaries (stream version 6)
+                np.round(np.round(signal(rng, 600, 4, "float64") / 3) * 24.0384 + 0.3).astype("int16"),
             ],
             ("int8", "int16", "int32", "uint8", "uint16", "uint32"),
         )

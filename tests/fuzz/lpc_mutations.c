@@ -22,7 +22,8 @@ static uint64_t rnd(void)
     return rng_state;
 }
 
-typedef struct { int dtype; uint64_t n, nc; uint32_t cpb; uint32_t max_error; int level; } case_t;
+/* gappy: int16 values on a grid of ~24.04 counts (value dictionaries, stream version 6) */
+typedef struct { int dtype; uint64_t n, nc; uint32_t cpb; uint32_t max_error; int level; int gappy; } case_t;
 
 static size_t item_size(int dtype)
 {
@@ -93,6 +94,7 @@ int main(int argc, char **argv)
         {EPHYS_DTYPE_INT32, 200, 5, 2, 0, 3}, {EPHYS_DTYPE_INT8, 500, 2, 2, 0, 1},
         {EPHYS_DTYPE_INT32, 150, 3, 3, 7, 2}, {EPHYS_DTYPE_INT16, 5000, 1, 1, 0, 3},
         {EPHYS_DTYPE_INT16, 8192 + 2100, 5, 5, 0, 2}, {EPHYS_DTYPE_INT16, 8192 + 700, 3, 3, 1, 1},
+        {EPHYS_DTYPE_INT16, 3000, 3, 3, 0, 2, 1}, {EPHYS_DTYPE_INT16, 2000, 4, 2, 0, 3, 1},
     };
     const int n_cases = sizeof(cases) / sizeof(cases[0]);
     long failures = 0, decoded = 0;
@@ -107,7 +109,14 @@ int main(int argc, char **argv)
             int64_t v = (int64_t)level + (int64_t)(rnd() % 9) - 4;
             if (rnd() % 97 == 0) v = (int64_t)(rnd() % 65536) - 32768;
             if (item == 1) { int8_t x = (int8_t)(v / 256); memcpy(src + i, &x, 1); }
-            else if (item == 2) { int16_t x = (int16_t)v; memcpy(src + 2 * i, &x, 2); }
+            else if (item == 2) {
+                if (k->gappy) {
+                    double g = (double)v / 8 * 24.04 + 0.3;
+                    v = g > 32767 ? 32767 : g < -32768 ? -32768 : (int64_t)(g < 0 ? g - 0.5 : g + 0.5);
+                }
+                int16_t x = (int16_t)v;
+                memcpy(src + 2 * i, &x, 2);
+            }
             else { int32_t x = (int32_t)(v * 40000); memcpy(src + 4 * i, &x, 4); }
         }
         ephys_view_t sv = {src, k->dtype, k->n, k->nc, (int64_t)k->nc, 1};
