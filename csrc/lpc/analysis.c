@@ -353,15 +353,15 @@ void lpc_to_dictionary(int32_t *rows, size_t nt, uint32_t nc, const lpc_dictiona
 /* The frame's offset d per channel: its rounded mean (0 for int32 samples,
  * whose differences could overflow); the history of a block's first frame is
  * set to d. */
-void lpc_centre(frame_t *fr, int first, size_t nt, uint32_t nc, int dtype, int32_t *sum)
+void lpc_centre(block_t *block, int first, size_t nt, uint32_t nc, int dtype, int32_t *sum)
 {
-    const int32_t *rows = fr->x + (size_t)HIST * nc;
-    for (uint32_t c = 0; c < nc; c++) fr->mean[c] = 0;
+    const int32_t *rows = block->x + (size_t)HIST * nc;
+    for (uint32_t c = 0; c < nc; c++) block->mean[c] = 0;
     if (dtype != EPHYS_DTYPE_INT32) { /* int8 / int16: a frame's sum fits in int32 (2^16 x 2^15) */
         for (uint32_t c = 0; c < nc; c++) sum[c] = 0;
         for (size_t t = 0; t < nt; t++)
             for (uint32_t c = 0; c < nc; c++) sum[c] += rows[t * nc + c];
-        for (uint32_t c = 0; c < nc; c++) fr->mean[c] = (int32_t)floor((double)sum[c] / (double)nt + 0.5);
+        for (uint32_t c = 0; c < nc; c++) block->mean[c] = (int32_t)floor((double)sum[c] / (double)nt + 0.5);
     }
-    if (first) lpc_frame_fill_history(fr, nc);
+    if (first) lpc_frame_fill_history(block, nc);
 }

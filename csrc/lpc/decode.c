@@ -13,32 +13,25 @@ static void decoder_free(decoder_t *w)
 {
     for (uint32_t c = 0; w->dict_values && c < w->nc; c++) free(w->dict_values[c]);
     free(w->dict_values); free(w->dict_count);
-    lpc_frame_free(&w->fr);
-    free(w->e); free(w->flags); free(w->acc64); free(w->scale); free(w->base);
-    free(w->cm); free(w->sum); free(w->rice); free(w->cap); free(w->lows_at); free(w->unary); free(w->unary_at);
+    lpc_block_free(&w->block);
+    free(w->e); free(w->flags); free(w->sum); free(w->lows_at); free(w->unary); free(w->unary_at);
 }
 
 static int decoder_alloc(decoder_t *w, size_t f, size_t part, uint32_t nc)
 {
     memset(w, 0, sizeof(*w));
-    if (lpc_frame_alloc(&w->fr, f, nc)) return EPHYS_ERR_NOMEM;
+    if (lpc_block_alloc(&w->block, f, part, nc)) return EPHYS_ERR_NOMEM;
     w->e = malloc(f * nc * sizeof(int32_t));
     w->flags = malloc(nc * sizeof(int32_t));
-    w->acc64 = malloc(nc * sizeof(int64_t));
-    w->scale = malloc(nc * sizeof(uint32_t));
-    w->base = malloc(nc * sizeof(uint32_t));
-    w->cm = malloc(part * nc * sizeof(uint32_t));
     w->sum = malloc(part * sizeof(uint32_t));
-    w->rice = malloc(nc * sizeof(int));
-    w->cap = calloc(nc, sizeof(int));
     w->lows_at = malloc(nc * sizeof(uint64_t));
     w->unary = malloc((nc * part + 16) * sizeof(uint32_t)); /* + 8 after each area: the AVX2 expand reads 8 at a time */
     w->unary_at = malloc(nc * sizeof(uint32_t *));
     w->nc = nc;
     w->dict_count = calloc(nc, sizeof(uint32_t));
     w->dict_values = calloc(nc, sizeof(int32_t *));
-    if (!w->dict_count || !w->dict_values || !w->e || !w->flags || !w->acc64 || !w->scale || !w->base || !w->cm || !w->sum || !w->rice || !w->cap ||
-        !w->lows_at || !w->unary || !w->unary_at) {
+    if (!w->dict_count || !w->dict_values || !w->e || !w->flags || !w->sum || !w->lows_at || !w->unary ||
+        !w->unary_at) {
         decoder_free(w);
         return EPHYS_ERR_NOMEM;
     }
@@ -92,20 +85,20 @@ int lpc_read_channel_header(fields_t *f, const stream_t *s, decoder_t *w, uint32
     dtype_range(s->dtype, &lo, &hi);
     int order = (int)field(f, 6);
     if (order > EPHYS_LPC_MAX_ORDER) return EPHYS_ERR_CORRUPT;
-    w->fr.order[c] = order;
+    w->block.order[c] = order;
     if (order) {
         int bits = (int)field(f, 4) + 1;
-        for (int q = 0; q < order; q++) w->fr.coef[(size_t)q * nc + c] = field_signed(f, bits);
+        for (int q = 0; q < order; q++) w->block.coef[(size_t)q * nc + c] = field_signed(f, bits);
     }
-    w->fr.mean[c] = 0;
+    w->block.mean[c] = 0;
     if (s->version >= 2) {
         int nb = (int)field(f, 5);
         int64_t mean = nb ? unzigzag(field(f, nb)) : 0;
         if (mean < lo || mean > hi) return EPHYS_ERR_CORRUPT;
-        w->fr.mean[c] = (int32_t)mean;
+        w->block.mean[c] = (int32_t)mean;
     }
-    w->fr.gain[c] = 0;
-    if (s->neighbours && c > 0 && field(f, 1)) w->fr.gain[c] = field_signed(f, GAIN_BITS);
+    w->block.gain[c] = 0;
+    if (s->neighbours && c > 0 && field(f, 1)) w->block.gain[c] = field_signed(f, GAIN_BITS);
     return fields_err(f) ? EPHYS_ERR_CORRUPT : EPHYS_OK;
 }
 
@@ -170,21 +163,22 @@ static int from_dictionaries(const decoder_t *w, int32_t *rows, size_t nt, uint3
     return 0;
 }
 
-/* The rows' history sits before them in w->fr.x. */
+/* The rows' history sits before them in w->block.x. */
 int lpc_synthesize(decoder_t *w, const lpc_kernels_t *kern, const stream_t *s, size_t t, size_t nt, int top,
                    int wide, int grids, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
 {
-    frame_t *fr = &w->fr;
+    block_t *block = &w->block;
     int32_t lo, hi;
     dtype_range(s->dtype, &lo, &hi);
-    int32_t *rows = fr->x + (size_t)(HIST + t % ((size_t)1 << s->frame_log2)) * nc;
+    int32_t *rows = block->x + (size_t)(HIST + t % ((size_t)1 << s->frame_log2)) * nc;
     if (s->max_error)
-        kern->near(rows, nt, nc, fr->coef, top, s->shift, lo, hi, &fr->init, w->acc64, w->e, NULL,
+        kern->near(rows, nt, nc, block->coef, top, s->shift, lo, hi, &block->init, block->acc64, w->e, NULL,
                    2 * (int64_t)s->max_error + 1);
-    else if (kern->synth(rows, nt, nc, fr->coef, top, s->shift, wide, lo, hi, &fr->init, w->flags, w->acc64, w->e))
+    else if (kern->synth(rows, nt, nc, block->coef, top, s->shift, wide, lo, hi, &block->init, w->flags, block->acc64,
+                         w->e))
         return EPHYS_ERR_CORRUPT;
     /* acc64 (nc int64 of scratch, free once synthesis is done) holds the 2 nc bounds */
-    if (grids && from_grid(kern, rows, nt, nc, w->scale, w->base, lo, hi, w->e, (int32_t *)w->acc64))
+    if (grids && from_grid(kern, rows, nt, nc, block->scale, block->base, lo, hi, w->e, (int32_t *)block->acc64))
         return EPHYS_ERR_CORRUPT;
     if (w->dictionaries && from_dictionaries(w, w->e, nt, nc)) return EPHYS_ERR_CORRUPT;
     ephys_view_store(dst, t, nt, c0, nc, grids ? w->e : rows);
@@ -202,8 +196,8 @@ int lpc_synthesize(decoder_t *w, const lpc_kernels_t *kern, const stream_t *s, s
 static int decode_partition(posreader_t *r, const lpc_kernels_t *kern, const stream_t *s, decoder_t *w, size_t t,
                             size_t pn, int top, int wide, int grids, const ephys_view_t *dst, uint64_t c0)
 {
-    uint32_t nc = s->nc, h = unary_split(nc);
-    int m = s->neighbours;
+    uint32_t nc = s->nc, h = unary_split(nc), *cm = w->block.cm;
+    int m = s->neighbours, *rice = w->block.rice, *cap = w->block.cap;
     uint64_t lows = 0;
     for (uint32_t c = 0; c < nc; c++) {
         int k = (int)pr_get(r, 5), b = 0;
@@ -213,8 +207,8 @@ static int decode_partition(posreader_t *r, const lpc_kernels_t *kern, const str
         }
         w->lows_at[c] = lows; /* from the low-bits area's start */
         if (k != ZERO_PARTITION) lows += (uint64_t)(k + b) * pn;
-        w->rice[c] = k;
-        w->cap[c] = b;
+        rice[c] = k;
+        cap[c] = b;
     }
     uint64_t area_a = pr_get(r, 32), nbits = 8 * (uint64_t)r->len;
     uint64_t pos_a = r->pos + lows, pos_b = pos_a + area_a;
@@ -226,10 +220,9 @@ static int decode_partition(posreader_t *r, const lpc_kernels_t *kern, const str
     uint32_t *qa = w->unary, *qb = w->unary + (size_t)h * pn + 8;
     size_t na = 0, nb = 0;
     for (uint32_t c = 0; c < nc; c++) {
-        if (w->rice[c] == ZERO_PARTITION) continue;
-        size_t n = w->cap[c] ? kern->capped_fields(r->buf, r->len, w->lows_at[c], w->rice[c], w->cap[c],
-                                                   w->cm + (size_t)c * pn, pn)
-                             : pn;
+        if (rice[c] == ZERO_PARTITION) continue;
+        size_t n = cap[c] ? kern->capped_fields(r->buf, r->len, w->lows_at[c], rice[c], cap[c], cm + (size_t)c * pn, pn)
+                          : pn;
         size_t *count = c < h ? &na : &nb;
         w->unary_at[c] = (c < h ? qa : qb) + *count;
         *count += n;
@@ -243,14 +236,14 @@ static int decode_partition(posreader_t *r, const lpc_kernels_t *kern, const str
     for (size_t j0 = 0; j0 < pn; j0 += SUB_ROWS) {
         size_t len = pn - j0 < SUB_ROWS ? pn - j0 : SUB_ROWS;
         for (uint32_t c = 0; c < nc; c++) {
-            uint32_t *col = w->cm + (size_t)c * pn + j0;
+            uint32_t *col = cm + (size_t)c * pn + j0;
             uint32_t *leaving = m && c >= (uint32_t)m ? col - (size_t)m * pn : NULL;
-            int k = w->rice[c];
-            int32_t gain = w->fr.gain[c];
+            int k = rice[c];
+            int32_t gain = w->block.gain[c];
             if (k == ZERO_PARTITION) {
                 memset(col, 0, len * sizeof(uint32_t));
-            } else if (w->cap[c]) { /* col holds its fields; its next values over the cap, while in L1 */
-                size_t taken = kern->add_unary_parts(col, len, k, w->cap[c], w->unary_at[c]);
+            } else if (cap[c]) { /* col holds its fields; its next values over the cap, while in L1 */
+                size_t taken = kern->add_unary_parts(col, len, k, cap[c], w->unary_at[c]);
                 if (taken == UNARY_OVERFLOW) return EPHYS_ERR_CORRUPT;
                 w->unary_at[c] += taken;
             } else { /* low bits and neighbour term fused */
@@ -261,7 +254,7 @@ static int decode_partition(posreader_t *r, const lpc_kernels_t *kern, const str
             }
             kern->column_residuals(col, len, gain, w->sum + j0, leaving, m);
         }
-        kern->transpose(w->cm + j0, pn, len, nc, w->e);
+        kern->transpose(cm + j0, pn, len, nc, w->e);
         int err = lpc_synthesize(w, kern, s, t + j0, len, top, wide, grids, dst, c0, nc);
         if (err) return err;
     }
@@ -285,12 +278,12 @@ int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uin
     int grids = 0;
     for (uint32_t c = 0; c < nc && !err; c++) {
         fields_t f = channel_fields(lanes, &pr, &s, c);
-        w.scale[c] = 1, w.base[c] = 0;
+        w.block.scale[c] = 1, w.block.base[c] = 0;
         uint32_t map = field(&f, s.version >= 6 ? MAP_BITS : 1);
         if (map == MAP_GRID) {
-            w.scale[c] = field(&f, 32);
-            w.base[c] = field(&f, 32);
-            if (w.scale[c] < 2 || w.base[c] >= w.scale[c] || near) err = EPHYS_ERR_CORRUPT;
+            w.block.scale[c] = field(&f, 32);
+            w.block.base[c] = field(&f, 32);
+            if (w.block.scale[c] < 2 || w.block.base[c] >= w.block.scale[c] || near) err = EPHYS_ERR_CORRUPT;
             grids = 1;
         } else if (map == MAP_DICTIONARY && !near) {
             err = read_dictionary(&pr, s.dtype, &w.dict_count[c], &w.dict_values[c]);
@@ -302,7 +295,7 @@ int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uin
     }
     for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
         size_t nt = n - t0 < frame ? n - t0 : frame;
-        memset(w.fr.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
+        memset(w.block.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
         if (s.version == 1) {
             err = lpc_lanes_grouped_frame(lanes, kern, &s, &w, t0, nt, grids, dst, c0);
         } else { /* headers, then partition by partition: a few rows of every channel at a time */
@@ -311,8 +304,8 @@ int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uin
                 fields_t f = channel_fields(lanes, &pr, &s, c);
                 err = lpc_read_channel_header(&f, &s, &w, c);
             }
-            if (!err && t0 == 0) lpc_frame_fill_history(&w.fr, nc);
-            if (!err) top = lpc_frame_setup(&w.fr, nc, s.dtype, s.shift, &wide);
+            if (!err && t0 == 0) lpc_frame_fill_history(&w.block, nc);
+            if (!err) top = lpc_frame_setup(&w.block, nc, s.dtype, s.shift, &wide);
             for (size_t ps = 0; !err && ps < nt; ps += part) {
                 size_t pn = nt - ps < part ? nt - ps : part;
                 if (s.version >= 3)
@@ -321,7 +314,7 @@ int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uin
                     err = lpc_lanes_partition(lanes, kern, &s, &w, t0 + ps, pn, top, wide, grids, dst, c0);
             }
         }
-        lpc_frame_shift_history(&w.fr, nt, nc);
+        lpc_frame_shift_history(&w.block, nt, nc);
     }
     /* every stream must end here: fewer than 8 padding bits, all zero */
     if (!err && s.version >= 3) {

@@ -103,7 +103,7 @@ __attribute__((noinline)) static void neighbours_inverse(int32_t *e, size_t nt, 
 static int synthesize_lanes(decoder_t *w, const lpc_kernels_t *kern, const stream_t *s, size_t t, size_t nt, int top,
                             int wide, int grids, const ephys_view_t *dst, uint64_t c0)
 {
-    neighbours_inverse(w->e, nt, s->nc, s->neighbours, w->fr.gain);
+    neighbours_inverse(w->e, nt, s->nc, s->neighbours, w->block.gain);
     return lpc_synthesize(w, kern, s, t, nt, top, wide, grids, dst, c0, s->nc);
 }
 
@@ -125,7 +125,7 @@ int lpc_lanes_grouped_frame(bitreader_t *lanes, const lpc_kernels_t *kern, const
         }
     }
     if (err) return err;
-    int wide, top = lpc_frame_setup(&w->fr, nc, s->dtype, s->shift, &wide);
+    int wide, top = lpc_frame_setup(&w->block, nc, s->dtype, s->shift, &wide);
     return synthesize_lanes(w, kern, s, t0, nt, top, wide, grids, dst, c0);
 }
 

@@ -2,24 +2,20 @@
  * version (decode.c), the lanes of versions 1 and 2 (decode_lanes.c). */
 #ifndef EPHYS_LPC_DECODER_H
 #define EPHYS_LPC_DECODER_H
-#include "frame.h"
+#include "block.h"
 
 /* A block's work areas, for frames of F rows and partitions of P rows. */
 typedef struct {
-    frame_t fr;
+    block_t block;
     int32_t *e;          /* F x nc: coded values, then residuals, of the rows being synthesized; then the
                             samples of the rows on a grid */
     int32_t *flags;      /* nc: per channel corruption flags of the int32 synthesis */
-    int64_t *acc64;      /* nc: the int64 accumulators of the prediction, then the 2 nc grid bounds */
-    uint32_t *scale, *base; /* per channel grid: x = y * scale + base */
     uint32_t *dict_count; /* version 6, per channel: the values of its dictionary (0: none) */
     int32_t **dict_values; /* version 6, per channel: x = dict_values[c][y + dict_count[c] / 2] */
     int dictionaries;      /* whether any channel has one */
     uint32_t nc;           /* channels of the block */
     /* versions 3, 4 and 6 */
-    uint32_t *cm;        /* nc x P: one partition channel-major */
     uint32_t *sum;       /* P: the running neighbour sums S */
-    int *rice, *cap;     /* per channel: its Rice parameter and cap b in a partition */
     uint64_t *lows_at;   /* per channel: bit position of its low bits in the partition */
     uint32_t *unary;     /* the values of a partition's unary parts: area A, 8 spare, area B, 8 spare */
     uint32_t **unary_at; /* per channel: its next values in unary */

@@ -9,17 +9,13 @@
 
 /* A block's work areas, for frames of F rows and partitions of P rows. */
 typedef struct {
-    frame_t fr;
+    block_t block;
     int32_t *e;         /* (HIST + F) x nc: the frame's residuals, then its coded values; also the
                            scratch of the autocorrelation and of the grid search */
     int32_t *orig;      /* near-lossless: F x nc original samples */
     int32_t *sums;      /* nc: lpc_centre's scratch */
-    int64_t *acc64;     /* nc: the int64 accumulators of the prediction */
     int *coef_bits;     /* per channel: the bits of each of its weights */
     uint32_t *nsum;     /* nc: the neighbour sums S of one row */
-    uint32_t *scale, *base; /* per channel grid: x = y * scale + base */
-    uint32_t *cm;       /* nc x P: one partition channel-major, coded values */
-    int *rice, *cap;    /* per channel: its Rice parameter and cap b in a partition (cap 0: plain Rice) */
     uint32_t *over_cap; /* per channel: how many of its values reach the cap (cap_split moved them to the
                            front of its column) */
     uint32_t *fields;   /* P: one channel's capped low fields */
@@ -27,30 +23,22 @@ typedef struct {
 
 static void encoder_free(encoder_t *w)
 {
-    lpc_frame_free(&w->fr);
-    free(w->e); free(w->orig); free(w->sums); free(w->acc64); free(w->coef_bits); free(w->nsum);
-    free(w->scale); free(w->base); free(w->cm); free(w->rice); free(w->cap); free(w->over_cap); free(w->fields);
+    lpc_block_free(&w->block);
+    free(w->e); free(w->orig); free(w->sums); free(w->coef_bits); free(w->nsum); free(w->over_cap); free(w->fields);
 }
 
 static int encoder_alloc(encoder_t *w, size_t f, size_t part, uint32_t nc, int near)
 {
     memset(w, 0, sizeof(*w));
-    if (lpc_frame_alloc(&w->fr, f, nc)) return EPHYS_ERR_NOMEM;
+    if (lpc_block_alloc(&w->block, f, part, nc)) return EPHYS_ERR_NOMEM;
     w->e = malloc((HIST + f) * nc * sizeof(int32_t));
     w->orig = near ? malloc(f * nc * sizeof(int32_t)) : NULL;
     w->sums = malloc(nc * sizeof(int32_t));
-    w->acc64 = malloc(nc * sizeof(int64_t));
     w->coef_bits = malloc(nc * sizeof(int));
     w->nsum = malloc(nc * sizeof(uint32_t));
-    w->scale = malloc(nc * sizeof(uint32_t));
-    w->base = malloc(nc * sizeof(uint32_t));
-    w->cm = malloc(part * nc * sizeof(uint32_t));
-    w->rice = malloc(nc * sizeof(int));
-    w->cap = calloc(nc, sizeof(int));
     w->over_cap = malloc(nc * sizeof(uint32_t));
     w->fields = malloc(part * sizeof(uint32_t));
-    if (!w->e || (near && !w->orig) || !w->sums || !w->acc64 || !w->coef_bits || !w->nsum || !w->scale ||
-        !w->base || !w->cm || !w->rice || !w->cap || !w->over_cap || !w->fields) {
+    if (!w->e || (near && !w->orig) || !w->sums || !w->coef_bits || !w->nsum || !w->over_cap || !w->fields) {
         encoder_free(w);
         return EPHYS_ERR_NOMEM;
     }
@@ -85,7 +73,8 @@ static void write_dictionary(bitwriter_t *bw, const lpc_dictionary_t *d)
 static void write_partition(bitwriter_t *bw, const lpc_kernels_t *kern, const int32_t *u, size_t pn, uint32_t nc,
                             encoder_t *w, int capped)
 {
-    uint32_t h = unary_split(nc), *cm = w->cm;
+    uint32_t h = unary_split(nc), *cm = w->block.cm;
+    int *rice = w->block.rice, *cap = w->block.cap;
     uint64_t area_a = 0, unary_bits;
     kern->transpose((const uint32_t *)u, nc, nc, (uint32_t)pn, (int32_t *)cm); /* rows -> columns */
     for (uint32_t c = 0; c < nc; c++) {
@@ -106,8 +95,8 @@ static void write_partition(bitwriter_t *bw, const lpc_kernels_t *kern, const in
                 }
             }
         }
-        w->rice[c] = k;
-        w->cap[c] = b;
+        rice[c] = k;
+        cap[c] = b;
         bw_put(bw, (uint32_t)k, 5);
         if (capped && k != ZERO_PARTITION) bw_put(bw, (uint32_t)b, CAP_BITS);
         if (c < h) area_a += unary_bits;
@@ -115,7 +104,7 @@ static void write_partition(bitwriter_t *bw, const lpc_kernels_t *kern, const in
     if (area_a > UINT32_MAX) bw->err = EPHYS_ERR_ARGS; /* a partition of 2^12 x 2^16 channels at the most */
     bw_put(bw, (uint32_t)area_a, 32);
     for (uint32_t c = 0; c < nc; c++) {
-        int k = w->rice[c], b = w->cap[c];
+        int k = rice[c], b = cap[c];
         uint32_t *col = cm + (size_t)c * pn;
         if (k == ZERO_PARTITION) continue;
         if (b) { /* the capped fields, and the values over the cap moved to the column's front */
@@ -126,10 +115,10 @@ static void write_partition(bitwriter_t *bw, const lpc_kernels_t *kern, const in
         }
     }
     for (uint32_t c = 0; c < nc; c++) {
-        int k = w->rice[c];
+        int k = rice[c];
         const uint32_t *col = cm + (size_t)c * pn;
         if (k == ZERO_PARTITION) continue;
-        if (w->cap[c])
+        if (cap[c])
             kern->write_unary(bw, col, w->over_cap[c], 0);
         else
             kern->write_unary(bw, col, pn, k);
@@ -178,63 +167,66 @@ static int encode_stream(const ephys_lpc_params_t *p, const ephys_view_t *src, u
     if (err) return err;
     encoder_t w;
     if ((err = encoder_alloc(&w, fl, fl < part ? fl : part, nc, near))) return err;
+    block_t *block = &w.block;
     double *r = malloc((size_t)(p->max_order + 1) * nc * sizeof(double));
     if (!r) err = EPHYS_ERR_NOMEM;
     bitwriter_t bw = {out, 0, 0, 0}; /* after the header */
     /* lossless only: on a grid or a dictionary, an error bound on y would not bound x */
-    int grids = !err && !near && lpc_find_grids(src, c0, nc, w.e, fl, w.scale, w.base), dictionaries = 0;
+    int grids = !err && !near && lpc_find_grids(src, c0, nc, w.e, fl, block->scale, block->base), dictionaries = 0;
     lpc_dictionary_t *dict = calloc(nc, sizeof(lpc_dictionary_t));
     if (!err && !dict) err = EPHYS_ERR_NOMEM;
-    for (uint32_t c = 0; c < nc && !grids && !err; c++) w.scale[c] = 1, w.base[c] = 0;
-    if (!err && !near) err = lpc_find_dictionaries(src, c0, nc, w.e, fl, w.scale, dict, &dictionaries);
+    for (uint32_t c = 0; c < nc && !grids && !err; c++) block->scale[c] = 1, block->base[c] = 0;
+    if (!err && !near) err = lpc_find_dictionaries(src, c0, nc, w.e, fl, block->scale, dict, &dictionaries);
     for (uint32_t c = 0; c < nc && !err; c++) {
-        int map = w.scale[c] > 1 ? MAP_GRID : dict[c].count ? MAP_DICTIONARY : MAP_NONE;
+        int map = block->scale[c] > 1 ? MAP_GRID : dict[c].count ? MAP_DICTIONARY : MAP_NONE;
         bw_put(&bw, (uint32_t)map, MAP_BITS);
         if (map == MAP_GRID) {
-            bw_put(&bw, w.scale[c], 32);
-            bw_put(&bw, w.base[c], 32);
+            bw_put(&bw, block->scale[c], 32);
+            bw_put(&bw, block->base[c], 32);
         } else if (map == MAP_DICTIONARY) {
             write_dictionary(&bw, &dict[c]);
         }
     }
     for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
         size_t nt = n - t0 < frame ? n - t0 : frame;
-        int32_t *rows = w.fr.x + (size_t)HIST * nc;
+        int32_t *rows = block->x + (size_t)HIST * nc;
         ephys_view_load(src, t0, nt, c0, nc, rows);
-        if (grids) lpc_to_grid(rows, nt, nc, w.scale, w.base);
+        if (grids) lpc_to_grid(rows, nt, nc, block->scale, block->base);
         if (dictionaries) lpc_to_dictionary(rows, nt, nc, dict);
         if (near) memcpy(w.orig, rows, nt * nc * sizeof(int32_t));
         /* predictor per channel, fitted around the channel's mean: a constant
          * offset (the DC of a probe channel) would otherwise cost prediction */
-        lpc_centre(&w.fr, t0 == 0, nt, nc, src->dtype, w.sums);
-        kern->autocorr(rows, nt, nc, p->max_order, w.fr.mean, r, (uint32_t *)w.e);
-        memset(w.fr.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
+        lpc_centre(block, t0 == 0, nt, nc, src->dtype, w.sums);
+        kern->autocorr(rows, nt, nc, p->max_order, block->mean, r, (uint32_t *)w.e);
+        memset(block->coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
         for (uint32_t c = 0; c < nc; c++) {
             double rc[EPHYS_LPC_MAX_ORDER + 1];
             int32_t q[EPHYS_LPC_MAX_ORDER];
             for (int l = 0; l <= p->max_order; l++) rc[l] = r[(size_t)l * nc + c];
-            w.fr.order[c] = lpc_fit(rc, rows, nt, nc, c, w.fr.mean[c], p->max_order, p->coef_shift, q, &w.coef_bits[c]);
-            for (int i = 0; i < w.fr.order[c]; i++) w.fr.coef[(size_t)i * nc + c] = q[i];
+            block->order[c] =
+                lpc_fit(rc, rows, nt, nc, c, block->mean[c], p->max_order, p->coef_shift, q, &w.coef_bits[c]);
+            for (int i = 0; i < block->order[c]; i++) block->coef[(size_t)i * nc + c] = q[i];
         }
-        int wide, top = lpc_frame_setup(&w.fr, nc, src->dtype, p->coef_shift, &wide);
+        int wide, top = lpc_frame_setup(block, nc, src->dtype, p->coef_shift, &wide);
         if (near)
-            kern->near(rows, nt, nc, w.fr.coef, top, p->coef_shift, lo, hi, &w.fr.init, w.acc64, w.e, w.orig,
+            kern->near(rows, nt, nc, block->coef, top, p->coef_shift, lo, hi, &block->init, block->acc64, w.e, w.orig,
                        2 * (int64_t)p->max_error + 1);
         else
-            kern->residual(rows, nt, nc, w.fr.coef, top, p->coef_shift, wide, lo, hi, &w.fr.init, w.acc64, w.e);
-        if ((err = kern->fit_gains(w.e, nt, nc, m, w.fr.gain, w.nsum))) break;
-        kern->code_rows(w.e, nt, nc, m, w.fr.gain, w.nsum);
+            kern->residual(rows, nt, nc, block->coef, top, p->coef_shift, wide, lo, hi, &block->init, block->acc64,
+                           w.e);
+        if ((err = kern->fit_gains(w.e, nt, nc, m, block->gain, w.nsum))) break;
+        kern->code_rows(w.e, nt, nc, m, block->gain, w.nsum);
         for (uint32_t c = 0; c < nc; c++) {
-            bw_put(&bw, (uint32_t)w.fr.order[c], 6);
-            if (w.fr.order[c]) {
+            bw_put(&bw, (uint32_t)block->order[c], 6);
+            if (block->order[c]) {
                 bw_put(&bw, (uint32_t)(w.coef_bits[c] - 1), 4);
-                for (int i = 0; i < w.fr.order[c]; i++)
-                    bw_signed(&bw, w.fr.coef[(size_t)i * nc + c], w.coef_bits[c]);
+                for (int i = 0; i < block->order[c]; i++)
+                    bw_signed(&bw, block->coef[(size_t)i * nc + c], w.coef_bits[c]);
             }
-            write_mean(&bw, w.fr.mean[c]);
+            write_mean(&bw, block->mean[c]);
             if (m && c > 0) {
-                bw_put(&bw, w.fr.gain[c] != 0, 1);
-                if (w.fr.gain[c]) bw_signed(&bw, w.fr.gain[c], GAIN_BITS);
+                bw_put(&bw, block->gain[c] != 0, 1);
+                if (block->gain[c]) bw_signed(&bw, block->gain[c], GAIN_BITS);
             }
         }
         /* partition by partition, so that a decoder works on a few rows of
@@ -242,7 +234,7 @@ static int encode_stream(const ephys_lpc_params_t *p, const ephys_view_t *src, u
         for (size_t ps = 0; ps < nt; ps += part)
             write_partition(&bw, kern, w.e + ps * nc, nt - ps < part ? nt - ps : part, nc, &w, p->capped);
         if (bw.err) err = bw.err;
-        lpc_frame_shift_history(&w.fr, nt, nc);
+        lpc_frame_shift_history(block, nt, nc);
     }
     if (!err) {
         bw_finish(&bw);

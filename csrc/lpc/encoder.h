@@ -2,7 +2,7 @@
  * its stream (encode.c). */
 #ifndef EPHYS_LPC_ENCODER_H
 #define EPHYS_LPC_ENCODER_H
-#include "frame.h"
+#include "block.h"
 
 #pragma GCC visibility push(hidden) /* internal: not exported from the extension */
 /* Channel c's predictor for a frame of nt rows (history before them) from its
@@ -33,8 +33,8 @@ void lpc_dictionary_free(lpc_dictionary_t *d);
 void lpc_to_dictionary(int32_t *rows, size_t nt, uint32_t nc, const lpc_dictionary_t *dict);
 /* x -> y in place. */
 void lpc_to_grid(int32_t *rows, size_t nt, uint32_t nc, const uint32_t *scale, const uint32_t *base);
-/* The frame's offset d per channel (fr->mean) from its nt rows; sums: nc of scratch. */
-void lpc_centre(frame_t *fr, int first, size_t nt, uint32_t nc, int dtype, int32_t *sums);
+/* The frame's offset d per channel (block->mean) from its nt rows; sum: nc of scratch. */
+void lpc_centre(block_t *block, int first, size_t nt, uint32_t nc, int dtype, int32_t *sum);
 
 /* ephys_block_codec_t.encode_block */
 int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, uint32_t nc, ephys_buf_t *out);

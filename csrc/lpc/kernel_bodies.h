@@ -186,16 +186,14 @@ ATTR_INLINE void near_body(int32_t *x, size_t nt, uint32_t nc, const int32_t *co
     }
 }
 
-/* Autocorrelation lags 0..order of every channel's x - d over every ROW_STEP-th
- * row of a frame (an estimate is all the predictor fit needs), history
- * included: r[l * nc + c].  Summed per channel in row order whatever the
- * kernel, so the result does not depend on it (no reassociation, no FMA
- * contraction). */
-#define ROW_STEP 1
+/* Autocorrelation lags 0..order of every channel's x - d over the rows of a
+ * frame, history included: r[l * nc + c].  Summed per channel in row order
+ * whatever the kernel, so the result does not depend on it (no reassociation,
+ * no FMA contraction). */
 ATTR_INLINE void autocorr_body(const int32_t *x, size_t nt, uint32_t nc, int order, const int32_t *d, double *r)
 {
     for (size_t i = 0; i < (size_t)(order + 1) * nc; i++) r[i] = 0;
-    for (size_t t = 0; t < nt; t += ROW_STEP) {
+    for (size_t t = 0; t < nt; t++) {
         const int32_t *row = x + t * nc;
         for (int l = 0; l <= order; l++) {
             const int32_t *past = row - (size_t)l * nc;

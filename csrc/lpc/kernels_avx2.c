@@ -3,8 +3,8 @@
  * costs, the bit writer's words, the capped split, the field gathering of the
  * decoder), versions written with intrinsics; the bodies stay their reference
  * and write their tails.  Every function carries its target attribute, so the
- * file builds with the baseline flags and runs only where lpc_kernels() found
- * AVX2 and BMI2. */
+ * file builds with the baseline flags; kernels.c chooses these kernels only on
+ * a CPU with AVX2 and BMI2. */
 #include "kernel_bodies.h"
 
 #if LPC_X86
@@ -153,8 +153,10 @@ ATTR_AVX2 static void autocorr_int16_avx2(const int32_t *x, size_t nt, uint32_t 
         __m256i y = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(first + c0)), dv);
         for (size_t i = 0; i < rows; i++) { /* pairs (t, t + 1) as int16, t + 1 = nt as 0 */
             __m256i next = _mm256_setzero_si256();
-            if (i + 1 < rows) next = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(first + (i + 1) * nc + c0)), dv);
-            _mm256_storeu_si256((__m256i *)(scratch + 8 * i), _mm256_or_si256(_mm256_and_si256(y, low), _mm256_slli_epi32(next, 16)));
+            if (i + 1 < rows)
+                next = _mm256_sub_epi32(_mm256_loadu_si256((const __m256i *)(first + (i + 1) * nc + c0)), dv);
+            _mm256_storeu_si256((__m256i *)(scratch + 8 * i),
+                                _mm256_or_si256(_mm256_and_si256(y, low), _mm256_slli_epi32(next, 16)));
             y = next;
         }
         memset(sums, 0, sizeof(sums));
@@ -232,8 +234,9 @@ ATTR_AVX2 static void write_unary_avx2(bitwriter_t *w, const uint32_t *u, size_t
             continue;
         }
         end = _mm256_sub_epi32(end, one);
-        __m256i ones = _mm256_or_si256(_mm256_sllv_epi64(one64, _mm256_cvtepu32_epi64(_mm256_castsi256_si128(end))),
-                                       _mm256_sllv_epi64(one64, _mm256_cvtepu32_epi64(_mm256_extracti128_si256(end, 1))));
+        __m256i lo = _mm256_sllv_epi64(one64, _mm256_cvtepu32_epi64(_mm256_castsi256_si128(end)));
+        __m256i hi = _mm256_sllv_epi64(one64, _mm256_cvtepu32_epi64(_mm256_extracti128_si256(end, 1)));
+        __m256i ones = _mm256_or_si256(lo, hi);
         bulk_word(&b, or_lanes(ones), bits);
     }
     for (; j < count; j++) bulk_unary(&b, u[j] >> k);
@@ -394,7 +397,8 @@ ATTR_AVX2_BITS static int lows_column_avx2(const uint8_t *buf, size_t len, uint6
                                                                                    _mm256_and_si256(uu, one)));
             if (m) {
                 __m256i s = _mm256_loadu_si256((const __m256i *)(sum + 8 * gi));
-                e = _mm256_add_epi32(e, _mm256_srai_epi32(_mm256_add_epi32(_mm256_mullo_epi32(g, s), round), GAIN_SHIFT));
+                __m256i term = _mm256_srai_epi32(_mm256_add_epi32(_mm256_mullo_epi32(g, s), round), GAIN_SHIFT);
+                e = _mm256_add_epi32(e, term);
                 s = _mm256_add_epi32(s, e);
                 if (leaving) s = _mm256_sub_epi32(s, _mm256_loadu_si256((const __m256i *)(leaving + 8 * gi)));
                 _mm256_storeu_si256((__m256i *)(sum + 8 * gi), s);

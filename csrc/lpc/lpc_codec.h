@@ -9,9 +9,9 @@
  * The files of csrc/lpc/: stream.h (header constants and shared arithmetic),
  * bitwriter.h and bitreader.h, kernel_bodies.h (the per-sample loops, written
  * once) compiled per instruction set by kernel_template.h into kernels.c
- * (scalar, SSE2, the CPU dispatch) and kernels_avx2.c, frame.c (the predictor
- * state both directions keep), analysis.c and encode.c, decode.c (versions 3,
- * 4 and 6) and decode_lanes.c (versions 1 and 2), lpc_codec.c (the entry points).
+ * (scalar, SSE2, the CPU dispatch) and kernels_avx2.c, block.c (the state
+ * both directions keep), analysis.c and encode.c, decode.c (versions 3, 4 and
+ * 6) and decode_lanes.c (versions 1 and 2), lpc_codec.c (the entry points).
  *
  * This is the only public header of the folder: the declarations below are
  * read by cffi (preprocessor lines are skipped, integer constants kept). */
