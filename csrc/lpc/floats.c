@@ -290,6 +290,7 @@ static int exc_mismatch(const fmt_t *f, exceptions_t *e, uint64_t i, uint64_t x,
 
 static int write_exceptions(const fmt_t *f, const exceptions_t *e, bitwriter_t *w)
 {
+    if (e->n > UINT32_MAX) return EPHYS_ERR_ARGS; /* the count field's width */
     uint8_t count[4];
     ephys_put_le32(count, (uint32_t)e->n);
     int err = ephys_buf_append(w->out, count, 4);
