@@ -40,6 +40,9 @@ NEAR_LOSSLESS_ERRORS = (1, 2, 3)
 # EphysLPC's max_error (ADC steps) in the spike-sorting benchmark: from one step to past the
 # error WavPack's hybrid mode reaches at 2.25 bps (7-9 steps)
 SORTING_MAX_ERRORS = (1, 2, 3, 4, 6, 8)
+# and EphysLPC's max_error (uV) on the float32 recording a sorter's preprocessing makes: a tenth
+# to under half of NP1's 2.34 uV ADC step
+SORTING_FLOAT_MAX_ERRORS_UV = (0.25, 0.5, 1.0)
 BLOSC_SHUFFLES = {"none": Blosc.NOSHUFFLE, "byte": Blosc.SHUFFLE, "bit": Blosc.BITSHUFFLE}
 # the shuffle of each family in the paper's main table
 PAPER_SHUFFLE = {
@@ -486,12 +489,15 @@ def speed_chunk(probe, seconds):
 class Setting:
     """One way of storing a recording for the sorting benchmark: `chains` maps a label to a
     factory of (codec, filters); the first chain's decoded data is what gets sorted, the
-    others must decode to the same data (their CR is reported beside)."""
+    others must decode to the same data (their CR is reported beside). `preprocessed`: the
+    setting stores the preprocessed float32 recording (ground_truth.preprocessed), not the
+    int16 ADC steps."""
 
     name: str
     mode: str
     value: object
     chains: dict = field(default_factory=dict)  # name -> callable
+    preprocessed: bool = False
 
     def columns(self, crs):
         """The columns of a result row that name this setting, and its CR (the first chain's)."""
@@ -529,5 +535,15 @@ def sorting_settings(threads=1):
     settings += [
         Setting(f"lpc-max_error-{k}", "lpc-max-error", k, {"lpc": lambda k=k: lpc("medium", threads, max_error=k)})
         for k in SORTING_MAX_ERRORS
+    ]
+    settings += [
+        Setting(
+            f"lpc-float-max_error-{uv}uV",
+            "lpc-float-max-error",
+            uv,
+            {"lpc": lambda uv=uv: lpc("medium", threads, max_error=float(uv))},
+            preprocessed=True,
+        )
+        for uv in SORTING_FLOAT_MAX_ERRORS_UV
     ]
     return settings

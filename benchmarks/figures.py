@@ -18,6 +18,9 @@ MODE_STYLE = {
     "wavpack-hybrid": dict(marker="o", color="tab:blue", label="WavPack hybrid (bps)"),
     "bit-truncation": dict(marker="s", color="tab:red", label="bit truncation (bits)"),
     "lpc-max-error": dict(marker="^", color="tab:green", label="EphysLPC max_error (ADC steps)"),
+    "lpc-float-max-error": dict(
+        marker="v", color="tab:purple", label="EphysLPC max_error on band-passed float32 (uV; CR of float32)"
+    ),
 }
 
 

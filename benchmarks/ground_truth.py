@@ -69,8 +69,19 @@ def ground_truth(kind, channels, duration, units, seed=None):
     return to_adc(rec.get_traces(), kind), probe, truth
 
 
+def preprocessed(traces, uv_per_step, fs=FS):
+    """The float32 recording a sorter's preprocessing makes of int16 ADC steps: microvolts,
+    band-passed 300-6000 Hz (SpikeInterface's bandpass_filter with dtype float32)."""
+    import spikeinterface.preprocessing as spre
+    from spikeinterface.core import NumpyRecording
+
+    uv = NumpyRecording([traces.astype(np.float32) * np.float32(uv_per_step)], sampling_frequency=fs)
+    return np.ascontiguousarray(spre.bandpass_filter(uv, freq_min=300.0, freq_max=6000.0, dtype="float32").get_traces())
+
+
 def recording_of(traces, probe, uv_per_step, fs=FS):
-    """A SpikeInterface recording of int16 traces with their probe and gain."""
+    """A SpikeInterface recording of traces with their probe and gain (uV per unit: 1 for
+    traces in microvolts)."""
     from spikeinterface.core import NumpyRecording
 
     # string channel ids, as the generator's (its true units name their main channel by id)

@@ -46,7 +46,8 @@ def test_settings_cover_the_papers_grid():
     assert names[0] == "lossless"
     assert [f"wavpack-hybrid-{b}" for b in (6, 5, 4, 3.5, 3, 2.5, 2.25)] == names[1:8]
     assert [f"bittrunc-{b}" for b in range(8)] == names[8:16]
-    assert [f"lpc-max_error-{k}" for k in (1, 2, 3, 4, 6, 8)] == names[16:]
+    assert [f"lpc-max_error-{k}" for k in (1, 2, 3, 4, 6, 8)] == names[16:22]
+    assert [f"lpc-float-max_error-{uv}uV" for uv in (0.25, 0.5, 1.0)] == names[22:]
 
 
 def test_ground_truth_is_adc_quantized(tiny):
@@ -64,7 +65,9 @@ def test_ground_truth_pipeline(tiny, tmp_path, monkeypatch):
 
     traces, probe, truth = tiny
     monkeypatch.setattr(sorting_tables, "ground_truth", lambda *a, **k: tiny)
-    settings = chosen(["lossless", "wavpack-hybrid-2.25", "bittrunc-0", "bittrunc-7", "lpc-max_error-2"])
+    settings = chosen(
+        ["lossless", "wavpack-hybrid-2.25", "bittrunc-0", "bittrunc-7", "lpc-max_error-2", "lpc-float-max_error-0.5uV"]
+    )
     rows = sorting_tables.ground_truth_benchmark(
         ["np1"], 16, 10.0, 4, tmp_path, settings=settings, sorter_seeds=(42, 43), log=lambda m: None
     )
@@ -76,6 +79,7 @@ def test_ground_truth_pipeline(tiny, tmp_path, monkeypatch):
         ("bittrunc-0", 42),
         ("bittrunc-7", 42),
         ("lpc-max_error-2", 42),
+        ("lpc-float-max_error-0.5uV", 42),
     ]
     by = {}
     for r in rows:
@@ -100,6 +104,11 @@ def test_ground_truth_pipeline(tiny, tmp_path, monkeypatch):
     assert near["mode"] == "lpc-max-error" and near["value"] == 2
     assert 0 < near["max_err_steps"] <= 2 and near["cr"] > 1.3 * lossless["cr"]
     assert rows[1]["accuracy"] > 0.95 and rows[1]["cr"] == lossless["cr"]
+    # the band-passed float32 microvolts within 0.5 uV (float32 rounding of the bound aside);
+    # CR against the float32 bytes, feature errors against the lossless float32 recording
+    floats = by["lpc-float-max_error-0.5uV"]
+    assert 0 < floats["max_err_uv"] <= 0.5 * (1 + 1e-6) and floats["cr"] > 2
+    assert floats["accuracy"] > 0.9 and all(floats[f"{k}_err_pct"] < 5 for k in FEATURES)
     note = sorting_tables.shape_note(rows)
     assert "np1: lossless accuracy" in note
     figures.accuracy_vs_cr(rows, tmp_path / "a.png")
@@ -132,11 +141,15 @@ def test_answer_is_the_largest_setting_within_the_lossless_spread(sorting_deps):
     assert (wavpack["family"], wavpack["value"], wavpack["cr"]) == ("WavPack hybrid bps", 3, 5.5)
     assert lpc["cr_over_wavpack"] == pytest.approx(7.7 / 5.5)
     assert lpc["lossless_accuracy"] == 0.99 and lpc["spread"] == pytest.approx(0.03)
-    assert "EphysLPC up to max_error 2" in sentences[0] and "1.40x smaller" in sentences[0]
+    assert "EphysLPC up to max_error 2" in sentences[0] and "CR is 1.40x WavPack's." in sentences[0]
     # when even the mildest setting sorts below the floor, there is no answer
     worse = [r for r in rows if r["setting"] != "lpc-max_error-1"]
     table, sentences = near_lossless_answer(worse + [gt_row("lpc-max_error-1", "lpc-max-error", 1, 0.95, 5.0)])
     assert table[0]["value"] == "none" and "no EphysLPC max_error" in sentences[0]
+    # the paper's shape note on the same rows: no truncation among them
+    from benchmarks.sorting_tables import shape_note
+
+    assert "hybrid 2.25 bps 0.950 (CR 7.00); truncation first fails at no tested bits" in shape_note(rows)
 
 
 @pytest.fixture
@@ -172,14 +185,19 @@ def test_s3_sessions_sorted_with_every_family(paper_bucket_with_tiny_session, tm
     url = paper_bucket_with_tiny_session
     lossy.main(
         [
-            *("--probes", "", "--settings", "wavpack-hybrid-2.25,lpc-max_error-2"),
+            *("--probes", "", "--settings", "wavpack-hybrid-2.25,lpc-max_error-2,lpc-float-max_error-1.0uV"),
             *("--s3", "aind-np1", "--s3-duration", "10", "--s3-endpoint", url, "--s3-cache", str(tmp_path / "cache")),
             *("--out", str(tmp_path), "--markdown", str(tmp_path / "lossy.md")),
         ]
     )
     rows = list(csv.DictReader(open(tmp_path / "lossy_exp.csv")))
-    assert [r["setting"] for r in rows] == ["lossless", "wavpack-hybrid-2.25", "lpc-max_error-2"]
-    lossless, _, near = rows
+    assert [r["setting"] for r in rows] == [
+        "lossless",
+        "wavpack-hybrid-2.25",
+        "lpc-max_error-2",
+        "lpc-float-max_error-1.0uV",
+    ]
+    lossless, _, near, floats = rows
     assert float(lossless["agreement"]) == 1.0 and int(lossless["units"]) == int(lossless["lossless_units"]) > 0
     assert float(near["cr"]) > 1.3 * float(lossless["cr"])
     for r in rows:
@@ -187,8 +205,9 @@ def test_s3_sessions_sorted_with_every_family(paper_bucket_with_tiny_session, tm
         assert 0 <= float(r["agreement"]) <= 1 and 0 <= int(r["passing_quality"]) <= int(r["units"])
     # LSB-corrected back to ADC steps (2.34 uV each): EphysLPC's bound of 2 steps
     assert 0 < float(near["rmse_uv"]) <= 2 * 2.34
+    assert 0 < float(floats["rmse_uv"]) <= 1.0  # the band-passed float32 microvolts, within 1 uV
     md = (tmp_path / "lossy.md").read_text()
-    assert "## Experimental data" in md and "| lpc-max_error-2 " in md
+    assert "## Experimental data" in md and "| lpc-max_error-2 " in md and " s CPU time)" in md
 
 
 def test_passes_quality_thresholds():
