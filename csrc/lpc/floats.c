@@ -137,11 +137,12 @@ static void bw_put(bitwriter_t *w, uint64_t v, int nbits) /* nbits <= 32 */
 {
     w->acc |= (v & ((1ull << nbits) - 1)) << w->n;
     w->n += nbits;
-    while (w->n >= 8) {
-        uint8_t byte = (uint8_t)w->acc;
-        if (!w->err) w->err = ephys_buf_append(w->out, &byte, 1);
-        w->acc >>= 8;
-        w->n -= 8;
+    if (w->n >= 32) { /* four whole bytes at a time */
+        uint8_t bytes[4];
+        ephys_put_le32(bytes, (uint32_t)w->acc);
+        if (!w->err) w->err = ephys_buf_append(w->out, bytes, 4);
+        w->acc >>= 32;
+        w->n -= 32;
     }
 }
 
@@ -170,7 +171,13 @@ static void bw_rice(bitwriter_t *w, uint64_t u, int r)
 
 static void bw_finish(bitwriter_t *w)
 {
-    if (w->n) bw_put(w, 0, 8 - w->n);
+    while (w->n > 0) { /* the last bits, zero-padded to a byte */
+        uint8_t byte = (uint8_t)w->acc;
+        if (!w->err) w->err = ephys_buf_append(w->out, &byte, 1);
+        w->acc >>= 8;
+        w->n -= 8;
+    }
+    w->n = 0;
 }
 
 typedef struct {
@@ -186,6 +193,13 @@ static uint64_t br_get(bitreader_t *r, int nbits) /* nbits <= 32 */
     if (r->err || r->pos + (uint64_t)nbits > 8 * (uint64_t)r->len) {
         r->err = 1;
         return 0;
+    }
+    size_t byte = (size_t)(r->pos >> 3);
+    int at = (int)(r->pos & 7);
+    if (byte + 8 <= r->len) { /* one little-endian load: at + nbits <= 39 bits of it */
+        uint64_t word = ephys_load_uint64_t(r->buf + byte);
+        r->pos += (uint64_t)nbits;
+        return (word >> at) & ((1ull << nbits) - 1);
     }
     uint64_t v = 0;
     for (int got = 0; got < nbits;) {
