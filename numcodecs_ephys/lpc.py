@@ -63,8 +63,9 @@ class EphysLPC(ChunkCodec):
     hard bound on the error of every sample.
 
     Each channel is predicted from its own past around its offset (linear prediction,
-    order and offset chosen per frame of 8192 samples) and its prediction residual from
-    the residuals of the channels just before it (which share reference noise); the
+    order and offset chosen per frame of 8192 samples, or 2048 at level 3) and its
+    prediction residual from the residuals of the channels just before it (which share
+    reference noise); the
     rest is Rice coded, or, where the residual is near-Gaussian, with the first values
     of each high part in 2 or 3 bits of the low fields and only the larger ones in unary.
     A channel whose values sit on a grid is coded as its grid index: an integer grid
@@ -79,12 +80,12 @@ class EphysLPC(ChunkCodec):
     level : int
         1 (fastest: prediction order up to 2, Rice codes only), 2 (default: up to 4, capped
         low fields where they are shorter), 3 (orders up to 32, and each block is coded with
-        weights in 1/16 and in 1/4096 and with 2048- and 64-sample partitions, keeping the
-        shortest: for wideband recordings, whose 1/f spectra under the anti-alias low-pass
-        want high orders and fine weights, and LFP bands, whose amplitude swings within a
-        frame; several times slower to encode). At every level each channel's order is
-        chosen per frame by the bits it would spend; docs/benchmarks.md has the measured
-        figures.
+        weights in 1/16 and in 1/4096, frames of 8192 and 2048 samples and 2048- and 64-sample
+        partitions, keeping the shortest: for wideband recordings, whose 1/f spectra under
+        the anti-alias low-pass want high orders and fine weights, and LFP bands, whose
+        amplitude swings within a frame; 10-20 times slower to encode than level 2). At
+        every level each channel's order is chosen per frame by the bits it would spend;
+        docs/benchmarks.md has the measured figures.
     max_error : int or float
         0 (default): lossless. k > 0: every decoded sample is within k of the original
         (the quantization sits inside the prediction loop, so errors never add up). For

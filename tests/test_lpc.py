@@ -105,12 +105,14 @@ def band_limited(n, n_channels, band, seed, std=3000.0, noise=2.0):
 
 def test_level_3_chooses_high_orders_and_fine_weights_where_they_pay():
     """Each channel's order is chosen per frame by the bits it would spend: level 3 tries up
-    to 32, with weights in 1/16 and in 1/4096, and keeps the shortest coding. A band-limited
-    signal wants high orders; level 2 stops at 4."""
+    to 32, with weights in 1/16 and in 1/4096 and frames of 8192 and 2048 samples, and keeps
+    the shortest coding. A band-limited signal wants high orders, fine weights, and short
+    frames (a window of it has fewer spectral lines for the predictor to follow); level 2
+    stops at order 4."""
     arr = band_limited(16384, 8, 0.15, seed=5)
     level2, level3 = roundtrip(arr, EphysLPC(level=2)), roundtrip(arr, EphysLPC(level=3))
-    assert len(level3) < 0.85 * len(level2)
-    assert len(level3) < len(WavPack(level=4).encode(arr))
+    assert len(level3) < 0.8 * len(level2)
+    assert len(level3) < min(len(WavPack(level=4).encode(arr)), len(FLAC(level=8).encode(arr)))
 
 
 def test_wideband_ratio():

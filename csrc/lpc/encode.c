@@ -247,20 +247,22 @@ static int encode_stream(const ephys_lpc_params_t *p, const ephys_view_t *src, u
     return err;
 }
 
-/* With a second partition length or weight precision, the block is coded
- * with each combination and the shortest stream kept (its header names both). */
+/* With a second partition length, weight precision or frame length, the
+ * block is coded with each combination and the shortest stream kept (its
+ * header names all three). */
 int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, uint32_t nc, ephys_buf_t *out)
 {
     const ephys_lpc_params_t *p = params;
     size_t at = out->len;
     int err = encode_stream(p, src, c0, nc, out);
     const int partitions[2] = {p->partition_log2, p->alt_partition_log2};
-    const int shifts[2] = {p->coef_shift, p->alt_coef_shift};
-    for (int i = 0; i < 4 && !err; i++) {
-        if (!i || !partitions[i & 1] || !shifts[i >> 1]) continue; /* i = 0: the first stream, coded above */
+    const int shifts[2] = {p->coef_shift, p->alt_coef_shift}, frames[2] = {p->frame_log2, p->alt_frame_log2};
+    for (int i = 1; i < 8 && !err; i++) { /* i = 0: the first stream, coded above */
+        if (!partitions[i & 1] || !shifts[(i >> 1) & 1] || !frames[i >> 2]) continue;
         ephys_lpc_params_t alt = *p;
         alt.partition_log2 = partitions[i & 1];
-        alt.coef_shift = shifts[i >> 1];
+        alt.coef_shift = shifts[(i >> 1) & 1];
+        alt.frame_log2 = frames[i >> 2];
         ephys_buf_t other = {0};
         err = encode_stream(&alt, src, c0, nc, &other);
         if (!err && other.len < out->len - at) {

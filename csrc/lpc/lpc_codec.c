@@ -26,6 +26,7 @@ int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *
     p->capped = level >= 2;
     p->coef_shift = 4;
     p->alt_coef_shift = level == 3 ? 12 : 0;
+    p->alt_frame_log2 = level == 3 ? 11 : 0;
     p->neighbours = 4;
     p->max_error = max_error;
     return EPHYS_OK;
@@ -37,6 +38,9 @@ static int params_ok(const ephys_lpc_params_t *p)
            p->frame_log2 <= MAX_FRAME_LOG2 && p->partition_log2 >= MIN_PARTITION_LOG2 &&
            p->partition_log2 <= MAX_PARTITION_LOG2 && p->partition_log2 <= p->frame_log2 && p->coef_shift >= 1 &&
            p->coef_shift <= MAX_COEF_SHIFT && p->alt_coef_shift >= 0 && p->alt_coef_shift <= MAX_COEF_SHIFT &&
+           (!p->alt_frame_log2 || (p->alt_frame_log2 >= MIN_FRAME_LOG2 && p->alt_frame_log2 <= MAX_FRAME_LOG2 &&
+                                   p->alt_frame_log2 >= p->partition_log2 &&
+                                   p->alt_frame_log2 >= p->alt_partition_log2)) &&
            (!p->alt_partition_log2 || (p->alt_partition_log2 >= MIN_PARTITION_LOG2 &&
                                        p->alt_partition_log2 <= MAX_PARTITION_LOG2 &&
                                        p->alt_partition_log2 <= p->frame_log2)) &&

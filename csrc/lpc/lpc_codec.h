@@ -34,6 +34,7 @@ typedef struct {
     int capped;          /* 1: a channel's partition may cap the high parts in 2 or 3 bits of the low fields (version 4) */
     int coef_shift;      /* precision of the predictor weights: integers / 2^coef_shift */
     int alt_coef_shift;  /* 0, or a second precision: each block is also coded with it and the shortest kept */
+    int alt_frame_log2;  /* 0, or a second frame length (at least both partition lengths), tried likewise */
     int neighbours;      /* channels used to predict each channel's residual */
     uint32_t max_error;  /* 0: lossless */
 } ephys_lpc_params_t;
