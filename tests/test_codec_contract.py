@@ -289,9 +289,16 @@ def test_every_class_has_its_tables():
 
 
 def _chunk_of(dtype, shape=(200, 4)):
-    """Values that every dtype holds (small, on LSB's default grid of 1), for dtype checks."""
+    """A chunk of dtype as recordings hold it, for the dtype checks: small values (on LSB's
+    default grid of 1) around zero, or for unsigned integers around mid-scale (as Intan's
+    uint16), which the container stores as small signed values; bools 0 and 1."""
+    dtype = np.dtype(dtype)
     x = simulated(shape[0], int(np.prod(shape[1:])), seed=7, std=3.0).reshape(shape)
-    return (x % 50 if np.dtype(dtype).kind in "ub" else x).astype(dtype)
+    if dtype.kind == "b":
+        return (x % 2).astype(dtype)
+    if dtype.kind == "u":  # x's two's complement plus half the range wraps to mid-scale + x
+        return x.astype(np.int64).astype(dtype) + dtype.type(1 << (8 * dtype.itemsize - 1))
+    return x.astype(dtype)
 
 
 @cases
