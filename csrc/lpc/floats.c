@@ -887,24 +887,31 @@ static int encode_bounded(const ephys_float_coding_t *fc, block_t *blk, const vo
 static int encode_bounded_best(const ephys_float_coding_t *fc, block_t *blk, ephys_buf_t *out, int *done)
 {
     const fmt_t *f = blk->f;
-    /* the range the indices cover: every finite value but for a few outliers
-     * (at most 1/64 of the samples, by exponent), which are exceptions,
-     * lest one huge value make the fine grid not fit */
+    /* the range the indices cover: every finite value, unless the fine grid
+     * would not fit it: then the largest exponents (outliers, at most 1/64 of
+     * the samples) are peeled off as exceptions until it does */
     uint64_t *count = calloc((size_t)f->exp_max + 1, sizeof(uint64_t)), total = blk->n * blk->nc, above = 0;
     if (!count) return EPHYS_ERR_NOMEM;
     for (uint64_t i = 0; i < total; i++) count[biased_exp(f, blk->raw[i])]++;
-    int e = f->exp_max - 1;
-    while (e > 0 && above + count[e] <= total / 64) above += count[e--];
+    int e = f->exp_max - 1, fits = 0;
+    double maxabs = 0, budget = 0;
+    while (e > 0 && !count[e]) e--;
+    for (;;) {
+        maxabs = e > 0 ? ldexp(1.0, e - (f->exp_max >> 1) + 1) : 0; /* above every value of exponent e */
+        double top = maxabs + fc->max_error;
+        /* rounding to the format moves a value by up to half an ulp, and the
+         * double arithmetic by far less: the step leaves a whole ulp for both */
+        double margin = ldexp(1.0, ilogb(top > 0 ? top : 1.0) - (f->mant - 1)) + top * 0x1p-48;
+        budget = fc->max_error - margin;
+        fits = budget > 0 && maxabs / (budget / (EPHYS_LPC_FLOAT_LOOP_K + 0.5)) < MAX_K / 2;
+        if (fits || e <= 0 || above + count[e] > total / 64) break;
+        above += count[e--];
+        while (e > 0 && !count[e]) e--;
+    }
     free(count);
-    double maxabs = e > 0 ? ldexp(1.0, e - (f->exp_max >> 1) + 1) : 0; /* above every value of exponent e */
     blk->limit = maxabs;
-    double top = maxabs + fc->max_error;
-    /* rounding to the format moves a value by up to half an ulp, and the
-     * double arithmetic by far less: the step leaves a whole ulp for both */
-    double margin = ldexp(1.0, ilogb(top > 0 ? top : 1.0) - (f->mant - 1)) + top * 0x1p-48;
-    double budget = fc->max_error - margin;
     *done = 0;
-    if (!(budget > 0) || !(maxabs / (budget / (EPHYS_LPC_FLOAT_LOOP_K + 0.5)) < MAX_K / 2) || !fc->near_params) return EPHYS_OK;
+    if (!fits || !fc->near_params) return EPHYS_OK;
     size_t at = out->len;
     int err = encode_bounded(fc, blk, fc->near_params, budget / (EPHYS_LPC_FLOAT_LOOP_K + 0.5), 0.0, out);
     if (err) return err;
