@@ -430,3 +430,10 @@ def test_float_table_rows(monkeypatch):
     bounded = [r for r in Run.rows if r["table"] == "float bounded"]
     assert all(r["max_error"] <= r["bound"] for r in bounded if r["codec"] == "EphysLPC max_error")
     assert {r["codec"] for r in bounded if r["missing"]} == {"SZ3", "ZFP"}
+
+
+def test_gappy_grid_spanning_the_whole_index_range():
+    """A channel's map is used only where every coded index stays within the decoder's range."""
+    k = np.concatenate([np.arange(-(2**30) + 2, -(2**30) + 2000, 3), np.arange(2**30 - 3000, 2**30 - 1, 3)])
+    x = (np.random.default_rng(1).permutation(np.tile(k, 2)).astype(np.float64) * 0.5).reshape(-1, 2)
+    lossless(x)

@@ -635,12 +635,15 @@ static int build_maps(block_t *blk)
         double r = span / floor(span / typical + 0.5);
         if (!(r >= 1.5)) continue;
         int32_t *ks = mp->k + used, *js = mp->j + used;
-        for (uint32_t i = 0; i < m; i++) {
+        int fits = 1; /* every j within the decoder's |j| < 2^30 (j - j[0] <= k - k[0]) */
+        for (uint32_t i = 0; i < m && fits; i++) {
             ks[i] = col[i];
             double j = i ? js[0] + floor((col[i] - col[0]) / r + 0.5) : floor(col[0] / r + 0.5);
-            js[i] = (int32_t)j;
-            if (i && js[i] <= js[i - 1]) js[i] = js[i - 1] + 1; /* one-to-one */
+            if (i && j <= js[i - 1]) j = (double)js[i - 1] + 1; /* one-to-one */
+            fits = fabs(j) < MAX_K;
+            js[i] = fits ? (int32_t)j : 0;
         }
+        if (!fits) continue;
         mp->m[c] = m;
         used += m;
         mapped++;
