@@ -15,7 +15,8 @@
  *   30  2  zero
  *   32  4  length L of the integer stream
  *   36  L  an EphysLPC integer stream (version 4 or 6, dtype int32) of the block's
- *          samples x channels grid indices k
+ *          samples x channels coded indices j (grid mode: j = k, or through the
+ *          channel's map below; the other modes: j = k, the grid index)
  *   ..  4  number of exceptions X (at most samples x channels)
  *   ..     one bit stream to the end (fields least significant bit first, from
  *          the lowest bit of each byte up; zero-padded to a byte):
@@ -25,6 +26,15 @@
  *              1 bit raw; raw: the sample's bits (32 or 64, in 32-bit pieces, low first);
  *              else rice(rd) of zigzag(delta), delta (|delta| < 2^31) the sample's
  *              distance in ulps from its reconstruction (below)
+ *            grid mode: the maps of gappy grids (a converter's levels that skip
+ *              grid points: Open Ephys counts of 0.195 uV 24.04 apart): 1 bit,
+ *              0: no channel is mapped; 1: 5 bits rk, 5 bits rj, then per channel
+ *              1 bit mapped; if mapped, its m distinct indices k_0 < ... < k_(m-1)
+ *              and their coded indices j_0 < ... < j_(m-1): rice(4) of m - 3
+ *              (m <= samples), zigzag(k_0) and zigzag(j_0) in 32 bits each, then
+ *              per later entry rice(rk) of k_i - k_(i-1) - 1 and rice(rj) of
+ *              j_i - j_(i-1) - 1; every |k_i| and |j_i| < 2^30.  A mapped
+ *              channel's coded index must be one of its j_i; k is the k_i.
  *            split mode: the extra bits of every sample that is not an exception
  *              and has k != 0, in sample order (their count follows from k)
  *          rice(r) of u: q = u >> r zero bits and a one bit, then the r low bits
@@ -38,16 +48,21 @@
  *            53 (float64) mantissa bits with the hidden one, K = 24 or 30 bits of
  *            k.  k = 0: x = +0.  Else b = bitlength(|k|) <= K, s = M - b extra
  *            bits, exponent e = E - s + (M - K) >= 1 (biased), mantissa
- *            (|k| << s) | extra, sign of k.  Every normal number within 2^(K-1)
- *            ulps of the block's largest exponent is such a sample, and its
- *            extra bits are its low mantissa bits below the grid 2^(E - K).
- *   bounded: as grid (the encoder quantized inside the integer stream's
- *            prediction loop, so that every finite sample is within the bound).
+ *            (|k| << s) | extra, sign of k.  Every normal number of exponent in
+ *            (E - K, E] is such a sample, its extra bits the mantissa bits below
+ *            the block's integer grid (the encoder takes E where that window
+ *            holds the most samples: a rare huge value is an exception instead
+ *            of pushing every other sample's bits below the grid).
+ *   bounded: as grid, without maps (the encoder quantized inside the integer
+ *            stream's prediction loop, or on a grid of twice the bound alone, and
+ *            checked every finite sample against the bound: any beyond it, and
+ *            outliers beyond the indices' range, are raw exceptions).
  * Then each exception replaces its sample: raw bits, or the ordered integer of
  * the reconstruction's bits plus delta (ulps: the sign-magnitude bit pattern
  * mapped monotonically to a signed integer, -0 next to +0).  The exceptions
  * hold whatever the rule does not give: NaN (any payload), infinities, -0,
- * subnormals in split mode, samples off the grid.  The k of an exception is
+ * subnormals and exponents outside the window in split mode, samples off the
+ * grid.  The k of an exception is
  * the channel's previous k, so that it costs the predictor nothing.
  *
  * Internal to the C sources: the integer LPC codec calls these for float views.
