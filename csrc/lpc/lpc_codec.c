@@ -112,9 +112,8 @@ int ephys_lpc_encode_float(const ephys_lpc_params_t *params, double max_error, c
         return EPHYS_ERR_ARGS;
     /* noise-like planes (a float's top mantissa bits, quantized filtered
      * data) are coded shorter with orders up to 12, weights in 1/256 and the
-     * residuals of 8 channels before each (band-passed NP Ultra: 0.25% on
-     * lossless, 1.2% at 0.25 uV over 4 channels), unlike the integer
-     * recordings (docs/benchmarks.md) */
+     * residuals of 8 channels before each, unlike the integer recordings
+     * (measured on band-passed recordings: docs/benchmarks.md) */
     ephys_lpc_params_t wide = *params, near;
     if (wide.max_order >= 4) wide.max_order = 12;
     wide.coef_shift = 8;
