@@ -16,6 +16,7 @@ Before the output gets its final name, each rewritten dataset is read back and c
 with its source (``check``).
 """
 
+import contextlib
 import os
 import shutil
 from dataclasses import dataclass
@@ -377,14 +378,7 @@ def _open_output(path):
     if path.is_dir():
         import zarr
 
-        class _Zarr:
-            def __enter__(self):
-                return zarr.open_group(str(path), mode="r")
-
-            def __exit__(self, *exc):
-                return False
-
-        return _Zarr()
+        return contextlib.nullcontext(zarr.open_group(str(path), mode="r"))
     import h5py
 
     return h5py.File(path, "r")

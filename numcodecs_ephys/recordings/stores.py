@@ -17,6 +17,7 @@ every chunk against the manifest: a lost or damaged chunk is an error naming the
 the chunk and its time range, never zeros.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -258,7 +259,7 @@ def _metadata(source, plan, codec_config, filter_configs, attrs):
     else:
         store = {}
         root = zarr.open_group(store, mode="w")
-        settings = _nothing()
+        settings = contextlib.nullcontext()
         small = {"write_empty_chunks": True}
     with settings:
         for name, width, array_filters in arrays:
@@ -294,14 +295,6 @@ def _metadata(source, plan, codec_config, filter_configs, attrs):
     if _zarr_python_3_installed():
         return {k: v.to_bytes() for k, v in store._store_dict.items()}
     return {k: bytes(v) for k, v in store.items()}
-
-
-class _nothing:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
 
 
 def _si_attrs(source, plan):
