@@ -221,9 +221,10 @@ def lpc_speed_table(run, recs, passes):
 
 def peer_table(run):
     """Our CR and speed over the released peer's, for each case both ran on the same data."""
-    index = {(r["dataset"], r["case"], r["table"], r["chunk_s"]): r for r in run.rows}
+    paired = [r for r in run.rows if "peer_of" in r]  # the tables that run peers beside our cases
+    index = {(r["dataset"], r["case"], r["table"], r["chunk_s"]): r for r in paired}
     out = []
-    for r in run.rows:
+    for r in paired:
         if r["peer_of"]:
             mine = index.get((r["dataset"], r["peer_of"], r["table"], r["chunk_s"]))
             if mine:
