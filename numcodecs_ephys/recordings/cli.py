@@ -177,36 +177,29 @@ def _compress(args):
         suffix = nwb.output_suffix(args.zarr) if nwb.is_nwb(path) else ".zarr"
         return batch.output_in(args.output_dir, path, suffix)
 
+    # the options an NWB file and a recording file take alike
+    coding = dict(
+        codec=args.codec,
+        level=args.level,
+        bps=args.bps,
+        chunk_duration=args.chunk_duration,
+        overwrite=args.overwrite,
+        check=not args.no_check,
+    )
+
     def one(path):
         if nwb.is_nwb(path) and args.max_error:
             raise ValueError(f"{path}: --max-error takes recording files to zarr stores, not NWB files")
         if nwb.is_nwb(path):
-            out, reports = nwb.compress_nwb(
-                path,
-                output_for(path),
-                codec=args.codec,
-                level=args.level,
-                bps=args.bps,
-                chunk_duration=args.chunk_duration,
-                zarr=args.zarr,
-                series=args.series,
-                overwrite=args.overwrite,
-                check=not args.no_check,
-            )
+            out, reports = nwb.compress_nwb(path, output_for(path), zarr=args.zarr, series=args.series, **coding)
             if not args.quiet:
                 print(f"{path} -> {out}\n{nwb.format_report(reports)}")
             return out, sum(r.bytes_before for r in reports), sum(r.bytes_after for r in reports)
         out = stores.compress_file(
             path,
             output_for(path),
-            codec=args.codec,
-            level=args.level,
-            bps=args.bps,
-            chunk_duration=args.chunk_duration,
             zarr_format=args.zarr_format,
             num_threads=args.threads,
-            overwrite=args.overwrite,
-            check=not args.no_check,
             progress=not args.quiet,
             scheduler=args.scheduler,
             resume=args.resume,
@@ -216,6 +209,7 @@ def _compress(args):
             stream=args.stream,
             gain_to_uv=args.gain_to_uv,
             max_error=args.max_error,
+            **coding,
         )
         info = stores.store_info(out)
         if not args.quiet:
