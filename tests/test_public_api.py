@@ -4,6 +4,7 @@ pinned, values importable), the codec ids the import registers, the command, and
 folder that numcodecs_ephys_hdf5.pth puts on HDF5_PLUGIN_PATH (and that wheels must contain)."""
 
 import importlib
+import json
 import os
 import subprocess
 import sys
@@ -19,72 +20,11 @@ from conftest import fresh_python, require
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = Path(numcodecs_ephys.__file__).parent
 
-TOP_LEVEL = {
-    "WavPack",
-    "WavPackNumcodecsFormat",
-    "FLAC",
-    "FLACNumcodecsFormat",
-    "Delta2D",
-    "BitTruncation",
-    "LSB",
-    "estimate_lsb",
-    "EphysLPC",
-    "set_num_threads",
-    "get_num_threads",
-    "WavPackLegacy",
-    "FLACLegacy",
-    "compress_file",
-    "decompress_file",
-    "open_recording",
-}
-HDF5 = {
-    "WavPackH5",
-    "FLACH5",
-    "LPCH5",
-    "PLUGIN_PATH",
-    "WAVPACK_FILTER_ID",
-    "FLAC_FILTER_ID",
-    "LPC_FILTER_ID",
-    "FILTERS",
-    "plugin_library",
-    "codec_for_filter",
-    "references",
-}
-ZARR3 = {
-    "WavPack",
-    "FLAC",
-    "WavPackLegacy",
-    "FLACLegacy",
-    "WavPackNumcodecsFormat",
-    "Delta2D",
-    "BitTruncation",
-    "LSB",
-    "EphysLPC",
-    "from_numcodecs",
-    "from_numcodecs_chain",
-}
-NUMCODECS_IDS = {
-    "ephys_wavpack": "WavPack",
-    "wavpack": "WavPackNumcodecsFormat",
-    "ephys_flac": "FLAC",
-    "flac": "FLACNumcodecsFormat",
-    "ephys_delta2d": "Delta2D",
-    "ephys_bittruncation": "BitTruncation",
-    "ephys_lsb": "LSB",
-    "ephys_lpc": "EphysLPC",
-}
-# zarr.codecs entry point name -> the attribute of numcodecs_ephys.zarr3 it names
-ZARR3_NAMES = {
-    "numcodecs_ephys.wavpack": "WavPack",
-    "numcodecs_ephys.flac": "FLAC",
-    "numcodecs_ephys.wavpack_legacy": "WavPackLegacy",
-    "numcodecs_ephys.flac_legacy": "FLACLegacy",
-    "wavpack": "WavPackByName",  # wavpack-numcodecs 0.3's arrays (its own class when it is installed)
-    "numcodecs_ephys.delta2d": "Delta2D",
-    "numcodecs_ephys.bittruncation": "BitTruncation",
-    "numcodecs_ephys.lsb": "LSB",
-    "numcodecs_ephys.lpc": "EphysLPC",
-}
+# the pinned names, as data: this test restates them on purpose, and a change to them is a change of the API
+PINNED = json.loads((ROOT / "tests" / "fixtures" / "public_api.json").read_text())
+TOP_LEVEL, HDF5, ZARR3 = (set(PINNED[k]) for k in ("top_level", "hdf5", "zarr3"))
+NUMCODECS_IDS = PINNED["numcodecs_ids"]  # numcodecs codec id -> class of numcodecs_ephys
+ZARR3_NAMES = PINNED["zarr3_entry_points"]  # zarr.codecs entry point name -> attribute of numcodecs_ephys.zarr3
 
 
 def pyproject():
