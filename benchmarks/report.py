@@ -74,12 +74,8 @@ def main(argv=None):
         "lzma at medium level, the peers at every bps",
     )
     ap.add_argument("--no-real", action="store_true", help="leave out ../shared/data/real")
-    ap.add_argument(
-        "--tables",
-        default="versus,lpc,wideband,floats,shapes,lossless,chunks,lsb,delta,preprocessing,filters,partial,lossy,hdf5",
-        help="comma-separated subset of versus,lpc,wideband,floats,shapes,lossless,chunks,lsb,delta,preprocessing,"
-        "filters,partial,lossy,hdf5",
-    )
+    all_tables = "versus,lpc,wideband,floats,shapes,lossless,chunks,lsb,delta,preprocessing,filters,partial,lossy,hdf5"
+    ap.add_argument("--tables", default=all_tables, help=f"comma-separated subset of {all_tables} (default: all)")
     ap.add_argument("--passes", type=int, default=5, help="interleaved passes of the versus-peers table")
     ap.add_argument(
         "--shape-samples",

@@ -178,14 +178,14 @@ def _compress(args):
         return batch.output_in(args.output_dir, path, suffix)
 
     # the options an NWB file and a recording file take alike
-    coding = dict(
-        codec=args.codec,
-        level=args.level,
-        bps=args.bps,
-        chunk_duration=args.chunk_duration,
-        overwrite=args.overwrite,
-        check=not args.no_check,
-    )
+    coding = {
+        "codec": args.codec,
+        "level": args.level,
+        "bps": args.bps,
+        "chunk_duration": args.chunk_duration,
+        "overwrite": args.overwrite,
+        "check": not args.no_check,
+    }
 
     def one(path):
         if nwb.is_nwb(path) and args.max_error:
