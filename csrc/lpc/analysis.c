@@ -224,16 +224,16 @@ void lpc_dictionary_free(lpc_dictionary_t *d)
 
 #define BITMAP_WORDS (65536 / 64) /* one bit per int16 value */
 #define DICTIONARY_GROUP 64         /* candidate channels whose bitmaps are filled in one pass over the rows */
-#define DICTIONARY_PROBE_ROWS 1024  /* rows that decide which channels are candidates */
+#define DICTIONARY_PROBE_ROWS 256   /* rows that decide which channels are candidates */
 
 /* The distinct values of bitmap seen and how many of them have their next
  * value (v + 1) seen too. */
-static size_t bitmap_count(const uint64_t *seen, size_t *adjacent)
+static size_t bitmap_count(const uint64_t *seen, size_t words, size_t *adjacent)
 {
     size_t count = 0;
     *adjacent = 0;
-    for (size_t i = 0; i < BITMAP_WORDS; i++) {
-        uint64_t w = seen[i], next = i + 1 < BITMAP_WORDS ? seen[i + 1] & 1 : 0;
+    for (size_t i = 0; i < words; i++) {
+        uint64_t w = seen[i], next = i + 1 < words ? seen[i + 1] & 1 : 0;
         count += (size_t)__builtin_popcountll(w);
         *adjacent += (size_t)__builtin_popcountll(w & ((w >> 1) | (next << 63)));
     }
@@ -243,10 +243,11 @@ static size_t bitmap_count(const uint64_t *seen, size_t *adjacent)
 /* Sparse: most gaps between neighbouring distinct values at least 2. */
 static int sparse(size_t count, size_t adjacent) { return count >= 2 && 2 * adjacent < count - 1; }
 
-static void bitmap_add(uint64_t *seen, const int32_t *rows, size_t nt, uint32_t stride, uint32_t c)
+/* The values rows[t stride + c] - first (each in [0, 65536)) into seen. */
+static void bitmap_add(uint64_t *seen, const int32_t *rows, size_t nt, uint32_t stride, uint32_t c, int32_t first)
 {
     for (size_t t = 0; t < nt; t++) {
-        uint32_t v = (uint32_t)(rows[t * stride + c] + 32768);
+        uint32_t v = (uint32_t)(rows[t * stride + c] - first);
         seen[v >> 6] |= (uint64_t)1 << (v & 63);
     }
 }
@@ -257,7 +258,7 @@ static void bitmap_add(uint64_t *seen, const int32_t *rows, size_t nt, uint32_t 
  * Fills d if so. */
 static int choose_dictionary(const uint64_t *seen, size_t n, lpc_dictionary_t *d)
 {
-    size_t adjacent, count = bitmap_count(seen, &adjacent);
+    size_t adjacent, count = bitmap_count(seen, BITMAP_WORDS, &adjacent);
     if (!sparse(count, adjacent) || count > n / 2) return EPHYS_OK;
     d->values = malloc(count * sizeof(int32_t));
     uint32_t *gaps = malloc((count - 1) * sizeof(uint32_t));
@@ -289,7 +290,8 @@ static int choose_dictionary(const uint64_t *seen, size_t n, lpc_dictionary_t *d
 }
 
 /* The first DICTIONARY_PROBE_ROWS rows pick the candidates (sparse there, no
- * grid): continuous signals are dropped at that cost.  Then the candidates'
+ * grid): continuous signals are dropped at that cost, a bitmap over the
+ * probe's range of values.  Then the candidates'
  * bitmaps over all rows, DICTIONARY_GROUP channels per pass. */
 int lpc_find_dictionaries(const ephys_view_t *src, uint64_t c0, uint32_t nc, int32_t *scratch, size_t rows,
                           const uint32_t *scale, lpc_dictionary_t *dict, int *any)
@@ -301,20 +303,31 @@ int lpc_find_dictionaries(const ephys_view_t *src, uint64_t c0, uint32_t nc, int
     if ((src->dtype != EPHYS_DTYPE_INT8 && src->dtype != EPHYS_DTYPE_INT16) || !n) return EPHYS_OK;
     uint32_t *candidates = malloc(nc * sizeof(uint32_t));
     uint64_t *seen = malloc(BITMAP_WORDS * sizeof(uint64_t));
-    if (!candidates || !seen) {
+    int32_t *low = malloc(2 * (size_t)nc * sizeof(int32_t)), *high = low ? low + nc : NULL;
+    if (!candidates || !seen || !low) {
         free(candidates);
         free(seen);
+        free(low);
         return EPHYS_ERR_NOMEM;
     }
     if (probe > rows) probe = rows;
     ephys_view_load(src, 0, probe, c0, nc, scratch);
+    memcpy(low, scratch, nc * sizeof(int32_t));
+    memcpy(high, scratch, nc * sizeof(int32_t));
+    for (size_t t = 1; t < probe; t++)
+        for (uint32_t c = 0; c < nc; c++) {
+            int32_t v = scratch[t * nc + c];
+            low[c] = v < low[c] ? v : low[c];
+            high[c] = v > high[c] ? v : high[c];
+        }
     uint32_t n_candidates = 0;
     for (uint32_t c = 0; c < nc; c++) {
         size_t adjacent, count;
         if (scale[c] > 1) continue;
-        memset(seen, 0, BITMAP_WORDS * sizeof(uint64_t));
-        bitmap_add(seen, scratch, probe, nc, c);
-        count = bitmap_count(seen, &adjacent);
+        size_t words = (size_t)((uint32_t)(high[c] - low[c]) >> 6) + 1; /* the probe's range only */
+        memset(seen, 0, words * sizeof(uint64_t));
+        bitmap_add(seen, scratch, probe, nc, c, low[c]);
+        count = bitmap_count(seen, words, &adjacent);
         if (sparse(count, adjacent)) candidates[n_candidates++] = c;
     }
     uint32_t group = n_candidates < DICTIONARY_GROUP ? n_candidates : DICTIONARY_GROUP;
@@ -329,7 +342,8 @@ int lpc_find_dictionaries(const ephys_view_t *src, uint64_t c0, uint32_t nc, int
         for (size_t t0 = 0; t0 < n; t0 += rows) {
             size_t nt = n - t0 < rows ? n - t0 : rows;
             ephys_view_load(src, t0, nt, c0, nc, scratch);
-            for (uint32_t i = 0; i < gn; i++) bitmap_add(seen + (size_t)i * BITMAP_WORDS, scratch, nt, nc, candidates[g0 + i]);
+            for (uint32_t i = 0; i < gn; i++)
+                bitmap_add(seen + (size_t)i * BITMAP_WORDS, scratch, nt, nc, candidates[g0 + i], -32768);
         }
         for (uint32_t i = 0; i < gn && !err; i++) {
             lpc_dictionary_t *d = &dict[candidates[g0 + i]];
@@ -339,6 +353,7 @@ int lpc_find_dictionaries(const ephys_view_t *src, uint64_t c0, uint32_t nc, int
     }
     free(candidates);
     free(seen);
+    free(low);
     return err;
 }
 
