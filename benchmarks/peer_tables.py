@@ -87,6 +87,23 @@ def versus_table(run, recs, passes):
         )
 
 
+def chunk_cr(codec, x):
+    """Raw bytes over coded bytes of chunk x."""
+    return x.nbytes / len(memoryview(codec.encode(x)).cast("B"))
+
+
+def peer_crs(x, threads):
+    """The CR on chunk x of every level of the peers that EphysLPC's ratio is measured against
+    (cases.BEST_OF_LEVELS): {"wavpack-1": ..., "flac-0": ..., "pcodec-8-channel-major": ...}."""
+    peers = {f"wavpack-{v}": chunk_cr(WavPack(level=v, num_threads=threads), x) for v in C.BEST_OF_LEVELS["wavpack"]}
+    peers.update({f"flac-{v}": chunk_cr(FLAC(level=v, num_threads=threads), x) for v in C.BEST_OF_LEVELS["flac"]})
+    for v in C.BEST_OF_LEVELS["pcodec"]:
+        made = C.pcodec(v, "F")
+        if made:
+            peers[f"pcodec-{v}-channel-major"] = chunk_cr(made[0], x)
+    return peers
+
+
 def lpc_ratio_table(run, recs):
     """EphysLPC's CR over the best of WavPack (levels 1-4), FLAC (0-8) and pcodec (8 and 12,
     channel-major) on the same chunk: each recording as one chunk (the real files are
@@ -98,18 +115,9 @@ def lpc_ratio_table(run, recs):
         for f in lsb:
             traces = np.asarray(f.encode(traces))
         x = np.ascontiguousarray(traces)
-
-        def cr(codec):
-            return x.nbytes / len(memoryview(codec.encode(x)).cast("B"))
-
-        peers = {f"wavpack-{v}": cr(WavPack(level=v, num_threads=run.threads)) for v in C.BEST_OF_LEVELS["wavpack"]}
-        peers.update({f"flac-{v}": cr(FLAC(level=v, num_threads=run.threads)) for v in C.BEST_OF_LEVELS["flac"]})
-        for v in C.BEST_OF_LEVELS["pcodec"]:
-            made = C.pcodec(v, "F")
-            if made:
-                peers[f"pcodec-{v}-channel-major"] = cr(made[0])
+        peers = peer_crs(x, run.threads)
         best = max(peers, key=peers.get)
-        ours = {lv: cr(C.lpc(lv, run.threads)[0]) for lv in C.LEVELS}
+        ours = {lv: chunk_cr(C.lpc(lv, run.threads)[0], x) for lv in C.LEVELS}
         row = dict(
             table="lpc ratio",
             dataset=rec.name,

@@ -2,9 +2,9 @@
 WavPack (1-4), FLAC (0-8) and pcodec (8, 12; channel-major), one chunk per recording, all
 in the same run. Untimed: CR only."""
 
-from numcodecs_ephys import FLAC, EphysLPC, WavPack
+from numcodecs_ephys import EphysLPC
 
-from . import cases as C
+from .peer_tables import chunk_cr, peer_crs
 
 LPC_LEVELS = (1, 2, 3)
 
@@ -15,16 +15,7 @@ def wideband_ratio_table(run, recs):
     rows = []
     for rec in recs:
         x = rec.traces
-
-        def cr(codec):
-            return x.nbytes / len(memoryview(codec.encode(x)).cast("B"))
-
-        peers = {f"wavpack-{v}": cr(WavPack(level=v, num_threads=run.threads)) for v in C.BEST_OF_LEVELS["wavpack"]}
-        peers.update({f"flac-{v}": cr(FLAC(level=v, num_threads=run.threads)) for v in C.BEST_OF_LEVELS["flac"]})
-        for v in C.BEST_OF_LEVELS["pcodec"]:
-            made = C.pcodec(v, "F")
-            if made:
-                peers[f"pcodec-{v}"] = cr(made[0])
+        peers = peer_crs(x, run.threads)
         best = max(peers, key=peers.get)
         row = dict(
             table="wideband ratio",
@@ -35,7 +26,7 @@ def wideband_ratio_table(run, recs):
             std=float(x.std()),
             chunk_s=rec.duration,
             peer_of="",
-            **{f"lpc-{lv}": cr(EphysLPC(level=lv, num_threads=run.threads)) for lv in LPC_LEVELS},
+            **{f"lpc-{lv}": chunk_cr(EphysLPC(level=lv, num_threads=run.threads), x) for lv in LPC_LEVELS},
             **peers,
             best_peer=best,
             best_peer_cr=peers[best],
@@ -50,7 +41,10 @@ def wideband_ratio_table(run, recs):
     columns = (
         [("dataset", "dataset"), ("channels", "ch"), ("std", "std")]
         + [(f"lpc-{lv}", f"LPC {lv}") for lv in LPC_LEVELS]
-        + [(k, k.replace("wavpack-", "WV ").replace("flac-", "FLAC ").replace("pcodec-", "pco ")) for k in peer_columns]
+        + [
+            (k, k.replace("wavpack-", "WV ").replace("flac-", "FLAC ").replace("pcodec-", "pco ").split("-channel")[0])
+            for k in peer_columns
+        ]
         + [("best_peer", "best peer")]
         + [(f"lpc-{lv}_x_best", f"LPC {lv} / best") for lv in LPC_LEVELS]
     )
