@@ -61,6 +61,12 @@ def test_codec_table(eh5):
         codec = eh5.codec_for_filter(str(flt.filter_id), cd_values)
         assert codec.num_threads is None  # the reading machine's setting, never the file's
         assert codec == flt.codec()
+    # a float bound sits where earlier files hold 0 or a thread count: those read as no bound
+    bounded = eh5.LPCH5(level=2, max_error=0.25, block_channels=7)
+    assert eh5.LPCH5.from_cd_values(bounded.filter_options + (1, 2, 2, 1000, 8)) == bounded
+    assert bounded.max_error == 0.25 and bounded.filter_options[1] == 0
+    with pytest.raises(ValueError, match="smallest normal"):
+        eh5.LPCH5(max_error=1e-40)  # its bit pattern would read as no bound
     assert isinstance(eh5.codec_for_filter(eh5.WAVPACK_FILTER_ID, eh5.WavPackH5().filter_options), WavPack)
     assert isinstance(eh5.codec_for_filter(eh5.FLAC_FILTER_ID, eh5.FLACH5().filter_options), FLAC)
     assert eh5.codec_for_filter("gzip", 4) is None and eh5.codec_for_filter("32001", (0,) * 7) is None

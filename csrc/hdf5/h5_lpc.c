@@ -6,11 +6,14 @@
  *   1  max_error: 0 lossless (default), else every sample within that many units
  *      (at most EPHYS_LPC_MAX_ERROR)
  *   2  channels per block (independent stream): 1..2^20, default 32
- *   3  float datasets: 0, or the bit pattern of a float32 absolute bound (a
+ *   3  float datasets: the bit pattern of a float32 absolute bound (a
  *      non-integer max_error, which then takes the place of option 1; integer
- *      datasets refuse it).  (Never a thread count: the plugin takes it from
- *      the process that runs it, h5plugin.c.)
+ *      datasets refuse it).  Zero or the pattern of a subnormal float means no
+ *      bound: earlier files hold 0 or a thread count there, and must keep
+ *      their meaning.  (The plugin takes its thread count from the process that
+ *      runs it, h5plugin.c.)
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -19,20 +22,25 @@
 #include "lpc/lpc_codec.h"
 
 
-static double float_bound(const unsigned *o)
+static float option_as_float(const unsigned *o)
 {
     uint32_t bits = o[3];
     float bound;
     memcpy(&bound, &bits, 4);
-    return bits ? bound : (double)o[1];
+    return bound;
 }
+
+/* Option 3 holds a float bound (valid or not) unless it reads as zero or a subnormal. */
+static int has_float_bound(const unsigned *o) { return !(fabsf(option_as_float(o)) < FLT_MIN); }
+
+static double float_bound(const unsigned *o) { return has_float_bound(o) ? option_as_float(o) : (double)o[1]; }
 
 static int check_options(const unsigned *o)
 {
     ephys_lpc_params_t p;
     if (ephys_lpc_default_params((int)o[0], o[1], &p)) return EPHYS_ERR_ARGS;
     if (o[2] < 1 || o[2] > (1u << 20)) return EPHYS_ERR_ARGS;
-    if (o[3] && (o[1] || !(float_bound(o) > 0) || !isfinite(float_bound(o)))) return EPHYS_ERR_ARGS;
+    if (has_float_bound(o) && (o[1] || !(float_bound(o) > 0) || !isfinite(float_bound(o)))) return EPHYS_ERR_ARGS;
     return EPHYS_OK;
 }
 
@@ -47,7 +55,7 @@ static int encode(const unsigned *o, const ephys_view_t *src, int ndim, const ui
 {
     ephys_lpc_params_t p;
     int is_float = src->dtype == EPHYS_DTYPE_FLOAT32 || src->dtype == EPHYS_DTYPE_FLOAT64;
-    if (o[3] && !is_float) return EPHYS_ERR_ARGS;
+    if (has_float_bound(o) && !is_float) return EPHYS_ERR_ARGS;
     int err = ephys_lpc_default_params((int)o[0], is_float ? 0 : o[1], &p);
     if (err) return err;
     if (is_float) return ephys_lpc_encode_float(&p, float_bound(o), src, ndim, shape, 0, o[2], num_threads, out, out_len);

@@ -170,6 +170,8 @@ class LPCH5(_EphysFilter):
     dtype code, chunk rank and chunk dims. A non-integer ``max_error`` (float datasets only)
     is stored as the bit pattern of a float32 in the fourth value (the second is then 0):
     it is rounded down to a float32, so that the bound written is never above the one asked.
+    A fourth value that reads as zero or a subnormal float is no bound: files written before
+    float support hold 0 or a thread count there.
     """
 
     filter_id = LPC_FILTER_ID
@@ -183,6 +185,8 @@ class LPCH5(_EphysFilter):
             bound = np.float32(max_error)
             if float(bound) > max_error:  # never a looser bound than asked
                 bound = np.nextafter(bound, np.float32(0))
+            if not bound >= np.finfo(np.float32).smallest_normal:
+                raise ValueError(f"LPCH5: a float max_error below float32's smallest normal: {max_error}")
             max_error = float(bound)
         self._take_options(self._codec_cls(level, max_error, block_channels))
         float_bits = int(np.float32(self.max_error).view(np.uint32)) if isinstance(self.max_error, float) else 0
@@ -193,8 +197,9 @@ class LPCH5(_EphysFilter):
     def from_cd_values(cls, cd_values):
         """The filter of a dataset, from its cd_values (``dataset._filters[str(filter_id)]``)."""
         level, max_error, block_channels, float_bits = _user_values(cls, cd_values)
-        if float_bits:
-            max_error = float(np.array(float_bits, np.uint32).view(np.float32))
+        bound = np.array(float_bits, np.uint32).view(np.float32)
+        if not abs(bound) < np.finfo(np.float32).smallest_normal:  # else no bound (0, or an old thread count)
+            max_error = float(bound)
         return cls(level=level, max_error=max_error, block_channels=block_channels)
 
 
