@@ -1,5 +1,6 @@
 /* The decoder's parts: streams of versions 3, 4 and 6 and the frame loop of every
- * version (decode.c), the lanes of versions 1 and 2 (decode_lanes.c). */
+ * version (decode.c), the lanes of versions 1 and 2 (decode_lanes.c), the channel
+ * headers and synthesis they share (synthesis.c). */
 #ifndef EPHYS_LPC_DECODER_H
 #define EPHYS_LPC_DECODER_H
 #include "block.h"
@@ -51,14 +52,16 @@ static inline int fields_err(const fields_t *f) { return f->lsb ? f->lsb->err : 
 /* decode.c */
 /* The stream header against the container's claim (dst's dtype and samples, nc channels). */
 int lpc_parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, uint32_t nc, stream_t *s);
+/* ephys_block_codec_t.decode_block */
+int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc);
+
+/* synthesis.c, every version */
 /* One channel's frame header (order, weights, offset d, neighbour gain). */
 int lpc_read_channel_header(fields_t *f, const stream_t *s, decoder_t *w, uint32_t c);
 /* Rows [t, t + nt) of the block from their residuals in w->e (which this
  * consumes) into channels [c0, c0 + nc) of dst. */
 int lpc_synthesize(decoder_t *w, const lpc_kernels_t *kern, const stream_t *s, size_t t, size_t nt, int top,
                    int wide, int grids, const ephys_view_t *dst, uint64_t c0, uint32_t nc);
-/* ephys_block_codec_t.decode_block */
-int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc);
 
 /* decode_lanes.c, versions 1 and 2 */
 /* The lanes after the header, from its table of lane lengths. */

@@ -11,7 +11,8 @@
  * once) compiled per instruction set by kernel_template.h into kernels.c
  * (scalar, SSE2, the CPU dispatch) and kernels_avx2.c, block.c (the state
  * both directions keep), analysis.c and encode.c, decode.c (versions 3, 4 and
- * 6) and decode_lanes.c (versions 1 and 2), lpc_codec.c (the entry points).
+ * 6) and decode_lanes.c (versions 1 and 2) over synthesis.c (what both
+ * decoders share), lpc_codec.c (the entry points).
  *
  * This is the only public header of the folder: the declarations below are
  * read by cffi (preprocessor lines are skipped, integer constants kept). */

@@ -1,0 +1,87 @@
+/* What the decoders of every stream version share (decode.c, decode_lanes.c):
+ * a channel's header (order, weights, mean, neighbour gain) and the samples
+ * from a block of residuals: synthesis, then the grid and dictionary maps, into
+ * the output. */
+#include <stdlib.h>
+
+#include "decoder.h"
+
+int lpc_read_channel_header(fields_t *f, const stream_t *s, decoder_t *w, uint32_t c)
+{
+    uint32_t nc = s->nc;
+    int32_t lo, hi;
+    dtype_range(s->dtype, &lo, &hi);
+    int order = (int)field(f, 6);
+    if (order > EPHYS_LPC_MAX_ORDER) return EPHYS_ERR_CORRUPT;
+    w->block.order[c] = order;
+    if (order) {
+        int bits = (int)field(f, 4) + 1;
+        for (int q = 0; q < order; q++) w->block.coef[(size_t)q * nc + c] = field_signed(f, bits);
+    }
+    w->block.mean[c] = 0;
+    if (s->version >= 2) {
+        int nb = (int)field(f, 5);
+        int64_t mean = nb ? unzigzag(field(f, nb)) : 0;
+        if (mean < lo || mean > hi) return EPHYS_ERR_CORRUPT;
+        w->block.mean[c] = (int32_t)mean;
+    }
+    w->block.gain[c] = 0;
+    if (s->neighbours && c > 0 && field(f, 1)) w->block.gain[c] = field_signed(f, GAIN_BITS);
+    return fields_err(f) ? EPHYS_ERR_CORRUPT : EPHYS_OK;
+}
+
+/* y -> x into out; returns nonzero if an x falls outside [lo, hi] (corrupt).
+ * Each channel's range of y whose x is in [lo, hi] comes first (into bounds:
+ * 2 nc values), so that the kernel runs in 32-bit lanes: y scale + base is
+ * exact modulo 2^32 for those y. */
+static int from_grid(const lpc_kernels_t *kern, const int32_t *rows, size_t nt, uint32_t nc, const uint32_t *scale,
+                     const uint32_t *base, int32_t lo, int32_t hi, int32_t *out, int32_t *bounds)
+{
+    for (uint32_t c = 0; c < nc; c++) {
+        int64_t g = scale[c], a = (int64_t)lo - base[c], b = (int64_t)hi - base[c];
+        int64_t first = -floor_div(-a, g), last = floor_div(b, g);
+        if (first > last || first > INT32_MAX || last < INT32_MIN) first = 1, last = 0; /* no y */
+        bounds[c] = (int32_t)(first < INT32_MIN ? INT32_MIN : first);
+        bounds[nc + c] = (int32_t)(last > INT32_MAX ? INT32_MAX : last);
+    }
+    return kern->from_grid(rows, nt, nc, scale, base, bounds, out);
+}
+
+/* y -> x of the channels with a dictionary, in rows (nt x nc); nonzero if a y
+ * has no value (corrupt). */
+static int from_dictionaries(const decoder_t *w, int32_t *rows, size_t nt, uint32_t nc)
+{
+    for (uint32_t c = 0; c < nc; c++) {
+        uint32_t n = w->dict_count[c];
+        const int32_t *values = w->dict_values[c];
+        if (!n) continue;
+        for (size_t t = 0; t < nt; t++) {
+            int64_t at = (int64_t)rows[t * nc + c] + n / 2;
+            if (at < 0 || at >= n) return 1;
+            rows[t * nc + c] = values[at];
+        }
+    }
+    return 0;
+}
+
+/* The rows' history sits before them in w->block.x. */
+int lpc_synthesize(decoder_t *w, const lpc_kernels_t *kern, const stream_t *s, size_t t, size_t nt, int top,
+                   int wide, int grids, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
+{
+    block_t *block = &w->block;
+    int32_t lo, hi;
+    dtype_range(s->dtype, &lo, &hi);
+    int32_t *rows = block->x + (size_t)(HIST + t % ((size_t)1 << s->frame_log2)) * nc;
+    if (s->max_error)
+        kern->near(rows, nt, nc, block->coef, top, s->shift, lo, hi, &block->init, block->acc64, w->e, NULL,
+                   2 * (int64_t)s->max_error + 1);
+    else if (kern->synth(rows, nt, nc, block->coef, top, s->shift, wide, lo, hi, &block->init, w->flags, block->acc64,
+                         w->e))
+        return EPHYS_ERR_CORRUPT;
+    /* acc64 (nc int64 of scratch, free once synthesis is done) holds the 2 nc bounds */
+    if (grids && from_grid(kern, rows, nt, nc, block->scale, block->base, lo, hi, w->e, (int32_t *)block->acc64))
+        return EPHYS_ERR_CORRUPT;
+    if (w->dictionaries && from_dictionaries(w, w->e, nt, nc)) return EPHYS_ERR_CORRUPT;
+    ephys_view_store(dst, t, nt, c0, nc, grids ? w->e : rows);
+    return EPHYS_OK;
+}
