@@ -1,5 +1,5 @@
 """EphysLPC: our own codec for multichannel ephys, lossless or with a bounded error (C, csrc/lpc/;
-float chunks csrc/lpc/floats.c)."""
+float chunks csrc/lpc/floats_*.c)."""
 
 import math
 

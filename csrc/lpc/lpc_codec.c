@@ -64,7 +64,7 @@ static int lpc_check_block(const uint8_t *in, size_t len, uint64_t n_samples, ui
 
 static int lpc_is_lossy(const void *params) { return ((const ephys_lpc_params_t *)params)->max_error > 0; }
 
-/* The integer streams alone: what the float layer (floats.c) codes its grid indices with. */
+/* The integer streams alone: what the float layer (floats_encode.c, floats_decode.c) codes its grid indices with. */
 static const ephys_block_codec_t int_codec = {EPHYS_CODEC_LPC, lpc_encode_block, lpc_decode_block, lpc_min_bytes,
                                               lpc_check_block, lpc_is_lossy};
 

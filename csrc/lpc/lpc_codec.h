@@ -12,7 +12,11 @@
  * (scalar, SSE2, the CPU dispatch) and kernels_avx2.c, block.c (the state
  * both directions keep), analysis.c and encode.c, decode.c (versions 3, 4 and
  * 6) and decode_lanes.c (versions 1 and 2) over synthesis.c (what both
- * decoders share), lpc_codec.c (the entry points).
+ * decoders share), lpc_codec.c (the entry points); float32 / float64 chunks:
+ * floats.h (stream version 5: its layout, and the calls the integer codec
+ * makes), floats_stream.h (sample formats and what the float encoder and
+ * decoder share), floats_grid.c (finding a block's grid), floats_encode.c and
+ * floats_decode.c.
  *
  * This is the only public header of the folder: the declarations below are
  * read by cffi (preprocessor lines are skipped, integer constants kept). */

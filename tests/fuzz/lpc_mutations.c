@@ -59,6 +59,26 @@ static void mutate(const uint8_t *chunk, size_t len, const ephys_view_t *dv, lon
     free(work);
 }
 
+/* A chunk just encoded (encode_err 0) must decode into dv (to src's bytes when
+ * lossless); then its mutations are decoded and it is freed.  Nonzero, after a
+ * message, if not. */
+static int round_trip_and_mutate(int encode_err, uint8_t *chunk, size_t len, const ephys_view_t *dv, const uint8_t *src,
+                                 const uint8_t *dst, size_t bytes, int lossless, const char *what, long iterations,
+                                 long *failures, long *decoded)
+{
+    if (encode_err) {
+        fprintf(stderr, "%sencode failed\n", what);
+        return 2;
+    }
+    if (ephys_lpc_decode(chunk, len, dv, 1) || (lossless && memcmp(src, dst, bytes))) {
+        fprintf(stderr, "%sround trip failed\n", what);
+        return 2;
+    }
+    mutate(chunk, len, dv, iterations, failures, decoded);
+    ephys_free(chunk);
+    return 0;
+}
+
 /* A chunk file: its samples must decode, then its mutations are decoded. */
 static int mutate_file(const char *path, long iterations, long *failures, long *decoded)
 {
@@ -125,17 +145,11 @@ int main(int argc, char **argv)
         uint64_t shape[2] = {k->n, k->nc};
         uint8_t *chunk;
         size_t len;
-        if (ephys_lpc_default_params(k->level, k->max_error, &p) ||
-            ephys_lpc_encode(&p, &sv, 2, shape, 0, k->cpb, 1, &chunk, &len)) {
-            fprintf(stderr, "encode failed\n");
+        int err = ephys_lpc_default_params(k->level, k->max_error, &p) ||
+                  ephys_lpc_encode(&p, &sv, 2, shape, 0, k->cpb, 1, &chunk, &len);
+        if (round_trip_and_mutate(err, chunk, len, &dv, src, dst, count * item, !k->max_error, "",
+                                  iterations / n_cases, &failures, &decoded))
             return 2;
-        }
-        if (ephys_lpc_decode(chunk, len, &dv, 1) || (!k->max_error && memcmp(src, dst, count * item))) {
-            fprintf(stderr, "round trip failed\n");
-            return 2;
-        }
-        mutate(chunk, len, &dv, iterations / n_cases, &failures, &decoded);
-        ephys_free(chunk);
         free(src);
         free(dst);
     }
@@ -174,17 +188,11 @@ int main(int argc, char **argv)
         uint64_t shape[2] = {floats[ci].n, floats[ci].nc};
         uint8_t *chunk;
         size_t len;
-        if (ephys_lpc_default_params(2, 0, &p) ||
-            ephys_lpc_encode_float(&p, floats[ci].max_error, &sv, 2, shape, 0, floats[ci].cpb, 1, &chunk, &len)) {
-            fprintf(stderr, "float encode failed\n");
+        int err = ephys_lpc_default_params(2, 0, &p) ||
+                  ephys_lpc_encode_float(&p, floats[ci].max_error, &sv, 2, shape, 0, floats[ci].cpb, 1, &chunk, &len);
+        if (round_trip_and_mutate(err, chunk, len, &dv, src, dst, count * item, !floats[ci].max_error, "float ",
+                                  iterations / n_cases, &failures, &decoded))
             return 2;
-        }
-        if (ephys_lpc_decode(chunk, len, &dv, 1) || (!floats[ci].max_error && memcmp(src, dst, count * item))) {
-            fprintf(stderr, "float round trip failed\n");
-            return 2;
-        }
-        mutate(chunk, len, &dv, iterations / n_cases, &failures, &decoded);
-        ephys_free(chunk);
         free(src);
         free(dst);
     }
