@@ -76,7 +76,7 @@ figures: $(STAMP) $(STAMP2)
 	$(PY2) -m benchmarks.doc_figures lossy --out docs/figures
 
 # EphysLPC's decoder under AddressSanitizer and UBSan: 100,000 mutated chunks (LPC_FUZZ=n for more), encoded
-# ones (integer and float, every stream mode) and every frozen fixture (stream versions 1-5).
+# ones (integer and float, every stream mode) and every frozen fixture (stream versions 1-7).
 LPC_FUZZ ?= 100000
 lpc-fuzz:
 	mkdir -p build

@@ -222,6 +222,8 @@ static uint32_t view_rows_crc32c(const ephys_view_t *v, uint64_t t0, uint64_t nt
     size_t item = ephys_sample_size(v->dtype), row_bytes = nc * item;
     int64_t ss = v->sample_stride * (int64_t)item, cs = v->channel_stride * (int64_t)item; /* bytes */
     uint8_t gather[ROW_BATCH_BYTES], *at = gather;
+    if (cs == (int64_t)item && ss == (int64_t)row_bytes) /* the rows one after the other in memory */
+        return ephys_crc32c(crc, (const char *)v->base + (int64_t)t0 * ss + (int64_t)c0 * cs, (size_t)nt * row_bytes);
     for (uint64_t t = t0; t < t0 + nt; t++) {
         const char *row = (const char *)v->base + (int64_t)t * ss + (int64_t)c0 * cs;
         if (row_bytes > sizeof(gather) && (cs == (int64_t)item || nc == 1)) {

@@ -7,6 +7,8 @@ work, on its own threads, with the GIL released (cffi releases it around every
 call into the extension).
 """
 
+import math
+
 import numpy as np
 from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray_like, ndarray_copy
 
@@ -49,24 +51,30 @@ def make_view(arr2d):
 
     Returns the view and the array it points into, which must outlive the call."""
     item = arr2d.itemsize
-    if any(s % item for s in arr2d.strides):
+    sample_stride, channel_stride = arr2d.strides
+    if sample_stride % item or channel_stride % item:
         arr2d = np.ascontiguousarray(arr2d)
+        sample_stride, channel_stride = arr2d.strides
     view = ffi.new("ephys_view_t *")
-    view.base = ffi.cast("void *", arr2d.__array_interface__["data"][0])
+    flags = arr2d.flags
+    if flags.c_contiguous and flags.writeable:  # the fast way to its address (small chunks)
+        view.base = ffi.from_buffer(arr2d)
+    else:
+        view.base = ffi.cast("void *", arr2d.__array_interface__["data"][0])
     view.dtype = DTYPE_CODES[arr2d.dtype]
     view.n_samples, view.n_channels = arr2d.shape
-    view.sample_stride, view.channel_stride = (s // item for s in arr2d.strides)
+    view.sample_stride = sample_stride // item
+    view.channel_stride = channel_stride // item
     return view, arr2d
 
 
 def to_2d(arr):
     """(samples, channels) without copying where numpy can: the trailing axes are the channels."""
-    channels = int(np.prod(arr.shape[1:], dtype=np.int64))
     if arr.ndim == 2:
         return arr
     if arr.ndim == 1:
         return arr[:, None]
-    return arr.reshape(arr.shape[0], channels)
+    return arr.reshape(arr.shape[0], math.prod(arr.shape[1:]))
 
 
 def take_output(out_pp, out_len):
@@ -95,6 +103,8 @@ def encode_chunk(encode_fn, params, arr, channels_per_block, num_threads):
 
 
 def input_bytes(buf):
+    if type(buf) is bytes:  # what encode returns: no numpy view needed
+        return buf, ffi.from_buffer(buf), len(buf)
     src = ensure_contiguous_ndarray(buf)
     return src, ffi.from_buffer(src), src.nbytes
 
@@ -104,7 +114,7 @@ def decode_chunk(info_fn, decode_fn, buf, out, num_threads, codec_name):
     info = ffi.new("ephys_chunk_info_t *")
     what = f"cannot decode {codec_name} chunk"
     check(info_fn(ptr, nbytes, info), what)
-    shape = tuple(int(x) for x in info.shape[0 : info.ndim])
+    shape = tuple(info.shape[0 : info.ndim])
     order = "F" if info.flags & lib.EPHYS_CHUNK_FORTRAN else "C"
     return decode_into(
         out,
@@ -147,9 +157,10 @@ def samples_view(arr, dtype, shape):
     if not isinstance(arr, np.ndarray) or arr.dtype != dtype or arr.shape != tuple(shape) or not arr.flags.writeable:
         return None
     view = to_2d(arr)
-    if view.size and not np.may_share_memory(view, arr):  # numpy had to copy
+    if arr.ndim > 2 and view.size and not np.may_share_memory(view, arr):  # numpy had to copy
         return None
-    if any(s % arr.itemsize for s in view.strides):
+    sample_stride, channel_stride = view.strides
+    if sample_stride % arr.itemsize or channel_stride % arr.itemsize:
         return None
     return view
 

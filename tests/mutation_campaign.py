@@ -119,11 +119,17 @@ def codec_cases(name, rng):
                 signal(rng, 150, 5, "uint16"),
                 # values on a grid of ~24.04 counts: value dictionaries (stream version 6)
                 np.round(np.round(signal(rng, 600, 4, "float64") / 3) * 24.0384 + 0.3).astype("int16"),
+                # blocks of 3 channels cut into 8 time segments, the last one padded (stream version 7)
+                signal(rng, 1001, 3, "int16"),
             ],
             ("int8", "int16", "int32", "uint8", "uint16", "uint32"),
         )
     if name == "EphysLPC near-lossless":
-        return ne.EphysLPC(max_error=2, block_channels=3), i16, ("int8", "int16", "int32")
+        return (
+            ne.EphysLPC(max_error=2, block_channels=3),
+            i16 + [signal(rng, 1001, 3, "int16")],
+            ("int8", "int16", "int32"),
+        )
     if name == "EphysLPC float":  # every stream mode: grid (exact, up to rounding, gappy), split; specials
         return ne.EphysLPC(block_channels=3), float_chunks(rng), ("float32", "float64")
     if name == "EphysLPC float bounded":

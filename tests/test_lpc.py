@@ -341,8 +341,8 @@ def stream_version(chunk):
 def test_fixtures_hold_every_stream_version():
     """The frozen chunks (make_fixtures.FROZEN / FROZEN_LOSSY) keep stream versions 1 (no channel
     offsets), 2 (four most-significant-bit-first lanes), 3 (split entropy areas), 4 (capped
-    low fields) and 6 (value dictionaries), so that all stay decodable (version 5, the float
-    stream, has its own tests)."""
+    low fields), 6 (value dictionaries) and 7 (time segments, segment starts), so that all
+    stay decodable (version 5, the float stream, has its own tests)."""
     fixtures = HERE / "fixtures"
     lpc = fixtures / "fixture" / "ephys_lpc"
     chunks = {
@@ -359,6 +359,9 @@ def test_fixtures_hold_every_stream_version():
         "near stream 3": fixtures / "lossy" / "ephys_lpc_near_stream3" / "chunk.bin",
         "near stream 4": fixtures / "lossy" / "ephys_lpc_near_stream4" / "chunk.bin",
         "near stream 6": fixtures / "lossy" / "ephys_lpc_near_stream6" / "chunk.bin",
+        "codec.07": lpc / "codec.07" / "encoded.17.dat",
+        "array.18": lpc / "codec.07" / "encoded.18.dat",
+        "near stream 7": fixtures / "lossy" / "ephys_lpc_near_stream7" / "chunk.bin",
     }
     versions = {name: stream_version(path.read_bytes()) for name, path in chunks.items()}
     assert versions == {
@@ -375,20 +378,97 @@ def test_fixtures_hold_every_stream_version():
         "codec.06": 6,
         "array.16": 6,
         "near stream 6": 6,
+        "codec.07": 7,
+        "array.18": 7,
+        "near stream 7": 7,
     }
     # version 4's default streams say that their partitions may cap (byte 6 of the stream header)
     for name in ("codec.05", "array.08", "near stream 4"):
         chunk = chunks[name].read_bytes()
         assert chunk[first_stream_at(chunk)[0] + 6] == 1, name
+    # version 7's segment counts (byte 7): 6 (a block of 5 channels), 8 (4 channels, near-lossless);
+    # array 18, a smooth signal, is not cut (its segment starts: the first bit after its maps)
+    segments = {name: chunks[name].read_bytes()[first_stream_at(chunks[name].read_bytes())[0] + 7] for name in chunks}
+    assert (segments["codec.07"], segments["near stream 7"], segments["array.18"]) == (6, 8, 1)
+    assert segments["codec.06"] == segments["near stream 6"] == 0
 
 
-def test_new_chunks_are_stream_version_6_and_later_versions_are_refused():
-    """Integer chunks are version 6; 5 is the float stream's number, refused in an integer chunk."""
+def test_new_chunks_are_stream_version_7_and_later_versions_are_refused():
+    """Integer chunks are version 7; 5 is the float stream's number, refused in an integer chunk."""
     chunk = EphysLPC().encode(simulated(300, 5))
     start = first_stream_at(chunk)[0]
-    assert stream_version(chunk) == 6
-    for version in (0, 5, 7, 255):
+    assert stream_version(chunk) == 7
+    for version in (0, 5, 8, 255):
         data = bytearray(chunk)
         data[start] = version
         with pytest.raises(ValueError):
             EphysLPC().decode(bytes(data))
+
+
+# ---- time segments (stream version 7) ----
+
+
+def segment_count(chunk):
+    return chunk[first_stream_at(chunk)[0] + 7]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_few_channels_are_cut_into_time_segments(dtype):
+    """A block of few channels is coded as time segments side by side (stream version 7:
+    up to 32 lanes of the prediction), and decodes exactly into every layout of the output,
+    also channel by channel; near-lossless keeps its bound; level 3 may keep them or not."""
+    std = 4.0 if dtype == "int8" else 20.0
+    for shape, segments in (((3001, 4), 8), ((1000, 4), 8), ((999, 3), 8), ((2000, 1), 16), ((2500, 16), 2)):
+        arr = simulated(*shape, seed=shape[0], dtype=dtype, std=std)
+        chunk = roundtrip(arr, EphysLPC(num_threads=1))
+        assert segment_count(chunk) == segments, shape
+        codec = EphysLPC()
+        fortran = np.asfortranarray(np.zeros_like(arr))
+        codec.decode(chunk, out=fortran)
+        np.testing.assert_array_equal(fortran, arr)
+        strided = np.zeros((arr.shape[0], 2 * arr.shape[1]), dtype)[:, ::2]
+        codec.decode(chunk, out=strided)
+        np.testing.assert_array_equal(strided, arr)
+        raw = np.zeros(arr.nbytes + 1, np.uint8)
+        unaligned = raw[1:].view(dtype).reshape(arr.shape)
+        codec.decode(chunk, out=unaligned)
+        np.testing.assert_array_equal(unaligned, arr)
+        np.testing.assert_array_equal(codec.decode_channels(chunk, [arr.shape[1] - 1]), arr[:, -1:])
+        roundtrip(arr, EphysLPC(max_error=3))
+        roundtrip(arr, EphysLPC(level=3))
+    # too few samples for segments of 100 rows, and smooth signals (their segments would each
+    # start with residuals as large as the signal): not cut
+    assert segment_count(roundtrip(simulated(150, 4, seed=1))) == 1
+    walk = np.cumsum(np.random.default_rng(2).normal(size=(3000, 4)) * 30, axis=0).astype("int16")
+    assert segment_count(roundtrip(walk)) == 1
+
+
+def test_time_segments_with_grids_dictionaries_and_escapes():
+    arr = simulated(4000, 5, seed=3)
+    arr[::97, 0] = 30000
+    arr[:, 1] = arr[:, 1] * 3 + 1
+    arr[:, 2] = np.round(arr[:, 2] * 24.04 + 0.3).astype("int16")
+    arr[:, 3] = -7
+    chunk = roundtrip(arr)
+    assert segment_count(chunk) > 1
+    assert segment_count(roundtrip(arr.astype("int32") * 70000)) > 1
+
+
+def test_segment_count_in_the_stream_header_is_checked():
+    """Byte 7 of a version-7 stream: 0, above 64, more lanes than 64, or segments without
+    samples are refused, never decoded into wrong data."""
+    arr = simulated(1000, 4, seed=5)
+    chunk = EphysLPC().encode(arr)
+    at = first_stream_at(chunk)[0] + 7
+    assert chunk[at] == 8
+    for count in (0, 17, 65, 255):
+        data = bytearray(chunk)
+        data[at] = count
+        with pytest.raises(ValueError):
+            EphysLPC().decode(bytes(data))
+    for count in range(1, 17):  # other valid counts: the stream no longer parses
+        if count != 8:
+            data = bytearray(chunk)
+            data[at] = count
+            with pytest.raises(ValueError):
+                EphysLPC().decode(bytes(data))

@@ -49,21 +49,25 @@ static int bits_of(int32_t maxabs)
  * sample (ORDER_TOLL): decoding time grows with the order, and a higher order
  * must save more than that to be chosen. */
 #define ORDER_TOLL (1.0 / 1024)
-int lpc_fit(const double *r, const int32_t *rows, size_t nt, uint32_t nc, uint32_t c, int32_t d, int max_order,
-            int shift, int32_t *q, int *coef_bits)
+int lpc_fit(const double *r, const int32_t *rows, size_t nt, uint32_t nc, uint32_t c, uint32_t width, int32_t d,
+            int max_order, int shift, int32_t *q, int *coef_bits)
 {
     enum { P1 = EPHYS_LPC_MAX_ORDER + 1 };
     double cov[P1][P1], low[P1][P1], z[P1], a[P1];
     int32_t qa[EPHYS_LPC_MAX_ORDER];
     *coef_bits = 1;
     if (r[0] <= 0 || max_order == 0) return 0;
-#define Y(t) ((double)rows[(ptrdiff_t)(t) * (ptrdiff_t)nc + (ptrdiff_t)c] - (double)d)
+#define Y(t, l) ((double)rows[(ptrdiff_t)(t) * (ptrdiff_t)nc + (ptrdiff_t)(c + l)] - (double)d)
     for (int j = 0; j <= max_order; j++) cov[0][j] = cov[j][0] = r[j];
     for (int i = 1; i <= max_order; i++)
-        for (int j = i; j <= max_order; j++)
-            cov[i][j] = cov[j][i] =
-                cov[i - 1][j - 1] + Y(-i) * Y(-j) - Y((ptrdiff_t)nt - i) * Y((ptrdiff_t)nt - j);
+        for (int j = i; j <= max_order; j++) {
+            double s = cov[i - 1][j - 1];
+            for (uint32_t l = 0; l < width; l++)
+                s = s + Y(-i, l) * Y(-j, l) - Y((ptrdiff_t)nt - i, l) * Y((ptrdiff_t)nt - j, l);
+            cov[i][j] = cov[j][i] = s;
+        }
 #undef Y
+    nt *= width; /* the samples the costs below count */
     /* Cholesky of C[1..P][1..P], one order at a time; it stops where the
      * matrix is (numerically) singular: no higher order is tried */
     int top = 0;
@@ -368,15 +372,20 @@ void lpc_to_dictionary(int32_t *rows, size_t nt, uint32_t nc, const lpc_dictiona
 /* The frame's offset d per channel: its rounded mean (0 for int32 samples,
  * whose differences could overflow); the history of a block's first frame is
  * set to d. */
-void lpc_centre(block_t *block, int first, size_t nt, uint32_t nc, int dtype, int32_t *sum)
+void lpc_centre(block_t *block, int first, size_t nt, uint32_t nc, uint32_t width, int dtype, int32_t *sum)
 {
     const int32_t *rows = block->x + (size_t)HIST * nc;
     for (uint32_t c = 0; c < nc; c++) block->mean[c] = 0;
-    if (dtype != EPHYS_DTYPE_INT32) { /* int8 / int16: a frame's sum fits in int32 (2^16 x 2^15) */
+    if (dtype != EPHYS_DTYPE_INT32) { /* int8 / int16: a lane's sum over a frame fits in int32 (2^16 x 2^15) */
         for (uint32_t c = 0; c < nc; c++) sum[c] = 0;
         for (size_t t = 0; t < nt; t++)
             for (uint32_t c = 0; c < nc; c++) sum[c] += rows[t * nc + c];
-        for (uint32_t c = 0; c < nc; c++) block->mean[c] = (int32_t)floor((double)sum[c] / (double)nt + 0.5);
+        for (uint32_t c = 0; c < nc; c += width) { /* one offset per channel, over its lanes */
+            int64_t total = 0;
+            for (uint32_t l = 0; l < width; l++) total += sum[c + l];
+            int32_t mean = (int32_t)floor((double)total / (double)(nt * width) + 0.5);
+            for (uint32_t l = 0; l < width; l++) block->mean[c + l] = mean;
+        }
     }
     if (first) lpc_frame_fill_history(block, nc);
 }

@@ -1,5 +1,5 @@
 /* The decoder: a stream's header, its grids, dictionaries and frames, and
- * the partitions of versions 3, 4 and 6 (those of versions 1 and 2 are in
+ * the partitions of versions 3, 4, 6 and 7 (those of versions 1 and 2 are in
  * decode_lanes.c; what every version shares, in synthesis.c).  A decoder must
  * survive any byte string: every field is checked before it is used, and a
  * stream that does not end where its last field ends is corrupt. */
@@ -11,27 +11,35 @@
 
 static void decoder_free(decoder_t *w)
 {
-    for (uint32_t c = 0; w->dict_values && c < w->nc; c++) free(w->dict_values[c]);
+    /* a channel's lanes share its first lane's values */
+    for (uint32_t v = 0; w->dict_values && v < w->lanes / w->segments; v++) free(w->dict_values[v]);
     free(w->dict_values); free(w->dict_count);
     lpc_block_free(&w->block);
-    free(w->e); free(w->flags); free(w->sum); free(w->lows_at); free(w->unary); free(w->unary_at);
+    free(w->e); free(w->flags); free(w->seg); free(w->order); free(w->sum); free(w->lows_at); free(w->unary); free(w->unary_at);
 }
 
-static int decoder_alloc(decoder_t *w, size_t f, size_t part, uint32_t nc)
+/* For frames of f rows and partitions of part rows of the stream's lanes. */
+static int decoder_alloc(decoder_t *w, size_t f, size_t part, const stream_t *s)
 {
+    uint32_t nv = s->lanes;
     memset(w, 0, sizeof(*w));
-    if (lpc_block_alloc(&w->block, f, part, nc)) return EPHYS_ERR_NOMEM;
-    w->e = malloc(f * nc * sizeof(int32_t));
-    w->flags = malloc(nc * sizeof(int32_t));
-    w->sum = malloc(part * sizeof(uint32_t));
-    w->lows_at = malloc(nc * sizeof(uint64_t));
-    w->unary = malloc((nc * part + 16) * sizeof(uint32_t)); /* + 8 after each area: the AVX2 expand reads 8 at a time */
-    w->unary_at = malloc(nc * sizeof(uint32_t *));
-    w->nc = nc;
-    w->dict_count = calloc(nc, sizeof(uint32_t));
-    w->dict_values = calloc(nc, sizeof(int32_t *));
-    if (!w->dict_count || !w->dict_values || !w->e || !w->flags || !w->sum || !w->lows_at || !w->unary ||
-        !w->unary_at) {
+    if (lpc_block_alloc(&w->block, f, part, nv)) return EPHYS_ERR_NOMEM;
+    w->e = malloc(f * nv * sizeof(int32_t));
+    w->flags = malloc(nv * sizeof(int32_t));
+    w->seg = s->segments > 1 ? malloc(part * s->nc * sizeof(int32_t)) : NULL;
+    w->order = s->segments > 1 ? malloc(nv * sizeof(uint32_t)) : NULL;
+    for (uint32_t g = 0; w->order && g < s->segments; g++)
+        for (uint32_t c = 0; c < s->nc; c++) w->order[g * s->nc + c] = c * s->segments + g;
+    w->sum = malloc(part * s->segments * sizeof(uint32_t));
+    w->lows_at = malloc(s->nc * sizeof(uint64_t));
+    w->unary = malloc((nv * part + 16) * sizeof(uint32_t)); /* + 8 after each area: the AVX2 expand reads 8 at a time */
+    w->unary_at = malloc(nv * sizeof(uint32_t *));
+    w->lanes = nv;
+    w->segments = s->segments;
+    w->dict_count = calloc(nv, sizeof(uint32_t));
+    w->dict_values = calloc(nv, sizeof(int32_t *));
+    if (!w->dict_count || !w->dict_values || !w->e || !w->flags || (s->segments > 1 && (!w->seg || !w->order)) || !w->sum ||
+        !w->lows_at || !w->unary || !w->unary_at) {
         decoder_free(w);
         return EPHYS_ERR_NOMEM;
     }
@@ -42,10 +50,11 @@ static int decoder_alloc(decoder_t *w, size_t f, size_t part, uint32_t nc)
 static uint64_t min_stream_bits(const stream_t *s)
 {
     uint64_t f = (uint64_t)1 << s->frame_log2, part = (uint64_t)1 << s->partition_log2, bits = 0;
-    uint64_t full = s->n_samples / f, rest = s->n_samples % f;
+    uint64_t full = s->rows / f, rest = s->rows % f;
     uint64_t head = s->version >= 2 ? 6 + 5 : 6; /* order, m */
     uint64_t area = s->version >= 3 ? 32 : 0; /* per partition: the length of unary area A */
     bits += (uint64_t)s->nc * (s->version >= 6 ? MAP_BITS : 1); /* each channel's map (grid flag) */
+    if (s->version >= 7 && s->rows) bits += s->nc;             /* each channel's start flag */
     bits += full * (s->nc * (head + 5 * (f / part)) + area * (f / part));
     if (rest) bits += (uint64_t)s->nc * (head + 5 * ((rest + part - 1) / part)) + area * ((rest + part - 1) / part);
     return bits;
@@ -67,8 +76,16 @@ int lpc_parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, uin
     s->nc = ephys_get_le32(in + 12);
     s->max_error = ephys_get_le32(in + 16);
     s->capped = in[6];
+    s->segments = s->version >= 7 ? in[7] : 1; /* before version 7, byte 7 is 0 */
+    s->lanes = nc * s->segments;
+    s->rows = s->segments ? segment_rows(s->n_samples, s->segments) : 0;
+    /* version 7: every segment holds samples, and segments are for few channels only */
+    int segments_ok = s->version >= 7 ? s->segments >= 1 && s->segments <= MAX_SEGMENTS &&
+                                            (s->segments == 1 || ((uint64_t)nc * s->segments <= MAX_SEGMENT_LANES &&
+                                                                  (s->segments - 1) * s->rows < s->n_samples))
+                                      : in[7] == 0;
     if (s->dtype != dst->dtype || s->n_samples != dst->n_samples || s->nc != nc || in[6] > (s->version >= 4) ||
-        in[7] || s->frame_log2 < MIN_FRAME_LOG2 || s->frame_log2 > MAX_FRAME_LOG2 ||
+        !segments_ok || s->frame_log2 < MIN_FRAME_LOG2 || s->frame_log2 > MAX_FRAME_LOG2 ||
         s->partition_log2 < MIN_PARTITION_LOG2 || s->partition_log2 > MAX_PARTITION_LOG2 ||
         s->partition_log2 > s->frame_log2 || s->shift < 1 || s->shift > MAX_COEF_SHIFT ||
         s->dtype < EPHYS_DTYPE_INT8 || s->dtype > EPHYS_DTYPE_INT32 || s->neighbours > MAX_NEIGHBOURS ||
@@ -107,17 +124,44 @@ static int read_dictionary(posreader_t *r, int dtype, uint32_t *count, int32_t *
 
 
 #define SUB_ROWS 256 /* rows of a partition taken from its columns to the output at a time: they stay in L1 */
+/* version 7: a partition of segments of at most this many values is taken whole (its
+ * channels' segments one run of columns each: fewer, longer kernel calls) */
+#define WHOLE_PARTITION 16384
 
-/* One partition (rows [t, t + pn) of every channel) into dst: Rice parameters
+/* One lane's column, or a run of columns, of a partition: coded values ->
+ * residuals with the neighbour term (lows_column, or for a capped channel its
+ * unary parts added).  Returns nonzero on a corrupt stream. */
+static int column(const posreader_t *r, const lpc_kernels_t *kern, uint32_t *col, size_t len, int k, int b,
+                  uint64_t lows, uint32_t **unary, int32_t gain, uint32_t *sum, const uint32_t *leaving, int m)
+{
+    if (k == ZERO_PARTITION) {
+        memset(col, 0, len * sizeof(uint32_t));
+    } else if (b) { /* col holds its fields; its next values over the cap, while in L1 */
+        size_t taken = kern->add_unary_parts(col, len, k, b, *unary);
+        if (taken == UNARY_OVERFLOW) return 1;
+        *unary += taken;
+    } else { /* low bits and neighbour term fused */
+        return kern->lows_column(r->buf, r->len, lows, k, *unary, col, len, gain, sum, leaving, m);
+    }
+    kern->column_residuals(col, len, gain, sum, leaving, m);
+    return 0;
+}
+
+/* One partition (rows [t, t + pn) of every lane) into dst: Rice parameters
  * (and caps), the length of unary area A, the low-bits area, unary area A
- * (channels [0, h)), unary area B (channels [h, nc)).  The unary parts of the
- * whole partition first (a capped channel's fields before them: they say how
- * many it has), then SUB_ROWS rows at a time: low bits and the neighbour term
- * per channel, to rows, synthesis. */
+ * (channels [0, h)), unary area B (channels [h, nc)); a channel's values are
+ * its segments' pn rows each, one segment after the other, and so are its
+ * columns here (segment g of channel c: column c S + g).  The unary parts of
+ * the whole partition first (a capped channel's fields before them: they say
+ * how many it has), then SUB_ROWS rows at a time (a whole channel at once
+ * where the partition is that short): low bits and the neighbour term, to
+ * rows (lane g nc + c: a segment's channels side by side, as the output holds
+ * them), synthesis. */
 static int decode_partition(posreader_t *r, const lpc_kernels_t *kern, const stream_t *s, decoder_t *w, size_t t,
                             size_t pn, int top, int wide, int grids, const ephys_view_t *dst, uint64_t c0)
 {
-    uint32_t nc = s->nc, h = unary_split(nc), *cm = w->block.cm;
+    uint32_t nc = s->nc, h = unary_split(nc), *cm = w->block.cm, segments = s->segments;
+    size_t sp = pn * segments; /* a channel's values */
     int m = s->neighbours, *rice = w->block.rice, *cap = w->block.cap;
     uint64_t lows = 0;
     for (uint32_t c = 0; c < nc; c++) {
@@ -127,7 +171,7 @@ static int decode_partition(posreader_t *r, const lpc_kernels_t *kern, const str
             if (b && k + b > MAX_CAPPED_FIELD) return EPHYS_ERR_CORRUPT;
         }
         w->lows_at[c] = lows; /* from the low-bits area's start */
-        if (k != ZERO_PARTITION) lows += (uint64_t)(k + b) * pn;
+        if (k != ZERO_PARTITION) lows += (uint64_t)(k + b) * sp;
         rice[c] = k;
         cap[c] = b;
     }
@@ -137,49 +181,112 @@ static int decode_partition(posreader_t *r, const lpc_kernels_t *kern, const str
     for (uint32_t c = 0; c < nc; c++) w->lows_at[c] += r->pos;
     /* the unary parts: each area parsed whole (its channels' values back to
      * back, so that the two parsing chains overlap all along), after the
-     * capped channels' fields, which say how many values each has */
-    uint32_t *qa = w->unary, *qb = w->unary + (size_t)h * pn + 8;
+     * capped channels' fields, which say how many values each column has */
+    uint32_t *qa = w->unary, *qb = w->unary + (size_t)h * sp + 8;
     size_t na = 0, nb = 0;
     for (uint32_t c = 0; c < nc; c++) {
         if (rice[c] == ZERO_PARTITION) continue;
-        size_t n = cap[c] ? kern->capped_fields(r->buf, r->len, w->lows_at[c], rice[c], cap[c], cm + (size_t)c * pn, pn)
-                          : pn;
         size_t *count = c < h ? &na : &nb;
-        w->unary_at[c] = (c < h ? qa : qb) + *count;
-        *count += n;
+        for (uint32_t g = 0; g < segments; g++) {
+            size_t v = (size_t)c * segments + g, n = pn;
+            if (cap[c])
+                n = kern->capped_fields(r->buf, r->len, w->lows_at[c] + (uint64_t)g * pn * (uint64_t)(rice[c] + cap[c]),
+                                        rice[c], cap[c], cm + v * pn, pn);
+            w->unary_at[v] = (c < h ? qa : qb) + *count;
+            *count += n;
+        }
     }
     if (!kern->unary_areas(r->buf, r->len, &pos_a, qa, na, &pos_b, qb, nb)) return EPHYS_ERR_CORRUPT;
     memset(qa + na, 0, 8 * sizeof(uint32_t)); /* read (and masked) by the AVX2 expand */
     memset(qb + nb, 0, 8 * sizeof(uint32_t));
     if (pos_a != r->pos + lows + area_a || pos_b > nbits) return EPHYS_ERR_CORRUPT;
-    if (m) memset(w->sum, 0, pn * sizeof(uint32_t));
+    if (m) memset(w->sum, 0, sp * sizeof(uint32_t));
     r->pos = pos_b;
-    for (size_t j0 = 0; j0 < pn; j0 += SUB_ROWS) {
-        size_t len = pn - j0 < SUB_ROWS ? pn - j0 : SUB_ROWS;
+    size_t step = segments > 1 && pn * s->lanes <= WHOLE_PARTITION ? pn : SUB_ROWS;
+    for (size_t j0 = 0; j0 < pn; j0 += step) {
+        size_t len = pn - j0 < step ? pn - j0 : step;
         for (uint32_t c = 0; c < nc; c++) {
-            uint32_t *col = cm + (size_t)c * pn + j0;
-            uint32_t *leaving = m && c >= (uint32_t)m ? col - (size_t)m * pn : NULL;
-            int k = rice[c];
-            int32_t gain = w->block.gain[c];
-            if (k == ZERO_PARTITION) {
-                memset(col, 0, len * sizeof(uint32_t));
-            } else if (cap[c]) { /* col holds its fields; its next values over the cap, while in L1 */
-                size_t taken = kern->add_unary_parts(col, len, k, cap[c], w->unary_at[c]);
-                if (taken == UNARY_OVERFLOW) return EPHYS_ERR_CORRUPT;
-                w->unary_at[c] += taken;
-            } else { /* low bits and neighbour term fused */
-                if (kern->lows_column(r->buf, r->len, w->lows_at[c] + (uint64_t)j0 * k, k, w->unary_at[c] + j0, col,
-                                      len, gain, w->sum + j0, leaving, m))
+            int k = rice[c], b = cap[c];
+            uint32_t run = len == pn ? segments : 1; /* the whole partition: its segments are one run */
+            for (uint32_t g = 0; g < segments; g += run) {
+                size_t v = (size_t)c * segments + g;
+                uint32_t *col = cm + v * pn + j0, *sum = w->sum + g * pn + j0;
+                uint32_t *unary = w->unary_at[v] + (b ? 0 : j0);
+                uint64_t at = w->lows_at[c] + ((uint64_t)g * pn + j0) * (uint64_t)k;
+                if (column(r, kern, col, len * run, k, b, at, &unary, w->block.gain[c], sum,
+                           m && c >= (uint32_t)m ? col - (size_t)m * sp : NULL, m))
                     return EPHYS_ERR_CORRUPT;
-                continue;
+                if (b) w->unary_at[v] = unary;
             }
-            kern->column_residuals(col, len, gain, w->sum + j0, leaving, m);
         }
-        kern->transpose(cm + j0, pn, len, nc, w->e);
-        int err = lpc_synthesize(w, kern, s, t + j0, len, top, wide, grids, dst, c0, nc);
+        kern->transpose(cm + j0, pn, len, s->lanes, segments > 1 ? w->order : NULL, w->e);
+        int err = lpc_synthesize(w, kern, s, t + j0, len, top, wide, grids, dst, c0, s->lanes);
         if (err) return err;
     }
     return EPHYS_OK;
+}
+
+/* Version 7: the starts of each channel's lanes (encode.c) before the first
+ * frame's headers, as zigzag(x0 - d) in start (flagged in w->flags); after the
+ * headers, finish_starts gives each lane its history: x0, or d. */
+static int read_starts(posreader_t *r, const stream_t *s, decoder_t *w, uint32_t *start)
+{
+    for (uint32_t c = 0; c < s->nc; c++) {
+        int use = (int)pr_get(r, 1), n = use ? (int)pr_get(r, 6) : 0;
+        if (n > 32) return EPHYS_ERR_CORRUPT;
+        for (uint32_t g = 0; g < s->segments; g++) {
+            uint32_t v = g * s->nc + c;
+            w->flags[v] = use;
+            start[v] = n ? pr_get(r, n) : 0;
+        }
+    }
+    return r->err ? EPHYS_ERR_CORRUPT : EPHYS_OK;
+}
+
+static int finish_starts(const stream_t *s, decoder_t *w, const uint32_t *start)
+{
+    int32_t lo, hi;
+    dtype_range(s->dtype, &lo, &hi);
+    uint32_t nv = s->lanes;
+    lpc_frame_fill_history(&w->block, nv);
+    for (uint32_t v = 0; v < nv; v++) {
+        if (!w->flags[v]) continue;
+        int32_t x0 = i32_of_u32((uint32_t)w->block.mean[v] + (uint32_t)unzigzag(start[v])); /* modulo 2^32 */
+        if (x0 < lo || x0 > hi) return EPHYS_ERR_CORRUPT;
+        for (size_t t = 0; t < HIST; t++) w->block.x[t * nv + v] = x0;
+    }
+    return EPHYS_OK;
+}
+
+/* Each channel's map (grid, dictionary or none) to its first lane, then to its others. */
+static int read_maps(bitreader_t *lanes, posreader_t *pr, const stream_t *s, decoder_t *w, int *grids)
+{
+    block_t *b = &w->block;
+    int err = EPHYS_OK, near = s->max_error > 0;
+    *grids = 0;
+    for (uint32_t c = 0; c < s->nc && !err; c++) {
+        fields_t f = channel_fields(lanes, pr, s, c);
+        uint32_t v = c;
+        b->scale[v] = 1, b->base[v] = 0;
+        uint32_t map = field(&f, s->version >= 6 ? MAP_BITS : 1);
+        if (map == MAP_GRID) {
+            b->scale[v] = field(&f, 32);
+            b->base[v] = field(&f, 32);
+            if (b->scale[v] < 2 || b->base[v] >= b->scale[v] || near) err = EPHYS_ERR_CORRUPT;
+            *grids = 1;
+        } else if (map == MAP_DICTIONARY && !near) {
+            err = read_dictionary(pr, s->dtype, &w->dict_count[v], &w->dict_values[v]);
+            *grids = w->dictionaries = 1;
+        } else if (map != MAP_NONE) {
+            err = EPHYS_ERR_CORRUPT;
+        }
+        if (fields_err(&f)) err = EPHYS_ERR_CORRUPT;
+        for (uint32_t l = v + s->nc; l < s->lanes && !err; l += s->nc) {
+            b->scale[l] = b->scale[v], b->base[l] = b->base[v];
+            w->dict_count[l] = w->dict_count[v], w->dict_values[l] = w->dict_values[v];
+        }
+    }
+    return err;
 }
 
 int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
@@ -188,45 +295,32 @@ int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uin
     int err = lpc_parse_stream(in, len, dst, nc, &s);
     if (err) return err;
     const lpc_kernels_t *kern = lpc_kernels();
-    size_t n = s.n_samples, frame = (size_t)1 << s.frame_log2, part = (size_t)1 << s.partition_log2;
+    size_t n = s.rows, frame = (size_t)1 << s.frame_log2, part = (size_t)1 << s.partition_log2;
     size_t fl = n < frame ? n : frame;
-    int near = s.max_error > 0;
+    uint32_t nv = s.lanes;
     decoder_t w;
-    if ((err = decoder_alloc(&w, fl, fl < part ? fl : part, nc))) return err;
+    if ((err = decoder_alloc(&w, fl, fl < part ? fl : part, &s))) return err;
     bitreader_t lanes[LANES];
     posreader_t pr = {in + STREAM_HEADER, len - STREAM_HEADER, 0, 0};
     if (s.version < 3) err = lpc_lanes_open(lanes, in, len);
     int grids = 0;
-    for (uint32_t c = 0; c < nc && !err; c++) {
-        fields_t f = channel_fields(lanes, &pr, &s, c);
-        w.block.scale[c] = 1, w.block.base[c] = 0;
-        uint32_t map = field(&f, s.version >= 6 ? MAP_BITS : 1);
-        if (map == MAP_GRID) {
-            w.block.scale[c] = field(&f, 32);
-            w.block.base[c] = field(&f, 32);
-            if (w.block.scale[c] < 2 || w.block.base[c] >= w.block.scale[c] || near) err = EPHYS_ERR_CORRUPT;
-            grids = 1;
-        } else if (map == MAP_DICTIONARY && !near) {
-            err = read_dictionary(&pr, s.dtype, &w.dict_count[c], &w.dict_values[c]);
-            grids = w.dictionaries = 1;
-        } else if (map != MAP_NONE) {
-            err = EPHYS_ERR_CORRUPT;
-        }
-        if (fields_err(&f)) err = EPHYS_ERR_CORRUPT;
-    }
+    if (!err) err = read_maps(lanes, &pr, &s, &w, &grids);
     for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
         size_t nt = n - t0 < frame ? n - t0 : frame;
-        memset(w.block.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
+        memset(w.block.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nv * sizeof(int32_t));
         if (s.version == 1) {
             err = lpc_lanes_grouped_frame(lanes, kern, &s, &w, t0, nt, grids, dst, c0);
         } else { /* headers, then partition by partition: a few rows of every channel at a time */
-            int wide = 0, top = 0;
+            int wide = 0, top = 0, starts = s.version >= 7 && t0 == 0;
+            /* version 7: the lanes' starts (w.e, free until the first partition) */
+            if (starts) err = read_starts(&pr, &s, &w, (uint32_t *)w.e);
             for (uint32_t c = 0; c < nc && !err; c++) {
                 fields_t f = channel_fields(lanes, &pr, &s, c);
                 err = lpc_read_channel_header(&f, &s, &w, c);
             }
-            if (!err && t0 == 0) lpc_frame_fill_history(&w.block, nc);
-            if (!err) top = lpc_frame_setup(&w.block, nc, s.dtype, s.shift, &wide);
+            if (!err && starts) err = finish_starts(&s, &w, (uint32_t *)w.e);
+            else if (!err && t0 == 0) lpc_frame_fill_history(&w.block, nv);
+            if (!err) top = lpc_frame_setup(&w.block, nv, s.dtype, s.shift, &wide);
             for (size_t ps = 0; !err && ps < nt; ps += part) {
                 size_t pn = nt - ps < part ? nt - ps : part;
                 if (s.version >= 3)
@@ -235,7 +329,7 @@ int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uin
                     err = lpc_lanes_partition(lanes, kern, &s, &w, t0 + ps, pn, top, wide, grids, dst, c0);
             }
         }
-        lpc_frame_shift_history(&w.block, nt, nc);
+        lpc_frame_shift_history(&w.block, nt, nv);
     }
     /* every stream must end here: fewer than 8 padding bits, all zero */
     if (!err && s.version >= 3) {

@@ -1,25 +1,30 @@
-/* The decoder's parts: streams of versions 3, 4 and 6 and the frame loop of every
+/* The decoder's parts: streams of versions 3, 4, 6 and 7 and the frame loop of every
  * version (decode.c), the lanes of versions 1 and 2 (decode_lanes.c), the channel
  * headers and synthesis they share (synthesis.c). */
 #ifndef EPHYS_LPC_DECODER_H
 #define EPHYS_LPC_DECODER_H
 #include "block.h"
 
-/* A block's work areas, for frames of F rows and partitions of P rows. */
+/* A block's work areas, for frames of F rows and partitions of P rows of the
+ * stream's lanes (nc S: version 7's segments). */
 typedef struct {
     block_t block;
     int32_t *e;          /* F x nc: coded values, then residuals, of the rows being synthesized; then the
                             samples of the rows on a grid */
-    int32_t *flags;      /* nc: per channel corruption flags of the int32 synthesis */
-    uint32_t *dict_count; /* version 6, per channel: the values of its dictionary (0: none) */
-    int32_t **dict_values; /* version 6, per channel: x = dict_values[c][y + dict_count[c] / 2] */
+    int32_t *flags;      /* per lane: corruption flags of the int32 synthesis */
+    uint32_t *dict_count; /* version 6, per lane: the values of its channel's dictionary (0: none) */
+    int32_t **dict_values; /* version 6, per lane: x = dict_values[v][y + dict_count[v] / 2]; a channel's
+                              lanes share the values of its first */
     int dictionaries;      /* whether any channel has one */
-    uint32_t nc;           /* channels of the block */
-    /* versions 3, 4 and 6 */
-    uint32_t *sum;       /* P: the running neighbour sums S */
+    uint32_t lanes;        /* of the block: its channels times its segments */
+    uint32_t segments;     /* S: lanes per channel */
+    int32_t *seg;          /* version 7 with S > 1: P x nc, a segment's rows on their way to the output */
+    uint32_t *order;       /* version 7 with S > 1: lane g nc + c's column of a partition, c S + g */
+    /* versions 3, 4, 6 and 7 */
+    uint32_t *sum;       /* P S: the running neighbour sums */
     uint64_t *lows_at;   /* per channel: bit position of its low bits in the partition */
     uint32_t *unary;     /* the values of a partition's unary parts: area A, 8 spare, area B, 8 spare */
-    uint32_t **unary_at; /* per channel: its next values in unary */
+    uint32_t **unary_at; /* per column (c S + g): its next values in unary */
 } decoder_t;
 
 /* Header fields in either bit order: one lane's, most significant bit first
@@ -56,10 +61,11 @@ int lpc_parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, uin
 int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc);
 
 /* synthesis.c, every version */
-/* One channel's frame header (order, weights, offset d, neighbour gain). */
+/* One channel's frame header (order, weights, offset d, neighbour gain), to each of its lanes. */
 int lpc_read_channel_header(fields_t *f, const stream_t *s, decoder_t *w, uint32_t c);
-/* Rows [t, t + nt) of the block from their residuals in w->e (which this
- * consumes) into channels [c0, c0 + nc) of dst. */
+/* Rows [t, t + nt) of the block's nc lanes from their residuals in w->e (which
+ * this consumes) into channels [c0, c0 + s->nc) of dst (version 7: each
+ * segment's rows to its samples). */
 int lpc_synthesize(decoder_t *w, const lpc_kernels_t *kern, const stream_t *s, size_t t, size_t nt, int top,
                    int wide, int grids, const ephys_view_t *dst, uint64_t c0, uint32_t nc);
 

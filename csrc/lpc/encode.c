@@ -1,7 +1,8 @@
 /* The encoder: one block of channels into one stream of the current version
- * (6), frame by frame: analysis (analysis.c), prediction and the neighbour term
+ * (7), frame by frame: analysis (analysis.c), prediction and the neighbour term
  * (kernels), then each partition's Rice parameters, caps, low fields and unary
  * parts. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,7 @@ typedef struct {
     uint32_t *nsum;     /* nc: the neighbour sums S of one row */
     uint32_t *over_cap; /* per channel: how many of its values reach the cap (cap_split moved them to the
                            front of its column) */
-    uint32_t *fields;   /* P: one channel's capped low fields */
+    uint32_t *fields;   /* P S: one channel's capped low fields */
 } encoder_t;
 
 static void encoder_free(encoder_t *w)
@@ -27,7 +28,8 @@ static void encoder_free(encoder_t *w)
     free(w->e); free(w->orig); free(w->sums); free(w->coef_bits); free(w->nsum); free(w->over_cap); free(w->fields);
 }
 
-static int encoder_alloc(encoder_t *w, size_t f, size_t part, uint32_t nc, int near)
+/* For frames of f rows and partitions of part rows of nc lanes, width lanes per channel. */
+static int encoder_alloc(encoder_t *w, size_t f, size_t part, uint32_t nc, uint32_t width, int near)
 {
     memset(w, 0, sizeof(*w));
     if (lpc_block_alloc(&w->block, f, part, nc)) return EPHYS_ERR_NOMEM;
@@ -37,7 +39,7 @@ static int encoder_alloc(encoder_t *w, size_t f, size_t part, uint32_t nc, int n
     w->coef_bits = malloc(nc * sizeof(int));
     w->nsum = malloc(nc * sizeof(uint32_t));
     w->over_cap = malloc(nc * sizeof(uint32_t));
-    w->fields = malloc(part * sizeof(uint32_t));
+    w->fields = malloc(part * width * sizeof(uint32_t));
     if (!w->e || (near && !w->orig) || !w->sums || !w->coef_bits || !w->nsum || !w->over_cap || !w->fields) {
         encoder_free(w);
         return EPHYS_ERR_NOMEM;
@@ -69,14 +71,16 @@ static void write_dictionary(bitwriter_t *bw, const lpc_dictionary_t *d)
 
 /* One partition: every channel's Rice parameter r (and cap b), then every
  * channel's low fields, then every channel's unary parts.  u: the coded
- * values, pn rows. */
-static void write_partition(bitwriter_t *bw, const lpc_kernels_t *kern, const int32_t *u, size_t pn, uint32_t nc,
-                            encoder_t *w, int capped)
+ * values, pn rows of nc width lanes; a channel's values are those of its
+ * lanes (segments) one after the other. */
+static void write_partition(bitwriter_t *bw, const lpc_kernels_t *kern, const int32_t *u, size_t rows, uint32_t nc,
+                            uint32_t width, encoder_t *w, int capped)
 {
-    uint32_t h = unary_split(nc), *cm = w->block.cm;
+    uint32_t h = unary_split(nc), *cm = w->block.cm, nv = nc * width;
+    size_t pn = rows * width;
     int *rice = w->block.rice, *cap = w->block.cap;
     uint64_t area_a = 0, unary_bits;
-    kern->transpose((const uint32_t *)u, nc, nc, (uint32_t)pn, (int32_t *)cm); /* rows -> columns */
+    kern->transpose((const uint32_t *)u, nv, nv, (uint32_t)rows, NULL, (int32_t *)cm); /* rows -> columns */
     for (uint32_t c = 0; c < nc; c++) {
         const uint32_t *col = cm + (size_t)c * pn;
         int k = kern->rice_parameter(col, pn, &unary_bits), b = 0;
@@ -135,7 +139,8 @@ static void write_mean(bitwriter_t *w, int32_t mean)
     if (n) bw_put(w, u, n);
 }
 
-static void write_header(uint8_t *h, const ephys_lpc_params_t *p, int dtype, uint64_t n, uint32_t nc)
+static void write_header(uint8_t *h, const ephys_lpc_params_t *p, int dtype, uint64_t n, uint32_t nc,
+                         uint32_t segments)
 {
     h[0] = STREAM_VERSION;
     h[1] = (uint8_t)dtype;
@@ -144,37 +149,182 @@ static void write_header(uint8_t *h, const ephys_lpc_params_t *p, int dtype, uin
     h[4] = (uint8_t)p->coef_shift;
     h[5] = (uint8_t)p->neighbours;
     h[6] = (uint8_t)p->capped;
-    h[7] = 0;
+    h[7] = (uint8_t)segments;
     ephys_put_le32(h + 8, (uint32_t)n);
     ephys_put_le32(h + 12, nc);
     ephys_put_le32(h + 16, p->max_error);
 }
 
-static int encode_stream(const ephys_lpc_params_t *p, const ephys_view_t *src, uint64_t c0, uint32_t nc,
-                         ephys_buf_t *out)
+/* Version 7's segments: where a block's channels are too few to fill
+ * SEGMENT_LANES lanes, S segments of each, each at least MIN_SEGMENT_ROWS rows,
+ * lanes a multiple of 8 where possible (the AVX2 kernels' registers).  Each
+ * segment starts its prediction afresh, which costs a few large residuals on
+ * smooth (low-pass, wideband) signals: only where the block's first rows
+ * deviate from their channel means by at most MAX_SMOOTHNESS times their steps
+ * (AP-band recordings: about 1). */
+#define SEGMENT_LANES 32
+#define MIN_SEGMENT_ROWS 100
+#define SMOOTHNESS_ROWS 1024
+#define MAX_SMOOTHNESS 2.5
+static int smooth(const ephys_view_t *src, uint64_t c0, uint32_t nc)
+{
+    size_t rows = src->n_samples < SMOOTHNESS_ROWS ? (size_t)src->n_samples : SMOOTHNESS_ROWS;
+    int32_t *x = malloc(rows * nc * sizeof(int32_t));
+    if (!x) return 1; /* then no segments */
+    ephys_view_load(src, 0, rows, c0, nc, x);
+    double deviation = 0, steps = 0;
+    for (uint32_t c = 0; c < nc; c++) {
+        double mean = 0;
+        for (size_t t = 0; t < rows; t++) mean += x[t * nc + c];
+        mean /= (double)rows;
+        for (size_t t = 0; t < rows; t++) deviation += fabs(x[t * nc + c] - mean);
+        for (size_t t = 1; t < rows; t++) steps += fabs((double)x[t * nc + c] - x[(t - 1) * nc + c]);
+    }
+    free(x);
+    return deviation > MAX_SMOOTHNESS * steps;
+}
+
+static uint32_t choose_segments(const ephys_view_t *src, uint64_t c0, uint32_t nc)
+{
+    uint64_t n = src->n_samples;
+    uint32_t chosen = 1;
+    for (uint32_t s = nc ? SEGMENT_LANES / nc : 1; s > 1; s--) {
+        if (n < (uint64_t)s * MIN_SEGMENT_ROWS) continue;
+        if ((nc * s) % 8 == 0) {
+            chosen = s;
+            break;
+        }
+        if (chosen == 1) chosen = s;
+    }
+    return chosen > 1 && !smooth(src, c0, nc) ? chosen : 1;
+}
+
+/* Rows [t0, t0 + nt) of every segment of channels [c0, c0 + nc) into rows of
+ * nc S lanes (lane c S + s); past the samples, the last sample (last) again. */
+static void load_segments(const ephys_view_t *src, uint64_t c0, uint32_t nc, uint32_t segments, uint64_t seg_rows,
+                          size_t t0, size_t nt, const int32_t *last, int32_t *scratch, int32_t *rows)
+{
+    uint32_t nv = nc * segments;
+    for (uint32_t g = 0; g < segments; g++) {
+        uint64_t first = g * seg_rows + t0, n = src->n_samples;
+        size_t have = first >= n ? 0 : n - first < nt ? (size_t)(n - first) : nt;
+        if (have) ephys_view_load(src, first, have, c0, nc, scratch);
+        for (size_t j = 0; j < nt; j++) {
+            const int32_t *in = j < have ? scratch + j * nc : last;
+            for (uint32_t c = 0; c < nc; c++) rows[j * nv + (size_t)c * segments + g] = in[c];
+        }
+    }
+}
+
+/* The analysis of a channel block's frame (rows, nt rows of nc S lanes): each
+ * channel's offset and predictor, over its segments. */
+static void fit_frame(const lpc_kernels_t *kern, const ephys_lpc_params_t *p, encoder_t *w, int first, size_t nt,
+                      uint32_t nc, uint32_t segments, int dtype, double *r)
+{
+    block_t *block = &w->block;
+    uint32_t nv = nc * segments;
+    const int32_t *rows = block->x + (size_t)HIST * nv;
+    /* predictor per channel, fitted around the channel's mean: a constant
+     * offset (the DC of a probe channel) would otherwise cost prediction */
+    lpc_centre(block, first, nt, nv, segments, dtype, w->sums);
+    kern->autocorr(rows, nt, nv, p->max_order, block->mean, r, (uint32_t *)w->e);
+    memset(block->coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nv * sizeof(int32_t));
+    for (uint32_t c = 0; c < nc; c++) {
+        uint32_t v = c * segments;
+        double rc[EPHYS_LPC_MAX_ORDER + 1];
+        int32_t q[EPHYS_LPC_MAX_ORDER];
+        for (int l = 0; l <= p->max_order; l++) {
+            rc[l] = r[(size_t)l * nv + v];
+            for (uint32_t g = 1; g < segments; g++) rc[l] += r[(size_t)l * nv + v + g];
+        }
+        int order = lpc_fit(rc, rows, nt, nv, v, segments, block->mean[v], p->max_order, p->coef_shift, q,
+                            &w->coef_bits[c]);
+        for (uint32_t g = 0; g < segments; g++) {
+            block->order[v + g] = order;
+            for (int i = 0; i < order; i++) block->coef[(size_t)i * nv + v + g] = q[i];
+        }
+    }
+}
+
+/* Version 7: a lane's history before the first frame is its first sample
+ * where the channel's first samples (its segments') lie far from its offset d
+ * against the size of its steps (wideband recordings: each start would
+ * otherwise cost a residual as large as the signal), else d.  The starts of a
+ * channel: 1 bit; if 1, 6 bits n, then each segment's zigzag(x0 - d) in n bits
+ * (d: the first frame's, in the channel headers that follow). */
+#define START_RATIO 16 /* mean |x0 - d| against the mean |x[t] - x[t-1]| where starts pay */
+static void write_starts(bitwriter_t *bw, block_t *block, size_t nt, uint32_t nc, uint32_t segments)
+{
+    uint32_t nv = nc * segments;
+    int32_t *rows = block->x + (size_t)HIST * nv;
+    for (uint32_t c = 0; c < nc; c++) {
+        uint32_t v = c * segments, zz[MAX_SEGMENTS], most = 0;
+        double far = 0, steps = 0;
+        for (uint32_t g = 0; g < segments; g++) {
+            zz[g] = zigzag(wrap32((int64_t)rows[v + g] - block->mean[v]));
+            most = zz[g] > most ? zz[g] : most;
+            far += fabs((double)rows[v + g] - block->mean[v]);
+            for (size_t t = 1; t < nt; t += 4) steps += fabs((double)rows[t * nv + v + g] - rows[(t - 1) * nv + v + g]);
+        }
+        int use = far * (double)((nt + 2) / 4) > START_RATIO * steps;
+        bw_put(bw, (uint32_t)use, 1);
+        if (!use) continue;
+        int n = 0;
+        while (n < 32 && (most >> n)) n++;
+        bw_put(bw, (uint32_t)n, 6);
+        for (uint32_t g = 0; g < segments; g++) {
+            if (n) bw_put(bw, zz[g], n);
+            for (size_t t = 0; t < HIST; t++) block->x[t * nv + v + g] = rows[v + g];
+        }
+    }
+}
+
+/* Each channel's header of a frame: order, weights, offset d, neighbour gain. */
+static void write_channel_headers(bitwriter_t *bw, const encoder_t *w, uint32_t nc, uint32_t segments, int m)
+{
+    const block_t *block = &w->block;
+    uint32_t nv = nc * segments;
+    for (uint32_t c = 0; c < nc; c++) {
+        uint32_t v = c * segments;
+        bw_put(bw, (uint32_t)block->order[v], 6);
+        if (block->order[v]) {
+            bw_put(bw, (uint32_t)(w->coef_bits[c] - 1), 4);
+            for (int i = 0; i < block->order[v]; i++) bw_signed(bw, block->coef[(size_t)i * nv + v], w->coef_bits[c]);
+        }
+        write_mean(bw, block->mean[v]);
+        if (m && c > 0) {
+            bw_put(bw, block->gain[v] != 0, 1);
+            if (block->gain[v]) bw_signed(bw, block->gain[v], GAIN_BITS);
+        }
+    }
+}
+
+static int encode_stream(const ephys_lpc_params_t *p, uint32_t segments, const ephys_view_t *src, uint64_t c0,
+                         uint32_t nc, ephys_buf_t *out)
 {
     const lpc_kernels_t *kern = lpc_kernels();
-    size_t n = src->n_samples, frame = (size_t)1 << p->frame_log2, part = (size_t)1 << p->partition_log2;
-    size_t fl = n < frame ? n : frame;
+    uint32_t nv = nc * segments;
+    size_t n = segment_rows(src->n_samples, segments), frame = (size_t)1 << p->frame_log2;
+    size_t part = (size_t)1 << p->partition_log2, fl = n < frame ? n : frame;
     int near = p->max_error > 0, m = nc > 1 ? p->neighbours : 0;
     int32_t lo, hi;
     dtype_range(src->dtype, &lo, &hi);
     uint8_t header[STREAM_HEADER];
     ephys_lpc_params_t hp = *p;
     hp.neighbours = m;
-    write_header(header, &hp, src->dtype, n, nc);
+    write_header(header, &hp, src->dtype, src->n_samples, nc, segments);
     int err = ephys_buf_append(out, header, sizeof(header));
     if (err) return err;
     encoder_t w;
-    if ((err = encoder_alloc(&w, fl, fl < part ? fl : part, nc, near))) return err;
+    if ((err = encoder_alloc(&w, fl, fl < part ? fl : part, nv, segments, near))) return err;
     block_t *block = &w.block;
-    double *r = malloc((size_t)(p->max_order + 1) * nc * sizeof(double));
-    if (!r) err = EPHYS_ERR_NOMEM;
+    double *r = malloc((size_t)(p->max_order + 1) * nv * sizeof(double));
+    lpc_dictionary_t *dict = calloc(nc, sizeof(lpc_dictionary_t)), *lanes = calloc(nv, sizeof(lpc_dictionary_t));
+    int32_t *last = malloc(nc * sizeof(int32_t));
+    if (!r || !dict || !lanes || !last) err = EPHYS_ERR_NOMEM;
     bitwriter_t bw = {out, 0, 0, 0}; /* after the header */
     /* lossless only: on a grid or a dictionary, an error bound on y would not bound x */
     int grids = !err && !near && lpc_find_grids(src, c0, nc, w.e, fl, block->scale, block->base), dictionaries = 0;
-    lpc_dictionary_t *dict = calloc(nc, sizeof(lpc_dictionary_t));
-    if (!err && !dict) err = EPHYS_ERR_NOMEM;
     for (uint32_t c = 0; c < nc && !grids && !err; c++) block->scale[c] = 1, block->base[c] = 0;
     if (!err && !near) err = lpc_find_dictionaries(src, c0, nc, w.e, fl, block->scale, dict, &dictionaries);
     for (uint32_t c = 0; c < nc && !err; c++) {
@@ -187,84 +337,74 @@ static int encode_stream(const ephys_lpc_params_t *p, const ephys_view_t *src, u
             write_dictionary(&bw, &dict[c]);
         }
     }
+    for (uint32_t v = nv; v-- > 0 && !err;) { /* each channel's map to its lanes (from the last: in place) */
+        block->scale[v] = block->scale[v / segments];
+        block->base[v] = block->base[v / segments];
+        lanes[v] = dict[v / segments];
+    }
+    if (!err && segments > 1) ephys_view_load(src, src->n_samples - 1, 1, c0, nc, last);
     for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
         size_t nt = n - t0 < frame ? n - t0 : frame;
-        int32_t *rows = block->x + (size_t)HIST * nc;
-        ephys_view_load(src, t0, nt, c0, nc, rows);
-        if (grids) lpc_to_grid(rows, nt, nc, block->scale, block->base);
-        if (dictionaries) lpc_to_dictionary(rows, nt, nc, dict);
-        if (near) memcpy(w.orig, rows, nt * nc * sizeof(int32_t));
-        /* predictor per channel, fitted around the channel's mean: a constant
-         * offset (the DC of a probe channel) would otherwise cost prediction */
-        lpc_centre(block, t0 == 0, nt, nc, src->dtype, w.sums);
-        kern->autocorr(rows, nt, nc, p->max_order, block->mean, r, (uint32_t *)w.e);
-        memset(block->coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
-        for (uint32_t c = 0; c < nc; c++) {
-            double rc[EPHYS_LPC_MAX_ORDER + 1];
-            int32_t q[EPHYS_LPC_MAX_ORDER];
-            for (int l = 0; l <= p->max_order; l++) rc[l] = r[(size_t)l * nc + c];
-            block->order[c] =
-                lpc_fit(rc, rows, nt, nc, c, block->mean[c], p->max_order, p->coef_shift, q, &w.coef_bits[c]);
-            for (int i = 0; i < block->order[c]; i++) block->coef[(size_t)i * nc + c] = q[i];
-        }
-        int wide, top = lpc_frame_setup(block, nc, src->dtype, p->coef_shift, &wide);
+        int32_t *rows = block->x + (size_t)HIST * nv;
+        if (segments > 1)
+            load_segments(src, c0, nc, segments, n, t0, nt, last, w.e, rows);
+        else
+            ephys_view_load(src, t0, nt, c0, nc, rows);
+        if (grids) lpc_to_grid(rows, nt, nv, block->scale, block->base);
+        if (dictionaries) lpc_to_dictionary(rows, nt, nv, lanes);
+        if (near) memcpy(w.orig, rows, nt * nv * sizeof(int32_t));
+        fit_frame(kern, p, &w, t0 == 0, nt, nc, segments, src->dtype, r);
+        if (t0 == 0) write_starts(&bw, block, nt, nc, segments); /* before the first frame's headers */
+        int wide, top = lpc_frame_setup(block, nv, src->dtype, p->coef_shift, &wide);
         if (near)
-            kern->near(rows, nt, nc, block->coef, top, p->coef_shift, lo, hi, &block->init, block->acc64, w.e, w.orig,
+            kern->near(rows, nt, nv, block->coef, top, p->coef_shift, lo, hi, &block->init, block->acc64, w.e, w.orig,
                        2 * (int64_t)p->max_error + 1);
         else
-            kern->residual(rows, nt, nc, block->coef, top, p->coef_shift, wide, lo, hi, &block->init, block->acc64,
+            kern->residual(rows, nt, nv, block->coef, top, p->coef_shift, wide, lo, hi, &block->init, block->acc64,
                            w.e);
-        if ((err = kern->fit_gains(w.e, nt, nc, m, block->gain, w.nsum))) break;
-        kern->code_rows(w.e, nt, nc, m, block->gain, w.nsum);
-        for (uint32_t c = 0; c < nc; c++) {
-            bw_put(&bw, (uint32_t)block->order[c], 6);
-            if (block->order[c]) {
-                bw_put(&bw, (uint32_t)(w.coef_bits[c] - 1), 4);
-                for (int i = 0; i < block->order[c]; i++)
-                    bw_signed(&bw, block->coef[(size_t)i * nc + c], w.coef_bits[c]);
-            }
-            write_mean(&bw, block->mean[c]);
-            if (m && c > 0) {
-                bw_put(&bw, block->gain[c] != 0, 1);
-                if (block->gain[c]) bw_signed(&bw, block->gain[c], GAIN_BITS);
-            }
-        }
+        if ((err = kern->fit_gains(w.e, nt, nv, m, segments, block->gain, w.nsum))) break;
+        kern->code_rows(w.e, nt, nv, m, segments, block->gain, w.nsum);
+        write_channel_headers(&bw, &w, nc, segments, m);
         /* partition by partition, so that a decoder works on a few rows of
          * every channel at a time */
         for (size_t ps = 0; ps < nt; ps += part)
-            write_partition(&bw, kern, w.e + ps * nc, nt - ps < part ? nt - ps : part, nc, &w, p->capped);
+            write_partition(&bw, kern, w.e + ps * nv, nt - ps < part ? nt - ps : part, nc, segments, &w, p->capped);
         if (bw.err) err = bw.err;
-        lpc_frame_shift_history(block, nt, nc);
+        lpc_frame_shift_history(block, nt, nv);
     }
     if (!err) {
         bw_finish(&bw);
         err = bw.err;
     }
     free(r);
+    free(last);
+    free(lanes);
     for (uint32_t c = 0; dict && c < nc; c++) lpc_dictionary_free(&dict[c]);
     free(dict);
     encoder_free(&w);
     return err;
 }
 
-/* With a second partition length, weight precision or frame length, the
- * block is coded with each combination and the shortest stream kept (its
- * header names all three). */
+/* With a second partition length, weight precision, frame length or
+ * segmentation, the block is coded with each combination and the shortest
+ * stream kept (its header names them all). */
 int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, uint32_t nc, ephys_buf_t *out)
 {
     const ephys_lpc_params_t *p = params;
     size_t at = out->len;
-    int err = encode_stream(p, src, c0, nc, out);
+    const uint32_t segments[2] = {choose_segments(src, c0, nc), 1};
+    int err = encode_stream(p, segments[0], src, c0, nc, out);
     const int partitions[2] = {p->partition_log2, p->alt_partition_log2};
     const int shifts[2] = {p->coef_shift, p->alt_coef_shift}, frames[2] = {p->frame_log2, p->alt_frame_log2};
-    for (int i = 1; i < 8 && !err; i++) { /* i = 0: the first stream, coded above */
-        if (!partitions[i & 1] || !shifts[(i >> 1) & 1] || !frames[i >> 2]) continue;
+    const int cuts[2] = {1, p->alt_segments && segments[0] > 1};
+    for (int i = 1; i < 16 && !err; i++) { /* i = 0: the first stream, coded above */
+        if (!partitions[i & 1] || !shifts[(i >> 1) & 1] || !frames[(i >> 2) & 1] || !cuts[i >> 3]) continue;
         ephys_lpc_params_t alt = *p;
         alt.partition_log2 = partitions[i & 1];
         alt.coef_shift = shifts[(i >> 1) & 1];
-        alt.frame_log2 = frames[i >> 2];
+        alt.frame_log2 = frames[(i >> 2) & 1];
         ephys_buf_t other = {0};
-        err = encode_stream(&alt, src, c0, nc, &other);
+        err = encode_stream(&alt, segments[i >> 3], src, c0, nc, &other);
         if (!err && other.len < out->len - at) {
             out->len = at;
             err = ephys_buf_append(out, other.data, other.len);

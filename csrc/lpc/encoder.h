@@ -5,12 +5,13 @@
 #include "block.h"
 
 #pragma GCC visibility push(hidden) /* internal: not exported from the extension */
-/* Channel c's predictor for a frame of nt rows (history before them) from its
- * autocorrelation r of lags 0..max_order around its offset d: the order with
+/* The predictor of lanes [c, c + width) (one channel's segments, version 7)
+ * for a frame of nt rows of nc lanes (history before them) from their summed
+ * autocorrelation r of lags 0..max_order around their offset d: the order with
  * the fewest estimated bits (at most max_order), its weights quantized to
  * integers / 2^shift into q, and the bits each weight takes in *coef_bits. */
-int lpc_fit(const double *r, const int32_t *rows, size_t nt, uint32_t nc, uint32_t c, int32_t d, int max_order,
-            int shift, int32_t *q, int *coef_bits);
+int lpc_fit(const double *r, const int32_t *rows, size_t nt, uint32_t nc, uint32_t c, uint32_t width, int32_t d,
+            int max_order, int shift, int32_t *q, int *coef_bits);
 /* Each channel's grid x = y * scale + base, if all its samples sit on one
  * (scale 1 otherwise); returns whether any channel has one.  scratch holds
  * rows x nc samples. */
@@ -33,8 +34,9 @@ void lpc_dictionary_free(lpc_dictionary_t *d);
 void lpc_to_dictionary(int32_t *rows, size_t nt, uint32_t nc, const lpc_dictionary_t *dict);
 /* x -> y in place. */
 void lpc_to_grid(int32_t *rows, size_t nt, uint32_t nc, const uint32_t *scale, const uint32_t *base);
-/* The frame's offset d per channel (block->mean) from its nt rows; sum: nc of scratch. */
-void lpc_centre(block_t *block, int first, size_t nt, uint32_t nc, int dtype, int32_t *sum);
+/* The frame's offset d per channel (block->mean, one for each run of width
+ * lanes) from its nt rows of nc lanes; sum: nc of scratch. */
+void lpc_centre(block_t *block, int first, size_t nt, uint32_t nc, uint32_t width, int dtype, int32_t *sum);
 
 /* ephys_block_codec_t.encode_block */
 int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, uint32_t nc, ephys_buf_t *out);

@@ -218,54 +218,65 @@ ATTR_INLINE int32_t neighbour_term32(int32_t gain, uint32_t sum)
 ATTR_INLINE void column_residuals_body(uint32_t *col, size_t pn, int32_t gain, uint32_t *sum, const uint32_t *leaving,
                                        int m)
 {
-    for (size_t j = 0; j < pn; j++) {
-        uint32_t u = col[j], e = (u >> 1) ^ (0u - (u & 1));
-        if (m) { /* without neighbours the gain is 0 and sum is not kept */
-            e += (uint32_t)neighbour_term32(gain, sum[j]);
-            sum[j] += e - (leaving ? leaving[j] : 0);
+    /* three loops, so that none tests per value (a masked load per value in the vectorized tails) */
+    if (!m) { /* without neighbours the gain is 0 and sum is not kept */
+        for (size_t j = 0; j < pn; j++) col[j] = (col[j] >> 1) ^ (0u - (col[j] & 1));
+    } else if (leaving) {
+        for (size_t j = 0; j < pn; j++) {
+            uint32_t u = col[j], e = ((u >> 1) ^ (0u - (u & 1))) + (uint32_t)neighbour_term32(gain, sum[j]);
+            sum[j] += e - leaving[j];
+            col[j] = e;
         }
-        col[j] = e;
+    } else {
+        for (size_t j = 0; j < pn; j++) {
+            uint32_t u = col[j], e = ((u >> 1) ^ (0u - (u & 1))) + (uint32_t)neighbour_term32(gain, sum[j]);
+            sum[j] += e;
+            col[j] = e;
+        }
     }
 }
 
-/* sums[c] = e_{c-1} + ... + e_{max(0, c-m)} modulo 2^32 (all the term of versions 3, 4 and 6
- * needs); inlined with a constant m, the loop over channels vectorizes. */
-ATTR_INLINE void window_sums(const int32_t *restrict row, uint32_t nc, int m, uint32_t *restrict sums)
+/* sums[c] = e_{c-1} + ... + e_{max(0, c-m)} modulo 2^32 (all the term of versions 3, 4, 6
+ * and 7 needs), over the lanes of one segment: lane v = c S + s (version 7; S = 1
+ * before), so channel c's neighbours are the lanes v - S, ..., v - m S; inlined
+ * with constants m and S, the loop over lanes vectorizes. */
+ATTR_INLINE void window_sums(const int32_t *restrict row, uint32_t nv, int m, uint32_t width, uint32_t *restrict sums)
 {
-    uint32_t head = nc < (uint32_t)m ? nc : (uint32_t)m;
-    for (uint32_t c = 0; c < head; c++) {
-        sums[c] = 0;
-        for (uint32_t i = 1; i <= c; i++) sums[c] += (uint32_t)row[c - i];
+    uint32_t span = (uint32_t)m * width, head = nv < span ? nv : span;
+    for (uint32_t v = 0; v < head; v++) {
+        sums[v] = 0;
+        for (uint32_t i = width; i <= v; i += width) sums[v] += (uint32_t)row[v - i];
     }
-    for (size_t c = head; c < nc; c++) {
-        const int32_t *at = row + c;
+    for (size_t v = head; v < nv; v++) {
+        const int32_t *at = row + v;
         uint32_t acc = 0;
-        for (ptrdiff_t i = 1; i <= m; i++) acc += (uint32_t)at[-i];
-        sums[c] = acc;
+        for (ptrdiff_t i = 1; i <= m; i++) acc += (uint32_t)at[-i * (ptrdiff_t)width];
+        sums[v] = acc;
     }
 }
 
-ATTR_INLINE void neighbour_sums(const int32_t *row, uint32_t nc, int m, uint32_t *sums)
+ATTR_INLINE void neighbour_sums(const int32_t *row, uint32_t nv, int m, uint32_t width, uint32_t *sums)
 {
-    switch (m) { /* the default neighbours as a constant */
-    case 4: window_sums(row, nc, 4, sums); break;
-    default: window_sums(row, nc, m, sums);
-    }
+    if (m == 4 && width == 1) /* the default neighbours as a constant */
+        window_sums(row, nv, 4, 1, sums);
+    else
+        window_sums(row, nv, m, width, sums);
 }
 
 /* Encoder: residuals e -> coded values zigzag(e - neighbour term) in place
- * (sums: nc scratch values). */
-ATTR_INLINE void code_rows_body(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain, uint32_t *sums)
+ * (sums: nv scratch values). */
+ATTR_INLINE void code_rows_body(int32_t *e, size_t nt, uint32_t nv, int m, uint32_t width, const int32_t *gain,
+                                uint32_t *sums)
 {
     if (!m) {
-        for (size_t i = 0; i < nt * nc; i++) e[i] = (int32_t)zigzag(e[i]);
+        for (size_t i = 0; i < nt * nv; i++) e[i] = (int32_t)zigzag(e[i]);
         return;
     }
     for (size_t t = 0; t < nt; t++) {
-        int32_t *row = e + t * nc;
-        neighbour_sums(row, nc, m, sums);
-        for (uint32_t c = 0; c < nc; c++)
-            row[c] = (int32_t)zigzag(i32_of_u32((uint32_t)row[c] - (uint32_t)neighbour_term32(gain[c], sums[c])));
+        int32_t *row = e + t * nv;
+        neighbour_sums(row, nv, m, width, sums);
+        for (uint32_t v = 0; v < nv; v++)
+            row[v] = (int32_t)zigzag(i32_of_u32((uint32_t)row[v] - (uint32_t)neighbour_term32(gain[v], sums[v])));
     }
 }
 
@@ -274,42 +285,51 @@ ATTR_INLINE void code_rows_body(int32_t *e, size_t nt, uint32_t nc, int m, const
 /* Least-squares gain of each channel's residual on S, quantized to GAIN_BITS,
  * kept only where it lowers the sum of absolute values (what Rice coding pays
  * for): on faint noise the rounding of the term costs more than the
- * correlation saves.  Fitted on every GAIN_ROW_STEP-th row. */
-ATTR_INLINE int fit_gains_body(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *gain, uint32_t *sums)
+ * correlation saves.  Fitted on every GAIN_ROW_STEP-th row.  A channel's gain
+ * is one over its width lanes (its segments, version 7), written to each. */
+ATTR_INLINE int fit_gains_body(const int32_t *e, size_t nt, uint32_t nv, int m, uint32_t width, int32_t *gain,
+                               uint32_t *sums)
 {
-    for (uint32_t c = 0; c < nc; c++) gain[c] = 0;
-    if (!m || nc < 2) return EPHYS_OK;
-    double *num = calloc(2 * (size_t)nc, sizeof(double));
+    for (uint32_t v = 0; v < nv; v++) gain[v] = 0;
+    if (!m || nv < 2 * width) return EPHYS_OK;
+    double *num = calloc(2 * (size_t)nv, sizeof(double));
     if (!num) return EPHYS_ERR_NOMEM;
-    double *den = num + nc;
+    double *den = num + nv;
     for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
-        const int32_t *row = e + t * nc;
-        neighbour_sums(row, nc, m, sums);
-        for (uint32_t c = 0; c < nc; c++) {
-            double sv = (double)i32_of_u32(sums[c]); /* exact for int8 and int16 samples */
-            num[c] += sv * row[c];
-            den[c] += sv * sv;
+        const int32_t *row = e + t * nv;
+        neighbour_sums(row, nv, m, width, sums);
+        for (uint32_t v = 0; v < nv; v++) {
+            double sv = (double)i32_of_u32(sums[v]); /* exact for int8 and int16 samples */
+            num[v] += sv * row[v];
+            den[v] += sv * sv;
         }
     }
     int32_t lim = (1 << (GAIN_BITS - 1)) - 1;
-    for (uint32_t c = 1; c < nc; c++) {
-        if (!(den[c] > 0)) continue;
-        double g = floor(num[c] / den[c] * (1 << GAIN_SHIFT) + 0.5);
-        gain[c] = (int32_t)(g > lim ? lim : g < -lim - 1 ? -lim - 1 : g);
+    for (uint32_t v = width; v < nv; v += width) {
+        double n = num[v], d = den[v];
+        for (uint32_t s = 1; s < width; s++) n += num[v + s], d += den[v + s];
+        if (!(d > 0)) continue;
+        double g = floor(n / d * (1 << GAIN_SHIFT) + 0.5);
+        gain[v] = (int32_t)(g > lim ? lim : g < -lim - 1 ? -lim - 1 : g);
+        for (uint32_t s = 1; s < width; s++) gain[v + s] = gain[v];
     }
     int64_t *with = (int64_t *)num, *without = (int64_t *)den; /* same size as double */
-    for (uint32_t c = 0; c < nc; c++) with[c] = without[c] = 0;
+    for (uint32_t v = 0; v < nv; v++) with[v] = without[v] = 0;
     for (size_t t = 0; t < nt; t += GAIN_ROW_STEP) {
-        const int32_t *row = e + t * nc;
-        neighbour_sums(row, nc, m, sums);
-        for (uint32_t c = 0; c < nc; c++) {
-            int64_t v = (int64_t)row[c] - neighbour_term32(gain[c], sums[c]);
-            with[c] += v < 0 ? -v : v;
-            without[c] += row[c] < 0 ? -(int64_t)row[c] : row[c];
+        const int32_t *row = e + t * nv;
+        neighbour_sums(row, nv, m, width, sums);
+        for (uint32_t v = 0; v < nv; v++) {
+            int64_t x = (int64_t)row[v] - neighbour_term32(gain[v], sums[v]);
+            with[v] += x < 0 ? -x : x;
+            without[v] += row[v] < 0 ? -(int64_t)row[v] : row[v];
         }
     }
-    for (uint32_t c = 0; c < nc; c++)
-        if (!(with[c] < without[c] - 4)) gain[c] = 0;
+    for (uint32_t v = 0; v < nv; v += width) {
+        int64_t a = with[v], b = without[v];
+        for (uint32_t s = 1; s < width; s++) a += with[v + s], b += without[v + s];
+        if (!(a < b - 4))
+            for (uint32_t s = 0; s < width; s++) gain[v + s] = 0;
+    }
     free(num);
     return EPHYS_OK;
 }
@@ -336,20 +356,24 @@ ATTR_INLINE int grid_body(const int32_t *restrict y, size_t nt, uint32_t nc, con
 
 /* ---- partitions: columns, Rice parameters, caps ---- */
 
-/* Channel-major columns (nc of pn values, stride apart) -> interleaved rows (pn x nc), in 8 x 8 tiles. */
-ATTR_INLINE void transpose_body(const uint32_t *cm, size_t stride, size_t pn, uint32_t nc, int32_t *e)
+/* Channel-major columns (nc of pn values, stride apart) -> interleaved rows (pn x nc), in 8 x 8 tiles;
+ * row lane c from column cols[c] (NULL: column c). */
+ATTR_INLINE void transpose_body(const uint32_t *cm, size_t stride, size_t pn, uint32_t nc, const uint32_t *cols,
+                                int32_t *e)
 {
     size_t j0 = 0;
     uint32_t c0 = 0;
+#define COLUMN(c) (cm + (size_t)(cols ? cols[c] : (c)) * stride)
     for (; c0 + 8 <= nc; c0 += 8) {
         for (j0 = 0; j0 + 8 <= pn; j0 += 8)
             for (size_t j = j0; j < j0 + 8; j++)
-                for (uint32_t c = c0; c < c0 + 8; c++) e[j * nc + c] = i32_of_u32(cm[c * stride + j]);
+                for (uint32_t c = c0; c < c0 + 8; c++) e[j * nc + c] = i32_of_u32(COLUMN(c)[j]);
         for (size_t j = j0; j < pn; j++)
-            for (uint32_t c = c0; c < c0 + 8; c++) e[j * nc + c] = i32_of_u32(cm[c * stride + j]);
+            for (uint32_t c = c0; c < c0 + 8; c++) e[j * nc + c] = i32_of_u32(COLUMN(c)[j]);
     }
     for (size_t j = 0; j < pn; j++)
-        for (uint32_t c = c0; c < nc; c++) e[j * nc + c] = i32_of_u32(cm[c * stride + j]);
+        for (uint32_t c = c0; c < nc; c++) e[j * nc + c] = i32_of_u32(COLUMN(c)[j]);
+#undef COLUMN
 }
 
 /* The Rice parameter with the fewest bits for a partition's values u

@@ -40,16 +40,16 @@ KERNEL_TARGET static void KERNEL_NAME(autocorr)(const int32_t *x, size_t nt, uin
     autocorr_body(x, nt, nc, order, d, r);
 }
 
-KERNEL_TARGET static int KERNEL_NAME(fit_gains)(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *gain,
-                                                uint32_t *sums)
+KERNEL_TARGET static int KERNEL_NAME(fit_gains)(const int32_t *e, size_t nt, uint32_t nc, int m, uint32_t width,
+                                                int32_t *gain, uint32_t *sums)
 {
-    return fit_gains_body(e, nt, nc, m, gain, sums);
+    return fit_gains_body(e, nt, nc, m, width, gain, sums);
 }
 
-KERNEL_TARGET static void KERNEL_NAME(code_rows)(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain,
-                                                 uint32_t *sums)
+KERNEL_TARGET static void KERNEL_NAME(code_rows)(int32_t *e, size_t nt, uint32_t nc, int m, uint32_t width,
+                                                 const int32_t *gain, uint32_t *sums)
 {
-    code_rows_body(e, nt, nc, m, gain, sums);
+    code_rows_body(e, nt, nc, m, width, gain, sums);
 }
 
 KERNEL_TARGET static void KERNEL_NAME(cap_costs)(const uint32_t *u, size_t n, int r, uint32_t *bits)
@@ -84,9 +84,9 @@ KERNEL_BITS_TARGET static int KERNEL_NAME(rice_lanes)(bitreader_t *r, const int 
 
 #ifndef KERNEL_INTRINSICS
 KERNEL_TARGET static void KERNEL_NAME(transpose)(const uint32_t *cm, size_t stride, size_t pn, uint32_t nc,
-                                                 int32_t *e)
+                                                 const uint32_t *cols, int32_t *e)
 {
-    transpose_body(cm, stride, pn, nc, e);
+    transpose_body(cm, stride, pn, nc, cols, e);
 }
 
 KERNEL_TARGET static int KERNEL_NAME(rice_parameter)(const uint32_t *u, size_t n, uint64_t *unary_bits)

@@ -47,12 +47,15 @@ typedef struct {
     /* encoder: autocorrelation of each channel's x - d, lags 0..order; scratch (HIST + nt) x 8 */
     void (*autocorr)(const int32_t *x, size_t nt, uint32_t nc, int order, const int32_t *d, double *r,
                      uint32_t *scratch);
-    /* encoder: each channel's neighbour gain for the frame's residuals e */
-    int (*fit_gains)(const int32_t *e, size_t nt, uint32_t nc, int m, int32_t *gain, uint32_t *sums);
+    /* encoder: each channel's neighbour gain for the frame's residuals e; nc
+     * lanes, width of them per channel (its segments, version 7) */
+    int (*fit_gains)(const int32_t *e, size_t nt, uint32_t nc, int m, uint32_t width, int32_t *gain, uint32_t *sums);
     /* encoder: residuals e -> coded values in place */
-    void (*code_rows)(int32_t *e, size_t nt, uint32_t nc, int m, const int32_t *gain, uint32_t *sums);
-    /* encoder: interleaved rows -> channel-major columns; decoder: columns -> rows */
-    void (*transpose)(const uint32_t *cm, size_t stride, size_t pn, uint32_t nc, int32_t *e);
+    void (*code_rows)(int32_t *e, size_t nt, uint32_t nc, int m, uint32_t width, const int32_t *gain,
+                      uint32_t *sums);
+    /* encoder: interleaved rows -> channel-major columns; decoder: columns -> rows (lane c of a
+     * row from column cols[c], or c where cols is NULL) */
+    void (*transpose)(const uint32_t *cm, size_t stride, size_t pn, uint32_t nc, const uint32_t *cols, int32_t *e);
     /* encoder: a column's Rice parameter and the bits of its unary parts */
     int (*rice_parameter)(const uint32_t *u, size_t n, uint64_t *unary_bits);
     /* encoder: the unary bits of each capped code tried */

@@ -20,14 +20,17 @@
 #include "kernel_template.h"
 
 /* transpose_body in 8 x 8 tiles of registers. */
-ATTR_AVX2 static void transpose_avx2(const uint32_t *cm, size_t stride, size_t pn, uint32_t nc, int32_t *e)
+ATTR_AVX2 static void transpose_avx2(const uint32_t *cm, size_t stride, size_t pn, uint32_t nc, const uint32_t *cols,
+                                     int32_t *e)
 {
     uint32_t c0 = 0;
     size_t j0 = 0;
     for (; c0 + 8 <= nc; c0 += 8) {
+        const uint32_t *col[8];
+        for (int i = 0; i < 8; i++) col[i] = cm + (size_t)(cols ? cols[c0 + i] : c0 + i) * stride;
         for (j0 = 0; j0 + 8 <= pn; j0 += 8) {
             __m256i r[8], a[8], b[8];
-            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_si256((const __m256i *)(cm + (c0 + i) * stride + j0));
+            for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_si256((const __m256i *)(col[i] + j0));
             for (int i = 0; i < 8; i += 2) {
                 a[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
                 a[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
@@ -45,10 +48,10 @@ ATTR_AVX2 static void transpose_avx2(const uint32_t *cm, size_t stride, size_t p
             }
         }
         for (size_t j = j0; j < pn; j++)
-            for (uint32_t c = c0; c < c0 + 8; c++) e[j * nc + c] = i32_of_u32(cm[c * stride + j]);
+            for (uint32_t c = c0; c < c0 + 8; c++) e[j * nc + c] = i32_of_u32(col[c - c0][j]);
     }
     for (size_t j = 0; j < pn; j++)
-        for (uint32_t c = c0; c < nc; c++) e[j * nc + c] = i32_of_u32(cm[c * stride + j]);
+        for (uint32_t c = c0; c < nc; c++) e[j * nc + c] = i32_of_u32(cm[(size_t)(cols ? cols[c] : c) * stride + j]);
 }
 
 /* rice_costs 8 values at a time (the compilers leave its loop scalar). */

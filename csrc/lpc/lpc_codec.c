@@ -29,6 +29,9 @@ int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *
     p->alt_frame_log2 = level == 3 ? 11 : 0;
     p->neighbours = 4;
     p->max_error = max_error;
+    /* each time segment starts its prediction afresh: with orders up to 32
+     * that may cost more than level 3 wants to pay for the speed */
+    p->alt_segments = level == 3;
     return EPHYS_OK;
 }
 
@@ -45,7 +48,7 @@ static int params_ok(const ephys_lpc_params_t *p)
                                        p->alt_partition_log2 <= MAX_PARTITION_LOG2 &&
                                        p->alt_partition_log2 <= p->frame_log2)) &&
            p->neighbours >= 0 && p->neighbours <= MAX_NEIGHBOURS && p->max_error <= EPHYS_LPC_MAX_ERROR &&
-           (p->capped == 0 || p->capped == 1);
+           (p->capped == 0 || p->capped == 1) && (p->alt_segments == 0 || p->alt_segments == 1);
 }
 
 static uint64_t lpc_min_bytes(uint64_t n_samples, uint64_t n_channels)

@@ -42,6 +42,8 @@ typedef struct {
     int alt_frame_log2;  /* 0, or a second frame length (at least both partition lengths), tried likewise */
     int neighbours;      /* channels used to predict each channel's residual */
     uint32_t max_error;  /* 0: lossless */
+    int alt_segments;    /* 0, or 1: a block cut into time segments (stream version 7, where its channels are
+                            few) is also coded without them, and the shorter kept */
 } ephys_lpc_params_t;
 
 /* Kernels: 0 = the best this CPU runs, 1 = portable scalar, 2 = SSE2, 3 = AVX2. */

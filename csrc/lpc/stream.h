@@ -9,7 +9,7 @@
 #include "block_codec.h"
 #include "lpc_codec.h"
 
-#define STREAM_VERSION 6 /* written; 1 to 4 still decode; 5 is the float stream (floats.h) */
+#define STREAM_VERSION 7 /* written; 1 to 4 and 6 still decode; 5 is the float stream (floats.h) */
 #define STREAM_HEADER 20
 #define LANES 4 /* versions 1 and 2: channel c is coded in bit stream c % LANES */
 #define LANE_TABLE (4 * LANES)
@@ -31,6 +31,13 @@ enum { MAP_NONE = 0, MAP_GRID = 1, MAP_DICTIONARY = 2 };
 #define MAP_BITS 2
 #define DICTIONARY_COUNT_BITS 16 /* count - 1 of a dictionary's values (at most 65536) */
 #define DICTIONARY_HEADER_BITS (DICTIONARY_COUNT_BITS + 32 + 5) /* count - 1, first value, gap parameter */
+/* Version 7: a block of nc channels and n samples is coded as S time segments of
+ * ceil(n / S) rows each (header byte 7: S), segment s of channel c in lane c S + s
+ * of the prediction (the SIMD lanes run across lanes: few channels fill them with
+ * segments); the encoder pads the last segment, the decoder drops the padding.
+ * Segments only where the lanes are few: at most MAX_SEGMENT_LANES of them. */
+#define MAX_SEGMENTS 64
+#define MAX_SEGMENT_LANES 64
 #define ATTR_INLINE static inline __attribute__((always_inline))
 
 /* A stream's header, parsed (decoder). */
@@ -40,7 +47,13 @@ typedef struct {
     uint32_t max_error;
     uint64_t n_samples;
     uint32_t nc;
+    uint32_t segments; /* S: 1 before version 7 */
+    uint32_t lanes;    /* nc S: the lanes of the prediction */
+    uint64_t rows;     /* ceil(n_samples / S): the rows of each lane */
 } stream_t;
+
+/* Version 7: the rows of each segment of n samples cut into S. */
+static inline uint64_t segment_rows(uint64_t n, uint32_t segments) { return (n + segments - 1) / segments; }
 
 /* Versions 3 and 4: channels [0, h) have their unary parts in area A, the rest in B. */
 static inline uint32_t unary_split(uint32_t nc) { return nc - nc / 2; }

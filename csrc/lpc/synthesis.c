@@ -3,30 +3,41 @@
  * from a block of residuals: synthesis, then the grid and dictionary maps, into
  * the output. */
 #include <stdlib.h>
+#include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "decoder.h"
 
 int lpc_read_channel_header(fields_t *f, const stream_t *s, decoder_t *w, uint32_t c)
 {
-    uint32_t nc = s->nc;
+    uint32_t nv = s->lanes, v = c; /* segment g in lane g nc + c (decode.c) */
+    block_t *b = &w->block;
     int32_t lo, hi;
     dtype_range(s->dtype, &lo, &hi);
     int order = (int)field(f, 6);
     if (order > EPHYS_LPC_MAX_ORDER) return EPHYS_ERR_CORRUPT;
-    w->block.order[c] = order;
+    b->order[v] = order;
     if (order) {
         int bits = (int)field(f, 4) + 1;
-        for (int q = 0; q < order; q++) w->block.coef[(size_t)q * nc + c] = field_signed(f, bits);
+        for (int q = 0; q < order; q++) b->coef[(size_t)q * nv + v] = field_signed(f, bits);
     }
-    w->block.mean[c] = 0;
+    b->mean[v] = 0;
     if (s->version >= 2) {
         int nb = (int)field(f, 5);
         int64_t mean = nb ? unzigzag(field(f, nb)) : 0;
         if (mean < lo || mean > hi) return EPHYS_ERR_CORRUPT;
-        w->block.mean[c] = (int32_t)mean;
+        b->mean[v] = (int32_t)mean;
     }
-    w->block.gain[c] = 0;
-    if (s->neighbours && c > 0 && field(f, 1)) w->block.gain[c] = field_signed(f, GAIN_BITS);
+    b->gain[v] = 0;
+    if (s->neighbours && c > 0 && field(f, 1)) b->gain[v] = field_signed(f, GAIN_BITS);
+    for (uint32_t l = v + s->nc; l < nv; l += s->nc) { /* version 7: the channel's other segments */
+        b->order[l] = order;
+        for (int q = 0; q < order; q++) b->coef[(size_t)q * nv + l] = b->coef[(size_t)q * nv + v];
+        b->mean[l] = b->mean[v];
+        b->gain[l] = b->gain[v];
+    }
     return fields_err(f) ? EPHYS_ERR_CORRUPT : EPHYS_OK;
 }
 
@@ -64,6 +75,45 @@ static int from_dictionaries(const decoder_t *w, int32_t *rows, size_t nt, uint3
     return 0;
 }
 
+/* Version 7: rows [t, t + nt) of each segment's lanes (segment g: lanes
+ * [g nc, g nc + nc)) to the segment's samples in dst, the padding past the last
+ * sample left out.  int16 channels side by side are packed straight into their
+ * rows; other views through ephys_view_store. */
+static void store_segments(decoder_t *w, const stream_t *s, const int32_t *rows, size_t t, size_t nt,
+                           const ephys_view_t *dst, uint64_t c0)
+{
+    uint32_t nc = s->nc, nv = s->lanes;
+    for (uint32_t g = 0; g < s->segments; g++) {
+        uint64_t first = g * s->rows + t;
+        if (first >= s->n_samples) break;
+        size_t n = s->n_samples - first < nt ? (size_t)(s->n_samples - first) : nt;
+        const int32_t *from = rows + (size_t)g * nc;
+#if defined(__SSE2__)
+        if (dst->dtype == EPHYS_DTYPE_INT16 && dst->channel_stride == 1) {
+            if (dst->row_crc) dst->row_crc->next_row = UINT64_MAX; /* not counted: the container reads back */
+            for (size_t j = 0; j < n; j++) {
+                char *o = (char *)dst->base + ((int64_t)(first + j) * dst->sample_stride + (int64_t)c0) * 2;
+                const int32_t *in = from + j * nv;
+                uint32_t c = 0;
+                for (; c + 8 <= nc; c += 8) {
+                    __m128i a = _mm_loadu_si128((const __m128i *)(in + c)), b = _mm_loadu_si128((const __m128i *)(in + c + 4));
+                    _mm_storeu_si128((__m128i *)(o + 2 * c), _mm_packs_epi32(a, b));
+                }
+                if (c + 4 <= nc) {
+                    __m128i a = _mm_loadu_si128((const __m128i *)(in + c));
+                    _mm_storel_epi64((__m128i *)(o + 2 * c), _mm_packs_epi32(a, a));
+                    c += 4;
+                }
+                for (; c < nc; c++) ephys_store_int16_t(o + 2 * c, (int16_t)ephys_clamp_i32(in[c], INT16_MIN, INT16_MAX));
+            }
+            continue;
+        }
+#endif
+        for (size_t j = 0; j < n; j++) memcpy(w->seg + j * nc, from + j * nv, nc * sizeof(int32_t));
+        ephys_view_store(dst, first, n, c0, nc, w->seg);
+    }
+}
+
 /* The rows' history sits before them in w->block.x. */
 int lpc_synthesize(decoder_t *w, const lpc_kernels_t *kern, const stream_t *s, size_t t, size_t nt, int top,
                    int wide, int grids, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
@@ -82,6 +132,9 @@ int lpc_synthesize(decoder_t *w, const lpc_kernels_t *kern, const stream_t *s, s
     if (grids && from_grid(kern, rows, nt, nc, block->scale, block->base, lo, hi, w->e, (int32_t *)block->acc64))
         return EPHYS_ERR_CORRUPT;
     if (w->dictionaries && from_dictionaries(w, w->e, nt, nc)) return EPHYS_ERR_CORRUPT;
-    ephys_view_store(dst, t, nt, c0, nc, grids ? w->e : rows);
+    if (s->segments > 1)
+        store_segments(w, s, grids ? w->e : rows, t, nt, dst, c0);
+    else
+        ephys_view_store(dst, t, nt, c0, nc, grids ? w->e : rows);
     return EPHYS_OK;
 }

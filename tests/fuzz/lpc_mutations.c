@@ -22,8 +22,9 @@ static uint64_t rnd(void)
     return rng_state;
 }
 
-/* gappy: int16 values on a grid of ~24.04 counts (value dictionaries, stream version 6) */
-typedef struct { int dtype; uint64_t n, nc; uint32_t cpb; uint32_t max_error; int level; int gappy; } case_t;
+/* gappy: int16 values on a grid of ~24.04 counts (value dictionaries, stream version 6);
+ * white: noise without the slow common level (cut into time segments, stream version 7) */
+typedef struct { int dtype; uint64_t n, nc; uint32_t cpb; uint32_t max_error; int level; int gappy; int white; } case_t;
 
 static size_t item_size(int dtype)
 {
@@ -115,6 +116,8 @@ int main(int argc, char **argv)
         {EPHYS_DTYPE_INT32, 150, 3, 3, 7, 2}, {EPHYS_DTYPE_INT16, 5000, 1, 1, 0, 3},
         {EPHYS_DTYPE_INT16, 8192 + 2100, 5, 5, 0, 2}, {EPHYS_DTYPE_INT16, 8192 + 700, 3, 3, 1, 1},
         {EPHYS_DTYPE_INT16, 3000, 3, 3, 0, 2, 1}, {EPHYS_DTYPE_INT16, 2000, 4, 2, 0, 3, 1},
+        {EPHYS_DTYPE_INT16, 3001, 4, 4, 0, 2, 0, 1}, {EPHYS_DTYPE_INT16, 1500, 3, 2, 2, 2, 0, 1},
+        {EPHYS_DTYPE_INT8, 2000, 5, 5, 0, 3, 0, 1}, {EPHYS_DTYPE_INT32, 1200, 2, 2, 0, 2, 0, 1},
     };
     const int n_cases = sizeof(cases) / sizeof(cases[0]);
     long failures = 0, decoded = 0;
@@ -125,7 +128,7 @@ int main(int argc, char **argv)
         uint8_t *src = malloc(count * item), *dst = malloc(count * item);
         double level = 0;
         for (size_t i = 0; i < count; i++) {
-            if (i % k->nc == 0) level = 0.9 * level + (double)(int64_t)(rnd() % 41) - 20;
+            if (i % k->nc == 0) level = k->white ? 0 : 0.9 * level + (double)(int64_t)(rnd() % 41) - 20;
             int64_t v = (int64_t)level + (int64_t)(rnd() % 9) - 4;
             if (rnd() % 97 == 0) v = (int64_t)(rnd() % 65536) - 32768;
             if (item == 1) { int8_t x = (int8_t)(v / 256); memcpy(src + i, &x, 1); }
