@@ -55,17 +55,14 @@ def make_view(arr2d):
     if sample_stride % item or channel_stride % item:
         arr2d = np.ascontiguousarray(arr2d)
         sample_stride, channel_stride = arr2d.strides
-    view = ffi.new("ephys_view_t *")
     flags = arr2d.flags
     if flags.c_contiguous and flags.writeable:  # the fast way to its address (small chunks)
-        view.base = ffi.from_buffer(arr2d)
+        base = ffi.from_buffer(arr2d)
     else:
-        view.base = ffi.cast("void *", arr2d.__array_interface__["data"][0])
-    view.dtype = DTYPE_CODES[arr2d.dtype]
-    view.n_samples, view.n_channels = arr2d.shape
-    view.sample_stride = sample_stride // item
-    view.channel_stride = channel_stride // item
-    return view, arr2d
+        base = ffi.cast("void *", arr2d.__array_interface__["data"][0])
+    n_samples, n_channels = arr2d.shape
+    fields = [base, DTYPE_CODES[arr2d.dtype], n_samples, n_channels, sample_stride // item, channel_stride // item]
+    return ffi.new("ephys_view_t *", fields), arr2d
 
 
 def to_2d(arr):
@@ -134,6 +131,10 @@ def decode_into(out, dtype, shape, order, fill):
     (C, Fortran, strided, unaligned) when the channel axes can be seen as one; any other
     out gets the values copied in as numcodecs' own codecs do (ndarray_copy: same bytes
     in memory order when the shapes differ)."""
+    if out is None and (len(shape) <= 2 or order == "C"):  # the common case, without the checks out needs
+        result = np.empty(shape, dtype, order=order)
+        fill(make_view(to_2d(result))[0])
+        return result
     target = samples_view(out, dtype, shape)
     if target is not None:
         fill(make_view(target)[0])

@@ -4,38 +4,47 @@
 
 #include "block.h"
 
+/* The block's arrays carved from one allocation (a block of few channels and
+ * samples decodes in microseconds: two dozen mallocs were a part of that),
+ * each at a 64-byte boundary; mem NULL only measures.  x comes first: its
+ * address is the allocation's. */
+#define CARVE_ALIGN ((size_t)64)
+#define CARVE(field, count)                                                                  \
+    (block->field = mem ? (void *)(mem + at) : NULL,                                         \
+     at += ((count) * sizeof(*block->field) + CARVE_ALIGN - 1) & ~(CARVE_ALIGN - 1))
+static size_t carve(block_t *block, char *mem, size_t f, size_t part, uint32_t nc)
+{
+    size_t at = 0;
+    CARVE(x, (HIST + f) * nc); /* each frame row is written before it is read */
+    CARVE(coef, (size_t)EPHYS_LPC_MAX_ORDER * nc);
+    CARVE(order, nc);
+    CARVE(mean, nc);
+    CARVE(gain, nc);
+    CARVE(init.i32, nc);
+    CARVE(init.i64, nc);
+    CARVE(acc64, nc);
+    CARVE(scale, nc);
+    CARVE(base, nc);
+    CARVE(cm, part * nc);
+    CARVE(rice, nc);
+    CARVE(cap, nc);
+    return at;
+}
+#undef CARVE
+
 int lpc_block_alloc(block_t *block, size_t f, size_t part, uint32_t nc)
 {
     memset(block, 0, sizeof(*block));
-    block->x = malloc((HIST + f) * nc * sizeof(int32_t)); /* each frame row is written before it is read */
-    block->coef = malloc((size_t)EPHYS_LPC_MAX_ORDER * nc * sizeof(int32_t));
-    block->order = malloc(nc * sizeof(int));
-    block->mean = calloc(nc, sizeof(int32_t));
-    block->gain = malloc(nc * sizeof(int32_t));
-    block->init.i32 = malloc(nc * sizeof(int32_t));
-    block->init.i64 = malloc(nc * sizeof(int64_t));
-    block->acc64 = malloc(nc * sizeof(int64_t));
-    block->scale = malloc(nc * sizeof(uint32_t));
-    block->base = malloc(nc * sizeof(uint32_t));
-    block->cm = malloc(part * nc * sizeof(uint32_t));
-    block->rice = malloc(nc * sizeof(int));
-    block->cap = calloc(nc, sizeof(int));
-    if (!block->x || !block->coef || !block->order || !block->mean || !block->gain || !block->init.i32 ||
-        !block->init.i64 || !block->acc64 || !block->scale || !block->base || !block->cm || !block->rice ||
-        !block->cap) {
-        lpc_block_free(block);
-        return EPHYS_ERR_NOMEM;
-    }
+    char *mem = malloc(carve(block, NULL, f, part, nc));
+    if (!mem) return EPHYS_ERR_NOMEM;
+    carve(block, mem, f, part, nc);
+    memset(block->mean, 0, nc * sizeof(int32_t));
+    memset(block->cap, 0, nc * sizeof(int));
     memset(block->x, 0, (size_t)HIST * nc * sizeof(int32_t));
     return EPHYS_OK;
 }
 
-void lpc_block_free(block_t *block)
-{
-    free(block->x); free(block->coef); free(block->order); free(block->mean); free(block->gain);
-    free(block->init.i32); free(block->init.i64); free(block->acc64); free(block->scale); free(block->base);
-    free(block->cm); free(block->rice); free(block->cap);
-}
+void lpc_block_free(block_t *block) { free(block->x); }
 
 /* int32 accumulation runs where it cannot overflow, the int64 path elsewhere;
  * both give the same values, so this is the decoder's choice as much as the

@@ -13,10 +13,29 @@ static void decoder_free(decoder_t *w)
 {
     /* a channel's lanes share its first lane's values */
     for (uint32_t v = 0; w->dict_values && v < w->lanes / w->segments; v++) free(w->dict_values[v]);
-    free(w->dict_values); free(w->dict_count);
     lpc_block_free(&w->block);
-    free(w->e); free(w->flags); free(w->seg); free(w->order); free(w->sum); free(w->lows_at); free(w->unary); free(w->unary_at);
+    free(w->e); /* and the decoder's other arrays, in the same allocation */
 }
+
+/* The decoder's arrays from one allocation (as lpc_block_alloc's); mem NULL only measures. */
+#define CARVE(field, count) \
+    (w->field = mem ? (void *)(mem + at) : NULL, at += ((count) * sizeof(*w->field) + 63) & ~(size_t)63)
+static size_t carve(decoder_t *w, char *mem, size_t f, size_t part, const stream_t *s)
+{
+    size_t at = 0, nv = s->lanes, segmented = s->segments > 1;
+    CARVE(e, f * nv);
+    CARVE(flags, nv);
+    CARVE(seg, segmented ? part * s->nc : 0);
+    CARVE(order, segmented ? nv : 0);
+    CARVE(sum, part * s->segments);
+    CARVE(lows_at, s->nc);
+    CARVE(unary, nv * part + 16); /* + 8 after each area: the AVX2 expand reads 8 at a time */
+    CARVE(unary_at, nv);
+    CARVE(dict_count, nv);
+    CARVE(dict_values, nv);
+    return at;
+}
+#undef CARVE
 
 /* For frames of f rows and partitions of part rows of the stream's lanes. */
 static int decoder_alloc(decoder_t *w, size_t f, size_t part, const stream_t *s)
@@ -24,25 +43,19 @@ static int decoder_alloc(decoder_t *w, size_t f, size_t part, const stream_t *s)
     uint32_t nv = s->lanes;
     memset(w, 0, sizeof(*w));
     if (lpc_block_alloc(&w->block, f, part, nv)) return EPHYS_ERR_NOMEM;
-    w->e = malloc(f * nv * sizeof(int32_t));
-    w->flags = malloc(nv * sizeof(int32_t));
-    w->seg = s->segments > 1 ? malloc(part * s->nc * sizeof(int32_t)) : NULL;
-    w->order = s->segments > 1 ? malloc(nv * sizeof(uint32_t)) : NULL;
-    for (uint32_t g = 0; w->order && g < s->segments; g++)
-        for (uint32_t c = 0; c < s->nc; c++) w->order[g * s->nc + c] = c * s->segments + g;
-    w->sum = malloc(part * s->segments * sizeof(uint32_t));
-    w->lows_at = malloc(s->nc * sizeof(uint64_t));
-    w->unary = malloc((nv * part + 16) * sizeof(uint32_t)); /* + 8 after each area: the AVX2 expand reads 8 at a time */
-    w->unary_at = malloc(nv * sizeof(uint32_t *));
-    w->lanes = nv;
-    w->segments = s->segments;
-    w->dict_count = calloc(nv, sizeof(uint32_t));
-    w->dict_values = calloc(nv, sizeof(int32_t *));
-    if (!w->dict_count || !w->dict_values || !w->e || !w->flags || (s->segments > 1 && (!w->seg || !w->order)) || !w->sum ||
-        !w->lows_at || !w->unary || !w->unary_at) {
-        decoder_free(w);
+    char *mem = malloc(carve(w, NULL, f, part, s));
+    if (!mem) {
+        lpc_block_free(&w->block);
         return EPHYS_ERR_NOMEM;
     }
+    carve(w, mem, f, part, s);
+    w->lanes = nv;
+    w->segments = s->segments;
+    memset(w->dict_count, 0, nv * sizeof(uint32_t));
+    memset(w->dict_values, 0, nv * sizeof(int32_t *));
+    if (s->segments < 2) w->seg = NULL, w->order = NULL;
+    for (uint32_t g = 0; w->order && g < s->segments; g++)
+        for (uint32_t c = 0; c < s->nc; c++) w->order[g * s->nc + c] = c * s->segments + g;
     return EPHYS_OK;
 }
 

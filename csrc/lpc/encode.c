@@ -161,27 +161,34 @@ static void write_header(uint8_t *h, const ephys_lpc_params_t *p, int dtype, uin
  * segment starts its prediction afresh, which costs a few large residuals on
  * smooth (low-pass, wideband) signals: only where the block's first rows
  * deviate from their channel means by at most MAX_SMOOTHNESS times their steps
- * (AP-band recordings: about 1). */
+ * (AP-band recordings: about 1; wideband ones 3 to 9). */
 #define SEGMENT_LANES 32
 #define MIN_SEGMENT_ROWS 100
-#define SMOOTHNESS_ROWS 1024
+#define SMOOTHNESS_ROWS 512
 #define MAX_SMOOTHNESS 2.5
 static int smooth(const ephys_view_t *src, uint64_t c0, uint32_t nc)
 {
     size_t rows = src->n_samples < SMOOTHNESS_ROWS ? (size_t)src->n_samples : SMOOTHNESS_ROWS;
     int32_t *x = malloc(rows * nc * sizeof(int32_t));
-    if (!x) return 1; /* then no segments */
-    ephys_view_load(src, 0, rows, c0, nc, x);
-    double deviation = 0, steps = 0;
-    for (uint32_t c = 0; c < nc; c++) {
-        double mean = 0;
-        for (size_t t = 0; t < rows; t++) mean += x[t * nc + c];
-        mean /= (double)rows;
-        for (size_t t = 0; t < rows; t++) deviation += fabs(x[t * nc + c] - mean);
-        for (size_t t = 1; t < rows; t++) steps += fabs((double)x[t * nc + c] - x[(t - 1) * nc + c]);
+    double *acc = calloc(3 * (size_t)nc, sizeof(double)), *mean = acc + nc, *steps = acc + 2 * nc;
+    int smooth = 1; /* without memory: no segments */
+    if (x && acc && rows) {
+        ephys_view_load(src, 0, rows, c0, nc, x);
+        /* row by row, channels inside, in doubles: loops the compiler vectorizes */
+        for (size_t t = 0; t < rows; t++)
+            for (uint32_t c = 0; c < nc; c++) acc[c] += x[t * nc + c];
+        for (uint32_t c = 0; c < nc; c++) mean[c] = acc[c] / (double)rows, acc[c] = 0;
+        for (size_t t = 0; t < rows; t += 4) /* every 4th row, and the step to every 4th */
+            for (uint32_t c = 0; c < nc; c++) acc[c] += fabs(x[t * nc + c] - mean[c]);
+        for (size_t t = 1; t < rows; t += 4)
+            for (uint32_t c = 0; c < nc; c++) steps[c] += fabs((double)x[t * nc + c] - x[(t - 1) * nc + c]);
+        double deviation = 0, total = 0;
+        for (uint32_t c = 0; c < nc; c++) deviation += acc[c], total += steps[c];
+        smooth = deviation * (double)((rows + 2) / 4) > MAX_SMOOTHNESS * total * (double)((rows + 3) / 4);
     }
     free(x);
-    return deviation > MAX_SMOOTHNESS * steps;
+    free(acc);
+    return smooth;
 }
 
 static uint32_t choose_segments(const ephys_view_t *src, uint64_t c0, uint32_t nc)
@@ -257,16 +264,23 @@ static void write_starts(bitwriter_t *bw, block_t *block, size_t nt, uint32_t nc
 {
     uint32_t nv = nc * segments;
     int32_t *rows = block->x + (size_t)HIST * nv;
+    int64_t *steps = block->acc64; /* nv of scratch: each lane's steps, every 4th row */
+    for (uint32_t v = 0; v < nv; v++) steps[v] = 0;
+    for (size_t t = 1; t < nt; t += 4)
+        for (uint32_t v = 0; v < nv; v++) {
+            int64_t d = (int64_t)rows[t * nv + v] - rows[(t - 1) * nv + v];
+            steps[v] += d < 0 ? -d : d;
+        }
     for (uint32_t c = 0; c < nc; c++) {
         uint32_t v = c * segments, zz[MAX_SEGMENTS], most = 0;
-        double far = 0, steps = 0;
+        double far = 0, all = 0;
         for (uint32_t g = 0; g < segments; g++) {
             zz[g] = zigzag(wrap32((int64_t)rows[v + g] - block->mean[v]));
             most = zz[g] > most ? zz[g] : most;
             far += fabs((double)rows[v + g] - block->mean[v]);
-            for (size_t t = 1; t < nt; t += 4) steps += fabs((double)rows[t * nv + v + g] - rows[(t - 1) * nv + v + g]);
+            all += (double)steps[v + g];
         }
-        int use = far * (double)((nt + 2) / 4) > START_RATIO * steps;
+        int use = far * (double)((nt + 2) / 4) > START_RATIO * all;
         bw_put(bw, (uint32_t)use, 1);
         if (!use) continue;
         int n = 0;

@@ -257,8 +257,10 @@ ATTR_INLINE void window_sums(const int32_t *restrict row, uint32_t nv, int m, ui
 
 ATTR_INLINE void neighbour_sums(const int32_t *row, uint32_t nv, int m, uint32_t width, uint32_t *sums)
 {
-    if (m == 4 && width == 1) /* the default neighbours as a constant */
+    if (m == 4 && width == 1) /* the default neighbours (and no segments) as constants */
         window_sums(row, nv, 4, 1, sums);
+    else if (m == 4)
+        window_sums(row, nv, 4, width, sums);
     else
         window_sums(row, nv, m, width, sums);
 }

@@ -91,7 +91,16 @@ static void store_segments(decoder_t *w, const stream_t *s, const int32_t *rows,
 #if defined(__SSE2__)
         if (dst->dtype == EPHYS_DTYPE_INT16 && dst->channel_stride == 1) {
             if (dst->row_crc) dst->row_crc->next_row = UINT64_MAX; /* not counted: the container reads back */
-            for (size_t j = 0; j < n; j++) {
+            size_t j = 0;
+            if (nc == 4 && dst->sample_stride == 4) { /* a tetrode's rows one after another: two at a time */
+                char *o = (char *)dst->base + ((int64_t)first * 4 + (int64_t)c0) * 2;
+                for (; j + 2 <= n; j += 2) {
+                    __m128i a = _mm_loadu_si128((const __m128i *)(from + j * nv));
+                    __m128i b = _mm_loadu_si128((const __m128i *)(from + (j + 1) * nv));
+                    _mm_storeu_si128((__m128i *)(o + 8 * j), _mm_packs_epi32(a, b));
+                }
+            }
+            for (; j < n; j++) {
                 char *o = (char *)dst->base + ((int64_t)(first + j) * dst->sample_stride + (int64_t)c0) * 2;
                 const int32_t *in = from + j * nv;
                 uint32_t c = 0;
