@@ -160,3 +160,38 @@ def test_edited_zarr3_metadata_named(tmp_path):
     _edit_json(store / "traces_seg0" / "zarr.json", lambda d: d.update(data_type="int32"))
     with pytest.raises(StoreError, match="array 'traces_seg0' is int32 \\(3000, 4\\) in its zarr metadata"):
         open_recording(store)
+
+
+def test_concurrent_first_reads_share_one_handle(tmp_path, monkeypatch):
+    """Worker threads share one Source (the thread pool, dask's in-process workers): their
+    first reads open the file once, so that no handle is dropped (and closed) under a read."""
+    import threading
+    import time
+
+    from numcodecs_ephys.recordings import sources
+
+    path = tmp_path / "rec.bin"
+    data = simulated(8000, 4)
+    data.tofile(path)
+    src = open_source(path, n_channels=4, sample_rate=30000.0, dtype="int16")
+    opened = []
+
+    def slow_open(*args, **kwargs):
+        time.sleep(0.05)  # every thread reaches the first read before any handle exists
+        opened.append(args)
+        return open(*args, **kwargs)
+
+    monkeypatch.setattr(sources, "open", slow_open, raising=False)
+    got = [None] * 4
+
+    def read(i):
+        got[i] = src.read(2000 * i, 2000 * (i + 1))
+
+    threads = [threading.Thread(target=read, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    src.close()
+    assert len(opened) == 1
+    np.testing.assert_array_equal(np.concatenate(got), data)

@@ -10,6 +10,7 @@ read by ranged requests.
 import json
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
@@ -33,6 +34,9 @@ class MetadataFile:
 
     relpath: str
     content: bytes
+
+
+_OPENING = threading.Lock()
 
 
 @dataclass
@@ -81,25 +85,34 @@ class Source:
             if len(data) != (stop - start) * frame:
                 raise RecordingError(f"{self.path} ended early (was it truncated while being read?)")
             return np.frombuffer(bytearray(data), self.dtype).reshape(stop - start, self.n_channels)
-        if self._handle is None:
-            self._handle = open(self.path, "rb", buffering=0)
+        fd = self._opened(lambda: open(self.path, "rb", buffering=0)).fileno()
         out = np.empty((stop - start, self.n_channels), self.dtype)
         view = memoryview(out.reshape(-1).view(np.uint8))
         done = 0
         while done < len(view):
-            n = os.preadv(self._handle.fileno(), [view[done:]], start * frame + done)
+            n = os.preadv(fd, [view[done:]], start * frame + done)
             if n == 0:
                 raise RecordingError(f"{self.path} ended early (was it truncated while being read?)")
             done += n
         return out
 
     def _read_mtscomp(self, start, stop):
-        if self._handle is None:
-            self._handle = _open_mtscomp(self.path, self.ch_path)
+        handle = self._opened(lambda: _open_mtscomp(self.path, self.ch_path))
         try:
-            return np.ascontiguousarray(self._handle[start:stop])
+            return np.ascontiguousarray(handle[start:stop])
         except (AssertionError, OSError, ValueError, KeyError) as e:
             raise RecordingError(f"cannot read the mtscomp archive {self.path}: {e or type(e).__name__}") from e
+
+    def _opened(self, opener):
+        # Worker threads (the thread pool, dask's in-process workers) share one Source: two
+        # first reads must not each open a handle, or the one dropped closes under the other.
+        handle = self._handle
+        if handle is None:
+            with _OPENING:
+                if self._handle is None:
+                    self._handle = opener()
+                handle = self._handle
+        return handle
 
     def close(self):
         if self._handle is not None:
