@@ -3,6 +3,7 @@ for a local path; the zarr metadata is written last, after every chunk is writte
 a failed run leaves nothing at the URL, an interrupted one nothing readable (its chunks wait
 for --resume, tests/test_resume.py)."""
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -34,6 +35,21 @@ def objects(fs, url):
         return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
     root = url.split("://", 1)[1].rstrip("/")
     return {p[len(root) + 1 :]: fs.cat_file(p) for p in sorted(fs.find(root))}
+
+
+@contextlib.contextmanager
+def keys_written(monkeypatch):
+    """The keys an output writes while the block runs, in order."""
+    written = []
+    put = Output.put
+
+    def recording_put(self, key, data, parents=False):
+        written.append(key)
+        put(self, key, data, parents)
+
+    with monkeypatch.context() as m:
+        m.setattr(Output, "put", recording_put)
+        yield written
 
 
 def test_round_trip_through_s3(s3, tmp_path, monkeypatch, capsys):
@@ -97,15 +113,7 @@ def test_file_urls_are_urls(tmp_path, monkeypatch):
 def test_metadata_last_and_failures(s3, tmp_path, monkeypatch):
     path, _ = raw_recording(tmp_path)
     url = "s3://lab/rec.zarr"
-    written = []
-    put = Output.put
-
-    def recording_put(self, key, data, parents=False):
-        written.append(key)
-        put(self, key, data, parents)
-
-    with monkeypatch.context() as m:
-        m.setattr(Output, "put", recording_put)
+    with keys_written(monkeypatch) as written:
         stores.compress_file(path, url, n_channels=CHANNELS, sample_rate=RATE, dtype="int16", chunk_duration=0.1)
     chunks = [k for k in written if k.startswith(f"{stores.TRACES}/") and ".z" not in k]
     assert written[0] == RUN_KEY and written.index(MANIFEST_KEY) == len(chunks) + 1

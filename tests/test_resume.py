@@ -9,10 +9,10 @@ import time
 
 import numpy as np
 import pytest
-from test_object_stores import objects
+from test_object_stores import keys_written, objects
 
 from numcodecs_ephys.recordings import cli, stores
-from numcodecs_ephys.recordings.storage import RUN_KEY, Output
+from numcodecs_ephys.recordings.storage import RUN_KEY
 
 RATE = 30000.0
 CHANNELS = 32
@@ -78,15 +78,7 @@ def test_resume_in_a_bucket(s3, tmp_path, monkeypatch):
     left = objects(s3, "s3://lab/rec.zarr")
     kept = len([k for k in left if k.startswith(stores.TRACES)])
     assert RUN_KEY in left and 12 <= kept <= 12 + stores.REMOTE_DEPTH  # 0-11, and the next ones begun
-    written = []
-    put = Output.put
-
-    def counting_put(self, key, data, parents=False):
-        written.append(key)
-        put(self, key, data, parents)
-
-    with monkeypatch.context() as m:
-        m.setattr(Output, "put", counting_put)
+    with keys_written(monkeypatch) as written:
         assert stores.compress_file(path, "s3://lab/rec.zarr", resume=True, **kw) == "s3://lab/rec.zarr"
     assert len([k for k in written if k.startswith(f"{stores.TRACES}/") and ".z" not in k]) == 25 - kept
     assert objects(s3, "s3://lab/rec.zarr") == objects(s3, reference)
