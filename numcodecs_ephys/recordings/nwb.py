@@ -18,7 +18,6 @@ with its source (``check``).
 
 import contextlib
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +25,7 @@ import numpy as np
 
 from .locations import is_url
 from .manifest import StoreError
+from .storage import remove_local, replace_local
 
 NWB_SUFFIX = ".nwb"
 DEFAULT_CHUNK_SAMPLES = 30000  # a series without a rate (timestamps only)
@@ -343,9 +343,9 @@ def compress_nwb(
                 report.bytes_after = _stored_bytes(out[report.path])
         if check and plans:
             verify_nwb(tmp, src, _name=final)
-        _replace(tmp, final)
+        replace_local(tmp, final)
     except BaseException:
-        _remove(tmp)
+        remove_local(tmp)
         raise
     return final, reports
 
@@ -458,23 +458,6 @@ def verify_nwb(output, original=None, *, _name=None):
     if problems:
         raise StoreError(f"{name}: " + "; ".join(problems[:20]) + (" ..." if len(problems) > 20 else ""))
     return compared
-
-
-def _remove(path):
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
-
-
-def _replace(tmp, final):
-    if final.is_dir() and not final.is_symlink():
-        old = final.parent / f".{final.name}.{os.getpid()}.old"
-        os.replace(final, old)
-        os.replace(tmp, final)
-        _remove(old)
-    else:
-        os.replace(tmp, final)
 
 
 def format_report(reports):

@@ -44,11 +44,24 @@ def _alive(pid):
     return True
 
 
-def _remove_local(path):
+def remove_local(path):
+    """Remove a local file, link or folder, if there is one."""
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
     elif path.exists() or path.is_symlink():
         path.unlink()
+
+
+def replace_local(tmp, final):
+    """Put the finished output tmp at final: a folder cannot be renamed over a folder, so an
+    existing final is moved aside first, and removed once tmp stands in its place."""
+    if final.exists() or final.is_symlink():
+        old = final.parent / f".{final.name}.{os.getpid()}.old"
+        os.replace(final, old)
+        os.replace(tmp, final)
+        remove_local(old)
+    else:
+        os.replace(tmp, final)
 
 
 class StoreKeys:
@@ -210,8 +223,8 @@ class Output(StoreKeys):
         for p in self.final.parent.glob(f".{self.final.name}.*.partial"):
             pid = _pid_of(p)
             if pid is not None and not _alive(pid):
-                _remove_local(p)
-        _remove_local(Path(self.root))
+                remove_local(p)
+        remove_local(Path(self.root))
 
     def publish(self, metadata):
         """Write the zarr metadata (key -> bytes), the root's keys last, and make the store final.
@@ -225,14 +238,7 @@ class Output(StoreKeys):
             self.fs.rm(self._path(RUN_KEY))
             return
         os.remove(self._path(RUN_KEY))
-        tmp, final = Path(self.root), self.final
-        if final.exists() or final.is_symlink():
-            old = final.parent / f".{final.name}.{os.getpid()}.old"
-            os.replace(final, old)
-            os.replace(tmp, final)
-            _remove_local(old)
-        else:
-            os.replace(tmp, final)
+        replace_local(Path(self.root), self.final)
 
     def discard(self):
         """Remove what this run wrote (a failure that resuming could not mend)."""
@@ -240,7 +246,7 @@ class Output(StoreKeys):
             if self.fs.exists(self.root):
                 self.fs.rm(self.root, recursive=True)
         else:
-            _remove_local(Path(self.root))
+            remove_local(Path(self.root))
 
     def leftover(self):
         """Where an unfinished run's chunks are kept, for messages."""

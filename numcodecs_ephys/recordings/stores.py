@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from .locations import RemoteFile, is_url, location
 from .manifest import MANIFEST_KEY, ArrayChunks, Manifest, StoreError, chunk_error, digest
 from .manifest import ChunkError as ChunkError  # re-exported: what reading a damaged store raises
 from .sources import RecordingError, Source, open_source
-from .storage import Output, StoreKeys
+from .storage import Output, StoreKeys, remove_local
 
 # --codec name -> class of numcodecs_ephys. Every lossless codec of the package belongs here.
 CODECS = {"wavpack": WavPack, "flac": FLAC, "lpc": EphysLPC}
@@ -380,13 +379,6 @@ def _lsb_filter(source, chunk_len, num_threads, cols):
 
 def _temporary(final):
     return final.parent / f".{final.name}.{os.getpid()}.partial"
-
-
-def _remove(path):
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    elif path.exists() or path.is_symlink():
-        path.unlink()
 
 
 def _check_free(final, overwrite):
@@ -887,7 +879,7 @@ class _FileOut:
             self.file.discard()
         else:
             self.file.close()
-            _remove(self.tmp)
+            remove_local(self.tmp)
 
 
 def _write_whole(final, content):
