@@ -113,6 +113,11 @@ def decode_chunk(info_fn, decode_fn, buf, out, num_threads, codec_name):
     check(info_fn(ptr, nbytes, info), what)
     shape = tuple(info.shape[0 : info.ndim])
     order = "F" if info.flags & lib.EPHYS_CHUNK_FORTRAN else "C"
+    if out is None and (len(shape) <= 2 or order == "C"):  # the common case, inline (small chunks)
+        result = np.empty(shape, CODE_DTYPES[info.dtype], order=order)
+        view, _ = make_view(to_2d(result))
+        check(decode_fn(ptr, nbytes, view, threads(num_threads)), what)
+        return result
     return decode_into(
         out,
         CODE_DTYPES[info.dtype],
@@ -131,10 +136,6 @@ def decode_into(out, dtype, shape, order, fill):
     (C, Fortran, strided, unaligned) when the channel axes can be seen as one; any other
     out gets the values copied in as numcodecs' own codecs do (ndarray_copy: same bytes
     in memory order when the shapes differ)."""
-    if out is None and (len(shape) <= 2 or order == "C"):  # the common case, without the checks out needs
-        result = np.empty(shape, dtype, order=order)
-        fill(make_view(to_2d(result))[0])
-        return result
     target = samples_view(out, dtype, shape)
     if target is not None:
         fill(make_view(target)[0])

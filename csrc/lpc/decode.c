@@ -197,14 +197,17 @@ static int decode_partition(posreader_t *r, const lpc_kernels_t *kern, const str
      * capped channels' fields, which say how many values each column has */
     uint32_t *qa = w->unary, *qb = w->unary + (size_t)h * sp + 8;
     size_t na = 0, nb = 0;
+    /* taken whole, a channel's segments are one run of columns (one count of unary parts) */
+    size_t step = segments > 1 && pn * s->lanes <= WHOLE_PARTITION ? pn : SUB_ROWS;
+    uint32_t run = step == pn ? segments : 1;
     for (uint32_t c = 0; c < nc; c++) {
         if (rice[c] == ZERO_PARTITION) continue;
         size_t *count = c < h ? &na : &nb;
-        for (uint32_t g = 0; g < segments; g++) {
-            size_t v = (size_t)c * segments + g, n = pn;
+        for (uint32_t g = 0; g < segments; g += run) {
+            size_t v = (size_t)c * segments + g, n = pn * run;
             if (cap[c])
                 n = kern->capped_fields(r->buf, r->len, w->lows_at[c] + (uint64_t)g * pn * (uint64_t)(rice[c] + cap[c]),
-                                        rice[c], cap[c], cm + v * pn, pn);
+                                        rice[c], cap[c], cm + v * pn, pn * run);
             w->unary_at[v] = (c < h ? qa : qb) + *count;
             *count += n;
         }
@@ -215,12 +218,10 @@ static int decode_partition(posreader_t *r, const lpc_kernels_t *kern, const str
     if (pos_a != r->pos + lows + area_a || pos_b > nbits) return EPHYS_ERR_CORRUPT;
     if (m) memset(w->sum, 0, sp * sizeof(uint32_t));
     r->pos = pos_b;
-    size_t step = segments > 1 && pn * s->lanes <= WHOLE_PARTITION ? pn : SUB_ROWS;
     for (size_t j0 = 0; j0 < pn; j0 += step) {
         size_t len = pn - j0 < step ? pn - j0 : step;
         for (uint32_t c = 0; c < nc; c++) {
             int k = rice[c], b = cap[c];
-            uint32_t run = len == pn ? segments : 1; /* the whole partition: its segments are one run */
             for (uint32_t g = 0; g < segments; g += run) {
                 size_t v = (size_t)c * segments + g;
                 uint32_t *col = cm + v * pn + j0, *sum = w->sum + g * pn + j0;
