@@ -9,6 +9,14 @@ int16 recordings (datasets.REAL) the way users get float data:
   global median ``common_reference`` of the scaled NP Ultra traces: float32 with no grid;
 - ``near-grid``: grid values computed in float64 (a 10/32768 step with an offset), rounded
   to float32, and one sample in a hundred nudged off the grid by 1-3 ulps;
+- ``centred``: the scaled NP Ultra traces with each channel's mean removed (DC removal,
+  centring): a grid per channel, none for the block;
+- ``channel-gains``: SpikeInterface's scaled traces with a gain_to_uV and offset_to_uV of
+  each channel's own (calibrated gains within 1% of 2.34375 uV, offsets within +-50 uV),
+  cast to float32 and applied in float32 as ``get_traces(return_in_uV=True)`` does;
+- ``channel-offsets``: the 10-channel real recording's first 4 channels on the near-grid
+  step, each channel with an offset of its own (within 0.18 of a step), in float64 then
+  rounded to float32;
 - float64 variants, special values (NaN payloads, +-0, infinities, subnormals) and short or
   few-channel chunks.
 
@@ -106,6 +114,38 @@ def near_grid(dtype="float32", n_channels=4, seed=25):
     return np.ascontiguousarray(x)
 
 
+def centred(dtype="float32"):
+    """Scaled NP Ultra traces (dtype) minus each channel's mean (computed in dtype)."""
+    x = scaled_np_ultra(dtype)
+    if x is None:
+        return None
+    return np.ascontiguousarray(x - x.mean(axis=0, dtype=dtype).astype(dtype))
+
+
+def channel_gains(dtype="float32", seed=26):
+    """NP Ultra int16 counts x per-channel gains + per-channel offsets, gains and offsets cast
+    to dtype and the arithmetic in dtype (SpikeInterface's scaled traces)."""
+    got = real_int16("np-ultra")
+    if got is None:
+        return None
+    k = got[0]
+    rng = np.random.default_rng(seed)
+    gains = np.round(NP_ULTRA_UV * (1 + rng.normal(0, 0.01, k.shape[1])), 6).astype(dtype)
+    offsets = np.round(rng.uniform(-50, 50, k.shape[1]), 3).astype(dtype)
+    return np.ascontiguousarray(k.astype(dtype) * gains + offsets)
+
+
+def channel_offsets(dtype="float32", n_channels=4, seed=27):
+    """k x 10/32768 + an offset of each channel's own within 0.18 of a step (k from the
+    10-channel real recording), computed in float64 and rounded to dtype."""
+    got = real_int16("yass-10ch")
+    if got is None:
+        return None
+    k = got[0][:, :n_channels].astype(np.float64)
+    rng = np.random.default_rng(seed)
+    return np.ascontiguousarray(((k + rng.uniform(-0.18, 0.18, n_channels)) * NEAR_GRID_STEP).astype(dtype))
+
+
 def special_values(dtype="float32", shape=(4000, 6), seed=7):
     """Noise in uV with every kind of special bit pattern scattered through it: quiet and
     signalling NaNs with payloads, +-inf, +-0, the smallest and largest subnormals and
@@ -149,6 +189,9 @@ def float_recordings(dtype="float32"):
         "scaled-lfp": scaled_lfp,
         "bandpass": bandpass,
         "near-grid": near_grid,
+        "centred": centred,
+        "channel-gains": channel_gains,
+        "channel-offsets": channel_offsets,
     }
     out = {}
     for name, make in makers.items():

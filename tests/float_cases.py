@@ -77,6 +77,31 @@ def filtered(n, nc, dtype="float32", seed=0):
     return (y / 3.7).astype(dtype)
 
 
+def channel_offsets(n, nc, dtype="float32", seed=0):
+    """A 10/32768 grid with an offset of each channel's own (up to 0.18 of a step around
+    0.0371), computed in float64 and rounded to dtype: no grid is shared by the block."""
+    rng = np.random.default_rng(seed)
+    step = 10 / 32768
+    k = simulated(n, nc, seed=seed).astype(np.float64)
+    return ((k + rng.uniform(-0.18, 0.18, nc)) * step + 0.0371).astype(dtype)
+
+
+def channel_gains(n, nc, dtype="float32", seed=0):
+    """SpikeInterface's scaled traces: int16 counts times each channel's gain_to_uV plus its
+    offset_to_uV, the gains and offsets cast to dtype and the arithmetic done in dtype (for
+    float32, as ``get_traces(return_in_uV=True)`` does)."""
+    rng = np.random.default_rng(seed)
+    gains = np.round(0.195 * (1 + rng.normal(0, 0.01, nc)), 6).astype(dtype)
+    offsets = np.round(rng.uniform(-50, 50, nc), 3).astype(dtype)
+    return simulated(n, nc, seed=seed).astype(dtype) * gains + offsets
+
+
+def centred(n, nc, dtype="float32", seed=0):
+    """Scaled traces (int16 x 2.34375) with each channel's mean removed, in dtype."""
+    x = simulated(n, nc, seed=seed).astype(dtype) * np.dtype(dtype).type(2.34375)
+    return x - x.mean(axis=0, dtype=dtype).astype(dtype)
+
+
 def bit_patterns(n, nc, dtype="float32", seed=0):
     """Uniformly random bit patterns: every exponent, NaN payloads, subnormals."""
     rng = np.random.default_rng(seed)
@@ -97,6 +122,16 @@ def fixture_arrays():
         np.asfortranarray(filtered(300, 4, "float32", seed=36)),
         on_grid(400, 1, "float32", seed=37)[:, 0].copy(),
     ]
+
+
+def channel_grid_fixture_arrays():
+    """The chunks frozen for the channel grids mode (make_fixtures._lpc, arrays 19-21):
+    per-channel gains and offsets in float32 arithmetic with specials, an all-NaN and a
+    constant channel; per-channel offsets in float64; centred traces in Fortran order."""
+    x = sprinkle(channel_gains(800, 6, "float32", seed=51), seed=51)
+    x[:, 2] = np.nan
+    x[:, 4] = 1.5
+    return [x, channel_offsets(600, 5, "float64", seed=52), np.asfortranarray(centred(500, 4, "float32", seed=53))]
 
 
 def same_bits(a, b):

@@ -15,7 +15,7 @@ from numcodecs_ephys import EphysLPC, WavPack, lpc
 from conftest import REAL, require, simulated, unavailable
 
 FLOATS = ("float32", "float64")
-MODES = {"grid": 1, "split": 2, "bounded": 3}
+MODES = {"grid": 1, "split": 2, "bounded": 3, "channels": 4}
 
 
 def first_stream(chunk):
@@ -45,6 +45,10 @@ CASES = {
     "constant": lambda dt: np.full((500, 3), -1.5, dt),
     "zeros_and_negative_zeros": lambda dt: np.tile(np.array([0.0, -0.0], dt), (400, 3)),
     "huge_and_tiny": lambda dt: np.tile(np.array([np.finfo(dt).max, 1.0, np.finfo(dt).smallest_normal], dt), (300, 2)),
+    "channel_offsets": lambda dt: fc.channel_offsets(3000, 9, dt),
+    "channel_gains": lambda dt: fc.channel_gains(3000, 9, dt),
+    "channel_gains_specials": lambda dt: fc.sprinkle(fc.channel_gains(2000, 12, dt), seed=3, every=31),
+    "centred": lambda dt: fc.centred(3000, 9, dt),
 }
 
 
@@ -82,6 +86,104 @@ def test_short_and_few_channel_chunks(shape, dtype):
         lossless(x)
 
 
+# ---- a grid per channel (channel grids mode) ----
+
+
+def _grid_channels(x):
+    """x with a channel that drops out (NaN for a tenth of the samples), a constant one and
+    a NaN-sprinkled one among its own."""
+    x = np.array(x, copy=True)
+    x[: len(x) // 10, 1] = np.nan
+    x[:, 3] = x.dtype.type(-2.5)
+    x[::7, 5] = np.nan
+    return x
+
+
+CHANNEL_CASES = {
+    "offsets": lambda dt, n, nc: fc.channel_offsets(n, nc, dt, seed=nc),
+    "gains": lambda dt, n, nc: fc.channel_gains(n, nc, dt, seed=nc),
+    "centred": lambda dt, n, nc: fc.centred(n, nc, dt, seed=nc),
+    "gains_mixed": lambda dt, n, nc: _grid_channels(fc.channel_gains(n, nc, dt, seed=nc)),
+    "offsets_specials": lambda dt, n, nc: fc.sprinkle(fc.channel_offsets(n, nc, dt, seed=nc), seed=nc, every=53),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHANNEL_CASES))
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", [(3000, 8), (1000, 64), (1000, 384)])
+def test_channel_grids_bit_exact_and_beat_the_peers(name, dtype, shape):
+    """Gains or offsets of each channel's own: bit for bit, and at least the better of
+    pcodec 12 (channel-major) and WavPack's float mode."""
+    x = CHANNEL_CASES[name](dtype, *shape)
+    chunk = lossless(x)
+    if shape[1] == 384 and name != "offsets":
+        return  # the ratio is checked on the smaller shapes (pcodec on 384 channels is slow)
+    pcodec = require("numcodecs.pcodec")
+    peers = [x.nbytes / len(pcodec.PCodec(level=12).encode(np.ascontiguousarray(x.T)))]
+    if dtype == "float32":
+        peers.append(x.nbytes / len(WavPack().encode(x)))
+    assert x.nbytes / len(chunk) >= max(peers), (name, x.nbytes / len(chunk), peers)
+
+
+@pytest.mark.parametrize("name", ["offsets", "gains_mixed", "centred"])
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_channel_grids_are_found_by_themselves(name, dtype):
+    x = CHANNEL_CASES[name](dtype, 3000, 6)
+    codec = EphysLPC(block_channels=6)
+    assert first_stream(codec.encode(x))[:3] == bytes([5, 8 if dtype == "float64" else 4, MODES["channels"]])
+    assert first_stream(EphysLPC(level=1).encode(x))[2] == MODES["channels"]
+
+
+def test_channel_grids_in_float32_arithmetic():
+    """Float32 gains and offsets applied in float32 (SpikeInterface's scaled traces) where
+    the product's rounding matters (a fifth of the samples differ from rounding once):
+    channel grids in float32 arithmetic, byte 3 says so, every sample on its grid."""
+    rng = np.random.default_rng(4)
+    k = simulated(3000, 6, seed=4, std=40.0).astype("float32")
+    gains = np.round(2.34375 * (1 + rng.normal(0, 0.01, 6)), 6).astype("float32")
+    offsets = np.round(rng.uniform(-50, 50, 6), 3).astype("float32")
+    x = k * gains + offsets
+    assert np.mean((k.astype(np.float64) * gains + offsets).astype("float32") != x) > 0.1
+    chunk = lossless(x, EphysLPC(block_channels=6))
+    assert first_stream(chunk)[:4] == bytes([5, 4, MODES["channels"], 1])
+    assert x.nbytes / len(chunk) > 4
+
+
+def test_channel_grids_table_is_checked():
+    """Each field of the table and the arithmetic byte: a step that is 0, negative, NaN or
+    infinite, an offset that is not finite, arithmetic 1 on float64 or 2, a table cut
+    short, a later mode: each a ValueError, never other data."""
+    for dtype in FLOATS:
+        x = fc.channel_offsets(400, 3, dtype)
+        chunk = EphysLPC(block_channels=3).encode(x)
+        stream = first_stream(chunk)
+        at = chunk.index(stream)
+        assert stream[2] == MODES["channels"]
+        bad = []
+        for c in range(3):
+            for step in (0.0, -1.0, np.nan, np.inf):
+                bad.append((36 + 16 * c, np.float64(step).tobytes()))
+            for offset in (np.nan, -np.inf):
+                bad.append((36 + 16 * c + 8, np.float64(offset).tobytes()))
+        bad += [(3, bytes([2])), (2, bytes([5])), (2, bytes([255])), (12, np.float64(1.0).tobytes())]
+        if dtype == "float64":
+            bad.append((3, bytes([1])))
+        for where, value in bad:
+            data = bytearray(chunk)
+            data[at + where : at + where + len(value)] = value
+            with pytest.raises(ValueError):
+                EphysLPC().decode(bytes(data))
+        # integer stream lengths that overrun the stream once the table is counted
+        for length in (len(stream) - 36 - 4, len(stream) - 36 - 16 * 3 - 3, 2**32 - 1):
+            data = bytearray(chunk)
+            data[at + 32 : at + 36] = length.to_bytes(4, "little")
+            with pytest.raises(ValueError):
+                EphysLPC().decode(bytes(data))
+        for cut in (36, 40, 36 + 16 * 3 - 1, 36 + 16 * 3 + 3):  # the chunk cut inside the table or after it
+            with pytest.raises(ValueError):
+                EphysLPC().decode(chunk[: at + cut])
+
+
 @st.composite
 def float_chunks(draw):
     dtype = draw(st.sampled_from(FLOATS))
@@ -93,6 +195,9 @@ def float_chunks(draw):
     k = draw(hnp.arrays(np.int16, shape))
     gain = draw(st.sampled_from([0.195, 2.34375, 10 / 32768, 1e-3, 3.0]))
     x = (k.astype(np.float64) * gain + draw(st.sampled_from([0.0, -7.5, 0.0371]))).astype(dtype)
+    if x.ndim > 1 and draw(st.booleans()):  # gains and offsets of each channel's own
+        rng = np.random.default_rng(draw(st.integers(0, 99)))
+        x = (x * rng.uniform(0.5, 2, x.shape[-1]) + rng.uniform(-1, 1, x.shape[-1])).astype(dtype)
     if kind == "mixed":
         other = draw(hnp.arrays(bits, shape)).view(dtype)
         mask = draw(hnp.arrays(np.bool_, shape))
@@ -147,11 +252,17 @@ def test_threads_give_identical_bytes():
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_channel_subsets_and_out(dtype):
-    x = fc.sprinkle(fc.filtered(1000, 20, dtype), seed=5)
+@pytest.mark.parametrize("mode", ["split", "channels"])
+def test_channel_subsets_and_out(dtype, mode):
+    if mode == "split":
+        x = fc.sprinkle(fc.filtered(1000, 20, dtype), seed=5)
+    else:  # gains of each channel's own, with a dropout, a constant and a NaN-sprinkled channel
+        x = _grid_channels(fc.channel_gains(1000, 20, dtype, seed=6))
     codec = EphysLPC(block_channels=6)
     chunk = codec.encode(x)
-    for channels in ([0], [5, 6], [19], list(range(7, 13)), [-1, 0]):
+    assert first_stream(chunk)[2] == MODES[mode]
+    assert EphysLPC(block_channels=6, num_threads=4).encode(x) == chunk
+    for channels in ([0], [1], [3, 4], [5, 6], [19], list(range(7, 13)), [-1, 0]):
         assert fc.same_bits(codec.decode_channels(chunk, channels), x[:, channels])
     fortran = np.asfortranarray(np.empty_like(x))
     codec.decode(chunk, out=fortran)
@@ -160,6 +271,8 @@ def test_channel_subsets_and_out(dtype):
     codec.decode(chunk, out=strided)
     assert fc.same_bits(strided, x)
     assert fc.same_bits(codec.decode(codec.encode(np.asfortranarray(x))), x)
+    strided[:] = x
+    assert codec.encode(strided) == chunk
 
 
 # ---- error-bounded ----
@@ -226,6 +339,8 @@ def _mutated(chunk, rng):
         (fc.gappy_grid(500, 4), 0),
         (fc.sprinkle(fc.filtered(500, 5, "float64"), seed=8), 0),
         (fc.sprinkle(fc.filtered(500, 5), seed=9), 0.25),
+        (_grid_channels(fc.channel_gains(500, 6)), 0),
+        (fc.sprinkle(fc.channel_offsets(500, 4, "float64"), seed=10), 0),
     ],
 )
 def test_mutated_chunks_give_the_right_data_or_value_error(x, bound):
@@ -276,7 +391,9 @@ def _peers_best(x):
     )
 
 
-@pytest.mark.parametrize("name", ["scaled_np_ultra", "scaled_lfp", "bandpass", "near_grid"])
+@pytest.mark.parametrize(
+    "name", ["scaled_np_ultra", "scaled_lfp", "bandpass", "near_grid", "centred", "channel_gains", "channel_offsets"]
+)
 def test_real_floats_beat_pcodec_and_wavpack(name):
     """Issue 25's lossless targets: at least the better of pcodec 12 (channel-major) and
     WavPack's float mode on each kind of float data."""
@@ -350,7 +467,7 @@ def test_hdf5_filter_takes_floats(tmp_path, dtype):
 
 
 def test_fixtures_hold_every_float_mode():
-    """The frozen float chunks (make_fixtures: ephys_lpc arrays 9-15, the bounded lossy
+    """The frozen float chunks (make_fixtures: ephys_lpc arrays 9-15 and 19-21, the bounded lossy
     chunks) keep stream version 5 in each mode, float32 and float64."""
     from conftest import FIXTURES
 
@@ -362,7 +479,7 @@ def test_fixtures_hold_every_float_mode():
     for name in ("ephys_lpc_float_bounded", "ephys_lpc_float64_bounded"):
         stream = first_stream((FIXTURES / "lossy" / name / "chunk.bin").read_bytes())
         seen.add((stream[1], stream[2]))
-    assert seen >= {(4, 1), (4, 2), (8, 1), (8, 2), (4, 3), (8, 3)}, seen
+    assert seen >= {(4, 1), (4, 2), (8, 1), (8, 2), (4, 3), (8, 3), (4, 4), (8, 4)}, seen
 
 
 # ---- the command line ----

@@ -5,8 +5,10 @@
  *   0   1  stream version 5 (a float stream; integer streams are versions 1-4 and 6,
  *          so a reader older than float streams refuses it as a newer version)
  *   1   1  dtype: EPHYS_DTYPE_FLOAT32 or EPHYS_DTYPE_FLOAT64, equal to the container's
- *   2   1  mode: 1 grid, 2 split, 3 bounded (below)
- *   3   1  zero
+ *   2   1  mode: 1 grid, 2 split, 3 bounded, 4 channel grids (below); a reader
+ *          refuses a mode it does not know (readers before mode 4 do)
+ *   3   1  channel grids mode: the arithmetic, 0 double, 1 float32 (float32
+ *          streams only; below); other modes: zero
  *   4   4  samples, equal to the container's
  *   8   4  channels, equal to the container's block
  *   12  8  step (IEEE double; grid and bounded modes, else 0): finite, > 0
@@ -14,9 +16,13 @@
  *   28  2  top exponent E (split mode, else 0): a biased exponent of a normal number
  *   30  2  zero
  *   32  4  length L of the integer stream
- *   36  L  an EphysLPC integer stream (version 4 or 6, dtype int32) of the block's
- *          samples x channels coded indices j (grid mode: j = k, or through the
- *          channel's map below; the other modes: j = k, the grid index)
+ *   36  T  channel grids mode only (else T = 0): per channel of the block, in
+ *          order, its step and offset (IEEE doubles, 8 bytes each: T = 16 x
+ *          channels): step finite and > 0, offset finite
+ *   36+T L an EphysLPC integer stream (version 4 or 6, dtype int32) of the block's
+ *          samples x channels coded indices j (grid and channel grids modes: j =
+ *          k, or through the channel's map below; the other modes: j = k, the
+ *          grid index)
  *   ..  4  number of exceptions X (at most samples x channels)
  *   ..     one bit stream to the end (fields least significant bit first, from
  *          the lowest bit of each byte up; zero-padded to a byte):
@@ -26,7 +32,7 @@
  *              1 bit raw; raw: the sample's bits (32 or 64, in 32-bit pieces, low first);
  *              else rice(rd) of zigzag(delta), delta (|delta| < 2^31) the sample's
  *              distance in ulps from its reconstruction (below)
- *            grid mode: the maps of gappy grids (a converter's levels that skip
+ *            grid and channel grids modes: the maps of gappy grids (a converter's levels that skip
  *              grid points: Open Ephys counts of 0.195 uV 24.04 apart): 1 bit,
  *              0: no channel is mapped; 1: 5 bits rk, 5 bits rj, then per channel
  *              1 bit mapped; if mapped, its m distinct indices k_0 < ... < k_(m-1)
@@ -53,6 +59,13 @@
  *            the block's integer grid (the encoder takes E where that window
  *            holds the most samples: a rare huge value is an exception instead
  *            of pushing every other sample's bits below the grid).
+ *   channel grids: as grid, with channel c's own step and offset from the
+ *            table (gains or offsets per channel: SpikeInterface's scaled
+ *            traces, channels with their mean removed).  Arithmetic 1 (float32
+ *            only) rounds the product to float32 before the addition:
+ *            x = float(double(float(k * step)) + offset), what float32
+ *            arithmetic gives for a float32 gain and offset (SpikeInterface
+ *            scales int16 traces with float32 gains and offsets).
  *   bounded: as grid, without maps (the encoder quantized inside the integer
  *            stream's prediction loop, or on a grid of twice the bound alone, and
  *            checked every finite sample against the bound: any beyond it, and

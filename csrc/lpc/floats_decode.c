@@ -112,11 +112,11 @@ static int read_maps(bitreader_t *r, uint64_t n, uint32_t nc, maps_t *mp)
 
 typedef struct {
     const fmt_t *f;
-    int mode, top_exp;
+    int mode, top_exp, arith;
     uint64_t n;
     uint32_t nc;
     double step, offset;
-    size_t int_len;
+    size_t table_len, int_len; /* the integer stream at HEADER + table_len */
 } header_t;
 
 static int parse_header(const uint8_t *in, size_t len, uint64_t n_samples, uint32_t nc, int dtype, header_t *h)
@@ -134,11 +134,28 @@ static int parse_header(const uint8_t *in, size_t len, uint64_t n_samples, uint3
     memcpy(&h->offset, &b, 8);
     h->top_exp = in[28] | in[29] << 8;
     h->int_len = ephys_get_le32(in + 32);
-    if (in[3] || in[30] || in[31] || h->n != n_samples || h->nc != nc || h->mode < MODE_GRID ||
-        h->mode > MODE_BOUNDED || h->int_len > len - HEADER || len - HEADER - h->int_len < 4)
+    h->arith = in[3]; /* channel grids mode: ARITH_DOUBLE, or ARITH_FLOAT for float32; else zero */
+    int arith_ok = h->arith == ARITH_DOUBLE || (h->arith == ARITH_FLOAT && h->mode == MODE_CHANNELS && h->f->bits == 32);
+    /* an unknown mode (a later one) is refused, never read as another */
+    if (!arith_ok || in[30] || in[31] || h->n != n_samples || h->nc != nc || h->mode < MODE_GRID ||
+        h->mode > MODE_CHANNELS)
         return EPHYS_ERR_CORRUPT;
+    uint64_t table = h->mode == MODE_CHANNELS ? (uint64_t)TABLE_ENTRY * nc : 0;
+    if (table > len - HEADER || h->int_len > len - HEADER - table || len - HEADER - table - h->int_len < 4)
+        return EPHYS_ERR_CORRUPT;
+    h->table_len = (size_t)table;
     if (h->mode == MODE_SPLIT) {
         if (h->top_exp < 1 || h->top_exp >= h->f->exp_max || h->step != 0 || h->offset != 0) return EPHYS_ERR_CORRUPT;
+    } else if (h->mode == MODE_CHANNELS) {
+        if (h->top_exp || h->step != 0 || h->offset != 0) return EPHYS_ERR_CORRUPT;
+        for (uint32_t c = 0; c < nc; c++) { /* every channel's grid: step finite and > 0, offset finite */
+            double step, offset;
+            uint64_t sb = ephys_get_le64(in + HEADER + TABLE_ENTRY * (size_t)c),
+                     ob = ephys_get_le64(in + HEADER + TABLE_ENTRY * (size_t)c + 8);
+            memcpy(&step, &sb, 8);
+            memcpy(&offset, &ob, 8);
+            if (!(step > 0) || !isfinite(step) || !isfinite(offset)) return EPHYS_ERR_CORRUPT;
+        }
     } else if (h->top_exp || !(h->step > 0) || !isfinite(h->step) || !isfinite(h->offset)) {
         return EPHYS_ERR_CORRUPT;
     }
@@ -152,7 +169,8 @@ static int check_stream(const ephys_block_codec_t *ints, const uint8_t *in, size
     int err = parse_header(in, len, n_samples, nc, dtype, h);
     if (err) return err;
     if (h->int_len < ints->min_block_bytes(n_samples, nc)) return EPHYS_ERR_CORRUPT;
-    return ints->check_block ? ints->check_block(in + HEADER, h->int_len, n_samples, nc, EPHYS_DTYPE_INT32) : EPHYS_OK;
+    return ints->check_block ? ints->check_block(in + HEADER + h->table_len, h->int_len, n_samples, nc, EPHYS_DTYPE_INT32)
+                             : EPHYS_OK;
 }
 
 int ephys_lpc_float_check_block(const ephys_block_codec_t *ints, const uint8_t *in, size_t len, uint64_t n_samples,
@@ -168,15 +186,28 @@ int ephys_lpc_float_decode_block(const ephys_block_codec_t *ints, const uint8_t 
     header_t h;
     int err = check_stream(ints, in, len, dst->n_samples, nc, dst->dtype, &h);
     if (err) return err;
-    const fmt_t *f = h.f;
+    fmt_t fa = *h.f;
+    fa.arith = h.arith;
+    const fmt_t *f = &fa;
     uint64_t total = h.n * nc;
     if (nc && h.n > SIZE_MAX / 8 / nc) return EPHYS_ERR_NOMEM;
     int32_t *k = malloc(total * 4 + 1);
     uint64_t *raw = malloc(total * 8 + 1);
-    if (!k || !raw) err = EPHYS_ERR_NOMEM;
-    if (!err) err = decode_plane(ints, in + HEADER, h.int_len, k, h.n, nc);
-    const uint8_t *rest = in + HEADER + h.int_len;
-    size_t rest_len = len - HEADER - h.int_len;
+    /* each channel's grid: one for all but in channel grids mode (its table, checked by parse_header) */
+    int per_channel = h.mode == MODE_CHANNELS;
+    double *steps = malloc((per_channel ? nc : 1) * sizeof(double) + 8),
+           *offsets = malloc((per_channel ? nc : 1) * sizeof(double) + 8);
+    if (!k || !raw || !steps || !offsets) err = EPHYS_ERR_NOMEM;
+    for (uint32_t c = 0; c < (per_channel ? nc : 1) && !err; c++) {
+        uint64_t sb = per_channel ? ephys_get_le64(in + HEADER + TABLE_ENTRY * (size_t)c) : 0,
+                 ob = per_channel ? ephys_get_le64(in + HEADER + TABLE_ENTRY * (size_t)c + 8) : 0;
+        memcpy(&steps[c], &sb, 8);
+        memcpy(&offsets[c], &ob, 8);
+        if (!per_channel) steps[0] = h.step, offsets[0] = h.offset;
+    }
+    if (!err) err = decode_plane(ints, in + HEADER + h.table_len, h.int_len, k, h.n, nc);
+    const uint8_t *rest = in + HEADER + h.table_len + h.int_len;
+    size_t rest_len = len - HEADER - h.table_len - h.int_len;
     uint64_t n_exc = err ? 0 : ephys_get_le32(rest);
     if (n_exc > total) err = EPHYS_ERR_CORRUPT;
     bitreader_t r = {rest + 4, rest_len - 4, 0, 0};
@@ -207,7 +238,7 @@ int ephys_lpc_float_decode_block(const ephys_block_codec_t *ints, const uint8_t 
         if (r.err) err = EPHYS_ERR_CORRUPT;
     }
     maps_t maps = {0};
-    if (!err && h.mode == MODE_GRID) err = read_maps(&r, h.n, nc, &maps);
+    if (!err && (h.mode == MODE_GRID || per_channel)) err = read_maps(&r, h.n, nc, &maps);
     /* coded indices back to grid indices, through the channel's map: a
      * table over the channel's range of j where it is short (as it is, a
      * converter's levels), else a search */
@@ -239,11 +270,11 @@ int ephys_lpc_float_decode_block(const ephys_block_codec_t *ints, const uint8_t 
         }
     }
     uint64_t e = 0;
-    for (uint64_t i = 0; i < total && !err; i++) {
+    for (uint64_t i = 0, c = 0; i < total && !err; i++, c = per_channel && c + 1 < nc ? c + 1 : 0) {
         int exception = e < n_exc && exc_index[e] == i;
         uint64_t x;
         if (h.mode != MODE_SPLIT) {
-            x = recon_bits(f, h.step, h.offset, k[i]);
+            x = recon_bits(f, steps[c], offsets[c], k[i]);
         } else if (exception || !k[i]) {
             x = 0;
         } else {
@@ -280,6 +311,8 @@ int ephys_lpc_float_decode_block(const ephys_block_codec_t *ints, const uint8_t 
         if (dst->row_crc) dst->row_crc->next_row = UINT64_MAX;
     }
     maps_free(&maps);
+    free(steps);
+    free(offsets);
     free(k);
     free(raw);
     free(exc_index);

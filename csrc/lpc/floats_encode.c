@@ -202,6 +202,7 @@ typedef struct {
     maps_t maps;     /* grid mode: m NULL when no channel is mapped */
     double limit;    /* bounded mode: larger magnitudes are exceptions */
     exceptions_t exc;
+    const double *steps, *offsets; /* channel grids mode: the table's entries */
 } block_t;
 
 static int cmp_i32(const void *a, const void *b)
@@ -356,17 +357,29 @@ static int write_stream(const ephys_float_coding_t *fc, const void *int_params, 
 {
     uint8_t h[HEADER];
     write_header(h, blk->f, mode, blk->n, blk->nc, step, offset, top_exp);
+    if (mode == MODE_CHANNELS) h[3] = (uint8_t)blk->f->arith;
     int err = ephys_buf_append(out, h, HEADER);
     if (err) return err;
     size_t len_at = out->len - 4;
+    for (uint32_t c = 0; c < blk->nc && mode == MODE_CHANNELS && !err; c++) {
+        uint8_t entry[TABLE_ENTRY];
+        uint64_t b;
+        memcpy(&b, &blk->steps[c], 8);
+        ephys_put_le64(entry, b);
+        memcpy(&b, &blk->offsets[c], 8);
+        ephys_put_le64(entry + 8, b);
+        err = ephys_buf_append(out, entry, TABLE_ENTRY);
+    }
+    if (err) return err;
+    size_t ints_at = out->len;
     ephys_view_t plane = {blk->plane, EPHYS_DTYPE_INT32, blk->n, blk->nc, blk->nc, 1, NULL};
     if ((err = fc->ints->encode_block(int_params, &plane, 0, blk->nc, out))) return err;
-    size_t int_len = out->len - len_at - 4;
+    size_t int_len = out->len - ints_at;
     if (int_len > UINT32_MAX) return EPHYS_ERR_ARGS;
     ephys_put_le32(out->data + len_at, (uint32_t)int_len);
     bitwriter_t w = {out, 0, 0, 0};
     if ((err = write_exceptions(blk->f, &blk->exc, &w))) return err;
-    if (mode == MODE_GRID) write_maps(blk, &w);
+    if (mode == MODE_GRID || mode == MODE_CHANNELS) write_maps(blk, &w);
     if (mode == MODE_SPLIT) {
         const fmt_t *f = blk->f;
         size_t e = 0;
@@ -387,11 +400,15 @@ static int write_stream(const ephys_float_coding_t *fc, const void *int_params, 
     return w.err;
 }
 
-static int encode_grid(const ephys_float_coding_t *fc, block_t *blk, double step, double offset, ephys_buf_t *out)
+/* Grid mode (mode MODE_GRID: the one grid steps[0], offsets[0]) or channel
+ * grids mode (MODE_CHANNELS: channel c's grid steps[c], offsets[c]). */
+static int encode_grid(const ephys_float_coding_t *fc, block_t *blk, const double *steps, const double *offsets,
+                       int mode, ephys_buf_t *out)
 {
     const fmt_t *f = blk->f;
-    int err = EPHYS_OK;
+    int err = EPHYS_OK, per_channel = mode == MODE_CHANNELS;
     for (uint32_t c = 0; c < blk->nc && !err; c++) {
+        double step = steps[per_channel ? c : 0], offset = offsets[per_channel ? c : 0];
         int32_t prev = 0;
         for (uint64_t t = 0; t < blk->n && !err; t++) {
             uint64_t i = t * blk->nc + c;
@@ -405,12 +422,28 @@ static int encode_grid(const ephys_float_coding_t *fc, block_t *blk, double step
         }
     }
     /* exceptions in sample order */
-    for (uint64_t i = 0; i < blk->n * blk->nc && !err; i++) {
-        uint64_t rec = recon_bits(f, step, offset, blk->k[i]);
+    for (uint64_t i = 0, c = 0; i < blk->n * blk->nc && !err; i++, c = c + 1 == blk->nc ? 0 : c + 1) {
+        uint64_t rec = recon_bits(f, steps[per_channel ? c : 0], offsets[per_channel ? c : 0], blk->k[i]);
         if (rec != blk->raw[i]) err = exc_mismatch(f, &blk->exc, i, blk->raw[i], rec);
     }
     if (!err) err = build_maps(blk);
-    return err ? err : write_stream(fc, fc->grid_params, blk, MODE_GRID, step, offset, 0, out);
+    blk->steps = steps;
+    blk->offsets = offsets;
+    return err ? err
+               : write_stream(fc, fc->grid_params, blk, mode, per_channel ? 0.0 : steps[0],
+                              per_channel ? 0.0 : offsets[0], 0, out);
+}
+
+/* Whether some channel has more than half its samples off the block's grid
+ * (a channel scaled with a gain or offset of its own): then the channels' own
+ * grids are tried as well. */
+static int channel_off_grid(const block_t *blk)
+{
+    uint64_t *off = calloc(blk->nc ? blk->nc : 1, sizeof(uint64_t));
+    int any = 0;
+    for (size_t e = 0; off && e < blk->exc.n && !any; e++) any = ++off[blk->exc.index[e] % blk->nc] > blk->n / 2;
+    free(off);
+    return any;
 }
 
 static int encode_split(const ephys_float_coding_t *fc, block_t *blk, ephys_buf_t *out)
@@ -553,6 +586,53 @@ static int encode_bounded_best(const ephys_float_coding_t *fc, block_t *blk, eph
     return err;
 }
 
+#define DECIDE_CHANNELS 4 /* channels whose grids choose the arithmetic */
+
+/* A grid per channel (steps, offsets: nc entries each), in double arithmetic
+ * or, for float32, in float32 arithmetic, whichever leaves fewer probe
+ * samples off the grids of the first DECIDE_CHANNELS channels (double on a
+ * tie); *fa: the format with the chosen arithmetic.  As
+ * ephys_float_find_channel_grids: 0 if some channel has none. */
+static int channel_grids(const block_t *blk, double *steps, double *offsets, fmt_t *fa)
+{
+    size_t missed = 0, missed_float = 0;
+    *fa = *blk->f;
+    fa->arith = ARITH_DOUBLE;
+    if (fa->bits == 32) { /* the arithmetic, from the first DECIDE_CHANNELS channels */
+        fmt_t g = *fa;
+        g.arith = ARITH_FLOAT;
+        int found = ephys_float_find_channel_grids(fa, blk->raw, blk->n, blk->nc, DECIDE_CHANNELS, steps, offsets,
+                                                   &missed);
+        if (found && !missed && blk->nc <= DECIDE_CHANNELS) return found;
+        int found_float = (!found || missed) && ephys_float_find_channel_grids(&g, blk->raw, blk->n, blk->nc,
+                                                                              DECIDE_CHANNELS, steps, offsets,
+                                                                              &missed_float);
+        if (found_float && (!found || missed_float < missed)) *fa = g;
+        else if (!found) return 0;
+        if (blk->nc <= DECIDE_CHANNELS && fa->arith == ARITH_FLOAT) return found_float;
+    }
+    return ephys_float_find_channel_grids(fa, blk->raw, blk->n, blk->nc, blk->nc, steps, offsets, &missed);
+}
+
+/* The block coded losslessly in mode (grid, channel grids or split) into a
+ * buffer of its own; what out holds from start on is replaced by it when it
+ * is shorter. */
+static int keep_shorter(const ephys_float_coding_t *fc, block_t *blk, const double *steps, const double *offsets,
+                        int mode, ephys_buf_t *out, size_t start)
+{
+    ephys_buf_t other = {0};
+    exc_free(&blk->exc);
+    memset(&blk->exc, 0, sizeof(blk->exc));
+    maps_free(&blk->maps);
+    int err = mode == MODE_SPLIT ? encode_split(fc, blk, &other) : encode_grid(fc, blk, steps, offsets, mode, &other);
+    if (!err && other.len < out->len - start) {
+        out->len = start;
+        err = ephys_buf_append(out, other.data, other.len);
+    }
+    free(other.data);
+    return err;
+}
+
 int ephys_lpc_float_encode_block(const ephys_float_coding_t *fc, const ephys_view_t *src, uint64_t c0, uint32_t nc,
                                  ephys_buf_t *out)
 {
@@ -560,27 +640,42 @@ int ephys_lpc_float_encode_block(const ephys_float_coding_t *fc, const ephys_vie
     const fmt_t *f = fmt_of(src->dtype);
     uint64_t total = src->n_samples * nc;
     if (nc && src->n_samples > SIZE_MAX / 8 / nc) return EPHYS_ERR_NOMEM;
-    block_t blk = {f, src->n_samples, nc, malloc(total * 8 + 1), malloc(total * 4 + 1), malloc(total * 4 + 1), {0}, 0, {0}};
+    block_t blk = {f, src->n_samples, nc, malloc(total * 8 + 1), malloc(total * 4 + 1), malloc(total * 4 + 1), {0}, 0, {0},
+                   NULL, NULL};
     int err = blk.raw && blk.k && blk.plane ? EPHYS_OK : EPHYS_ERR_NOMEM;
     if (!err) load_block(f, src, c0, nc, blk.raw);
     int done = 0;
     size_t start = out->len;
     if (!err && fc->max_error > 0) err = encode_bounded_best(fc, &blk, out, &done);
-    double step = 0, offset = 0;
-    int grid = !err && ephys_float_find_grid(f, blk.raw, total, &step, &offset);
+    double step = 0, offset = 0, *steps = malloc(nc * sizeof(double) + 8), *offsets = malloc(nc * sizeof(double) + 8);
+    if (!steps || !offsets) err = EPHYS_ERR_NOMEM;
+    int grid = !err && ephys_float_find_grid(f, blk.raw, total, GRID_PROBE, &step, &offset, NULL);
+    /* no grid for the block: one per channel (per-channel gains, offsets, means removed) */
+    fmt_t fa; /* f in the channel grids' arithmetic */
+    int channels = !err && !grid && total ? channel_grids(&blk, steps, offsets, &fa) : 0;
     if (!err && !done) {
-        err = grid ? encode_grid(fc, &blk, step, offset, out) : encode_split(fc, &blk, out);
-    } else if (grid) { /* data on a grid coarser than the bound: lossless may be shorter */
-        ephys_buf_t other = {0};
-        exc_free(&blk.exc);
-        memset(&blk.exc, 0, sizeof(blk.exc));
-        err = encode_grid(fc, &blk, step, offset, &other);
-        if (!err && other.len < out->len - start) {
-            out->len = start;
-            err = ephys_buf_append(out, other.data, other.len);
+        if (grid) {
+            err = encode_grid(fc, &blk, &step, &offset, MODE_GRID, out);
+            if (!err && (blk.exc.n > total / 16 || channel_off_grid(&blk)) && channel_grids(&blk, steps, offsets, &fa)) {
+                blk.f = &fa;
+                err = keep_shorter(fc, &blk, steps, offsets, MODE_CHANNELS, out, start);
+            }
+        } else if (channels) {
+            blk.f = &fa;
+            err = encode_grid(fc, &blk, steps, offsets, MODE_CHANNELS, out);
+            /* many samples off their channel's grid, or constant channels: split mode may be shorter */
+            if (!err && (blk.exc.n > total / 4 || channels == 2))
+                err = keep_shorter(fc, &blk, NULL, NULL, MODE_SPLIT, out, start);
+        } else {
+            err = encode_split(fc, &blk, out);
         }
-        free(other.data);
+    } else if (grid || channels) { /* data on grids coarser than the bound: lossless may be shorter */
+        if (channels) blk.f = &fa;
+        err = keep_shorter(fc, &blk, grid ? &step : steps, grid ? &offset : offsets, grid ? MODE_GRID : MODE_CHANNELS,
+                           out, start);
     }
+    free(steps);
+    free(offsets);
     exc_free(&blk.exc);
     maps_free(&blk.maps);
     free(blk.raw);

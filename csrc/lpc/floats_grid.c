@@ -11,7 +11,8 @@
 
 #include "floats_stream.h"
 
-#define GRID_PROBE 4096 /* values a grid is looked for on */
+#define CHANNEL_PROBE 2048 /* values of one channel a grid of its own is looked for on */
+#define FEW_LEVELS 8        /* distinct values below which find_grid sees no step */
 #define MIN_ON_GRID 0.6 /* fraction of the probe the grid must give back exactly */
 
 /* ---- finding a grid ---- */
@@ -24,11 +25,28 @@ static int cmp_double(const void *a, const void *b)
 
 /* d rounded to `digits` significant decimal digits (gains and offsets are
  * short decimals: 0.195, 2.34375, 0.0371). */
-static double decimal(double d, int digits)
+static double decimal_text(double d, int digits)
 {
     char s[64];
     snprintf(s, sizeof s, "%.*g", digits, d);
     return strtod(s, NULL);
+}
+
+/* The same without the text, for the many candidates of one channel's
+ * search (fast): the integer nearest d x 10^p (exact below 2^53), then one
+ * correctly rounded division or multiplication by an exact power of ten,
+ * which is the double nearest the decimal, as strtod gives; only the
+ * rounding of d x 10^p may pick the other integer at a near tie. */
+static double decimal(double d, int digits, int fast)
+{
+    static const double ten[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+                                   1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+    if (!fast || !(d != 0) || !isfinite(d)) return decimal_text(d, digits);
+    int p = digits - 1 - (int)floor(log10(fabs(d)));
+    if (p < -22 || p > 22) return decimal_text(d, digits);
+    double m = nearbyint(p >= 0 ? d * ten[p] : d / ten[-p]);
+    if (!(fabs(m) < 9007199254740992.0)) return decimal_text(d, digits);
+    return p >= 0 ? m / ten[p] : m * ten[-p];
 }
 
 typedef struct {
@@ -52,7 +70,9 @@ static double best_offset(const fmt_t *f, const double *u, const uint32_t *mult,
                           interval_t *iv)
 {
     for (size_t i = 0; i < nu; i++) {
-        double k = floor((u[i] - anchor) / step + 0.5), o = u[i] - k * step;
+        double k = floor((u[i] - anchor) / step + 0.5), p = k * step;
+        if (f->arith == ARITH_FLOAT) p = (float)p; /* the product as recon_bits rounds it */
+        double o = u[i] - p;
         double half = 0.499 * ldexp(1.0, ilogb(u[i] != 0 ? u[i] : 1.0) - (f->mant - 1));
         if (u[i] == 0) half = 0;
         iv[2 * i] = (interval_t){o - half, (int64_t)mult[i]};
@@ -68,17 +88,60 @@ static double best_offset(const fmt_t *f, const double *u, const uint32_t *mult,
     return best;
 }
 
-/* How many of the probe's samples (distinct values u, each seen mult times) the grid gives back. */
+/* How many of the probe's samples (distinct values u, each seen mult times;
+ * one in stride of them) the grid gives back. */
 static size_t exact_count(const fmt_t *f, const double *u, const uint64_t *ubits, const uint32_t *mult, size_t n,
-                          double step, double offset)
+                          size_t stride, double step, double offset)
 {
     size_t hits = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i += stride) {
         double kd = floor((u[i] - offset) / step + 0.5);
         if (!(fabs(kd) < MAX_K)) continue;
         if (recon_bits(f, step, offset, (int32_t)kd) == ubits[i]) hits += mult[i];
     }
     return hits;
+}
+
+/* Offsets at the grid points near base (m = -32..32 steps of each of the
+ * steps): their short decimals; far (one channel's grid): also longer
+ * decimals, float32 values, and grid points a power of two steps away (an
+ * unsigned converter's mid-scale: -32768 x 0.195 uV), each screened on one
+ * in nu / 16 of the distinct values first.  The best count of hits, with
+ * *step_out, *offset_out set where it grew. */
+static size_t offset_search(const fmt_t *f, const double *u, const uint64_t *ub, const uint32_t *mult, size_t nu,
+                            const double *steps, const double *bases, int n_steps, int far, size_t best,
+                            size_t enough, double *step_out, double *offset_out)
+{
+    size_t stride = far ? (nu + 15) / 16 : 1, screen = 0;
+    for (size_t i = 0; i < nu; i += stride) screen += mult[i];
+    for (int s = 0; s < n_steps && best < enough; s++) {
+        for (int i = 0; i < (far ? 65 + 34 : 65) && best < enough; i++) {
+            /* far: the nearest grid points first (0, 1, -1, 2, ...) */
+            double m = i >= 65 ? ldexp(i % 2 ? -1.0 : 1.0, 6 + (i - 65) / 2)
+                       : far   ? (i + 1) / 2 * (i % 2 ? 1.0 : -1.0)
+                               : i - 32;
+            double step = steps[s], point = bases[s] + m * step;
+            double offsets[16];
+            int no = 0;
+            for (int digits = 2; digits <= (far ? 7 : 4); digits++) {
+                double d = decimal(point, digits, far);
+                offsets[no++] = d;
+                if (far) offsets[no++] = (double)(float)d; /* a float32 offset_to_uV */
+            }
+            if (far) offsets[no++] = (double)(float)point;
+            for (int j = 0; j < no && best < enough; j++) {
+                int again = 0; /* a decimal of more digits is often the same number */
+                for (int i2 = 0; i2 < j && far; i2++) again |= offsets[i2] == offsets[j];
+                if (!isfinite(offsets[j]) || again) continue;
+                if (stride > 1 && (double)exact_count(f, u, ub, mult, nu, stride, step, offsets[j]) <
+                                      MIN_ON_GRID * (double)screen)
+                    continue;
+                size_t hits = exact_count(f, u, ub, mult, nu, 1, step, offsets[j]);
+                if (hits > best) best = hits, *step_out = step, *offset_out = offsets[j];
+            }
+        }
+    }
+    return best;
 }
 
 /* The exact grid near step s0 that gives back the most probe samples
@@ -87,7 +150,7 @@ static size_t exact_count(const fmt_t *f, const double *u, const uint64_t *ubits
  * float32, 2.34375), each with the offset most samples agree on and its
  * short decimals. */
 static size_t try_step(const fmt_t *f, const double *u, const uint64_t *ub, const uint32_t *mult, size_t nu, size_t n,
-                       double s0, interval_t *iv, double *step_out, double *offset_out)
+                       double s0, interval_t *iv, int far, double *step_out, double *offset_out)
 {
     double mk = 0, mu = 0, skk = 0, sku = 0;
     for (size_t i = 0; i < nu; i++) mk += floor((u[i] - u[0]) / s0 + 0.5), mu += u[i] - u[0];
@@ -104,7 +167,7 @@ static size_t try_step(const fmt_t *f, const double *u, const uint64_t *ub, cons
     int n_steps = 0;
     steps[n_steps++] = s;
     steps[n_steps++] = (double)(float)s;
-    for (int digits = 3; digits <= 9; digits++) steps[n_steps++] = decimal(s, digits);
+    for (int digits = 3; digits <= 9; digits++) steps[n_steps++] = decimal(s, digits, far);
     size_t best = 0, enough = n - n / 64; /* good enough: samples nudged off the grid are exceptions anyway */
     for (int i = 0; i < n_steps && best < enough; i++) {
         double step = steps[i], offsets[16];
@@ -113,30 +176,45 @@ static size_t try_step(const fmt_t *f, const double *u, const uint64_t *ub, cons
         offsets[no++] = 0.0;
         offsets[no++] = best_offset(f, u, mult, nu, step, zero, iv);
         offsets[no++] = (double)(float)offsets[1];
-        for (int digits = 1; digits <= 8; digits++) offsets[no++] = decimal(offsets[1], digits);
+        for (int digits = 1; digits <= 8; digits++) offsets[no++] = decimal(offsets[1], digits, far);
         for (int j = 0; j < no && best < enough; j++) {
             if (!isfinite(offsets[j])) continue;
-            size_t hits = exact_count(f, u, ub, mult, nu, step, offsets[j]);
+            size_t hits = exact_count(f, u, ub, mult, nu, 1, step, offsets[j]);
             if (hits > best) best = hits, *step_out = step, *offset_out = offsets[j];
         }
     }
     /* the writer's offset is a short decimal at some grid point, which in
-     * float64 no other grid point's offset replaces exactly */
-    double step = *step_out, base = best ? *offset_out : zero;
-    for (int m = -32; m <= 32 && best && best < enough; m++)
-        for (int digits = 2; digits <= 4 && best < enough; digits++) {
-            double offset = decimal(base + m * step, digits);
-            size_t hits = isfinite(offset) ? exact_count(f, u, ub, mult, nu, step, offset) : 0;
-            if (hits > best) best = hits, *offset_out = offset;
+     * float64 (or where the product is rounded first: ARITH_FLOAT) no other
+     * grid point's offset replaces exactly */
+    double likely[5], bases[5];
+    int n_likely = 0;
+    if (best) likely[n_likely] = *step_out, bases[n_likely++] = *offset_out;
+    if (far) { /* and the shortest decimal steps that the values allow (float32 ones too), at their grid point
+                * nearest 0; the values' rounding makes the least squares step inexact */
+        double maxabs = fabs(u[0]) > fabs(u[nu - 1]) ? fabs(u[0]) : fabs(u[nu - 1]);
+        double tol = s * (4 * ldexp(1.0, ilogb(maxabs > 0 ? maxabs : 1.0) - (f->mant - 1)) / (u[nu - 1] - u[0]) + 1e-9);
+        for (int digits = 3; digits <= 9 && n_likely < 5; digits++) {
+            double d = decimal(s, digits, far);
+            if (!(fabs(d - s) <= tol) || !(d > 0)) continue;
+            for (int fl = 0; fl < 2; fl++) {
+                double step = fl ? (double)(float)d : d, at = u[0] + mu - step * mk;
+                likely[n_likely] = step, bases[n_likely++] = at - step * floor(at / step + 0.5);
+            }
         }
+    }
+    if (best < enough && (best || far))
+        best = offset_search(f, u, ub, mult, nu, likely, bases, n_likely, far, best, enough, step_out, offset_out);
     return best;
 }
 
-/* A grid (step, offset) on which at least MIN_ON_GRID of up to GRID_PROBE
+/* A grid (step, offset) on which at least MIN_ON_GRID of up to `probe`
+ * (far: one channel's, with try_step's wider search for the offset)
  * finite samples of the block come back exactly; 0 if none. */
-int ephys_float_find_grid(const fmt_t *f, const uint64_t *raw, size_t count, double *step_out, double *offset_out)
+static int grid_search(const fmt_t *f, const uint64_t *raw, size_t count, size_t probe, int far, double *step_out,
+                       double *offset_out, size_t *missed)
 {
-    size_t probe = count < GRID_PROBE ? count : GRID_PROBE, n = 0;
+    size_t n = 0;
+    if (probe > count) probe = count;
     double *u = malloc((probe ? probe : 1) * sizeof(double));
     uint64_t *ub = malloc((probe ? probe : 1) * sizeof(uint64_t));
     double *d = malloc((probe ? probe : 1) * sizeof(double));
@@ -159,13 +237,16 @@ int ephys_float_find_grid(const fmt_t *f, const uint64_t *raw, size_t count, dou
         u[nu++] = u[i];
     }
     /* values far beyond the typical magnitude (a huge outlier, the largest
-     * float) say nothing about the grid: they are exceptions anyway */
+     * float) say nothing about the grid: they are exceptions anyway; in one
+     * channel's few values, nor do values far below it (a zero, a subnormal:
+     * one gap that is no multiple of the step would hide the grid) */
     for (size_t i = 0; i < nu; i++) d[i] = fabs(u[i]);
     qsort(d, nu, sizeof(double), cmp_double);
     double typical = d[nu / 2] > DBL_MIN ? d[nu / 2] : DBL_MIN, limit = ldexp(typical, 20);
+    double low = far ? ldexp(typical, -20) : 0;
     size_t kept = 0;
     for (size_t i = 0; i < nu; i++)
-        if (fabs(u[i]) <= limit) u[kept] = u[i], mult[kept++] = mult[i];
+        if (fabs(u[i]) <= limit && (!far || fabs(u[i]) >= low)) u[kept] = u[i], mult[kept++] = mult[i];
     nu = kept;
     if (nu < 8) goto done;
     for (size_t i = 0; i < nu; i++) ub[i] = bits_of(f, u[i]);
@@ -197,9 +278,10 @@ int ephys_float_find_grid(const fmt_t *f, const uint64_t *raw, size_t count, dou
         /* nearly all: a gappy grid's spacing fits 24 of 25 gaps (and the
          * values off any grid, a few) */
         if (multiples < 0.98 * (double)nd || !((u[nu - 1] - u[0]) / trial < MAX_K)) continue;
-        best = try_step(f, u, ub, mult, nu, n, trial, iv, step_out, offset_out);
+        best = try_step(f, u, ub, mult, nu, n, trial, iv, far && parts == 1, step_out, offset_out); /* far: once */
     }
     found = (double)best >= MIN_ON_GRID * (double)n;
+    if (missed) *missed = n - best;
 done:
     free(iv);
     free(mult);
@@ -207,4 +289,77 @@ done:
     free(ub);
     free(d);
     return found;
+}
+
+int ephys_float_find_grid(const fmt_t *f, const uint64_t *raw, size_t count, size_t probe, double *step_out,
+                          double *offset_out, size_t *missed)
+{
+    return grid_search(f, raw, count, probe, 0, step_out, offset_out, missed);
+}
+
+/* A channel of at most FEW_LEVELS distinct finite values (a constant, a
+ * digital line, an all-NaN channel): their smallest gap as step (1 for one
+ * value or none), the smallest as offset, if that gives back MIN_ON_GRID of
+ * the finite samples; 0 otherwise. */
+static int few_levels(const fmt_t *f, const uint64_t *col, size_t n, double *step_out, double *offset_out,
+                      size_t *missed)
+{
+    double u[FEW_LEVELS];
+    size_t nu = 0, finite = 0, hits = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_finite(f, col[i])) continue;
+        double v = value_of(f, col[i]);
+        size_t j = 0;
+        while (j < nu && u[j] != v) j++;
+        if (j == nu) {
+            if (nu == FEW_LEVELS) return 0;
+            u[nu++] = v;
+        }
+        finite++;
+    }
+    qsort(u, nu, sizeof(double), cmp_double);
+    double step = 1.0, offset = nu ? u[0] : 0.0;
+    for (size_t j = 1; j < nu; j++)
+        if (j == 1 || u[j] - u[j - 1] < step) step = u[j] - u[j - 1];
+    if (!(step > 0) || !isfinite(step)) return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_finite(f, col[i])) continue;
+        double kd = floor((value_of(f, col[i]) - offset) / step + 0.5);
+        hits += fabs(kd) < MAX_K && recon_bits(f, step, offset, (int32_t)kd) == col[i];
+    }
+    if ((double)hits < MIN_ON_GRID * (double)finite) return 0;
+    *missed = finite - hits;
+    *step_out = step;
+    *offset_out = offset;
+    return 1;
+}
+
+int ephys_float_find_channel_grids(const fmt_t *f, const uint64_t *raw, uint64_t n, uint32_t nc, uint32_t upto,
+                                   double *steps, double *offsets, size_t *missed)
+{
+    size_t probe = n < CHANNEL_PROBE ? (size_t)n : CHANNEL_PROBE;
+    uint64_t *col = malloc((probe ? probe : 1) * sizeof(uint64_t));
+    int all = col != NULL, levels = 1;
+    *missed = 0;
+    for (uint32_t c = 0; c < nc && c < upto && all; c++) {
+        size_t off = 0, finite = 0, hits = 0;
+        for (size_t i = 0; i < probe; i++) col[i] = raw[(uint64_t)i * n / probe * nc + c];
+        /* the previous channel's grid, where it gives back every sample (a gain or offset shared by neighbours) */
+        for (size_t i = 0; i < probe && c; i++) {
+            if (!is_finite(f, col[i])) continue;
+            double kd = floor((value_of(f, col[i]) - offsets[c - 1]) / steps[c - 1] + 0.5);
+            finite++;
+            hits += fabs(kd) < MAX_K && recon_bits(f, steps[c - 1], offsets[c - 1], (int32_t)kd) == col[i];
+        }
+        if (c && finite && hits == finite) {
+            steps[c] = steps[c - 1], offsets[c] = offsets[c - 1];
+            continue;
+        }
+        int few = few_levels(f, col, probe, &steps[c], &offsets[c], &off);
+        levels &= few;
+        all = few || grid_search(f, col, probe, probe, 1, &steps[c], &offsets[c], &off);
+        *missed += off;
+    }
+    free(col);
+    return all ? 1 + levels : 0;
 }

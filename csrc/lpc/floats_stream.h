@@ -15,6 +15,9 @@
 #define MODE_GRID 1
 #define MODE_SPLIT 2
 #define MODE_BOUNDED 3
+#define MODE_CHANNELS 4 /* a grid per channel: a table of (step, offset) after the header */
+#define TABLE_ENTRY 16  /* bytes of a channel's entry in that table */
+#define GRID_PROBE 4096 /* values of a block a grid is looked for on */
 #define MAX_K 1073741824.0 /* |k| < 2^30: every prediction of the integer stream stays in int32 */
 #define RICE_ESCAPE 32
 
@@ -25,10 +28,14 @@ typedef struct {
     int kbits;             /* K: bits of k in split mode */
     int exp_max;           /* all-ones biased exponent (inf / NaN) */
     uint64_t sign;
+    int arith;             /* float32, channel grids mode: ARITH_FLOAT (recon_bits) */
 } fmt_t;
 
-static const fmt_t F32 = {EPHYS_DTYPE_FLOAT32, 32, 24, 24, 255, 0x80000000u};
-static const fmt_t F64 = {EPHYS_DTYPE_FLOAT64, 64, 53, 30, 2047, 0x8000000000000000ull};
+#define ARITH_DOUBLE 0
+#define ARITH_FLOAT 1
+
+static const fmt_t F32 = {EPHYS_DTYPE_FLOAT32, 32, 24, 24, 255, 0x80000000u, ARITH_DOUBLE};
+static const fmt_t F64 = {EPHYS_DTYPE_FLOAT64, 64, 53, 30, 2047, 0x8000000000000000ull, ARITH_DOUBLE};
 
 static inline const fmt_t *fmt_of(int dtype) { return dtype == EPHYS_DTYPE_FLOAT64 ? &F64 : &F32; }
 
@@ -63,10 +70,15 @@ static inline double value_of(const fmt_t *f, uint64_t b)
 static inline uint64_t bits_of(const fmt_t *f, double d) { return convert(f, 0, d, NULL); }
 
 /* k * step + offset, two IEEE double operations (FP_CONTRACT off, and the
- * build passes -ffp-contract=off), rounded to the format. */
+ * build passes -ffp-contract=off), rounded to the format.  With ARITH_FLOAT
+ * (float32 only) the product is rounded to float32 before the addition: then
+ * a float32 step and offset give what float32 arithmetic gives (k x gain +
+ * offset with float32 gains and offsets, as SpikeInterface scales traces),
+ * since double holds more than twice float32's bits plus two. */
 static inline uint64_t recon_bits(const fmt_t *f, double step, double offset, int32_t k)
 {
     volatile double p = (double)k * step; /* volatile: never fused with the addition */
+    if (f->arith == ARITH_FLOAT) p = (float)p;
     return bits_of(f, p + offset);
 }
 
@@ -135,7 +147,19 @@ static inline int decode_plane(const ephys_block_codec_t *ints, const uint8_t *i
 }
 
 /* A grid (step, offset) on which most of the block's finite samples come back
- * exactly (floats_grid.c); 0 if none. */
-int ephys_float_find_grid(const fmt_t *f, const uint64_t *raw, size_t count, double *step_out, double *offset_out);
+ * exactly (in f's arithmetic), looked for on up to `probe` of the count
+ * samples (floats_grid.c); 0 if none.  *missed: the finite probe samples off
+ * the grid (unless NULL). */
+int ephys_float_find_grid(const fmt_t *f, const uint64_t *raw, size_t count, size_t probe, double *step_out,
+                          double *offset_out, size_t *missed);
+
+/* Per channel of a row-major block (n samples x nc; the first upto), a grid (steps[c],
+ * offsets[c]) on which most of the channel's finite samples come back exactly
+ * (a channel with at most one finite value: step 1, that value as offset);
+ * 1 if every channel has one, 2 if every channel has at most 8 distinct
+ * values (constants: split mode may be as short), else 0 (stops at the first
+ * channel that has none). */
+int ephys_float_find_channel_grids(const fmt_t *f, const uint64_t *raw, uint64_t n, uint32_t nc, uint32_t upto,
+                                   double *steps, double *offsets, size_t *missed);
 
 #endif
