@@ -149,7 +149,7 @@ def with_specials(rng, x):
 
 
 def float_chunks(rng):
-    """Float chunks of every stream-version-5 mode, with special values."""
+    """Float chunks of every stream-version-5 mode (grid, gappy grid, split, channel grids), with special values."""
     counts = np.round(signal(rng, 300, 5, "float64"))
     return [
         with_specials(rng, (counts * 0.195 + 1.5).astype("float32")),  # grid, up to rounding
@@ -157,6 +157,9 @@ def float_chunks(rng):
         with_specials(rng, signal(rng, 300, 5, "float32") / 3.7),  # split
         with_specials(rng, counts * 2.34375),  # float64 grid
         with_specials(rng, signal(rng, 200, 4, "float64") / 3.7),  # float64 split
+        # channel grids: float32 gains and offsets of each channel's own, in float32 arithmetic
+        with_specials(rng, counts.astype("float32") * np.float32([2.31, 2.35, 2.4, 2.28, 2.33]) + np.float32(41.7)),
+        with_specials(rng, (counts + rng.uniform(-0.2, 0.2, 5)) * (10 / 32768)),  # float64 channel offsets
     ]
 
 
