@@ -113,7 +113,11 @@ def build_parser():
         action="store_true",
         help="continue an interrupted run of the same command: check the chunks it wrote, write the missing ones",
     )
-    c.add_argument("--no-check", action="store_true", help="do not read back and compare each written chunk")
+    c.add_argument(
+        "--no-check",
+        action="store_true",
+        help="do not decode and compare each chunk before writing it, nor list the chunks written",
+    )
     c.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler that codes the chunks")
     c.add_argument("-n", "--n-channels", type=int, help="raw input: number of channels")
     c.add_argument("-s", "--sample-rate", type=float, help="raw input: sample rate in Hz")

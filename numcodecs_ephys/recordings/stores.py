@@ -8,13 +8,13 @@ to give back the original file byte for byte (file name, size, SHA1, the .meta /
 text) is in the root attribute ``numcodecs_ephys``.
 
 Inputs and stores may be local paths or fsspec URLs (``s3://``, ``gs://``, ``file://``).
-Chunks (``chunk_duration`` of all channels) are coded one after the other while the next
-one is read (or as dask tasks with a scheduler), written straight into the store, read
-back and checked; every chunk is written, all-zero ones too, and recorded in the store's
-chunk manifest (manifest.py). The zarr metadata, which makes the store readable, is
-written last (storage.py). Reading (open_recording, decompress_file, verify_store) checks
-every chunk against the manifest: a lost or damaged chunk is an error naming the array,
-the chunk and its time range, never zeros.
+Chunks (``chunk_duration`` of all channels) are coded on one thread per core while the next
+ones are read and the input is hashed (or as dask tasks with a scheduler), each checked by
+decoding it on the thread that coded it and written straight into the store; every chunk
+is written, all-zero ones too, and recorded in the store's chunk manifest (manifest.py).
+The zarr metadata, which makes the store readable, is written last (storage.py). Reading
+(open_recording, decompress_file, verify_store) checks every chunk against the manifest:
+a lost or damaged chunk is an error naming the array, the chunk and its time range, never zeros.
 """
 
 import contextlib
@@ -29,6 +29,7 @@ from typing import Optional
 
 import numpy as np
 
+from .._threads import threads
 from .._version import __version__
 from ..flac import FLAC
 from ..lpc import EphysLPC
@@ -50,8 +51,7 @@ TRACES = "traces_seg0"  # SpikeInterface's name for the traces of segment 0
 # beside the traces, so that SpikeInterface sees exactly the probe's channels (as its SpikeGLX reader does)
 OTHER = "other_channels_seg0"
 LSB_SAMPLE_CHUNKS = 10  # chunks read to estimate an Open Ephys stream's grid
-STORE_BEHIND = 1  # chunks being stored and checked (per thread) while the next one is coded
-REMOTE_DEPTH = 4  # chunks in flight per stage when a bucket is read or written (round trips overlap)
+REMOTE_DEPTH = 4  # chunks read ahead, and coded at once, when a bucket is read or written (round trips overlap)
 
 
 def _identical(a, b):
@@ -200,31 +200,35 @@ def _encode_parts(plan, i, data):
 
 
 def _store_parts(plan, i, n_rows, parts):
-    """The storing half of chunk i: write each encoded part, read it back and check it.
-    Returns [(array name, stored size, SHA-256 of the stored bytes)] for the manifest."""
+    """The storing half of chunk i, on the thread that coded it: check each encoded part by
+    decoding those very bytes (``plan.check``), then write them. Nothing is read back: what
+    was written is the bytes checked, and compress_file checks the output's listing of every
+    chunk and its size against the manifest at the end. Returns [(array name, stored size,
+    SHA-256 of the stored bytes)] for the manifest."""
     records = []
     t0, t1 = plan.bounds(i)
     for array, key, part, filters, encoded, kept in parts:
         if kept is not None:
             records.append((array, len(kept), digest(kept)))
             continue
-        plan.output.put(key, encoded)
-        stored = encoded
         if plan.check:
-            stored = plan.output.get(key)
-            if stored is None:
-                raise StoreError(f"chunk {i} of {array} (samples {t0}-{t1}) is missing right after it was written")
-            decoded = _decode(plan.codec, stored, part.shape, part.dtype, filters)
+            decoded = _decode(plan.codec, encoded, part.shape, part.dtype, filters)
             if plan.lossless and not _identical(decoded[:n_rows], part[:n_rows]):
                 raise StoreError(f"chunk {i} of {array} (samples {t0}-{t1}) did not decode to the original samples")
-        records.append((array, len(stored), digest(stored)))
+            del decoded
+        plan.output.put(key, encoded)
+        records.append((array, len(encoded), digest(encoded)))
     return records
 
 
-def _code_chunk(source, plan, i):
-    """Chunk i, read, coded, stored and checked (a dask task)."""
-    data = source.read(*plan.bounds(i))
+def _code_and_store(plan, i, data):
+    """Chunk i (samples ``data``) coded, checked and stored: [(array, size, SHA-256)]."""
     return _store_parts(plan, i, len(data), _encode_parts(plan, i, data))
+
+
+def _code_chunk(source, plan, i):
+    """Chunk i, read, coded, checked and stored (a dask task)."""
+    return _code_and_store(plan, i, source.read(*plan.bounds(i)))
 
 
 # ---------------------------------------------------------------- store metadata
@@ -445,8 +449,9 @@ def compress_file(
     to the input's name with the suffix ``.zarr``. ``codec`` is a name of ``CODECS``; ``bps``
     (WavPack only) makes it lossy, as ``max_error`` does (EphysLPC only: every sample within that
     bound, in units of the samples, 0.25 for a quarter of a microvolt of float uV). Chunks hold
-    ``chunk_duration`` seconds of all channels. ``check`` reads every written
-    chunk back and compares it with the input. ``scheduler``: a dask.distributed address (or
+    ``chunk_duration`` seconds of all channels. ``check`` decodes every chunk
+    before it is written and compares it with the input, and lists the output's chunks and
+    their sizes once all are written. ``scheduler``: a dask.distributed address (or
     Client) that codes the chunks instead of this process (the output must be reachable from
     the workers). Bad input raises RecordingError (a ValueError).
 
@@ -523,6 +528,13 @@ def compress_file(
                 for a in plan.arrays()
             },
         )
+        if check:  # every chunk written is in the output, with the size of the bytes checked
+            listed = {}
+            for array in plan.arrays():
+                listed.update(out.listing(array))
+            problems = manifest.listing_problems(listed)
+            if problems:
+                raise chunk_error(out, [f"{p} right after it was written" for p in problems])
         manifest_bytes = manifest.to_bytes()
         stored = sum(sum(a.sizes) for a in manifest.arrays.values())
         attrs = _si_attrs(source, plan)
@@ -567,27 +579,37 @@ def _by_array(records):
     return {array: (size, sha) for array, size, sha in records}
 
 
+def _coders(plan, source):
+    """How many chunks are coded at once: one per core the codec may use (so that a core the
+    codec's own threads leave idle at the end of a chunk starts on the next one), and
+    REMOTE_DEPTH where a bucket is read or written (a coder waits a round trip per chunk)."""
+    return max(threads(plan.codec.num_threads), _depth(source.path, str(plan.output)))
+
+
 def _run_local(source, plan, bar):
-    """Chunks in a pipeline: the next ones read, this one coded, the previous ones written,
-    read back, checked and hashed, and the input hashed in order, each stage on threads of
-    its own (the codecs' C threads and hashlib run without the GIL), so that the command
-    runs at the codec's speed. ``depth`` chunks in flight per stage: memory stays flat."""
+    """Chunks in a bounded pipeline: a reader thread reads ahead, ``_coders`` threads each take
+    a chunk and encode, check (decode) and write it (the codecs' C code runs without the GIL),
+    and this thread hashes the input in order (hashlib releases the GIL too), so reading,
+    hashing, checking and writing overlap with coding. At most ``_coders`` chunks are coded
+    and ``_depth`` read ahead at a time: memory stays flat whatever the file's size."""
     sha1 = hashlib.sha1()
-    depth = _depth(source.path, str(plan.output))
+    coders = _coders(plan, source)
     last = plan.n_chunks - 1
-    records, storing = [], deque()
-    store, hasher = ThreadPoolExecutor(depth), ThreadPoolExecutor(1)  # one hasher: in order
+    records, coding = [], deque()
+    pool = ThreadPoolExecutor(coders)
+    reads = _read_ahead(plan.n_chunks, lambda i: source.read(*plan.bounds(i)), _depth(source.path))
     try:
-        for i, data in enumerate(_read_ahead(plan.n_chunks, lambda i: source.read(*plan.bounds(i)), depth)):
-            hasher.submit(sha1.update, data)
-            storing.append((store.submit(_store_parts, plan, i, len(data), _encode_parts(plan, i, data)), data.nbytes))
-            while len(storing) > depth * STORE_BEHIND or (storing and i == last):
-                future, nbytes = storing.popleft()
+        for i, data in enumerate(reads):
+            coding.append((pool.submit(_code_and_store, plan, i, data), data.nbytes))
+            sha1.update(data)
+            del data
+            while len(coding) > coders or (coding and i == last):
+                future, nbytes = coding.popleft()
                 records.append(_by_array(future.result()))
                 bar.update(nbytes)
     finally:
-        store.shutdown(wait=True, cancel_futures=True)  # a chunk being written is finished, no new one started
-        hasher.shutdown(wait=True)
+        reads.close()
+        pool.shutdown(wait=True, cancel_futures=True)  # a chunk being written is finished, no new one started
     return sha1.hexdigest(), records
 
 
