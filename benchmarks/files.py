@@ -25,6 +25,7 @@ of free disk.
 import argparse
 import contextlib
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -108,7 +109,9 @@ def peak_rss_mb(args):
 def moto_s3():
     """A local S3 server (moto) in its own process, so that the objects it holds are not counted
     in this process's memory; the environment points every S3 client of this process and its
-    children at it. Yields an s3fs filesystem with the bucket 'bench'."""
+    children at it. Yields (an s3fs filesystem with the bucket 'bench', the server as a psutil
+    Process)."""
+    import psutil
     import s3fs
 
     with socket.socket() as sock:
@@ -136,7 +139,7 @@ def moto_s3():
                 break
             except OSError:  # not listening yet
                 time.sleep(0.1)
-        yield fs
+        yield fs, psutil.Process(server.pid)
     finally:
         server.terminate()
         server.wait()
@@ -148,27 +151,46 @@ def moto_s3():
         s3fs.S3FileSystem.clear_instance_cache()
 
 
-def s3_rows(big, tmp, codec):
+def cpu_seconds(process=None):
+    """CPU seconds (user + system) used so far by this process, or by ``process`` (psutil)."""
+    if process is not None:
+        t = process.cpu_times()
+        return t.user + t.system
+    t = resource.getrusage(resource.RUSAGE_SELF)
+    return t.ru_utime + t.ru_stime
+
+
+def s3_rows(big, tmp, codec, server):
     """The file compressed into and decompressed from the local disk and the S3 server (in
-    that order, each checked as the command does by default): MB/s of each, S3 / local."""
+    that order, each checked as the command does by default): MB/s of each, S3 / local, and
+    the CPU seconds per GB of this process and of the server (``server``, psutil), since the
+    server shares the machine's cores with the command, which a bucket does not."""
     size = big.stat().st_size
     out = {}
     for where, store in (("local disk", tmp / "roundtrip.zarr"), ("S3 (moto)", "s3://bench/roundtrip.zarr")):
         back = tmp / f"back-{len(out)}.ap.bin"
+        ours, theirs = cpu_seconds(), cpu_seconds(server)
         t_c, _ = timed(lambda: ephys_files.compress_file(big, store, codec=codec, overwrite=True))
+        cpu = ((cpu_seconds() - ours) / size * 1e9, (cpu_seconds(server) - theirs) / size * 1e9)
         t_d, _ = timed(lambda: ephys_files.decompress_file(store, back))
         back.unlink()
         back.with_suffix(".meta").unlink()
-        out[where] = (size / t_c / 1e6, size / t_d / 1e6)
-    (lc, ld), (sc, sd) = out["local disk"], out["S3 (moto)"]
+        out[where] = (size / t_c / 1e6, size / t_d / 1e6, cpu)
+    (lc, ld, lcpu), (sc, sd, scpu) = out["local disk"], out["S3 (moto)"]
     shutil.rmtree(tmp / "roundtrip.zarr")
     return [
-        {"what": f"{codec}: local disk", "compress MB/s": lc, "decompress MB/s": ld},
+        {
+            "what": f"{codec}: local disk",
+            "compress MB/s": lc,
+            "decompress MB/s": ld,
+            "compress CPU s/GB": f"{lcpu[0]:.2f}",
+        },
         {
             "what": f"{codec}: S3 (moto)",
             "compress MB/s": sc,
             "decompress MB/s": sd,
             "S3 / local": f"{sc / lc:.3f} / {sd / ld:.3f}",
+            "compress CPU s/GB": f"{scpu[0]:.2f} + server {scpu[1]:.2f}",
         },
     ]
 
@@ -303,11 +325,16 @@ def files_table(size_gb=2.0, folder=None, memory=True):
             "checked after compressing)."
         )
         rows += nwb_rows(big, tmp, ["lpc", "wavpack"])
-        with moto_s3() as s3:
-            s3 = s3_rows(big, tmp, "lpc")
+        with moto_s3() as (_, server):
+            s3 = s3_rows(big, tmp, "lpc", server)
             print(f"\n### S3 round trip: the same {size / 1e9:.2f} GB file, compressed and decompressed\n")
-            cols = ["what", "compress MB/s", "decompress MB/s", "S3 / local"]
+            cols = ["what", "compress MB/s", "decompress MB/s", "S3 / local", "compress CPU s/GB"]
             print(tabulate([[r.get(c, "") for c in cols] for r in s3], headers=cols, floatfmt=".4g"))
+            print(
+                "\nCPU s/GB: this process's CPU time per GB compressed, and the S3 server's: the server "
+                "runs on the same cores, so S3 / local can be at most ours / (ours + server's) when the "
+                "coders keep every core busy."
+            )
             rows += s3
             big.unlink()
             if memory:

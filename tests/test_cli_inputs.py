@@ -195,3 +195,31 @@ def test_concurrent_first_reads_share_one_handle(tmp_path, monkeypatch):
     src.close()
     assert len(opened) == 1
     np.testing.assert_array_equal(np.concatenate(got), data)
+
+
+@pytest.mark.parametrize("where", ["first", "last"])
+def test_compress_check_catches_any_wrong_sample(tmp_path, monkeypatch, where):
+    """The check compares every sample of every chunk (in slices, into buffers it reuses): a
+    codec decoding one sample wrong, the first or the last of a chunk, fails the run, and
+    nothing readable is left."""
+    from numcodecs_ephys import EphysLPC
+    from numcodecs_ephys.recordings import stores
+
+    path = tmp_path / "rec.bin"
+    simulated(3 * 30000, 300).tofile(path)  # 3 chunks, each more samples than one slice compared
+    assert 30000 * 300 > 2 * stores.COMPARE_SAMPLES
+    decode = EphysLPC.decode
+
+    def off_by_one(self, buf, out=None):
+        x = decode(self, buf, out)
+        x.reshape(-1)[0 if where == "first" else -1] += 1
+        return x
+
+    monkeypatch.setattr(EphysLPC, "decode", off_by_one)
+    out = tmp_path / "rec.zarr"
+    with pytest.raises(StoreError, match="did not decode to the original samples"):
+        compress_file(path, out, n_channels=300, sample_rate=30000, dtype="int16", codec="lpc")
+    assert not (out / "zarr.json").exists() and not (out / ".zgroup").exists()
+    monkeypatch.setattr(EphysLPC, "decode", decode)
+    compress_file(path, out, n_channels=300, sample_rate=30000, dtype="int16", codec="lpc", overwrite=True)
+    np.testing.assert_array_equal(open_recording(out)[:], np.fromfile(path, "int16").reshape(-1, 300))

@@ -73,8 +73,10 @@ class Source:
     def nbytes(self):
         return self.n_samples * self.n_channels * self.dtype.itemsize
 
-    def read(self, start, stop):
-        """Samples [start, stop) as a C-contiguous (stop - start, n_channels) array."""
+    def read(self, start, stop, out=None):
+        """Samples [start, stop) as a C-contiguous (stop - start, n_channels) array; a local
+        file's are read into ``out`` (a C-contiguous array at least that long) when given, so
+        that a caller reusing its buffers does not pay the kernel for zeroing new memory."""
         start = min(max(0, start), self.n_samples)
         stop = max(start, min(stop, self.n_samples))
         if self.kind == "mtscomp":
@@ -86,7 +88,9 @@ class Source:
                 raise RecordingError(f"{self.path} ended early (was it truncated while being read?)")
             return np.frombuffer(bytearray(data), self.dtype).reshape(stop - start, self.n_channels)
         fd = self._opened(lambda: open(self.path, "rb", buffering=0)).fileno()
-        out = np.empty((stop - start, self.n_channels), self.dtype)
+        if out is None:
+            out = np.empty((stop - start, self.n_channels), self.dtype)
+        out = out[: stop - start]
         view = memoryview(out.reshape(-1).view(np.uint8))
         done = 0
         while done < len(view):
