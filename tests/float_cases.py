@@ -134,6 +134,22 @@ def channel_grid_fixture_arrays():
     return [x, channel_offsets(600, 5, "float64", seed=52), np.asfortranarray(centred(500, 4, "float32", seed=53))]
 
 
+def incompressible(n, nc, dtype, seed):
+    """Random bit patterns (NaN and infinities among them): nothing predicts them, so EphysLPC
+    stores them as they are (float mode 5) rather than spend more bits than they hold."""
+    bits = _bits(np.dtype(dtype))
+    info = np.iinfo(bits)
+    return np.random.default_rng(seed).integers(0, info.max, (n, nc), dtype=bits, endpoint=True).view(dtype)
+
+
+def raw_fixture_arrays():
+    """The chunks frozen for the raw mode (make_fixtures._lpc, arrays 22-23): random bits in
+    float32 and float64, the second with a channel of NaN only."""
+    y = incompressible(300, 5, "float64", seed=55)
+    y[:, 1] = np.nan
+    return [incompressible(700, 3, "float32", seed=54), y]
+
+
 def same_bits(a, b):
     """Bit-for-bit equality (NaN payloads, -0.0) of two float arrays of one shape."""
     a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)

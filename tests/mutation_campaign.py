@@ -149,7 +149,7 @@ def with_specials(rng, x):
 
 
 def float_chunks(rng):
-    """Float chunks of every stream-version-5 mode (grid, gappy grid, split, channel grids), with special values."""
+    """Float chunks of every stream-version-5 mode (grid, gappy grid, split, channel grids, raw), with specials."""
     counts = np.round(signal(rng, 300, 5, "float64"))
     return [
         with_specials(rng, (counts * 0.195 + 1.5).astype("float32")),  # grid, up to rounding
@@ -160,6 +160,8 @@ def float_chunks(rng):
         # channel grids: float32 gains and offsets of each channel's own, in float32 arithmetic
         with_specials(rng, counts.astype("float32") * np.float32([2.31, 2.35, 2.4, 2.28, 2.33]) + np.float32(41.7)),
         with_specials(rng, (counts + rng.uniform(-0.2, 0.2, 5)) * (10 / 32768)),  # float64 channel offsets
+        rng.integers(0, 2**32, (200, 3), dtype=np.uint32).view("float32"),  # raw: random bits
+        rng.integers(0, 2**63, (150, 4), dtype=np.uint64).view("float64"),
     ]
 
 

@@ -15,7 +15,7 @@ from numcodecs_ephys import EphysLPC, WavPack, lpc
 from conftest import REAL, require, simulated, unavailable
 
 FLOATS = ("float32", "float64")
-MODES = {"grid": 1, "split": 2, "bounded": 3, "channels": 4}
+MODES = {"grid": 1, "split": 2, "bounded": 3, "channels": 4, "raw": 5}
 
 
 def first_stream(chunk):
@@ -149,6 +149,40 @@ def test_channel_grids_in_float32_arithmetic():
     assert x.nbytes / len(chunk) > 4
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", [(30000, 16), (1000, 3), (7, 1)])
+@pytest.mark.parametrize("params", [{}, {"level": 1}, {"level": 3}, {"max_error": 0.5}])
+def test_incompressible_floats_cost_their_bits_only(dtype, shape, params):
+    """Random bits (NaN, infinities and subnormals among them) or NaN everywhere: what no model
+    shortens is stored as it is (raw mode), so a chunk never costs more than its samples and
+    the headers, bit for bit (also with an error bound: raw is exact)."""
+    codec = EphysLPC(block_channels=8, **params)
+    for x in (fc.incompressible(*shape, dtype, seed=shape[0]), np.full(shape, np.nan, dtype)):
+        chunk = lossless(x, codec)
+        blocks = -(-shape[1] // 8)
+        assert len(chunk) <= x.nbytes + 24 + 4 * len(shape) + blocks * (8 + 36), (len(chunk), x.nbytes)
+        assert first_stream(chunk)[2] == MODES["raw"]
+
+
+def test_raw_mode_is_checked():
+    """A raw stream's other fields are zero: a nonzero step, offset, exponent, arithmetic or
+    integer stream length, or a chunk cut short, is a ValueError, never other data (a stream
+    whose length is not exactly its samples' is refused in C: the mutation campaign)."""
+    for dtype in FLOATS:
+        x = fc.incompressible(50, 3, dtype, seed=3)
+        chunk = EphysLPC(block_channels=3).encode(x)
+        stream = first_stream(chunk)
+        at = chunk.index(stream)
+        assert stream[2] == MODES["raw"] and len(stream) == 36 + x.nbytes
+        for where, value in [(3, b"\x01"), (12, b"\x01"), (20, b"\x01"), (28, b"\x01"), (32, b"\x01"), (30, b"\x01")]:
+            data = bytearray(chunk)
+            data[at + where : at + where + len(value)] = value
+            with pytest.raises(ValueError):
+                EphysLPC().decode(bytes(data))
+        with pytest.raises(ValueError):  # the chunk cut inside the samples
+            EphysLPC().decode(chunk[:-1])
+
+
 def test_channel_grids_table_is_checked():
     """Each field of the table and the arithmetic byte: a step that is 0, negative, NaN or
     infinite, an offset that is not finite, arithmetic 1 on float64 or 2, a table cut
@@ -165,7 +199,7 @@ def test_channel_grids_table_is_checked():
                 bad.append((36 + 16 * c, np.float64(step).tobytes()))
             for offset in (np.nan, -np.inf):
                 bad.append((36 + 16 * c + 8, np.float64(offset).tobytes()))
-        bad += [(3, bytes([2])), (2, bytes([5])), (2, bytes([255])), (12, np.float64(1.0).tobytes())]
+        bad += [(3, bytes([2])), (2, bytes([5])), (2, bytes([6])), (2, bytes([255])), (12, np.float64(1.0).tobytes())]
         if dtype == "float64":
             bad.append((3, bytes([1])))
         for where, value in bad:

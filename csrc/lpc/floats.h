@@ -5,8 +5,8 @@
  *   0   1  stream version 5 (a float stream; integer streams are versions 1-4 and 6,
  *          so a reader older than float streams refuses it as a newer version)
  *   1   1  dtype: EPHYS_DTYPE_FLOAT32 or EPHYS_DTYPE_FLOAT64, equal to the container's
- *   2   1  mode: 1 grid, 2 split, 3 bounded, 4 channel grids (below); a reader
- *          refuses a mode it does not know (readers before mode 4 do)
+ *   2   1  mode: 1 grid, 2 split, 3 bounded, 4 channel grids, 5 raw (below); a
+ *          reader refuses a mode it does not know (readers before modes 4 and 5 do)
  *   3   1  channel grids mode: the arithmetic, 0 double, 1 float32 (float32
  *          streams only; below); other modes: zero
  *   4   4  samples, equal to the container's
@@ -45,6 +45,11 @@
  *              and has k != 0, in sample order (their count follows from k)
  *          rice(r) of u: q = u >> r zero bits and a one bit, then the r low bits
  *          of u; q >= 32: 32 zero bits, then u in 64 bits (two 32-bit pieces).
+ *
+ * Raw mode: bytes 3 and 12 to 35 zero, then exactly samples x channels samples as they
+ * are (4 or 8 bytes, little endian, in sample order), nothing else: written
+ * where every other mode is longer, so that a block costs at most its samples
+ * and the header.
  *
  * Decoding sample (t, c) with grid index k:
  *   grid:    x = k * step + offset in double (no fused multiply-add), rounded to

@@ -138,8 +138,16 @@ static int parse_header(const uint8_t *in, size_t len, uint64_t n_samples, uint3
     int arith_ok = h->arith == ARITH_DOUBLE || (h->arith == ARITH_FLOAT && h->mode == MODE_CHANNELS && h->f->bits == 32);
     /* an unknown mode (a later one) is refused, never read as another */
     if (!arith_ok || in[30] || in[31] || h->n != n_samples || h->nc != nc || h->mode < MODE_GRID ||
-        h->mode > MODE_CHANNELS)
+        h->mode > MODE_RAW)
         return EPHYS_ERR_CORRUPT;
+    if (h->mode == MODE_RAW) { /* nothing but the samples, each in full: the length is known exactly */
+        uint64_t item = (uint64_t)(h->f->bits / 8), body = len - HEADER; /* no product: it could overflow */
+        int exact = body % item == 0 && (nc ? body / item % nc == 0 && body / item / nc == h->n : body == 0);
+        if (h->arith || h->top_exp || ephys_get_le64(in + 12) || ephys_get_le64(in + 20) || h->int_len || !exact)
+            return EPHYS_ERR_CORRUPT;
+        h->table_len = 0;
+        return EPHYS_OK;
+    }
     uint64_t table = h->mode == MODE_CHANNELS ? (uint64_t)TABLE_ENTRY * nc : 0;
     if (table > len - HEADER || h->int_len > len - HEADER - table || len - HEADER - table - h->int_len < 4)
         return EPHYS_ERR_CORRUPT;
@@ -167,7 +175,7 @@ static int check_stream(const ephys_block_codec_t *ints, const uint8_t *in, size
                         uint32_t nc, int dtype, header_t *h)
 {
     int err = parse_header(in, len, n_samples, nc, dtype, h);
-    if (err) return err;
+    if (err || h->mode == MODE_RAW) return err;
     if (h->int_len < ints->min_block_bytes(n_samples, nc)) return EPHYS_ERR_CORRUPT;
     return ints->check_block ? ints->check_block(in + HEADER + h->table_len, h->int_len, n_samples, nc, EPHYS_DTYPE_INT32)
                              : EPHYS_OK;
@@ -191,6 +199,15 @@ int ephys_lpc_float_decode_block(const ephys_block_codec_t *ints, const uint8_t 
     const fmt_t *f = &fa;
     uint64_t total = h.n * nc;
     if (nc && h.n > SIZE_MAX / 8 / nc) return EPHYS_ERR_NOMEM;
+    if (h.mode == MODE_RAW) { /* parse_header checked the length: every sample is there */
+        for (uint64_t t = 0; t < h.n; t++)
+            for (uint32_t c = 0; c < nc; c++) {
+                const uint8_t *at = in + HEADER + (t * nc + c) * (uint64_t)(f->bits / 8);
+                if (f->bits == 64) ephys_store_uint64_t(EPHYS_AT(dst, uint64_t, t, c0 + c), ephys_get_le64(at));
+                else ephys_store_uint32_t(EPHYS_AT(dst, uint32_t, t, c0 + c), ephys_get_le32(at));
+            }
+        return EPHYS_OK;
+    }
     int32_t *k = malloc(total * 4 + 1);
     uint64_t *raw = malloc(total * 8 + 1);
     /* each channel's grid: one for all but in channel grids mode (its table, checked by parse_header) */

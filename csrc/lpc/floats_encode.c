@@ -674,6 +674,19 @@ int ephys_lpc_float_encode_block(const ephys_float_coding_t *fc, const ephys_vie
         err = keep_shorter(fc, &blk, grid ? &step : steps, grid ? &offset : offsets, grid ? MODE_GRID : MODE_CHANNELS,
                            out, start);
     }
+    /* incompressible samples (random bits, NaN everywhere): stored as they are */
+    size_t raw_len = HEADER + (size_t)total * (size_t)(f->bits / 8);
+    if (!err && out->len - start > raw_len) {
+        out->len = start;
+        uint8_t h[HEADER];
+        write_header(h, f, MODE_RAW, blk.n, nc, 0.0, 0.0, 0);
+        err = ephys_buf_append(out, h, HEADER);
+        for (uint64_t i = 0; i < total && !err; i++) {
+            uint8_t b[8];
+            ephys_put_le64(b, blk.raw[i]);
+            err = ephys_buf_append(out, b, (size_t)(f->bits / 8));
+        }
+    }
     free(steps);
     free(offsets);
     exc_free(&blk.exc);

@@ -16,6 +16,7 @@
 #define MODE_SPLIT 2
 #define MODE_BOUNDED 3
 #define MODE_CHANNELS 4 /* a grid per channel: a table of (step, offset) after the header */
+#define MODE_RAW 5      /* the samples' bits as they are: what no model shortens costs the header only */
 #define TABLE_ENTRY 16  /* bytes of a channel's entry in that table */
 #define GRID_PROBE 4096 /* values of a block a grid is looked for on */
 #define MAX_K 1073741824.0 /* |k| < 2^30: every prediction of the integer stream stays in int32 */
