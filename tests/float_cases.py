@@ -142,12 +142,29 @@ def incompressible(n, nc, dtype, seed):
     return np.random.default_rng(seed).integers(0, info.max, (n, nc), dtype=bits, endpoint=True).view(dtype)
 
 
+def with_nan_gaps(x, seed=0):
+    """x with a stretch of NaN on every channel (a gap in the recording) and one channel of
+    NaN only (a dead channel), as float NWB data marks missing samples."""
+    x = np.array(x)
+    n = len(x)
+    start = np.random.default_rng(seed).integers(0, n // 2)
+    x[start : start + n // 5] = np.nan
+    x[:, x.shape[1] // 2] = np.nan
+    return x
+
+
 def raw_fixture_arrays():
     """The chunks frozen for the raw mode (make_fixtures._lpc, arrays 22-23): random bits in
     float32 and float64, the second with a channel of NaN only."""
     y = incompressible(300, 5, "float64", seed=55)
     y[:, 1] = np.nan
     return [incompressible(700, 3, "float32", seed=54), y]
+
+
+def repeat_fixture_arrays():
+    """The chunk frozen for raw exceptions that repeat (make_fixtures._lpc, array 24): a
+    float32 grid with a NaN gap and a channel of NaN."""
+    return [with_nan_gaps(channel_gains(900, 5, "float32", seed=56), seed=56)]
 
 
 def same_bits(a, b):

@@ -137,6 +137,14 @@ def codec_cases(name, rng):
     raise KeyError(name)
 
 
+def with_nan_gaps(x):
+    """x with a quarter of its rows NaN on every channel, and its second channel NaN throughout."""
+    x = np.array(x)
+    x[len(x) // 4 : len(x) // 2] = np.nan
+    x[:, 1] = np.nan
+    return x
+
+
 def with_specials(rng, x):
     """x with NaNs (with payloads), infinities, -0.0 and subnormals written over a few samples."""
     x = np.array(x)
@@ -160,6 +168,7 @@ def float_chunks(rng):
         # channel grids: float32 gains and offsets of each channel's own, in float32 arithmetic
         with_specials(rng, counts.astype("float32") * np.float32([2.31, 2.35, 2.4, 2.28, 2.33]) + np.float32(41.7)),
         with_specials(rng, (counts + rng.uniform(-0.2, 0.2, 5)) * (10 / 32768)),  # float64 channel offsets
+        with_nan_gaps(counts.astype("float32") * np.float32(0.195)),  # raw exceptions that repeat
         rng.integers(0, 2**32, (200, 3), dtype=np.uint32).view("float32"),  # raw: random bits
         rng.integers(0, 2**63, (150, 4), dtype=np.uint64).view("float64"),
     ]

@@ -153,15 +153,38 @@ def test_channel_grids_in_float32_arithmetic():
 @pytest.mark.parametrize("shape", [(30000, 16), (1000, 3), (7, 1)])
 @pytest.mark.parametrize("params", [{}, {"level": 1}, {"level": 3}, {"max_error": 0.5}])
 def test_incompressible_floats_cost_their_bits_only(dtype, shape, params):
-    """Random bits (NaN, infinities and subnormals among them) or NaN everywhere: what no model
-    shortens is stored as it is (raw mode), so a chunk never costs more than its samples and
-    the headers, bit for bit (also with an error bound: raw is exact)."""
+    """Random bits (NaN, infinities and subnormals among them): what no model shortens is
+    stored as it is (raw mode), so a chunk never costs more than its samples and the
+    headers, bit for bit (also with an error bound: raw is exact). NaN everywhere costs 3
+    bits a sample (raw exceptions that repeat)."""
     codec = EphysLPC(block_channels=8, **params)
-    for x in (fc.incompressible(*shape, dtype, seed=shape[0]), np.full(shape, np.nan, dtype)):
-        chunk = lossless(x, codec)
-        blocks = -(-shape[1] // 8)
-        assert len(chunk) <= x.nbytes + 24 + 4 * len(shape) + blocks * (8 + 36), (len(chunk), x.nbytes)
-        assert first_stream(chunk)[2] == MODES["raw"]
+    blocks = -(-shape[1] // 8)
+    x = fc.incompressible(*shape, dtype, seed=shape[0])
+    chunk = lossless(x, codec)
+    assert len(chunk) <= x.nbytes + 24 + 4 * len(shape) + blocks * (8 + 36), (len(chunk), x.nbytes)
+    assert first_stream(chunk)[2] == MODES["raw"]
+    nan = np.full(shape, np.nan, dtype)
+    chunk = lossless(nan, codec)
+    assert len(chunk) <= nan.nbytes + 24 + 4 * len(shape) + blocks * (8 + 36)
+    assert shape[0] < 1000 or len(chunk) * 3 <= nan.size * 4, nan.nbytes / len(chunk)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("max_error", [0, 0.5])
+@pytest.mark.parametrize("make", [fc.channel_gains, fc.channel_offsets])
+def test_nan_gaps_cost_little(dtype, max_error, make):
+    """A stretch of NaN on every channel and a channel of NaN only (float NWB data marks
+    missing samples so): each NaN after the first costs at most 6 bits more than the sample it
+    replaces (raw exceptions that repeat, header byte 30), not 32 or 64 (a scaled float32
+    recording with a fifth of its rows missing kept half its ratio before)."""
+    clean = make(6000, 8, dtype, seed=8)
+    gappy = fc.with_nan_gaps(clean, seed=8)
+    codec = EphysLPC(block_channels=8, max_error=max_error)
+    chunks = [codec.encode(x) for x in (clean, gappy)]
+    decoded = np.asarray(codec.decode(chunks[1])).reshape(gappy.shape)
+    assert fc.within(decoded, gappy, max_error) if max_error else fc.same_bits(decoded, gappy)
+    assert first_stream(chunks[1])[30] == 1
+    assert (len(chunks[1]) - len(chunks[0])) * 8 <= 6 * np.isnan(gappy).sum(), [len(c) for c in chunks]
 
 
 def test_raw_mode_is_checked():
@@ -200,6 +223,7 @@ def test_channel_grids_table_is_checked():
             for offset in (np.nan, -np.inf):
                 bad.append((36 + 16 * c + 8, np.float64(offset).tobytes()))
         bad += [(3, bytes([2])), (2, bytes([5])), (2, bytes([6])), (2, bytes([255])), (12, np.float64(1.0).tobytes())]
+        bad += [(30, bytes([2])), (31, bytes([1]))]  # the repeat byte is 0 or 1; byte 31 is zero
         if dtype == "float64":
             bad.append((3, bytes([1])))
         for where, value in bad:

@@ -14,7 +14,8 @@
  *   12  8  step (IEEE double; grid and bounded modes, else 0): finite, > 0
  *   20  8  offset (IEEE double; grid and bounded modes, else 0): finite
  *   28  2  top exponent E (split mode, else 0): a biased exponent of a normal number
- *   30  2  zero
+ *   30  1  repeats: 1 when each raw exception carries a repeat bit (below), else 0
+ *   31  1  zero
  *   32  4  length L of the integer stream
  *   36  T  channel grids mode only (else T = 0): per channel of the block, in
  *          order, its step and offset (IEEE doubles, 8 bytes each: T = 16 x
@@ -29,7 +30,9 @@
  *            5 bits gap parameter rg, 5 bits delta parameter rd,
  *            per exception, in sample order (row t, channel c: index t nc + c):
  *              rice(rg) of the gap (index - previous index - 1; the first: index),
- *              1 bit raw; raw: the sample's bits (32 or 64, in 32-bit pieces, low first);
+ *              1 bit raw; raw: with repeats, 1 bit repeat (1: the previous raw
+ *              exception's bits, nothing follows; the first cannot repeat), then
+ *              unless repeated the sample's bits (32 or 64, in 32-bit pieces, low first);
  *              else rice(rd) of zigzag(delta), delta (|delta| < 2^31) the sample's
  *              distance in ulps from its reconstruction (below)
  *            grid and channel grids modes: the maps of gappy grids (a converter's levels that skip

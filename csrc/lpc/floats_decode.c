@@ -113,6 +113,7 @@ static int read_maps(bitreader_t *r, uint64_t n, uint32_t nc, maps_t *mp)
 typedef struct {
     const fmt_t *f;
     int mode, top_exp, arith;
+    int repeats; /* byte 30: each raw exception says whether it repeats the previous raw one */
     uint64_t n;
     uint32_t nc;
     double step, offset;
@@ -136,14 +137,15 @@ static int parse_header(const uint8_t *in, size_t len, uint64_t n_samples, uint3
     h->int_len = ephys_get_le32(in + 32);
     h->arith = in[3]; /* channel grids mode: ARITH_DOUBLE, or ARITH_FLOAT for float32; else zero */
     int arith_ok = h->arith == ARITH_DOUBLE || (h->arith == ARITH_FLOAT && h->mode == MODE_CHANNELS && h->f->bits == 32);
+    h->repeats = in[30];
     /* an unknown mode (a later one) is refused, never read as another */
-    if (!arith_ok || in[30] || in[31] || h->n != n_samples || h->nc != nc || h->mode < MODE_GRID ||
+    if (!arith_ok || h->repeats > 1 || in[31] || h->n != n_samples || h->nc != nc || h->mode < MODE_GRID ||
         h->mode > MODE_RAW)
         return EPHYS_ERR_CORRUPT;
     if (h->mode == MODE_RAW) { /* nothing but the samples, each in full: the length is known exactly */
         uint64_t item = (uint64_t)(h->f->bits / 8), body = len - HEADER; /* no product: it could overflow */
         int exact = body % item == 0 && (nc ? body / item % nc == 0 && body / item / nc == h->n : body == 0);
-        if (h->arith || h->top_exp || ephys_get_le64(in + 12) || ephys_get_le64(in + 20) || h->int_len || !exact)
+        if (h->arith || h->repeats || h->top_exp || ephys_get_le64(in + 12) || ephys_get_le64(in + 20) || h->int_len || !exact)
             return EPHYS_ERR_CORRUPT;
         h->table_len = 0;
         return EPHYS_OK;
@@ -239,8 +241,8 @@ int ephys_lpc_float_decode_block(const ephys_block_codec_t *ints, const uint8_t 
         if (!exc_index || !exc_value || !exc_raw) err = EPHYS_ERR_NOMEM;
     }
     if (!err) {
-        int rg = (int)br_get(&r, 5), rd = (int)br_get(&r, 5);
-        uint64_t next = 0;
+        int rg = (int)br_get(&r, 5), rd = (int)br_get(&r, 5), have_raw = 0;
+        uint64_t next = 0, last_raw = 0;
         for (uint64_t e = 0; e < n_exc && !r.err; e++) {
             uint64_t gap = br_rice(&r, rg);
             if (gap >= total - next) { /* also catches an index past the block */
@@ -250,7 +252,15 @@ int ephys_lpc_float_decode_block(const ephys_block_codec_t *ints, const uint8_t 
             exc_index[e] = next + gap;
             next = exc_index[e] + 1;
             exc_raw[e] = (uint8_t)br_get(&r, 1);
-            exc_value[e] = exc_raw[e] ? br_wide(&r, f->bits) : br_rice(&r, rd);
+            if (!exc_raw[e]) {
+                exc_value[e] = br_rice(&r, rd);
+            } else if (h.repeats && br_get(&r, 1)) { /* the previous raw exception's bits again */
+                if (!have_raw) r.err = 1;
+                exc_value[e] = last_raw;
+            } else {
+                exc_value[e] = br_wide(&r, f->bits);
+            }
+            if (exc_raw[e]) last_raw = exc_value[e], have_raw = 1;
         }
         if (r.err) err = EPHYS_ERR_CORRUPT;
     }

@@ -156,7 +156,10 @@ static int exc_mismatch(const fmt_t *f, exceptions_t *e, uint64_t i, uint64_t x,
     return exc_add(e, i, 1, x);
 }
 
-static int write_exceptions(const fmt_t *f, const exceptions_t *e, bitwriter_t *w)
+/* The exceptions after the stream's header (at header_at in the output): with
+ * a repeat bit per raw exception (header byte 30 set) where raw exceptions
+ * repeat enough (NaN gaps, a channel of NaN) to pay for it. */
+static int write_exceptions(const fmt_t *f, const exceptions_t *e, bitwriter_t *w, size_t header_at)
 {
     if (e->n > UINT32_MAX) return EPHYS_ERR_ARGS; /* the count field's width */
     uint8_t count[4];
@@ -174,16 +177,30 @@ static int write_exceptions(const fmt_t *f, const exceptions_t *e, bitwriter_t *
         gaps[i] = e->index[i] - (i ? e->index[i - 1] + 1 : 0);
         if (!e->raw[i]) deltas[nd++] = e->value[i];
     }
-    int rg = best_rice(gaps, e->n), rd = best_rice(deltas, nd);
+    uint64_t n_raw = 0, n_repeats = 0, last_raw = 0;
+    for (size_t i = 0; i < e->n; i++) {
+        if (!e->raw[i]) continue;
+        n_repeats += n_raw && e->value[i] == last_raw;
+        last_raw = e->value[i];
+        n_raw++;
+    }
+    int repeats = n_repeats * (uint64_t)f->bits > n_raw; /* what the repeat bits save, against one bit each */
+    w->out->data[header_at + 30] = (uint8_t)repeats;
+    int rg = best_rice(gaps, e->n), rd = best_rice(deltas, nd), have_raw = 0;
     bw_put(w, (uint64_t)rg, 5);
     bw_put(w, (uint64_t)rd, 5);
     for (size_t i = 0; i < e->n; i++) {
         bw_rice(w, gaps[i], rg);
         bw_put(w, e->raw[i], 1);
-        if (e->raw[i])
-            bw_wide(w, e->value[i], f->bits);
-        else
+        if (!e->raw[i]) {
             bw_rice(w, e->value[i], rd);
+            continue;
+        }
+        int again = repeats && have_raw && e->value[i] == last_raw;
+        if (repeats) bw_put(w, (uint64_t)again, 1);
+        if (!again) bw_wide(w, e->value[i], f->bits);
+        last_raw = e->value[i];
+        have_raw = 1;
     }
     free(gaps);
     free(deltas);
@@ -378,7 +395,7 @@ static int write_stream(const ephys_float_coding_t *fc, const void *int_params, 
     if (int_len > UINT32_MAX) return EPHYS_ERR_ARGS;
     ephys_put_le32(out->data + len_at, (uint32_t)int_len);
     bitwriter_t w = {out, 0, 0, 0};
-    if ((err = write_exceptions(blk->f, &blk->exc, &w))) return err;
+    if ((err = write_exceptions(blk->f, &blk->exc, &w, len_at - 32))) return err;
     if (mode == MODE_GRID || mode == MODE_CHANNELS) write_maps(blk, &w);
     if (mode == MODE_SPLIT) {
         const fmt_t *f = blk->f;
@@ -525,11 +542,12 @@ static int encode_bounded(const ephys_float_coding_t *fc, block_t *blk, const vo
         ephys_put_le32(h + 32, (uint32_t)ints.len);
         if (ints.len > UINT32_MAX) err = EPHYS_ERR_ARGS;
     }
+    size_t header_at = out->len;
     if (!err) err = ephys_buf_append(out, h, HEADER);
     if (!err) err = ephys_buf_append(out, ints.data, ints.len);
     if (!err) {
         bitwriter_t w = {out, 0, 0, 0};
-        err = write_exceptions(f, &blk->exc, &w);
+        err = write_exceptions(f, &blk->exc, &w, header_at);
         bw_finish(&w);
         if (!err) err = w.err;
     }

@@ -156,13 +156,15 @@ int main(int argc, char **argv)
         free(src);
         free(dst);
     }
-    /* float chunks (stream version 5): grid (exact and with gaps), split, bounded, raw (random bits); special values */
+    /* float chunks (stream version 5): grid (exact and with gaps), split, bounded, raw (random bits),
+     * NaN gaps (raw exceptions that repeat); special values */
     const struct { int dtype; uint64_t n, nc; uint32_t cpb; int kind; double max_error; } floats[] = {
         {EPHYS_DTYPE_FLOAT32, 600, 5, 3, 0, 0}, {EPHYS_DTYPE_FLOAT32, 500, 4, 4, 1, 0},
         {EPHYS_DTYPE_FLOAT32, 700, 6, 3, 2, 0}, {EPHYS_DTYPE_FLOAT64, 400, 3, 2, 0, 0},
         {EPHYS_DTYPE_FLOAT64, 300, 4, 3, 2, 0}, {EPHYS_DTYPE_FLOAT32, 600, 5, 3, 2, 0.25},
         {EPHYS_DTYPE_FLOAT64, 300, 3, 3, 0, 0.5}, {EPHYS_DTYPE_FLOAT32, 200, 3, 3, 3, 0},
-        {EPHYS_DTYPE_FLOAT64, 150, 4, 2, 3, 0.5},
+        {EPHYS_DTYPE_FLOAT64, 150, 4, 2, 3, 0.5}, {EPHYS_DTYPE_FLOAT32, 400, 4, 4, 4, 0},
+        {EPHYS_DTYPE_FLOAT64, 300, 3, 3, 4, 0.25},
     };
     const int n_floats = sizeof(floats) / sizeof(floats[0]);
     for (int ci = 0; ci < n_floats; ci++) {
@@ -173,13 +175,17 @@ int main(int argc, char **argv)
             if (i % floats[ci].nc == 0) level = 0.9 * level + (double)(int64_t)(rnd() % 41) - 20;
             double k = floor(level) + (double)(int64_t)(rnd() % 9) - 4, v;
             switch (floats[ci].kind) {
-            case 0: v = k * 0.195 + 1.5; break;                /* on a grid, up to rounding */
+            case 0: case 4: v = k * 0.195 + 1.5; break;        /* on a grid, up to rounding (4: NaN gaps) */
             case 1: v = floor(k / 24.04) * 24.04 * 0.195; break; /* a gappy grid */
             default: v = level / 3.7 + (double)(rnd() % 1000) / 997.0; /* no grid */
             }
             if (item == 4) { float x = (float)v; memcpy(src + 4 * i, &x, 4); }
             else memcpy(src + 8 * i, &v, 8);
             if (floats[ci].kind == 3) { uint64_t bits = rnd() << 32 ^ rnd(); memcpy(src + item * i, &bits, item); }
+            if (floats[ci].kind == 4 && (i % floats[ci].nc == 1 || (i > count / 4 && i < count / 2))) {
+                uint64_t bits = item == 4 ? 0x7fc00000u : 0x7ff8000000000000ull; /* NaN gaps: repeated exceptions */
+                memcpy(src + item * i, &bits, item);
+            }
             if (rnd() % 89 == 0) { /* NaN with a payload, -inf, -0.0, a subnormal */
                 uint64_t r = rnd() % 4, bits = item == 4 ? (r == 0 ? 0x7fc00005u : r == 1 ? 0xff800000u : r == 2 ? 0x80000000u : 1u)
                                                          : (r == 0 ? 0x7ff8000000000005ull : r == 1 ? 0xfff0000000000000ull
