@@ -181,6 +181,18 @@ def special_values(dtype="float32", shape=(4000, 6), seed=7):
     return x
 
 
+def nan_gaps(dtype="float32"):
+    """The scaled Open Ephys LFP traces with missing samples marked NaN, as float NWB data marks
+    them: a fifth of the rows on every channel (a gap in the recording) and one dead channel."""
+    x = scaled_lfp(dtype)
+    if x is None:
+        return None
+    x = x.copy()
+    x[len(x) // 3 : len(x) // 3 + len(x) // 5] = np.nan
+    x[:, x.shape[1] // 2] = np.nan
+    return x
+
+
 def float_recordings(dtype="float32"):
     """name -> (samples, channels) array of every float case made from the real files (the
     ones whose files are present)."""
@@ -192,6 +204,7 @@ def float_recordings(dtype="float32"):
         "centred": centred,
         "channel-gains": channel_gains,
         "channel-offsets": channel_offsets,
+        "nan-gaps": nan_gaps,
     }
     out = {}
     for name, make in makers.items():
