@@ -96,6 +96,17 @@ def channel_gains(n, nc, dtype="float32", seed=0):
     return simulated(n, nc, seed=seed).astype(dtype) * gains + offsets
 
 
+def calibrated_midscale(n, nc, dtype="float64", seed=0):
+    """An unsigned converter's counts (uint16, mid-scale 32768) scaled to uV with a calibrated
+    gain of each channel's own (no short decimal) and the offset -32768 x gain, in dtype
+    (SpikeInterface's gain_to_uV / offset_to_uV for Intan's uint16 data): the subtraction
+    of nearly equal terms rounds the values at 6,000 uV's ulp."""
+    rng = np.random.default_rng(seed)
+    gains = (0.195 * (1 + rng.normal(0, 0.01, nc))).astype(dtype)
+    counts = (simulated(n, nc, seed=seed).astype(np.int64) + 32768).astype(dtype)
+    return counts * gains - np.asarray(32768, dtype) * gains
+
+
 def centred(n, nc, dtype="float32", seed=0):
     """Scaled traces (int16 x 2.34375) with each channel's mean removed, in dtype."""
     x = simulated(n, nc, seed=seed).astype(dtype) * np.dtype(dtype).type(2.34375)

@@ -168,6 +168,8 @@ def float_chunks(rng):
         # channel grids: float32 gains and offsets of each channel's own, in float32 arithmetic
         with_specials(rng, counts.astype("float32") * np.float32([2.31, 2.35, 2.4, 2.28, 2.33]) + np.float32(41.7)),
         with_specials(rng, (counts + rng.uniform(-0.2, 0.2, 5)) * (10 / 32768)),  # float64 channel offsets
+        # float64 calibrated gains of each channel's own on uint16 counts, offset -32768 gains (the ulp scan)
+        (counts + 32768) * (g := 0.195 * (1 + rng.normal(0, 0.01, 5))) - 32768 * g,
         with_nan_gaps(counts.astype("float32") * np.float32(0.195)),  # raw exceptions that repeat
         rng.integers(0, 2**32, (200, 3), dtype=np.uint32).view("float32"),  # raw: random bits
         rng.integers(0, 2**63, (150, 4), dtype=np.uint64).view("float64"),

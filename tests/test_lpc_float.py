@@ -105,6 +105,7 @@ CHANNEL_CASES = {
     "centred": lambda dt, n, nc: fc.centred(n, nc, dt, seed=nc),
     "gains_mixed": lambda dt, n, nc: _grid_channels(fc.channel_gains(n, nc, dt, seed=nc)),
     "offsets_specials": lambda dt, n, nc: fc.sprinkle(fc.channel_offsets(n, nc, dt, seed=nc), seed=nc, every=53),
+    "calibrated_midscale": lambda dt, n, nc: fc.calibrated_midscale(n, nc, dt, seed=nc),
 }
 
 

@@ -14,6 +14,7 @@
 #define CHANNEL_PROBE 2048 /* values of one channel a grid of its own is looked for on */
 #define FEW_LEVELS 8        /* distinct values below which find_grid sees no step */
 #define MIN_ON_GRID 0.6 /* fraction of the probe the grid must give back exactly */
+#define ULP_SCAN 64     /* ulps around a channel's least-squares step that ulp_scan tries */
 
 /* ---- finding a grid ---- */
 
@@ -144,6 +145,34 @@ static size_t offset_search(const fmt_t *f, const double *u, const uint64_t *ub,
     return best;
 }
 
+/* Steps within ULP_SCAN ulps of s (nearest first), each with the offsets a
+ * writer computes from the gain itself, exact in binary: 0, and an unsigned
+ * converter's mid-scale, -2^15 or -2^16 steps (uint16 counts x gain - 32768 x
+ * gain).  Calibrated gains are no short decimals, and values that come from
+ * subtracting nearly equal terms are rounded at the terms' magnitude, which
+ * leaves the least-squares step some ulps away from the gain.  Each
+ * candidate is screened on one in nu / 16 of the distinct values first. */
+static size_t ulp_scan(const fmt_t *f, const double *u, const uint64_t *ub, const uint32_t *mult, size_t nu, double s,
+                       size_t best, size_t enough, double *step_out, double *offset_out)
+{
+    size_t stride = (nu + 15) / 16, screen = 0;
+    for (size_t i = 0; i < nu; i += stride) screen += mult[i];
+    double up = s, down = s;
+    for (int a = 0; a <= ULP_SCAN && best < enough; a++) {
+        for (int side = 0; side < (a ? 2 : 1) && best < enough; side++) {
+            double step = !a ? s : side ? (down = nextafter(down, 0.0)) : (up = nextafter(up, HUGE_VAL));
+            for (int p = 0; p < 3 && best < enough; p++) {
+                double offset = p ? -ldexp(step, 14 + p) : 0.0;
+                if ((double)exact_count(f, u, ub, mult, nu, stride, step, offset) < MIN_ON_GRID * (double)screen)
+                    continue;
+                size_t hits = exact_count(f, u, ub, mult, nu, 1, step, offset);
+                if (hits > best) best = hits, *step_out = step, *offset_out = offset;
+            }
+        }
+    }
+    return best;
+}
+
 /* The exact grid near step s0 that gives back the most probe samples
  * (their count; *step, *offset set when any): least squares for the step,
  * then its float and short decimal neighbours (writers' gains: 0.195 as a
@@ -162,21 +191,31 @@ static size_t try_step(const fmt_t *f, const double *u, const uint64_t *ub, cons
     double s = skk > 0 ? sku / skk : s0;
     double a = u[0] + mu - s * mk; /* the value at index 0 */
     if (!(s > 0) || !isfinite(s) || !isfinite(a)) return 0;
-    double zero = a - s * floor(a / s + 0.5); /* the grid point nearest 0 */
+    size_t half = 0, median = 0; /* the values' median: counts centred on 0 put the offset there */
+    while (median + 1 < nu && (half += mult[median]) < n / 2) median++;
+    /* offsets anchored at the grid point nearest 0, and for one float32
+     * channel's grid (SpikeInterface's scaled traces: a float32 offset_to_uV
+     * of each channel's own) at the one nearest the median */
+    double anchors[2] = {a - s * floor(a / s + 0.5), a - s * floor((a - u[median]) / s + 0.5)};
     double steps[16];
     int n_steps = 0;
     steps[n_steps++] = s;
     steps[n_steps++] = (double)(float)s;
     for (int digits = 3; digits <= 9; digits++) steps[n_steps++] = decimal(s, digits, far);
     size_t best = 0, enough = n - n / 64; /* good enough: samples nudged off the grid are exceptions anyway */
-    for (int i = 0; i < n_steps && best < enough; i++) {
-        double step = steps[i], offsets[16];
+    int anchored = far && f->bits == 32 ? 2 : 1;
+    for (int i = 0; i < n_steps * anchored && best < enough; i++) {
+        double step = steps[i % n_steps], offsets[20];
         if (!(step > 0) || !isfinite(step)) continue;
         int no = 0;
         offsets[no++] = 0.0;
-        offsets[no++] = best_offset(f, u, mult, nu, step, zero, iv);
+        offsets[no++] = best_offset(f, u, mult, nu, step, anchors[i / n_steps], iv);
         offsets[no++] = (double)(float)offsets[1];
-        for (int digits = 1; digits <= 8; digits++) offsets[no++] = decimal(offsets[1], digits, far);
+        for (int digits = 1; digits <= 8; digits++) {
+            double d = decimal(offsets[1], digits, far);
+            offsets[no++] = d;
+            if (far && digits >= 3 && f->bits == 32) offsets[no++] = (double)(float)d; /* a float32 offset_to_uV */
+        }
         for (int j = 0; j < no && best < enough; j++) {
             if (!isfinite(offsets[j])) continue;
             size_t hits = exact_count(f, u, ub, mult, nu, 1, step, offsets[j]);
@@ -186,24 +225,28 @@ static size_t try_step(const fmt_t *f, const double *u, const uint64_t *ub, cons
     /* the writer's offset is a short decimal at some grid point, which in
      * float64 (or where the product is rounded first: ARITH_FLOAT) no other
      * grid point's offset replaces exactly */
-    double likely[5], bases[5];
+    double likely[6], bases[6]; /* the first loop's grid, then pairs of steps */
     int n_likely = 0;
     if (best) likely[n_likely] = *step_out, bases[n_likely++] = *offset_out;
     if (far) { /* and the shortest decimal steps that the values allow (float32 ones too), at their grid point
-                * nearest 0; the values' rounding makes the least squares step inexact */
+                * nearest the values' median (counts centred on 0 put the offset there); the values' rounding
+                * makes the least squares step inexact */
         double maxabs = fabs(u[0]) > fabs(u[nu - 1]) ? fabs(u[0]) : fabs(u[nu - 1]);
         double tol = s * (4 * ldexp(1.0, ilogb(maxabs > 0 ? maxabs : 1.0) - (f->mant - 1)) / (u[nu - 1] - u[0]) + 1e-9);
-        for (int digits = 3; digits <= 9 && n_likely < 5; digits++) {
+        for (int digits = 3; digits <= 9 && n_likely + 2 <= 6; digits++) {
             double d = decimal(s, digits, far);
             if (!(fabs(d - s) <= tol) || !(d > 0)) continue;
             for (int fl = 0; fl < 2; fl++) {
                 double step = fl ? (double)(float)d : d, at = u[0] + mu - step * mk;
-                likely[n_likely] = step, bases[n_likely++] = at - step * floor(at / step + 0.5);
+                double zero_point = at - step * floor(at / step + 0.5);
+                likely[n_likely] = step;
+                bases[n_likely++] = zero_point + step * floor((u[median] - zero_point) / step + 0.5);
             }
         }
     }
     if (best < enough && (best || far))
         best = offset_search(f, u, ub, mult, nu, likely, bases, n_likely, far, best, enough, step_out, offset_out);
+    if (best < enough && far) best = ulp_scan(f, u, ub, mult, nu, s, best, enough, step_out, offset_out);
     return best;
 }
 
