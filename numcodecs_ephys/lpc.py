@@ -84,7 +84,9 @@ class EphysLPC(ChunkCodec):
         partitions, keeping the shortest: for wideband recordings, whose 1/f spectra under
         the anti-alias low-pass want high orders and fine weights, and LFP bands, whose
         amplitude swings within a frame; 10-20 times slower to encode than level 2). At
-        every level each channel's order is chosen per frame by the bits it would spend;
+        every level each channel's order is chosen per frame by the bits it would spend, and
+        a smooth block (LFP, wideband) is also coded with 512-sample partitions, the shorter
+        kept;
         docs/benchmarks.md has the measured figures.
     max_error : int or float
         0 (default): lossless. k > 0: every decoded sample is within k of the original

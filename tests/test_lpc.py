@@ -115,6 +115,19 @@ def test_level_3_chooses_high_orders_and_fine_weights_where_they_pay():
     assert len(level3) < min(len(WavPack(level=4).encode(arr)), len(FLAC(level=8).encode(arr)))
 
 
+def test_smooth_signals_whose_amplitude_swings_take_short_partitions():
+    """Smooth signals (LFP bands, wideband recordings) whose amplitude swings within a long
+    Rice partition (spindles, slow waves) are coded with 512-sample partitions too at levels
+    1 and 2 (level 3 tries 64), the shorter kept; steady AP-band noise keeps 2048."""
+    swings = 1 + 20 * (np.sin(np.arange(16384) / 300.0) > 0.9)
+    lfp = np.clip(band_limited(16384, 8, 0.05, seed=3, std=300) * swings[:, None], -32768, 32767).astype("int16")
+    for level in (1, 2):
+        chunk = roundtrip(lfp, EphysLPC(level=level))
+        assert chunk[first_stream_at(chunk)[0] + 3] == 9  # the stream header's partition length (log2)
+        chunk = EphysLPC(level=level).encode(simulated(16384, 8, seed=7))
+        assert chunk[first_stream_at(chunk)[0] + 3] == 11
+
+
 def test_wideband_ratio():
     """On the simulated wideband recordings of the benchmark (1/f spectra under an anti-alias
     low-pass, 4-32 channels, std 500-3,000 LSB), levels 2 and 3 are never below the best of

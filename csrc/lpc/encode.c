@@ -166,6 +166,7 @@ static void write_header(uint8_t *h, const ephys_lpc_params_t *p, int dtype, uin
 #define MIN_SEGMENT_ROWS 100
 #define SMOOTHNESS_ROWS 512
 #define MAX_SMOOTHNESS 2.5
+#define SMOOTH_PARTITION_LOG2 9 /* partitions of smooth blocks: 512 rows */
 static int smooth(const ephys_view_t *src, uint64_t c0, uint32_t nc)
 {
     size_t rows = src->n_samples < SMOOTHNESS_ROWS ? (size_t)src->n_samples : SMOOTHNESS_ROWS;
@@ -191,7 +192,7 @@ static int smooth(const ephys_view_t *src, uint64_t c0, uint32_t nc)
     return smooth;
 }
 
-static uint32_t choose_segments(const ephys_view_t *src, uint64_t c0, uint32_t nc)
+static uint32_t choose_segments(const ephys_view_t *src, uint64_t c0, uint32_t nc, int is_smooth)
 {
     uint64_t n = src->n_samples;
     uint32_t chosen = 1;
@@ -203,7 +204,7 @@ static uint32_t choose_segments(const ephys_view_t *src, uint64_t c0, uint32_t n
         }
         if (chosen == 1) chosen = s;
     }
-    return chosen > 1 && !smooth(src, c0, nc) ? chosen : 1;
+    return chosen > 1 && !is_smooth ? chosen : 1;
 }
 
 /* Rows [t0, t0 + nt) of every segment of channels [c0, c0 + nc) into rows of
@@ -404,9 +405,15 @@ static int encode_stream(const ephys_lpc_params_t *p, uint32_t segments, const e
  * stream kept (its header names them all). */
 int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, uint32_t nc, ephys_buf_t *out)
 {
-    const ephys_lpc_params_t *p = params;
+    ephys_lpc_params_t block_params = *(const ephys_lpc_params_t *)params;
+    const ephys_lpc_params_t *p = &block_params;
     size_t at = out->len;
-    const uint32_t segments[2] = {choose_segments(src, c0, nc), 1};
+    int is_smooth = smooth(src, c0, nc);
+    /* smooth signals (LFP, wideband) may swing in amplitude within a long
+     * partition: shorter ones are tried too where no second length is */
+    if (is_smooth && !block_params.alt_partition_log2 && block_params.partition_log2 > SMOOTH_PARTITION_LOG2)
+        block_params.alt_partition_log2 = SMOOTH_PARTITION_LOG2;
+    const uint32_t segments[2] = {choose_segments(src, c0, nc, is_smooth), 1};
     int err = encode_stream(p, segments[0], src, c0, nc, out);
     const int partitions[2] = {p->partition_log2, p->alt_partition_log2};
     const int shifts[2] = {p->coef_shift, p->alt_coef_shift}, frames[2] = {p->frame_log2, p->alt_frame_log2};

@@ -14,7 +14,8 @@ int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *
      * want up to 32, which level 3 tries, also with finer weights than 1/16.
      * Long frames and partitions keep the side information small, except
      * where the amplitude swings within a frame (LFP bands), which level 3
-     * tries too with short partitions.  The capped low fields of levels 2 and
+     * tries too with short partitions (and every level with 512-sample ones
+     * on smooth blocks: encode.c).  The capped low fields of levels 2 and
      * 3 code near-Gaussian residuals in fewer bits than Rice codes, at some
      * encoding speed (docs/benchmarks.md has the measured figures). */
     static const int orders[] = {0, 2, 4, EPHYS_LPC_MAX_ORDER};
