@@ -792,3 +792,11 @@ int ephys_chunk_decode_blocks(const ephys_block_codec_t *codec, const uint8_t *b
                         info.channels_per_block, info.version}, info.n_channels, first_block};
     return ephys_parallel_for(n_blocks, num_threads, decode_range_one, &job);
 }
+
+int ephys_decode_contiguous(ephys_decode_fn decode_fn, const uint8_t *buf, size_t len, void *base, int dtype,
+                            uint64_t n_samples, uint64_t n_channels, int num_threads)
+{
+    if (!decode_fn || n_channels > INT64_MAX) return EPHYS_ERR_ARGS;
+    ephys_view_t view = {base, dtype, n_samples, n_channels, (int64_t)n_channels, 1, NULL};
+    return decode_fn(buf, len, &view, num_threads);
+}

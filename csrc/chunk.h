@@ -119,4 +119,12 @@ uint32_t ephys_crc32c(uint32_t crc, const void *data, size_t len);
 uint32_t ephys_crc32c_portable(uint32_t crc, const void *data, size_t len);
 void ephys_free(void *p);
 
+/* A codec's whole-chunk decoder (ephys_lpc_decode, ephys_wavpack_decode, ...). */
+typedef int (*ephys_decode_fn)(const uint8_t *buf, size_t len, const ephys_view_t *dst, int num_threads);
+/* decode_fn into C-contiguous memory at base of n_samples x n_channels samples of
+ * dtype, the view built here: one call from Python for a small chunk, whose decode
+ * takes a few microseconds (building the view from Python took a tenth of that). */
+int ephys_decode_contiguous(ephys_decode_fn decode_fn, const uint8_t *buf, size_t len, void *base, int dtype,
+                            uint64_t n_samples, uint64_t n_channels, int num_threads);
+
 #endif

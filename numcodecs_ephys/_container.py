@@ -106,6 +106,9 @@ def input_bytes(buf):
     return src, ffi.from_buffer(src), src.nbytes
 
 
+_decode_pointers = {}  # a codec's decode function -> its C address, for ephys_decode_contiguous
+
+
 def decode_chunk(info_fn, decode_fn, buf, out, num_threads, codec_name):
     src, ptr, nbytes = input_bytes(buf)
     info = ffi.new("ephys_chunk_info_t *")
@@ -113,7 +116,18 @@ def decode_chunk(info_fn, decode_fn, buf, out, num_threads, codec_name):
     check(info_fn(ptr, nbytes, info), what)
     shape = tuple(info.shape[0 : info.ndim])
     order = "F" if info.flags & lib.EPHYS_CHUNK_FORTRAN else "C"
-    if out is None and (len(shape) <= 2 or order == "C"):  # the common case, inline (small chunks)
+    if out is None and order == "C" and shape:  # the common case in one C call (small chunks: every microsecond shows)
+        result = np.empty(shape, CODE_DTYPES[info.dtype])
+        n_channels = math.prod(shape[1:])
+        fn = _decode_pointers.get(decode_fn) or _decode_pointers.setdefault(
+            decode_fn, ffi.addressof(lib, decode_fn.__name__)
+        )
+        err = lib.ephys_decode_contiguous(
+            fn, ptr, nbytes, ffi.from_buffer(result), info.dtype, shape[0], n_channels, threads(num_threads)
+        )
+        check(err, what)
+        return result
+    if out is None and len(shape) <= 2:
         result = np.empty(shape, CODE_DTYPES[info.dtype], order=order)
         view, _ = make_view(to_2d(result))
         check(decode_fn(ptr, nbytes, view, threads(num_threads)), what)
