@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from numcodecs_ephys import compress_file, decompress_file, open_recording
+from numcodecs_ephys._extension import lib
 from numcodecs_ephys.recordings import cli, stores
 
 from conftest import REAL, unavailable
@@ -99,7 +100,13 @@ def test_round_trip_real_files(name, tmp_path):
     data_path, meta_path = copy_recording(REAL_INPUTS[name], tmp_path / "in")
     store = assert_round_trip(data_path, meta_path, tmp_path)
     info = stores.store_info(store)
-    assert info["lossless"] and info["source_sha1"] == sha1(data_path)
+    data = data_path.read_bytes()
+    assert info["lossless"] and info["source_crc32c"] == f"{lib.ephys_crc32c(0, data, len(data)):08x}"
+    # the SHA1 where the file records its own (a SpikeGLX .meta's fileSHA1), compared with it
+    source = stores.open_source(data_path)
+    recorded = source.expected_sha1
+    source.close()
+    assert info["source_sha1"] == (sha1(data_path) if recorded else None) and recorded in (None, info["source_sha1"])
     assert info["compression_ratio"] > 1.5
     if name == "openephys_lfp":  # the non-integer grid is corrected (losslessly)
         assert [f["id"] for f in info["filters"]] == ["ephys_lsb"] and info["compression_ratio"] > 3.5
@@ -395,6 +402,7 @@ def test_bad_meta_hash(tmp_path, capsys):
     with open(data_path, "r+b") as f:
         f.write(b"\x7f\x7f")
     assert "differs from the one its own metadata records" in _bad(tmp_path, capsys, data_path)
+    assert run("compress", data_path, "-o", tmp_path / "unchecked.zarr", "-q", "--no-check") == 0  # as documented
 
 
 def test_bad_dtype(tmp_path, capsys):

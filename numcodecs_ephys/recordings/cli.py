@@ -116,7 +116,8 @@ def build_parser():
     c.add_argument(
         "--no-check",
         action="store_true",
-        help="do not decode and compare each chunk before writing it, nor list the chunks written",
+        help="do not decode and compare each chunk before writing it, list the chunks written, nor "
+        "compare the input with the SHA1 its own metadata records (SpikeGLX fileSHA1, mtscomp)",
     )
     c.add_argument("--scheduler", metavar="ADDRESS", help="dask.distributed scheduler that codes the chunks")
     c.add_argument("-n", "--n-channels", type=int, help="raw input: number of channels")
@@ -274,7 +275,7 @@ def _verify(args):
             f"(sample {e['sample']}, channel {e['channel']}), RMS error {e['rms']:.4g}{rms_uv}"
         )
         return
-    what = "matches its SHA1" if info["lossless"] else "decodes (lossy: no hash to compare)"
+    what = "matches the original's checksum" if info["lossless"] else "decodes (lossy: no checksum to compare)"
     print(f"{args.store}: OK, {what}{' and ' + args.original if args.original else ''}")
 
 

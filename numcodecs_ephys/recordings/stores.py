@@ -4,12 +4,12 @@ verify_store, store_info.
 The store is SpikeInterface's zarr recording layout (``traces_seg0`` of shape (time,
 channels), ``channel_ids``, ``properties/gain_to_uV``, ``sampling_frequency``...), so
 ``spikeinterface.load`` / ``read_zarr`` open it as a recording. What decompression needs
-to give back the original file byte for byte (file name, size, SHA1, the .meta / .oebin
+to give back the original file byte for byte (file name, size, checksums, the .meta / .oebin
 text) is in the root attribute ``numcodecs_ephys``.
 
 Inputs and stores may be local paths or fsspec URLs (``s3://``, ``gs://``, ``file://``).
 Chunks (``chunk_duration`` of all channels) are coded on one thread per core while the next
-ones are read and the input is hashed (or as dask tasks with a scheduler), each checked by
+ones are read and the input's checksums computed (or as dask tasks with a scheduler), each checked by
 decoding it on the thread that coded it and written straight into the store; every chunk
 is written, all-zero ones too, and recorded in the store's chunk manifest (manifest.py).
 The zarr metadata, which makes the store readable, is written last (storage.py). Reading
@@ -18,7 +18,6 @@ a lost or damaged chunk is an error naming the array, the chunk and its time ran
 """
 
 import contextlib
-import hashlib
 import json
 import os
 import threading
@@ -36,7 +35,7 @@ from ..flac import FLAC
 from ..lpc import EphysLPC
 from ..wavpack import WavPack
 from .locations import RemoteFile, is_url, location
-from .manifest import MANIFEST_KEY, ArrayChunks, Manifest, StoreError, chunk_error, digest
+from .manifest import MANIFEST_KEY, ArrayChunks, DataChecksums, Manifest, StoreError, chunk_error, crc32c, digest
 from .manifest import ChunkError as ChunkError  # re-exported: what reading a damaged store raises
 from .sources import RecordingError, Source, open_source
 from .storage import Output, StoreKeys, remove_local
@@ -209,12 +208,12 @@ def _store_parts(plan, i, n_rows, parts):
     decoding those very bytes (``plan.check``), then write them. Nothing is read back: what
     was written is the bytes checked, and compress_file checks the output's listing of every
     chunk and its size against the manifest at the end. Returns [(array name, stored size,
-    SHA-256 of the stored bytes)] for the manifest."""
+    CRC-32C of the stored bytes)] for the manifest."""
     records = []
     t0, t1 = plan.bounds(i)
     for array, key, part, filters, encoded, kept in parts:
         if kept is not None:
-            records.append((array, len(kept), digest(kept)))
+            records.append((array, len(kept), crc32c(kept)))
             continue
         if plan.check:
             decoded = _decode(plan.codec, encoded, part.shape, part.dtype, filters, _scratch(part.shape, part.dtype))
@@ -222,7 +221,7 @@ def _store_parts(plan, i, n_rows, parts):
                 raise StoreError(f"chunk {i} of {array} (samples {t0}-{t1}) did not decode to the original samples")
             del decoded
         plan.output.put(key, encoded)
-        records.append((array, len(encoded), digest(encoded)))
+        records.append((array, len(encoded), crc32c(encoded)))
     return records
 
 
@@ -240,7 +239,7 @@ def _scratch(shape, dtype):
 
 
 def _code_and_store(plan, i, data):
-    """Chunk i (samples ``data``) coded, checked and stored: [(array, size, SHA-256)]."""
+    """Chunk i (samples ``data``) coded, checked and stored: [(array, size, CRC-32C)]."""
     return _store_parts(plan, i, len(data), _encode_parts(plan, i, data))
 
 
@@ -332,7 +331,7 @@ def _si_attrs(source, plan):
     return attrs
 
 
-def _source_attrs(source, plan, sha1, stored_bytes, codec_config, filter_configs, chunk_duration, lossless):
+def _source_attrs(source, plan, checksums, stored_bytes, codec_config, filter_configs, chunk_duration, lossless):
     files = []
     for m in source.metadata_files:
         try:
@@ -345,7 +344,7 @@ def _source_attrs(source, plan, sha1, stored_bytes, codec_config, filter_configs
             "format": source.kind,
             "file_name": source.path.name,
             "size": source.nbytes,
-            "sha1": sha1,
+            **checksums,
             "dtype": source.dtype.str,
             "n_channels": source.n_channels,
             "channel_ids": [str(c) for c in source.channel_ids],
@@ -522,13 +521,17 @@ def compress_file(
     try:
         bar = _Progress(source.nbytes, f"compress {source.path.name}", progress)
         try:
+            # the source's own SHA-1 is checked with the chunks (see DataChecksums for its cost)
+            data_checksums = DataChecksums(sha1=bool(source.expected_sha1 and check))
             if scheduler is None:
-                sha1, records = _run_local(source, plan, bar)
+                records = _run_local(source, plan, bar, data_checksums)
             else:
-                sha1, records = _run_dask(source, plan, bar, scheduler)
+                records = _run_dask(source, plan, bar, scheduler, data_checksums)
         finally:
             bar.close()
-        if source.expected_sha1 and source.expected_sha1 != sha1:
+        checksums = data_checksums.record()
+        sha1 = checksums["sha1"]
+        if sha1 and sha1 != source.expected_sha1:
             raise RecordingError(
                 f"{source.path}: its SHA1 {sha1} differs from the one its own metadata records "
                 f"({source.expected_sha1}): the file was altered or is damaged"
@@ -557,7 +560,7 @@ def compress_file(
         stored = sum(sum(a.sizes) for a in manifest.arrays.values())
         attrs = _si_attrs(source, plan)
         attrs[ATTRS_KEY] = _source_attrs(
-            source, plan, sha1, stored, codec_config, filter_configs, chunk_duration, lossless
+            source, plan, checksums, stored, codec_config, filter_configs, chunk_duration, lossless
         )
         attrs[ATTRS_KEY]["manifest"] = {"key": MANIFEST_KEY, "sha256": digest(manifest_bytes)}
         metadata = _metadata(source, plan, codec_config, filter_configs, attrs)
@@ -604,13 +607,12 @@ def _coders(plan, source):
     return max(threads(plan.codec.num_threads), _depth(source.path, str(plan.output)))
 
 
-def _run_local(source, plan, bar):
+def _run_local(source, plan, bar, checksums):
     """Chunks in a bounded pipeline: a reader thread reads ahead, ``_coders`` threads each take
     a chunk and encode, check (decode) and write it (the codecs' C code runs without the GIL),
-    and this thread hashes the input in order (hashlib releases the GIL too), so reading,
+    and this thread feeds the input to ``checksums`` in order (without the GIL too), so reading,
     hashing, checking and writing overlap with coding. At most ``_coders`` chunks are coded
     and ``_depth`` read ahead at a time: memory stays flat whatever the file's size."""
-    sha1 = hashlib.sha1()
     coders = _coders(plan, source)
     last = plan.n_chunks - 1
     records, coding = [], deque()
@@ -627,7 +629,7 @@ def _run_local(source, plan, bar):
     try:
         for i, (buffer, data) in enumerate(reads):
             coding.append((pool.submit(_code_and_store, plan, i, data), data.nbytes, buffer))
-            sha1.update(data)
+            checksums.update(data)
             del data, buffer
             while len(coding) > coders or (coding and i == last):
                 future, nbytes, buffer = coding.popleft()
@@ -638,10 +640,10 @@ def _run_local(source, plan, bar):
     finally:
         reads.close()
         pool.shutdown(wait=True, cancel_futures=True)  # a chunk being written is finished, no new one started
-    return sha1.hexdigest(), records
+    return records
 
 
-def _run_dask(source, plan, bar, scheduler):
+def _run_dask(source, plan, bar, scheduler, checksums):
     from dask.distributed import Client, as_completed
 
     client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
@@ -651,12 +653,10 @@ def _run_dask(source, plan, bar, scheduler):
             _code_chunk, [source] * plan.n_chunks, [plan] * plan.n_chunks, range(plan.n_chunks), pure=False
         )
 
-        # the hash needs the bytes in order: read them here while the workers code
+        # the checksums need the bytes in order: read them here while the workers code
         def digest_source():
-            sha1 = hashlib.sha1()
             for i in range(plan.n_chunks):
-                sha1.update(source.read(*plan.bounds(i)))
-            return sha1.hexdigest()
+                checksums.update(source.read(*plan.bounds(i)))
 
         with ThreadPoolExecutor(1) as pool:
             hashed = pool.submit(digest_source)
@@ -667,7 +667,8 @@ def _run_dask(source, plan, bar, scheduler):
                 records[i] = _by_array(future.result())
                 t0, t1 = plan.bounds(i)
                 bar.update((t1 - t0) * source.n_channels * source.dtype.itemsize)
-            return hashed.result(), records
+            hashed.result()
+            return records
     except BaseException:
         client.cancel(futures)
         raise
@@ -705,7 +706,7 @@ def _check_through_zarr(metadata, plan, source):
 
 
 def _store_manifest(keys, info, arrays, sampling_frequency, where):
-    """The store's chunk manifest, checked against the SHA-256 its attributes record; for a
+    """The store's chunk manifest, checked against the SHA-256 of it its attributes record; for a
     store written before manifests, one that knows each chunk's key but not its bytes."""
     recorded = info.get("manifest")
     if recorded is None:
@@ -778,7 +779,7 @@ class Recording:
     ``source`` (what was recorded about the original file), ``chunk_len`` (samples per chunk).
 
     Every chunk must be in the store with the size its manifest records (checked when the
-    recording is opened) and the SHA-256 (checked as each one is read): anything else raises
+    recording is opened) and the checksum (checked as each one is read): anything else raises
     :class:`ChunkError` naming the array, the chunk and its time range. ``check_listing=False``
     opens a damaged store (verify_store reports all that is wrong with it).
     """
@@ -970,20 +971,19 @@ def decompress_file(store, output=None, *, start=None, end=None, channels=None, 
         _check_free(p, overwrite)
     if isinstance(final, Path):
         final.parent.mkdir(parents=True, exist_ok=True)
-    sha1 = hashlib.sha1()
+    checksums = DataChecksums.for_store(rec.source)
     n_cols = rec.shape[1] if channels is None else len(_channel_index(channels, rec.shape[1]))
     bar = _Progress((t1 - t0) * n_cols * rec.dtype.itemsize, f"decompress {rec.path.name}", progress)
     out = _FileOut(final)
     try:
         for block in _iter_decoded(rec, t0, t1, channels):
             out.write(block)
-            sha1.update(block)
+            if whole:
+                checksums.update(block)
             bar.update(block.nbytes)
-        if whole and rec.info.get("lossless") and sha1.hexdigest() != rec.source["sha1"]:
-            raise StoreError(
-                f"{store}: the decoded data's SHA1 {sha1.hexdigest()} differs from the original's "
-                f"({rec.source['sha1']}): the store is damaged"
-            )
+        mismatch = checksums.mismatch(rec.source) if whole and rec.info.get("lossless") else None
+        if mismatch:
+            raise StoreError(f"{store}: {mismatch}: the store is damaged")
         for p, content in meta_paths:
             if isinstance(p, Path):
                 p.parent.mkdir(parents=True, exist_ok=True)
@@ -998,8 +998,8 @@ def decompress_file(store, output=None, *, start=None, end=None, channels=None, 
 
 
 def verify_store(store, original=None, progress=False):
-    """Decode all of ``store`` and check it against its chunk manifest, its recorded SHA1
-    (lossless stores) and ``original`` (a path or URL, read as compress_file would) when
+    """Decode all of ``store`` and check it against its chunk manifest, its source's recorded
+    checksum (lossless stores) and ``original`` (a path or URL, read as compress_file would) when
     given. Returns the store's info dict, for a lossy store checked against ``original``
     with ``error``: the maximum and RMS error (and in uV when the gains are known, see
     _ErrorStats.summary). Raises StoreError naming every chunk that is missing, damaged or
@@ -1021,7 +1021,7 @@ def verify_store(store, original=None, progress=False):
     differs = []
     lossy = not rec.info.get("lossless")
     error = _ErrorStats(rec.shape[1]) if lossy and src is not None else None
-    sha1 = hashlib.sha1()
+    checksums = DataChecksums.for_store(rec.source)
     bar = _Progress(rec.shape[0] * rec.shape[1] * rec.dtype.itemsize, f"verify {rec.path.name}", progress)
 
     def read(i):
@@ -1041,7 +1041,7 @@ def verify_store(store, original=None, progress=False):
             for line in damaged:
                 if line not in problems:
                     problems.append(line)
-            sha1.update(block)
+            checksums.update(block)
             if not damaged and error is not None:
                 error.add(t0, block, src.read(t0, t1))
             elif not damaged and src is not None and not _identical(block, src.read(t0, t1)):
@@ -1055,11 +1055,9 @@ def verify_store(store, original=None, progress=False):
         raise chunk_error(store, problems)
     if differs:
         raise StoreError(f"{store} differs from {original} in " + ", ".join(differs[:20]))
-    if rec.info.get("lossless") and sha1.hexdigest() != rec.source["sha1"]:
-        raise StoreError(
-            f"{store}: the decoded data's SHA1 {sha1.hexdigest()} differs from the original's "
-            f"({rec.source['sha1']}): the store is damaged"
-        )
+    mismatch = checksums.mismatch(rec.source) if rec.info.get("lossless") else None
+    if mismatch:
+        raise StoreError(f"{store}: {mismatch}: the store is damaged")
     info = store_info(store)
     if error is not None:
         info["error"] = error.summary(rec.gains_to_uv)
@@ -1123,7 +1121,8 @@ def store_info(store):
         "source_format": rec.source["format"],
         "source_file": rec.source["file_name"],
         "source_size": rec.source["size"],
-        "source_sha1": rec.source["sha1"],
+        "source_sha1": rec.source.get("sha1"),
+        "source_crc32c": rec.source.get("crc32c"),
         "metadata_files": [m["path"] for m in rec.source.get("metadata_files", [])],
         "written_by": f"numcodecs-ephys {info.get('version')}",
     }
