@@ -192,6 +192,8 @@ def s3_rows(big, tmp, codec, server):
             "decompress MB/s": sd,
             "S3 / local": f"{sc / lc:.3f} / {sd / ld:.3f}",
             "compress CPU s/GB": f"{scpu[0]:.2f} + server {scpu[1]:.2f}",
+            # per core: this process's CPU per GB, local against S3, which the server cannot disturb
+            "S3 / local per core": f"{lcpu[0] / scpu[0]:.3f}",
         },
     ]
 
@@ -333,11 +335,13 @@ def files_table(size_gb=2.0, folder=None, memory=True):
             s3 = s3_rows(big, tmp, "lpc", server)
             print(f"\n### S3 round trip: the same {size / 1e9:.2f} GB file, compressed and decompressed\n")
             cols = ["what", "compress MB/s", "decompress MB/s", "S3 / local", "compress CPU s/GB"]
+            cols.append("S3 / local per core")
             print(tabulate([[r.get(c, "") for c in cols] for r in s3], headers=cols, floatfmt=".4g"))
             print(
                 "\nCPU s/GB: this process's CPU time per GB compressed, and the S3 server's: the server "
                 "runs on the same cores, so S3 / local can be at most ours / (ours + server's) when the "
-                "coders keep every core busy."
+                "coders keep every core busy; per core: local CPU s/GB / S3 CPU s/GB of this process, "
+                "the compress speed per core of ours that the server's share of the cores leaves out."
             )
             rows += s3
             big.unlink()
