@@ -106,7 +106,7 @@ def input_bytes(buf):
     return src, ffi.from_buffer(src), src.nbytes
 
 
-_decode_pointers = {}  # a codec's decode function -> its C address, for ephys_decode_contiguous
+_decode_pointers: dict = {}  # a codec's decode function -> its C address, for ephys_decode_contiguous
 
 
 def decode_chunk(info_fn, decode_fn, buf, out, num_threads, codec_name):
