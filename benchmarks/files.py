@@ -334,8 +334,14 @@ def files_table(size_gb=2.0, folder=None, memory=True):
         with moto_s3() as (_, server):
             s3 = s3_rows(big, tmp, "lpc", server)
             print(f"\n### S3 round trip: the same {size / 1e9:.2f} GB file, compressed and decompressed\n")
-            cols = ["what", "compress MB/s", "decompress MB/s", "S3 / local", "compress CPU s/GB"]
-            cols.append("S3 / local per core")
+            cols = [
+                "what",
+                "compress MB/s",
+                "decompress MB/s",
+                "S3 / local",
+                "compress CPU s/GB",
+                "S3 / local per core",
+            ]
             print(tabulate([[r.get(c, "") for c in cols] for r in s3], headers=cols, floatfmt=".4g"))
             print(
                 "\nCPU s/GB: this process's CPU time per GB compressed, and the S3 server's: the server "

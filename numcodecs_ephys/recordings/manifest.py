@@ -45,6 +45,7 @@ def crc32c(data) -> str:
 
 
 CHECKSUM_FUNCTIONS = {"sha256": digest, "crc32c": crc32c}
+LABELS = {"sha256": "SHA-256", "crc32c": "CRC-32C", "sha1": "SHA1"}  # as messages name them
 
 
 class DataChecksums:
@@ -79,11 +80,12 @@ class DataChecksums:
     def mismatch(self, source_record):
         """'the decoded data's CRC-32C ... differs from the original's (...)', or None."""
         ours = self.record()
-        for name, label in (("crc32c", "CRC-32C"), ("sha1", "SHA1")):
+        for name in ("crc32c", "sha1"):
             if ours[name] is not None and source_record.get(name):
                 if ours[name] != source_record[name]:
                     return (
-                        f"the decoded data's {label} {ours[name]} differs from the original's ({source_record[name]})"
+                        f"the decoded data's {LABELS[name]} {ours[name]} differs from the original's "
+                        f"({source_record[name]})"
                     )
                 return None
         return "the store records no checksum of the original data"
@@ -188,7 +190,7 @@ class Manifest:
         if len(data) != a.sizes[i]:
             return f"{self.describe(name, i)} has {len(data)} bytes, the manifest records {a.sizes[i]}"
         if self.checksum(data) != a.checksums[i]:
-            kind = CHECKSUMS[self.version].upper().replace("SHA", "SHA-").replace("CRC", "CRC-")
+            kind = LABELS[CHECKSUMS[self.version]]
             return f"{self.describe(name, i)} differs from the manifest ({kind} mismatch: the chunk is damaged)"
         return None
 
