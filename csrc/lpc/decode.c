@@ -31,6 +31,7 @@ static size_t carve(decoder_t *w, char *mem, size_t f, size_t part, const stream
     CARVE(lows_at, s->nc);
     CARVE(unary, nv * part + 16); /* + 8 after each area: the AVX2 expand reads 8 at a time */
     CARVE(unary_at, nv);
+    CARVE(model, s->nc);
     CARVE(dict_count, nv);
     CARVE(dict_values, nv);
     return at;
@@ -77,8 +78,11 @@ int lpc_parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, uin
 {
     if (len < STREAM_HEADER) return EPHYS_ERR_TRUNCATED;
     if (in[0] < 1 || in[0] > STREAM_VERSION || in[0] == EPHYS_LPC_FLOAT_VERSION) return EPHYS_ERR_VERSION;
-    size_t payload = STREAM_HEADER + (in[0] < 3 ? LANE_TABLE : 0);
+    size_t payload = STREAM_HEADER + (in[0] < 3 ? LANE_TABLE : in[0] >= 8 ? 4 : 0);
     if (len < payload) return EPHYS_ERR_TRUNCATED;
+    s->ans_len = in[0] >= 8 ? ephys_get_le32(in + STREAM_HEADER) : 0; /* version 8: the rANS area, then the bits */
+    if (s->ans_len > len - payload) return EPHYS_ERR_CORRUPT;
+    payload += s->ans_len;
     s->version = in[0];
     s->dtype = in[1];
     s->frame_log2 = in[2];
@@ -88,7 +92,8 @@ int lpc_parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, uin
     s->n_samples = ephys_get_le32(in + 8);
     s->nc = ephys_get_le32(in + 12);
     s->max_error = ephys_get_le32(in + 16);
-    s->capped = in[6];
+    s->capped = s->version >= 8 ? in[6] & 1 : in[6];
+    s->ans_groups = s->version >= 8 ? 1 << (in[6] >> 1) : 0; /* byte 6 of version 8: 1 + 2 log2 G */
     s->segments = s->version >= 7 ? in[7] : 1; /* before version 7, byte 7 is 0 */
     s->lanes = nc * s->segments;
     s->rows = s->segments ? segment_rows(s->n_samples, s->segments) : 0;
@@ -97,7 +102,8 @@ int lpc_parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, uin
                                             (s->segments == 1 || ((uint64_t)nc * s->segments <= MAX_SEGMENT_LANES &&
                                                                   (s->segments - 1) * s->rows < s->n_samples))
                                       : in[7] == 0;
-    if (s->dtype != dst->dtype || s->n_samples != dst->n_samples || s->nc != nc || in[6] > (s->version >= 4) ||
+    int byte6_ok = s->version >= 8 ? (in[6] & 1) && in[6] >> 1 <= 2 : in[6] <= (s->version >= 4);
+    if (s->dtype != dst->dtype || s->n_samples != dst->n_samples || s->nc != nc || !byte6_ok ||
         !segments_ok || s->frame_log2 < MIN_FRAME_LOG2 || s->frame_log2 > MAX_FRAME_LOG2 ||
         s->partition_log2 < MIN_PARTITION_LOG2 || s->partition_log2 > MAX_PARTITION_LOG2 ||
         s->partition_log2 > s->frame_log2 || s->shift < 1 || s->shift > MAX_COEF_SHIFT ||
@@ -179,12 +185,17 @@ static int decode_partition(posreader_t *r, const lpc_kernels_t *kern, const str
     uint64_t lows = 0;
     for (uint32_t c = 0; c < nc; c++) {
         int k = (int)pr_get(r, 5), b = 0;
-        if (s->capped && k != ZERO_PARTITION) {
+        w->model[c] = -1;
+        if (s->version >= 8 && k != ZERO_PARTITION && pr_get(r, 1)) { /* rANS: a model, the k low bits here */
+            w->model[c] = (int)pr_get(r, ANS_MODEL_BITS);
+            if (k > ANS_MAX_RICE || !s->ans_len) return EPHYS_ERR_CORRUPT;
+            b = ANS_CAP;
+        } else if (s->capped && k != ZERO_PARTITION) {
             b = (int)pr_get(r, CAP_BITS);
             if (b && k + b > MAX_CAPPED_FIELD) return EPHYS_ERR_CORRUPT;
         }
         w->lows_at[c] = lows; /* from the low-bits area's start */
-        if (k != ZERO_PARTITION) lows += (uint64_t)(k + b) * sp;
+        if (k != ZERO_PARTITION) lows += (uint64_t)(w->model[c] >= 0 ? k : k + b) * sp;
         rice[c] = k;
         cap[c] = b;
     }
@@ -203,9 +214,20 @@ static int decode_partition(posreader_t *r, const lpc_kernels_t *kern, const str
     for (uint32_t c = 0; c < nc; c++) {
         if (rice[c] == ZERO_PARTITION) continue;
         size_t *count = c < h ? &na : &nb;
+        size_t ans_at_cap = 0;
+        if (w->model[c] >= 0) { /* the channel's symbols in order, its segments' one after the other */
+            ans_at_cap = kern->ans_fields(&w->ans, w->ans_table + (size_t)w->model[c] * ANS_SCALE, r->buf, r->len,
+                                          w->lows_at[c], rice[c], cm + (size_t)c * sp, sp);
+            if (ans_at_cap == SIZE_MAX) return EPHYS_ERR_CORRUPT;
+        }
         for (uint32_t g = 0; g < segments; g += run) {
             size_t v = (size_t)c * segments + g, n = pn * run;
-            if (cap[c])
+            if (w->model[c] >= 0 && run == segments) {
+                n = ans_at_cap;
+            } else if (w->model[c] >= 0) { /* a segment's share of the values at the cap */
+                n = 0;
+                for (size_t j = 0; j < pn; j++) n += cm[v * pn + j] >> rice[c] == ANS_ESCAPE;
+            } else if (cap[c])
                 n = kern->capped_fields(r->buf, r->len, w->lows_at[c] + (uint64_t)g * pn * (uint64_t)(rice[c] + cap[c]),
                                         rice[c], cap[c], cm + v * pn, pn * run);
             w->unary_at[v] = (c < h ? qa : qb) + *count;
@@ -315,8 +337,13 @@ int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uin
     decoder_t w;
     if ((err = decoder_alloc(&w, fl, fl < part ? fl : part, &s))) return err;
     bitreader_t lanes[LANES];
-    posreader_t pr = {in + STREAM_HEADER, len - STREAM_HEADER, 0, 0};
+    size_t bits_at = STREAM_HEADER + (s.version >= 8 ? 4 + s.ans_len : 0);
+    posreader_t pr = {in + bits_at, len - bits_at, 0, 0};
     if (s.version < 3) err = lpc_lanes_open(lanes, in, len);
+    if (s.ans_len) {
+        w.ans_table = lpc_ans_decode_table();
+        if (ans_open(&w.ans, in + STREAM_HEADER + 4, s.ans_len, s.ans_groups)) err = EPHYS_ERR_CORRUPT;
+    }
     int grids = 0;
     if (!err) err = read_maps(lanes, &pr, &s, &w, &grids);
     for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
@@ -351,6 +378,7 @@ int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uin
         if (pr.err || rest >= 8 || (rest && pr_get(&pr, (int)rest))) err = EPHYS_ERR_CORRUPT;
     }
     if (!err && s.version < 3) err = lpc_lanes_end(lanes);
+    if (!err && s.ans_len && ans_close(&w.ans)) err = EPHYS_ERR_CORRUPT; /* every state back at its start */
     decoder_free(&w);
     return err;
 }

@@ -25,6 +25,9 @@ typedef struct {
     uint64_t *lows_at;   /* per channel: bit position of its low bits in the partition */
     uint32_t *unary;     /* the values of a partition's unary parts: area A, 8 spare, area B, 8 spare */
     uint32_t **unary_at; /* per column (c S + g): its next values in unary */
+    int *model;          /* version 8, per channel: its rANS model in the partition, or -1 */
+    ans_decoder_t ans;   /* version 8: the rANS states and words */
+    const uint32_t *ans_table;
 } decoder_t;
 
 /* Header fields in either bit order: one lane's, most significant bit first

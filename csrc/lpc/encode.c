@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ans.h"
 #include "encoder.h"
 
 /* A block's work areas, for frames of F rows and partitions of P rows. */
@@ -20,12 +21,16 @@ typedef struct {
     uint32_t *over_cap; /* per channel: how many of its values reach the cap (cap_split moved them to the
                            front of its column) */
     uint32_t *fields;   /* P S: one channel's capped low fields */
+    int *model;         /* per channel: its rANS model in a partition, or -1 */
+    ans_encoder_t ans;  /* version 8: the stream's rANS symbols */
 } encoder_t;
 
 static void encoder_free(encoder_t *w)
 {
     lpc_block_free(&w->block);
     free(w->e); free(w->orig); free(w->sums); free(w->coef_bits); free(w->nsum); free(w->over_cap); free(w->fields);
+    free(w->model);
+    lpc_ans_free(&w->ans);
 }
 
 /* For frames of f rows and partitions of part rows of nc lanes, width lanes per channel. */
@@ -40,7 +45,9 @@ static int encoder_alloc(encoder_t *w, size_t f, size_t part, uint32_t nc, uint3
     w->nsum = malloc(nc * sizeof(uint32_t));
     w->over_cap = malloc(nc * sizeof(uint32_t));
     w->fields = malloc(part * width * sizeof(uint32_t));
-    if (!w->e || (near && !w->orig) || !w->sums || !w->coef_bits || !w->nsum || !w->over_cap || !w->fields) {
+    w->model = malloc(nc * sizeof(int));
+    if (!w->e || (near && !w->orig) || !w->sums || !w->coef_bits || !w->nsum || !w->over_cap || !w->fields ||
+        !w->model) {
         encoder_free(w);
         return EPHYS_ERR_NOMEM;
     }
@@ -69,12 +76,39 @@ static void write_dictionary(bitwriter_t *bw, const lpc_dictionary_t *d)
     }
 }
 
+/* Version 8: the cheapest rANS coding of a column of n values whose Rice
+ * parameter is k: a parameter r (k - 2 to k) and a model, and its cost in
+ * 1/65536 bit (low bits, symbols, the unary parts of the escapes: those in
+ * *escape_bits).  Integer arithmetic, outside the kernels: the choice, and so
+ * the bytes, do not depend on the kernel. */
+static uint64_t ans_choice(const uint32_t *u, size_t n, int k, int *r_out, int *model_out, uint64_t *escape_bits)
+{
+    const ans_models_t *md = lpc_ans_models();
+    uint64_t best = UINT64_MAX;
+    int hi = k < ANS_MAX_RICE ? k : ANS_MAX_RICE;
+    for (int r = k >= 2 ? k - 2 : 0; r <= hi; r++) {
+        uint32_t h[ANS_SYMBOLS] = {0};
+        uint64_t extra = 0;
+        for (size_t j = 0; j < n; j++) {
+            uint32_t q = u[j] >> r;
+            if (q >= ANS_ESCAPE) extra += q - ANS_ESCAPE < ESCAPE_Q ? q - ANS_ESCAPE + 1 : ESCAPE_Q + 32;
+            h[q < ANS_ESCAPE ? q : ANS_ESCAPE]++;
+        }
+        for (int m = 0; m < ANS_MODELS; m++) {
+            uint64_t cost = (extra + (uint64_t)r * n) << 16;
+            for (int s = 0; s < ANS_SYMBOLS; s++) cost += (uint64_t)h[s] * md->cost[m][s];
+            if (cost < best) best = cost, *r_out = r, *model_out = m, *escape_bits = extra;
+        }
+    }
+    return best;
+}
+
 /* One partition: every channel's Rice parameter r (and cap b), then every
  * channel's low fields, then every channel's unary parts.  u: the coded
  * values, pn rows of nc width lanes; a channel's values are those of its
  * lanes (segments) one after the other. */
 static void write_partition(bitwriter_t *bw, const lpc_kernels_t *kern, const int32_t *u, size_t rows, uint32_t nc,
-                            uint32_t width, encoder_t *w, int capped)
+                            uint32_t width, encoder_t *w, int capped, int ans_max_rice)
 {
     uint32_t h = unary_split(nc), *cm = w->block.cm, nv = nc * width;
     size_t pn = rows * width;
@@ -99,10 +133,21 @@ static void write_partition(bitwriter_t *bw, const lpc_kernels_t *kern, const in
                 }
             }
         }
+        w->model[c] = -1;
+        if (k != ZERO_PARTITION && k <= ans_max_rice) { /* version 8: rANS where it costs less (its side bits: 3 more) */
+            int r = k, model = 0;
+            uint64_t escape_bits = 0, cost = ans_choice(col, pn, k, &r, &model, &escape_bits);
+            if (cost + ((uint64_t)(ANS_MODEL_BITS - CAP_BITS) << 16) < ((uint64_t)(k + b) * pn + unary_bits) << 16)
+                k = r, b = ANS_CAP, w->model[c] = model, unary_bits = escape_bits;
+        }
         rice[c] = k;
         cap[c] = b;
         bw_put(bw, (uint32_t)k, 5);
-        if (capped && k != ZERO_PARTITION) bw_put(bw, (uint32_t)b, CAP_BITS);
+        if (ans_max_rice >= 0 && k != ZERO_PARTITION) bw_put(bw, w->model[c] >= 0, 1);
+        if (w->model[c] >= 0)
+            bw_put(bw, (uint32_t)w->model[c], ANS_MODEL_BITS);
+        else if (capped && k != ZERO_PARTITION)
+            bw_put(bw, (uint32_t)b, CAP_BITS);
         if (c < h) area_a += unary_bits;
     }
     if (area_a > UINT32_MAX) bw->err = EPHYS_ERR_ARGS; /* a partition of 2^12 x 2^16 channels at the most */
@@ -111,7 +156,11 @@ static void write_partition(bitwriter_t *bw, const lpc_kernels_t *kern, const in
         int k = rice[c], b = cap[c];
         uint32_t *col = cm + (size_t)c * pn;
         if (k == ZERO_PARTITION) continue;
-        if (b) { /* the capped fields, and the values over the cap moved to the column's front */
+        if (w->model[c] >= 0) { /* as capped fields: the low bits here, the high parts to rANS */
+            w->over_cap[c] = (uint32_t)kern->cap_split(col, pn, k, b, w->fields);
+            if (k) kern->write_lows(bw, w->fields, pn, k);
+            lpc_ans_put_column(&w->ans, w->fields, pn, k, w->model[c]);
+        } else if (b) { /* the capped fields, and the values over the cap moved to the column's front */
             w->over_cap[c] = (uint32_t)kern->cap_split(col, pn, k, b, w->fields);
             kern->write_lows(bw, w->fields, pn, k + b);
         } else if (k) {
@@ -129,6 +178,31 @@ static void write_partition(bitwriter_t *bw, const lpc_kernels_t *kern, const in
     }
 }
 
+/* Version 8: the rANS area between the header (at byte at of out) and the bit
+ * stream: its length in bytes (u32), its states, its words; byte 6 names its
+ * groups G (8 G states): more states decode faster and cost 32 bits each. */
+#define ANS_SYMBOLS_PER_GROUP 65536
+static int insert_ans_area(ans_encoder_t *ans, ephys_buf_t *out, size_t at)
+{
+    int log2_groups = 0;
+    while (log2_groups < 2 && ans->n >= (size_t)ANS_SYMBOLS_PER_GROUP << (log2_groups + 1)) log2_groups++;
+    ephys_buf_t area = {0};
+    int err = ans->n_columns ? lpc_ans_finish(ans, 1 << log2_groups, &area) : EPHYS_OK;
+    size_t extra = 4 + area.len, bits_at = at + STREAM_HEADER, bits = out->len - bits_at;
+    uint8_t length[4];
+    ephys_put_le32(length, (uint32_t)area.len);
+    if (!err) err = ephys_buf_append(out, length, 4); /* room for the area at the end, then moved before the bits */
+    if (!err && area.len) err = ephys_buf_append(out, area.data, area.len);
+    if (!err) {
+        memmove(out->data + bits_at + extra, out->data + bits_at, bits);
+        memcpy(out->data + bits_at, length, 4);
+        if (area.len) memcpy(out->data + bits_at + 4, area.data, area.len);
+        out->data[at + 6] = (uint8_t)(1 + 2 * log2_groups);
+    }
+    free(area.data);
+    return err;
+}
+
 /* d: 5 bits n, then n bits of zigzag(d) (n = 0: d = 0). */
 static void write_mean(bitwriter_t *w, int32_t mean)
 {
@@ -140,9 +214,9 @@ static void write_mean(bitwriter_t *w, int32_t mean)
 }
 
 static void write_header(uint8_t *h, const ephys_lpc_params_t *p, int dtype, uint64_t n, uint32_t nc,
-                         uint32_t segments)
+                         uint32_t segments, int ans)
 {
-    h[0] = STREAM_VERSION;
+    h[0] = ans ? STREAM_VERSION : RICE_VERSION; /* byte 6 of version 8: set when its rANS area is */
     h[1] = (uint8_t)dtype;
     h[2] = (uint8_t)p->frame_log2;
     h[3] = (uint8_t)p->partition_log2;
@@ -315,7 +389,7 @@ static void write_channel_headers(bitwriter_t *bw, const encoder_t *w, uint32_t 
 }
 
 static int encode_stream(const ephys_lpc_params_t *p, uint32_t segments, const ephys_view_t *src, uint64_t c0,
-                         uint32_t nc, ephys_buf_t *out)
+                         uint32_t nc, ephys_buf_t *out, size_t *ans_symbols)
 {
     const lpc_kernels_t *kern = lpc_kernels();
     uint32_t nv = nc * segments;
@@ -327,7 +401,9 @@ static int encode_stream(const ephys_lpc_params_t *p, uint32_t segments, const e
     uint8_t header[STREAM_HEADER];
     ephys_lpc_params_t hp = *p;
     hp.neighbours = m;
-    write_header(header, &hp, src->dtype, src->n_samples, nc, segments);
+    int ans_max_rice = p->capped ? p->ans_max_rice : -1;
+    write_header(header, &hp, src->dtype, src->n_samples, nc, segments, ans_max_rice >= 0);
+    size_t at = out->len;
     int err = ephys_buf_append(out, header, sizeof(header));
     if (err) return err;
     encoder_t w;
@@ -383,7 +459,8 @@ static int encode_stream(const ephys_lpc_params_t *p, uint32_t segments, const e
         /* partition by partition, so that a decoder works on a few rows of
          * every channel at a time */
         for (size_t ps = 0; ps < nt; ps += part)
-            write_partition(&bw, kern, w.e + ps * nv, nt - ps < part ? nt - ps : part, nc, segments, &w, p->capped);
+            write_partition(&bw, kern, w.e + ps * nv, nt - ps < part ? nt - ps : part, nc, segments, &w, p->capped,
+                            ans_max_rice);
         if (bw.err) err = bw.err;
         lpc_frame_shift_history(block, nt, nv);
     }
@@ -391,6 +468,8 @@ static int encode_stream(const ephys_lpc_params_t *p, uint32_t segments, const e
         bw_finish(&bw);
         err = bw.err;
     }
+    if (!err && ans_max_rice >= 0) err = insert_ans_area(&w.ans, out, at);
+    *ans_symbols = w.ans.n;
     free(r);
     free(last);
     free(lanes);
@@ -403,6 +482,7 @@ static int encode_stream(const ephys_lpc_params_t *p, uint32_t segments, const e
 /* With a second partition length, weight precision, frame length or
  * segmentation, the block is coded with each combination and the shortest
  * stream kept (its header names them all). */
+#define ANS_RETRY_SYMBOLS 8192
 int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, uint32_t nc, ephys_buf_t *out)
 {
     ephys_lpc_params_t block_params = *(const ephys_lpc_params_t *)params;
@@ -414,7 +494,20 @@ int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, u
     if (is_smooth && !block_params.alt_partition_log2 && block_params.partition_log2 > SMOOTH_PARTITION_LOG2)
         block_params.alt_partition_log2 = SMOOTH_PARTITION_LOG2;
     const uint32_t segments[2] = {choose_segments(src, c0, nc, is_smooth), 1};
-    int err = encode_stream(p, segments[0], src, c0, nc, out);
+    size_t ans_symbols;
+    int err = encode_stream(p, segments[0], src, c0, nc, out, &ans_symbols);
+    /* a short stream may save less by rANS than its states cost: also coded without */
+    if (!err && ans_symbols && ans_symbols < ANS_RETRY_SYMBOLS) {
+        ephys_lpc_params_t rice = *p;
+        rice.ans_max_rice = -1;
+        ephys_buf_t other = {0};
+        err = encode_stream(&rice, segments[0], src, c0, nc, &other, &ans_symbols);
+        if (!err && other.len < out->len - at) {
+            out->len = at;
+            err = ephys_buf_append(out, other.data, other.len);
+        }
+        free(other.data);
+    }
     const int partitions[2] = {p->partition_log2, p->alt_partition_log2};
     const int shifts[2] = {p->coef_shift, p->alt_coef_shift}, frames[2] = {p->frame_log2, p->alt_frame_log2};
     const int cuts[2] = {1, p->alt_segments && segments[0] > 1};
@@ -425,7 +518,7 @@ int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, u
         alt.coef_shift = shifts[(i >> 1) & 1];
         alt.frame_log2 = frames[(i >> 2) & 1];
         ephys_buf_t other = {0};
-        err = encode_stream(&alt, segments[i >> 3], src, c0, nc, &other);
+        err = encode_stream(&alt, segments[i >> 3], src, c0, nc, &other, &ans_symbols);
         if (!err && other.len < out->len - at) {
             out->len = at;
             err = ephys_buf_append(out, other.data, other.len);

@@ -124,6 +124,13 @@ KERNEL_BITS_TARGET static size_t KERNEL_NAME(capped_fields)(const uint8_t *buf, 
     return capped_fields_body(buf, len, lpos, k, b, col, pn);
 }
 
+KERNEL_BITS_TARGET static size_t KERNEL_NAME(ans_fields)(ans_decoder_t *d, const uint32_t *table,
+                                                         const uint8_t *buf, size_t len, uint64_t lpos, int k,
+                                                         uint32_t *col, size_t n)
+{
+    return ans_join_body(d, table, buf, len, lpos, k, col, n, 0);
+}
+
 KERNEL_BITS_TARGET static size_t KERNEL_NAME(add_unary_parts)(uint32_t *col, size_t pn, int k, int b,
                                                               const uint32_t *unary)
 {
@@ -146,6 +153,7 @@ static const lpc_kernels_t KERNEL_NAME(kernels) = {
     .unary_areas = KERNEL_NAME(unary_areas),
     .lows_column = KERNEL_NAME(lows_column),
     .capped_fields = KERNEL_NAME(capped_fields),
+    .ans_fields = KERNEL_NAME(ans_fields),
     .add_unary_parts = KERNEL_NAME(add_unary_parts),
     .column_residuals = KERNEL_NAME(column_residuals),
     .from_grid = KERNEL_NAME(from_grid),

@@ -4,6 +4,7 @@
  * stream starts.  All are integer-exact, so every kernel writes the same bytes. */
 #ifndef EPHYS_LPC_KERNELS_H
 #define EPHYS_LPC_KERNELS_H
+#include "ans.h"
 #include "bitreader.h"
 #include "bitwriter.h"
 #include "stream.h"
@@ -74,6 +75,11 @@ typedef struct {
                        size_t pn, int32_t gain, uint32_t *sum, const uint32_t *leaving, int m);
     /* decoder: a capped column's fields; returns how many reach the cap */
     size_t (*capped_fields)(const uint8_t *buf, size_t len, uint64_t lpos, int k, int b, uint32_t *col, size_t pn);
+    /* decoder, version 8: a rANS channel's n symbols (table: its model's) joined to
+     * its k low bits at bit lpos, as capped fields (ANS_CAP); returns how many
+     * reach the cap, or SIZE_MAX if the rANS words run out */
+    size_t (*ans_fields)(ans_decoder_t *d, const uint32_t *table, const uint8_t *buf, size_t len, uint64_t lpos,
+                         int k, uint32_t *col, size_t n);
     /* decoder: the capped values' unary parts added; returns how many were taken, or UNARY_OVERFLOW */
     size_t (*add_unary_parts)(uint32_t *col, size_t pn, int k, int b, const uint32_t *unary);
     /* decoder: coded values -> residuals of one column, with the neighbour term */

@@ -415,6 +415,41 @@ ATTR_AVX2_BITS static int lows_column_avx2(const uint8_t *buf, size_t len, uint6
     column_residuals_avx2(u + j, pn - j, gain, sum + j, leaving ? leaving + j : NULL, m);
     return 0;
 }
+/* ans_join_body's rANS groups eight states to a register (G registers), while
+ * the words left cover a whole group; then the body (the rest, the low bits). */
+__attribute__((target("avx2,bmi2,popcnt"))) static size_t ans_fields_avx2(ans_decoder_t *d, const uint32_t *table,
+                                                                          const uint8_t *buf, size_t len,
+                                                                          uint64_t lpos, int k, uint32_t *col,
+                                                                          size_t n)
+{
+    const int groups = d->lanes / ANS_LANES;
+    const __m256i slot_mask = _mm256_set1_epi32(ANS_SCALE - 1), below = _mm256_set1_epi32(ANS_LOW - 1);
+    const __m256i sym_mask = _mm256_set1_epi32(31), freq_mask = _mm256_set1_epi32(0x1fff);
+    __m256i x[ANS_MAX_GROUPS];
+    for (int g = 0; g < groups; g++) x[g] = _mm256_loadu_si256((const __m256i *)(d->x + ANS_LANES * g));
+    size_t j = 0;
+    for (; n - j >= (size_t)d->lanes && d->end - d->words >= 2 * d->lanes; j += (size_t)d->lanes) {
+        for (int g = 0; g < groups; g++) {
+            __m256i slot = _mm256_and_si256(x[g], slot_mask);
+            __m256i e = _mm256_i32gather_epi32((const int *)table, slot, 4);
+            __m256i f = _mm256_and_si256(_mm256_srli_epi32(e, 5), freq_mask);
+            __m256i bias = _mm256_sub_epi32(slot, _mm256_srli_epi32(e, 18));
+            x[g] = _mm256_add_epi32(_mm256_mullo_epi32(f, _mm256_srli_epi32(x[g], ANS_SCALE_BITS)), bias);
+            _mm256_storeu_si256((__m256i *)(col + j + ANS_LANES * g), _mm256_and_si256(e, sym_mask));
+        }
+        for (int g = 0; g < groups; g++) { /* the lanes below ANS_LOW take the next words, in lane order */
+            __m256i under = _mm256_cmpeq_epi32(_mm256_min_epu32(x[g], below), x[g]);
+            uint32_t mask = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(under));
+            __m256i words = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)d->words));
+            words = _mm256_permutevar8x32_epi32(words, lane_ranks(mask));
+            x[g] = _mm256_blendv_epi8(x[g], _mm256_or_si256(_mm256_slli_epi32(x[g], 16), words), under);
+            d->words += 2 * __builtin_popcount(mask);
+        }
+    }
+    for (int g = 0; g < groups; g++) _mm256_storeu_si256((__m256i *)(d->x + ANS_LANES * g), x[g]);
+    return ans_join_body(d, table, buf, len, lpos, k, col, n, j);
+}
+
 const lpc_kernels_t lpc_kernels_avx2 = {
     .residual = residual_avx2,
     .synth = synth_avx2,
@@ -431,6 +466,7 @@ const lpc_kernels_t lpc_kernels_avx2 = {
     .unary_areas = unary_areas_avx2,
     .lows_column = lows_column_avx2,
     .capped_fields = capped_fields_avx2,
+    .ans_fields = ans_fields_avx2,
     .add_unary_parts = add_unary_parts_avx2,
     .column_residuals = column_residuals_avx2,
     .from_grid = from_grid_avx2,

@@ -2,10 +2,12 @@
  * points (lpc_codec.h). */
 #include <float.h>
 
+#include "ans.h"
 #include "decoder.h"
 #include "encoder.h"
 #include "floats.h"
 
+#define LEVEL2_ANS_MAX_RICE 0
 int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *p)
 {
     /* Each channel's order is chosen per frame by the bits it would spend.  On
@@ -33,6 +35,10 @@ int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *
     /* each time segment starts its prediction afresh: with orders up to 32
      * that may cost more than level 3 wants to pay for the speed */
     p->alt_segments = level == 3;
+    /* rANS (stream version 8) where the residual takes a few bits a value, Rice
+     * codes are furthest from its entropy and the decoder has time to spare per
+     * value; level 3 everywhere */
+    p->ans_max_rice = level == 1 ? -1 : level == 2 ? LEVEL2_ANS_MAX_RICE : ANS_MAX_RICE;
     return EPHYS_OK;
 }
 
@@ -49,7 +55,8 @@ static int params_ok(const ephys_lpc_params_t *p)
                                        p->alt_partition_log2 <= MAX_PARTITION_LOG2 &&
                                        p->alt_partition_log2 <= p->frame_log2)) &&
            p->neighbours >= 0 && p->neighbours <= MAX_NEIGHBOURS && p->max_error <= EPHYS_LPC_MAX_ERROR &&
-           (p->capped == 0 || p->capped == 1) && (p->alt_segments == 0 || p->alt_segments == 1);
+           (p->capped == 0 || p->capped == 1) && (p->alt_segments == 0 || p->alt_segments == 1) &&
+           p->ans_max_rice >= -1 && p->ans_max_rice <= ANS_MAX_RICE;
 }
 
 static uint64_t lpc_min_bytes(uint64_t n_samples, uint64_t n_channels)

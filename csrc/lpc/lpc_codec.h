@@ -2,12 +2,12 @@
  * block codec of the chunk container (container codec id EPHYS_CODEC_LPC).
  * Each block of channels is one stream: per-frame linear prediction over time,
  * prediction of each channel's residual from the channels before it, and
- * partitioned Rice coding, optionally with capped high parts.  The stream
+ * partitioned Rice coding, optionally with capped high parts or rANS-coded ones.  The stream
  * layout, every version of it and the decoding arithmetic are specified in
  * docs/format.md.
  *
  * The files of csrc/lpc/: stream.h (header constants and shared arithmetic),
- * bitwriter.h and bitreader.h, kernel_bodies.h (the per-sample loops, written
+ * bitwriter.h and bitreader.h, ans.h and ans.c (version 8's rANS), kernel_bodies.h (the per-sample loops, written
  * once) compiled per instruction set by kernel_template.h into kernels.c
  * (scalar, SSE2, the CPU dispatch) and kernels_avx2.c, block.c (the state
  * both directions keep), analysis.c and encode.c, decode.c (versions 3, 4 and
@@ -44,6 +44,8 @@ typedef struct {
     uint32_t max_error;  /* 0: lossless */
     int alt_segments;    /* 0, or 1: a block cut into time segments (stream version 7, where its channels are
                             few) is also coded without them, and the shorter kept */
+    int ans_max_rice;    /* -1, or the highest Rice parameter of a channel's partition whose high parts
+                            may be rANS coded instead (stream version 8; capped streams only) */
 } ephys_lpc_params_t;
 
 /* Kernels: 0 = the best this CPU runs, 1 = portable scalar, 2 = SSE2, 3 = AVX2. */

@@ -9,7 +9,9 @@
 #include "block_codec.h"
 #include "lpc_codec.h"
 
-#define STREAM_VERSION 7 /* written; 1 to 4 and 6 still decode; 5 is the float stream (floats.h) */
+#define STREAM_VERSION 8 /* written where rANS may code (ans.h); 1 to 4, 6 and 7 still decode; 5 is the float stream
+                          (floats.h) */
+#define RICE_VERSION 7    /* written where it may not */
 #define STREAM_HEADER 20
 #define LANES 4 /* versions 1 and 2: channel c is coded in bit stream c % LANES */
 #define LANE_TABLE (4 * LANES)
@@ -48,6 +50,8 @@ typedef struct {
     uint64_t n_samples;
     uint32_t nc;
     uint32_t segments; /* S: 1 before version 7 */
+    int ans_groups;    /* version 8: G, the rANS states are 8 G (ans.h) */
+    size_t ans_len;    /* version 8: the bytes of the rANS area */
     uint32_t lanes;    /* nc S: the lanes of the prediction */
     uint64_t rows;     /* ceil(n_samples / S): the rows of each lane */
 } stream_t;
