@@ -93,7 +93,8 @@ int lpc_parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, uin
     s->nc = ephys_get_le32(in + 12);
     s->max_error = ephys_get_le32(in + 16);
     s->capped = s->version >= 8 ? in[6] & 1 : in[6];
-    s->ans_groups = s->version >= 8 ? 1 << (in[6] >> 1) : 0; /* byte 6 of version 8: 1 + 2 log2 G */
+    /* byte 6 of version 8: 1 + 2 log2 G (checked below) */
+    s->ans_groups = s->version >= 8 && in[6] >> 1 <= 2 ? 1 << (in[6] >> 1) : 0;
     s->segments = s->version >= 7 ? in[7] : 1; /* before version 7, byte 7 is 0 */
     s->lanes = nc * s->segments;
     s->rows = s->segments ? segment_rows(s->n_samples, s->segments) : 0;
