@@ -67,7 +67,9 @@ class EphysLPC(ChunkCodec):
     prediction residual from the residuals of the channels just before it (which share
     reference noise); the
     rest is Rice coded, or, where the residual is near-Gaussian, with the first values
-    of each high part in 2 or 3 bits of the low fields and only the larger ones in unary.
+    of each high part in 2 or 3 bits of the low fields and only the larger ones in unary,
+    or, where it takes a few bits a value, with its high parts rANS coded under frozen
+    models.
     A channel whose values sit on a grid is coded as its grid index: an integer grid
     (data scaled by a constant) by its step, a non-integer one (Open Ephys files store
     ADC steps of ~24.04 counts) by the rank of each value among the channel's values.

@@ -465,6 +465,15 @@ def test_rans_round_trip(shape, codec):
         assert len(chunk) < (0.98 if shape[0] * shape[1] >= 9000 else 1) * rice
 
 
+@pytest.mark.parametrize("level", [2, 3])
+def test_rans_at_every_block_size(level):
+    """Quiet channels in blocks of 1 to 8 channels (time segments: each stream's headers
+    and partitions few bits long, far below Rice's) and of 32 and 40, round trip."""
+    x = quiet_noise(3001, 40, seed=5)
+    for block in (1, 2, 3, 4, 5, 8, 32, 40):
+        roundtrip(x, EphysLPC(level=level, block_channels=block))
+
+
 def test_rans_damage_is_refused_or_exact():
     """Every byte of a version-8 stream's rANS area and of its states flipped: the decoder
     refuses (ValueError) or, never otherwise, returns the original."""

@@ -49,8 +49,22 @@ static int bits_of(int32_t maxabs)
  * sample (ORDER_TOLL): decoding time grows with the order, and a higher order
  * must save more than that to be chosen. */
 #define ORDER_TOLL (1.0 / 1024)
+/* The error of weights qa / 2^shift (order p) on the frame: w^T C w with w = (1, -qa / 2^s). */
+static double weights_error(double cov[][EPHYS_LPC_MAX_ORDER + 1], const int32_t *qa, int p, int shift)
+{
+    double w[EPHYS_LPC_MAX_ORDER + 1], e = 0;
+    w[0] = 1;
+    for (int i = 1; i <= p; i++) w[i] = -(double)qa[i - 1] / (double)(1 << shift);
+    for (int i = 0; i <= p; i++) {
+        double s = 0;
+        for (int j = 0; j <= p; j++) s += cov[i][j] * w[j];
+        e += w[i] * s;
+    }
+    return e;
+}
+
 int lpc_fit(const double *r, const int32_t *rows, size_t nt, uint32_t nc, uint32_t c, uint32_t width, int32_t d,
-            int max_order, int shift, int32_t *q, int *coef_bits)
+            int max_order, int shift, int32_t *q, int *coef_bits, const int32_t *prev_q, int prev_order)
 {
     enum { P1 = EPHYS_LPC_MAX_ORDER + 1 };
     double cov[P1][P1], low[P1][P1], z[P1], a[P1];
@@ -100,20 +114,26 @@ int lpc_fit(const double *r, const int32_t *rows, size_t nt, uint32_t nc, uint32
             a[i] = s / low[i][i];
         }
         int b = bits_of(quantize(a + 1, p, shift, qa));
-        /* the error of the quantized weights: w^T C w with w = (1, -qa / 2^s) */
-        double w[P1], e = 0;
-        w[0] = 1;
-        for (int i = 1; i <= p; i++) w[i] = -(double)qa[i - 1] / (double)(1 << shift);
-        for (int i = 0; i <= p; i++) {
-            double s = 0;
-            for (int j = 0; j <= p; j++) s += cov[i][j] * w[j];
-            e += w[i] * s;
-        }
+        double e = weights_error(cov, qa, p, shift); /* of the quantized weights */
         double cost = 0.5 * (double)nt * log2((e > 0 ? e : 0) / (double)nt + 1e-9) + p * (b + ORDER_TOLL * (double)nt);
         if (cost < best_cost) {
             best_cost = cost, best = p;
             memcpy(q, qa, (size_t)p * sizeof(int32_t));
             *coef_bits = b;
+        }
+    }
+    if (prev_q && prev_order <= max_order) { /* their weights' bits are (almost) saved */
+        double e = weights_error(cov, prev_q, prev_order, shift);
+        double cost = 0.5 * (double)nt * log2((e > 0 ? e : 0) / (double)nt + 1e-9) + prev_order * ORDER_TOLL * (double)nt;
+        if (cost <= best_cost) {
+            best = prev_order;
+            memcpy(q, prev_q, (size_t)prev_order * sizeof(int32_t));
+            int32_t maxabs = 0;
+            for (int i = 0; i < prev_order; i++) {
+                int32_t m = prev_q[i] < 0 ? -prev_q[i] - 1 : prev_q[i];
+                maxabs = m > maxabs ? m : maxabs;
+            }
+            *coef_bits = bits_of(maxabs);
         }
     }
     return best;

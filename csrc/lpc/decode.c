@@ -65,12 +65,15 @@ static uint64_t min_stream_bits(const stream_t *s)
 {
     uint64_t f = (uint64_t)1 << s->frame_log2, part = (uint64_t)1 << s->partition_log2, bits = 0;
     uint64_t full = s->rows / f, rest = s->rows % f;
-    uint64_t head = s->version >= 2 ? 6 + 5 : 6; /* order, m */
+    /* per channel: its order and its offset's length (version 8: at least 1 bit "the previous
+     * channel's order", 1 bit "relative offset" and the length); its r in each partition (version
+     * 8: at least 1 bit "the previous channel's r") */
+    uint64_t head = s->version >= 8 ? 1 + 1 + 5 : s->version >= 2 ? 6 + 5 : 6, rbits = s->version >= 8 ? 1 : 5;
     uint64_t area = s->version >= 3 ? 32 : 0; /* per partition: the length of unary area A */
     bits += (uint64_t)s->nc * (s->version >= 6 ? MAP_BITS : 1); /* each channel's map (grid flag) */
     if (s->version >= 7 && s->rows) bits += s->nc;             /* each channel's start flag */
-    bits += full * (s->nc * (head + 5 * (f / part)) + area * (f / part));
-    if (rest) bits += (uint64_t)s->nc * (head + 5 * ((rest + part - 1) / part)) + area * ((rest + part - 1) / part);
+    bits += full * (s->nc * (head + rbits * (f / part)) + area * (f / part));
+    if (rest) bits += (uint64_t)s->nc * (head + rbits * ((rest + part - 1) / part)) + area * ((rest + part - 1) / part);
     return bits;
 }
 
@@ -185,11 +188,19 @@ static int decode_partition(posreader_t *r, const lpc_kernels_t *kern, const str
     int m = s->neighbours, *rice = w->block.rice, *cap = w->block.cap;
     uint64_t lows = 0;
     for (uint32_t c = 0; c < nc; c++) {
-        int k = (int)pr_get(r, 5), b = 0;
+        /* version 8: r may be the previous channel's, a model the previous one's or next to it (encode.c) */
+        int same_k = s->version >= 8 && c > 0 && pr_get(r, 1), b = 0;
+        int k = same_k ? rice[c - 1] : (int)pr_get(r, 5), prev = c > 0 && rice[c - 1] != ZERO_PARTITION ? w->model[c - 1] : -1;
         w->model[c] = -1;
         if (s->version >= 8 && k != ZERO_PARTITION && pr_get(r, 1)) { /* rANS: a model, the k low bits here */
-            w->model[c] = (int)pr_get(r, ANS_MODEL_BITS);
-            if (k > ANS_MAX_RICE || !s->ans_len) return EPHYS_ERR_CORRUPT;
+            if (prev >= 0 && pr_get(r, 1))
+                w->model[c] = prev;
+            else if (prev >= 0 && pr_get(r, 1))
+                w->model[c] = prev + (pr_get(r, 1) ? 1 : -1);
+            else
+                w->model[c] = (int)pr_get(r, ANS_MODEL_BITS);
+            if (k > ANS_MAX_RICE || !s->ans_len || w->model[c] < 0 || w->model[c] >= ANS_MODELS)
+                return EPHYS_ERR_CORRUPT;
             b = ANS_CAP;
         } else if (s->capped && k != ZERO_PARTITION) {
             b = (int)pr_get(r, CAP_BITS);

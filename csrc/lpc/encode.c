@@ -23,6 +23,7 @@ typedef struct {
     uint32_t *fields;   /* P S: one channel's capped low fields */
     int *model;         /* per channel: its rANS model in a partition, or -1 */
     ans_encoder_t ans;  /* version 8: the stream's rANS symbols */
+    uint64_t ans_saving; /* version 8: the bits rANS saved over Rice and capped codes, its states not counted */
 } encoder_t;
 
 static void encoder_free(encoder_t *w)
@@ -76,12 +77,23 @@ static void write_dictionary(bitwriter_t *bw, const lpc_dictionary_t *d)
     }
 }
 
-/* Version 8: the cheapest rANS coding of a column of n values whose Rice
- * parameter is k: a parameter r (k - 2 to k) and a model, and its cost in
- * 1/65536 bit (low bits, symbols, the unary parts of the escapes: those in
- * *escape_bits).  Integer arithmetic, outside the kernels: the choice, and so
- * the bytes, do not depend on the kernel. */
-static uint64_t ans_choice(const uint32_t *u, size_t n, int k, int *r_out, int *model_out, uint64_t *escape_bits)
+/* Version 8: the bits of channel c's r and coder in the partition header
+ * (write_coding) after a channel with prev_r and prev_m (-1: not rANS). */
+static int coding_bits(uint32_t c, int r, int m, int prev_r, int prev_m)
+{
+    int bits = (c > 0) + (c == 0 || r != prev_r ? 5 : 0) + 1;
+    if (m < 0) return bits + CAP_BITS;
+    if (prev_m < 0) return bits + ANS_MODEL_BITS;
+    return bits + (m == prev_m ? 1 : m == prev_m + 1 || m == prev_m - 1 ? 3 : 2 + ANS_MODEL_BITS);
+}
+
+/* Version 8: the cheapest rANS coding of channel c's column of n values whose
+ * Rice parameter is k: a parameter r (k - 2 to k) and a model, and its cost in
+ * 1/65536 bit (header, low bits, symbols, the unary parts of the escapes:
+ * those in *escape_bits).  Integer arithmetic, outside the kernels: the
+ * choice, and so the bytes, do not depend on the kernel. */
+static uint64_t ans_choice(const uint32_t *u, size_t n, int k, uint32_t c, int prev_r, int prev_m, int *r_out,
+                           int *model_out, uint64_t *escape_bits)
 {
     const ans_models_t *md = lpc_ans_models();
     uint64_t best = UINT64_MAX;
@@ -95,12 +107,39 @@ static uint64_t ans_choice(const uint32_t *u, size_t n, int k, int *r_out, int *
             h[q < ANS_ESCAPE ? q : ANS_ESCAPE]++;
         }
         for (int m = 0; m < ANS_MODELS; m++) {
-            uint64_t cost = (extra + (uint64_t)r * n) << 16;
+            uint64_t cost = (extra + (uint64_t)r * n + (uint64_t)coding_bits(c, r, m, prev_r, prev_m)) << 16;
             for (int s = 0; s < ANS_SYMBOLS; s++) cost += (uint64_t)h[s] * md->cost[m][s];
             if (cost < best) best = cost, *r_out = r, *model_out = m, *escape_bits = extra;
         }
     }
     return best;
+}
+
+/* Version 8: channel c's parameter r, its coder and its cap b or model m in a
+ * partition, each channel after the first relative to the one before (the
+ * channels of a probe are alike): 1 bit, r the previous channel's, or 5 bits r;
+ * unless r = 31, 1 bit: rANS or not; then b in 2 bits, or m: after a rANS
+ * channel 1 bit "the previous m", else 1 bit and 1 bit "the previous m +1 / -1",
+ * else 5 bits m. */
+static void write_coding(bitwriter_t *bw, uint32_t c, const int *rice, const int *cap, const int *model)
+{
+    int k = rice[c], m = model[c], prev = c > 0 && rice[c - 1] != ZERO_PARTITION ? model[c - 1] : -1;
+    if (c > 0) bw_put(bw, k == rice[c - 1], 1);
+    if (c == 0 || k != rice[c - 1]) bw_put(bw, (uint32_t)k, 5);
+    if (k == ZERO_PARTITION) return;
+    bw_put(bw, m >= 0, 1);
+    if (m < 0) {
+        bw_put(bw, (uint32_t)cap[c], CAP_BITS);
+    } else if (prev >= 0 && m == prev) {
+        bw_put(bw, 1, 1);
+    } else if (prev >= 0 && (m == prev + 1 || m == prev - 1)) {
+        bw_put(bw, 0, 1);
+        bw_put(bw, 1, 1);
+        bw_put(bw, m > prev, 1);
+    } else {
+        if (prev >= 0) bw_put(bw, 0, 2);
+        bw_put(bw, (uint32_t)m, ANS_MODEL_BITS);
+    }
 }
 
 /* One partition: every channel's Rice parameter r (and cap b), then every
@@ -134,20 +173,24 @@ static void write_partition(bitwriter_t *bw, const lpc_kernels_t *kern, const in
             }
         }
         w->model[c] = -1;
-        if (k != ZERO_PARTITION && k <= ans_max_rice) { /* version 8: rANS where it costs less (its side bits: 3 more) */
-            int r = k, model = 0;
-            uint64_t escape_bits = 0, cost = ans_choice(col, pn, k, &r, &model, &escape_bits);
-            if (cost + ((uint64_t)(ANS_MODEL_BITS - CAP_BITS) << 16) < ((uint64_t)(k + b) * pn + unary_bits) << 16)
+        if (k != ZERO_PARTITION && k <= ans_max_rice) { /* version 8: rANS where it costs less, headers included */
+            int r = k, model = 0, prev_r = c ? rice[c - 1] : -1;
+            int prev_m = c && prev_r != ZERO_PARTITION ? w->model[c - 1] : -1;
+            uint64_t escape_bits = 0, cost = ans_choice(col, pn, k, c, prev_r, prev_m, &r, &model, &escape_bits);
+            uint64_t rice_cost = (uint64_t)(k + b) * pn + unary_bits + (uint64_t)coding_bits(c, k, -1, prev_r, prev_m);
+            if (cost < rice_cost << 16) {
                 k = r, b = ANS_CAP, w->model[c] = model, unary_bits = escape_bits;
+                w->ans_saving += ((rice_cost << 16) - cost) >> 16;
+            }
         }
         rice[c] = k;
         cap[c] = b;
-        bw_put(bw, (uint32_t)k, 5);
-        if (ans_max_rice >= 0 && k != ZERO_PARTITION) bw_put(bw, w->model[c] >= 0, 1);
-        if (w->model[c] >= 0)
-            bw_put(bw, (uint32_t)w->model[c], ANS_MODEL_BITS);
-        else if (capped && k != ZERO_PARTITION)
-            bw_put(bw, (uint32_t)b, CAP_BITS);
+        if (ans_max_rice >= 0) { /* version 8 */
+            write_coding(bw, c, rice, cap, w->model);
+        } else {
+            bw_put(bw, (uint32_t)k, 5);
+            if (capped && k != ZERO_PARTITION) bw_put(bw, (uint32_t)b, CAP_BITS);
+        }
         if (c < h) area_a += unary_bits;
     }
     if (area_a > UINT32_MAX) bw->err = EPHYS_ERR_ARGS; /* a partition of 2^12 x 2^16 channels at the most */
@@ -182,10 +225,16 @@ static void write_partition(bitwriter_t *bw, const lpc_kernels_t *kern, const in
  * stream: its length in bytes (u32), its states, its words; byte 6 names its
  * groups G (8 G states): more states decode faster and cost 32 bits each. */
 #define ANS_SYMBOLS_PER_GROUP 65536
-static int insert_ans_area(ans_encoder_t *ans, ephys_buf_t *out, size_t at)
+static int ans_log2_groups(size_t symbols)
 {
     int log2_groups = 0;
-    while (log2_groups < 2 && ans->n >= (size_t)ANS_SYMBOLS_PER_GROUP << (log2_groups + 1)) log2_groups++;
+    while (log2_groups < 2 && symbols >= (size_t)ANS_SYMBOLS_PER_GROUP << (log2_groups + 1)) log2_groups++;
+    return log2_groups;
+}
+
+static int insert_ans_area(ans_encoder_t *ans, ephys_buf_t *out, size_t at)
+{
+    int log2_groups = ans_log2_groups(ans->n);
     ephys_buf_t area = {0};
     int err = ans->n_columns ? lpc_ans_finish(ans, 1 << log2_groups, &area) : EPHYS_OK;
     size_t extra = 4 + area.len, bits_at = at + STREAM_HEADER, bits = out->len - bits_at;
@@ -203,14 +252,28 @@ static int insert_ans_area(ans_encoder_t *ans, ephys_buf_t *out, size_t at)
     return err;
 }
 
+static int zigzag_bits(int32_t v)
+{
+    uint32_t u = zigzag(v);
+    int n = 0;
+    while (n < 32 && (u >> n)) n++;
+    return n;
+}
+
 /* d: 5 bits n, then n bits of zigzag(d) (n = 0: d = 0). */
 static void write_mean(bitwriter_t *w, int32_t mean)
 {
-    uint32_t u = zigzag(mean);
-    int n = 0;
-    while (n < 32 && (u >> n)) n++;
+    int n = zigzag_bits(mean);
     bw_put(w, (uint32_t)n, 5);
-    if (n) bw_put(w, u, n);
+    if (n) bw_put(w, zigzag(mean), n);
+}
+
+/* The bits of v in two's complement. */
+static int signed_bits(int64_t v)
+{
+    int b = 1;
+    while (b < 33 && (v < -((int64_t)1 << (b - 1)) || v >= (int64_t)1 << (b - 1))) b++;
+    return b;
 }
 
 static void write_header(uint8_t *h, const ephys_lpc_params_t *p, int dtype, uint64_t n, uint32_t nc,
@@ -301,7 +364,7 @@ static void load_segments(const ephys_view_t *src, uint64_t c0, uint32_t nc, uin
 /* The analysis of a channel block's frame (rows, nt rows of nc S lanes): each
  * channel's offset and predictor, over its segments. */
 static void fit_frame(const lpc_kernels_t *kern, const ephys_lpc_params_t *p, encoder_t *w, int first, size_t nt,
-                      uint32_t nc, uint32_t segments, int dtype, double *r)
+                      uint32_t nc, uint32_t segments, int dtype, double *r, int relative_headers)
 {
     block_t *block = &w->block;
     uint32_t nv = nc * segments;
@@ -319,8 +382,11 @@ static void fit_frame(const lpc_kernels_t *kern, const ephys_lpc_params_t *p, en
             rc[l] = r[(size_t)l * nv + v];
             for (uint32_t g = 1; g < segments; g++) rc[l] += r[(size_t)l * nv + v + g];
         }
+        int32_t prev_q[EPHYS_LPC_MAX_ORDER];
+        int prev_order = c && relative_headers ? block->order[v - segments] : 0;
+        for (int i = 0; i < prev_order; i++) prev_q[i] = block->coef[(size_t)i * nv + v - segments];
         int order = lpc_fit(rc, rows, nt, nv, v, segments, block->mean[v], p->max_order, p->coef_shift, q,
-                            &w->coef_bits[c]);
+                            &w->coef_bits[c], c && relative_headers ? prev_q : NULL, prev_order);
         for (uint32_t g = 0; g < segments; g++) {
             block->order[v + g] = order;
             for (int i = 0; i < order; i++) block->coef[(size_t)i * nv + v + g] = q[i];
@@ -368,19 +434,41 @@ static void write_starts(bitwriter_t *bw, block_t *block, size_t nt, uint32_t nc
     }
 }
 
-/* Each channel's header of a frame: order, weights, offset d, neighbour gain. */
-static void write_channel_headers(bitwriter_t *bw, const encoder_t *w, uint32_t nc, uint32_t segments, int m)
+/* Each channel's header of a frame: order, weights, offset d, neighbour gain.
+ * Version 8: a channel after the first says in 1 bit each whether its order is
+ * the previous channel's, its weights are coded as differences from the
+ * previous channel's, and its d as the difference from the previous one's
+ * (the channels of a probe share spectra and offsets). */
+static void write_channel_headers(bitwriter_t *bw, const encoder_t *w, uint32_t nc, uint32_t segments, int m,
+                                  int version)
 {
     const block_t *block = &w->block;
     uint32_t nv = nc * segments;
     for (uint32_t c = 0; c < nc; c++) {
-        uint32_t v = c * segments;
-        bw_put(bw, (uint32_t)block->order[v], 6);
-        if (block->order[v]) {
-            bw_put(bw, (uint32_t)(w->coef_bits[c] - 1), 4);
-            for (int i = 0; i < block->order[v]; i++) bw_signed(bw, block->coef[(size_t)i * nv + v], w->coef_bits[c]);
+        uint32_t v = c * segments, prev = v - segments;
+        int order = block->order[v], related = version >= 8 && c > 0;
+        if (related) bw_put(bw, order == block->order[prev], 1);
+        if (!related || order != block->order[prev]) bw_put(bw, (uint32_t)order, 6);
+        if (order) {
+            int bits = w->coef_bits[c], diff_bits = 0; /* 0: every difference zero */
+            for (int i = 0; related && i < order; i++) {
+                int64_t diff = (int64_t)block->coef[(size_t)i * nv + v] - block->coef[(size_t)i * nv + prev];
+                int b = diff ? signed_bits(diff) : 0;
+                diff_bits = b > diff_bits ? b : diff_bits;
+            }
+            int diff = related && diff_bits < bits && diff_bits < 16;
+            if (related) bw_put(bw, (uint32_t)diff, 1);
+            bw_put(bw, (uint32_t)(diff ? diff_bits : bits - 1), 4);
+            for (int i = 0; i < order && (!diff || diff_bits); i++) {
+                int32_t a = block->coef[(size_t)i * nv + v];
+                if (diff) bw_signed(bw, a - block->coef[(size_t)i * nv + prev], diff_bits);
+                else bw_signed(bw, a, bits);
+            }
         }
-        write_mean(bw, block->mean[v]);
+        int32_t d = block->mean[v], dd = related ? (int32_t)((int64_t)d - block->mean[prev]) : 0;
+        int relative = related && zigzag_bits(dd) < zigzag_bits(d);
+        if (related) bw_put(bw, (uint32_t)relative, 1);
+        write_mean(bw, relative ? dd : d);
         if (m && c > 0) {
             bw_put(bw, block->gain[v] != 0, 1);
             if (block->gain[v]) bw_signed(bw, block->gain[v], GAIN_BITS);
@@ -389,7 +477,7 @@ static void write_channel_headers(bitwriter_t *bw, const encoder_t *w, uint32_t 
 }
 
 static int encode_stream(const ephys_lpc_params_t *p, uint32_t segments, const ephys_view_t *src, uint64_t c0,
-                         uint32_t nc, ephys_buf_t *out, size_t *ans_symbols)
+                         uint32_t nc, ephys_buf_t *out, int *ans_pays)
 {
     const lpc_kernels_t *kern = lpc_kernels();
     uint32_t nv = nc * segments;
@@ -444,7 +532,7 @@ static int encode_stream(const ephys_lpc_params_t *p, uint32_t segments, const e
         if (grids) lpc_to_grid(rows, nt, nv, block->scale, block->base);
         if (dictionaries) lpc_to_dictionary(rows, nt, nv, lanes);
         if (near) memcpy(w.orig, rows, nt * nv * sizeof(int32_t));
-        fit_frame(kern, p, &w, t0 == 0, nt, nc, segments, src->dtype, r);
+        fit_frame(kern, p, &w, t0 == 0, nt, nc, segments, src->dtype, r, ans_max_rice >= 0);
         if (t0 == 0) write_starts(&bw, block, nt, nc, segments); /* before the first frame's headers */
         int wide, top = lpc_frame_setup(block, nv, src->dtype, p->coef_shift, &wide);
         if (near)
@@ -455,7 +543,7 @@ static int encode_stream(const ephys_lpc_params_t *p, uint32_t segments, const e
                            w.e);
         if ((err = kern->fit_gains(w.e, nt, nv, m, segments, block->gain, w.nsum))) break;
         kern->code_rows(w.e, nt, nv, m, segments, block->gain, w.nsum);
-        write_channel_headers(&bw, &w, nc, segments, m);
+        write_channel_headers(&bw, &w, nc, segments, m, header[0]);
         /* partition by partition, so that a decoder works on a few rows of
          * every channel at a time */
         for (size_t ps = 0; ps < nt; ps += part)
@@ -469,7 +557,8 @@ static int encode_stream(const ephys_lpc_params_t *p, uint32_t segments, const e
         err = bw.err;
     }
     if (!err && ans_max_rice >= 0) err = insert_ans_area(&w.ans, out, at);
-    *ans_symbols = w.ans.n;
+    /* whether rANS saved more than its states cost (32 bits each) */
+    *ans_pays = !w.ans.n || w.ans_saving > (uint64_t)(32 * ANS_LANES) << ans_log2_groups(w.ans.n);
     free(r);
     free(last);
     free(lanes);
@@ -482,7 +571,6 @@ static int encode_stream(const ephys_lpc_params_t *p, uint32_t segments, const e
 /* With a second partition length, weight precision, frame length or
  * segmentation, the block is coded with each combination and the shortest
  * stream kept (its header names them all). */
-#define ANS_RETRY_SYMBOLS 8192
 int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, uint32_t nc, ephys_buf_t *out)
 {
     ephys_lpc_params_t block_params = *(const ephys_lpc_params_t *)params;
@@ -494,14 +582,14 @@ int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, u
     if (is_smooth && !block_params.alt_partition_log2 && block_params.partition_log2 > SMOOTH_PARTITION_LOG2)
         block_params.alt_partition_log2 = SMOOTH_PARTITION_LOG2;
     const uint32_t segments[2] = {choose_segments(src, c0, nc, is_smooth), 1};
-    size_t ans_symbols;
-    int err = encode_stream(p, segments[0], src, c0, nc, out, &ans_symbols);
+    int ans_pays;
+    int err = encode_stream(p, segments[0], src, c0, nc, out, &ans_pays);
     /* a short stream may save less by rANS than its states cost: also coded without */
-    if (!err && ans_symbols && ans_symbols < ANS_RETRY_SYMBOLS) {
+    if (!err && !ans_pays) {
         ephys_lpc_params_t rice = *p;
         rice.ans_max_rice = -1;
         ephys_buf_t other = {0};
-        err = encode_stream(&rice, segments[0], src, c0, nc, &other, &ans_symbols);
+        err = encode_stream(&rice, segments[0], src, c0, nc, &other, &ans_pays);
         if (!err && other.len < out->len - at) {
             out->len = at;
             err = ephys_buf_append(out, other.data, other.len);
@@ -518,7 +606,7 @@ int lpc_encode_block(const void *params, const ephys_view_t *src, uint64_t c0, u
         alt.coef_shift = shifts[(i >> 1) & 1];
         alt.frame_log2 = frames[(i >> 2) & 1];
         ephys_buf_t other = {0};
-        err = encode_stream(&alt, segments[i >> 3], src, c0, nc, &other, &ans_symbols);
+        err = encode_stream(&alt, segments[i >> 3], src, c0, nc, &other, &ans_pays);
         if (!err && other.len < out->len - at) {
             out->len = at;
             err = ephys_buf_append(out, other.data, other.len);

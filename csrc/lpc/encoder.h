@@ -9,9 +9,12 @@
  * for a frame of nt rows of nc lanes (history before them) from their summed
  * autocorrelation r of lags 0..max_order around their offset d: the order with
  * the fewest estimated bits (at most max_order), its weights quantized to
- * integers / 2^shift into q, and the bits each weight takes in *coef_bits. */
+ * integers / 2^shift into q, and the bits each weight takes in *coef_bits.
+ * With prev_q (version 8: the previous channel's prev_order weights, which
+ * its header codes in a few bits), those where they cost no more, their
+ * header saving counted. */
 int lpc_fit(const double *r, const int32_t *rows, size_t nt, uint32_t nc, uint32_t c, uint32_t width, int32_t d,
-            int max_order, int shift, int32_t *q, int *coef_bits);
+            int max_order, int shift, int32_t *q, int *coef_bits, const int32_t *prev_q, int prev_order);
 /* Each channel's grid x = y * scale + base, if all its samples sit on one
  * (scale 1 otherwise); returns whether any channel has one.  scratch holds
  * rows x nc samples. */

@@ -415,39 +415,75 @@ ATTR_AVX2_BITS static int lows_column_avx2(const uint8_t *buf, size_t len, uint6
     column_residuals_avx2(u + j, pn - j, gain, sum + j, leaving ? leaving + j : NULL, m);
     return 0;
 }
-/* ans_join_body's rANS groups eight states to a register (G registers), while
- * the words left cover a whole group; then the body (the rest, the low bits). */
-__attribute__((target("avx2,bmi2,popcnt"))) static size_t ans_fields_avx2(ans_decoder_t *d, const uint32_t *table,
-                                                                          const uint8_t *buf, size_t len,
-                                                                          uint64_t lpos, int k, uint32_t *col,
-                                                                          size_t n)
+/* ans_join_body's rANS groups, eight states to a register and G registers
+ * (a constant: the states stay in registers), while the words left cover a
+ * whole group; returns where they stopped, the symbols at the cap counted. */
+#define ATTR_AVX2_ANS __attribute__((target("avx2,bmi2,popcnt"), always_inline)) static inline
+ATTR_AVX2_ANS size_t ans_groups_avx2(ans_decoder_t *d, const uint32_t *table, uint32_t *col, size_t n, const int G,
+                                     size_t *at_cap)
 {
-    const int groups = d->lanes / ANS_LANES;
     const __m256i slot_mask = _mm256_set1_epi32(ANS_SCALE - 1), below = _mm256_set1_epi32(ANS_LOW - 1);
     const __m256i sym_mask = _mm256_set1_epi32(31), freq_mask = _mm256_set1_epi32(0x1fff);
+    const __m256i escape = _mm256_set1_epi32(ANS_ESCAPE);
+    const size_t lanes = (size_t)ANS_LANES * (size_t)G;
     __m256i x[ANS_MAX_GROUPS];
-    for (int g = 0; g < groups; g++) x[g] = _mm256_loadu_si256((const __m256i *)(d->x + ANS_LANES * g));
-    size_t j = 0;
-    for (; n - j >= (size_t)d->lanes && d->end - d->words >= 2 * d->lanes; j += (size_t)d->lanes) {
-        for (int g = 0; g < groups; g++) {
+    const uint8_t *words = d->words;
+    size_t j = 0, capped = 0;
+    for (int g = 0; g < G; g++) x[g] = _mm256_loadu_si256((const __m256i *)(d->x + ANS_LANES * g));
+    for (; n - j >= lanes && (size_t)(d->end - words) >= 2 * lanes; j += lanes) {
+        for (int g = 0; g < G; g++) {
             __m256i slot = _mm256_and_si256(x[g], slot_mask);
             __m256i e = _mm256_i32gather_epi32((const int *)table, slot, 4);
             __m256i f = _mm256_and_si256(_mm256_srli_epi32(e, 5), freq_mask);
             __m256i bias = _mm256_sub_epi32(slot, _mm256_srli_epi32(e, 18));
             x[g] = _mm256_add_epi32(_mm256_mullo_epi32(f, _mm256_srli_epi32(x[g], ANS_SCALE_BITS)), bias);
-            _mm256_storeu_si256((__m256i *)(col + j + ANS_LANES * g), _mm256_and_si256(e, sym_mask));
+            __m256i sym = _mm256_and_si256(e, sym_mask);
+            _mm256_storeu_si256((__m256i *)(col + j + ANS_LANES * g), sym);
+            capped += (size_t)__builtin_popcount(
+                (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(sym, escape))));
         }
-        for (int g = 0; g < groups; g++) { /* the lanes below ANS_LOW take the next words, in lane order */
+        for (int g = 0; g < G; g++) { /* the lanes below ANS_LOW take the next words, in lane order */
             __m256i under = _mm256_cmpeq_epi32(_mm256_min_epu32(x[g], below), x[g]);
             uint32_t mask = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(under));
-            __m256i words = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)d->words));
-            words = _mm256_permutevar8x32_epi32(words, lane_ranks(mask));
-            x[g] = _mm256_blendv_epi8(x[g], _mm256_or_si256(_mm256_slli_epi32(x[g], 16), words), under);
-            d->words += 2 * __builtin_popcount(mask);
+            __m256i next = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)words));
+            next = _mm256_permutevar8x32_epi32(next, lane_ranks(mask));
+            x[g] = _mm256_blendv_epi8(x[g], _mm256_or_si256(_mm256_slli_epi32(x[g], 16), next), under);
+            words += 2 * __builtin_popcount(mask);
         }
     }
-    for (int g = 0; g < groups; g++) _mm256_storeu_si256((__m256i *)(d->x + ANS_LANES * g), x[g]);
-    return ans_join_body(d, table, buf, len, lpos, k, col, n, j);
+    for (int g = 0; g < G; g++) _mm256_storeu_si256((__m256i *)(d->x + ANS_LANES * g), x[g]);
+    d->words = words;
+    *at_cap = capped;
+    return j;
+}
+
+/* ans_join_body: the groups above, the rest by the body's loop; then the low
+ * bits joined eight at a time (field_group_t). */
+__attribute__((target("avx2,bmi2,popcnt"))) static size_t ans_fields_avx2(ans_decoder_t *d, const uint32_t *table,
+                                                                          const uint8_t *buf, size_t len,
+                                                                          uint64_t lpos, int k, uint32_t *col,
+                                                                          size_t n)
+{
+    size_t at_cap, j = d->lanes == 8    ? ans_groups_avx2(d, table, col, n, 1, &at_cap)
+                       : d->lanes == 16 ? ans_groups_avx2(d, table, col, n, 2, &at_cap)
+                                        : ans_groups_avx2(d, table, col, n, 4, &at_cap);
+    for (; j < n; j += (size_t)d->lanes) {
+        int m = n - j < (size_t)d->lanes ? (int)(n - j) : d->lanes;
+        if (ans_group_scalar(d, table, col + j, m)) return SIZE_MAX;
+        for (int l = 0; l < m; l++) at_cap += col[j + (size_t)l] == ANS_ESCAPE;
+    }
+    if (k) {
+        field_group_t fg = field_group_begin(len, lpos, k, n);
+        const __m128i kk = _mm_cvtsi32_si128(k);
+        for (size_t gi = 0; gi < fg.groups; gi++) {
+            __m256i s = _mm256_loadu_si256((const __m256i *)(col + 8 * gi));
+            _mm256_storeu_si256((__m256i *)(col + 8 * gi), _mm256_or_si256(_mm256_sll_epi32(s, kk),
+                                                                           field_group_at(&fg, buf, gi)));
+        }
+        for (size_t i = 8 * fg.groups; i < n; i++)
+            col[i] = col[i] << k | ((uint32_t)peek_bits(buf, len, lpos + (uint64_t)i * k) & ((1u << k) - 1));
+    }
+    return at_cap;
 }
 
 const lpc_kernels_t lpc_kernels_avx2 = {

@@ -7,7 +7,6 @@
 #include "encoder.h"
 #include "floats.h"
 
-#define LEVEL2_ANS_MAX_RICE 0
 int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *p)
 {
     /* Each channel's order is chosen per frame by the bits it would spend.  On
@@ -35,10 +34,11 @@ int ephys_lpc_default_params(int level, uint32_t max_error, ephys_lpc_params_t *
     /* each time segment starts its prediction afresh: with orders up to 32
      * that may cost more than level 3 wants to pay for the speed */
     p->alt_segments = level == 3;
-    /* rANS (stream version 8) where the residual takes a few bits a value, Rice
-     * codes are furthest from its entropy and the decoder has time to spare per
-     * value; level 3 everywhere */
-    p->ans_max_rice = level == 1 ? -1 : level == 2 ? LEVEL2_ANS_MAX_RICE : ANS_MAX_RICE;
+    /* rANS (stream version 8): level 2 on the partitions whose Rice parameter
+     * is 0 (the quietest residuals: Rice codes are furthest from their entropy
+     * there, and their unary parts cost the decoder most; from parameter 1 on,
+     * rANS decoding costs more per value than Rice's), level 3 on all */
+    p->ans_max_rice = level == 1 ? -1 : level == 2 ? 0 : ANS_MAX_RICE;
     return EPHYS_OK;
 }
 

@@ -16,17 +16,24 @@ int lpc_read_channel_header(fields_t *f, const stream_t *s, decoder_t *w, uint32
     block_t *b = &w->block;
     int32_t lo, hi;
     dtype_range(s->dtype, &lo, &hi);
-    int order = (int)field(f, 6);
+    /* version 8: order, weights and d may be the previous channel's, or relative to them */
+    int related = s->version >= 8 && c > 0;
+    int order = related && field(f, 1) ? b->order[v - 1] : (int)field(f, 6);
     if (order > EPHYS_LPC_MAX_ORDER) return EPHYS_ERR_CORRUPT;
     b->order[v] = order;
     if (order) {
-        int bits = (int)field(f, 4) + 1;
-        for (int q = 0; q < order; q++) b->coef[(size_t)q * nv + v] = field_signed(f, bits);
+        /* version 8's differences take 0 to 15 bits (0: none, the previous channel's weights) */
+        int diff = related && field(f, 1), bits = (int)field(f, 4) + !diff;
+        for (int q = 0; q < order; q++) {
+            int64_t a = (bits ? field_signed(f, bits) : 0) + (diff ? (int64_t)b->coef[(size_t)q * nv + v - 1] : 0);
+            if (a < INT16_MIN || a > INT16_MAX) return EPHYS_ERR_CORRUPT; /* the encoder's weights are 16-bit */
+            b->coef[(size_t)q * nv + v] = (int32_t)a;
+        }
     }
     b->mean[v] = 0;
     if (s->version >= 2) {
-        int nb = (int)field(f, 5);
-        int64_t mean = nb ? unzigzag(field(f, nb)) : 0;
+        int relative = related && field(f, 1), nb = (int)field(f, 5);
+        int64_t mean = (nb ? unzigzag(field(f, nb)) : 0) + (relative ? (int64_t)b->mean[v - 1] : 0);
         if (mean < lo || mean > hi) return EPHYS_ERR_CORRUPT;
         b->mean[v] = (int32_t)mean;
     }
