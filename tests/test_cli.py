@@ -322,8 +322,11 @@ def test_info_and_lossy_bps(tmp_path, capsys):
     restored = np.fromfile(decompress_file(store, tmp_path / "lossy.bin"), "int16").reshape(-1, 385)
     ref = np.fromfile(src, "int16").reshape(-1, 385)
     assert restored.shape == ref.shape and 0 < np.abs(restored.astype(int) - ref).mean() < 4
-    # lossy is never the default, and only WavPack has it
+    assert stores.store_info(store)["codec"]["id"] == "ephys_wavpack"  # --bps without --codec: WavPack's mode
+    # lossy is never the default, and only WavPack has it; the default codec is EphysLPC
     assert stores.store_info(stores.compress_file(src, tmp_path / "default.zarr"))["lossless"]
+    assert run("compress", src, "-o", tmp_path / "lpc.zarr", "-q") == 0
+    assert stores.store_info(tmp_path / "lpc.zarr")["codec"]["id"] == "ephys_lpc"
     assert run("compress", src, "-o", tmp_path / "f.zarr", "--codec", "flac", "--bps", 3) == 1
 
 

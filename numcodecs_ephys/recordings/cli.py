@@ -77,8 +77,7 @@ def build_parser():
     c.add_argument(
         "--codec",
         choices=list(stores.CODECS),
-        default=stores.DEFAULT_CODEC,
-        help=f"lossless codec (default {stores.DEFAULT_CODEC})",
+        help=f"codec (default {stores.DEFAULT_CODEC}; with --bps, whose hybrid mode it is, wavpack)",
     )
     c.add_argument("--level", type=int, help="codec level (default: the codec's own)")
     c.add_argument("--bps", type=float, help="LOSSY: WavPack hybrid mode at this many bits per sample")
@@ -184,7 +183,7 @@ def _compress(args):
 
     # the options an NWB file and a recording file take alike
     coding = {
-        "codec": args.codec,
+        "codec": args.codec or ("wavpack" if args.bps is not None else stores.DEFAULT_CODEC),
         "level": args.level,
         "bps": args.bps,
         "chunk_duration": args.chunk_duration,

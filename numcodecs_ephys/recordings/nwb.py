@@ -26,6 +26,7 @@ import numpy as np
 from .locations import is_url
 from .manifest import StoreError
 from .storage import remove_local, replace_local
+from .stores import DEFAULT_CODEC
 
 NWB_SUFFIX = ".nwb"
 DEFAULT_CHUNK_SAMPLES = 30000  # a series without a rate (timestamps only)
@@ -282,7 +283,7 @@ def compress_nwb(
     path,
     output=None,
     *,
-    codec="wavpack",
+    codec=DEFAULT_CODEC,
     level=None,
     bps=None,
     chunk_duration=1.0,

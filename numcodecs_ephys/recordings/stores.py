@@ -42,7 +42,7 @@ from .storage import Output, StoreKeys, remove_local
 
 # --codec name -> class of numcodecs_ephys. Every lossless codec of the package belongs here.
 CODECS = {"wavpack": WavPack, "flac": FLAC, "lpc": EphysLPC}
-DEFAULT_CODEC = "wavpack"
+DEFAULT_CODEC = "lpc"
 DEFAULT_CHUNK_DURATION = 1.0  # seconds of all channels per chunk
 DEFAULT_ZARR_FORMAT = 2  # what SpikeInterface's zarr 2 stack reads; zarr-python 3 reads it too
 ATTRS_KEY = "numcodecs_ephys"  # root attribute with everything this module records
