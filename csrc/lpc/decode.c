@@ -159,10 +159,11 @@ static int column(const posreader_t *r, const lpc_kernels_t *kern, uint32_t *col
 {
     if (k == ZERO_PARTITION) {
         memset(col, 0, len * sizeof(uint32_t));
-    } else if (b) { /* col holds its fields; its next values over the cap, while in L1 */
-        size_t taken = kern->add_unary_parts(col, len, k, b, *unary);
+    } else if (b) { /* col holds its fields; its next values over the cap, and the neighbour term */
+        size_t taken = kern->capped_column(col, len, k, b, *unary, gain, sum, leaving, m);
         if (taken == UNARY_OVERFLOW) return 1;
         *unary += taken;
+        return 0;
     } else { /* low bits and neighbour term fused */
         return kern->lows_column(r->buf, r->len, lows, k, *unary, col, len, gain, sum, leaving, m);
     }

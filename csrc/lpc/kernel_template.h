@@ -5,7 +5,7 @@
  *   KERNEL_BITS_TARGET  the function attribute of the decoder's bit parsing
  *   KERNEL_INTRINSICS   (optional) the set writes transpose, rice_parameter,
  *                       cap_split, write_lows, write_unary, lows_column,
- *                       capped_fields and add_unary_parts with intrinsics
+ *                       capped_fields and capped_column with intrinsics
  *                       itself; otherwise they and the table KERNEL_NAME(kernels)
  *                       are made here too. */
 #define KERNEL_JOIN(name, isa) name##_##isa
@@ -131,10 +131,13 @@ KERNEL_BITS_TARGET static size_t KERNEL_NAME(ans_fields)(ans_decoder_t *d, const
     return ans_join_body(d, table, buf, len, lpos, k, col, n, 0);
 }
 
-KERNEL_BITS_TARGET static size_t KERNEL_NAME(add_unary_parts)(uint32_t *col, size_t pn, int k, int b,
-                                                              const uint32_t *unary)
+KERNEL_BITS_TARGET static size_t KERNEL_NAME(capped_column)(uint32_t *col, size_t pn, int k, int b,
+                                                            const uint32_t *unary, int32_t gain, uint32_t *sum,
+                                                            const uint32_t *leaving, int m)
 {
-    return add_unary_parts_body(col, pn, k, b, unary);
+    size_t taken = add_unary_parts_body(col, pn, k, b, unary);
+    column_residuals_body(col, pn, gain, sum, leaving, m);
+    return taken;
 }
 
 static const lpc_kernels_t KERNEL_NAME(kernels) = {
@@ -154,7 +157,7 @@ static const lpc_kernels_t KERNEL_NAME(kernels) = {
     .lows_column = KERNEL_NAME(lows_column),
     .capped_fields = KERNEL_NAME(capped_fields),
     .ans_fields = KERNEL_NAME(ans_fields),
-    .add_unary_parts = KERNEL_NAME(add_unary_parts),
+    .capped_column = KERNEL_NAME(capped_column),
     .column_residuals = KERNEL_NAME(column_residuals),
     .from_grid = KERNEL_NAME(from_grid),
     .rice_lanes = KERNEL_NAME(rice_lanes),

@@ -28,7 +28,7 @@ typedef struct {
 #define CAP_TRIES 3
 static const int cap_drop[CAP_TRIES] = {0, 1, 1}, cap_b[CAP_TRIES] = {2, 2, 3};
 
-/* add_unary_parts' result when a value does not fit 32 bits. */
+/* capped_column's result when a value does not fit 32 bits. */
 #define UNARY_OVERFLOW SIZE_MAX
 
 /* Frames are x: HIST rows of history, then the frame's rows, interleaved (time
@@ -80,8 +80,11 @@ typedef struct {
      * reach the cap, or SIZE_MAX if the rANS words run out */
     size_t (*ans_fields)(ans_decoder_t *d, const uint32_t *table, const uint8_t *buf, size_t len, uint64_t lpos,
                          int k, uint32_t *col, size_t n);
-    /* decoder: the capped values' unary parts added; returns how many were taken, or UNARY_OVERFLOW */
-    size_t (*add_unary_parts)(uint32_t *col, size_t pn, int k, int b, const uint32_t *unary);
+    /* decoder: a capped column's values over the cap take their unary parts, then
+     * its neighbour term (as column_residuals); returns how many unary parts were
+     * taken, or UNARY_OVERFLOW */
+    size_t (*capped_column)(uint32_t *col, size_t pn, int k, int b, const uint32_t *unary, int32_t gain, uint32_t *sum,
+                            const uint32_t *leaving, int m);
     /* decoder: coded values -> residuals of one column, with the neighbour term */
     void (*column_residuals)(uint32_t *col, size_t pn, int32_t gain, uint32_t *sum, const uint32_t *leaving, int m);
     /* decoder: y -> x of the channels on a grid; nonzero if a y is out of bounds */

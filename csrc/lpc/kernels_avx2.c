@@ -9,6 +9,7 @@
 
 #if LPC_X86
 #include <immintrin.h>
+#include <pthread.h>
 
 #define ATTR_AVX2 __attribute__((target("avx2")))
 #define ATTR_AVX2_BITS __attribute__((target("avx2,bmi,bmi2,lzcnt,popcnt")))
@@ -308,17 +309,34 @@ typedef struct {
     size_t byte0, groups, w, upper;
 } field_group_t;
 
+/* Each (phase, width)'s shuffle and shifts, computed once: a decoder starts a
+ * field group for every column of every partition. */
+#define FIELD_WIDTHS 26 /* 1 to MAX_CAPPED_FIELD */
+static struct {
+    uint8_t shuffle[32];
+    uint32_t shift[8];
+} field_layouts[8][FIELD_WIDTHS];
+static pthread_once_t field_layouts_once = PTHREAD_ONCE_INIT;
+
+static void field_layouts_build(void)
+{
+    for (int phase = 0; phase < 8; phase++)
+        for (int w = 1; w < FIELD_WIDTHS; w++) {
+            int upper = (phase + 4 * w) >> 3;
+            for (int i = 0; i < 8; i++) {
+                int off = phase + i * w, first = (off >> 3) - (i < 4 ? 0 : upper);
+                for (int j = 0; j < 4; j++) field_layouts[phase][w].shuffle[4 * i + j] = (uint8_t)(first + j);
+                field_layouts[phase][w].shift[i] = (uint32_t)(off & 7);
+            }
+        }
+}
+
 ATTR_AVX2_BITS static field_group_t field_group_begin(size_t len, uint64_t lpos, int w, size_t pn)
 {
-    uint8_t shuffle[32];
-    uint32_t sh[8];
     int phase = (int)(lpos & 7), upper = (phase + 4 * w) >> 3;
-    for (int i = 0; i < 8; i++) {
-        int off = phase + i * w, first = (off >> 3) - (i < 4 ? 0 : upper);
-        for (int j = 0; j < 4; j++) shuffle[4 * i + j] = (uint8_t)(first + j);
-        sh[i] = (uint32_t)(off & 7);
-    }
-    field_group_t g = {_mm256_loadu_si256((const __m256i *)shuffle), _mm256_loadu_si256((const __m256i *)sh),
+    pthread_once(&field_layouts_once, field_layouts_build);
+    field_group_t g = {_mm256_loadu_si256((const __m256i *)field_layouts[phase][w].shuffle),
+                       _mm256_loadu_si256((const __m256i *)field_layouts[phase][w].shift),
                        _mm256_set1_epi32((int)((1u << w) - 1)), (size_t)(lpos >> 3), pn / 8, (size_t)w, (size_t)upper};
     while (g.groups && g.byte0 + (g.groups - 1) * g.w + g.upper + 16 > len) g.groups--;
     return g;
@@ -351,12 +369,15 @@ ATTR_AVX2_BITS static size_t capped_fields_avx2(const uint8_t *buf, size_t len, 
     return at_cap + capped_fields_body(buf, len, lpos + (uint64_t)j * (uint64_t)w, k, b, col + j, pn - j);
 }
 
-/* add_unary_parts_body eight values at a time: each capped lane takes the next
- * unary part (its rank among the capped lanes, by BMI2 deposit, picks the lane of
- * a permutation). */
-ATTR_AVX2_BITS static size_t add_unary_parts_avx2(uint32_t *col, size_t pn, int k, int b, const uint32_t *unary)
+/* add_unary_parts_body and column_residuals_body fused, eight values at a
+ * time: each capped lane takes the next unary part (its rank among the capped
+ * lanes, by BMI2 deposit, picks the lane of a permutation), then the value's
+ * residual and neighbour term (as lows_column_avx2). */
+ATTR_AVX2_BITS static size_t capped_column_avx2(uint32_t *col, size_t pn, int k, int b, const uint32_t *unary,
+                                                int32_t gain, uint32_t *sum, const uint32_t *leaving, int m)
 {
-    const __m256i t = _mm256_set1_epi32((int)((1u << b) - 1));
+    const __m256i t = _mm256_set1_epi32((int)((1u << b) - 1)), one = _mm256_set1_epi32(1);
+    const __m256i g = _mm256_set1_epi32(gain), round = _mm256_set1_epi32(1 << (GAIN_SHIFT - 1));
     const __m128i kk = _mm_cvtsi32_si128(k), top = _mm_cvtsi32_si128(32 - k);
     __m256i over = _mm256_setzero_si256();
     size_t i = 0, j = 0;
@@ -367,14 +388,25 @@ ATTR_AVX2_BITS static size_t add_unary_parts_avx2(uint32_t *col, size_t pn, int 
         __m256i h = _mm256_and_si256(
             _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(unary + i)), lane_ranks(mask)), capped);
         /* h << k must fit, and so must the sum (k = 0: the shift test is 0, the carry test is not) */
-        __m256i add = _mm256_add_epi32(v, _mm256_sll_epi32(h, kk));
+        __m256i uu = _mm256_add_epi32(v, _mm256_sll_epi32(h, kk));
         over = _mm256_or_si256(over, _mm256_srl_epi32(h, top));
-        over = _mm256_or_si256(over, _mm256_xor_si256(_mm256_cmpeq_epi32(_mm256_max_epu32(add, v), add),
+        over = _mm256_or_si256(over, _mm256_xor_si256(_mm256_cmpeq_epi32(_mm256_max_epu32(uu, v), uu),
                                                       _mm256_set1_epi32(-1)));
-        _mm256_storeu_si256((__m256i *)(col + j), add);
         i += (size_t)__builtin_popcount(mask);
+        __m256i e = _mm256_xor_si256(_mm256_srli_epi32(uu, 1),
+                                     _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_and_si256(uu, one)));
+        if (m) {
+            __m256i s = _mm256_loadu_si256((const __m256i *)(sum + j));
+            __m256i term = _mm256_srai_epi32(_mm256_add_epi32(_mm256_mullo_epi32(g, s), round), GAIN_SHIFT);
+            e = _mm256_add_epi32(e, term);
+            s = _mm256_add_epi32(s, e);
+            if (leaving) s = _mm256_sub_epi32(s, _mm256_loadu_si256((const __m256i *)(leaving + j)));
+            _mm256_storeu_si256((__m256i *)(sum + j), s);
+        }
+        _mm256_storeu_si256((__m256i *)(col + j), e);
     }
     size_t tail = add_unary_parts_body(col + j, pn - j, k, b, unary + i);
+    column_residuals_body(col + j, pn - j, gain, sum + j, leaving ? leaving + j : NULL, m);
     return _mm256_testz_si256(over, over) && tail != UNARY_OVERFLOW ? i + tail : UNARY_OVERFLOW;
 }
 
@@ -503,7 +535,7 @@ const lpc_kernels_t lpc_kernels_avx2 = {
     .lows_column = lows_column_avx2,
     .capped_fields = capped_fields_avx2,
     .ans_fields = ans_fields_avx2,
-    .add_unary_parts = add_unary_parts_avx2,
+    .capped_column = capped_column_avx2,
     .column_residuals = column_residuals_avx2,
     .from_grid = from_grid_avx2,
     .rice_lanes = rice_lanes_avx2,
