@@ -8,6 +8,9 @@
 
 #include "encoder.h"
 
+/* The magnitude a weight's bits must hold (bits_of): v for v >= 0, -v - 1 below. */
+static int32_t magnitude(int32_t v) { return v < 0 ? -v - 1 : v; }
+
 /* Weights a_1..a_p / 2^shift, rounded with error feedback (as FLAC does): the
  * rounding errors do not add up along the weights. */
 static int32_t quantize(const double *a, int p, int shift, int32_t *q)
@@ -21,8 +24,7 @@ static int32_t quantize(const double *a, int p, int shift, int32_t *q)
         if (rv < -lim - 1) rv = -lim - 1;
         carry = v - rv;
         q[i] = (int32_t)rv;
-        int32_t m = q[i] < 0 ? -q[i] - 1 : q[i];
-        if (m > maxabs) maxabs = m;
+        if (magnitude(q[i]) > maxabs) maxabs = magnitude(q[i]);
     }
     return maxabs;
 }
@@ -129,10 +131,7 @@ int lpc_fit(const double *r, const int32_t *rows, size_t nt, uint32_t nc, uint32
             best = prev_order;
             memcpy(q, prev_q, (size_t)prev_order * sizeof(int32_t));
             int32_t maxabs = 0;
-            for (int i = 0; i < prev_order; i++) {
-                int32_t m = prev_q[i] < 0 ? -prev_q[i] - 1 : prev_q[i];
-                maxabs = m > maxabs ? m : maxabs;
-            }
+            for (int i = 0; i < prev_order; i++) maxabs = magnitude(prev_q[i]) > maxabs ? magnitude(prev_q[i]) : maxabs;
             *coef_bits = bits_of(maxabs);
         }
     }

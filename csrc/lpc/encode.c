@@ -199,13 +199,14 @@ static void write_partition(bitwriter_t *bw, const lpc_kernels_t *kern, const in
         int k = rice[c], b = cap[c];
         uint32_t *col = cm + (size_t)c * pn;
         if (k == ZERO_PARTITION) continue;
-        if (w->model[c] >= 0) { /* as capped fields: the low bits here, the high parts to rANS */
+        if (b) { /* the capped fields, and the values over the cap moved to the column's front */
             w->over_cap[c] = (uint32_t)kern->cap_split(col, pn, k, b, w->fields);
-            if (k) kern->write_lows(bw, w->fields, pn, k);
-            lpc_ans_put_column(&w->ans, w->fields, pn, k, w->model[c]);
-        } else if (b) { /* the capped fields, and the values over the cap moved to the column's front */
-            w->over_cap[c] = (uint32_t)kern->cap_split(col, pn, k, b, w->fields);
-            kern->write_lows(bw, w->fields, pn, k + b);
+            if (w->model[c] < 0) {
+                kern->write_lows(bw, w->fields, pn, k + b);
+            } else { /* rANS: the low bits here, the high parts to its symbols */
+                if (k) kern->write_lows(bw, w->fields, pn, k);
+                lpc_ans_put_column(&w->ans, w->fields, pn, k, w->model[c]);
+            }
         } else if (k) {
             kern->write_lows(bw, col, pn, k);
         }
@@ -252,9 +253,9 @@ static int insert_ans_area(ans_encoder_t *ans, ephys_buf_t *out, size_t at)
     return err;
 }
 
-static int zigzag_bits(int32_t v)
+/* The bits u takes without its leading zeros (0 for 0). */
+static int bit_length(uint32_t u)
 {
-    uint32_t u = zigzag(v);
     int n = 0;
     while (n < 32 && (u >> n)) n++;
     return n;
@@ -263,7 +264,7 @@ static int zigzag_bits(int32_t v)
 /* d: 5 bits n, then n bits of zigzag(d) (n = 0: d = 0). */
 static void write_mean(bitwriter_t *w, int32_t mean)
 {
-    int n = zigzag_bits(mean);
+    int n = bit_length(zigzag(mean));
     bw_put(w, (uint32_t)n, 5);
     if (n) bw_put(w, zigzag(mean), n);
 }
@@ -424,8 +425,7 @@ static void write_starts(bitwriter_t *bw, block_t *block, size_t nt, uint32_t nc
         int use = far * (double)((nt + 2) / 4) > START_RATIO * all;
         bw_put(bw, (uint32_t)use, 1);
         if (!use) continue;
-        int n = 0;
-        while (n < 32 && (most >> n)) n++;
+        int n = bit_length(most);
         bw_put(bw, (uint32_t)n, 6);
         for (uint32_t g = 0; g < segments; g++) {
             if (n) bw_put(bw, zz[g], n);
@@ -466,7 +466,7 @@ static void write_channel_headers(bitwriter_t *bw, const encoder_t *w, uint32_t 
             }
         }
         int32_t d = block->mean[v], dd = related ? (int32_t)((int64_t)d - block->mean[prev]) : 0;
-        int relative = related && zigzag_bits(dd) < zigzag_bits(d);
+        int relative = related && bit_length(zigzag(dd)) < bit_length(zigzag(d));
         if (related) bw_put(bw, (uint32_t)relative, 1);
         write_mean(bw, relative ? dd : d);
         if (m && c > 0) {

@@ -679,29 +679,16 @@ ATTR_INLINE size_t add_unary_parts_body(uint32_t *col, size_t pn, int k, int b, 
     return over ? UNARY_OVERFLOW : i;
 }
 
-/* Version 8: symbols s_j from the rANS states from value j0 on (the groups
- * before it decoded already), then s_j << k | the k low bits at lpos; returns
- * how many reach the cap, or SIZE_MAX if the words run out. */
-ATTR_INLINE size_t ans_join_body(ans_decoder_t *d, const uint32_t *table, const uint8_t *buf, size_t len,
-                                 uint64_t lpos, int k, uint32_t *col, size_t n, size_t j0)
+/* Version 8: a rANS channel's symbols from value j0 on (the groups before it
+ * decoded already) into col; returns how many of them reach the cap, or
+ * SIZE_MAX if the words run out. */
+ATTR_INLINE size_t ans_symbols_body(ans_decoder_t *d, const uint32_t *table, uint32_t *col, size_t n, size_t j0)
 {
+    size_t at_cap = 0;
     for (size_t j = j0; j < n; j += (size_t)d->lanes) {
         int m = n - j < (size_t)d->lanes ? (int)(n - j) : d->lanes;
         if (ans_group_scalar(d, table, col + j, m)) return SIZE_MAX;
-    }
-    size_t at_cap = 0;
-    uint32_t mask = (1u << k) - 1;
-    if (((lpos + (uint64_t)n * k) >> 3) + 8 <= len) {
-        for (size_t j = 0; j < n; j++) {
-            uint64_t at = lpos + (uint64_t)j * k;
-            at_cap += col[j] == ANS_ESCAPE;
-            col[j] = col[j] << k | ((uint32_t)(load_le64(buf + (at >> 3)) >> (at & 7)) & mask);
-        }
-    } else {
-        for (size_t j = 0; j < n; j++) {
-            at_cap += col[j] == ANS_ESCAPE;
-            col[j] = col[j] << k | ((uint32_t)peek_bits(buf, len, lpos + (uint64_t)j * k) & mask);
-        }
+        for (int l = 0; l < m; l++) at_cap += col[j + (size_t)l] == ANS_ESCAPE;
     }
     return at_cap;
 }

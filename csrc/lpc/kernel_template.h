@@ -128,7 +128,9 @@ KERNEL_BITS_TARGET static size_t KERNEL_NAME(ans_fields)(ans_decoder_t *d, const
                                                          const uint8_t *buf, size_t len, uint64_t lpos, int k,
                                                          uint32_t *col, size_t n)
 {
-    return ans_join_body(d, table, buf, len, lpos, k, col, n, 0);
+    size_t at_cap = ans_symbols_body(d, table, col, n, 0);
+    if (at_cap != SIZE_MAX) join_lows_body(buf, len, lpos, k, col, col, n); /* s < 32, k <= 20: no overflow */
+    return at_cap;
 }
 
 KERNEL_BITS_TARGET static size_t KERNEL_NAME(capped_column)(uint32_t *col, size_t pn, int k, int b,

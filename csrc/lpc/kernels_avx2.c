@@ -447,7 +447,7 @@ ATTR_AVX2_BITS static int lows_column_avx2(const uint8_t *buf, size_t len, uint6
     column_residuals_avx2(u + j, pn - j, gain, sum + j, leaving ? leaving + j : NULL, m);
     return 0;
 }
-/* ans_join_body's rANS groups, eight states to a register and G registers
+/* ans_symbols_body's rANS groups, eight states to a register and G registers
  * (a constant: the states stay in registers), while the words left cover a
  * whole group; returns where they stopped, the symbols at the cap counted. */
 #define ATTR_AVX2_ANS __attribute__((target("avx2,bmi2,popcnt"), always_inline)) static inline
@@ -489,8 +489,8 @@ ATTR_AVX2_ANS size_t ans_groups_avx2(ans_decoder_t *d, const uint32_t *table, ui
     return j;
 }
 
-/* ans_join_body: the groups above, the rest by the body's loop; then the low
- * bits joined eight at a time (field_group_t). */
+/* The symbols: the groups above, the rest by ans_symbols_body; then the low
+ * bits joined eight at a time (field_group_t), the rest by join_lows_body. */
 __attribute__((target("avx2,bmi2,popcnt"))) static size_t ans_fields_avx2(ans_decoder_t *d, const uint32_t *table,
                                                                           const uint8_t *buf, size_t len,
                                                                           uint64_t lpos, int k, uint32_t *col,
@@ -499,11 +499,8 @@ __attribute__((target("avx2,bmi2,popcnt"))) static size_t ans_fields_avx2(ans_de
     size_t at_cap, j = d->lanes == 8    ? ans_groups_avx2(d, table, col, n, 1, &at_cap)
                        : d->lanes == 16 ? ans_groups_avx2(d, table, col, n, 2, &at_cap)
                                         : ans_groups_avx2(d, table, col, n, 4, &at_cap);
-    for (; j < n; j += (size_t)d->lanes) {
-        int m = n - j < (size_t)d->lanes ? (int)(n - j) : d->lanes;
-        if (ans_group_scalar(d, table, col + j, m)) return SIZE_MAX;
-        for (int l = 0; l < m; l++) at_cap += col[j + (size_t)l] == ANS_ESCAPE;
-    }
+    size_t rest = ans_symbols_body(d, table, col, n, j);
+    if (rest == SIZE_MAX) return SIZE_MAX;
     if (k) {
         field_group_t fg = field_group_begin(len, lpos, k, n);
         const __m128i kk = _mm_cvtsi32_si128(k);
@@ -512,10 +509,10 @@ __attribute__((target("avx2,bmi2,popcnt"))) static size_t ans_fields_avx2(ans_de
             _mm256_storeu_si256((__m256i *)(col + 8 * gi), _mm256_or_si256(_mm256_sll_epi32(s, kk),
                                                                            field_group_at(&fg, buf, gi)));
         }
-        for (size_t i = 8 * fg.groups; i < n; i++)
-            col[i] = col[i] << k | ((uint32_t)peek_bits(buf, len, lpos + (uint64_t)i * k) & ((1u << k) - 1));
+        size_t i = 8 * fg.groups; /* s < 32, k <= 20: no overflow */
+        join_lows_body(buf, len, lpos + (uint64_t)i * k, k, col + i, col + i, n - i);
     }
-    return at_cap;
+    return at_cap + rest;
 }
 
 const lpc_kernels_t lpc_kernels_avx2 = {
