@@ -17,6 +17,11 @@ static void decoder_free(decoder_t *w)
     free(w->e); /* and the decoder's other arrays, in the same allocation */
 }
 
+#define SUB_ROWS 256 /* rows of a partition taken from its columns to the output at a time: they stay in L1 */
+/* version 7: a partition of segments of at most this many values is taken whole (its
+ * channels' segments one run of columns each: fewer, longer kernel calls) */
+#define WHOLE_PARTITION 16384
+
 /* The decoder's arrays from one allocation (as lpc_block_alloc's); mem NULL only measures. */
 #define CARVE(field, count) \
     (w->field = mem ? (void *)(mem + at) : NULL, at += ((count) * sizeof(*w->field) + 63) & ~(size_t)63)
@@ -38,11 +43,19 @@ static size_t carve(decoder_t *w, char *mem, size_t f, size_t part, const stream
 }
 #undef CARVE
 
+/* The most rows synthesized at once (decode_partition's step): versions 1 and 2 a frame. */
+static size_t synthesized_rows(size_t f, size_t part, const stream_t *s)
+{
+    size_t step = s->segments > 1 && WHOLE_PARTITION / s->lanes > SUB_ROWS ? WHOLE_PARTITION / s->lanes : SUB_ROWS;
+    return s->version < 3 ? f : part < step ? part : step;
+}
+
 /* For frames of f rows and partitions of part rows of the stream's lanes. */
 static int decoder_alloc(decoder_t *w, size_t f, size_t part, const stream_t *s)
 {
     uint32_t nv = s->lanes;
     memset(w, 0, sizeof(*w));
+    f = synthesized_rows(f, part, s); /* w->e and the block's rows after their history */
     if (lpc_block_alloc(&w->block, f, part, nv)) return EPHYS_ERR_NOMEM;
     char *mem = malloc(carve(w, NULL, f, part, s));
     if (!mem) {
@@ -145,11 +158,6 @@ static int read_dictionary(posreader_t *r, int dtype, uint32_t *count, int32_t *
     return EPHYS_OK;
 }
 
-
-#define SUB_ROWS 256 /* rows of a partition taken from its columns to the output at a time: they stay in L1 */
-/* version 7: a partition of segments of at most this many values is taken whole (its
- * channels' segments one run of columns each: fewer, longer kernel calls) */
-#define WHOLE_PARTITION 16384
 
 /* One lane's column, or a run of columns, of a partition: coded values ->
  * residuals with the neighbour term (lows_column, or for a capped channel its
@@ -383,7 +391,7 @@ int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uin
                     err = lpc_lanes_partition(lanes, kern, &s, &w, t0 + ps, pn, top, wide, grids, dst, c0);
             }
         }
-        lpc_frame_shift_history(&w.block, nt, nv);
+        if (s.version < 3) lpc_frame_shift_history(&w.block, nt, nv); /* later versions shift as they synthesize */
     }
     /* every stream must end here: fewer than 8 padding bits, all zero */
     if (!err && s.version >= 3) {

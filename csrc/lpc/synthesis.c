@@ -130,14 +130,17 @@ static void store_segments(decoder_t *w, const stream_t *s, const int32_t *rows,
     }
 }
 
-/* The rows' history sits before them in w->block.x. */
+/* The rows' history sits before them in w->block.x: versions 1 and 2 keep a
+ * whole frame there, later versions only the rows being synthesized, whose
+ * last HIST rows then become the history of the next (a few KB stay in cache
+ * where a frame's rows would stream through it). */
 int lpc_synthesize(decoder_t *w, const lpc_kernels_t *kern, const stream_t *s, size_t t, size_t nt, int top,
                    int wide, int grids, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
 {
     block_t *block = &w->block;
     int32_t lo, hi;
     dtype_range(s->dtype, &lo, &hi);
-    int32_t *rows = block->x + (size_t)(HIST + t % ((size_t)1 << s->frame_log2)) * nc;
+    int32_t *rows = block->x + (size_t)(HIST + (s->version >= 3 ? 0 : t % ((size_t)1 << s->frame_log2))) * nc;
     if (s->max_error)
         kern->near(rows, nt, nc, block->coef, top, s->shift, lo, hi, &block->init, block->acc64, w->e, NULL,
                    2 * (int64_t)s->max_error + 1);
@@ -152,5 +155,6 @@ int lpc_synthesize(decoder_t *w, const lpc_kernels_t *kern, const stream_t *s, s
         store_segments(w, s, grids ? w->e : rows, t, nt, dst, c0);
     else
         ephys_view_store(dst, t, nt, c0, nc, grids ? w->e : rows);
+    if (s->version >= 3) lpc_frame_shift_history(block, nt, nc);
     return EPHYS_OK;
 }
