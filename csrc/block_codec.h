@@ -39,6 +39,18 @@ typedef struct {
      * lossily; the container then decodes each block it wrote to checksum
      * the samples a reader will get. */
     int (*is_lossy)(const void *params);
+    /* Optional (NULL: decode_block only): decode_block in steps of a few
+     * thousand rows, so that one thread can take several blocks' rows a band at
+     * a time: block after block, each would fetch the cache lines of every
+     * output row again (a row's lines hold several blocks' channels).  open
+     * returns the state (NULL only with *err set; else close it, *err or not),
+     * which may share the scratch of `share`, an open state of the same thread;
+     * step sets *done after the last rows; close frees and returns err or the
+     * stream's final check. */
+    void *(*decode_open)(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc,
+                         const void *share, int *err);
+    int (*decode_step)(void *state, int *done);
+    int (*decode_close)(void *state, int err);
 } ephys_block_codec_t;
 
 /* Parse and validate a container header, its offset table and size bounds. */

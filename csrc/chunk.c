@@ -718,29 +718,132 @@ typedef struct {
     int version;
 } decode_job_t;
 
-/* Block b (of nc channels) into the view's channels [c0, c0 + nc), checked
- * against its checksum (format 2). */
-static int decode_checked(const decode_job_t *job, size_t b, uint32_t nc, uint64_t c0)
+/* Where block b's stream lies in the payload. */
+static const uint8_t *block_stream(const decode_job_t *job, size_t b, size_t *len)
 {
     size_t entry = table_entry(job->version);
     uint64_t start = b ? ephys_get_le32(job->table + entry * (b - 1)) : 0, end = ephys_get_le32(job->table + entry * b);
-    /* signed samples are checked as the decoder stores them (unsigned ones are
-     * flipped after it), or else read back */
-    ephys_row_crc_t rows = {0, 0, c0, nc};
-    ephys_view_t view = *job->view;
-    view.row_crc = ephys_stream_dtype(view.dtype) == view.dtype ? &rows : NULL;
-    int err = decode_block_into(job->codec, job->payload + start, (size_t)(end - start), &view, c0, nc);
+    *len = (size_t)(end - start);
+    return job->payload + start;
+}
+
+/* Signed samples are checked as the decoder stores them (rows); unsigned ones
+ * are flipped after it, then read back. */
+static ephys_view_t counted_view(const ephys_view_t *v, ephys_row_crc_t *rows)
+{
+    ephys_view_t counted = *v;
+    counted.row_crc = ephys_stream_dtype(v->dtype) == v->dtype ? rows : NULL;
+    return counted;
+}
+
+/* Block b, decoded into the view's channels [c0, c0 + nc) with the decoder's
+ * verdict err, against its checksum (format 2). */
+static int check_block(const decode_job_t *job, size_t b, const ephys_view_t *view, const ephys_row_crc_t *rows,
+                       uint32_t nc, uint64_t c0, int err)
+{
     if (!err && job->version >= 2) {
-        uint32_t crc = rows.next_row == view.n_samples ? rows.crc : ephys_view_crc32c(&view, c0, nc);
-        if (crc != ephys_get_le32(job->table + entry * b + 4)) err = EPHYS_ERR_CHECKSUM;
+        uint32_t crc = rows->next_row == view->n_samples ? rows->crc : ephys_view_crc32c(view, c0, nc);
+        if (crc != ephys_get_le32(job->table + table_entry(job->version) * b + 4)) err = EPHYS_ERR_CHECKSUM;
     }
     return err;
 }
 
-static int decode_one(void *arg, size_t b)
+/* Block b (of nc channels) into the view's channels [c0, c0 + nc), checked. */
+static int decode_checked(const decode_job_t *job, size_t b, uint32_t nc, uint64_t c0)
 {
-    decode_job_t *job = arg;
-    return decode_checked(job, b, block_channels(job->view->n_channels, job->cpb, b), (uint64_t)b * job->cpb);
+    size_t len;
+    const uint8_t *in = block_stream(job, b, &len);
+    ephys_row_crc_t rows = {0, 0, c0, nc};
+    ephys_view_t view = counted_view(job->view, &rows);
+    return check_block(job, b, &view, &rows, nc, c0, decode_block_into(job->codec, in, len, &view, c0, nc));
+}
+
+/* A block of those decoded a band of rows at a time. */
+typedef struct {
+    ephys_row_crc_t rows;
+    ephys_view_t view, as_stream; /* the job's, counting rows; the codec's */
+    void *state;                  /* NULL: decoded whole already, or failed to open */
+    int err, done;
+} banded_block_t;
+
+/* Blocks [first, first + n) into the view's channels from c0 on, a step of
+ * each in turn (decode_open): the rows of a band are written by all of them
+ * while they are in cache.  Returns the lowest block's error. */
+static int decode_banded(const decode_job_t *job, size_t first, size_t n, uint64_t n_channels, uint64_t c0)
+{
+    const ephys_block_codec_t *codec = job->codec;
+    banded_block_t *blocks = calloc(n, sizeof(*blocks));
+    if (!blocks) return EPHYS_ERR_NOMEM;
+    const void *share = NULL;
+    for (size_t i = 0; i < n; i++) {
+        banded_block_t *d = &blocks[i];
+        uint32_t nc = block_channels(n_channels, job->cpb, first + i);
+        uint64_t at = c0 + (uint64_t)i * job->cpb;
+        size_t len;
+        const uint8_t *in = block_stream(job, first + i, &len);
+        d->rows = (ephys_row_crc_t){0, 0, at, nc};
+        d->view = counted_view(job->view, &d->rows);
+        d->as_stream = d->view;
+        d->as_stream.dtype = ephys_stream_dtype(d->view.dtype);
+        d->state = codec->decode_open(in, len, &d->as_stream, at, nc, share, &d->err);
+        if (!d->state && !d->err) /* a stream the codec decodes whole */
+            d->err = codec->decode_block(in, len, &d->as_stream, at, nc);
+        if (!share && d->state && !d->err) share = d->state;
+    }
+    for (size_t stepping = n; stepping;) {
+        stepping = 0;
+        for (size_t i = 0; i < n; i++) {
+            banded_block_t *d = &blocks[i];
+            if (!d->state || d->done || d->err) continue;
+            d->err = codec->decode_step(d->state, &d->done);
+            stepping += !d->done && !d->err;
+        }
+    }
+    int err = EPHYS_OK;
+    for (size_t i = n; i--;) /* the first shares its scratch: closed last */
+        if (blocks[i].state) blocks[i].err = codec->decode_close(blocks[i].state, blocks[i].err);
+    for (size_t i = 0; i < n; i++) {
+        banded_block_t *d = &blocks[i];
+        uint32_t nc = block_channels(n_channels, job->cpb, first + i);
+        uint64_t at = c0 + (uint64_t)i * job->cpb;
+        if (!d->err && d->as_stream.dtype != d->view.dtype) flip_copy(&d->view, at, &d->view, at, nc);
+        d->err = check_block(job, first + i, &d->view, &d->rows, nc, at, d->err);
+        if (!err) err = d->err;
+    }
+    free(blocks);
+    return err;
+}
+
+/* Blocks [first, first + n_blocks) of a chunk into a view that holds exactly
+ * their channels (the whole chunk: first 0). */
+typedef struct {
+    decode_job_t whole; /* the chunk's geometry; view is the range's output */
+    uint64_t n_channels;
+    uint32_t first, n_blocks;
+    size_t groups; /* with decode_open: the blocks in this many runs, each a band at a time */
+} range_job_t;
+
+static int decode_range_one(void *arg, size_t i)
+{
+    range_job_t *job = arg;
+    if (job->groups) {
+        size_t lo = i * job->n_blocks / job->groups, hi = (i + 1) * job->n_blocks / job->groups;
+        return decode_banded(&job->whole, job->first + lo, hi - lo, job->n_channels, (uint64_t)lo * job->whole.cpb);
+    }
+    size_t b = job->first + i;
+    return decode_checked(&job->whole, b, block_channels(job->n_channels, job->whole.cpb, b),
+                          (uint64_t)i * job->whole.cpb);
+}
+
+static int decode_range(const ephys_block_codec_t *codec, const uint8_t *buf, const ephys_chunk_info_t *info,
+                        size_t hs, uint32_t first, uint32_t n_blocks, const ephys_view_t *dst, int num_threads)
+{
+    range_job_t job = {{codec, buf + hs, buf + shape_offset(info->version) + 4 * (size_t)info->ndim, dst,
+                        info->channels_per_block, info->version},
+                       info->n_channels, first, n_blocks, 0};
+    size_t workers = num_threads > 1 ? (size_t)num_threads : 1;
+    if (codec->decode_open && n_blocks > 1) job.groups = workers < n_blocks ? workers : n_blocks;
+    return ephys_parallel_for(job.groups ? job.groups : n_blocks, num_threads, decode_range_one, &job);
 }
 
 int ephys_chunk_decode(const ephys_block_codec_t *codec, const uint8_t *buf, size_t len,
@@ -753,26 +856,10 @@ int ephys_chunk_decode(const ephys_block_codec_t *codec, const uint8_t *buf, siz
     if (err) return err;
     if (dst->dtype != info.dtype || dst->n_samples != info.n_samples || dst->n_channels != info.n_channels)
         return EPHYS_ERR_OUT_SIZE;
-    decode_job_t job = {codec, buf + hs, buf + shape_offset(info.version) + 4 * (size_t)info.ndim, dst,
-                        info.channels_per_block, info.version};
-    return ephys_parallel_for(info.n_blocks, num_threads, decode_one, &job);
+    return decode_range(codec, buf, &info, hs, 0, info.n_blocks, dst, num_threads);
 }
 
 /* ---- decode a range of channel blocks (reads of a few channels) ---- */
-
-typedef struct {
-    decode_job_t whole; /* the chunk's geometry; view is the range's output */
-    uint64_t n_channels;
-    uint32_t first;
-} range_job_t;
-
-static int decode_range_one(void *arg, size_t i)
-{
-    range_job_t *job = arg;
-    size_t b = job->first + i;
-    return decode_checked(&job->whole, b, block_channels(job->n_channels, job->whole.cpb, b),
-                          (uint64_t)i * job->whole.cpb);
-}
 
 int ephys_chunk_decode_blocks(const ephys_block_codec_t *codec, const uint8_t *buf, size_t len,
                               uint32_t first_block, uint32_t n_blocks, const ephys_view_t *dst, int num_threads)
@@ -788,9 +875,7 @@ int ephys_chunk_decode_blocks(const ephys_block_codec_t *codec, const uint8_t *b
     if (c1 > info.n_channels) c1 = info.n_channels;
     if (dst->dtype != info.dtype || dst->n_samples != info.n_samples || dst->n_channels != c1 - c0)
         return EPHYS_ERR_OUT_SIZE;
-    range_job_t job = {{codec, buf + hs, buf + shape_offset(info.version) + 4 * (size_t)info.ndim, dst,
-                        info.channels_per_block, info.version}, info.n_channels, first_block};
-    return ephys_parallel_for(n_blocks, num_threads, decode_range_one, &job);
+    return decode_range(codec, buf, &info, hs, first_block, n_blocks, dst, num_threads);
 }
 
 int ephys_decode_contiguous(ephys_decode_fn decode_fn, const uint8_t *buf, size_t len, void *base, int dtype,

@@ -14,7 +14,7 @@ static void decoder_free(decoder_t *w)
     /* a channel's lanes share its first lane's values */
     for (uint32_t v = 0; w->dict_values && v < w->lanes / w->segments; v++) free(w->dict_values[v]);
     lpc_block_free(&w->block);
-    free(w->e); /* and the decoder's other arrays, in the same allocation */
+    free(w->arrays);
 }
 
 #define SUB_ROWS 256 /* rows of a partition taken from its columns to the output at a time: they stay in L1 */
@@ -22,19 +22,21 @@ static void decoder_free(decoder_t *w)
  * channels' segments one run of columns each: fewer, longer kernel calls) */
 #define WHOLE_PARTITION 16384
 
-/* The decoder's arrays from one allocation (as lpc_block_alloc's); mem NULL only measures. */
+/* The decoder's arrays from one allocation (as lpc_block_alloc's); mem NULL
+ * only measures.  Shared: without the work areas, which are another's. */
 #define CARVE(field, count) \
     (w->field = mem ? (void *)(mem + at) : NULL, at += ((count) * sizeof(*w->field) + 63) & ~(size_t)63)
-static size_t carve(decoder_t *w, char *mem, size_t f, size_t part, const stream_t *s)
+static size_t carve(decoder_t *w, char *mem, size_t part, const stream_t *s, int shared)
 {
     size_t at = 0, nv = s->lanes, segmented = s->segments > 1;
-    CARVE(e, f * nv);
+    CARVE(rows, shared ? 0 : w->rows_size);
+    CARVE(e, shared ? 0 : w->e_size);
+    CARVE(unary, shared ? 0 : w->unary_size);
     CARVE(flags, nv);
     CARVE(seg, segmented ? part * s->nc : 0);
     CARVE(order, segmented ? nv : 0);
     CARVE(sum, part * s->segments);
     CARVE(lows_at, s->nc);
-    CARVE(unary, nv * part + 16); /* + 8 after each area: the AVX2 expand reads 8 at a time */
     CARVE(unary_at, nv);
     CARVE(model, s->nc);
     CARVE(dict_count, nv);
@@ -50,23 +52,38 @@ static size_t synthesized_rows(size_t f, size_t part, const stream_t *s)
     return s->version < 3 ? f : part < step ? part : step;
 }
 
-/* For frames of f rows and partitions of part rows of the stream's lanes. */
-static int decoder_alloc(decoder_t *w, size_t f, size_t part, const stream_t *s)
+/* For frames of f rows and partitions of part rows of the stream's lanes.
+ * Versions 1 and 2 synthesize a frame in the block's rows (block.x); later
+ * versions keep only the history there, and synthesize in w->rows.  Their
+ * work areas (rows, e, block.cm, unary) do not outlive a partition: with
+ * share (a decoder of the same thread, allocated without one), they are
+ * share's where those are large enough, and stay in cache from one block's
+ * partition to the next block's. */
+static int decoder_alloc(decoder_t *w, size_t f, size_t part, const stream_t *s, const decoder_t *share)
 {
     uint32_t nv = s->lanes;
     memset(w, 0, sizeof(*w));
-    f = synthesized_rows(f, part, s); /* w->e and the block's rows after their history */
-    if (lpc_block_alloc(&w->block, f, part, nv)) return EPHYS_ERR_NOMEM;
-    char *mem = malloc(carve(w, NULL, f, part, s));
+    f = synthesized_rows(f, part, s);
+    w->rows_size = s->version >= 3 ? (HIST + f) * nv : 0;
+    w->e_size = f * nv;
+    w->cm_size = part * nv;
+    w->unary_size = nv * part + 16; /* + 8 after each area: the AVX2 expand reads 8 at a time */
+    int shared = share && s->version >= 3 && share->rows_size >= w->rows_size && share->e_size >= w->e_size &&
+                 share->cm_size >= w->cm_size && share->unary_size >= w->unary_size;
+    if (lpc_block_alloc(&w->block, s->version >= 3 ? 0 : f, shared ? 0 : part, nv)) return EPHYS_ERR_NOMEM;
+    char *mem = malloc(carve(w, NULL, part, s, shared));
     if (!mem) {
         lpc_block_free(&w->block);
         return EPHYS_ERR_NOMEM;
     }
-    carve(w, mem, f, part, s);
+    carve(w, mem, part, s, shared);
+    if (shared) w->rows = share->rows, w->e = share->e, w->block.cm = share->block.cm, w->unary = share->unary;
+    w->arrays = mem;
     w->lanes = nv;
     w->segments = s->segments;
     memset(w->dict_count, 0, nv * sizeof(uint32_t));
     memset(w->dict_values, 0, nv * sizeof(int32_t *));
+    if (!w->rows_size) w->rows = NULL;
     if (s->segments < 2) w->seg = NULL, w->order = NULL;
     for (uint32_t g = 0; w->order && g < s->segments; g++)
         for (uint32_t c = 0; c < s->nc; c++) w->order[g * s->nc + c] = c * s->segments + g;
@@ -346,60 +363,147 @@ static int read_maps(bitreader_t *lanes, posreader_t *pr, const stream_t *s, dec
     return err;
 }
 
+/* A block's decoding in steps (lpc_decoding_open, _step, _close): its stream,
+ * decoder and where it stands. */
+struct lpc_decoding {
+    stream_t s;
+    decoder_t w;
+    const lpc_kernels_t *kern;
+    bitreader_t lanes[LANES]; /* versions 1 and 2 */
+    posreader_t pr;           /* later versions */
+    ephys_view_t dst;
+    uint64_t c0;
+    int grids, top, wide;
+    size_t t0, ps; /* the next frame, and the next partition in it (0: the frame's headers first) */
+};
+
+lpc_decoding_t *lpc_decoding_open(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc,
+                                  const lpc_decoding_t *share, int *err)
+{
+    lpc_decoding_t *d = malloc(sizeof(*d));
+    if (!d) {
+        *err = EPHYS_ERR_NOMEM;
+        return NULL;
+    }
+    stream_t *s = &d->s;
+    if ((*err = lpc_parse_stream(in, len, dst, nc, s))) {
+        free(d);
+        return NULL;
+    }
+    size_t frame = (size_t)1 << s->frame_log2, part = (size_t)1 << s->partition_log2;
+    size_t fl = s->rows < frame ? s->rows : frame;
+    decoder_t *w = &d->w;
+    if ((*err = decoder_alloc(w, fl, fl < part ? fl : part, s, share ? &share->w : NULL))) {
+        free(d);
+        return NULL;
+    }
+    d->kern = lpc_kernels();
+    d->dst = *dst;
+    d->c0 = c0;
+    d->t0 = d->ps = 0;
+    d->grids = d->top = d->wide = 0;
+    size_t bits_at = STREAM_HEADER + (s->version >= 8 ? 4 + s->ans_len : 0);
+    d->pr = (posreader_t){in + bits_at, len - bits_at, 0, 0};
+    if (s->version < 3) *err = lpc_lanes_open(d->lanes, in, len);
+    if (s->ans_len) {
+        w->ans_table = lpc_ans_decode_table();
+        if (ans_open(&w->ans, in + STREAM_HEADER + 4, s->ans_len, s->ans_groups)) *err = EPHYS_ERR_CORRUPT;
+    }
+    if (!*err) *err = read_maps(d->lanes, &d->pr, s, w, &d->grids);
+    return d; /* on an error, for lpc_decoding_close */
+}
+
+/* A frame's headers: the lanes' starts (version 7's first frame), each channel's order, weights and offset. */
+static int frame_headers(lpc_decoding_t *d)
+{
+    stream_t *s = &d->s;
+    decoder_t *w = &d->w;
+    uint32_t nv = s->lanes;
+    int err = EPHYS_OK, starts = s->version >= 7 && d->t0 == 0;
+    memset(w->block.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nv * sizeof(int32_t));
+    /* version 7: the lanes' starts (w->e, free until the first partition) */
+    if (starts) err = read_starts(&d->pr, s, w, (uint32_t *)w->e);
+    for (uint32_t c = 0; c < s->nc && !err; c++) {
+        fields_t f = channel_fields(d->lanes, &d->pr, s, c);
+        err = lpc_read_channel_header(&f, s, w, c);
+    }
+    if (!err && starts) err = finish_starts(s, w, (uint32_t *)w->e);
+    else if (!err && d->t0 == 0) lpc_frame_fill_history(&w->block, nv);
+    if (!err) d->top = lpc_frame_setup(&w->block, nv, s->dtype, s->shift, &d->wide);
+    return err;
+}
+
+static int step(lpc_decoding_t *d, int *done);
+
+int lpc_decoding_step(lpc_decoding_t *d, int *done)
+{
+    decoder_t *w = &d->w;
+    int32_t *history = w->block.x;
+    size_t bytes = (size_t)HIST * d->s.lanes * sizeof(int32_t);
+    if (w->rows) { /* versions 3 on: the rows after their history in the work area, then the history back */
+        memcpy(w->rows, history, bytes);
+        w->block.x = w->rows;
+    }
+    int err = step(d, done);
+    if (w->rows) {
+        memcpy(history, w->rows, bytes);
+        w->block.x = history;
+    }
+    return err;
+}
+
+static int step(lpc_decoding_t *d, int *done)
+{
+    stream_t *s = &d->s;
+    decoder_t *w = &d->w;
+    size_t frame = (size_t)1 << s->frame_log2, part = (size_t)1 << s->partition_log2, t0 = d->t0;
+    size_t nt = s->rows - t0 < frame ? s->rows - t0 : frame;
+    int err = EPHYS_OK;
+    *done = t0 >= s->rows;
+    if (*done) return EPHYS_OK;
+    if (s->version == 1) { /* a whole frame, channel group by channel group */
+        memset(w->block.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * s->lanes * sizeof(int32_t));
+        err = lpc_lanes_grouped_frame(d->lanes, d->kern, s, w, t0, nt, d->grids, &d->dst, d->c0);
+        d->ps = nt;
+    } else { /* headers, then partition by partition: a few rows of every channel at a time */
+        if (d->ps == 0) err = frame_headers(d);
+        size_t pn = nt - d->ps < part ? nt - d->ps : part;
+        if (!err && s->version >= 3)
+            err = decode_partition(&d->pr, d->kern, s, w, t0 + d->ps, pn, d->top, d->wide, d->grids, &d->dst, d->c0);
+        else if (!err)
+            err = lpc_lanes_partition(d->lanes, d->kern, s, w, t0 + d->ps, pn, d->top, d->wide, d->grids, &d->dst,
+                                      d->c0);
+        d->ps += pn;
+    }
+    if (d->ps == nt) { /* the frame's end */
+        if (s->version < 3) lpc_frame_shift_history(&w->block, nt, s->lanes); /* later versions shift as they synthesize */
+        d->t0 += nt, d->ps = 0;
+        *done = d->t0 >= s->rows;
+    }
+    return err;
+}
+
+int lpc_decoding_close(lpc_decoding_t *d, int err)
+{
+    if (!d) return err;
+    stream_t *s = &d->s;
+    /* every stream must end here: fewer than 8 padding bits, all zero */
+    if (!err && s->version >= 3) {
+        posreader_t *pr = &d->pr;
+        uint64_t rest = 8 * (uint64_t)pr->len - pr->pos;
+        if (pr->err || rest >= 8 || (rest && pr_get(pr, (int)rest))) err = EPHYS_ERR_CORRUPT;
+    }
+    if (!err && s->version < 3) err = lpc_lanes_end(d->lanes);
+    if (!err && s->ans_len && ans_close(&d->w.ans)) err = EPHYS_ERR_CORRUPT; /* every state back at its start */
+    decoder_free(&d->w);
+    free(d);
+    return err;
+}
+
 int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
 {
-    stream_t s;
-    int err = lpc_parse_stream(in, len, dst, nc, &s);
-    if (err) return err;
-    const lpc_kernels_t *kern = lpc_kernels();
-    size_t n = s.rows, frame = (size_t)1 << s.frame_log2, part = (size_t)1 << s.partition_log2;
-    size_t fl = n < frame ? n : frame;
-    uint32_t nv = s.lanes;
-    decoder_t w;
-    if ((err = decoder_alloc(&w, fl, fl < part ? fl : part, &s))) return err;
-    bitreader_t lanes[LANES];
-    size_t bits_at = STREAM_HEADER + (s.version >= 8 ? 4 + s.ans_len : 0);
-    posreader_t pr = {in + bits_at, len - bits_at, 0, 0};
-    if (s.version < 3) err = lpc_lanes_open(lanes, in, len);
-    if (s.ans_len) {
-        w.ans_table = lpc_ans_decode_table();
-        if (ans_open(&w.ans, in + STREAM_HEADER + 4, s.ans_len, s.ans_groups)) err = EPHYS_ERR_CORRUPT;
-    }
-    int grids = 0;
-    if (!err) err = read_maps(lanes, &pr, &s, &w, &grids);
-    for (size_t t0 = 0; !err && t0 < n; t0 += frame) {
-        size_t nt = n - t0 < frame ? n - t0 : frame;
-        memset(w.block.coef, 0, (size_t)EPHYS_LPC_MAX_ORDER * nv * sizeof(int32_t));
-        if (s.version == 1) {
-            err = lpc_lanes_grouped_frame(lanes, kern, &s, &w, t0, nt, grids, dst, c0);
-        } else { /* headers, then partition by partition: a few rows of every channel at a time */
-            int wide = 0, top = 0, starts = s.version >= 7 && t0 == 0;
-            /* version 7: the lanes' starts (w.e, free until the first partition) */
-            if (starts) err = read_starts(&pr, &s, &w, (uint32_t *)w.e);
-            for (uint32_t c = 0; c < nc && !err; c++) {
-                fields_t f = channel_fields(lanes, &pr, &s, c);
-                err = lpc_read_channel_header(&f, &s, &w, c);
-            }
-            if (!err && starts) err = finish_starts(&s, &w, (uint32_t *)w.e);
-            else if (!err && t0 == 0) lpc_frame_fill_history(&w.block, nv);
-            if (!err) top = lpc_frame_setup(&w.block, nv, s.dtype, s.shift, &wide);
-            for (size_t ps = 0; !err && ps < nt; ps += part) {
-                size_t pn = nt - ps < part ? nt - ps : part;
-                if (s.version >= 3)
-                    err = decode_partition(&pr, kern, &s, &w, t0 + ps, pn, top, wide, grids, dst, c0);
-                else
-                    err = lpc_lanes_partition(lanes, kern, &s, &w, t0 + ps, pn, top, wide, grids, dst, c0);
-            }
-        }
-        if (s.version < 3) lpc_frame_shift_history(&w.block, nt, nv); /* later versions shift as they synthesize */
-    }
-    /* every stream must end here: fewer than 8 padding bits, all zero */
-    if (!err && s.version >= 3) {
-        uint64_t rest = 8 * (uint64_t)pr.len - pr.pos;
-        if (pr.err || rest >= 8 || (rest && pr_get(&pr, (int)rest))) err = EPHYS_ERR_CORRUPT;
-    }
-    if (!err && s.version < 3) err = lpc_lanes_end(lanes);
-    if (!err && s.ans_len && ans_close(&w.ans)) err = EPHYS_ERR_CORRUPT; /* every state back at its start */
-    decoder_free(&w);
-    return err;
+    int err, done = 0;
+    lpc_decoding_t *d = lpc_decoding_open(in, len, dst, c0, nc, NULL, &err);
+    while (d && !err && !done) err = lpc_decoding_step(d, &done);
+    return lpc_decoding_close(d, err);
 }

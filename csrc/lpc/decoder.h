@@ -28,6 +28,10 @@ typedef struct {
     int *model;          /* version 8, per channel: its rANS model in the partition, or -1 */
     ans_decoder_t ans;   /* version 8: the rANS states and words */
     const uint32_t *ans_table;
+    int32_t *rows;       /* versions 3 on: (HIST + the rows synthesized at once) x lanes, a step's rows after their
+                            history (block.x keeps the history between steps) */
+    size_t rows_size, e_size, cm_size, unary_size; /* the values rows, e, block.cm and unary hold */
+    void *arrays;                        /* the one allocation of e and the arrays after it (which may be shared) */
 } decoder_t;
 
 /* Header fields in either bit order: one lane's, most significant bit first
@@ -62,6 +66,14 @@ static inline int fields_err(const fields_t *f) { return f->lsb ? f->lsb->err : 
 int lpc_parse_stream(const uint8_t *in, size_t len, const ephys_view_t *dst, uint32_t nc, stream_t *s);
 /* ephys_block_codec_t.decode_block */
 int lpc_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc);
+/* ephys_block_codec_t.decode_open, _step and _close: lpc_decode_block a frame
+ * (version 1) or a partition at a time.  share: NULL, or a decoding of the same
+ * thread whose partition arrays this one may use too (if they are large enough). */
+typedef struct lpc_decoding lpc_decoding_t;
+lpc_decoding_t *lpc_decoding_open(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc,
+                                  const lpc_decoding_t *share, int *err);
+int lpc_decoding_step(lpc_decoding_t *d, int *done);
+int lpc_decoding_close(lpc_decoding_t *d, int err);
 
 /* synthesis.c, every version */
 /* One channel's frame header (order, weights, offset d, neighbour gain), to each of its lanes. */

@@ -92,8 +92,22 @@ static int any_check_block(const uint8_t *in, size_t len, uint64_t n_samples, ui
     return lpc_check_block(in, len, n_samples, nc, dtype);
 }
 
-static const ephys_block_codec_t lpc_codec = {EPHYS_CODEC_LPC, lpc_encode_block, any_decode_block, lpc_min_bytes,
-                                              any_check_block, lpc_is_lossy};
+/* Integer streams in steps; float streams whole (NULL without an error). */
+static void *any_decode_open(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc,
+                             const void *share, int *err)
+{
+    *err = EPHYS_OK;
+    if (ephys_float_is_dtype(dst->dtype)) return NULL;
+    return lpc_decoding_open(in, len, dst, c0, nc, share, err);
+}
+
+static int any_decode_step(void *state, int *done) { return lpc_decoding_step(state, done); }
+
+static int any_decode_close(void *state, int err) { return lpc_decoding_close(state, err); }
+
+static const ephys_block_codec_t lpc_codec = {EPHYS_CODEC_LPC,  lpc_encode_block, any_decode_block, lpc_min_bytes,
+                                              any_check_block,  lpc_is_lossy,     any_decode_open,  any_decode_step,
+                                              any_decode_close};
 
 static int float_encode_block(const void *coding, const ephys_view_t *src, uint64_t c0, uint32_t nc, ephys_buf_t *out)
 {
