@@ -597,7 +597,7 @@ static int flac_decode_block(const uint8_t *in, size_t len, const ephys_view_t *
 }
 
 static const ephys_block_codec_t flac_codec = {EPHYS_CODEC_FLAC, flac_encode_block, flac_decode_block, flac_min_bytes,
-                                               flac_check_block, NULL};
+                                               flac_check_block, NULL, NULL, NULL, NULL};
 
 int ephys_flac_encode(const ephys_flac_params_t *params, const ephys_view_t *src,
                       int ndim, const uint64_t *shape, uint32_t flags, uint32_t channels_per_block,

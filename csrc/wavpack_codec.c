@@ -277,7 +277,7 @@ static int wv_check_block(const uint8_t *in, size_t len, uint64_t n_samples, uin
 static int wv_is_lossy(const void *params) { return ((const ephys_wavpack_params_t *)params)->bps > 0; }
 
 static const ephys_block_codec_t wavpack_codec = {EPHYS_CODEC_WAVPACK, wv_encode_block, wv_decode_block, wv_min_bytes,
-                                                  wv_check_block, wv_is_lossy};
+                                                  wv_check_block, wv_is_lossy, NULL, NULL, NULL};
 
 int ephys_wavpack_encode(const ephys_wavpack_params_t *params, const ephys_view_t *src,
                          int ndim, const uint64_t *shape, uint32_t flags, uint32_t channels_per_block,

@@ -340,14 +340,56 @@ def mutation_loop(chunk, seed, n):
     return wrong
 
 
+def stream_starts(chunk):
+    """Where each block's stream of a container-format-2 chunk starts."""
+    ndim, n_blocks = chunk[7], int.from_bytes(chunk[12:16], "little")
+    table = 20 + 4 * ndim
+    ends = [int.from_bytes(chunk[table + 8 * b : table + 8 * b + 4], "little") for b in range(n_blocks)]
+    payload = table + 8 * n_blocks + 4
+    return [payload + start for start in [0] + ends[:-1]]
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_blocks_decoded_in_turn_on_each_thread(threads):
+    """A thread decodes its blocks a partition of each in turn, sharing their work areas:
+    blocks of other partition lengths (chosen per block: steady and swinging channels here),
+    or cut into time segments, the last one narrower, decode as they do one at a time; where two blocks
+    are damaged, the error is the first one's, however the blocks fall on the threads."""
+    rng = np.random.default_rng(11)
+    noisy = np.round(rng.normal(0, 30, (9000, 7))).astype("int16")
+    swings = 1 + 20 * (np.sin(np.arange(9000) / 300.0) > 0.9)
+    lfp = np.clip(band_limited(9000, 4, 0.05, seed=3, std=300) * swings[:, None], -32768, 32767).astype("int16")
+    x = np.concatenate([band_limited(9000, 6, 0.02, seed=5), noisy, lfp, band_limited(9000, 5, 0.1, seed=6)], axis=1)
+    codec = EphysLPC(level=2, block_channels=4, num_threads=threads)
+    chunk = codec.encode(x)
+    partitions = {chunk[at + 3] for at in stream_starts(chunk)}
+    assert len(partitions) > 1  # noisy blocks' 2048 values, the swinging ones' 512
+    assert np.array_equal(codec.decode(chunk), x)
+    for first in range(0, x.shape[1], 4):
+        block = list(range(first, min(first + 4, x.shape[1])))
+        assert np.array_equal(codec.decode_channels(chunk, block), x[:, block])
+    starts = stream_starts(chunk)
+
+    def damaged(*blocks):
+        data = bytearray(chunk)
+        for b, (at, value) in blocks:
+            data[starts[b] + at] = value
+        with pytest.raises(ValueError) as error:
+            codec.decode(bytes(data))
+        return str(error.value)
+
+    version, dtype = (0, 99), (1, chunk[starts[3] + 1] ^ 3)
+    assert damaged((1, version), (3, dtype)) == damaged((1, version))
+    assert damaged((1, dtype), (3, version)) == damaged((1, dtype)) != damaged((1, version))
+
+
 # ---- format ----
 
 
 def first_stream_at(chunk):
     """Where the first block's stream of a container-format-2 chunk starts, and its length."""
-    ndim, n_blocks = chunk[7], int.from_bytes(chunk[12:16], "little")
-    end = int.from_bytes(chunk[20 + 4 * ndim : 24 + 4 * ndim], "little")
-    return 20 + 4 * ndim + 8 * n_blocks + 4, end
+    ndim = chunk[7]
+    return stream_starts(chunk)[0], int.from_bytes(chunk[20 + 4 * ndim : 24 + 4 * ndim], "little")
 
 
 def stream_version(chunk):

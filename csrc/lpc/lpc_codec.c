@@ -77,7 +77,7 @@ static int lpc_is_lossy(const void *params) { return ((const ephys_lpc_params_t 
 
 /* The integer streams alone: what the float layer (floats_encode.c, floats_decode.c) codes its grid indices with. */
 static const ephys_block_codec_t int_codec = {EPHYS_CODEC_LPC, lpc_encode_block, lpc_decode_block, lpc_min_bytes,
-                                              lpc_check_block, lpc_is_lossy};
+                                              lpc_check_block, lpc_is_lossy, NULL, NULL, NULL};
 
 /* Every stream, integer or float (stream version 5), by the container's dtype. */
 static int any_decode_block(const uint8_t *in, size_t len, const ephys_view_t *dst, uint64_t c0, uint32_t nc)
@@ -117,7 +117,7 @@ static int float_encode_block(const void *coding, const ephys_view_t *src, uint6
 static int float_is_lossy(const void *coding) { return ((const ephys_float_coding_t *)coding)->max_error > 0; }
 
 static const ephys_block_codec_t float_codec = {EPHYS_CODEC_LPC, float_encode_block, any_decode_block, lpc_min_bytes,
-                                                any_check_block, float_is_lossy};
+                                                any_check_block, float_is_lossy, NULL, NULL, NULL};
 
 int ephys_lpc_encode(const ephys_lpc_params_t *params, const ephys_view_t *src,
                      int ndim, const uint64_t *shape, uint32_t flags, uint32_t channels_per_block,
